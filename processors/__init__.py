@@ -1,0 +1,1 @@
+"""wabahook's back office: migrations, channels, the quickstart and the `wabahook` CLI."""

@@ -1,0 +1,147 @@
+"""Channels (one per phone number) and their Basic-auth credentials."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg.rows import DictRow
+
+from receiver.auth import CHANNEL_NAME, digest, generate_secret
+from receiver.db import Database
+from receiver.queries import query
+
+SAMPLE_NOTIFICATION = (
+    '{"object":"whatsapp_business_account","entry":[{"id":"100000000000001","changes":[{'
+    '"field":"messages","value":{"messaging_product":"whatsapp","metadata":{'
+    '"display_phone_number":"15550001111","phone_number_id":"100000000000002"},'
+    '"contacts":[{"profile":{"name":"Kerry"},"wa_id":"16315551234"}],"messages":[{'
+    '"from":"16315551234","id":"wamid.wabahook-demo-1","timestamp":"1764000000",'
+    '"type":"text","text":{"body":"Hello from wabahook"}}]}}]}]}'
+)
+
+
+class ChannelError(Exception):
+    """A channel operation was refused; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCredential:
+    """A credential as shown once to the operator: the password is not stored."""
+
+    channel: str
+    username: str
+    password: str
+
+    @property
+    def webhook_path(self) -> str:
+        """The path 360dialog posts to for this channel."""
+        return f"/webhooks/{self.channel}"
+
+    def curl(self, base_url: str) -> str:
+        """A single-line curl command that posts a sample notification."""
+        return (
+            f"curl -sS -w '\\n' -u {self.username}:{self.password} "
+            f"-H 'Content-Type: application/json' --data-binary '{SAMPLE_NOTIFICATION}' "
+            f"{base_url.rstrip('/')}{self.webhook_path}"
+        )
+
+    def as_json(self) -> dict[str, str]:
+        """The fields scripts read."""
+        return {
+            "channel": self.channel,
+            "user": self.username,
+            "password": self.password,
+            "webhook_path": self.webhook_path,
+        }
+
+    def __repr__(self) -> str:
+        return f"IssuedCredential(channel={self.channel!r}, username={self.username!r})"
+
+
+def validate_name(name: str) -> str:
+    """`name` if it is a valid channel name, else ChannelError."""
+    if not CHANNEL_NAME.match(name):
+        raise ChannelError(
+            f"invalid channel name {name!r}: use 1-63 lowercase letters, digits and inner hyphens"
+        )
+    return name
+
+
+def add_channel(db: Database, name: str, phone_number: str | None = None) -> IssuedCredential:
+    """Create a channel with a first credential."""
+    validate_name(name)
+    with db.transaction() as conn:
+        created = conn.execute(
+            query("create_channel"), {"name": name, "phone_number": phone_number}
+        ).fetchone()
+        if created is None:
+            raise ChannelError(f"channel {name!r} already exists")
+        return _issue(conn, name)
+
+
+def rotate(db: Database, name: str) -> IssuedCredential:
+    """Issue a new credential; the previous one stays valid until `expire_old`."""
+    with db.transaction() as conn:
+        _lock(conn, name)
+        valid = conn.execute(query("valid_credentials"), {"channel": name}).fetchall()
+        if len(valid) >= 2:
+            raise ChannelError(
+                f"channel {name!r} already has two valid credentials; finish that rotation "
+                f"first with: wabahook channels rotate {name} --expire-old"
+            )
+        return _issue(conn, name)
+
+
+def expire_old(db: Database, name: str) -> int:
+    """End every credential of the channel but the newest; returns how many ended."""
+    with db.transaction() as conn:
+        _lock(conn, name)
+        valid = conn.execute(query("valid_credentials"), {"channel": name}).fetchall()
+        if not valid:
+            raise ChannelError(f"channel {name!r} has no valid credential; run rotate first")
+        ended = conn.execute(
+            query("expire_credentials_except"), {"channel": name, "keep_id": valid[0]["id"]}
+        ).fetchall()
+        return len(ended)
+
+
+def replace_credential(db: Database, name: str) -> IssuedCredential:
+    """Issue a new credential and end all others at once (a lost password)."""
+    with db.transaction() as conn:
+        _lock(conn, name)
+        issued = _issue(conn, name)
+        newest = conn.execute(query("valid_credentials"), {"channel": name}).fetchall()[0]
+        conn.execute(query("expire_credentials_except"), {"channel": name, "keep_id": newest["id"]})
+        return issued
+
+
+def set_enabled(db: Database, name: str, enabled: bool) -> None:
+    """Enable or disable a channel: a disabled channel answers 401 to everything."""
+    if db.fetch_one("set_channel_enabled", {"name": name, "enabled": enabled}) is None:
+        raise ChannelError(f"no channel named {name!r}")
+
+
+def list_channels(db: Database) -> list[DictRow]:
+    """Every channel with its state and number of valid credentials."""
+    return db.fetch_all("list_channels")
+
+
+def exists(db: Database, name: str) -> bool:
+    """Whether a channel of that name exists."""
+    return bool(db.fetch_all("channel_auth", {"channel": name}))
+
+
+def _lock(conn: Any, name: str) -> None:
+    validate_name(name)
+    if conn.execute(query("lock_channel"), {"name": name}).fetchone() is None:
+        raise ChannelError(f"no channel named {name!r}")
+
+
+def _issue(conn: Any, name: str) -> IssuedCredential:
+    password = generate_secret()
+    conn.execute(
+        query("add_credential"),
+        {"channel": name, "username": name, "secret_sha256": digest(password)},
+    )
+    return IssuedCredential(channel=name, username=name, password=password)

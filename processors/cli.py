@@ -1,0 +1,318 @@
+"""The `wabahook` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from processors import channels
+from processors.embedded import EmbeddedError
+from processors.migrate import MigrationError, migrate
+from receiver.config import ConfigError, Settings
+from receiver.db import Database, DatabaseError
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXPECTED_ERRORS = (ConfigError, DatabaseError, MigrationError, channels.ChannelError, EmbeddedError)
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
+
+
+def fail(message: str) -> NoReturn:
+    """Stop with a one-line error and exit status 1."""
+    raise click.ClickException(message)
+
+
+@contextmanager
+def errors_as_messages() -> Iterator[None]:
+    """Turn the project's expected errors into one-line CLI errors."""
+    try:
+        yield
+    except EXPECTED_ERRORS as exc:
+        fail(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+
+
+@contextmanager
+def database() -> Iterator[Database]:
+    """The database named by DATABASE_URL, for one command."""
+    with errors_as_messages():
+        settings = Settings.from_env()
+        db = Database(
+            settings.database_url, application_name="wabahook-cli", timeout=30, max_size=1
+        )
+        try:
+            yield db
+        finally:
+            db.close()
+
+
+def json_option(func: F) -> F:
+    """`--json`: machine-readable output."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(func)
+
+
+def emit_json(data: Any) -> None:
+    """Print `data` as JSON on one line."""
+    click.echo(json.dumps(data, default=_json_default, sort_keys=True))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="wabahook")
+def main() -> None:
+    """wabahook: a webhook receiver and event store for WhatsApp notifications.
+
+    \b
+    Configuration comes from the environment: DATABASE_URL, REDIS_URL,
+    WABAHOOK_MAX_BODY_BYTES, WABAHOOK_TRUSTED_PROXY_HOPS, WABAHOOK_QUEUE,
+    WABAHOOK_LOG_FORMAT. Start here:
+
+    \b
+      wabahook up                      # everything on this machine, for a first try
+      wabahook migrate                 # create or update the schema
+      wabahook channels add acme       # a webhook URL and credentials for one number
+    """
+
+
+@main.command("migrate")
+@json_option
+def migrate_command(as_json: bool) -> None:
+    """Create or update the database schema (safe to run at every release).
+
+    Applies the pending files of sql/migrations in order, each in its own
+    transaction, under an advisory lock; re-creates the views; prepares the
+    raw-event partitions of the coming months.
+
+    \b
+    Example:
+      DATABASE_URL=postgresql://wabahook@db/wabahook wabahook migrate
+    """
+    with errors_as_messages():
+        settings = Settings.from_env()
+        applied = migrate(
+            settings.database_url.reveal(),
+            on_apply=None if as_json else lambda m: click.echo(f"applied {m.path.name}"),
+        )
+    if as_json:
+        emit_json({"applied": [m.path.name for m in applied]})
+    elif not applied:
+        click.echo("the database is up to date")
+
+
+@main.group("channels")
+def channels_group() -> None:
+    """Manage channels: one per phone number, each with its own URL and credentials."""
+
+
+@channels_group.command("add")
+@click.argument("name")
+@click.option("--phone-number", help="The channel's phone number, for reference.")
+@click.option(
+    "--public-url",
+    default=DEFAULT_PUBLIC_URL,
+    show_default=True,
+    help="Where 360dialog reaches this receiver (used in the printed curl line).",
+)
+@json_option
+def channels_add(name: str, phone_number: str | None, public_url: str, as_json: bool) -> None:
+    """Create channel NAME and print its credentials (shown only this once).
+
+    NAME is 1-63 lowercase letters, digits and inner hyphens.
+
+    \b
+    Example:
+      wabahook channels add acme-de --phone-number +4915112345678
+    """
+    with database() as db, errors_as_messages():
+        issued = channels.add_channel(db, name, phone_number)
+    _show_credential(issued, public_url, as_json, "created")
+
+
+@channels_group.command("list")
+@json_option
+def channels_list(as_json: bool) -> None:
+    """List channels with their state and number of valid credentials.
+
+    \b
+    Example:
+      wabahook channels list --json
+    """
+    with database() as db, errors_as_messages():
+        rows = channels.list_channels(db)
+    if as_json:
+        emit_json([dict(row) for row in rows])
+        return
+    if not rows:
+        click.echo("no channels yet: wabahook channels add NAME")
+        return
+    click.echo(f"{'CHANNEL':<24} {'STATE':<9} {'CREDS':>5}  {'PHONE':<16} LAST RECEIVED")
+    for row in rows:
+        last = (
+            row["last_received_at"].isoformat(timespec="seconds")
+            if row["last_received_at"]
+            else "-"
+        )
+        click.echo(
+            f"{row['name']:<24} {'enabled' if row['enabled'] else 'disabled':<9} "
+            f"{row['valid_credentials']:>5}  {row['phone_number'] or '-':<16} {last}"
+        )
+
+
+@channels_group.command("rotate")
+@click.argument("name")
+@click.option(
+    "--expire-old", is_flag=True, help="Finish a rotation: end every credential but the newest."
+)
+@click.option(
+    "--public-url",
+    default=DEFAULT_PUBLIC_URL,
+    show_default=True,
+    help="Where 360dialog reaches this receiver (used in the printed curl line).",
+)
+@json_option
+def channels_rotate(name: str, expire_old: bool, public_url: str, as_json: bool) -> None:
+    """Rotate the credential of channel NAME in two steps, without downtime.
+
+    First run issues a new credential while the old one stays valid; update
+    the webhook headers at 360dialog, then run again with --expire-old.
+
+    \b
+    Example:
+      wabahook channels rotate acme-de
+      wabahook channels rotate acme-de --expire-old
+    """
+    with database() as db, errors_as_messages():
+        if expire_old:
+            ended = channels.expire_old(db, name)
+            if as_json:
+                emit_json({"channel": name, "expired": ended})
+            else:
+                click.echo(f"{name}: {ended} old credential(s) expired; the newest stays valid")
+            return
+        issued = channels.rotate(db, name)
+    _show_credential(issued, public_url, as_json, "rotated")
+
+
+@channels_group.command("disable")
+@click.argument("name")
+def channels_disable(name: str) -> None:
+    """Refuse every delivery to channel NAME (401) until it is enabled again.
+
+    \b
+    Example:
+      wabahook channels disable acme-de
+    """
+    with database() as db, errors_as_messages():
+        channels.set_enabled(db, name, False)
+    click.echo(f"{name}: disabled (receivers notice within a few seconds)")
+
+
+@channels_group.command("enable")
+@click.argument("name")
+def channels_enable(name: str) -> None:
+    """Accept deliveries to channel NAME again.
+
+    \b
+    Example:
+      wabahook channels enable acme-de
+    """
+    with database() as db, errors_as_messages():
+        channels.set_enabled(db, name, True)
+    click.echo(f"{name}: enabled")
+
+
+def _show_credential(
+    issued: channels.IssuedCredential, public_url: str, as_json: bool, verb: str
+) -> None:
+    if as_json:
+        emit_json(issued.as_json())
+        return
+    click.echo(f"channel {issued.channel} {verb}. The password is shown only now:")
+    click.echo(f"  user:         {issued.username}")
+    click.echo(f"  password:     {issued.password}")
+    click.echo(f"  webhook path: {issued.webhook_path}")
+    click.echo("Test it:")
+    click.echo(f"  {issued.curl(public_url)}")
+
+
+@main.command("serve")
+@click.option(
+    "--bind", default=None, help="host:port to listen on [env WABAHOOK_BIND, 127.0.0.1:8080]."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes [env WABAHOOK_WORKERS, 2 x cores + 1].",
+)
+def serve(bind: str | None, workers: int | None) -> None:
+    """Run the receiver under gunicorn (the production entry point).
+
+    \b
+    Example:
+      DATABASE_URL=... REDIS_URL=... wabahook serve --bind 0.0.0.0:8080
+    """
+    with errors_as_messages():
+        Settings.from_env()  # fail here, once, rather than in every worker
+    if bind:
+        os.environ["WABAHOOK_BIND"] = bind
+    if workers:
+        os.environ["WABAHOOK_WORKERS"] = str(workers)
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "python:receiver.gunicorn_conf",
+        "receiver:create_app()",
+    ]
+    os.execv(sys.executable, argv)  # noqa: S606  (replace this process: signals reach gunicorn)
+
+
+@main.command("up")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8080,
+    show_default=True,
+    help="Port to listen on.",
+)
+@click.option(
+    "--var-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var"),
+    show_default=True,
+    help="Where the embedded servers keep their data.",
+)
+def up(host: str, port: int, var_dir: Path) -> None:
+    """Run wabahook on this machine in the foreground, for a first try.
+
+    Starts embedded PostgreSQL and Valkey under VAR_DIR unless DATABASE_URL /
+    REDIS_URL are set, migrates, creates the channel "demo", serves the
+    receiver and prints a curl line that posts a sample notification.
+    Ctrl-C stops everything it started; the next run reuses VAR_DIR.
+
+    \b
+    Example:
+      wabahook up --port 8080
+    """
+    from processors.quickstart import Quickstart, QuickstartError
+
+    with errors_as_messages():
+        try:
+            code = Quickstart(var_dir=var_dir, host=host, port=port, echo=click.echo).run()
+        except QuickstartError as exc:
+            fail(str(exc))
+    sys.exit(code)

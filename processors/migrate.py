@@ -1,0 +1,159 @@
+"""Forward-only migrations from `sql/migrations/`, then views from `sql/views/`."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from receiver.queries import sql_dir
+
+MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+# pg_advisory_lock key: ASCII "wabahook" as a 64-bit integer.
+LOCK_KEY = int.from_bytes(b"wabahook", "big") & 0x7FFF_FFFF_FFFF_FFFF
+PARTITION_MONTHS_AHEAD = 3
+
+BOOTSTRAP = b"""
+CREATE SCHEMA IF NOT EXISTS wabahook;
+CREATE TABLE IF NOT EXISTS wabahook.schema_migrations (
+    version    integer PRIMARY KEY,
+    name       text NOT NULL,
+    checksum   text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+
+class MigrationError(Exception):
+    """The migrations on disk and those applied to the database disagree."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One numbered SQL file."""
+
+    version: int
+    name: str
+    path: Path
+    text: bytes
+
+    @property
+    def checksum(self) -> str:
+        """SHA-256 of the file's bytes, recorded when it is applied."""
+        return hashlib.sha256(self.text).hexdigest()
+
+
+def discover(folder: Path | None = None) -> list[Migration]:
+    """The migrations in `folder`, in order; malformed names and duplicates are errors."""
+    folder = folder or sql_dir() / "migrations"
+    found: dict[int, Migration] = {}
+    for path in sorted(folder.glob("*.sql")):
+        match = MIGRATION_FILE.match(path.name)
+        if match is None:
+            raise MigrationError(f"{path.name}: migration files are named NNNN_name.sql")
+        version = int(match.group(1))
+        if version in found:
+            raise MigrationError(f"{path.name}: version {version} is used twice")
+        found[version] = Migration(version, match.group(2), path, path.read_bytes())
+    return [found[v] for v in sorted(found)]
+
+
+def migrate(
+    conninfo: str,
+    folder: Path | None = None,
+    views_folder: Path | None = None,
+    on_apply: Callable[[Migration], None] | None = None,
+) -> list[Migration]:
+    """Apply pending migrations (each in its own transaction), then re-create the views.
+
+    Runs under an advisory lock so concurrent calls queue up instead of racing.
+    Returns the migrations applied by this call (none when up to date).
+    """
+    migrations = discover(folder)
+    views_folder = views_folder or sql_dir() / "views"
+    try:
+        with psycopg.connect(
+            conninfo, autocommit=True, application_name="wabahook-migrate"
+        ) as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
+            try:
+                applied = _apply(conn, migrations, on_apply)
+                _recreate_views(conn, views_folder)
+                conn.execute(
+                    "SELECT wabahook.ensure_raw_event_partitions(%s)", [PARTITION_MONTHS_AHEAD]
+                )
+            finally:
+                if not conn.closed:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+    except psycopg.Error as exc:
+        raise MigrationError(f"migration failed: {str(exc).strip().splitlines()[0]}") from None
+    return applied
+
+
+def applied_versions(conninfo: str) -> dict[int, str]:
+    """{version: checksum} of the migrations recorded in the database."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        if conn.execute("SELECT to_regclass('wabahook.schema_migrations')").fetchone() == (None,):
+            return {}
+        rows = conn.execute("SELECT version, checksum FROM wabahook.schema_migrations").fetchall()
+    return dict(rows)
+
+
+def _apply(
+    conn: psycopg.Connection[tuple[object, ...]],
+    migrations: list[Migration],
+    on_apply: Callable[[Migration], None] | None,
+) -> list[Migration]:
+    conn.execute(BOOTSTRAP)
+    recorded: dict[int, tuple[str, str]] = {
+        int(str(version)): (str(name), str(checksum))
+        for version, name, checksum in conn.execute(
+            "SELECT version, name, checksum FROM wabahook.schema_migrations"
+        ).fetchall()
+    }
+    on_disk = {m.version for m in migrations}
+    missing = sorted(set(recorded) - on_disk)
+    if missing:
+        names = ", ".join(f"{v:04d}_{recorded[v][0]}.sql" for v in missing)
+        raise MigrationError(f"the database has migrations this version lacks: {names}")
+    for migration in migrations:
+        if migration.version in recorded and recorded[migration.version][1] != migration.checksum:
+            raise MigrationError(
+                f"{migration.path.name} was edited after it was applied "
+                "(checksum differs); add a new migration instead"
+            )
+    applied = []
+    for migration in migrations:
+        if migration.version in recorded:
+            continue
+        with conn.transaction():
+            conn.execute(migration.text)
+            conn.execute(
+                "INSERT INTO wabahook.schema_migrations (version, name, checksum)"
+                " VALUES (%s, %s, %s)",
+                [migration.version, migration.name, migration.checksum],
+            )
+        applied.append(migration)
+        if on_apply is not None:
+            on_apply(migration)
+    return applied
+
+
+def _recreate_views(conn: psycopg.Connection[tuple[object, ...]], folder: Path) -> None:
+    """Drop every view of the schema and create them again from `folder`, atomically."""
+    files = sorted(folder.glob("*.sql")) if folder.is_dir() else []
+    with conn.transaction():
+        views = conn.execute(
+            "SELECT viewname FROM pg_views WHERE schemaname = 'wabahook'"
+        ).fetchall()
+        for (view,) in views:
+            conn.execute(
+                sql.SQL("DROP VIEW IF EXISTS wabahook.{} CASCADE").format(sql.Identifier(str(view)))
+            )
+        for path in files:
+            conn.execute(path.read_bytes())

@@ -1,0 +1,99 @@
+"""Settings read once from the environment into one typed, frozen object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Literal, TypeVar
+
+MIB = 1024 * 1024
+Number = TypeVar("Number", int, float)
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A value that never shows itself in repr, str, logs or error messages."""
+
+    _value: str = field(repr=False)
+
+    def reveal(self) -> str:
+        """Return the wrapped value; call only where it is actually used."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything wabahook reads from the environment."""
+
+    database_url: Secret
+    redis_url: Secret | None = None
+    max_body_bytes: int = MIB
+    trusted_proxy_hops: int = 1
+    queue: str = "wabahook"
+    log_format: Literal["json", "text"] = "json"
+    # Budget for one intake transaction (pool wait + statement); 360dialog gives up after 5 s.
+    db_timeout: float = 1.5
+    db_pool_size: int = 4
+    redis_timeout: float = 0.25
+    credential_ttl: float = 5.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from `env` (default: the process environment)."""
+        env = os.environ if env is None else env
+        database_url = env.get("DATABASE_URL", "").strip()
+        if not database_url:
+            raise ConfigError("DATABASE_URL is not set (e.g. postgresql://user@host:5432/wabahook)")
+        redis_url = env.get("REDIS_URL", "").strip()
+        log_format = env.get("WABAHOOK_LOG_FORMAT", "json").strip().lower()
+        if log_format not in ("json", "text"):
+            raise ConfigError(f"WABAHOOK_LOG_FORMAT must be json or text, not {log_format!r}")
+        queue = env.get("WABAHOOK_QUEUE", "wabahook").strip()
+        if not queue or not queue.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise ConfigError(f"WABAHOOK_QUEUE must be a simple name, not {queue!r}")
+        return cls(
+            database_url=Secret(database_url),
+            redis_url=Secret(redis_url) if redis_url else None,
+            max_body_bytes=_number(env, "WABAHOOK_MAX_BODY_BYTES", int, MIB, minimum=1),
+            trusted_proxy_hops=_number(env, "WABAHOOK_TRUSTED_PROXY_HOPS", int, 1, minimum=0),
+            queue=queue,
+            log_format="json" if log_format == "json" else "text",
+            db_timeout=_number(env, "WABAHOOK_DB_TIMEOUT", float, 1.5, minimum=0.1),
+            db_pool_size=_number(env, "WABAHOOK_DB_POOL_SIZE", int, 4, minimum=1),
+            redis_timeout=_number(env, "WABAHOOK_REDIS_TIMEOUT", float, 0.25, minimum=0.01),
+            credential_ttl=_number(env, "WABAHOOK_CREDENTIAL_TTL", float, 5.0, minimum=0.0),
+        )
+
+    def describe(self) -> dict[str, object]:
+        """Settings as a dict for logs and `--json` output, secrets masked."""
+        return {
+            f.name: getattr(self, f.name)
+            if not isinstance(getattr(self, f.name), Secret)
+            else "********"
+            for f in fields(self)
+        }
+
+
+def _number(
+    env: Mapping[str, str], name: str, kind: type[Number], default: Number, *, minimum: Number
+) -> Number:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a {kind.__name__}, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {raw!r}")
+    return value

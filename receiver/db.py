@@ -1,0 +1,183 @@
+"""The database layer: one pool per process, deadlines, and driver errors made ours."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from receiver.config import Secret
+from receiver.queries import query
+
+
+class DatabaseError(Exception):
+    """A database operation failed; the message is safe to show to an operator."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """PostgreSQL did not answer in time or could not be reached."""
+
+
+class Watchdog:
+    """Severs a connection's socket when its holder overruns a deadline.
+
+    psycopg waits on a socket without a client-side limit, so a PostgreSQL that
+    accepts bytes but never answers (stopped process, stalled network) would hang
+    the caller. Shutting the socket down makes the pending call fail at once.
+    """
+
+    POLL_SECONDS = 0.02
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._watched: dict[int, tuple[float, int]] = {}
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    @contextmanager
+    def guard(self, conn: psycopg.Connection[Any], deadline: float) -> Iterator[None]:
+        """Watch `conn` until the block ends; sever it if `deadline` (monotonic) passes."""
+        self._ensure_thread()
+        token = id(conn)
+        with self._lock:
+            self._watched[token] = (deadline, conn.fileno())
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._watched.pop(token, None)
+
+    def _ensure_thread(self) -> None:
+        # Threads do not survive fork: start one per process, on first use.
+        if self._thread is not None and self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._thread is None or self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="db-watchdog", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.POLL_SECONDS)
+            now = time.monotonic()
+            with self._lock:
+                for token, (deadline, fd) in list(self._watched.items()):
+                    if now >= deadline:
+                        del self._watched[token]
+                        _sever(fd)
+
+
+def _sever(fd: int) -> None:
+    try:
+        with socket.socket(fileno=os.dup(fd)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed: nothing left to cut
+
+
+class Database:
+    """A lazily opened connection pool with per-call deadlines and named queries."""
+
+    def __init__(
+        self,
+        url: Secret,
+        *,
+        application_name: str,
+        timeout: float,
+        max_size: int = 4,
+        min_size: int = 1,
+    ) -> None:
+        self._url = url
+        self._application_name = application_name
+        self.timeout = timeout
+        self._max_size = max_size
+        self._min_size = min(min_size, max_size)
+        self._pool: ConnectionPool[psycopg.Connection[DictRow]] | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+        self._watchdog = Watchdog()
+
+    def __repr__(self) -> str:
+        return f"Database(application_name={self._application_name!r})"
+
+    @property
+    def pool(self) -> ConnectionPool[psycopg.Connection[DictRow]]:
+        """This process's pool, opened on first use (after any fork)."""
+        if self._pool is None or self._pid != os.getpid():
+            with self._lock:
+                if self._pool is None or self._pid != os.getpid():
+                    self._pool = self._open_pool()
+                    self._pid = os.getpid()
+        return self._pool
+
+    def _open_pool(self) -> ConnectionPool[psycopg.Connection[DictRow]]:
+        statement_ms = max(100, int(self.timeout * 1000))
+        pool: ConnectionPool[psycopg.Connection[DictRow]] = ConnectionPool(
+            self._url.reveal(),
+            min_size=self._min_size,
+            max_size=self._max_size,
+            open=False,
+            timeout=self.timeout,
+            name=self._application_name,
+            connection_class=psycopg.Connection[DictRow],
+            kwargs={
+                "autocommit": True,
+                "row_factory": dict_row,
+                "connect_timeout": max(2, int(self.timeout + 0.999)),
+                "application_name": self._application_name,
+                "options": f"-c statement_timeout={statement_ms} -c lock_timeout={statement_ms}",
+            },
+        )
+        pool.open(wait=False)
+        return pool
+
+    @contextmanager
+    def connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection[DictRow]]:
+        """A pooled autocommit connection that must be done within `timeout` seconds."""
+        budget = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + budget
+        try:
+            with self.pool.connection(timeout=budget) as conn, self._watchdog.guard(conn, deadline):
+                yield conn
+        except PoolTimeout:
+            raise DatabaseUnavailable(f"no database connection within {budget:g} s") from None
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnavailable(_first_line(exc)) from None
+        except psycopg.Error as exc:
+            raise DatabaseError(_first_line(exc)) from None
+
+    @contextmanager
+    def transaction(self, timeout: float | None = None) -> Iterator[psycopg.Connection[DictRow]]:
+        """A pooled connection inside one transaction, committed when the block ends."""
+        with self.connection(timeout) as conn, conn.transaction():
+            yield conn
+
+    def fetch_all(self, name: str, params: Mapping[str, Any] | None = None) -> list[DictRow]:
+        """Run the named query in its own transaction and return every row."""
+        with self.connection() as conn:
+            return conn.execute(query(name), params).fetchall()
+
+    def fetch_one(self, name: str, params: Mapping[str, Any] | None = None) -> DictRow | None:
+        """Run the named query in its own transaction and return its first row."""
+        with self.connection() as conn:
+            return conn.execute(query(name), params).fetchone()
+
+    def close(self) -> None:
+        """Close this process's pool, if it was opened here."""
+        if self._pool is not None and self._pid == os.getpid():
+            self._pool.close()
+        self._pool = None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

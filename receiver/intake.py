@@ -1,0 +1,169 @@
+"""`POST /webhooks/<channel>`: authenticate, store the exact bytes, answer 200."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from flask import Blueprint, Flask, Response, abort, g, jsonify, request
+from psycopg.types.json import Jsonb
+from werkzeug.exceptions import HTTPException
+
+from receiver.auth import ChannelAuth, parse_basic
+from receiver.db import Database, DatabaseUnavailable
+from receiver.queries import query
+from receiver.state import state
+
+blueprint = Blueprint("intake", __name__)
+log = logging.getLogger("wabahook.request")
+
+# Headers worth keeping with the body. Never Authorization or cookies.
+STORED_HEADERS = (
+    "Content-Type",
+    "Content-Length",
+    "Content-Encoding",
+    "Transfer-Encoding",
+    "User-Agent",
+    "X-Request-ID",
+    "X-Forwarded-For",
+    "X-Forwarded-Proto",
+    "X-Real-IP",
+    "X-360dialog-Signature",
+    "X-Hub-Signature-256",
+    "X-Hub-Signature",
+)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+RETRY_AFTER_SECONDS = "5"
+QUIET_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+def channel_auth_loader(db: Database) -> Callable[[str], ChannelAuth | None]:
+    """A loader of one channel's auth record, for the credential cache."""
+
+    def load(channel: str) -> ChannelAuth | None:
+        rows = db.fetch_all("channel_auth", {"channel": channel})
+        if not rows:
+            return None
+        return ChannelAuth(
+            enabled=rows[0]["enabled"],
+            credentials=tuple(
+                (row["username"], bytes(row["secret_sha256"]))
+                for row in rows
+                if row["username"] is not None
+            ),
+        )
+
+    return load
+
+
+@blueprint.route("/webhooks/<channel>", methods=["POST"], provide_automatic_options=False)
+def receive(channel: str) -> Response:
+    """Store one delivery and acknowledge it; processing happens later, elsewhere."""
+    g.channel = channel
+    app_state = state()
+    presented = parse_basic(request.headers.getlist("Authorization"))
+    if not app_state.authenticator.check(channel, presented):
+        abort(401)
+    limit = app_state.settings.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        abort(413)
+    body = request.get_data(cache=False)  # chunked bodies over the limit raise 413 here
+    if not body:
+        abort(400, "empty body")
+    with app_state.db.connection() as conn:
+        row = conn.execute(
+            query("store_event"),
+            {
+                "channel": channel,
+                "body": body,
+                "body_sha256": hashlib.sha256(body).digest(),
+                "content_type": request.headers.get("Content-Type"),
+                "headers": Jsonb(_kept_headers()),
+                "client_addr": _client_address(),
+                "request_id": g.request_id,
+            },
+        ).fetchone()
+    assert row is not None
+    g.event_id = row["raw_event_id"]
+    response = jsonify(status="stored", event_id=g.event_id)
+    # The nudge runs once the answer is sent: Redis never delays the 200.
+    response.call_on_close(app_state.nudger.nudge)
+    return response
+
+
+def register_hooks(app: Flask) -> None:
+    """Request ids, the access log line and uniform error answers."""
+    app.before_request(_start_request)
+    app.after_request(_finish_request)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(DatabaseUnavailable, _database_unavailable)
+
+
+def _start_request() -> None:
+    g.started = time.perf_counter()
+    supplied = request.headers.get("X-Request-ID", "")
+    g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+
+
+def _finish_request(response: Response) -> Response:
+    response.headers["X-Request-ID"] = g.request_id
+    if request.path not in QUIET_PATHS:
+        log.info(
+            "request",
+            extra={
+                "request_id": g.request_id,
+                "method": request.method,
+                "path": request.path,
+                "channel": g.get("channel"),
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - g.started) * 1000, 2),
+                "bytes": request.content_length,
+                "event_id": g.get("event_id"),
+                "client": request.remote_addr,
+            },
+        )
+    return response
+
+
+def _http_error(error: HTTPException) -> Response:
+    code = error.code or 500
+    if code == 401:
+        # One answer for every reason: wrong password, unknown or disabled channel...
+        response = jsonify(error="unauthorized")
+        response.headers["WWW-Authenticate"] = 'Basic realm="wabahook"'
+    elif code == 413:
+        response = jsonify(error="body too large")
+    elif code == 400:
+        response = jsonify(error=error.description or "bad request")
+    else:
+        response = jsonify(error=(error.name or "error").lower())
+    response.status_code = code
+    if code == 405:
+        response.headers["Allow"] = "POST"
+    return response
+
+
+def _database_unavailable(error: DatabaseUnavailable) -> Response:
+    log.warning("database unavailable", extra={"error": str(error), "request_id": g.request_id})
+    response = jsonify(error="storage unavailable, retry later")
+    response.status_code = 503
+    response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return response
+
+
+def _kept_headers() -> dict[str, str]:
+    return {
+        name.lower(): request.headers[name] for name in STORED_HEADERS if name in request.headers
+    }
+
+
+def _client_address() -> str | None:
+    try:
+        return str(ipaddress.ip_address(request.remote_addr or ""))
+    except ValueError:
+        return None

@@ -1,0 +1,45 @@
+"""Logging set-up: one JSON (or text) line per record, on stderr."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TextIO
+
+from pythonjsonlogger.json import JsonFormatter
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a record is emitted, not when created."""
+
+    @property
+    def stream(self) -> TextIO:  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
+def configure(log_format: str) -> None:
+    """Give the `wabahook` loggers one stderr handler (once per process)."""
+    logger = logging.getLogger("wabahook")
+    logger.setLevel(logging.INFO)
+    if any(getattr(h, "_wabahook", False) for h in logger.handlers):
+        return
+    handler = _StderrHandler()
+    if log_format == "json":
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                timestamp=False,
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    handler._wabahook = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.propagate = False

@@ -1,0 +1,192 @@
+"""Real PostgreSQL and Redis: a template database per session, a copy per test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+
+from processors import channels
+from processors.embedded import free_port, wait_for_port
+from processors.migrate import migrate
+from receiver import create_app
+from receiver.config import Secret
+from receiver.db import Database
+from tests.support.servers import (
+    create_database,
+    drop_database,
+    postgres_server,
+    redis_server,
+    unique_name,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server: str) -> Iterator[str]:
+    name = unique_name("wabahook_tpl")
+    url = create_database(pg_server, name)
+    migrate(url)
+    yield name
+    drop_database(pg_server, name)
+
+
+@pytest.fixture
+def database_url(pg_server: str, template_db: str) -> Iterator[str]:
+    name = unique_name("wabahook_t")
+    url = create_database(pg_server, name, template=template_db)
+    yield url
+    drop_database(pg_server, name)
+
+
+@pytest.fixture
+def empty_database_url(pg_server: str) -> Iterator[str]:
+    name = unique_name("wabahook_e")
+    url = create_database(pg_server, name)
+    yield url
+    drop_database(pg_server, name)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture
+def queue_name(redis_url: str) -> Iterator[str]:
+    """A queue name (and so a Redis key prefix) of this test alone; its keys go afterwards."""
+    name = unique_name("wbtest").replace("_", "-")
+    yield name
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"*{name}*"))
+        if keys:
+            client.delete(*keys)
+        client.srem("rq:queues", f"rq:queue:{name}")
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def app_env(database_url: str, redis_url: str, queue_name: str) -> dict[str, str]:
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "WABAHOOK_QUEUE": queue_name,
+        "WABAHOOK_CREDENTIAL_TTL": "0",
+        "WABAHOOK_LOG_FORMAT": "json",
+        "WABAHOOK_MAX_BODY_BYTES": "4096",
+    }
+
+
+@pytest.fixture
+def make_app() -> Iterator[Callable[[dict[str, str]], Flask]]:
+    apps: list[Flask] = []
+
+    def make(env: dict[str, str]) -> Flask:
+        app = create_app(env)
+        app.config["TESTING"] = True
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["wabahook"].db.close()
+
+
+@pytest.fixture
+def app(make_app: Callable[[dict[str, str]], Flask], app_env: dict[str, str]) -> Flask:
+    return make_app(app_env)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(Secret(database_url), application_name="wabahook-test", timeout=10)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def channel(db: Database) -> channels.IssuedCredential:
+    return channels.add_channel(db, "acme", "+4915100000000")
+
+
+@pytest.fixture
+def start_gunicorn() -> Iterator[Callable[..., str]]:
+    """Start the real receiver under gunicorn; returns its base URL."""
+    processes: list[subprocess.Popen[bytes]] = []
+    logs: list[IO[bytes]] = []
+
+    def start(env: dict[str, str], workers: int = 2) -> str:
+        port = free_port()
+        log = tempfile.TemporaryFile()  # noqa: SIM115  (closed at teardown)  # a file, not a pipe: a full pipe would block the workers
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "python:receiver.gunicorn_conf",
+                "receiver:create_app()",
+            ],
+            env={
+                **os.environ,
+                **env,
+                "WABAHOOK_BIND": f"127.0.0.1:{port}",
+                "WABAHOOK_WORKERS": str(workers),
+            },
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        logs.append(log)
+        processes.append(process)
+        if not wait_for_port("127.0.0.1", port, timeout=30):
+            process.kill()
+            log.seek(0)
+            raise RuntimeError(f"gunicorn did not start: {log.read()[-2000:]!r}")
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for process in processes:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    for log in logs:
+        log.close()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll `condition` until it holds or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()

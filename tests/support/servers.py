@@ -1,0 +1,88 @@
+"""Real PostgreSQL and Redis for the tests: the machine's (via env) or embedded ones."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from processors.embedded import EmbeddedPostgres, EmbeddedValkey
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """A URL of a PostgreSQL server we may create databases on."""
+    if os.environ.get("DATABASE_URL"):
+        yield os.environ["DATABASE_URL"]
+        return
+    folder = Path(tempfile.mkdtemp(prefix="wabahook-test-pg-"))
+    server = EmbeddedPostgres(folder / "data", durable=False)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """A URL of a Redis (or Valkey) server; tests keep to their own key prefixes."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    with own_valkey() as url:
+        yield url
+
+
+@contextmanager
+def own_valkey() -> Iterator[str]:
+    """A private Valkey that a test may stop or kill."""
+    folder = Path(tempfile.mkdtemp(prefix="wabahook-test-valkey-"))
+    server = EmbeddedValkey(folder)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def with_dbname(url: str, dbname: str) -> str:
+    """The same server, another database."""
+    return make_conninfo(url, dbname=dbname)
+
+
+def unique_name(prefix: str) -> str:
+    """A database or key prefix no other test run uses."""
+    return f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
+
+
+def create_database(server_url: str, name: str, template: str | None = None) -> str:
+    """Create database `name` (optionally from `template`); return its URL."""
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+        conn.execute(statement)
+    return with_dbname(server_url, name)
+
+
+def drop_database(server_url: str, name: str) -> None:
+    """Drop database `name`, disconnecting whoever still uses it."""
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def server_port(url: str) -> tuple[str, int]:
+    """(host, port) of a PostgreSQL URL."""
+    params = conninfo_to_dict(url)
+    return str(params.get("host") or "127.0.0.1"), int(params.get("port") or 5432)
