@@ -69,10 +69,7 @@ def receive(channel: str) -> Response:
     presented = parse_basic(request.headers.getlist("Authorization"))
     if not app_state.authenticator.check(channel, presented):
         abort(401)
-    limit = app_state.settings.max_body_bytes
-    if request.content_length is not None and request.content_length > limit:
-        abort(413)
-    body = request.get_data(cache=False)  # chunked bodies over the limit raise 413 here
+    body = _read_body(app_state.settings.max_body_bytes)
     if not body:
         abort(400, "empty body")
     with app_state.db.connection() as conn:
@@ -154,6 +151,30 @@ def _database_unavailable(error: DatabaseUnavailable) -> Response:
     response.status_code = 503
     response.headers["Retry-After"] = RETRY_AFTER_SECONDS
     return response
+
+
+def _read_body(limit: int) -> bytes:
+    """The whole body, or 413 when it is over `limit` bytes: never a truncated body."""
+    declared = request.content_length
+    if declared is not None:
+        if declared > limit:
+            abort(413)
+        return request.get_data(cache=False)
+    if not request.environ.get("wsgi.input_terminated"):
+        return b""  # neither Content-Length nor a chunked body: HTTP says there is none
+    # Chunked: read past the limit from the raw stream to tell "exactly full" from "over".
+    stream = request.environ["wsgi.input"]
+    parts: list[bytes] = []
+    size = 0
+    while size <= limit:
+        part = stream.read(limit + 1 - size)
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    if size > limit:
+        abort(413)
+    return b"".join(parts)
 
 
 def _kept_headers() -> dict[str, str]:
