@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 ## run: start wabahook on this machine (embedded PostgreSQL and Valkey unless DATABASE_URL/REDIS_URL)
 run: $(STAMP)
-	$(BIN)/wabahook up
+	$(BIN)/wabahook up $(UP_ARGS)
 
 ## test: run the test suite (uses DATABASE_URL/REDIS_URL when set, embedded servers otherwise)
 test: $(STAMP)

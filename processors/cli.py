@@ -316,3 +316,7 @@ def up(host: str, port: int, var_dir: Path) -> None:
         except QuickstartError as exc:
             fail(str(exc))
     sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

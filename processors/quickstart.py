@@ -8,13 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
 from processors import channels
-from processors.embedded import EmbeddedPostgres, EmbeddedValkey, wait_for_port
+from processors.embedded import EmbeddedPostgres, EmbeddedValkey
 from processors.migrate import migrate
 from receiver.auth import ChannelAuth, digest
 from receiver.config import Secret
@@ -132,6 +133,8 @@ class Quickstart:
             "WABAHOOK_BIND": f"{self.host}:{self.port}",
             "WABAHOOK_WORKERS": self.env.get("WABAHOOK_WORKERS", "2"),
             "WABAHOOK_LOG_FORMAT": self.env.get("WABAHOOK_LOG_FORMAT", "text"),
+            # Requests are logged by the app; gunicorn's start-up chatter would bury the banner.
+            "GUNICORN_CMD_ARGS": self.env.get("GUNICORN_CMD_ARGS", "--log-level warning"),
         }
         self.echo(f"Starting the receiver on {self.base_url} ...")
         receiver = subprocess.Popen(
@@ -147,7 +150,7 @@ class Quickstart:
         )
         self._children.append(receiver)
         self._stops.append(lambda: _terminate(receiver))
-        if not wait_for_port(self.host, self.port, timeout=30) or receiver.poll() is not None:
+        if not _wait_healthy(f"{self.base_url}/healthz", timeout=30) or receiver.poll() is not None:
             raise QuickstartError(f"the receiver did not start on {self.base_url}")
 
     def _banner(self, credential: channels.IssuedCredential) -> None:
@@ -170,6 +173,18 @@ class Quickstart:
                 stop()
             except Exception as exc:  # keep stopping the rest
                 self.echo(f"wabahook: while stopping: {exc}")
+
+
+def _wait_healthy(url: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310  (our own URL)
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.1)
+    return False
 
 
 def _terminate(process: subprocess.Popen[bytes]) -> None:

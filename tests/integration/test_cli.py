@@ -1,0 +1,166 @@
+"""The `wabahook` command line: channels, migrate, errors and help."""
+
+from __future__ import annotations
+
+import json
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+from processors.cli import main
+from receiver.auth import digest
+
+
+@pytest.fixture
+def cli(database_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    runner = CliRunner()
+
+    def run(*args: str) -> Result:
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    return run
+
+
+def credential_digests(database_url: str, channel: str) -> list[bytes]:
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT secret_sha256 FROM wabahook.channel_credentials WHERE channel = %s"
+            " AND (expires_at IS NULL OR expires_at > now()) ORDER BY id",
+            [channel],
+        ).fetchall()
+    return [bytes(row[0]) for row in rows]
+
+
+def test_channels_add_prints_credentials_once_and_stores_only_a_digest(cli, database_url) -> None:  # type: ignore[no-untyped-def]
+    result = cli("channels", "add", "acme-de", "--phone-number", "+4915112345678")
+    assert result.exit_code == 0, result.output
+    password = next(line.split()[-1] for line in result.output.splitlines() if "password:" in line)
+    assert "/webhooks/acme-de" in result.output
+    curl_line = next(line.strip() for line in result.output.splitlines() if "curl " in line)
+    assert f"-u acme-de:{password}" in curl_line
+    assert curl_line.endswith("http://127.0.0.1:8080/webhooks/acme-de")
+    assert credential_digests(database_url, "acme-de") == [digest(password)]
+
+
+def test_channels_add_json_for_scripts(cli, database_url) -> None:  # type: ignore[no-untyped-def]
+    result = cli("channels", "add", "acme", "--json")
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    assert set(data) == {"channel", "user", "password", "webhook_path"}
+    assert data["channel"] == "acme"
+    assert data["webhook_path"] == "/webhooks/acme"
+    assert len(data["password"]) >= 22  # at least 128 bits, URL-safe base64
+    assert credential_digests(database_url, "acme") == [digest(data["password"])]
+
+
+@pytest.mark.parametrize("name", ["Acme", "acme_de", "-acme", "acme-", "a" * 64, "ä"])
+def test_invalid_channel_names_are_refused_with_one_line(cli, name: str) -> None:  # type: ignore[no-untyped-def]
+    result = cli("channels", "add", "--", name)
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert "invalid channel name" in result.stderr
+
+
+def test_duplicate_channel_is_refused(cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("channels", "add", "acme").exit_code == 0
+    result = cli("channels", "add", "acme")
+    assert result.exit_code == 1
+    assert result.stderr == "Error: channel 'acme' already exists\n"
+
+
+def test_list_shows_state_and_credentials(cli) -> None:  # type: ignore[no-untyped-def]
+    assert "no channels yet" in cli("channels", "list").output
+    cli("channels", "add", "acme", "--phone-number", "123")
+    cli("channels", "add", "beta")
+    cli("channels", "disable", "beta")
+    rows = json.loads(cli("channels", "list", "--json").output)
+    assert [(r["name"], r["enabled"], r["valid_credentials"], r["phone_number"]) for r in rows] == [
+        ("acme", True, 1, "123"),
+        ("beta", False, 1, None),
+    ]
+    table = cli("channels", "list").output.splitlines()
+    assert table[0].split()[:3] == ["CHANNEL", "STATE", "CREDS"]
+    assert table[2].split()[:3] == ["beta", "disabled", "1"]
+
+
+def test_rotation_in_two_steps(cli, database_url) -> None:  # type: ignore[no-untyped-def]
+    first = json.loads(cli("channels", "add", "acme", "--json").output)["password"]
+    second = json.loads(cli("channels", "rotate", "acme", "--json").output)["password"]
+    assert credential_digests(database_url, "acme") == [digest(first), digest(second)]
+    refused = cli("channels", "rotate", "acme")
+    assert refused.exit_code == 1
+    assert "--expire-old" in refused.stderr
+    finished = cli("channels", "rotate", "acme", "--expire-old")
+    assert finished.exit_code == 0
+    assert "1 old credential(s) expired" in finished.output
+    assert credential_digests(database_url, "acme") == [digest(second)]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("channels", "rotate", "ghost"),
+        ("channels", "disable", "ghost"),
+        ("channels", "enable", "ghost"),
+        ("channels", "rotate", "ghost", "--expire-old"),
+    ],
+)
+def test_unknown_channel_is_a_one_line_error(cli, args: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    result = cli(*args)
+    assert result.exit_code == 1
+    assert result.stderr == "Error: no channel named 'ghost'\n"
+
+
+def test_migrate_command_reports_up_to_date(cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("migrate").output == "the database is up to date\n"
+    assert json.loads(cli("migrate", "--json").output) == {"applied": []}
+
+
+def test_missing_database_url_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    result = CliRunner().invoke(main, ["channels", "list"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: DATABASE_URL is not set")
+    assert result.stderr.count("\n") == 1
+
+
+def test_unreachable_database_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support.proxy import closed_port
+
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres@127.0.0.1:{closed_port()}/x")
+    monkeypatch.setenv("PGCONNECT_TIMEOUT", "2")
+    result = CliRunner().invoke(main, ["migrate"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: migration failed: connection failed")
+    assert result.stderr.count("\n") == 1
+
+
+def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append((*prefix, name))
+        if isinstance(command, click.Group):
+            found.extend(all_commands(command, (*prefix, name)))
+    return found
+
+
+@pytest.mark.parametrize("path", all_commands(main), ids=" ".join)
+def test_every_command_has_help_with_an_example(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(main, [*path, "--help"])
+    assert result.exit_code == 0
+    assert "Usage: " in result.output
+    command = main
+    for name in path:
+        command = command.commands[name]  # type: ignore[attr-defined]
+    if not isinstance(command, click.Group):
+        assert "Example" in result.output
+
+
+def test_bad_usage_exits_2() -> None:
+    result = CliRunner().invoke(main, ["channels", "add"])
+    assert result.exit_code == 2
+    assert "Missing argument 'NAME'" in result.stderr

@@ -1,0 +1,127 @@
+"""`wabahook migrate`: from empty, idempotent, refusing edited files, partitions."""
+
+from __future__ import annotations
+
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from processors.migrate import MigrationError, applied_versions, discover, migrate
+from receiver.queries import sql_dir
+
+
+def tables(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'wabahook'"
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
+def test_migrate_from_empty_creates_the_schema(empty_database_url: str) -> None:
+    applied = migrate(empty_database_url)
+    assert [m.path.name for m in applied] == [m.path.name for m in discover()]
+    assert {"channels", "channel_credentials", "raw_events_default", "event_queue"} <= tables(
+        empty_database_url
+    )
+    assert set(applied_versions(empty_database_url)) == {m.version for m in discover()}
+
+
+def test_migrate_twice_is_a_no_op(empty_database_url: str) -> None:
+    migrate(empty_database_url)
+    before = tables(empty_database_url)
+    assert migrate(empty_database_url) == []
+    assert tables(empty_database_url) == before
+
+
+def test_concurrent_migrations_apply_each_file_once(empty_database_url: str) -> None:
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda _: migrate(empty_database_url), range(3)))
+    assert sorted(len(r) for r in results) == [0, 0, len(discover())]
+
+
+def copy_migrations(tmp_path: Path) -> Path:
+    folder = tmp_path / "migrations"
+    shutil.copytree(sql_dir() / "migrations", folder)
+    return folder
+
+
+def test_an_edited_applied_migration_is_refused(empty_database_url: str, tmp_path: Path) -> None:
+    folder = copy_migrations(tmp_path)
+    migrate(empty_database_url, folder)
+    first = sorted(folder.glob("*.sql"))[0]
+    first.write_text(first.read_text() + "\n-- edited\n")
+    with pytest.raises(MigrationError, match="was edited after it was applied"):
+        migrate(empty_database_url, folder)
+
+
+def test_a_new_migration_is_applied_in_its_own_step(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    folder = copy_migrations(tmp_path)
+    migrate(empty_database_url, folder)
+    (folder / "9001_extra.sql").write_text("CREATE TABLE wabahook.extra (id int);")
+    assert [m.name for m in migrate(empty_database_url, folder)] == ["extra"]
+    assert "extra" in tables(empty_database_url)
+
+
+def test_a_failing_migration_leaves_nothing_half_done(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    folder = copy_migrations(tmp_path)
+    (folder / "9001_broken.sql").write_text(
+        "CREATE TABLE wabahook.half (id int);\nSELECT no_such_function();"
+    )
+    with pytest.raises(MigrationError, match="no_such_function"):
+        migrate(empty_database_url, folder)
+    assert "half" not in tables(empty_database_url)
+    assert 9001 not in applied_versions(empty_database_url)
+    assert 1 in applied_versions(empty_database_url)
+
+
+def test_badly_named_migration_files_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "1_x.sql").write_text("SELECT 1;")
+    with pytest.raises(MigrationError, match=r"NNNN_name\.sql"):
+        discover(tmp_path)
+
+
+def test_views_are_recreated_on_every_migrate(empty_database_url: str, tmp_path: Path) -> None:
+    views = tmp_path / "views"
+    views.mkdir()
+    (views / "channel_names.sql").write_text(
+        "CREATE VIEW wabahook.channel_names AS SELECT name FROM wabahook.channels;"
+    )
+    migrate(empty_database_url, views_folder=views)
+    (views / "channel_names.sql").write_text(
+        "CREATE VIEW wabahook.channel_names AS SELECT name, enabled FROM wabahook.channels;"
+    )
+    migrate(empty_database_url, views_folder=views)
+    with psycopg.connect(empty_database_url) as conn:
+        cursor = conn.execute("SELECT * FROM wabahook.channel_names")
+        assert [c.name for c in cursor.description or []] == ["name", "enabled"]
+
+
+def test_events_outside_prepared_months_are_kept_and_moved_into_their_partition(
+    database_url: str,
+) -> None:
+    far = datetime.now(UTC).replace(day=15) + timedelta(days=31 * 7)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO wabahook.raw_events (channel, received_at, body, body_sha256, request_id)"
+            " VALUES ('acme', %s, 'x', sha256('x'), 'r1')",
+            [far],
+        )
+        in_default = "SELECT count(*) FROM wabahook.raw_events_default"
+        assert conn.execute(in_default).fetchone() == (1,)
+        created = conn.execute("SELECT wabahook.ensure_raw_event_partitions(8)").fetchone()
+        assert created is not None
+        assert created[0] >= 1
+        assert conn.execute(in_default).fetchone() == (0,)
+        partition = conn.execute(
+            "SELECT tableoid::regclass::text FROM wabahook.raw_events WHERE request_id = 'r1'"
+        ).fetchone()
+    assert partition == (f"wabahook.raw_events_{far:%Y_%m}",)

@@ -1,0 +1,70 @@
+"""Settings from the environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from receiver.config import MIB, ConfigError, Secret, Settings
+
+URL = "postgresql://wabahook:s3cret@db/wabahook"
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env({"DATABASE_URL": URL})
+    assert settings.max_body_bytes == MIB
+    assert settings.trusted_proxy_hops == 1
+    assert settings.queue == "wabahook"
+    assert settings.log_format == "json"
+    assert settings.redis_url is None
+    assert settings.redis_timeout <= 0.25
+    assert settings.db_timeout < 2
+
+
+def test_every_variable_is_read() -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": URL,
+            "REDIS_URL": "redis://:pw@cache:6379/2",
+            "WABAHOOK_MAX_BODY_BYTES": "2048",
+            "WABAHOOK_TRUSTED_PROXY_HOPS": "0",
+            "WABAHOOK_QUEUE": "tenant-a",
+            "WABAHOOK_LOG_FORMAT": "TEXT",
+        }
+    )
+    assert settings.max_body_bytes == 2048
+    assert settings.trusted_proxy_hops == 0
+    assert settings.queue == "tenant-a"
+    assert settings.log_format == "text"
+    assert settings.redis_url is not None
+    assert settings.redis_url.reveal() == "redis://:pw@cache:6379/2"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "DATABASE_URL is not set"),
+        ({"DATABASE_URL": URL, "WABAHOOK_MAX_BODY_BYTES": "lots"}, "must be a int"),
+        ({"DATABASE_URL": URL, "WABAHOOK_MAX_BODY_BYTES": "0"}, "at least 1"),
+        ({"DATABASE_URL": URL, "WABAHOOK_TRUSTED_PROXY_HOPS": "-1"}, "at least 0"),
+        ({"DATABASE_URL": URL, "WABAHOOK_LOG_FORMAT": "xml"}, "json or text"),
+        ({"DATABASE_URL": URL, "WABAHOOK_QUEUE": "a queue!"}, "simple name"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env)
+
+
+def test_secrets_never_show_in_repr_or_str() -> None:
+    settings = Settings.from_env({"DATABASE_URL": URL, "REDIS_URL": "redis://:pw@cache/0"})
+    for text in (repr(settings), str(settings), str(settings.describe())):
+        assert "s3cret" not in text
+        assert ":pw@" not in text
+    assert repr(Secret("x")) == "Secret('********')"
+    assert f"{Secret('hidden')}" == "Secret('********')"
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings.from_env({"DATABASE_URL": URL})
+    with pytest.raises(AttributeError):
+        settings.queue = "other"  # type: ignore[misc]
