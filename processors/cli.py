@@ -16,6 +16,7 @@ import click
 from processors import channels
 from processors.embedded import EmbeddedError
 from processors.migrate import MigrationError, migrate
+from processors.serving import gunicorn_command
 from receiver.config import ConfigError, Settings
 from receiver.db import Database, DatabaseError
 
@@ -269,15 +270,7 @@ def serve(bind: str | None, workers: int | None) -> None:
         os.environ["WABAHOOK_BIND"] = bind
     if workers:
         os.environ["WABAHOOK_WORKERS"] = str(workers)
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-c",
-        "python:receiver.gunicorn_conf",
-        "receiver:create_app()",
-    ]
-    os.execv(sys.executable, argv)  # noqa: S606  (replace this process: signals reach gunicorn)
+    os.execv(sys.executable, gunicorn_command())  # noqa: S606  (replace this process: signals reach gunicorn)
 
 
 @main.command("up")

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from types import FrameType
 from processors import channels
 from processors.embedded import EmbeddedPostgres, EmbeddedValkey
 from processors.migrate import migrate
+from processors.serving import gunicorn_command
 from receiver.auth import ChannelAuth, digest
 from receiver.config import Secret
 from receiver.db import Database
@@ -137,17 +137,7 @@ class Quickstart:
             "GUNICORN_CMD_ARGS": self.env.get("GUNICORN_CMD_ARGS", "--log-level warning"),
         }
         self.echo(f"Starting the receiver on {self.base_url} ...")
-        receiver = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "python:receiver.gunicorn_conf",
-                "receiver:create_app()",
-            ],
-            env=env,
-        )
+        receiver = subprocess.Popen(gunicorn_command(), env=env)
         self._children.append(receiver)
         self._stops.append(lambda: _terminate(receiver))
         if not _wait_healthy(f"{self.base_url}/healthz", timeout=30) or receiver.poll() is not None:

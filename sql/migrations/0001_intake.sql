@@ -44,6 +44,17 @@ ALTER SEQUENCE wabahook.raw_events_id_seq OWNED BY wabahook.raw_events.id;
 -- missing partition; ensure_raw_event_partitions() moves such rows out again.
 CREATE TABLE wabahook.raw_events_default PARTITION OF wabahook.raw_events DEFAULT;
 
+-- The exact bytes are the point of the store: no UPDATE may change a stored event.
+CREATE FUNCTION wabahook.refuse_raw_event_update() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'raw events are immutable (event %)', OLD.id
+        USING ERRCODE = 'restrict_violation';
+END
+$$;
+CREATE TRIGGER raw_events_immutable BEFORE UPDATE ON wabahook.raw_events
+    FOR EACH ROW EXECUTE FUNCTION wabahook.refuse_raw_event_update();
+
 CREATE INDEX raw_events_channel_received ON wabahook.raw_events (channel, received_at);
 CREATE INDEX raw_events_body_sha256 ON wabahook.raw_events (channel, body_sha256);
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +18,7 @@ from flask.testing import FlaskClient
 from processors import channels
 from processors.embedded import free_port, wait_for_port
 from processors.migrate import migrate
+from processors.serving import gunicorn_command
 from receiver import create_app
 from receiver.config import Secret
 from receiver.db import Database
@@ -142,16 +142,10 @@ def start_gunicorn() -> Iterator[Callable[..., str]]:
 
     def start(env: dict[str, str], workers: int = 2) -> str:
         port = free_port()
-        log = tempfile.TemporaryFile()  # noqa: SIM115  (closed at teardown)  # a file, not a pipe: a full pipe would block the workers
+        # A file, not a pipe: a full pipe would block the workers. Closed at teardown.
+        log = tempfile.TemporaryFile()  # noqa: SIM115
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "python:receiver.gunicorn_conf",
-                "receiver:create_app()",
-            ],
+            gunicorn_command(),
             env={
                 **os.environ,
                 **env,

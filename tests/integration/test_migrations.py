@@ -125,3 +125,14 @@ def test_events_outside_prepared_months_are_kept_and_moved_into_their_partition(
             "SELECT tableoid::regclass::text FROM wabahook.raw_events WHERE request_id = 'r1'"
         ).fetchone()
     assert partition == (f"wabahook.raw_events_{far:%Y_%m}",)
+
+
+def test_stored_events_cannot_be_updated(database_url: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO wabahook.raw_events (channel, body, body_sha256, request_id)"
+            " VALUES ('acme', 'x', sha256('x'), 'r1')"
+        )
+        with pytest.raises(psycopg.errors.RestrictViolation, match="immutable"):
+            conn.execute("UPDATE wabahook.raw_events SET body = 'y'")
+        assert conn.execute("SELECT body FROM wabahook.raw_events").fetchone() == (b"x",)
