@@ -9,8 +9,8 @@ import time
 import redis
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
-from rq import Queue
+from redis.retry import Retry as RedisRetry
+from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 
 from receiver.config import Secret
@@ -19,11 +19,36 @@ log = logging.getLogger("wabahook.nudge")
 
 # The processors' drain job, named rather than imported: the receiver stays small.
 DRAIN_JOB = "processors.jobs.drain"
+DRAIN_JOB_TIMEOUT = 180
 # Most requests stop at this key: at most one enqueue attempt per window per process.
 GATE_MILLISECONDS = 500
 # After a failure, Redis is left alone this long: the sweep finds the events anyway,
 # and a hung Redis must not cost every request its timeout.
 BACKOFF_SECONDS = 5.0
+
+
+def drain_job_id(queue_name: str, slot: int = 0) -> str:
+    """The unique RQ job id of a drain slot: one queued or running drain per slot."""
+    return f"wabahook-{queue_name}-drain-{slot}"
+
+
+def enqueue_drain(queue: Queue, slot: int = 0) -> bool:
+    """Enqueue the drain of `slot` unless one is already queued or running there."""
+    try:
+        queue.enqueue_call(
+            DRAIN_JOB,
+            kwargs={"slot": slot},
+            job_id=drain_job_id(queue.name, slot),
+            unique=True,
+            result_ttl=0,  # the job id is free again as soon as the drain ends
+            ttl=300,  # a drain nobody picked up in 5 min is dropped; the sweep re-enqueues
+            failure_ttl=86400,
+            retry=Retry(max=3, interval=[1, 5, 15]),
+            timeout=DRAIN_JOB_TIMEOUT,
+        )
+    except DuplicateJobError:
+        return False
+    return True
 
 
 class Nudger:
@@ -34,7 +59,6 @@ class Nudger:
         self.failures = 0
         self.sent = 0
         self._gate_key = f"wabahook:{queue_name}:nudge"
-        self._job_id = f"wabahook-{queue_name}-drain"
         self._quiet_until = 0.0
         self._lock = threading.Lock()
         self._redis: redis.Redis | None = None
@@ -44,7 +68,7 @@ class Nudger:
                 redis_url.reveal(),
                 socket_timeout=timeout,
                 socket_connect_timeout=timeout,
-                retry=Retry(NoBackoff(), 0),  # one attempt: the timeout is the whole budget
+                retry=RedisRetry(NoBackoff(), 0),  # one attempt: the timeout is the whole budget
                 health_check_interval=0,
             )
             self._queue = Queue(queue_name, connection=self._redis)
@@ -61,17 +85,8 @@ class Nudger:
         try:
             if not self._redis.set(self._gate_key, b"1", nx=True, px=GATE_MILLISECONDS):
                 return
-            self._queue.enqueue_call(
-                DRAIN_JOB,
-                job_id=self._job_id,
-                unique=True,
-                result_ttl=0,
-                ttl=300,
-                failure_ttl=3600,
-            )
-            self.sent += 1
-        except DuplicateJobError:
-            pass  # a drain is already waiting or running
+            if enqueue_drain(self._queue):
+                self.sent += 1
         except (RedisError, OSError) as exc:
             with self._lock:
                 self.failures += 1

@@ -128,7 +128,7 @@ def test_redis_nudge_enqueues_one_drain_job_for_a_burst(
     connection = redis.Redis.from_url(redis_url)
     try:
         queue = Queue(queue_name, connection=connection)
-        assert queue.job_ids == [f"wabahook-{queue_name}-drain"]
+        assert queue.job_ids == [f"wabahook-{queue_name}-drain-0"]
         assert queue.jobs[0].func_name == "processors.jobs.drain"
     finally:
         connection.close()

@@ -1,0 +1,274 @@
+"""Drain the PostgreSQL work queue: claim a batch, parse, project, dequeue, commit."""
+
+from __future__ import annotations
+
+import logging
+import time
+import weakref
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import DictRow
+from psycopg.types.json import Jsonb
+
+from processors.parse import ParsedEvent, Rejected, parse
+from receiver.db import Database
+from receiver.queries import query
+
+log = logging.getLogger("wabahook.drain")
+
+BATCH_SIZE = 500
+MAX_ATTEMPTS = 8
+# A failing event waits 10 s, 20 s, 40 s ... (at most an hour) before its next attempt.
+FIRST_RETRY_SECONDS = 10
+MAX_RETRY_SECONDS = 3600
+
+Connection = psycopg.Connection[DictRow]
+_staged: weakref.WeakSet[Connection] = weakref.WeakSet()
+
+
+@dataclass(slots=True)
+class Claimed:
+    """One claimed queue row with its stored delivery (None when no longer stored)."""
+
+    raw_event_id: int
+    received_at: datetime
+    attempts: int
+    channel: str | None
+    body: bytes | None
+    parsed: ParsedEvent | None = None
+    rejection: str | None = None
+
+
+@dataclass(slots=True)
+class DrainStats:
+    """What a drain did."""
+
+    batches: int = 0
+    processed: int = 0
+    rejected: int = 0
+    failed: int = 0
+    messages: int = 0
+    statuses: int = 0
+    errors: int = 0
+    notes: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def events(self) -> int:
+        """Events taken off the queue or marked failed."""
+        return self.processed + self.rejected + self.failed
+
+    def as_dict(self) -> dict[str, Any]:
+        """For logs and `--json`."""
+        return {
+            "batches": self.batches,
+            "processed": self.processed,
+            "rejected": self.rejected,
+            "failed": self.failed,
+            "messages": self.messages,
+            "statuses": self.statuses,
+            "errors": self.errors,
+            "notes": dict(self.notes),
+        }
+
+
+def drain(
+    db: Database,
+    *,
+    batch_size: int = BATCH_SIZE,
+    time_budget: float | None = None,
+    on_batch: Callable[[DrainStats], None] | None = None,
+) -> DrainStats:
+    """Process batches until the queue has nothing due (or the time budget is spent)."""
+    stats = DrainStats()
+    deadline = None if time_budget is None else time.monotonic() + time_budget
+    while deadline is None or time.monotonic() < deadline:
+        claimed = drain_batch(db, stats, batch_size)
+        if on_batch is not None and claimed:
+            on_batch(stats)
+        if claimed < batch_size:
+            break
+    return stats
+
+
+def drain_batch(db: Database, stats: DrainStats, batch_size: int = BATCH_SIZE) -> int:
+    """Claim, project and dequeue one batch in one transaction; return how many were claimed."""
+    with db.transaction(timeout=300) as conn:
+        rows = conn.execute(query("claim_events"), {"limit": batch_size}).fetchall()
+        if not rows:
+            return 0
+        events = [_classify(row) for row in rows]
+        good = [e for e in events if e.parsed is not None]
+        failures: dict[int, str] = {}
+        _ensure_stage_tables(conn)
+        try:
+            with conn.transaction():
+                _project(conn, good)
+        except psycopg.errors.Error as exc:
+            if _is_connection_error(exc):
+                raise
+            # Someone in the batch is poison: project one by one so the rest commit.
+            log.warning("batch projection failed, isolating events", extra={"error": _line(exc)})
+            for event in good:
+                try:
+                    with conn.transaction():
+                        _project(conn, [event])
+                except psycopg.errors.Error as single:
+                    if _is_connection_error(single):
+                        raise
+                    failures[event.raw_event_id] = _line(single)
+        done = [e for e in events if e.raw_event_id not in failures]
+        _record_results(conn, done)
+        conn.execute(query("dequeue"), {"ids": [e.raw_event_id for e in done]})
+        for event in events:
+            if event.raw_event_id in failures:
+                _record_failure(conn, event, failures[event.raw_event_id])
+    _count(stats, events, failures)
+    return len(rows)
+
+
+def _classify(row: DictRow) -> Claimed:
+    event = Claimed(
+        raw_event_id=row["raw_event_id"],
+        received_at=row["received_at"],
+        attempts=row["attempts"],
+        channel=row["channel"],
+        body=bytes(row["body"]) if row["body"] is not None else None,
+    )
+    if event.body is None:
+        event.rejection = "the raw event is no longer stored"
+        return event
+    try:
+        event.parsed = parse(event.body)
+    except Rejected as exc:
+        event.rejection = str(exc)
+    return event
+
+
+def _ensure_stage_tables(conn: Connection) -> None:
+    if conn not in _staged:
+        conn.execute(query("create_stage_tables"))
+        _staged.add(conn)
+
+
+def _project(conn: Connection, events: Sequence[Claimed]) -> None:
+    """Write the projections of `events` set-wise: COPY into staging, then one INSERT each."""
+    conn.execute(query("clear_stage_tables"))
+    if not events:
+        return
+    times = [e.received_at for e in events]
+    conn.execute(
+        query("load_docs"),
+        {"ids": [e.raw_event_id for e in events], "since": min(times), "until": max(times)},
+    )
+    with conn.cursor() as cur:
+        with cur.copy(
+            "COPY stage_message (raw_event_id, channel, message_id, wa_id, type, sent_at,"
+            " phone_number_id, text, context_message_id, contact_name, path) FROM STDIN"
+        ) as copy:
+            for e in events:
+                assert e.parsed is not None
+                for m in e.parsed.messages:
+                    copy.write_row(
+                        (e.raw_event_id, e.channel, m.message_id, m.wa_id, m.type, m.sent_at,
+                         m.phone_number_id, m.text, m.context_message_id, m.contact_name,
+                         list(m.path))
+                    )  # fmt: skip
+        with cur.copy(
+            "COPY stage_status (raw_event_id, channel, message_id, status, status_at,"
+            " phone_number_id, recipient_id, conversation_id, conversation_category,"
+            " pricing_category, pricing_model, billable, error_codes, path) FROM STDIN"
+        ) as copy:
+            for e in events:
+                assert e.parsed is not None
+                for s in e.parsed.statuses:
+                    copy.write_row(
+                        (e.raw_event_id, e.channel, s.message_id, s.status, s.status_at,
+                         s.phone_number_id, s.recipient_id, s.conversation_id,
+                         s.conversation_category, s.pricing_category, s.pricing_model,
+                         s.billable, list(s.error_codes), list(s.path))
+                    )  # fmt: skip
+        with cur.copy(
+            "COPY stage_error (raw_event_id, channel, position, code, title, path) FROM STDIN"
+        ) as copy:
+            for e in events:
+                assert e.parsed is not None
+                for err in e.parsed.errors:
+                    copy.write_row(
+                        (
+                            e.raw_event_id,
+                            e.channel,
+                            err.position,
+                            err.code,
+                            err.title,
+                            list(err.path),
+                        )
+                    )
+    for name in (
+        "project_messages",
+        "project_contacts",
+        "project_statuses",
+        "project_deliveries",
+        "project_errors",
+    ):
+        conn.execute(query(name))
+
+
+def _record_results(conn: Connection, events: Sequence[Claimed]) -> None:
+    if not events:
+        return
+    conn.execute(
+        query("record_results"),
+        {
+            "ids": [e.raw_event_id for e in events],
+            "channels": [e.channel or "" for e in events],
+            "received": [e.received_at for e in events],
+            "states": ["processed" if e.parsed is not None else "rejected" for e in events],
+            "errors": [e.rejection for e in events],
+            "formats": [e.parsed.format if e.parsed is not None else None for e in events],
+            "attempts": [e.attempts + 1 for e in events],
+            "notes": [Jsonb(dict(e.parsed.notes)) if e.parsed else Jsonb({}) for e in events],
+        },
+    )
+
+
+def _record_failure(conn: Connection, event: Claimed, error: str) -> None:
+    delay = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2**event.attempts)
+    conn.execute(
+        query("record_failure"),
+        {"id": event.raw_event_id, "error": error, "delay": delay, "max_attempts": MAX_ATTEMPTS},
+    )
+    log.warning(
+        "event failed",
+        extra={"raw_event_id": event.raw_event_id, "attempt": event.attempts + 1, "error": error},
+    )
+
+
+def _count(stats: DrainStats, events: Sequence[Claimed], failures: dict[int, str]) -> None:
+    stats.batches += 1
+    for event in events:
+        if event.raw_event_id in failures:
+            stats.failed += 1
+        elif event.parsed is None:
+            stats.rejected += 1
+        else:
+            stats.processed += 1
+            stats.messages += len(event.parsed.messages)
+            stats.statuses += len(event.parsed.statuses)
+            stats.errors += len(event.parsed.errors)
+            stats.notes.update(event.parsed.notes)
+
+
+def _is_connection_error(exc: psycopg.Error) -> bool:
+    """Lost connections and server shutdowns end the batch; anything else is per event."""
+    state = exc.sqlstate
+    return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
+
+
+def _line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,96 @@
+"""RQ jobs: small importable functions with plain arguments, safe to run twice."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+import redis
+from rq import Queue
+
+from processors import drain as draining
+from processors.migrate import PARTITION_MONTHS_AHEAD
+from receiver.config import Settings
+from receiver.db import Database
+from receiver.nudge import enqueue_drain
+
+log = logging.getLogger("wabahook.jobs")
+
+# Concurrent drains: a drain that finds a full batch starts the next slot, so a
+# backlog spreads over up to this many workers; each slot is one unique RQ job.
+DRAIN_SLOTS = 4
+DRAIN_TIME_BUDGET = 30.0
+# Queued events older than this were not nudged (Redis down, nudge lost): sweep them.
+STALE_AFTER_SECONDS = 2.0
+
+
+@functools.cache
+def context() -> tuple[Settings, Database]:
+    """This process's settings and database pool (opened lazily, after any fork)."""
+    settings = Settings.from_env()
+    db = Database(settings.database_url, application_name="wabahook-worker", timeout=60)
+    return settings, db
+
+
+def redis_connection(settings: Settings) -> redis.Redis:
+    """A Redis client for enqueuing from jobs and commands."""
+    if settings.redis_url is None:
+        raise RuntimeError("REDIS_URL is not set")
+    return redis.Redis.from_url(settings.redis_url.reveal())
+
+
+def enqueue(settings: Settings, slot: int = 0) -> bool:
+    """Enqueue the drain of `slot` on the configured queue (False: already there)."""
+    return enqueue_drain(Queue(settings.queue, connection=redis_connection(settings)), slot)
+
+
+def drain(slot: int = 0) -> dict[str, Any]:
+    """Drain queued events for up to DRAIN_TIME_BUDGET seconds."""
+    settings, db = context()
+    fanned_out = False
+
+    def spread(stats: draining.DrainStats) -> None:
+        # A full batch means a backlog: let one more worker help.
+        nonlocal fanned_out
+        if not fanned_out and slot + 1 < DRAIN_SLOTS and settings.redis_url is not None:
+            fanned_out = True
+            enqueue(settings, slot + 1)
+
+    stats = draining.drain(db, time_budget=DRAIN_TIME_BUDGET, on_batch=spread)
+    result = {"slot": slot, **stats.as_dict()}
+    if stats.events:
+        log.info("drained", extra=result)
+    return result
+
+
+def sweep() -> dict[str, Any]:
+    """Enqueue a drain when events wait without one (lost nudges, retries due)."""
+    settings, db = context()
+    health = queue_health(db)
+    if (health["stale"] or health["retries_due"]) and settings.redis_url is not None:
+        health["drain_enqueued"] = enqueue(settings)
+    if health["oldest_queued_seconds"] is not None:
+        log.info("queue health", extra=health)
+    return health
+
+
+def maintain_partitions() -> int:
+    """Create the coming months' raw-event partitions; returns how many were made."""
+    _, db = context()
+    row = db.fetch_one("ensure_partitions", {"months_ahead": PARTITION_MONTHS_AHEAD})
+    return int(row["created"]) if row else 0
+
+
+def queue_health(db: Database) -> dict[str, Any]:
+    """Counts of queued, failed, stale and due events, and the oldest queued age."""
+    row = db.fetch_one("queue_health", {"stale_after": STALE_AFTER_SECONDS})
+    assert row is not None
+    oldest = row["oldest_queued_seconds"]
+    return {
+        "queued": row["queued"],
+        "failed": row["failed"],
+        "stale": row["stale"],
+        "retries_due": row["retries_due"],
+        "oldest_queued_seconds": float(oldest) if oldest is not None else None,
+    }

@@ -1,0 +1,204 @@
+-- name: claim_events
+-- Claims up to %(limit)s due events; other workers skip them (SKIP LOCKED).
+WITH claimed AS (
+    SELECT raw_event_id, received_at, attempts
+    FROM wabahook.event_queue
+    WHERE not_before <= now()
+    ORDER BY raw_event_id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+SELECT c.raw_event_id, c.received_at, c.attempts, r.channel, r.body, r.body_sha256
+FROM claimed c
+LEFT JOIN wabahook.raw_events r ON r.id = c.raw_event_id AND r.received_at = c.received_at
+ORDER BY c.raw_event_id;
+
+-- name: create_stage_tables
+CREATE TEMP TABLE IF NOT EXISTS stage_doc (
+    raw_event_id bigint PRIMARY KEY, channel text, received_at timestamptz,
+    body_sha256 bytea, doc jsonb
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_message (
+    raw_event_id bigint, channel text, message_id text, wa_id text, type text, sent_at bigint,
+    phone_number_id text, text text, context_message_id text, contact_name text, path text[]
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_status (
+    raw_event_id bigint, channel text, message_id text, status text, status_at bigint,
+    phone_number_id text, recipient_id text, conversation_id text, conversation_category text,
+    pricing_category text, pricing_model text, billable boolean, error_codes integer[], path text[]
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_error (
+    raw_event_id bigint, channel text, position integer, code integer, title text, path text[]
+) ON COMMIT DELETE ROWS;
+
+-- name: clear_stage_tables
+TRUNCATE stage_doc, stage_message, stage_status, stage_error;
+
+-- name: load_docs
+-- PostgreSQL parses the stored bytes itself: payloads are never re-serialised.
+INSERT INTO stage_doc (raw_event_id, channel, received_at, body_sha256, doc)
+SELECT id, channel, received_at, body_sha256, convert_from(body, 'UTF8')::jsonb
+FROM wabahook.raw_events
+WHERE id = ANY(%(ids)s) AND received_at BETWEEN %(since)s AND %(until)s;
+
+-- name: project_messages
+INSERT INTO wabahook.inbound_message AS t
+    (channel, message_id, wa_id, type, sent_at, phone_number_id, text, context_message_id,
+     contact_name, payload, raw_event_id, received_at)
+SELECT DISTINCT ON (s.channel, s.message_id)
+       s.channel, s.message_id, s.wa_id, s.type, to_timestamp(s.sent_at), s.phone_number_id,
+       s.text, s.context_message_id, s.contact_name, jsonb_extract_path(d.doc, VARIADIC s.path),
+       s.raw_event_id, d.received_at
+FROM stage_message s JOIN stage_doc d USING (raw_event_id)
+ORDER BY s.channel, s.message_id, s.raw_event_id, s.path
+ON CONFLICT (channel, message_id) DO UPDATE SET
+    (wa_id, type, sent_at, phone_number_id, text, context_message_id, contact_name, payload,
+     raw_event_id, received_at)
+  = (excluded.wa_id, excluded.type, excluded.sent_at, excluded.phone_number_id, excluded.text,
+     excluded.context_message_id, excluded.contact_name, excluded.payload, excluded.raw_event_id,
+     excluded.received_at)
+WHERE excluded.raw_event_id < t.raw_event_id;
+
+-- name: project_contacts
+INSERT INTO wabahook.contact AS t
+SELECT (m).* FROM (
+    SELECT wabahook.merged_contact(ROW(
+        channel, wa_id, contact_name,
+        CASE WHEN contact_name IS NOT NULL
+             THEN wabahook.fact_key(to_timestamp(coalesce(sent_at, 0)), message_id || ':' || contact_name)
+        END,
+        to_timestamp(sent_at), to_timestamp(sent_at)
+    )::wabahook.contact) AS m
+    FROM stage_message
+    WHERE wa_id IS NOT NULL AND wa_id <> ''
+    GROUP BY channel, wa_id
+) merged
+ON CONFLICT (channel, wa_id) DO UPDATE SET
+    (profile_name, profile_key, first_seen_at, last_seen_at)
+  = (SELECT m.profile_name, m.profile_key, m.first_seen_at, m.last_seen_at
+     FROM wabahook.merge_contact(t, excluded) m);
+
+-- name: project_statuses
+INSERT INTO wabahook.status_event AS t
+    (channel, message_id, status, status_at, phone_number_id, recipient_id, conversation_id,
+     conversation_category, pricing_category, pricing_model, billable, error_codes, payload,
+     raw_event_id, received_at)
+SELECT DISTINCT ON (s.channel, s.message_id, s.status, s.status_at)
+       s.channel, s.message_id, s.status, to_timestamp(s.status_at), s.phone_number_id,
+       s.recipient_id, s.conversation_id, s.conversation_category, s.pricing_category,
+       s.pricing_model, s.billable, s.error_codes, jsonb_extract_path(d.doc, VARIADIC s.path),
+       s.raw_event_id, d.received_at
+FROM stage_status s JOIN stage_doc d USING (raw_event_id)
+ORDER BY s.channel, s.message_id, s.status, s.status_at, s.raw_event_id, s.path
+ON CONFLICT (channel, message_id, status, status_at) DO UPDATE SET
+    (phone_number_id, recipient_id, conversation_id, conversation_category, pricing_category,
+     pricing_model, billable, error_codes, payload, raw_event_id, received_at)
+  = (excluded.phone_number_id, excluded.recipient_id, excluded.conversation_id,
+     excluded.conversation_category, excluded.pricing_category, excluded.pricing_model,
+     excluded.billable, excluded.error_codes, excluded.payload, excluded.raw_event_id,
+     excluded.received_at)
+WHERE excluded.raw_event_id < t.raw_event_id;
+
+-- name: project_deliveries
+INSERT INTO wabahook.message_delivery AS t
+SELECT (m).* FROM (
+    SELECT wabahook.merged_delivery(ROW(
+        channel, message_id,
+        CASE WHEN status = 'sent' THEN at END,
+        CASE WHEN status = 'delivered' THEN at END,
+        CASE WHEN status = 'read' THEN at END,
+        CASE WHEN status = 'played' THEN at END,
+        CASE WHEN status = 'failed' THEN at END,
+        CASE WHEN status = 'deleted' THEN at END,
+        rank,
+        CASE WHEN rank IS NOT NULL THEN at END,
+        CASE WHEN status = 'failed' THEN error_codes ELSE '{}' END,
+        recipient_id,
+        CASE WHEN recipient_id IS NOT NULL
+             THEN wabahook.fact_key(at, status || ':' || recipient_id) END,
+        conversation_id, pricing_category, billable,
+        CASE WHEN conversation_id IS NOT NULL OR pricing_category IS NOT NULL OR billable IS NOT NULL
+             THEN wabahook.fact_key(at, concat_ws(':', status, conversation_id, pricing_category, billable)) END,
+        at
+    )::wabahook.message_delivery) AS m
+    FROM (
+        SELECT *, to_timestamp(status_at) AS at,
+               array_position(ARRAY['sent', 'delivered', 'read', 'played'], status)::smallint AS rank
+        FROM stage_status
+    ) s
+    GROUP BY channel, message_id
+) merged
+ON CONFLICT (channel, message_id) DO UPDATE SET
+    (sent_at, delivered_at, read_at, played_at, failed_at, deleted_at, progress_rank, progress_at,
+     error_codes, recipient_id, recipient_key, conversation_id, pricing_category, billable,
+     billing_key, first_status_at)
+  = (SELECT m.sent_at, m.delivered_at, m.read_at, m.played_at, m.failed_at, m.deleted_at,
+            m.progress_rank, m.progress_at, m.error_codes, m.recipient_id, m.recipient_key,
+            m.conversation_id, m.pricing_category, m.billable, m.billing_key, m.first_status_at
+     FROM wabahook.merge_delivery(t, excluded) m);
+
+-- name: project_errors
+INSERT INTO wabahook.notification_error AS t
+    (channel, body_sha256, position, code, title, details, raw_event_id, received_at)
+SELECT DISTINCT ON (s.channel, d.body_sha256, s.position)
+       s.channel, d.body_sha256, s.position, s.code, s.title,
+       jsonb_extract_path(d.doc, VARIADIC s.path), s.raw_event_id, d.received_at
+FROM stage_error s JOIN stage_doc d USING (raw_event_id)
+ORDER BY s.channel, d.body_sha256, s.position, s.raw_event_id
+ON CONFLICT (channel, body_sha256, position) DO UPDATE SET
+    (raw_event_id, received_at) = (excluded.raw_event_id, excluded.received_at)
+WHERE excluded.raw_event_id < t.raw_event_id;
+
+-- name: record_results
+INSERT INTO wabahook.event_results AS t
+    (raw_event_id, channel, received_at, state, error, format, attempts, notes)
+SELECT * FROM unnest(
+    %(ids)s::bigint[], %(channels)s::text[], %(received)s::timestamptz[], %(states)s::text[],
+    %(errors)s::text[], %(formats)s::text[], %(attempts)s::integer[], %(notes)s::jsonb[])
+ON CONFLICT (raw_event_id) DO UPDATE SET
+    (state, error, format, attempts, notes, processed_at)
+  = (excluded.state, excluded.error, excluded.format, excluded.attempts, excluded.notes, now());
+
+-- name: dequeue
+DELETE FROM wabahook.event_queue WHERE raw_event_id = ANY(%(ids)s);
+
+-- name: record_failure
+-- Keeps a failing event queued, with its error, for a retry after %(delay)s seconds.
+UPDATE wabahook.event_queue
+SET attempts = attempts + 1,
+    last_error = %(error)s,
+    not_before = CASE WHEN attempts + 1 >= %(max_attempts)s THEN 'infinity'
+                      ELSE now() + make_interval(secs => %(delay)s) END
+WHERE raw_event_id = %(id)s
+RETURNING attempts, not_before;
+
+-- name: queue_health
+SELECT count(*) AS queued,
+       count(*) FILTER (WHERE last_error IS NOT NULL) AS failed,
+       count(*) FILTER (WHERE last_error IS NULL AND queued_at < now() - make_interval(secs => %(stale_after)s)) AS stale,
+       count(*) FILTER (WHERE last_error IS NOT NULL AND not_before <= now()) AS retries_due,
+       extract(epoch FROM now() - min(queued_at) FILTER (WHERE last_error IS NULL)) AS oldest_queued_seconds
+FROM wabahook.event_queue;
+
+-- name: failed_events
+SELECT q.raw_event_id, q.channel, q.received_at, q.attempts, q.last_error, q.not_before
+FROM wabahook.event_queue q
+WHERE q.last_error IS NOT NULL
+ORDER BY q.raw_event_id
+LIMIT %(limit)s;
+
+-- name: failed_event
+SELECT q.raw_event_id, q.channel, q.received_at, q.attempts, q.last_error, q.not_before,
+       r.body, r.content_type, r.headers, r.request_id
+FROM wabahook.event_queue q
+LEFT JOIN wabahook.raw_events r ON r.id = q.raw_event_id AND r.received_at = q.received_at
+WHERE q.raw_event_id = %(id)s AND q.last_error IS NOT NULL;
+
+-- name: retry_failed
+-- Makes failed events due now (their attempts are kept).
+UPDATE wabahook.event_queue SET not_before = now()
+WHERE last_error IS NOT NULL AND (%(all)s OR raw_event_id = ANY(%(ids)s))
+RETURNING raw_event_id;
+
+-- name: ensure_partitions
+SELECT wabahook.ensure_raw_event_partitions(%(months_ahead)s) AS created;
