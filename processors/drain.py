@@ -82,9 +82,10 @@ def drain(
     batch_size: int = BATCH_SIZE,
     time_budget: float | None = None,
     on_batch: Callable[[DrainStats], None] | None = None,
+    stats: DrainStats | None = None,
 ) -> DrainStats:
     """Process batches until the queue has nothing due (or the time budget is spent)."""
-    stats = DrainStats()
+    stats = stats if stats is not None else DrainStats()
     deadline = None if time_budget is None else time.monotonic() + time_budget
     while deadline is None or time.monotonic() < deadline:
         claimed = drain_batch(db, stats, batch_size)

@@ -23,6 +23,7 @@ DRAIN_SLOTS = 4
 DRAIN_TIME_BUDGET = 30.0
 # Queued events older than this were not nudged (Redis down, nudge lost): sweep them.
 STALE_AFTER_SECONDS = 2.0
+SWEEP_SECONDS = 5
 
 
 @functools.cache
@@ -66,10 +67,21 @@ def drain(slot: int = 0) -> dict[str, Any]:
 
 def sweep() -> dict[str, Any]:
     """Enqueue a drain when events wait without one (lost nudges, retries due)."""
-    settings, db = context()
+    return sweep_once(context()[0], context()[1])
+
+
+def sweep_once(settings: Settings, db: Database | None = None) -> dict[str, Any]:
+    """One sweep with the given settings (the CLI's `wabahook sweep` and the cron job)."""
+    if db is None:
+        db = Database(settings.database_url, application_name="wabahook-sweep", timeout=30)
+        try:
+            return sweep_once(settings, db)
+        finally:
+            db.close()
     health = queue_health(db)
     if (health["stale"] or health["retries_due"]) and settings.redis_url is not None:
-        health["drain_enqueued"] = enqueue(settings)
+        # The first free slot: a slot held by a killed worker's job must not block recovery.
+        health["drain_enqueued"] = any(enqueue(settings, slot) for slot in range(DRAIN_SLOTS))
     if health["oldest_queued_seconds"] is not None:
         log.info("queue health", extra=health)
     return health

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -63,7 +64,7 @@ class Quickstart:
             self.echo("Migrating the database ...")
             migrate(database_url)
             credential = self._demo_credential(database_url)
-            self._start_receiver(database_url, redis_url)
+            self._start_services(database_url, redis_url)
             self._banner(credential)
             while not stop_requested:
                 for child in self._children:
@@ -125,7 +126,7 @@ class Quickstart:
         saved.write_text(json.dumps(issued.as_json()) + "\n")
         return issued
 
-    def _start_receiver(self, database_url: str, redis_url: str) -> None:
+    def _start_services(self, database_url: str, redis_url: str) -> None:
         env = {
             **self.env,
             "DATABASE_URL": database_url,
@@ -136,12 +137,20 @@ class Quickstart:
             # Requests are logged by the app; gunicorn's start-up chatter would bury the banner.
             "GUNICORN_CMD_ARGS": self.env.get("GUNICORN_CMD_ARGS", "--log-level warning"),
         }
+        self.echo("Starting a worker and the cron scheduler ...")
+        cli = [sys.executable, "-m", "processors.cli"]
+        self._spawn([*cli, "worker", "--quiet"], env)
+        self._spawn([*cli, "cron", "--quiet"], env)
         self.echo(f"Starting the receiver on {self.base_url} ...")
-        receiver = subprocess.Popen(gunicorn_command(), env=env)
-        self._children.append(receiver)
-        self._stops.append(lambda: _terminate(receiver))
+        receiver = self._spawn(gunicorn_command(), env)
         if not _wait_healthy(f"{self.base_url}/healthz", timeout=30) or receiver.poll() is not None:
             raise QuickstartError(f"the receiver did not start on {self.base_url}")
+
+    def _spawn(self, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(argv, env=env)
+        self._children.append(process)
+        self._stops.append(lambda: _terminate(process))
+        return process
 
     def _banner(self, credential: channels.IssuedCredential) -> None:
         self.echo("")

@@ -23,6 +23,20 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+class _TextFormatter(logging.Formatter):
+    """The message, then the record's extra fields as key=value."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extras = " ".join(
+            f"{key}={value}" for key, value in record.__dict__.items() if key not in _STANDARD
+        )
+        return f"{line} {extras}" if extras else line
+
+
 def configure(log_format: str) -> None:
     """Give the `wabahook` loggers one stderr handler (once per process)."""
     logger = logging.getLogger("wabahook")
@@ -39,7 +53,7 @@ def configure(log_format: str) -> None:
             )
         )
     else:
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+        handler.setFormatter(_TextFormatter(TEXT_FORMAT))
     handler._wabahook = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
     logger.propagate = False
