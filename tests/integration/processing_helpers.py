@@ -1,0 +1,92 @@
+"""Helpers to store and process events in integration tests."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from receiver.db import Database
+
+PROJECTIONS = {
+    "inbound_message": ("channel", "message_id"),
+    "status_event": ("channel", "message_id", "status", "status_at"),
+    "message_delivery": ("channel", "message_id"),
+    "contact": ("channel", "wa_id"),
+    "notification_error": ("channel", "body_sha256", "position"),
+}
+
+
+def store(db: Database, bodies: Iterable[bytes], channel: str = "acme") -> list[int]:
+    """Store bodies as raw events and queue them, as the receiver does; return their ids."""
+    ids = []
+    with db.connection() as conn:
+        for body in bodies:
+            row = conn.execute(
+                "WITH stored AS (INSERT INTO wabahook.raw_events"
+                " (channel, body, body_sha256, request_id) VALUES (%s, %s, %s, 'test')"
+                " RETURNING id, received_at, channel)"
+                " INSERT INTO wabahook.event_queue (raw_event_id, received_at, channel)"
+                " SELECT id, received_at, channel FROM stored RETURNING raw_event_id",
+                [channel, body, hashlib.sha256(body).digest()],
+            ).fetchone()
+            assert row is not None
+            ids.append(row["raw_event_id"])
+    return ids
+
+
+def requeue(db: Database, ids: Iterable[int]) -> None:
+    """Put already stored events back on the queue (a replay)."""
+    with db.connection() as conn:
+        conn.execute(
+            "INSERT INTO wabahook.event_queue (raw_event_id, received_at, channel)"
+            " SELECT id, received_at, channel FROM wabahook.raw_events WHERE id = ANY(%s)"
+            " ON CONFLICT (raw_event_id) DO NOTHING",
+            [list(ids)],
+        )
+
+
+def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every projection table's rows, sorted, for comparisons."""
+    tables: dict[str, list[tuple[Any, ...]]] = {}
+    with psycopg.connect(url) as conn:
+        for table, key in PROJECTIONS.items():
+            rows = conn.execute(
+                sql.SQL("SELECT * FROM wabahook.{} ORDER BY {}").format(
+                    sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, key))
+                )
+            ).fetchall()
+            tables[table] = rows
+        tables["event_results"] = conn.execute(
+            "SELECT raw_event_id, state, error, format, notes FROM wabahook.event_results"
+            " ORDER BY raw_event_id"
+        ).fetchall()
+    return tables
+
+
+def clear_projections(url: str) -> None:
+    """Empty every projection and result table (the raw events stay)."""
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            sql.SQL("TRUNCATE {}").format(
+                sql.SQL(", ").join(
+                    sql.Identifier("wabahook", t) for t in [*PROJECTIONS, "event_results"]
+                )
+            )
+        )
+
+
+def view(
+    url: str, name: str, where: str = "true", params: Iterable[Any] = ()
+) -> list[dict[str, Any]]:
+    """Rows of a public view."""
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        return conn.execute(
+            sql.SQL("SELECT * FROM wabahook.{} WHERE ").format(sql.Identifier(name))
+            + sql.SQL(where),  # type: ignore[arg-type]
+            list(params),
+        ).fetchall()

@@ -1,0 +1,131 @@
+"""The parser against the corpus: every type, status and edge case of both formats."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from processors.parse import InboundMessage, Rejected, StatusUpdate, parse
+from tests.corpus import CASES, REJECTED_CASES, Case
+
+PROCESSED = [case for case in CASES if case.state == "processed"]
+
+
+def test_the_corpus_covers_at_least_forty_bodies_of_both_formats() -> None:
+    assert len(CASES) >= 40
+    assert sum(case.name.startswith("cloud") for case in CASES) >= 20
+    assert sum(case.name.startswith("on-premise") for case in CASES) >= 15
+
+
+def resolve(body: bytes, path: tuple[str, ...]) -> Any:
+    node: Any = json.loads(body)
+    for step in path:
+        node = node[int(step)] if isinstance(node, list) else node[step]
+    return node
+
+
+@pytest.mark.parametrize("case", PROCESSED, ids=lambda c: c.name)
+def test_messages_statuses_and_errors_match_the_expected_facts(case: Case) -> None:
+    event = parse(case.body)
+    messages = {m.message_id: m for m in event.messages}
+    assert set(messages) == set(case.messages)
+    for message_id, expected in case.messages.items():
+        actual = asdict(messages[message_id])
+        assert {k: actual[k] for k in expected} == expected
+    statuses = {(s.message_id, s.status, s.status_at): s for s in event.statuses}
+    assert set(statuses) == set(case.statuses)
+    for key, expected in case.statuses.items():
+        actual = asdict(statuses[key])
+        actual["error_codes"] = list(actual["error_codes"])
+        assert {k: actual[k] for k in expected} == expected
+    assert [(e.code, e.title) for e in event.errors] == case.errors
+    assert case.notes <= set(event.notes)
+    for wa_id, name in case.contacts.items():
+        assert {m.contact_name for m in event.messages if m.wa_id == wa_id} == {name}
+
+
+@pytest.mark.parametrize("case", PROCESSED, ids=lambda c: c.name)
+def test_every_item_path_points_at_that_item_in_the_body(case: Case) -> None:
+    event = parse(case.body)
+    items: list[InboundMessage | StatusUpdate] = [*event.messages, *event.statuses]
+    for item in items:
+        assert str(resolve(case.body, item.path)["id"]) == item.message_id
+    for error in event.errors:
+        assert resolve(case.body, error.path)["code"] == error.code
+
+
+@pytest.mark.parametrize("case", REJECTED_CASES, ids=lambda c: c.name)
+def test_unusable_bodies_are_rejected_with_a_reason(case: Case) -> None:
+    assert case.rejection is not None
+    with pytest.raises(Rejected) as caught:
+        parse(case.body)
+    assert case.rejection in str(caught.value)
+
+
+def test_format_is_detected() -> None:
+    assert parse(b'{"statuses":[]}').format == "onprem"
+    assert parse(b'{"object":"whatsapp_business_account","entry":[]}').format == "cloud"
+
+
+def test_bad_items_never_sink_their_siblings() -> None:
+    event = parse(
+        b'{"messages":[7,{"id":"ok","from":"1","timestamp":"x","type":"text","text":{"body":"b"}}],'
+        b'"statuses":[{"id":"s","status":"read"},{"id":"s","status":"read","timestamp":"1"}],'
+        b'"contacts":"not a list"}'
+    )
+    assert [m.message_id for m in event.messages] == ["ok"]
+    assert event.messages[0].sent_at is None  # a malformed timestamp is NULL, not a crash
+    assert [(s.message_id, s.status_at) for s in event.statuses] == [("s", 1)]
+    assert event.notes["not_an_object:messages"] == 1
+    assert event.notes["status_without_id_status_or_timestamp"] == 1
+    assert event.notes["not_a_list:contacts"] == 1
+
+
+def test_ids_too_long_to_index_are_skipped() -> None:
+    body = ('{"messages":[{"id":"' + "x" * 600 + '","type":"text"}]}').encode()
+    event = parse(body)
+    assert event.messages == []
+    assert event.notes["message_without_id"] == 1
+
+
+def test_numbers_where_strings_are_expected_are_accepted() -> None:
+    event = parse(
+        b'{"statuses":[{"id":123,"status":"sent","timestamp":1750000000,"recipient_id":5}]}'
+    )
+    (status,) = event.statuses
+    assert (status.message_id, status.status_at, status.recipient_id) == ("123", 1750000000, "5")
+
+
+@given(st.binary(max_size=300))
+def test_any_bytes_are_either_parsed_or_rejected(body: bytes) -> None:
+    try:
+        parse(body)
+    except Rejected as exc:
+        assert str(exc)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["messages", "statuses", "contacts", "errors"]), json_values, min_size=1
+    )
+)
+def test_arbitrary_shapes_under_known_keys_never_crash(document: dict[str, Any]) -> None:
+    try:
+        event = parse(json.dumps(document).encode())
+    except Rejected:
+        return
+    assert event.format == "onprem"
