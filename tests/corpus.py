@@ -600,10 +600,10 @@ ONPREM_CASES = [
     Case(
         "on-premise number change (v11 new_wa_id)",
         (
-            '{"messages":[{"from":"16315551234","id":"ABGGSYS1sys-16315551234@s.whatsapp.net-1600000000000-change",'
-            '"system":{"body":"User A changed from 1 to 2","new_wa_id":"16315559999","type":"customer_changed_number",'
-            '"customer":"16315551234"},"timestamp":"1750001000","type":"system"}]}'
-        ).encode(),
+            b'{"messages":[{"from":"16315551234","id":"ABGGSYS1sys-16315551234@s.whatsapp.net-1600000000000-change",'
+            b'"system":{"body":"User A changed from 1 to 2","new_wa_id":"16315559999","type":"customer_changed_number",'
+            b'"customer":"16315551234"},"timestamp":"1750001000","type":"system"}]}'
+        ),
         messages={
             "ABGGSYS1sys-16315551234@s.whatsapp.net-1600000000000-change": {
                 "type": "system",
@@ -614,19 +614,19 @@ ONPREM_CASES = [
     Case(
         "on-premise identity change",
         (
-            '{"messages":[{"from":"16315551234","id":"ABGGID1","identity":{"acknowledged":false,'
-            '"created_timestamp":1602532300000,"hash":"Sjvjlx8G6Z0="},"system":{"body":"code changed",'
-            '"customer":"16315551234","type":"customer_identity_changed"},"timestamp":"1750001100","type":"system"}]}'
-        ).encode(),
+            b'{"messages":[{"from":"16315551234","id":"ABGGID1","identity":{"acknowledged":false,'
+            b'"created_timestamp":1602532300000,"hash":"Sjvjlx8G6Z0="},"system":{"body":"code changed",'
+            b'"customer":"16315551234","type":"customer_identity_changed"},"timestamp":"1750001100","type":"system"}]}'
+        ),
         messages={"ABGGID1": {"type": "system"}},
     ),
     Case(
         "on-premise status sent with numeric expiration and CBP pricing",
         (
-            '{"statuses":[{"conversation":{"id":"ebb9-conv","expiration_timestamp":1750087500,"origin":'
-            '{"type":"business_initiated"}},"id":"gBGGOUT1","pricing":{"billable":true,"category":"business_initiated",'
-            '"pricing_model":"CBP"},"recipient_id":"16315551234","status":"sent","timestamp":"1750001200"}]}'
-        ).encode(),
+            b'{"statuses":[{"conversation":{"id":"ebb9-conv","expiration_timestamp":1750087500,"origin":'
+            b'{"type":"business_initiated"}},"id":"gBGGOUT1","pricing":{"billable":true,"category":"business_initiated",'
+            b'"pricing_model":"CBP"},"recipient_id":"16315551234","status":"sent","timestamp":"1750001200"}]}'
+        ),
         statuses={
             ("gBGGOUT1", "sent", 1750001200): {
                 "conversation_id": "ebb9-conv",
@@ -639,10 +639,10 @@ ONPREM_CASES = [
     Case(
         "on-premise status delivered with conversation",
         (
-            '{"statuses":[{"conversation":{"id":"ebb9-conv","origin":{"type":"business_initiated"}},"id":"gBGGOUT1",'
-            '"pricing":{"billable":true,"category":"business_initiated","pricing_model":"CBP"},'
-            '"recipient_id":"16315551234","status":"delivered","timestamp":"1750001210"}]}'
-        ).encode(),
+            b'{"statuses":[{"conversation":{"id":"ebb9-conv","origin":{"type":"business_initiated"}},"id":"gBGGOUT1",'
+            b'"pricing":{"billable":true,"category":"business_initiated","pricing_model":"CBP"},'
+            b'"recipient_id":"16315551234","status":"delivered","timestamp":"1750001210"}]}'
+        ),
         statuses={("gBGGOUT1", "delivered", 1750001210): {}},
     ),
     Case(
@@ -675,10 +675,10 @@ ONPREM_CASES = [
     Case(
         "on-premise unknown type with error 501",
         (
-            '{"messages":[{"errors":[{"code":501,"details":"Message type is not currently supported",'
-            '"title":"Unknown message type"}],"from":"16315551234","id":"ABGGUNK","timestamp":"1750001600",'
-            '"type":"unknown"}]}'
-        ).encode(),
+            b'{"messages":[{"errors":[{"code":501,"details":"Message type is not currently supported",'
+            b'"title":"Unknown message type"}],"from":"16315551234","id":"ABGGUNK","timestamp":"1750001600",'
+            b'"type":"unknown"}]}'
+        ),
         messages={"ABGGUNK": {"type": "unknown", "text": None}},
     ),
     Case(
@@ -699,10 +699,10 @@ ONPREM_CASES = [
     Case(
         "on-premise legacy group message with mentions",
         (
-            '{"messages":[{"context":{"group_id":"16315558888-1600000000","mentions":["16315551234"]},'
-            '"from":"16315551234","group_id":"16315558888-1600000000","id":"ABGGGRP","text":{"body":"@all"},'
-            '"timestamp":"1750001700","type":"text"}]}'
-        ).encode(),
+            b'{"messages":[{"context":{"group_id":"16315558888-1600000000","mentions":["16315551234"]},'
+            b'"from":"16315551234","group_id":"16315558888-1600000000","id":"ABGGGRP","text":{"body":"@all"},'
+            b'"timestamp":"1750001700","type":"text"}]}'
+        ),
         messages={"ABGGGRP": {"text": "@all", "context_message_id": None}},
     ),
     Case(
