@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -271,8 +272,14 @@ def worker(burst: bool, name: str | None, quiet: bool) -> None:
         settings = _settings_with_redis()
         logs.configure(settings.log_format)
         connection = jobs.redis_connection(settings)
-        rq_worker = SimpleWorker([settings.queue], connection=connection, name=name)
-    rq_worker.work(burst=burst, with_scheduler=True, logging_level="WARNING" if quiet else "INFO")
+        rq_worker = SimpleWorker(
+            [settings.queue],
+            connection=connection,
+            # The queue name leads, so operators (and tests) can tell whose worker it is.
+            name=name or f"{settings.queue}-{uuid.uuid4().hex[:12]}",
+        )
+    # No RQ scheduler process: drains retry at once, and the cron sweep is the backoff.
+    rq_worker.work(burst=burst, with_scheduler=False, logging_level="WARNING" if quiet else "INFO")
 
 
 @main.command("cron")

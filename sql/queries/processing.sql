@@ -72,6 +72,7 @@ SELECT (m).* FROM (
     FROM stage_message
     WHERE wa_id IS NOT NULL AND wa_id <> ''
     GROUP BY channel, wa_id
+    ORDER BY channel, wa_id  -- one lock order for every drain: no deadlocks between them
 ) merged
 ON CONFLICT (channel, wa_id) DO UPDATE SET
     (profile_name, profile_key, first_seen_at, last_seen_at)
@@ -127,6 +128,7 @@ SELECT (m).* FROM (
         FROM stage_status
     ) s
     GROUP BY channel, message_id
+    ORDER BY channel, message_id  -- one lock order for every drain: no deadlocks between them
 ) merged
 ON CONFLICT (channel, message_id) DO UPDATE SET
     (sent_at, delivered_at, read_at, played_at, failed_at, deleted_at, progress_rank, progress_at,

@@ -81,6 +81,9 @@ def queue_name(redis_url: str) -> Iterator[str]:
         if keys:
             client.delete(*keys)
         client.srem("rq:queues", f"rq:queue:{name}")
+        workers = [w for w in client.smembers("rq:workers") if name.encode() in w]
+        if workers:
+            client.srem("rq:workers", *workers)
     finally:
         client.close()
 

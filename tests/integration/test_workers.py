@@ -1,0 +1,224 @@
+"""Real RQ workers: concurrent drains, a worker killed mid-batch, Redis losing its data."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from processors import jobs
+from processors.drain import DrainStats, drain
+from receiver.config import Secret, Settings
+from receiver.db import Database
+from tests.integration.conftest import wait_until
+from tests.integration.processing_helpers import store, view
+from tests.support.servers import own_valkey
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def workload(events: int, messages: int = 300) -> list[bytes]:
+    """Status bodies that revisit the same messages, so concurrent drains contend."""
+    names = ("sent", "delivered", "read")
+    return [
+        (
+            '{"statuses":[{"id":"m'
+            + str(i % messages)
+            + '","status":"'
+            + names[i % 3]
+            + '","timestamp":"'
+            + str(1750000000 + i)
+            + '","recipient_id":"49"}]}'
+        ).encode()
+        for i in range(events)
+    ]
+
+
+def count(url: str, table: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            sql.SQL("SELECT count(*) FROM wabahook.{}").format(sql.Identifier(table))
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_two_concurrent_drains_process_every_event_once(db: Database, database_url: str) -> None:
+    store(db, workload(3000))
+    results: list[DrainStats] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        own = Database(Secret(database_url), application_name="wabahook-test-drain", timeout=60)
+        try:
+            results.append(drain(own, batch_size=100))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert sum(r.processed for r in results) == 3000
+    assert sum(r.failed for r in results) == 0
+    assert all(r.processed > 0 for r in results)  # both took part
+    assert count(database_url, "event_results") == 3000
+    assert count(database_url, "event_queue") == 0
+    assert count(database_url, "status_event") == 3000
+    assert count(database_url, "message_delivery") == 300
+
+
+@pytest.fixture
+def worker_env(database_url: str, redis_url: str, queue_name: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "WABAHOOK_QUEUE": queue_name,
+        "WABAHOOK_LOG_FORMAT": "text",
+    }
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)
+
+
+def start_worker(
+    env: dict[str, str], processes: list[subprocess.Popen[bytes]], *extra: str
+) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "processors.cli", "worker", "--quiet", *extra],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    processes.append(process)
+    return process
+
+
+def test_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(
+    db: Database,
+    database_url: str,
+    worker_env: dict[str, str],
+    processes: list[subprocess.Popen[bytes]],
+    pg_server: str,
+) -> None:
+    dbname = str(conninfo_to_dict(database_url)["dbname"])
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        # So that PostgreSQL notices a dead client while its statement still runs.
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} SET client_connection_check_interval = '100ms'").format(
+                sql.Identifier(dbname)
+            )
+        )
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE FUNCTION wabahook.test_stall() RETURNS trigger LANGUAGE plpgsql AS $$"
+            " BEGIN PERFORM pg_sleep(60); RETURN NEW; END $$;"
+            "CREATE TRIGGER test_stall BEFORE INSERT ON wabahook.status_event FOR EACH ROW"
+            " WHEN (NEW.message_id = 'm7') EXECUTE FUNCTION wabahook.test_stall()"
+        )
+    store(db, workload(1000))
+    settings = Settings.from_env(worker_env)
+    worker = start_worker(worker_env, processes)
+    assert jobs.enqueue(settings)
+
+    def stalled() -> bool:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'wabahook-worker'"
+                " AND wait_event = 'PgSleep'"
+            ).fetchone()
+        return row is not None and row[0] > 0
+
+    assert wait_until(stalled, timeout=60)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=10)
+
+    def abandoned() -> bool:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'wabahook-worker'"
+            ).fetchone()
+        return row is not None and row[0] == 0
+
+    assert wait_until(abandoned, timeout=30)  # PostgreSQL rolled the batch back
+    assert count(database_url, "event_results") == 0
+    assert count(database_url, "event_queue") == 1000
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DROP TRIGGER test_stall ON wabahook.status_event")
+
+    # The killed worker's job still holds its drain slot in Redis; the sweep uses another.
+    assert wait_until(lambda: jobs.sweep_once(settings).get("drain_enqueued") is True, timeout=30)
+    start_worker(worker_env, processes, "--burst").wait(timeout=120)
+    assert count(database_url, "event_results") == 1000
+    assert count(database_url, "event_queue") == 0
+    assert count(database_url, "status_event") == 1000
+    attempts = {row["attempts"] for row in view(database_url, "raw_event_log")}
+    assert attempts == {1}  # the killed batch left no trace
+
+
+def test_sweep_recovers_events_whose_nudges_redis_lost(
+    db: Database, database_url: str, queue_name: str, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    with own_valkey() as valkey_url:
+        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": valkey_url,
+               "WABAHOOK_QUEUE": queue_name}  # fmt: skip
+        settings = Settings.from_env(env)
+        store(db, workload(50))
+        assert jobs.enqueue(settings)  # the receiver's nudge...
+        connection = redis.Redis.from_url(valkey_url)
+        connection.flushall()  # ...lost with everything else in this private Valkey
+        connection.close()
+        assert wait_until(lambda: jobs.queue_health(db)["stale"] == 50, timeout=10)
+        health = jobs.sweep_once(settings)
+        assert health["queued"] == 50
+        assert health["drain_enqueued"] is True
+        start_worker(env, processes, "--burst").wait(timeout=120)
+    assert count(database_url, "event_results") == 50
+    assert jobs.queue_health(db)["queued"] == 0
+
+
+def test_end_to_end_gunicorn_to_worker(
+    start_gunicorn,  # type: ignore[no-untyped-def]
+    app_env: dict[str, str],
+    worker_env: dict[str, str],
+    channel,  # type: ignore[no-untyped-def]
+    database_url: str,
+    processes: list[subprocess.Popen[bytes]],
+) -> None:
+    from tests.corpus import CASES
+    from tests.integration.helpers import basic
+    from tests.integration.test_gunicorn import request
+
+    base = start_gunicorn({**app_env, "WABAHOOK_MAX_BODY_BYTES": "1048576"})
+    start_worker(worker_env, processes)
+    auth = {"Authorization": basic(channel.username, channel.password)}
+    for case in CASES:
+        assert request(base, "POST", "/webhooks/acme", case.body, auth)[0] == 200
+    assert wait_until(lambda: count(database_url, "event_queue") == 0, timeout=30)
+    assert count(database_url, "event_results") == len(CASES)
+    rejected = view(database_url, "raw_event_log", "state = 'rejected'")
+    assert len(rejected) == sum(case.state == "rejected" for case in CASES)
+    assert len(view(database_url, "messages_inbound")) == sum(len(c.messages) for c in CASES)
