@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import uuid
 import os
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -44,11 +43,11 @@ BODIES = [case.body for case in CASES] + HISTORIES
 
 
 @pytest.fixture
-def stored(db: Database, database_url: str) -> Iterator[tuple[list[int], dict[str, Any]]]:
+def stored(db: Database, database_url: str) -> tuple[list[int], dict[str, Any]]:
     ids = store(db, BODIES)
     ids += store(db, BODIES[:5])  # sender retries: identical bytes, new raw events
     drain(db)
-    yield ids, snapshot(database_url)
+    return ids, snapshot(database_url)
 
 
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -78,13 +77,13 @@ def test_the_histories_resolve_as_the_rules_say(
     import psycopg
 
     with psycopg.connect(database_url) as conn:
-        rows = dict(
-            (r[0], r[1:])
+        rows = {
+            r[0]: r[1:]
             for r in conn.execute(
                 "SELECT message_id, status, error_codes, pricing_category, conversation_id"
                 " FROM wabahook.delivery_status WHERE message_id LIKE 'h%' ORDER BY 1"
             ).fetchall()
-        )
+        }
     assert rows["h1"] == ("read", [131026], "utility", None)  # failed older than the latest read
     assert rows["h2"] == ("failed", [1, 2], None, None)  # two failures at one second: both codes
     assert rows["h3"][0] == "deleted"
