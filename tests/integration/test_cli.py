@@ -164,3 +164,61 @@ def test_bad_usage_exits_2() -> None:
     result = CliRunner().invoke(main, ["channels", "add"])
     assert result.exit_code == 2
     assert "Missing argument 'NAME'" in result.stderr
+
+
+def test_drain_and_sweep_commands(cli, db_with_events) -> None:  # type: ignore[no-untyped-def]
+    health = json.loads(cli("sweep", "--json").output)
+    assert (health["queued"], health["failed"]) == (12, 0)
+    one = json.loads(cli("drain", "--json", "--batch-size", "5").output)
+    assert one["processed"] == 5
+    rest = cli("drain", "--until-empty", "--batch-size", "4")
+    assert rest.exit_code == 0
+    assert rest.stdout.startswith("processed 7, rejected 0, failed 0")
+    assert json.loads(cli("sweep", "--json").output)["queued"] == 0
+
+
+@pytest.fixture
+def db_with_events(db):  # type: ignore[no-untyped-def]
+    from tests.integration.processing_helpers import store
+
+    store(db, [b'{"statuses":[{"id":"m%d","status":"sent","timestamp":"1"}]}' % i for i in range(12)])
+    return db
+
+
+def test_failed_list_show_and_retry(cli, db, database_url) -> None:  # type: ignore[no-untyped-def]
+    import psycopg
+
+    from tests.integration.processing_helpers import store
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE FUNCTION wabahook.test_poison() RETURNS trigger LANGUAGE plpgsql AS $$"
+            " BEGIN RAISE EXCEPTION 'poisoned'; END $$;"
+            "CREATE TRIGGER test_poison BEFORE INSERT ON wabahook.status_event FOR EACH ROW"
+            " EXECUTE FUNCTION wabahook.test_poison()"
+        )
+    (event_id,) = store(db, [b'{"statuses":[{"id":"p","status":"sent","timestamp":"1"}]}'])
+    assert "failed 1" in cli("drain").output
+    listed = json.loads(cli("failed", "list", "--json").output)
+    assert [(row["raw_event_id"], row["attempts"]) for row in listed] == [(event_id, 1)]
+    assert "poisoned" in listed[0]["last_error"]
+    shown = cli("failed", "show", str(event_id))
+    assert '"id":"p"' in shown.output
+    assert "poisoned" in shown.output
+    assert cli("failed", "show", "999").stderr == "Error: no failed event 999\n"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DROP TRIGGER test_poison ON wabahook.status_event")
+    assert cli("drain").output.startswith("processed 0")  # not due yet: backing off
+    assert cli("failed", "retry", "--all").output.startswith("1 event(s) due for a retry")
+    assert cli("drain").output.startswith("processed 1")
+    assert cli("failed", "list").output == "no failed events\n"
+    assert cli("failed", "retry").exit_code == 1
+
+
+def test_worker_and_cron_need_redis(monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    for command in ("worker", "cron"):
+        result = CliRunner().invoke(main, [command])
+        assert result.exit_code == 1
+        assert result.stderr.startswith("Error: REDIS_URL is not set")

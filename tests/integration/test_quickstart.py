@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from processors.embedded import free_port
+from tests.integration.conftest import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 90
@@ -95,6 +96,13 @@ def stored_bodies(var_dir: Path) -> list[bytes]:
     return [bytes(row[0]) for row in rows]
 
 
+def processed_texts(var_dir: Path) -> list[str]:
+    port = (var_dir / "postgres" / "postmaster.pid").read_text().splitlines()[3]
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/wabahook") as conn:
+        rows = conn.execute("SELECT text FROM wabahook.messages_inbound").fetchall()
+    return [row[0] for row in rows]
+
+
 def test_up_serves_the_printed_curl_line_and_stops_cleanly_then_restarts(var_dir: Path) -> None:
     port = free_port()
     first = Running(var_dir, port)
@@ -105,6 +113,8 @@ def test_up_serves_the_printed_curl_line_and_stops_cleanly_then_restarts(var_dir
         assert answer["status"] == "stored"
         bodies = stored_bodies(var_dir)
         assert len(bodies) == 1
+        # The worker and cron that `up` started process it without further ado.
+        assert wait_until(lambda: processed_texts(var_dir) == ["Hello from wabahook"], timeout=30)
         assert json.loads(bodies[0])["object"] == "whatsapp_business_account"
         saved = var_dir / "demo-credentials.json"
         assert stat.S_IMODE(saved.stat().st_mode) == 0o600
