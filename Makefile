@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck check clean
+.PHONY: run test bench lint check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ run: $(STAMP)
 ## test: run the test suite (uses DATABASE_URL/REDIS_URL when set, embedded servers otherwise)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## bench: drain throughput on 200,000 events, written to bench-report.json
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench.drain --out bench-report.json $(BENCH_ARGS)
 
 ## lint: ruff and mypy
 lint: $(STAMP)

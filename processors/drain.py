@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import weakref
@@ -13,7 +14,6 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import DictRow
-from psycopg.types.json import Jsonb
 
 from processors.parse import ParsedEvent, Rejected, parse
 from receiver.db import Database
@@ -21,7 +21,7 @@ from receiver.queries import query
 
 log = logging.getLogger("wabahook.drain")
 
-BATCH_SIZE = 500
+BATCH_SIZE = 1000
 MAX_ATTEMPTS = 8
 # A failing event waits 10 s, 20 s, 40 s ... (at most an hour) before its next attempt.
 FIRST_RETRY_SECONDS = 10
@@ -166,49 +166,32 @@ def _project(conn: Connection, events: Sequence[Claimed]) -> None:
         query("load_docs"),
         {"ids": [e.raw_event_id for e in events], "since": min(times), "until": max(times)},
     )
+    parsed = [(e, e.parsed) for e in events if e.parsed is not None]
+    staged = {
+        "COPY stage_message (raw_event_id, channel, message_id, wa_id, type, sent_at,"
+        " phone_number_id, text, context_message_id, contact_name, path) FROM STDIN": (
+            (e.raw_event_id, e.channel, m.message_id, m.wa_id, m.type, m.sent_at,
+             m.phone_number_id, m.text, m.context_message_id, m.contact_name, _path(m.path))
+            for e, p in parsed for m in p.messages
+        ),
+        "COPY stage_status (raw_event_id, channel, message_id, status, status_at,"
+        " phone_number_id, recipient_id, conversation_id, conversation_category,"
+        " pricing_category, pricing_model, billable, error_codes, path) FROM STDIN": (
+            (e.raw_event_id, e.channel, s.message_id, s.status, s.status_at, s.phone_number_id,
+             s.recipient_id, s.conversation_id, s.conversation_category, s.pricing_category,
+             s.pricing_model, s.billable, _int_array(s.error_codes), _path(s.path))
+            for e, p in parsed for s in p.statuses
+        ),
+        "COPY stage_error (raw_event_id, channel, position, code, title, path) FROM STDIN": (
+            (e.raw_event_id, e.channel, err.position, err.code, err.title, _path(err.path))
+            for e, p in parsed for err in p.errors
+        ),
+    }  # fmt: skip
     with conn.cursor() as cur:
-        with cur.copy(
-            "COPY stage_message (raw_event_id, channel, message_id, wa_id, type, sent_at,"
-            " phone_number_id, text, context_message_id, contact_name, path) FROM STDIN"
-        ) as copy:
-            for e in events:
-                assert e.parsed is not None
-                for m in e.parsed.messages:
-                    copy.write_row(
-                        (e.raw_event_id, e.channel, m.message_id, m.wa_id, m.type, m.sent_at,
-                         m.phone_number_id, m.text, m.context_message_id, m.contact_name,
-                         list(m.path))
-                    )  # fmt: skip
-        with cur.copy(
-            "COPY stage_status (raw_event_id, channel, message_id, status, status_at,"
-            " phone_number_id, recipient_id, conversation_id, conversation_category,"
-            " pricing_category, pricing_model, billable, error_codes, path) FROM STDIN"
-        ) as copy:
-            for e in events:
-                assert e.parsed is not None
-                for s in e.parsed.statuses:
-                    copy.write_row(
-                        (e.raw_event_id, e.channel, s.message_id, s.status, s.status_at,
-                         s.phone_number_id, s.recipient_id, s.conversation_id,
-                         s.conversation_category, s.pricing_category, s.pricing_model,
-                         s.billable, list(s.error_codes), list(s.path))
-                    )  # fmt: skip
-        with cur.copy(
-            "COPY stage_error (raw_event_id, channel, position, code, title, path) FROM STDIN"
-        ) as copy:
-            for e in events:
-                assert e.parsed is not None
-                for err in e.parsed.errors:
-                    copy.write_row(
-                        (
-                            e.raw_event_id,
-                            e.channel,
-                            err.position,
-                            err.code,
-                            err.title,
-                            list(err.path),
-                        )
-                    )
+        for statement, rows in staged.items():
+            with cur.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
     for name in (
         "project_messages",
         "project_contacts",
@@ -222,19 +205,35 @@ def _project(conn: Connection, events: Sequence[Claimed]) -> None:
 def _record_results(conn: Connection, events: Sequence[Claimed]) -> None:
     if not events:
         return
-    conn.execute(
-        query("record_results"),
-        {
-            "ids": [e.raw_event_id for e in events],
-            "channels": [e.channel or "" for e in events],
-            "received": [e.received_at for e in events],
-            "states": ["processed" if e.parsed is not None else "rejected" for e in events],
-            "errors": [e.rejection for e in events],
-            "formats": [e.parsed.format if e.parsed is not None else None for e in events],
-            "attempts": [e.attempts + 1 for e in events],
-            "notes": [Jsonb(dict(e.parsed.notes)) if e.parsed else Jsonb({}) for e in events],
-        },
-    )
+    with conn.cursor() as cur:
+        cur.execute("TRUNCATE stage_result")
+        with cur.copy(
+            "COPY stage_result (raw_event_id, channel, received_at, state, error, format,"
+            " attempts, notes) FROM STDIN"
+        ) as copy:
+            for e in events:
+                copy.write_row(
+                    (
+                        e.raw_event_id,
+                        e.channel or "",
+                        e.received_at,
+                        "processed" if e.parsed is not None else "rejected",
+                        e.rejection,
+                        e.parsed.format if e.parsed is not None else None,
+                        e.attempts + 1,
+                        json.dumps(dict(e.parsed.notes) if e.parsed else {}),
+                    )
+                )
+        cur.execute(query("record_results"))
+
+
+def _path(path: tuple[str, ...]) -> str:
+    # Path steps are our own keys and array indices: never a comma among them.
+    return ",".join(path)
+
+
+def _int_array(values: tuple[int, ...]) -> str:
+    return "{" + ",".join(map(str, values)) + "}"
 
 
 def _record_failure(conn: Connection, event: Claimed, error: str) -> None:

@@ -344,12 +344,15 @@ def _int(value: Any) -> int | None:
     return None
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def _has_unstorable_text(value: Any) -> bool:
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if "\x00" in item or any(0xD800 <= ord(ch) <= 0xDFFF for ch in item):
+            if _UNSTORABLE.search(item):
                 return True
         elif isinstance(item, dict):
             stack.extend(item.keys())

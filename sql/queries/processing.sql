@@ -20,19 +20,23 @@ CREATE TEMP TABLE IF NOT EXISTS stage_doc (
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_message (
     raw_event_id bigint, channel text, message_id text, wa_id text, type text, sent_at bigint,
-    phone_number_id text, text text, context_message_id text, contact_name text, path text[]
+    phone_number_id text, text text, context_message_id text, contact_name text, path text
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_status (
     raw_event_id bigint, channel text, message_id text, status text, status_at bigint,
     phone_number_id text, recipient_id text, conversation_id text, conversation_category text,
-    pricing_category text, pricing_model text, billable boolean, error_codes integer[], path text[]
+    pricing_category text, pricing_model text, billable boolean, error_codes integer[], path text
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_error (
-    raw_event_id bigint, channel text, position integer, code integer, title text, path text[]
+    raw_event_id bigint, channel text, position integer, code integer, title text, path text
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_result (
+    raw_event_id bigint, channel text, received_at timestamptz, state text, error text,
+    format text, attempts integer, notes jsonb
 ) ON COMMIT DELETE ROWS;
 
 -- name: clear_stage_tables
-TRUNCATE stage_doc, stage_message, stage_status, stage_error;
+TRUNCATE stage_doc, stage_message, stage_status, stage_error, stage_result;
 
 -- name: load_docs
 -- PostgreSQL parses the stored bytes itself: payloads are never re-serialised.
@@ -47,7 +51,7 @@ INSERT INTO wabahook.inbound_message AS t
      contact_name, payload, raw_event_id, received_at)
 SELECT DISTINCT ON (s.channel, s.message_id)
        s.channel, s.message_id, s.wa_id, s.type, to_timestamp(s.sent_at), s.phone_number_id,
-       s.text, s.context_message_id, s.contact_name, jsonb_extract_path(d.doc, VARIADIC s.path),
+       s.text, s.context_message_id, s.contact_name, jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')),
        s.raw_event_id, d.received_at
 FROM stage_message s JOIN stage_doc d USING (raw_event_id)
 ORDER BY s.channel, s.message_id, s.raw_event_id, s.path
@@ -87,7 +91,7 @@ INSERT INTO wabahook.status_event AS t
 SELECT DISTINCT ON (s.channel, s.message_id, s.status, s.status_at)
        s.channel, s.message_id, s.status, to_timestamp(s.status_at), s.phone_number_id,
        s.recipient_id, s.conversation_id, s.conversation_category, s.pricing_category,
-       s.pricing_model, s.billable, s.error_codes, jsonb_extract_path(d.doc, VARIADIC s.path),
+       s.pricing_model, s.billable, s.error_codes, jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')),
        s.raw_event_id, d.received_at
 FROM stage_status s JOIN stage_doc d USING (raw_event_id)
 ORDER BY s.channel, s.message_id, s.status, s.status_at, s.raw_event_id, s.path
@@ -144,7 +148,7 @@ INSERT INTO wabahook.notification_error AS t
     (channel, body_sha256, position, code, title, details, raw_event_id, received_at)
 SELECT DISTINCT ON (s.channel, d.body_sha256, s.position)
        s.channel, d.body_sha256, s.position, s.code, s.title,
-       jsonb_extract_path(d.doc, VARIADIC s.path), s.raw_event_id, d.received_at
+       jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')), s.raw_event_id, d.received_at
 FROM stage_error s JOIN stage_doc d USING (raw_event_id)
 ORDER BY s.channel, d.body_sha256, s.position, s.raw_event_id
 ON CONFLICT (channel, body_sha256, position) DO UPDATE SET
@@ -152,11 +156,12 @@ ON CONFLICT (channel, body_sha256, position) DO UPDATE SET
 WHERE excluded.raw_event_id < t.raw_event_id;
 
 -- name: record_results
+-- From stage_result, filled by COPY.
 INSERT INTO wabahook.event_results AS t
     (raw_event_id, channel, received_at, state, error, format, attempts, notes)
-SELECT * FROM unnest(
-    %(ids)s::bigint[], %(channels)s::text[], %(received)s::timestamptz[], %(states)s::text[],
-    %(errors)s::text[], %(formats)s::text[], %(attempts)s::integer[], %(notes)s::jsonb[])
+SELECT raw_event_id, channel, received_at, state, error, format, attempts, notes
+FROM stage_result
+ORDER BY raw_event_id
 ON CONFLICT (raw_event_id) DO UPDATE SET
     (state, error, format, attempts, notes, processed_at)
   = (excluded.state, excluded.error, excluded.format, excluded.attempts, excluded.notes, now());

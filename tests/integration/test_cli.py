@@ -181,7 +181,8 @@ def test_drain_and_sweep_commands(cli, db_with_events) -> None:  # type: ignore[
 def db_with_events(db):  # type: ignore[no-untyped-def]
     from tests.integration.processing_helpers import store
 
-    store(db, [b'{"statuses":[{"id":"m%d","status":"sent","timestamp":"1"}]}' % i for i in range(12)])
+    body = b'{"statuses":[{"id":"m%d","status":"sent","timestamp":"1"}]}'
+    store(db, [body % i for i in range(12)])
     return db
 
 
