@@ -13,8 +13,10 @@ from receiver.auth import digest
 
 
 @pytest.fixture
-def cli(database_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def cli(database_url: str, redis_url: str, queue_name: str, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("WABAHOOK_QUEUE", queue_name)  # this test's own Redis keys
     runner = CliRunner()
 
     def run(*args: str) -> Result:
@@ -35,7 +37,7 @@ def credential_digests(database_url: str, channel: str) -> list[bytes]:
     return [bytes(row[0]) for row in rows]
 
 
-def test_channels_add_prints_credentials_once_and_stores_only_a_digest(cli, database_url) -> None:  # type: ignore[no-untyped-def]
+def test_channels_add_prints_credentials_once_and_stores_only_a_digest(cli, database_url) -> None:
     result = cli("channels", "add", "acme-de", "--phone-number", "+4915112345678")
     assert result.exit_code == 0, result.output
     password = next(line.split()[-1] for line in result.output.splitlines() if "password:" in line)
@@ -46,7 +48,7 @@ def test_channels_add_prints_credentials_once_and_stores_only_a_digest(cli, data
     assert credential_digests(database_url, "acme-de") == [digest(password)]
 
 
-def test_channels_add_json_for_scripts(cli, database_url) -> None:  # type: ignore[no-untyped-def]
+def test_channels_add_json_for_scripts(cli, database_url) -> None:
     result = cli("channels", "add", "acme", "--json")
     assert result.exit_code == 0
     data = json.loads(result.output)
@@ -58,21 +60,21 @@ def test_channels_add_json_for_scripts(cli, database_url) -> None:  # type: igno
 
 
 @pytest.mark.parametrize("name", ["Acme", "acme_de", "-acme", "acme-", "a" * 64, "ä"])
-def test_invalid_channel_names_are_refused_with_one_line(cli, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_channel_names_are_refused_with_one_line(cli, name: str) -> None:
     result = cli("channels", "add", "--", name)
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1
     assert "invalid channel name" in result.stderr
 
 
-def test_duplicate_channel_is_refused(cli) -> None:  # type: ignore[no-untyped-def]
+def test_duplicate_channel_is_refused(cli) -> None:
     assert cli("channels", "add", "acme").exit_code == 0
     result = cli("channels", "add", "acme")
     assert result.exit_code == 1
     assert result.stderr == "Error: channel 'acme' already exists\n"
 
 
-def test_list_shows_state_and_credentials(cli) -> None:  # type: ignore[no-untyped-def]
+def test_list_shows_state_and_credentials(cli) -> None:
     assert "no channels yet" in cli("channels", "list").output
     cli("channels", "add", "acme", "--phone-number", "123")
     cli("channels", "add", "beta")
@@ -87,7 +89,7 @@ def test_list_shows_state_and_credentials(cli) -> None:  # type: ignore[no-untyp
     assert table[2].split()[:3] == ["beta", "disabled", "1"]
 
 
-def test_rotation_in_two_steps(cli, database_url) -> None:  # type: ignore[no-untyped-def]
+def test_rotation_in_two_steps(cli, database_url) -> None:
     first = json.loads(cli("channels", "add", "acme", "--json").output)["password"]
     second = json.loads(cli("channels", "rotate", "acme", "--json").output)["password"]
     assert credential_digests(database_url, "acme") == [digest(first), digest(second)]
@@ -109,13 +111,13 @@ def test_rotation_in_two_steps(cli, database_url) -> None:  # type: ignore[no-un
         ("channels", "rotate", "ghost", "--expire-old"),
     ],
 )
-def test_unknown_channel_is_a_one_line_error(cli, args: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_channel_is_a_one_line_error(cli, args: tuple[str, ...]) -> None:
     result = cli(*args)
     assert result.exit_code == 1
     assert result.stderr == "Error: no channel named 'ghost'\n"
 
 
-def test_migrate_command_reports_up_to_date(cli) -> None:  # type: ignore[no-untyped-def]
+def test_migrate_command_reports_up_to_date(cli) -> None:
     assert cli("migrate").output == "the database is up to date\n"
     assert json.loads(cli("migrate", "--json").output) == {"applied": []}
 
@@ -166,7 +168,7 @@ def test_bad_usage_exits_2() -> None:
     assert "Missing argument 'NAME'" in result.stderr
 
 
-def test_drain_and_sweep_commands(cli, db_with_events) -> None:  # type: ignore[no-untyped-def]
+def test_drain_and_sweep_commands(cli, db_with_events) -> None:
     health = json.loads(cli("sweep", "--json").output)
     assert (health["queued"], health["failed"]) == (12, 0)
     one = json.loads(cli("drain", "--json", "--batch-size", "5").output)
@@ -178,7 +180,7 @@ def test_drain_and_sweep_commands(cli, db_with_events) -> None:  # type: ignore[
 
 
 @pytest.fixture
-def db_with_events(db):  # type: ignore[no-untyped-def]
+def db_with_events(db):
     from tests.integration.processing_helpers import store
 
     body = b'{"statuses":[{"id":"m%d","status":"sent","timestamp":"1"}]}'
@@ -186,7 +188,7 @@ def db_with_events(db):  # type: ignore[no-untyped-def]
     return db
 
 
-def test_failed_list_show_and_retry(cli, db, database_url) -> None:  # type: ignore[no-untyped-def]
+def test_failed_list_show_and_retry(cli, db, database_url) -> None:
     import psycopg
 
     from tests.integration.processing_helpers import store
@@ -210,7 +212,7 @@ def test_failed_list_show_and_retry(cli, db, database_url) -> None:  # type: ign
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("DROP TRIGGER test_poison ON wabahook.status_event")
     assert cli("drain").output.startswith("processed 0")  # not due yet: backing off
-    assert cli("failed", "retry", "--all").output.startswith("1 event(s) due for a retry")
+    assert cli("failed", "retry", "--all").output == "1 event(s) due for a retry, drain enqueued\n"
     assert cli("drain").output.startswith("processed 1")
     assert cli("failed", "list").output == "no failed events\n"
     assert cli("failed", "retry").exit_code == 1

@@ -24,7 +24,7 @@ SENDER_PATIENCE = 4.5
 MakeApp = Callable[[dict[str, str]], Flask]
 
 
-def post(client: FlaskClient, channel: channels.IssuedCredential):  # type: ignore[no-untyped-def]
+def post(client: FlaskClient, channel: channels.IssuedCredential):
     started = time.monotonic()
     response = client.post(
         PATH, data=BODY, headers={"Authorization": basic("acme", channel.password)}

@@ -22,7 +22,7 @@ PATH = "/webhooks/acme"
 BODY = b'{"object":"whatsapp_business_account","entry":[]}'
 
 
-def post(client: FlaskClient, body: bytes, auth: str | None, path: str = PATH, **kw: object):  # type: ignore[no-untyped-def]
+def post(client: FlaskClient, body: bytes, auth: str | None, path: str = PATH, **kw: object):
     headers = {"Content-Type": "application/json"}
     if auth is not None:
         headers["Authorization"] = auth
@@ -170,7 +170,7 @@ def test_credentials_are_cached_for_the_configured_time(
     make_app,
     app_env: dict[str, str],
     channel: channels.IssuedCredential,
-    db: Database,  # type: ignore[no-untyped-def]
+    db: Database,
 ) -> None:
     cached_client = make_app({**app_env, "WABAHOOK_CREDENTIAL_TTL": "3600"}).test_client()
     auth = basic(channel.username, channel.password)

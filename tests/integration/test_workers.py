@@ -201,10 +201,10 @@ def test_sweep_recovers_events_whose_nudges_redis_lost(
 
 
 def test_end_to_end_gunicorn_to_worker(
-    start_gunicorn,  # type: ignore[no-untyped-def]
+    start_gunicorn,
     app_env: dict[str, str],
     worker_env: dict[str, str],
-    channel,  # type: ignore[no-untyped-def]
+    channel,
     database_url: str,
     processes: list[subprocess.Popen[bytes]],
 ) -> None:
