@@ -21,6 +21,12 @@ PROJECTIONS = {
 }
 
 
+def status_body(message_id: str, status: str, ts: int, extra: str = "") -> bytes:
+    """An On-Premise status notification (extra: more JSON members)."""
+    members = f'"id":"{message_id}","status":"{status}","timestamp":"{ts}","recipient_id":"49"'
+    return ('{"statuses":[{' + members + ("," + extra if extra else "") + "}]}").encode()
+
+
 def store(db: Database, bodies: Iterable[bytes], channel: str = "acme") -> list[int]:
     """Store bodies as raw events and queue them, as the receiver does; return their ids."""
     ids = []

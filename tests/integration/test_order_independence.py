@@ -11,22 +11,13 @@ from hypothesis import strategies as st
 from processors.drain import drain
 from receiver.db import Database
 from tests.corpus import CASES
-from tests.integration.processing_helpers import clear_projections, requeue, snapshot, store
-
-
-def status(message_id: str, value: str, ts: int, extra: str = "") -> bytes:
-    return (
-        '{"statuses":[{"id":"'
-        + message_id
-        + '","status":"'
-        + value
-        + '","timestamp":"'
-        + str(ts)
-        + '","recipient_id":"49"'
-        + (("," + extra) if extra else "")
-        + "}]}"
-    ).encode()
-
+from tests.integration.processing_helpers import (
+    clear_projections,
+    requeue,
+    snapshot,
+    store,
+)
+from tests.integration.processing_helpers import status_body as status
 
 # The corpus, plus conflicting histories of a few messages split over many bodies.
 PRICING = '"pricing":{"billable":true,"category":"utility","pricing_model":"PMP"}'

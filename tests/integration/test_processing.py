@@ -16,7 +16,7 @@ from processors import channels
 from processors.drain import DrainStats, drain, drain_batch
 from receiver.db import Database
 from tests.corpus import CASES, PN
-from tests.integration.processing_helpers import requeue, snapshot, store, view
+from tests.integration.processing_helpers import requeue, snapshot, status_body, store, view
 
 
 def at(seconds: int) -> datetime:
@@ -142,20 +142,6 @@ def test_contacts_take_the_name_and_sightings_from_messages(
     assert contacts["16315551234"]["last_seen_at"] == at(1750001700)  # the legacy group message
     assert contacts["user.ab12"]["profile_name"] is None  # BSUID contact has no wa_id to match
     assert "" not in contacts
-
-
-def status_body(message_id: str, status: str, ts: int, extra: str = "") -> bytes:
-    return (
-        '{"statuses":[{"id":"'
-        + message_id
-        + '","status":"'
-        + status
-        + '","timestamp":"'
-        + str(ts)
-        + '","recipient_id":"49"'
-        + (("," + extra) if extra else "")
-        + "}]}"
-    ).encode()
 
 
 PRECEDENCE = [

@@ -21,6 +21,7 @@ from processors.drain import DrainStats, drain
 from receiver.config import Secret, Settings
 from receiver.db import Database
 from tests.integration.conftest import wait_until
+from tests.integration.helpers import count
 from tests.integration.processing_helpers import store, view
 from tests.support.servers import own_valkey
 
@@ -42,15 +43,6 @@ def workload(events: int, messages: int = 300) -> list[bytes]:
         ).encode()
         for i in range(events)
     ]
-
-
-def count(url: str, table: str) -> int:
-    with psycopg.connect(url) as conn:
-        row = conn.execute(
-            sql.SQL("SELECT count(*) FROM wabahook.{}").format(sql.Identifier(table))
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 def test_two_concurrent_drains_process_every_event_once(db: Database, database_url: str) -> None:
