@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import DictRow
 
 from processors.parse import ParsedEvent, Rejected, parse
@@ -21,6 +22,7 @@ from receiver.queries import query
 
 log = logging.getLogger("wabahook.drain")
 
+LIVE_SCHEMA = "wabahook"
 BATCH_SIZE = 1000
 MAX_ATTEMPTS = 8
 # A failing event waits 10 s, 20 s, 40 s ... (at most an hour) before its next attempt.
@@ -102,13 +104,13 @@ def drain_batch(db: Database, stats: DrainStats, batch_size: int = BATCH_SIZE) -
         rows = conn.execute(query("claim_events"), {"limit": batch_size}).fetchall()
         if not rows:
             return 0
-        events = [_classify(row) for row in rows]
+        events = [classify(row) for row in rows]
         good = [e for e in events if e.parsed is not None]
         failures: dict[int, str] = {}
-        _ensure_stage_tables(conn)
+        ensure_stage_tables(conn)
         try:
             with conn.transaction():
-                _project(conn, good)
+                project(conn, good)
         except psycopg.errors.Error as exc:
             if _is_connection_error(exc):
                 raise
@@ -117,13 +119,13 @@ def drain_batch(db: Database, stats: DrainStats, batch_size: int = BATCH_SIZE) -
             for event in good:
                 try:
                     with conn.transaction():
-                        _project(conn, [event])
+                        project(conn, [event])
                 except psycopg.errors.Error as single:
                     if _is_connection_error(single):
                         raise
                     failures[event.raw_event_id] = _line(single)
         done = [e for e in events if e.raw_event_id not in failures]
-        _record_results(conn, done)
+        record_results(conn, done)
         conn.execute(query("dequeue"), {"ids": [e.raw_event_id for e in done]})
         for event in events:
             if event.raw_event_id in failures:
@@ -132,7 +134,8 @@ def drain_batch(db: Database, stats: DrainStats, batch_size: int = BATCH_SIZE) -
     return len(rows)
 
 
-def _classify(row: DictRow) -> Claimed:
+def classify(row: DictRow) -> Claimed:
+    """A claimed row with its body parsed, or the reason it can never be."""
     event = Claimed(
         raw_event_id=row["raw_event_id"],
         received_at=row["received_at"],
@@ -150,14 +153,15 @@ def _classify(row: DictRow) -> Claimed:
     return event
 
 
-def _ensure_stage_tables(conn: Connection) -> None:
+def ensure_stage_tables(conn: Connection) -> None:
+    """Create this connection's temporary staging tables once."""
     if conn not in _staged:
         conn.execute(query("create_stage_tables"))
         _staged.add(conn)
 
 
-def _project(conn: Connection, events: Sequence[Claimed]) -> None:
-    """Write the projections of `events` set-wise: COPY into staging, then one INSERT each."""
+def project(conn: Connection, events: Sequence[Claimed], schema: str = LIVE_SCHEMA) -> None:
+    """Write the projections of `events` into `schema`: COPY into staging, one INSERT each."""
     conn.execute(query("clear_stage_tables"))
     if not events:
         return
@@ -199,10 +203,16 @@ def _project(conn: Connection, events: Sequence[Claimed]) -> None:
         "project_deliveries",
         "project_errors",
     ):
-        conn.execute(query(name))
+        conn.execute(projection_query(name, schema))
 
 
-def _record_results(conn: Connection, events: Sequence[Claimed]) -> None:
+def projection_query(name: str, schema: str) -> sql.Composed:
+    """A named projection query writing into the tables of `schema`."""
+    return query(name).format(projections=sql.Identifier(schema))
+
+
+def record_results(conn: Connection, events: Sequence[Claimed], schema: str = LIVE_SCHEMA) -> None:
+    """Store each event's outcome (processed or rejected) in `schema`.event_results."""
     if not events:
         return
     with conn.cursor() as cur:
@@ -224,7 +234,7 @@ def _record_results(conn: Connection, events: Sequence[Claimed]) -> None:
                         json.dumps(dict(e.parsed.notes) if e.parsed else {}),
                     )
                 )
-        cur.execute(query("record_results"))
+        cur.execute(projection_query("record_results", schema))
 
 
 def _path(path: tuple[str, ...]) -> str:

@@ -59,10 +59,12 @@ CREATE TABLE wabahook.status_event (
 CREATE INDEX status_event_at ON wabahook.status_event (status_at);
 
 -- Delivery facts per message, merged commutatively (see merge_delivery) so that the
--- current status never depends on the order in which statuses arrived.
-CREATE TABLE wabahook.message_delivery (
-    channel          text NOT NULL,
-    message_id       text NOT NULL,
+-- current status never depends on the order in which statuses arrived. The facts
+-- are a type of their own so that a table of the same shape in another schema (a
+-- rebuild) merges with the same functions.
+CREATE TYPE wabahook.delivery_facts AS (
+    channel          text,
+    message_id       text,
     sent_at          timestamptz,
     delivered_at     timestamptz,
     read_at          timestamptz,
@@ -71,25 +73,34 @@ CREATE TABLE wabahook.message_delivery (
     deleted_at       timestamptz,
     progress_rank    smallint,         -- 1 sent, 2 delivered, 3 read, 4 played
     progress_at      timestamptz,      -- the latest progress status
-    error_codes      integer[] NOT NULL DEFAULT '{}',  -- of the latest failure
+    error_codes      integer[],        -- of the latest failure
     recipient_id     text,
     recipient_key    text,             -- which status recipient_id came from
     conversation_id  text,
     pricing_category text,
     billable         boolean,
     billing_key      text,             -- which status the billing fields came from
-    first_status_at  timestamptz,
+    first_status_at  timestamptz
+);
+CREATE TABLE wabahook.message_delivery OF wabahook.delivery_facts (
+    channel WITH OPTIONS NOT NULL,
+    message_id WITH OPTIONS NOT NULL,
+    error_codes WITH OPTIONS NOT NULL DEFAULT '{}',
     PRIMARY KEY (channel, message_id)
 );
 CREATE INDEX message_delivery_first_status ON wabahook.message_delivery (first_status_at);
 
-CREATE TABLE wabahook.contact (
-    channel       text NOT NULL,
-    wa_id         text NOT NULL,
+CREATE TYPE wabahook.contact_facts AS (
+    channel       text,
+    wa_id         text,
     profile_name  text,
     profile_key   text,                -- which message the name came from
     first_seen_at timestamptz,
-    last_seen_at  timestamptz,
+    last_seen_at  timestamptz
+);
+CREATE TABLE wabahook.contact OF wabahook.contact_facts (
+    channel WITH OPTIONS NOT NULL,
+    wa_id WITH OPTIONS NOT NULL,
     PRIMARY KEY (channel, wa_id)
 );
 
@@ -120,11 +131,11 @@ $$;
 
 -- Merges two delivery records of one message. Commutative, associative and
 -- idempotent: the result does not depend on order or repetition.
-CREATE FUNCTION wabahook.merge_delivery(a wabahook.message_delivery, b wabahook.message_delivery)
-RETURNS wabahook.message_delivery
+CREATE FUNCTION wabahook.merge_delivery(a wabahook.delivery_facts, b wabahook.delivery_facts)
+RETURNS wabahook.delivery_facts
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
 DECLARE
-    m wabahook.message_delivery := a;
+    m wabahook.delivery_facts := a;
 BEGIN
     m.sent_at := least(a.sent_at, b.sent_at);
     m.delivered_at := least(a.delivered_at, b.delivered_at);
@@ -154,18 +165,18 @@ BEGIN
 END
 $$;
 
-CREATE AGGREGATE wabahook.merged_delivery(wabahook.message_delivery) (
+CREATE AGGREGATE wabahook.merged_delivery(wabahook.delivery_facts) (
     SFUNC = wabahook.merge_delivery,
-    STYPE = wabahook.message_delivery
+    STYPE = wabahook.delivery_facts
 );
 
 -- Merges two sightings of one contact: first and last seen, and the profile name of
 -- the latest message that carried one.
-CREATE FUNCTION wabahook.merge_contact(a wabahook.contact, b wabahook.contact)
-RETURNS wabahook.contact
+CREATE FUNCTION wabahook.merge_contact(a wabahook.contact_facts, b wabahook.contact_facts)
+RETURNS wabahook.contact_facts
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
 DECLARE
-    m wabahook.contact := a;
+    m wabahook.contact_facts := a;
 BEGIN
     m.first_seen_at := least(a.first_seen_at, b.first_seen_at);
     m.last_seen_at := greatest(a.last_seen_at, b.last_seen_at);
@@ -177,9 +188,9 @@ BEGIN
 END
 $$;
 
-CREATE AGGREGATE wabahook.merged_contact(wabahook.contact) (
+CREATE AGGREGATE wabahook.merged_contact(wabahook.contact_facts) (
     SFUNC = wabahook.merge_contact,
-    STYPE = wabahook.contact
+    STYPE = wabahook.contact_facts
 );
 
 -- The current status of a message from its merged facts (SPEC §4): progress only

@@ -46,7 +46,7 @@ FROM wabahook.raw_events
 WHERE id = ANY(%(ids)s) AND received_at BETWEEN %(since)s AND %(until)s;
 
 -- name: project_messages
-INSERT INTO wabahook.inbound_message AS t
+INSERT INTO {projections}.inbound_message AS t
     (channel, message_id, wa_id, type, sent_at, phone_number_id, text, context_message_id,
      contact_name, payload, raw_event_id, received_at)
 SELECT DISTINCT ON (s.channel, s.message_id)
@@ -64,7 +64,7 @@ ON CONFLICT (channel, message_id) DO UPDATE SET
 WHERE excluded.raw_event_id < t.raw_event_id;
 
 -- name: project_contacts
-INSERT INTO wabahook.contact AS t
+INSERT INTO {projections}.contact AS t
 SELECT (m).* FROM (
     SELECT wabahook.merged_contact(ROW(
         channel, wa_id, contact_name,
@@ -72,7 +72,7 @@ SELECT (m).* FROM (
              THEN wabahook.fact_key(to_timestamp(coalesce(sent_at, 0)), message_id || ':' || contact_name)
         END,
         to_timestamp(sent_at), to_timestamp(sent_at)
-    )::wabahook.contact) AS m
+    )::wabahook.contact_facts) AS m
     FROM stage_message
     WHERE wa_id IS NOT NULL AND wa_id <> ''
     GROUP BY channel, wa_id
@@ -81,10 +81,11 @@ SELECT (m).* FROM (
 ON CONFLICT (channel, wa_id) DO UPDATE SET
     (profile_name, profile_key, first_seen_at, last_seen_at)
   = (SELECT m.profile_name, m.profile_key, m.first_seen_at, m.last_seen_at
-     FROM wabahook.merge_contact(t, excluded) m);
+     FROM wabahook.merge_contact(ROW(t.*)::wabahook.contact_facts,
+                                 ROW(excluded.*)::wabahook.contact_facts) m);
 
 -- name: project_statuses
-INSERT INTO wabahook.status_event AS t
+INSERT INTO {projections}.status_event AS t
     (channel, message_id, status, status_at, phone_number_id, recipient_id, conversation_id,
      conversation_category, pricing_category, pricing_model, billable, error_codes, payload,
      raw_event_id, received_at)
@@ -105,7 +106,7 @@ ON CONFLICT (channel, message_id, status, status_at) DO UPDATE SET
 WHERE excluded.raw_event_id < t.raw_event_id;
 
 -- name: project_deliveries
-INSERT INTO wabahook.message_delivery AS t
+INSERT INTO {projections}.message_delivery AS t
 SELECT (m).* FROM (
     SELECT wabahook.merged_delivery(ROW(
         channel, message_id,
@@ -117,7 +118,7 @@ SELECT (m).* FROM (
         CASE WHEN status = 'deleted' THEN at END,
         rank,
         CASE WHEN rank IS NOT NULL THEN at END,
-        CASE WHEN status = 'failed' THEN error_codes ELSE '{}' END,
+        CASE WHEN status = 'failed' THEN error_codes ELSE '{{}}' END,
         recipient_id,
         CASE WHEN recipient_id IS NOT NULL
              THEN wabahook.fact_key(at, status || ':' || recipient_id) END,
@@ -125,7 +126,7 @@ SELECT (m).* FROM (
         CASE WHEN conversation_id IS NOT NULL OR pricing_category IS NOT NULL OR billable IS NOT NULL
              THEN wabahook.fact_key(at, concat_ws(':', status, conversation_id, pricing_category, billable)) END,
         at
-    )::wabahook.message_delivery) AS m
+    )::wabahook.delivery_facts) AS m
     FROM (
         SELECT *, to_timestamp(status_at) AS at,
                array_position(ARRAY['sent', 'delivered', 'read', 'played'], status)::smallint AS rank
@@ -141,10 +142,11 @@ ON CONFLICT (channel, message_id) DO UPDATE SET
   = (SELECT m.sent_at, m.delivered_at, m.read_at, m.played_at, m.failed_at, m.deleted_at,
             m.progress_rank, m.progress_at, m.error_codes, m.recipient_id, m.recipient_key,
             m.conversation_id, m.pricing_category, m.billable, m.billing_key, m.first_status_at
-     FROM wabahook.merge_delivery(t, excluded) m);
+     FROM wabahook.merge_delivery(ROW(t.*)::wabahook.delivery_facts,
+                                  ROW(excluded.*)::wabahook.delivery_facts) m);
 
 -- name: project_errors
-INSERT INTO wabahook.notification_error AS t
+INSERT INTO {projections}.notification_error AS t
     (channel, body_sha256, position, code, title, details, raw_event_id, received_at)
 SELECT DISTINCT ON (s.channel, d.body_sha256, s.position)
        s.channel, d.body_sha256, s.position, s.code, s.title,
@@ -157,7 +159,7 @@ WHERE excluded.raw_event_id < t.raw_event_id;
 
 -- name: record_results
 -- From stage_result, filled by COPY.
-INSERT INTO wabahook.event_results AS t
+INSERT INTO {projections}.event_results AS t
     (raw_event_id, channel, received_at, state, error, format, attempts, notes)
 SELECT raw_event_id, channel, received_at, state, error, format, attempts, notes
 FROM stage_result
