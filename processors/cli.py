@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,8 +17,10 @@ import click
 
 from processors import channels, jobs
 from processors import drain as drain_module
+from processors import replay as replay_module
 from processors.embedded import EmbeddedError
 from processors.migrate import MigrationError, migrate
+from processors.selection import build_selection, selection_options
 from processors.serving import gunicorn_command
 from receiver import logs
 from receiver.config import ConfigError, Settings
@@ -461,6 +464,83 @@ def _settings_with_redis() -> Settings:
     if settings.redis_url is None:
         raise ConfigError("REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
     return settings
+
+
+@main.command("replay")
+@selection_options
+@click.option("--failed", is_flag=True, help="Shortcut for --state failed.")
+@click.option(
+    "--dry-run", is_flag=True, help="Only say how many events of which channel and state."
+)
+@click.option("--wait", is_flag=True, help="Drain them here, with a progress bar, until done.")
+@json_option
+def replay_command(
+    channels: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    ids: tuple[int, ...] | None,
+    states: tuple[str, ...],
+    failed: bool,
+    dry_run: bool,
+    wait: bool,
+    as_json: bool,
+) -> None:
+    """Queue stored events again, e.g. after a parser fix or an outage.
+
+    Projections converge to the same state however often an event is replayed:
+    facts are deduplicated by their logical keys. Events that were rejected or
+    failed become projections once the code handles them.
+
+    \b
+    Examples:
+      wabahook replay --state rejected --state failed --dry-run
+      wabahook replay --channel acme --since 2026-11-01 --until 2026-11-02 --wait
+      wabahook replay --ids 1200-1300
+    """
+    selection = build_selection(
+        channels, since, until, ids, states + (("failed",) if failed else ())
+    )
+    with database() as db, errors_as_messages():
+        if dry_run:
+            planned = replay_module.plan(db, selection)
+            if as_json:
+                groups = [
+                    {"channel": channel, "state": state, "events": events}
+                    for (channel, state), events in planned.counts.items()
+                ]
+                emit_json({"events": planned.total, "by_channel_and_state": groups})
+                return
+            for (channel, state), events in planned.counts.items():
+                click.echo(f"{channel:<24} {state:<10} {events:>10}")
+            click.echo(f"{planned.total} event(s) would be replayed")
+            return
+        marker, queued = replay_module.replay(db, selection)
+        settings = Settings.from_env()
+        if queued and settings.redis_url is not None and not wait:
+            jobs.enqueue(settings)
+        if wait and queued:
+            _wait_for_replay(db, marker, queued, quiet=as_json)
+        left, failures = replay_module.remaining(db, marker)
+    if as_json:
+        emit_json({"replay": marker, "queued": queued, "waiting": left, "failed": failures})
+        return
+    click.echo(f"{queued} event(s) queued again (replay {marker})")
+    if wait:
+        click.echo(f"done: {queued - left - failures} processed, {failures} failed")
+
+
+def _wait_for_replay(db: Database, marker: str, queued: int, quiet: bool) -> None:
+    """Drain in this process (workers may help) until the replay's events are out."""
+    with click.progressbar(length=queued, label="replaying", file=sys.stderr, hidden=quiet) as bar:
+        done = 0
+        while True:
+            left, failures = replay_module.remaining(db, marker)
+            bar.update(queued - left - failures - done)
+            done = queued - left - failures
+            if left == 0:
+                return
+            if drain_module.drain_batch(db, drain_module.DrainStats()) == 0:
+                time.sleep(0.2)  # another worker holds them
 
 
 @main.command("serve")
