@@ -105,25 +105,7 @@ def drain_batch(db: Database, stats: DrainStats, batch_size: int = BATCH_SIZE) -
         if not rows:
             return 0
         events = [classify(row) for row in rows]
-        good = [e for e in events if e.parsed is not None]
-        failures: dict[int, str] = {}
-        ensure_stage_tables(conn)
-        try:
-            with conn.transaction():
-                project(conn, good)
-        except psycopg.errors.Error as exc:
-            if _is_connection_error(exc):
-                raise
-            # Someone in the batch is poison: project one by one so the rest commit.
-            log.warning("batch projection failed, isolating events", extra={"error": _line(exc)})
-            for event in good:
-                try:
-                    with conn.transaction():
-                        project(conn, [event])
-                except psycopg.errors.Error as single:
-                    if _is_connection_error(single):
-                        raise
-                    failures[event.raw_event_id] = _line(single)
+        failures = project_isolated(conn, events)
         done = [e for e in events if e.raw_event_id not in failures]
         record_results(conn, done)
         conn.execute(query("dequeue"), {"ids": [e.raw_event_id for e in done]})
@@ -132,6 +114,32 @@ def drain_batch(db: Database, stats: DrainStats, batch_size: int = BATCH_SIZE) -
                 _record_failure(conn, event, failures[event.raw_event_id])
     _count(stats, events, failures)
     return len(rows)
+
+
+def project_isolated(
+    conn: Connection, events: Sequence[Claimed], schema: str = LIVE_SCHEMA
+) -> dict[int, str]:
+    """Project the parsed events; if that fails, one by one. Returns {event id: error}."""
+    good = [e for e in events if e.parsed is not None]
+    failures: dict[int, str] = {}
+    ensure_stage_tables(conn)
+    try:
+        with conn.transaction():
+            project(conn, good, schema)
+    except psycopg.errors.Error as exc:
+        if _is_connection_error(exc):
+            raise
+        # Someone in the batch is poison: project one by one so the rest commit.
+        log.warning("batch projection failed, isolating events", extra={"error": _line(exc)})
+        for event in good:
+            try:
+                with conn.transaction():
+                    project(conn, [event], schema)
+            except psycopg.errors.Error as single:
+                if _is_connection_error(single):
+                    raise
+                failures[event.raw_event_id] = _line(single)
+    return failures
 
 
 def classify(row: DictRow) -> Claimed:

@@ -7,9 +7,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import tuple_row
 
 from receiver.queries import sql_dir
 
@@ -83,7 +85,7 @@ def migrate(
             conn.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
             try:
                 applied = _apply(conn, migrations, on_apply)
-                _recreate_views(conn, views_folder)
+                recreate_views(conn, views_folder)
                 conn.execute(
                     "SELECT wabahook.ensure_raw_event_partitions(%s)", [PARTITION_MONTHS_AHEAD]
                 )
@@ -144,13 +146,16 @@ def _apply(
     return applied
 
 
-def _recreate_views(conn: psycopg.Connection[tuple[object, ...]], folder: Path) -> None:
+def recreate_views(conn: psycopg.Connection[Any], folder: Path | None = None) -> None:
     """Drop every view of the schema and create them again from `folder`, atomically."""
+    folder = folder or sql_dir() / "views"
     files = sorted(folder.glob("*.sql")) if folder.is_dir() else []
     with conn.transaction():
-        views = conn.execute(
-            "SELECT viewname FROM pg_views WHERE schemaname = 'wabahook'"
-        ).fetchall()
+        views = (
+            conn.cursor(row_factory=tuple_row)
+            .execute("SELECT viewname FROM pg_views WHERE schemaname = 'wabahook'")
+            .fetchall()
+        )
         for (view,) in views:
             conn.execute(
                 sql.SQL("DROP VIEW IF EXISTS wabahook.{} CASCADE").format(sql.Identifier(str(view)))

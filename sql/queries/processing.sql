@@ -211,3 +211,9 @@ RETURNING raw_event_id;
 
 -- name: ensure_partitions
 SELECT wabahook.ensure_raw_event_partitions(%(months_ahead)s) AS created;
+
+-- name: rebuild_estimate
+SELECT count(*) AS events, coalesce(sum(octet_length(body)), 0) AS bytes FROM wabahook.raw_events;
+
+-- name: newest_raw_event
+SELECT coalesce(max(id), 0) AS newest FROM wabahook.raw_events;

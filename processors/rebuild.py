@@ -1,0 +1,139 @@
+"""Rebuild every projection from the raw events, aside, then swap in one transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from psycopg import sql
+
+from processors import drain as draining
+from processors.migrate import recreate_views
+from receiver.db import Database
+from receiver.queries import query
+
+log = logging.getLogger("wabahook.rebuild")
+
+LIVE = draining.LIVE_SCHEMA
+ASIDE = "wabahook_rebuild"
+REPLACED = "wabahook_replaced"
+TABLES = (
+    "inbound_message",
+    "status_event",
+    "message_delivery",
+    "contact",
+    "notification_error",
+    "event_results",
+)
+SELECT_EVENTS = sql.SQL(
+    "SELECT id AS raw_event_id, received_at, 0 AS attempts, channel, body, body_sha256"
+    " FROM wabahook.raw_events WHERE id > %(after)s AND id <= %(until)s ORDER BY id LIMIT %(limit)s"
+)
+
+
+@dataclass(slots=True)
+class RebuildStats:
+    """What a rebuild went through."""
+
+    events: int = 0
+    processed: int = 0
+    rejected: int = 0
+    failed: int = 0
+    caught_up: int = 0
+
+
+def estimate(db: Database) -> dict[str, int]:
+    """How many raw events and bytes a rebuild would read."""
+    row = db.fetch_one("rebuild_estimate")
+    assert row is not None
+    return {"events": int(row["events"]), "bytes": int(row["bytes"])}
+
+
+def rebuild(
+    db: Database,
+    *,
+    batch_size: int = draining.BATCH_SIZE,
+    on_progress: Callable[[RebuildStats], None] | None = None,
+) -> RebuildStats:
+    """Project every raw event into fresh tables aside, then swap them in atomically.
+
+    Intake and workers keep running: until the swap, analysts read the old tables;
+    events that arrive meanwhile are caught up inside the swap transaction.
+    """
+    stats = RebuildStats()
+    _prepare(db)
+    with db.connection() as conn:
+        last, until = 0, _newest_event(conn)
+    while last < until:
+        with db.transaction(timeout=600) as conn:
+            last = _project_range(conn, last, until, batch_size, stats)
+        if on_progress is not None:
+            on_progress(stats)
+    with db.transaction(timeout=600) as conn:
+        # Drains wait here until the swap commits, then carry on with the new tables.
+        conn.execute(
+            sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
+                sql.SQL(", ").join(sql.Identifier(LIVE, table) for table in TABLES)
+            )
+        )
+        # Everything a drain projected committed before the lock, so it is stored at or
+        # below this id; newer events are still queued and will be drained after the swap.
+        before, until = stats.events, _newest_event(conn)
+        while last < until:
+            last = _project_range(conn, last, until, batch_size, stats)
+        stats.caught_up = stats.events - before
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(REPLACED)))
+        for table in TABLES:
+            conn.execute(
+                sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(
+                    sql.Identifier(LIVE, table), sql.Identifier(REPLACED)
+                )
+            )
+            conn.execute(
+                sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(
+                    sql.Identifier(ASIDE, table), sql.Identifier(LIVE)
+                )
+            )
+        recreate_views(conn)  # views follow tables, not names: point them at the new ones
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(REPLACED)))
+        conn.execute(sql.SQL("DROP SCHEMA {}").format(sql.Identifier(ASIDE)))
+    log.info("rebuilt", extra={"events": stats.events, "caught_up": stats.caught_up})
+    return stats
+
+
+def _prepare(db: Database) -> None:
+    with db.transaction(timeout=600) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(ASIDE)))
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(REPLACED)))
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(ASIDE)))
+        for table in TABLES:
+            conn.execute(
+                sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(
+                    sql.Identifier(ASIDE, table), sql.Identifier(LIVE, table)
+                )
+            )
+
+
+def _newest_event(conn: draining.Connection) -> int:
+    row = conn.execute(query("newest_raw_event")).fetchone()
+    assert row is not None
+    return int(row["newest"])
+
+
+def _project_range(
+    conn: draining.Connection, after: int, until: int, limit: int, stats: RebuildStats
+) -> int:
+    """Project up to `limit` events with after < id <= until; return the last id done."""
+    rows = conn.execute(SELECT_EVENTS, {"after": after, "until": until, "limit": limit}).fetchall()
+    if not rows:
+        return until
+    events = [draining.classify(row) for row in rows]
+    failures = draining.project_isolated(conn, events, ASIDE)
+    done = [e for e in events if e.raw_event_id not in failures]
+    draining.record_results(conn, done, ASIDE)
+    stats.events += len(events)
+    stats.failed += len(failures)
+    stats.rejected += sum(e.parsed is None for e in events)
+    stats.processed += sum(e.parsed is not None for e in done)
+    return int(rows[-1]["raw_event_id"])
