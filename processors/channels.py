@@ -116,6 +116,22 @@ def replace_credential(db: Database, name: str) -> IssuedCredential:
         return issued
 
 
+def withdraw(db: Database, name: str, issued: IssuedCredential) -> None:
+    """End a credential that was issued but never put to use (a failed connect)."""
+    with db.transaction() as conn:
+        conn.execute(
+            query("expire_credential_by_secret"),
+            {"channel": name, "secret_sha256": digest(issued.password)},
+        )
+
+
+def finish_connect(db: Database, name: str, phone_number: str | None) -> None:
+    """After 360dialog shows the newest credential: end the others, keep the number."""
+    expire_old(db, name)
+    if phone_number is not None:
+        db.fetch_one("set_phone_number", {"name": name, "phone_number": phone_number})
+
+
 def set_enabled(db: Database, name: str, enabled: bool) -> None:
     """Enable or disable a channel: a disabled channel answers 401 to everything."""
     if db.fetch_one("set_channel_enabled", {"name": name, "enabled": enabled}) is None:

@@ -11,12 +11,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TextIO, TypeVar
+from urllib.parse import urlsplit
 
 import click
 
-from processors import channels, jobs
+from processors import channels, dialog360, jobs
 from processors import drain as drain_module
+from processors import forward as forward_module
 from processors import rebuild as rebuild_module
 from processors import replay as replay_module
 from processors.embedded import EmbeddedError
@@ -28,7 +30,14 @@ from receiver.config import ConfigError, Settings
 from receiver.db import Database, DatabaseError
 
 F = TypeVar("F", bound=Callable[..., Any])
-EXPECTED_ERRORS = (ConfigError, DatabaseError, MigrationError, channels.ChannelError, EmbeddedError)
+EXPECTED_ERRORS = (
+    ConfigError,
+    DatabaseError,
+    MigrationError,
+    channels.ChannelError,
+    EmbeddedError,
+    dialog360.Dialog360Error,
+)
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
 
 
@@ -238,6 +247,66 @@ def channels_enable(name: str) -> None:
     with database() as db, errors_as_messages():
         channels.set_enabled(db, name, True)
     click.echo(f"{name}: enabled")
+
+
+@channels_group.command("connect")
+@click.argument("name")
+@click.option(
+    "--public-url",
+    required=True,
+    help="https:// address where 360dialog reaches this receiver (no port, no _).",
+)
+@click.option(
+    "--api-key-file",
+    type=click.File("r"),
+    help="File holding the 360dialog API key [default: env D360_API_KEY].",
+)
+@click.option(
+    "--base-url",
+    default=dialog360.DEFAULT_BASE_URL,
+    show_default=True,
+    help="360dialog API base URL (On-Premise numbers: https://waba.360dialog.io).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 120),
+    default=dialog360.TIMEOUT_SECONDS,
+    show_default=True,
+    help="Seconds to wait for each 360dialog answer.",
+)
+@json_option
+def channels_connect(
+    name: str,
+    public_url: str,
+    api_key_file: TextIO | None,
+    base_url: str,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Register channel NAME's webhook with 360dialog and read its phone number back.
+
+    Issues a new credential, sets it as the webhook's Basic auth header at
+    360dialog, verifies the registration, stores the phone number, and only
+    then ends the old credentials. The API key is read from D360_API_KEY or
+    --api-key-file, never from the command line, and is never stored.
+
+    \b
+    Example:
+      D360_API_KEY=... wabahook channels connect acme-de --public-url https://hooks.example.com
+    """
+    api_key = (api_key_file.read() if api_key_file else os.environ.get("D360_API_KEY", "")).strip()
+    if not api_key:
+        fail("no 360dialog API key: set D360_API_KEY or use --api-key-file")
+    with database() as db, errors_as_messages():
+        connected = dialog360.connect(
+            db, name, public_url=public_url, api_key=api_key, base_url=base_url, timeout=timeout
+        )
+    if as_json:
+        emit_json({"channel": connected.channel, "webhook_url": connected.webhook_url,
+                   "phone_number": connected.phone_number})  # fmt: skip
+        return
+    click.echo(f"{name}: 360dialog now posts to {connected.webhook_url}")
+    click.echo(f"{name}: phone number {connected.phone_number or 'not reported'}")
 
 
 def _show_credential(
@@ -600,6 +669,97 @@ def rebuild_command(dry_run: bool, batch_size: int, as_json: bool) -> None:
         f"rebuilt from {stats.events} events: {stats.processed} processed, {stats.rejected}"
         f" rejected, {stats.failed} failed ({stats.caught_up} arrived during the rebuild)"
     )
+
+
+@main.command("forward")
+@click.option("--to", "destination", required=True, help="The http(s) URL to post each body to.")
+@selection_options
+@click.option(
+    "--header",
+    "header_lines",
+    multiple=True,
+    metavar="'NAME: VALUE'",
+    help="An extra request header (repeatable).",
+)
+@click.option(
+    "--header-file",
+    type=click.File("r"),
+    help="Extra headers, one 'Name: value' per line (keeps secrets off the command line).",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(0.01),
+    default=10.0,
+    show_default=True,
+    help="Requests per second at most.",
+)
+@click.option("--again", is_flag=True, help="Send events this destination already acknowledged.")
+@click.option("--max-attempts", type=click.IntRange(1, 20), default=5, show_default=True)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 300),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for each answer.",
+)
+@json_option
+def forward_command(
+    destination: str,
+    channels: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    ids: tuple[int, ...] | None,
+    states: tuple[str, ...],
+    header_lines: tuple[str, ...],
+    header_file: TextIO | None,
+    rate: float,
+    again: bool,
+    max_attempts: int,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Re-deliver stored bodies, byte for byte, to another endpoint.
+
+    Each event is posted with its exact stored bytes and original Content-Type
+    (plus X-Wabahook-Event-Id). Timeouts, connection errors, 429 and 5xx are
+    retried with backoff. What the destination acknowledged is remembered: a
+    second run continues where the first stopped.
+
+    \b
+    Example:
+      wabahook forward --to https://staging.example.com/hook --channel acme \
+        --since 2026-11-23 --until 2026-11-24 --header-file auth-headers.txt --rate 20
+    """
+    if urlsplit(destination).scheme not in ("http", "https"):
+        fail(f"--to must be an http:// or https:// URL, not {destination!r}")
+    lines = [*header_lines, *(header_file.read().splitlines() if header_file else [])]
+    headers = {}
+    for line in filter(str.strip, lines):
+        key, colon, value = line.partition(":")
+        if not colon or not key.strip():
+            fail(f"a header must look like 'Name: value', not {line.strip()[:40]!r}")
+        headers[key.strip()] = value.strip()
+    selection = build_selection(channels, since, until, ids, states)
+    with database() as db, errors_as_messages():
+        total = forward_module.pending_count(db, selection, destination, again)
+        with click.progressbar(
+            length=total, label="forwarding", file=sys.stderr, hidden=as_json or not total
+        ) as bar:
+            results = forward_module.forward(
+                db, selection, destination, headers=headers, rate=rate, again=again,
+                max_attempts=max_attempts, timeout=timeout, on_result=lambda _: bar.update(1),
+            )  # fmt: skip
+    delivered = sum(r.outcome == "delivered" for r in results)
+    failed = [r for r in results if r.outcome == "failed"]
+    if as_json:
+        emit_json({"destination": destination, "delivered": delivered, "failed": len(failed),
+                   "results": [r.as_dict() for r in results]})  # fmt: skip
+    else:
+        for result in failed:
+            click.echo(f"{result.raw_event_id:>10}  failed after {result.attempts}: {result.error}")
+        click.echo(f"{delivered} delivered, {len(failed)} failed, to {destination}")
+    if failed:
+        sys.exit(1)
 
 
 @main.command("serve")

@@ -37,3 +37,13 @@ LEFT JOIN wabahook.channel_credentials cc
        ON cc.channel = c.name AND (cc.expires_at IS NULL OR cc.expires_at > now())
 GROUP BY c.name
 ORDER BY c.name;
+
+-- name: expire_credential_by_secret
+UPDATE wabahook.channel_credentials SET expires_at = now()
+WHERE channel = %(channel)s AND secret_sha256 = %(secret_sha256)s
+RETURNING id;
+
+-- name: set_phone_number
+UPDATE wabahook.channels SET phone_number = %(phone_number)s, updated_at = now()
+WHERE name = %(name)s
+RETURNING name;

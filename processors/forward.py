@@ -1,0 +1,197 @@
+"""Forward: re-deliver stored bodies, byte for byte, to another HTTP endpoint."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import httpx
+from psycopg import sql
+
+from processors.selection import Selection
+from receiver.db import Database
+from receiver.queries import query
+
+PAGE = 200
+MAX_BACKOFF_SECONDS = 30.0
+RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+USER_AGENT = "wabahook-forward"
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardResult:
+    """What became of one event."""
+
+    raw_event_id: int
+    outcome: str  # delivered | failed
+    status: int | None
+    attempts: int
+    error: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """For `--json`."""
+        return asdict(self)
+
+
+class Pacer:
+    """At most `rate` requests per second (None: no limit)."""
+
+    def __init__(self, rate: float | None, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._interval = 1.0 / rate if rate else 0.0
+        self._next = 0.0
+        self._sleep = sleep
+
+    def wait(self) -> None:
+        """Block until the next request may go."""
+        now = time.monotonic()
+        if now < self._next:
+            self._sleep(self._next - now)
+            now = self._next
+        self._next = now + self._interval
+
+
+def pending_count(db: Database, selection: Selection, destination: str, again: bool) -> int:
+    """How many selected events a forward would send."""
+    where, params = selection.where()
+    statement = (
+        sql.SQL("SELECT count(*) AS events FROM (SELECT raw_event_id FROM wabahook.raw_event_log")
+        + where
+        + sql.SQL(
+            ") s LEFT JOIN wabahook.forward_deliveries f"
+            " ON f.destination = %(destination)s AND f.raw_event_id = s.raw_event_id"
+            " WHERE %(again)s OR f.delivered_at IS NULL"
+        )
+    )
+    with db.connection() as conn:
+        row = conn.execute(
+            statement, {**params, "destination": destination, "again": again}
+        ).fetchone()
+    assert row is not None
+    return int(row["events"])
+
+
+def forward(
+    db: Database,
+    selection: Selection,
+    destination: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    rate: float | None = None,
+    again: bool = False,
+    max_attempts: int = 5,
+    timeout: float = 10.0,
+    on_result: Callable[[ForwardResult], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[ForwardResult]:
+    """Send each selected event's exact bytes to `destination`, resumably.
+
+    Acknowledged (2xx) events are recorded per destination and skipped by later
+    runs unless `again`. Timeouts, connection errors, 408/425/429 and 5xx are
+    retried with exponential backoff (honouring Retry-After) up to `max_attempts`.
+    """
+    pacer = Pacer(rate, sleep)
+    results: list[ForwardResult] = []
+    extra = dict(headers or {})
+    with httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT}) as client:
+        for event in _events(db, selection, destination, again):
+            result = _deliver(client, pacer, destination, event, extra, max_attempts, sleep)
+            _record(db, destination, result)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    return results
+
+
+def _events(
+    db: Database, selection: Selection, destination: str, again: bool
+) -> Iterator[dict[str, Any]]:
+    where, params = selection.where()
+    statement = (
+        sql.SQL(
+            "SELECT r.id AS raw_event_id, r.body, r.content_type FROM"
+            " (SELECT raw_event_id, received_at FROM wabahook.raw_event_log"
+        )
+        + where
+        + sql.SQL(
+            ") s JOIN wabahook.raw_events r"
+            " ON r.id = s.raw_event_id AND r.received_at = s.received_at"
+            " LEFT JOIN wabahook.forward_deliveries f"
+            " ON f.destination = %(destination)s AND f.raw_event_id = s.raw_event_id"
+            " WHERE s.raw_event_id > %(after)s AND (%(again)s OR f.delivered_at IS NULL)"
+            " ORDER BY s.raw_event_id LIMIT %(page)s"
+        )
+    )
+    after = 0
+    while True:
+        with db.connection() as conn:
+            rows = conn.execute(
+                statement,
+                {
+                    **params,
+                    "destination": destination,
+                    "again": again,
+                    "after": after,
+                    "page": PAGE,
+                },
+            ).fetchall()
+        yield from rows
+        if len(rows) < PAGE:
+            return
+        after = rows[-1]["raw_event_id"]
+
+
+def _deliver(
+    client: httpx.Client,
+    pacer: Pacer,
+    destination: str,
+    event: dict[str, Any],
+    extra: dict[str, str],
+    max_attempts: int,
+    sleep: Callable[[float], None],
+) -> ForwardResult:
+    headers = {"X-Wabahook-Event-Id": str(event["raw_event_id"]), **extra}
+    if event["content_type"]:
+        headers["Content-Type"] = event["content_type"]
+    status: int | None = None
+    error: str | None = None
+    for attempt in range(1, max_attempts + 1):
+        pacer.wait()
+        retry_after: float | None = None
+        try:
+            response = client.post(destination, content=bytes(event["body"]), headers=headers)
+        except httpx.TransportError as exc:
+            status, error = None, f"{type(exc).__name__}: {exc}".strip()
+        else:
+            status = response.status_code
+            if 200 <= status < 300:
+                return ForwardResult(event["raw_event_id"], "delivered", status, attempt, None)
+            error = f"HTTP {status}: {response.text[:200]}".strip()
+            if status not in RETRY_STATUSES:
+                break  # the destination refuses this event: retrying will not help
+            retry_after = _retry_after(response)
+        if attempt < max_attempts:
+            backoff = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** (attempt - 1))
+            sleep(min(MAX_BACKOFF_SECONDS, retry_after) if retry_after is not None else backoff)
+    return ForwardResult(event["raw_event_id"], "failed", status, attempt, error)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.strip().isdigit() else None
+
+
+def _record(db: Database, destination: str, result: ForwardResult) -> None:
+    with db.connection() as conn:
+        conn.execute(
+            query("record_forward"),
+            {
+                "destination": destination,
+                "id": result.raw_event_id,
+                "status": result.status,
+                "attempts": result.attempts,
+                "error": result.error,
+                "delivered": result.outcome == "delivered",
+            },
+        )
