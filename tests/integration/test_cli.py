@@ -40,9 +40,9 @@ def credential_digests(database_url: str, channel: str) -> list[bytes]:
 def test_channels_add_prints_credentials_once_and_stores_only_a_digest(cli, database_url) -> None:
     result = cli("channels", "add", "acme-de", "--phone-number", "+4915112345678")
     assert result.exit_code == 0, result.output
-    password = next(line.split()[-1] for line in result.output.splitlines() if "password:" in line)
-    assert "/webhooks/acme-de" in result.output
-    curl_line = next(line.strip() for line in result.output.splitlines() if "curl " in line)
+    password = next(line.split()[-1] for line in result.stdout.splitlines() if "password:" in line)
+    assert "/webhooks/acme-de" in result.stdout
+    curl_line = next(line.strip() for line in result.stdout.splitlines() if "curl " in line)
     assert f"-u acme-de:{password}" in curl_line
     assert curl_line.endswith("http://127.0.0.1:8080/webhooks/acme-de")
     assert credential_digests(database_url, "acme-de") == [digest(password)]
@@ -51,7 +51,7 @@ def test_channels_add_prints_credentials_once_and_stores_only_a_digest(cli, data
 def test_channels_add_json_for_scripts(cli, database_url) -> None:
     result = cli("channels", "add", "acme", "--json")
     assert result.exit_code == 0
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert set(data) == {"channel", "user", "password", "webhook_path"}
     assert data["channel"] == "acme"
     assert data["webhook_path"] == "/webhooks/acme"
@@ -75,30 +75,30 @@ def test_duplicate_channel_is_refused(cli) -> None:
 
 
 def test_list_shows_state_and_credentials(cli) -> None:
-    assert "no channels yet" in cli("channels", "list").output
+    assert "no channels yet" in cli("channels", "list").stdout
     cli("channels", "add", "acme", "--phone-number", "123")
     cli("channels", "add", "beta")
     cli("channels", "disable", "beta")
-    rows = json.loads(cli("channels", "list", "--json").output)
+    rows = json.loads(cli("channels", "list", "--json").stdout)
     assert [(r["name"], r["enabled"], r["valid_credentials"], r["phone_number"]) for r in rows] == [
         ("acme", True, 1, "123"),
         ("beta", False, 1, None),
     ]
-    table = cli("channels", "list").output.splitlines()
+    table = cli("channels", "list").stdout.splitlines()
     assert table[0].split()[:3] == ["CHANNEL", "STATE", "CREDS"]
     assert table[2].split()[:3] == ["beta", "disabled", "1"]
 
 
 def test_rotation_in_two_steps(cli, database_url) -> None:
-    first = json.loads(cli("channels", "add", "acme", "--json").output)["password"]
-    second = json.loads(cli("channels", "rotate", "acme", "--json").output)["password"]
+    first = json.loads(cli("channels", "add", "acme", "--json").stdout)["password"]
+    second = json.loads(cli("channels", "rotate", "acme", "--json").stdout)["password"]
     assert credential_digests(database_url, "acme") == [digest(first), digest(second)]
     refused = cli("channels", "rotate", "acme")
     assert refused.exit_code == 1
     assert "--expire-old" in refused.stderr
     finished = cli("channels", "rotate", "acme", "--expire-old")
     assert finished.exit_code == 0
-    assert "1 old credential(s) expired" in finished.output
+    assert "1 old credential(s) expired" in finished.stdout
     assert credential_digests(database_url, "acme") == [digest(second)]
 
 
@@ -118,8 +118,8 @@ def test_unknown_channel_is_a_one_line_error(cli, args: tuple[str, ...]) -> None
 
 
 def test_migrate_command_reports_up_to_date(cli) -> None:
-    assert cli("migrate").output == "the database is up to date\n"
-    assert json.loads(cli("migrate", "--json").output) == {"applied": []}
+    assert cli("migrate").stdout == "the database is up to date\n"
+    assert json.loads(cli("migrate", "--json").stdout) == {"applied": []}
 
 
 def test_missing_database_url_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -154,12 +154,12 @@ def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple
 def test_every_command_has_help_with_an_example(path: tuple[str, ...]) -> None:
     result = CliRunner().invoke(main, [*path, "--help"])
     assert result.exit_code == 0
-    assert "Usage: " in result.output
+    assert "Usage: " in result.stdout
     command = main
     for name in path:
         command = command.commands[name]  # type: ignore[attr-defined]
     if not isinstance(command, click.Group):
-        assert "Example" in result.output
+        assert "Example" in result.stdout
 
 
 def test_bad_usage_exits_2() -> None:
@@ -169,14 +169,14 @@ def test_bad_usage_exits_2() -> None:
 
 
 def test_drain_and_sweep_commands(cli, db_with_events) -> None:
-    health = json.loads(cli("sweep", "--json").output)
+    health = json.loads(cli("sweep", "--json").stdout)
     assert (health["queued"], health["failed"]) == (12, 0)
-    one = json.loads(cli("drain", "--json", "--batch-size", "5").output)
+    one = json.loads(cli("drain", "--json", "--batch-size", "5").stdout)
     assert one["processed"] == 5
     rest = cli("drain", "--until-empty", "--batch-size", "4")
     assert rest.exit_code == 0
     assert rest.stdout.startswith("processed 7, rejected 0, failed 0")
-    assert json.loads(cli("sweep", "--json").output)["queued"] == 0
+    assert json.loads(cli("sweep", "--json").stdout)["queued"] == 0
 
 
 @pytest.fixture
@@ -201,20 +201,20 @@ def test_failed_list_show_and_retry(cli, db, database_url) -> None:
             " EXECUTE FUNCTION wabahook.test_poison()"
         )
     (event_id,) = store(db, [b'{"statuses":[{"id":"p","status":"sent","timestamp":"1"}]}'])
-    assert "failed 1" in cli("drain").output
-    listed = json.loads(cli("failed", "list", "--json").output)
+    assert "failed 1" in cli("drain").stdout
+    listed = json.loads(cli("failed", "list", "--json").stdout)
     assert [(row["raw_event_id"], row["attempts"]) for row in listed] == [(event_id, 1)]
     assert "poisoned" in listed[0]["last_error"]
     shown = cli("failed", "show", str(event_id))
-    assert '"id":"p"' in shown.output
-    assert "poisoned" in shown.output
+    assert '"id":"p"' in shown.stdout
+    assert "poisoned" in shown.stdout
     assert cli("failed", "show", "999").stderr == "Error: no failed event 999\n"
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("DROP TRIGGER test_poison ON wabahook.status_event")
-    assert cli("drain").output.startswith("processed 0")  # not due yet: backing off
-    assert cli("failed", "retry", "--all").output == "1 event(s) due for a retry, drain enqueued\n"
-    assert cli("drain").output.startswith("processed 1")
-    assert cli("failed", "list").output == "no failed events\n"
+    assert cli("drain").stdout.startswith("processed 0")  # not due yet: backing off
+    assert cli("failed", "retry", "--all").stdout == "1 event(s) due for a retry, drain enqueued\n"
+    assert cli("drain").stdout.startswith("processed 1")
+    assert cli("failed", "list").stdout == "no failed events\n"
     assert cli("failed", "retry").exit_code == 1
 
 

@@ -57,7 +57,7 @@ def test_replay_after_a_parser_fix_turns_rejected_events_into_projections(
     assert view(database_url, "messages_inbound", "message_id = 'wamid.T1'") == []
 
     monkeypatch.setattr("processors.drain.parse", real_parse)  # the fix is deployed
-    dry = json.loads(cli("replay", "--state", "rejected", "--dry-run", "--json").output)
+    dry = json.loads(cli("replay", "--state", "rejected", "--dry-run", "--json").stdout)
     assert dry == {
         "events": 1,
         "by_channel_and_state": [{"channel": "acme", "state": "rejected", "events": 1}],
@@ -84,7 +84,7 @@ def test_replay_failed_events_after_the_cause_is_fixed(
     assert drain(db).failed == 1
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("DROP TRIGGER test_poison ON wabahook.status_event")
-    result = json.loads(cli("replay", "--failed", "--wait", "--json").output)
+    result = json.loads(cli("replay", "--failed", "--wait", "--json").stdout)
     assert (result["queued"], result["waiting"], result["failed"]) == (1, 0, 0)
     assert {r["message_id"] for r in view(database_url, "status_events")} == {"p", "ok"}
 
@@ -108,11 +108,11 @@ def test_replay_selects_a_time_window_channel_and_ids(
         database_url, status_body("other", "sent", 1), day + timedelta(hours=2), channel="beta"
     )
     window = ["--since", "2026-11-02T01:00:00", "--until", "2026-11-02T04:00"]
-    dry = json.loads(cli("replay", *window, "--dry-run", "--json").output)
+    dry = json.loads(cli("replay", *window, "--dry-run", "--json").stdout)
     assert dry["events"] == 4
-    dry = json.loads(cli("replay", *window, "--channel", "acme", "--dry-run", "--json").output)
+    dry = json.loads(cli("replay", *window, "--channel", "acme", "--dry-run", "--json").stdout)
     assert dry["events"] == 3
-    queued = json.loads(cli("replay", *window, "--channel", "acme", "--json").output)
+    queued = json.loads(cli("replay", *window, "--channel", "acme", "--json").stdout)
     assert queued["queued"] == 3
     drain(db)
     assert sorted(r["message_id"] for r in view(database_url, "status_events")) == [
@@ -120,7 +120,7 @@ def test_replay_selects_a_time_window_channel_and_ids(
         "w2",
         "w3",
     ]
-    assert json.loads(cli("replay", "--ids", "1,5-6", "--json").output)["queued"] == 3
+    assert json.loads(cli("replay", "--ids", "1,5-6", "--json").stdout)["queued"] == 3
     drain(db)
     assert len(view(database_url, "status_events")) == 6
 
@@ -158,9 +158,9 @@ def test_rebuild_yields_identical_tables(
     store(db, [case.body for case in CASES])
     drain(db)
     before = snapshot(database_url)
-    dry = json.loads(cli("rebuild", "--dry-run", "--json").output)
+    dry = json.loads(cli("rebuild", "--dry-run", "--json").stdout)
     assert dry["events"] == len(CASES)
-    result = json.loads(cli("rebuild", "--json", "--batch-size", "10").output)
+    result = json.loads(cli("rebuild", "--json", "--batch-size", "10").stdout)
     assert result["events"] == len(CASES)
     assert result["rejected"] == sum(case.state == "rejected" for case in CASES)
     assert snapshot(database_url) == before
