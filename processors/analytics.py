@@ -1,0 +1,87 @@
+"""Figures for `wabahook stats` and `wabahook report`, read from the analytics views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from processors.jobs import queue_health
+from receiver.db import Database
+
+
+@dataclass(slots=True)
+class Summary:
+    """The last `days` days (UTC), for one channel or all."""
+
+    days: int
+    channel: str | None
+    funnel: list[dict[str, Any]] = field(default_factory=list)
+    latency: dict[str, Any] = field(default_factory=dict)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    intake: list[dict[str, Any]] = field(default_factory=list)
+    queue: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def totals(self) -> dict[str, Any]:
+        """The funnel and intake summed over the period."""
+        sent = sum(row["sent"] for row in self.funnel)
+        delivered = sum(row["delivered"] for row in self.funnel)
+        read = sum(row["read"] for row in self.funnel)
+        return {
+            "sent": sent,
+            "delivered": delivered,
+            "read": read,
+            "failed": sum(row["failed"] for row in self.funnel),
+            "delivered_rate": round(delivered / sent, 4) if sent else None,
+            "read_rate": round(read / delivered, 4) if delivered else None,
+            "requests": sum(row["requests"] for row in self.intake),
+            "duplicate_deliveries": sum(row["duplicate_deliveries"] for row in self.intake),
+            "rejected": sum(row["rejected"] for row in self.intake),
+            "failed_events": sum(row["failed"] for row in self.intake),
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        """Plain data for `--json`."""
+        return {
+            "days": self.days,
+            "channel": self.channel,
+            "totals": self.totals,
+            "funnel": [_plain(row) for row in self.funnel],
+            "latency": _plain(self.latency),
+            "failures": [_plain(row) for row in self.failures],
+            "queue": self.queue,
+        }
+
+
+def summarize(db: Database, days: int, channel: str | None = None, top: int = 10) -> Summary:
+    """Read the period's funnel, latency, top failures and intake health."""
+    params = {"days": days, "channel": channel}
+    latency = db.fetch_one("latency_period", params) or {}
+    return Summary(
+        days=days,
+        channel=channel,
+        funnel=[dict(row) for row in db.fetch_all("funnel_period", params)],
+        latency=dict(latency),
+        failures=[dict(row) for row in db.fetch_all("failures_period", {**params, "limit": top})],
+        intake=[dict(row) for row in db.fetch_all("intake_period", params)],
+        queue=queue_health(db),
+    )
+
+
+def latency_samples(db: Database, days: int, channel: str | None = None) -> list[dict[str, Any]]:
+    """Per-message latencies of the period (at most 50,000, newest first)."""
+    return [
+        dict(row) for row in db.fetch_all("latency_samples", {"days": days, "channel": channel})
+    ]
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in row.items():
+        if isinstance(value, date):
+            value = value.isoformat()
+        elif value is not None and not isinstance(value, (int, float, str, bool)):
+            value = float(value)  # Decimal
+        out[key] = value
+    return out

@@ -1,0 +1,133 @@
+"""`wabahook report`: one self-contained HTML file with charts (opens offline)."""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from processors.analytics import Summary
+
+COLORS = {"sent": "#8da0cb", "delivered": "#66c2a5", "read": "#1b9e77", "failed": "#e7298a"}
+
+
+def render(summary: Summary, latencies: list[dict[str, Any]]) -> str:
+    """The report as one HTML document, plotly.js inlined: no network needed to open it."""
+    charts = [
+        ("Daily funnel", _funnel(summary)),
+        ("Delivery and read latency", _latency(latencies)),
+        ("Failures by error code", _failures(summary)),
+        ("Intake volume and sender retries", _intake(summary)),
+    ]
+    totals = summary.totals
+    scope = f"channel {summary.channel}" if summary.channel else "all channels"
+    cards = "".join(
+        f'<div class="card"><div class="value">{html.escape(_fmt(totals[key]))}</div>'
+        f'<div class="label">{label}</div></div>'
+        for key, label in [
+            ("sent", "sent"), ("delivered_rate", "delivered rate"), ("read_rate", "read rate"),
+            ("failed", "failed"), ("requests", "deliveries received"),
+            ("duplicate_deliveries", "sender retries"), ("rejected", "rejected"),
+        ]
+    )  # fmt: skip
+    sections = "".join(
+        f"<section><h2>{html.escape(title)}</h2>"
+        f"{figure.to_html(full_html=False, include_plotlyjs=False, config={'displaylogo': False})}"
+        "</section>"
+        for title, figure in charts
+    )
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>wabahook report: last {summary.days} days, {html.escape(scope)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }}
+h1 {{ font-weight: 600; margin-bottom: .2rem; }} .sub {{ color: #666; margin-top: 0; }}
+.cards {{ display: flex; flex-wrap: wrap; gap: .8rem; margin: 1.5rem 0; }}
+.card {{ border: 1px solid #ddd; border-radius: 8px; padding: .8rem 1.1rem; min-width: 120px; }}
+.value {{ font-size: 1.6rem; font-weight: 600; }} .label {{ color: #666; font-size: .85rem; }}
+section {{ margin: 2rem 0; }} h2 {{ font-size: 1.1rem; font-weight: 600; }}
+</style>
+<script>{get_plotlyjs()}</script>
+</head><body>
+<h1>WhatsApp delivery report</h1>
+<p class="sub">Last {summary.days} days (UTC), {html.escape(scope)}.
+Generated {generated} by wabahook.</p>
+<div class="cards">{cards}</div>
+{sections}
+</body></html>
+"""
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.1%}"
+    return f"{value:,}"
+
+
+def _layout(figure: go.Figure, **kwargs: Any) -> go.Figure:
+    figure.update_layout(
+        template="plotly_white", height=360, margin={"l": 50, "r": 20, "t": 20, "b": 40},
+        legend={"orientation": "h", "y": -0.15}, **kwargs,
+    )  # fmt: skip
+    return figure
+
+
+def _funnel(summary: Summary) -> go.Figure:
+    days = [row["day"].isoformat() for row in summary.funnel]
+    figure = go.Figure(
+        [
+            go.Bar(name=key, x=days, y=[row[key] for row in summary.funnel], marker_color=color)
+            for key, color in COLORS.items()
+        ]
+    )
+    return _layout(figure, barmode="group", yaxis_title="messages")
+
+
+def _latency(latencies: list[dict[str, Any]]) -> go.Figure:
+    figure = go.Figure(
+        [
+            go.Histogram(
+                name=label,
+                x=[row[key] for row in latencies if row[key] is not None],
+                nbinsx=60,
+                opacity=0.75,
+            )
+            for key, label in [
+                ("sent_to_delivered", "sent → delivered"),
+                ("delivered_to_read", "delivered → read"),
+            ]
+        ]
+    )
+    return _layout(figure, barmode="overlay", xaxis_title="seconds", yaxis_title="messages")
+
+
+def _failures(summary: Summary) -> go.Figure:
+    rows = list(reversed(summary.failures))
+    labels = [f"{row['error_code']} {row['error_title'] or ''}".strip() for row in rows]
+    figure = go.Figure(
+        [go.Bar(x=[row["messages"] for row in rows], y=labels, orientation="h",
+                marker_color=COLORS["failed"], name="failed messages")]
+    )  # fmt: skip
+    return _layout(figure, xaxis_title="messages", yaxis={"automargin": True})
+
+
+def _intake(summary: Summary) -> go.Figure:
+    hours = [row["hour"].isoformat() for row in summary.intake]
+    figure = go.Figure(
+        [
+            go.Bar(name="deliveries", x=hours, y=[row["requests"] for row in summary.intake],
+                   marker_color=COLORS["sent"]),
+            go.Bar(name="sender retries", x=hours, marker_color="#fc8d62",
+                   y=[row["duplicate_deliveries"] for row in summary.intake]),
+            go.Bar(name="rejected", x=hours, y=[row["rejected"] for row in summary.intake],
+                   marker_color=COLORS["failed"]),
+        ]
+    )  # fmt: skip
+    return _layout(figure, barmode="overlay", yaxis_title="per hour")

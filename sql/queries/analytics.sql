@@ -1,0 +1,44 @@
+-- name: funnel_period
+SELECT day, sum(sent) AS sent, sum(delivered) AS delivered, sum(read) AS read, sum(failed) AS failed,
+       round(sum(delivered)::numeric / nullif(sum(sent), 0), 4) AS delivered_rate,
+       round(sum(read)::numeric / nullif(sum(delivered), 0), 4) AS read_rate
+FROM wabahook.delivery_funnel_daily
+WHERE day > current_date - %(days)s AND (%(channel)s::text IS NULL OR channel = %(channel)s)
+GROUP BY day ORDER BY day;
+
+-- name: latency_period
+SELECT count(*) AS messages,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM delivered_at - sent_at)) AS p50_sent_to_delivered_seconds,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM delivered_at - sent_at)) AS p90_sent_to_delivered_seconds,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM read_at - delivered_at)) AS p50_delivered_to_read_seconds,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM read_at - delivered_at)) AS p90_delivered_to_read_seconds
+FROM wabahook.message_delivery
+WHERE sent_at IS NOT NULL AND delivered_at IS NOT NULL
+  AND first_status_at >= (current_date - %(days)s + 1)::timestamp AT TIME ZONE 'UTC'
+  AND (%(channel)s::text IS NULL OR channel = %(channel)s);
+
+-- name: latency_samples
+-- Per-message latencies for the report's distributions (newest first, bounded).
+SELECT extract(epoch FROM delivered_at - sent_at) AS sent_to_delivered,
+       extract(epoch FROM read_at - delivered_at) AS delivered_to_read
+FROM wabahook.message_delivery
+WHERE delivered_at IS NOT NULL
+  AND first_status_at >= (current_date - %(days)s + 1)::timestamp AT TIME ZONE 'UTC'
+  AND (%(channel)s::text IS NULL OR channel = %(channel)s)
+ORDER BY first_status_at DESC
+LIMIT 50000;
+
+-- name: failures_period
+SELECT error_code, error_title, sum(messages) AS messages
+FROM wabahook.failures_daily
+WHERE day > current_date - %(days)s AND (%(channel)s::text IS NULL OR channel = %(channel)s)
+GROUP BY error_code, error_title
+ORDER BY messages DESC, error_code
+LIMIT %(limit)s;
+
+-- name: intake_period
+SELECT hour, sum(requests) AS requests, sum(duplicate_deliveries) AS duplicate_deliveries,
+       sum(rejected) AS rejected, sum(failed) AS failed, sum(queued) AS queued
+FROM wabahook.intake_hourly
+WHERE hour >= (current_date - %(days)s + 1)::timestamp AND (%(channel)s::text IS NULL OR channel = %(channel)s)
+GROUP BY hour ORDER BY hour;
