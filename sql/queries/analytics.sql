@@ -1,5 +1,6 @@
 -- name: funnel_period
-SELECT day, sum(sent) AS sent, sum(delivered) AS delivered, sum(read) AS read, sum(failed) AS failed,
+SELECT day, sum(sent)::bigint AS sent, sum(delivered)::bigint AS delivered,
+       sum(read)::bigint AS read, sum(failed)::bigint AS failed,
        round(sum(delivered)::numeric / nullif(sum(sent), 0), 4) AS delivered_rate,
        round(sum(read)::numeric / nullif(sum(delivered), 0), 4) AS read_rate
 FROM wabahook.delivery_funnel_daily
@@ -29,7 +30,7 @@ ORDER BY first_status_at DESC
 LIMIT 50000;
 
 -- name: failures_period
-SELECT error_code, error_title, sum(messages) AS messages
+SELECT error_code, error_title, sum(messages)::bigint AS messages
 FROM wabahook.failures_daily
 WHERE day > current_date - %(days)s AND (%(channel)s::text IS NULL OR channel = %(channel)s)
 GROUP BY error_code, error_title
@@ -37,8 +38,9 @@ ORDER BY messages DESC, error_code
 LIMIT %(limit)s;
 
 -- name: intake_period
-SELECT hour, sum(requests) AS requests, sum(duplicate_deliveries) AS duplicate_deliveries,
-       sum(rejected) AS rejected, sum(failed) AS failed, sum(queued) AS queued
+SELECT hour, sum(requests)::bigint AS requests,
+       sum(duplicate_deliveries)::bigint AS duplicate_deliveries, sum(rejected)::bigint AS rejected,
+       sum(failed)::bigint AS failed, sum(queued)::bigint AS queued
 FROM wabahook.intake_hourly
 WHERE hour >= (current_date - %(days)s + 1)::timestamp AND (%(channel)s::text IS NULL OR channel = %(channel)s)
 GROUP BY hour ORDER BY hour;
