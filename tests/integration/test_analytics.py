@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +38,15 @@ def errors(*pairs: tuple[int, str]) -> str:
     )
 
 
-MARKETING = '"conversation":{"id":"c1","origin":{"type":"marketing"}},"pricing":{"billable":true,"category":"marketing","pricing_model":"PMP"}'
-UTILITY = '"conversation":{"id":"c2","origin":{"type":"utility"}},"pricing":{"billable":false,"category":"utility","pricing_model":"PMP"}'
+def billing(conversation: str, category: str, billable: str) -> str:
+    return (
+        f'"conversation":{{"id":"{conversation}","origin":{{"type":"{category}"}}}},'
+        f'"pricing":{{"billable":{billable},"category":"{category}","pricing_model":"PMP"}}'
+    )
+
+
+MARKETING = billing("c1", "marketing", "true")
+UTILITY = billing("c2", "utility", "false")
 BODIES = [
     status_body("m1", "sent", ts(D1, "10:00:00"), MARKETING),
     status_body("m1", "delivered", ts(D1, "10:00:05")),
