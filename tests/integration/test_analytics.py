@@ -204,7 +204,8 @@ def test_report_opens_offline_and_draws_its_charts(
     result = cli("report", "--out", str(out), "--days", "5")
     assert result.exit_code == 0, result.output
     page = out.read_text()
-    assert "<script src=" not in page and "cdn" not in page.lower().split("<body>")[1]
+    assert "<script src=" not in page
+    assert "cdn" not in page.lower().split("<body>")[1]
     dom, log = render(out)
     assert dom.count('class="plotly-graph-div') == 4
     assert dom.count("main-svg") >= 8  # every chart drew its SVG layers
