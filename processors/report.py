@@ -8,6 +8,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
+from plotly.subplots import make_subplots
 
 from processors.analytics import Summary
 
@@ -71,9 +72,9 @@ def _fmt(value: Any) -> str:
     return f"{value:,}"
 
 
-def _layout(figure: go.Figure, **kwargs: Any) -> go.Figure:
+def _layout(figure: go.Figure, top: int = 20, **kwargs: Any) -> go.Figure:
     figure.update_layout(
-        template="plotly_white", height=360, margin={"l": 50, "r": 20, "t": 20, "b": 40},
+        template="plotly_white", height=360, margin={"l": 50, "r": 20, "t": top, "b": 40},
         legend={"orientation": "h", "y": -0.15}, **kwargs,
     )  # fmt: skip
     return figure
@@ -91,21 +92,19 @@ def _funnel(summary: Summary) -> go.Figure:
 
 
 def _latency(latencies: list[dict[str, Any]]) -> go.Figure:
-    figure = go.Figure(
-        [
-            go.Histogram(
-                name=label,
-                x=[row[key] for row in latencies if row[key] is not None],
-                nbinsx=60,
-                opacity=0.75,
-            )
-            for key, label in [
-                ("sent_to_delivered", "sent → delivered"),
-                ("delivered_to_read", "delivered → read"),
-            ]
-        ]
-    )
-    return _layout(figure, barmode="overlay", xaxis_title="seconds", yaxis_title="messages")
+    # Side by side: delivery takes seconds, reading takes minutes or hours.
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("sent → delivered", "delivered → read"))
+    for column, (key, color) in enumerate(
+        [("sent_to_delivered", COLORS["delivered"]), ("delivered_to_read", COLORS["read"])], start=1
+    ):
+        values = [row[key] for row in latencies if row[key] is not None]
+        figure.add_trace(
+            go.Histogram(x=values, nbinsx=50, marker_color=color, showlegend=False),
+            row=1, col=column,
+        )  # fmt: skip
+        figure.update_xaxes(title_text="seconds", row=1, col=column)
+    figure.update_yaxes(title_text="messages", row=1, col=1)
+    return _layout(figure, top=60)  # room for the subplot titles below the toolbar
 
 
 def _failures(summary: Summary) -> go.Figure:
