@@ -15,7 +15,11 @@ from typing import Any
 
 import psycopg
 
+from processors import analytics
+from processors import report as report_page
 from processors.migrate import migrate
+from receiver.config import Secret
+from receiver.db import Database
 from tests.support.servers import create_database, drop_database, postgres_server
 
 # A "last 7 days" question per view, as dashboards ask it.
@@ -100,6 +104,17 @@ def main() -> None:
                         "plan": [line[0] for line in plan],
                     }
                     print(f"{view}: {seconds:.3f} s", file=sys.stderr)
+            print("stats and report over 30 days ...", file=sys.stderr)
+            db = Database(Secret(url), application_name="wabahook-bench", timeout=600)
+            try:
+                started = time.perf_counter()
+                summary = analytics.summarize(db, 30)
+                stats_seconds = time.perf_counter() - started
+                started = time.perf_counter()
+                page = report_page.render(summary, analytics.latency_samples(db, 30))
+                report_seconds = time.perf_counter() - started
+            finally:
+                db.close()
         finally:
             drop_database(server, name)
     assert counts is not None
@@ -108,6 +123,9 @@ def main() -> None:
         "status_events": counts[0],
         "messages": counts[1],
         "generate_seconds": round(generated, 1),
+        "stats_30_days_seconds": round(stats_seconds, 3),
+        "report_30_days_seconds": round(report_seconds, 3),
+        "report_bytes": len(page.encode()),
         "views_last_7_days": views,
     }
     args.out.write_text(json.dumps(report, indent=2) + "\n")
