@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -214,3 +214,39 @@ def test_report_opens_offline_and_draws_its_charts(
     if populated:
         assert "131047 Re-engagement message" in dom  # a failure bar's label
         assert ">6<" in dom  # the 'sent' card
+
+
+def test_the_corpus_gives_the_hand_computed_figures(db: Database, database_url: str) -> None:
+    from tests.corpus import CASES
+
+    store(db, [case.body for case in CASES])
+    drain(db)
+    day = date(2025, 6, 15)  # every status of the corpus is from that afternoon (UTC)
+    (funnel,) = rows(database_url, "SELECT * FROM wabahook.delivery_funnel_daily")
+    # Outbound: OUT1-OUT6, GRP, gBGGOUT1, gBGGNOREC, gBGGF470 (pending-only, warning-only
+    # and the customer's deleted message are not outbound messages with a status).
+    figures = [funnel[k] for k in ("day", "sent", "delivered", "read", "failed")]
+    assert figures == [day, 10, 7, 4, 2]
+    assert float(funnel["delivered_rate"]) == 0.7
+    assert float(funnel["read_rate"]) == pytest.approx(4 / 7, abs=1e-4)
+    (latency,) = rows(database_url, "SELECT * FROM wabahook.delivery_latency_daily")
+    assert latency["messages"] == 3  # OUT1 (10 s), OUT4 (1 s), gBGGOUT1 (10 s)
+    assert latency["p50_sent_to_delivered_seconds"] == pytest.approx(10.0)
+    assert latency["p50_delivered_to_read_seconds"] == pytest.approx(90.0)  # OUT1 only
+    failures = rows(
+        database_url, "SELECT error_code, messages FROM wabahook.failures_daily ORDER BY 1"
+    )
+    assert [(r["error_code"], r["messages"]) for r in failures] == [(470, 1), (131047, 1)]
+    conversations = rows(
+        database_url,
+        "SELECT category, conversations, billable FROM wabahook.conversations_daily ORDER BY 1",
+    )
+    assert [(r["category"], r["conversations"], r["billable"]) for r in conversations] == [
+        ("business_initiated", 1, 1),
+        ("marketing", 1, 1),
+    ]
+    intake = rows(
+        database_url,
+        "SELECT sum(requests) AS requests, sum(rejected) AS rejected FROM wabahook.intake_hourly",
+    )
+    assert (intake[0]["requests"], intake[0]["rejected"]) == (len(CASES), 8)
