@@ -106,8 +106,11 @@ def main() -> None:
 
 
 @main.command("migrate")
+@click.option(
+    "--roles", is_flag=True, help="Also create the roles of sql/roles.sql (needs CREATEROLE)."
+)
 @json_option
-def migrate_command(as_json: bool) -> None:
+def migrate_command(roles: bool, as_json: bool) -> None:
     """Create or update the database schema (safe to run at every release).
 
     Applies the pending files of sql/migrations in order, each in its own
@@ -116,13 +119,14 @@ def migrate_command(as_json: bool) -> None:
 
     \b
     Example:
-      DATABASE_URL=postgresql://wabahook@db/wabahook wabahook migrate
+      DATABASE_URL=postgresql://wabahook@db/wabahook wabahook migrate --roles
     """
     with errors_as_messages():
         settings = Settings.from_env()
         applied = migrate(
             settings.database_url.reveal(),
             on_apply=None if as_json else lambda m: click.echo(f"applied {m.path.name}"),
+            roles=roles,
         )
     if as_json:
         emit_json({"applied": [m.path.name for m in applied]})

@@ -70,11 +70,13 @@ def migrate(
     folder: Path | None = None,
     views_folder: Path | None = None,
     on_apply: Callable[[Migration], None] | None = None,
+    roles: bool = False,
 ) -> list[Migration]:
     """Apply pending migrations (each in its own transaction), then re-create the views.
 
     Runs under an advisory lock so concurrent calls queue up instead of racing.
-    Returns the migrations applied by this call (none when up to date).
+    With `roles`, creates the roles of sql/roles.sql; their grants are re-applied on
+    every run once they exist. Returns the migrations applied by this call.
     """
     migrations = discover(folder)
     views_folder = views_folder or sql_dir() / "views"
@@ -86,6 +88,7 @@ def migrate(
             try:
                 applied = _apply(conn, migrations, on_apply)
                 recreate_views(conn, views_folder)
+                apply_roles(conn, create=roles)
                 conn.execute(
                     "SELECT wabahook.ensure_raw_event_partitions(%s)", [PARTITION_MONTHS_AHEAD]
                 )
@@ -144,6 +147,23 @@ def _apply(
         if on_apply is not None:
             on_apply(migration)
     return applied
+
+
+ROLES = ("wabahook_receiver", "wabahook_processor", "wabahook_analyst")
+
+
+def apply_roles(conn: psycopg.Connection[Any], create: bool = False) -> bool:
+    """Run sql/roles.sql if asked to create the roles or if they all exist already."""
+    if not create:
+        row = (
+            conn.cursor(row_factory=tuple_row)
+            .execute("SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)", [list(ROLES)])
+            .fetchone()
+        )
+        if row is None or row[0] < len(ROLES):
+            return False
+    conn.execute((sql_dir() / "roles.sql").read_bytes())
+    return True
 
 
 def recreate_views(conn: psycopg.Connection[Any], folder: Path | None = None) -> None:

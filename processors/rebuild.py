@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from psycopg import sql
 
 from processors import drain as draining
-from processors.migrate import recreate_views
+from processors.migrate import apply_roles, recreate_views
 from receiver.db import Database
 from receiver.queries import query
 
@@ -96,6 +96,7 @@ def rebuild(
                 )
             )
         recreate_views(conn)  # views follow tables, not names: point them at the new ones
+        apply_roles(conn)  # new tables and views start without grants
         conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(REPLACED)))
         conn.execute(sql.SQL("DROP SCHEMA {}").format(sql.Identifier(ASIDE)))
     log.info("rebuilt", extra={"events": stats.events, "caught_up": stats.caught_up})

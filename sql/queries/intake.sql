@@ -8,17 +8,8 @@ WHERE c.name = %(channel)s;
 
 -- name: store_event
 -- Stores one delivery and queues it for processing in one statement (transactional outbox).
-WITH stored AS (
-    INSERT INTO wabahook.raw_events
-        (channel, body, body_sha256, content_type, headers, client_addr, request_id)
-    VALUES
-        (%(channel)s, %(body)s, %(body_sha256)s, %(content_type)s, %(headers)s,
-         %(client_addr)s, %(request_id)s)
-    RETURNING id, received_at, channel
-)
-INSERT INTO wabahook.event_queue (raw_event_id, received_at, channel)
-SELECT id, received_at, channel FROM stored
-RETURNING raw_event_id;
+SELECT wabahook.store_event(%(channel)s, %(body)s, %(body_sha256)s, %(content_type)s,
+                            %(headers)s, %(client_addr)s, %(request_id)s) AS raw_event_id;
 
 -- name: ping
 -- Readiness: the database answers.

@@ -1,0 +1,45 @@
+-- Roles of least privilege (SPEC §5). Applied by `wabahook migrate --roles` (needs
+-- CREATEROLE) and re-applied by every later `migrate` and `rebuild` once the roles
+-- exist, because re-created views and tables start without grants.
+-- Give them to login users: CREATE USER intake LOGIN PASSWORD '...' IN ROLE wabahook_receiver;
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'wabahook_receiver') THEN
+        CREATE ROLE wabahook_receiver NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'wabahook_processor') THEN
+        CREATE ROLE wabahook_processor NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'wabahook_analyst') THEN
+        CREATE ROLE wabahook_analyst NOLOGIN;
+    END IF;
+END
+$$;
+
+GRANT USAGE ON SCHEMA wabahook TO wabahook_receiver, wabahook_processor, wabahook_analyst;
+
+-- The receiver: read channel credentials, store deliveries through store_event(). Nothing else.
+GRANT SELECT (name, enabled) ON wabahook.channels TO wabahook_receiver;
+GRANT SELECT (channel, username, secret_sha256, expires_at) ON wabahook.channel_credentials
+    TO wabahook_receiver;
+GRANT EXECUTE ON FUNCTION wabahook.store_event(text, bytea, bytea, text, jsonb, inet, text)
+    TO wabahook_receiver;
+
+-- The processor: everything the drain, replay, rebuild, forward and CLI do.
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA wabahook TO wabahook_processor;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA wabahook TO wabahook_processor;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA wabahook TO wabahook_processor;
+GRANT CREATE ON SCHEMA wabahook TO wabahook_processor;
+
+-- The analyst: the public views, read only. Also the projection tables behind them,
+-- because the analytics views call (inlined) functions that run with the caller's
+-- rights; raw bodies, the queue and credentials stay out of reach.
+GRANT SELECT ON wabahook.inbound_message, wabahook.status_event, wabahook.message_delivery,
+    wabahook.contact, wabahook.notification_error, wabahook.event_results
+    TO wabahook_analyst;
+GRANT SELECT ON wabahook.messages_inbound, wabahook.status_events, wabahook.delivery_status,
+    wabahook.contacts, wabahook.notification_errors, wabahook.raw_event_log,
+    wabahook.delivery_funnel_daily, wabahook.delivery_latency_daily, wabahook.failures_daily,
+    wabahook.conversations_daily, wabahook.intake_hourly
+    TO wabahook_analyst;

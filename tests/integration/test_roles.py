@@ -1,0 +1,115 @@
+"""Least privilege: the receiver's role stores deliveries and can do nothing else.
+
+Roles are cluster-wide, so this test uses a PostgreSQL of its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from processors import channels
+from processors.drain import drain
+from processors.embedded import EmbeddedPostgres
+from processors.migrate import migrate
+from processors.rebuild import rebuild
+from receiver import create_app
+from receiver.config import Secret
+from receiver.db import Database
+
+
+@pytest.fixture(scope="module")
+def own_server() -> Iterator[str]:
+    folder = Path(tempfile.mkdtemp(prefix="wabahook-test-roles-"))
+    server = EmbeddedPostgres(folder / "data", durable=False)
+    try:
+        server.start()
+        url = server.create_database("wabahook")
+        migrate(url, roles=True)
+        with psycopg.connect(url, autocommit=True) as conn:
+            for user, role in (("intake", "receiver"), ("worker", "processor"), ("bi", "analyst")):
+                conn.execute(f"CREATE USER {user} LOGIN IN ROLE wabahook_{role}".encode())
+        yield url
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def as_user(url: str, user: str) -> str:
+    return make_conninfo(url, user=user)
+
+
+def test_receiver_role_stores_but_cannot_read_or_change_events(own_server: str) -> None:
+    owner = Database(Secret(own_server), application_name="wabahook-test", timeout=10)
+    credential = channels.add_channel(owner, "acme")
+    app = create_app(
+        {"DATABASE_URL": as_user(own_server, "intake"), "WABAHOOK_CREDENTIAL_TTL": "0"}
+    )
+    auth = base64.b64encode(f"acme:{credential.password}".encode()).decode()
+    response = app.test_client().post(
+        "/webhooks/acme", data=b'{"statuses":[]}', headers={"Authorization": f"Basic {auth}"}
+    )
+    assert response.status_code == 200
+    app.extensions["wabahook"].db.close()
+    forbidden = [
+        "SELECT body FROM wabahook.raw_events",
+        "SELECT * FROM wabahook.event_queue",
+        "UPDATE wabahook.raw_events SET channel = 'x'",
+        "DELETE FROM wabahook.raw_events",
+        "DELETE FROM wabahook.event_queue",
+        "SELECT * FROM wabahook.messages_inbound",
+        "SELECT secret_sha256, created_at FROM wabahook.channel_credentials",
+        "UPDATE wabahook.channels SET enabled = true",
+    ]
+    with psycopg.connect(as_user(own_server, "intake"), autocommit=True) as conn:
+        for statement in forbidden:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement.encode())
+    with psycopg.connect(own_server) as conn:
+        row = conn.execute("SELECT body FROM wabahook.raw_events").fetchone()
+    assert row == (b'{"statuses":[]}',)
+    owner.close()
+
+
+def test_processor_drains_and_analyst_reads_views_only(own_server: str) -> None:
+    def deliver(body: bytes) -> None:
+        with psycopg.connect(own_server, autocommit=True) as conn:
+            conn.execute(
+                "SELECT wabahook.store_event('acme', %s, sha256(%s), NULL, '{}', NULL, 'r')",
+                [body, body],
+            )
+
+    deliver(b'{"statuses":[{"id":"m1","status":"sent","timestamp":"1"}]}')
+    worker = Database(Secret(as_user(own_server, "worker")), application_name="t", timeout=10)
+    owner = Database(Secret(own_server), application_name="t", timeout=10)
+    try:
+        assert drain(worker).processed >= 1
+        rebuild(owner)  # a maintenance step of the owner; grants come back on the new tables
+        deliver(b'{"statuses":[{"id":"m2","status":"read","timestamp":"2"}]}')
+        assert drain(worker).processed == 1  # the processor still writes the new tables
+    finally:
+        worker.close()
+        owner.close()
+    with psycopg.connect(as_user(own_server, "bi"), autocommit=True) as conn:
+        statuses = conn.execute(
+            "SELECT message_id, status FROM wabahook.delivery_status ORDER BY 1"
+        )
+        assert statuses.fetchall() == [("m1", "sent"), ("m2", "read")]
+        assert conn.execute("SELECT count(*) FROM wabahook.delivery_funnel_daily").fetchone() == (
+            1,
+        )
+        for statement in (
+            "SELECT * FROM wabahook.raw_events",
+            "SELECT * FROM wabahook.event_queue",
+            "SELECT * FROM wabahook.channel_credentials",
+            "DELETE FROM wabahook.message_delivery",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement.encode())
