@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NoReturn, TextIO, TypeVar
@@ -22,9 +22,10 @@ from processors import drain as drain_module
 from processors import forward as forward_module
 from processors import rebuild as rebuild_module
 from processors import replay as replay_module
+from processors import retention as retention_module
 from processors.embedded import EmbeddedError
 from processors.migrate import MigrationError, migrate
-from processors.selection import build_selection, selection_options
+from processors.selection import Duration, build_selection, selection_options
 from processors.serving import gunicorn_command
 from receiver import logs
 from receiver.config import ConfigError, Settings
@@ -38,6 +39,7 @@ EXPECTED_ERRORS = (
     channels.ChannelError,
     EmbeddedError,
     dialog360.Dialog360Error,
+    retention_module.RetentionError,
 )
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
 
@@ -874,6 +876,46 @@ def _percent(value: Any) -> str:
 
 def _seconds(value: Any) -> str:
     return "-" if value is None else f"{float(value):.1f}s"
+
+
+@main.command("retention")
+@click.option(
+    "--older-than",
+    "age",
+    type=Duration(),
+    required=True,
+    help="Drop months whose every event is older than this age (90d, 12w).",
+)
+@click.option("--dry-run", is_flag=True, help="Only list what would be dropped.")
+@click.option("--force", is_flag=True, help="Drop months that still hold queued events too.")
+@json_option
+def retention_command(age: timedelta, dry_run: bool, force: bool, as_json: bool) -> None:
+    """Drop whole months of stored raw events (monthly partitions).
+
+    Projections, deduplication keys and processing results are kept, so a
+    sender retry of an old notification still adds nothing. Months that hold
+    queued events are refused unless --force.
+
+    \b
+    Example:
+      wabahook retention --older-than 90d --dry-run
+    """
+    cutoff = datetime.now(UTC) - age
+    with database() as db, errors_as_messages():
+        months = retention_module.expired(db, cutoff)
+        if not dry_run:
+            retention_module.drop(db, months, force=force)
+    if as_json:
+        emit_json({"dropped": not dry_run, "months": [
+            {"partition": m.name, "from": m.lower_bound, "until": m.upper_bound,
+             "events": m.events, "queued": m.queued} for m in months
+        ]})  # fmt: skip
+        return
+    verb = "would drop" if dry_run else "dropped"
+    for month in months:
+        click.echo(f"{verb} {month.name}: {month.events} events ({month.queued} queued)")
+    if not months:
+        click.echo(f"no month is entirely older than {cutoff:%Y-%m-%d %H:%M} UTC")
 
 
 @main.command("serve")

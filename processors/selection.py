@@ -74,6 +74,20 @@ class Moment(click.ParamType):  # type: ignore[type-arg]
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+class Duration(click.ParamType):  # type: ignore[type-arg]
+    """An age such as 90d, 12w or 36h."""
+
+    name = "age"
+
+    def convert(self, value: Any, param: Param, ctx: Context) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        match = _DURATION.match(str(value).strip())
+        if not match:
+            self.fail(f"{value!r} is not an age like 90d, 12w or 36h", param, ctx)
+        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
 class IdList(click.ParamType):  # type: ignore[type-arg]
     """Event ids: 12,15,20-25."""
 

@@ -217,3 +217,14 @@ SELECT count(*) AS events, coalesce(sum(octet_length(body)), 0) AS bytes FROM wa
 
 -- name: newest_raw_event
 SELECT coalesce(max(id), 0) AS newest FROM wabahook.raw_events;
+
+-- name: raw_event_partitions
+-- Monthly partitions of raw_events (not the default one), oldest first.
+SELECT c.relname AS name,
+       substring(pg_get_expr(c.relpartbound, c.oid) FROM $re$FROM \('([^']+)'\)$re$)::timestamptz AS lower_bound,
+       substring(pg_get_expr(c.relpartbound, c.oid) FROM $re$TO \('([^']+)'\)$re$)::timestamptz AS upper_bound
+FROM pg_inherits i
+JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'wabahook.raw_events'::regclass
+  AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
+ORDER BY lower_bound;

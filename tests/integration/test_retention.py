@@ -1,0 +1,99 @@
+"""`wabahook retention`: whole months go, projections and dedup keys stay."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+from click.testing import CliRunner, Result
+
+from processors.cli import main
+from processors.drain import drain
+from receiver.db import Database
+from tests.integration.processing_helpers import status_body, store, view
+
+
+@pytest.fixture
+def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    runner = CliRunner()
+    return lambda *args: runner.invoke(main, list(args), catch_exceptions=False)
+
+
+def old_event(url: str, body: bytes, when: datetime) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "WITH stored AS (INSERT INTO wabahook.raw_events"
+            " (channel, received_at, body, body_sha256, request_id)"
+            " VALUES ('acme', %s, %s, sha256(%s), 'r') RETURNING id, received_at, channel)"
+            " INSERT INTO wabahook.event_queue (raw_event_id, received_at, channel)"
+            " SELECT id, received_at, channel FROM stored",
+            [when, body, body],
+        )
+
+
+def partitions(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = 'wabahook.raw_events'::regclass ORDER BY 1"
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def test_retention_drops_old_months_and_keeps_what_must_outlive_them(
+    cli: Callable[..., Result], db: Database, database_url: str
+) -> None:
+    january = status_body("old1", "sent", 1767225600)
+    old_event(database_url, january, datetime(2026, 1, 15, tzinfo=UTC))
+    old_event(
+        database_url, status_body("old2", "read", 1769904000), datetime(2026, 2, 3, tzinfo=UTC)
+    )
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert conn.execute(
+            "SELECT wabahook.create_raw_event_partition('2026-01-01')"
+        ).fetchone() == (True,)
+        conn.execute("SELECT wabahook.create_raw_event_partition('2026-02-01')")
+    assert {"raw_events_2026_01", "raw_events_2026_02"} <= set(partitions(database_url))
+
+    refused = cli("retention", "--older-than", "150d")
+    assert refused.exit_code == 1
+    assert "still hold queued events" in refused.stderr
+    drain(db)
+    store(db, [status_body("new", "sent", 1790000000)])  # this month: stays
+    drain(db)
+
+    plan = json.loads(cli("retention", "--older-than", "150d", "--dry-run", "--json").stdout)
+    assert [(m["partition"], m["events"]) for m in plan["months"]] == [
+        ("raw_events_2026_01", 1),
+        ("raw_events_2026_02", 1),
+    ]
+    assert "raw_events_2026_01" in partitions(database_url)  # a dry run drops nothing
+    result = cli("retention", "--older-than", "150d")
+    assert result.exit_code == 0
+    assert "dropped raw_events_2026_01: 1 events" in result.stdout
+    remaining = partitions(database_url)
+    assert "raw_events_2026_01" not in remaining
+    assert "raw_events_2026_02" not in remaining
+    assert "raw_events_default" in remaining
+    assert len(view(database_url, "raw_event_log")) == 1
+    # The facts stay, and a late sender retry of the dropped body adds nothing.
+    assert {r["message_id"] for r in view(database_url, "delivery_status")} == {
+        "old1",
+        "old2",
+        "new",
+    }
+    store(db, [january])
+    drain(db)
+    assert len(view(database_url, "status_events", "message_id = 'old1'")) == 1
+
+
+def test_retention_arguments(cli: Callable[..., Result]) -> None:
+    assert cli("retention").exit_code == 2
+    bad = cli("retention", "--older-than", "soon")
+    assert bad.exit_code == 2
+    assert "not an age like 90d" in bad.stderr
+    assert "no month is entirely older than" in cli("retention", "--older-than", "3650d").stdout
