@@ -336,7 +336,18 @@ def _show_credential(
 @click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
 @click.option("--name", help="Worker name shown by RQ (default: host and pid).")
 @click.option("--quiet", is_flag=True, help="Log only warnings from RQ itself.")
-def worker(burst: bool, name: str | None, quiet: bool) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    envvar="WABAHOOK_METRICS_PORT",
+    help="Serve Prometheus metrics on this port [env WABAHOOK_METRICS_PORT].",
+)
+@click.option(
+    "--metrics-host", default="127.0.0.1", show_default=True, help="Address for the metrics port."
+)
+def worker(
+    burst: bool, name: str | None, quiet: bool, metrics_port: int | None, metrics_host: str
+) -> None:
     """Run a worker that executes drain, sweep and maintenance jobs.
 
     Uses RQ's SimpleWorker: a drain is one long job that loops over batches,
@@ -346,7 +357,7 @@ def worker(burst: bool, name: str | None, quiet: bool) -> None:
 
     \b
     Example:
-      DATABASE_URL=... REDIS_URL=... wabahook worker
+      DATABASE_URL=... REDIS_URL=... wabahook worker --metrics-port 9101
     """
     from rq import SimpleWorker
 
@@ -354,6 +365,14 @@ def worker(burst: bool, name: str | None, quiet: bool) -> None:
         settings = _settings_with_redis()
         logs.configure(settings.log_format)
         connection = jobs.redis_connection(settings)
+        if metrics_port:
+            from prometheus_client import start_http_server
+
+            from processors.metrics import QueueCollector
+
+            registry = jobs.worker_metrics().registry
+            registry.register(QueueCollector(jobs.context()[1]))
+            start_http_server(metrics_port, addr=metrics_host, registry=registry)
         rq_worker = SimpleWorker(
             [settings.queue],
             connection=connection,

@@ -58,6 +58,9 @@ class DrainStats:
     statuses: int = 0
     errors: int = 0
     notes: Counter[str] = field(default_factory=Counter)
+    rejections: Counter[str] = field(default_factory=Counter)  # by reason, first clause
+    last_batch_size: int = 0
+    last_batch_seconds: float = 0.0
 
     @property
     def events(self) -> int:
@@ -100,6 +103,7 @@ def drain(
 
 def drain_batch(db: Database, stats: DrainStats, batch_size: int = BATCH_SIZE) -> int:
     """Claim, project and dequeue one batch in one transaction; return how many were claimed."""
+    started = time.perf_counter()
     with db.transaction(timeout=300) as conn:
         rows = conn.execute(query("claim_events"), {"limit": batch_size}).fetchall()
         if not rows:
@@ -113,6 +117,8 @@ def drain_batch(db: Database, stats: DrainStats, batch_size: int = BATCH_SIZE) -
             if event.raw_event_id in failures:
                 _record_failure(conn, event, failures[event.raw_event_id])
     _count(stats, events, failures)
+    stats.last_batch_size = len(rows)
+    stats.last_batch_seconds = time.perf_counter() - started
     return len(rows)
 
 
@@ -273,6 +279,7 @@ def _count(stats: DrainStats, events: Sequence[Claimed], failures: dict[int, str
             stats.failed += 1
         elif event.parsed is None:
             stats.rejected += 1
+            stats.rejections[(event.rejection or "unknown").split(":")[0]] += 1
         else:
             stats.processed += 1
             stats.messages += len(event.parsed.messages)

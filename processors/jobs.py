@@ -10,6 +10,7 @@ import redis
 from rq import Queue
 
 from processors import drain as draining
+from processors.metrics import WorkerMetrics
 from processors.migrate import PARTITION_MONTHS_AHEAD
 from receiver.config import Settings
 from receiver.db import Database
@@ -34,6 +35,12 @@ def context() -> tuple[Settings, Database]:
     return settings, db
 
 
+@functools.cache
+def worker_metrics() -> WorkerMetrics:
+    """This process's drain metrics (served by `wabahook worker --metrics-port`)."""
+    return WorkerMetrics()
+
+
 def redis_connection(settings: Settings) -> redis.Redis:
     """A Redis client for enqueuing from jobs and commands."""
     if settings.redis_url is None:
@@ -52,8 +59,11 @@ def drain(slot: int = 0) -> dict[str, Any]:
     fanned_out = False
 
     def spread(stats: draining.DrainStats) -> None:
+        worker_metrics().follow(stats)
         # A full batch means a backlog: let one more worker help.
         nonlocal fanned_out
+        if stats.last_batch_size < draining.BATCH_SIZE:
+            return
         if not fanned_out and slot + 1 < DRAIN_SLOTS and settings.redis_url is not None:
             fanned_out = True
             enqueue(settings, slot + 1)

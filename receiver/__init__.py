@@ -9,9 +9,11 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from receiver import health, intake, logs
+from receiver import metrics as metrics_endpoint
 from receiver.auth import Authenticator
 from receiver.config import Settings
 from receiver.db import Database
+from receiver.metrics import Metrics
 from receiver.nudge import Nudger
 from receiver.state import ReceiverState
 
@@ -36,13 +38,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         timeout=settings.db_timeout,
         max_size=settings.db_pool_size,
     )
+    metrics = Metrics()
     app.extensions["wabahook"] = ReceiverState(
         settings=settings,
         db=db,
         authenticator=Authenticator(intake.channel_auth_loader(db), ttl=settings.credential_ttl),
-        nudger=Nudger(settings.redis_url, settings.queue, settings.redis_timeout),
+        nudger=Nudger(settings.redis_url, settings.queue, settings.redis_timeout, metrics),
+        metrics=metrics,
     )
     app.register_blueprint(intake.blueprint)
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(metrics_endpoint.blueprint)
     intake.register_hooks(app)
     return app

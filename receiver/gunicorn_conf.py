@@ -23,3 +23,21 @@ errorlog = "-"
 # gunicorn >= 27 opens a control socket in $HOME by default; several receivers on
 # one host (or a read-only home) would trip over it, and nothing here uses it.
 control_socket_disable = True
+
+
+def child_exit(server: object, worker: object) -> None:
+    """Let Prometheus' multiprocess mode forget a worker that exited."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined,no-untyped-call]
+
+
+def on_starting(server: object) -> None:
+    """Start every gunicorn master with an empty multiprocess metrics folder."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        for name in os.listdir(folder):
+            if name.endswith(".db"):
+                os.remove(os.path.join(folder, name))

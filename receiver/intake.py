@@ -39,7 +39,7 @@ STORED_HEADERS = (
 )
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 RETRY_AFTER_SECONDS = "5"
-QUIET_PATHS = frozenset({"/healthz", "/readyz"})
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def channel_auth_loader(db: Database) -> Callable[[str], ChannelAuth | None]:
@@ -69,6 +69,7 @@ def receive(channel: str) -> Response:
     presented = parse_basic(request.headers.getlist("Authorization"))
     if not app_state.authenticator.check(channel, presented):
         abort(401)
+    g.authenticated = True
     body = _read_body(app_state.settings.max_body_bytes)
     if not body:
         abort(400, "empty body")
@@ -109,6 +110,11 @@ def _start_request() -> None:
 
 def _finish_request(response: Response) -> Response:
     response.headers["X-Request-ID"] = g.request_id
+    elapsed = time.perf_counter() - g.started
+    if request.path.startswith("/webhooks/"):
+        # Only authenticated channels become label values: made-up names stay "-".
+        channel = g.get("channel") if g.get("authenticated") else None
+        state().metrics.observe(channel, response.status_code, elapsed)
     if request.path not in QUIET_PATHS:
         log.info(
             "request",
@@ -118,7 +124,7 @@ def _finish_request(response: Response) -> Response:
                 "path": request.path,
                 "channel": g.get("channel"),
                 "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - g.started) * 1000, 2),
+                "duration_ms": round(elapsed * 1000, 2),
                 "bytes": request.content_length,
                 "event_id": g.get("event_id"),
                 "client": request.remote_addr,

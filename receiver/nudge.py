@@ -14,6 +14,7 @@ from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 
 from receiver.config import Secret
+from receiver.metrics import Metrics
 
 log = logging.getLogger("wabahook.nudge")
 
@@ -54,8 +55,15 @@ def enqueue_drain(queue: Queue, slot: int = 0) -> bool:
 class Nudger:
     """Best-effort signal that work is queued; never raises, never blocks for long."""
 
-    def __init__(self, redis_url: Secret | None, queue_name: str, timeout: float) -> None:
+    def __init__(
+        self,
+        redis_url: Secret | None,
+        queue_name: str,
+        timeout: float,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.queue_name = queue_name
+        self._metrics = metrics
         self.failures = 0
         self.sent = 0
         self._gate_key = f"wabahook:{queue_name}:nudge"
@@ -88,6 +96,8 @@ class Nudger:
             if enqueue_drain(self._queue):
                 self.sent += 1
         except (RedisError, OSError) as exc:
+            if self._metrics is not None:
+                self._metrics.nudge_failures.inc()
             with self._lock:
                 self.failures += 1
                 self._quiet_until = time.monotonic() + BACKOFF_SECONDS

@@ -9,6 +9,7 @@ from flask import current_app
 from receiver.auth import Authenticator
 from receiver.config import Settings
 from receiver.db import Database
+from receiver.metrics import Metrics
 from receiver.nudge import Nudger
 
 
@@ -20,6 +21,7 @@ class ReceiverState:
     db: Database
     authenticator: Authenticator
     nudger: Nudger
+    metrics: Metrics
 
 
 def state() -> ReceiverState:

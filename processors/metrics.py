@@ -1,0 +1,81 @@
+"""Prometheus metrics of workers: drain batches, outcomes, and the queue seen from PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from processors.drain import DrainStats
+from receiver.db import Database, DatabaseError
+
+BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000)
+SECONDS_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class WorkerMetrics:
+    """Counters and histograms a worker process keeps about its drains."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.batch_size = Histogram(
+            "wabahook_drain_batch_size", "Events claimed per drain batch.",
+            buckets=BATCH_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.batch_duration = Histogram(
+            "wabahook_drain_batch_duration_seconds", "Time to claim, project and commit a batch.",
+            buckets=SECONDS_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.events = Counter(
+            "wabahook_events", "Events taken off the queue, by outcome.", ["outcome"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.rejections = Counter(
+            "wabahook_parse_rejections", "Rejected bodies by reason.", ["reason"],
+            registry=self.registry,
+        )  # fmt: skip
+        self._seen = DrainStats()
+
+    def follow(self, stats: DrainStats) -> None:
+        """Record what `stats` gained since the last call (a drain's on_batch hook)."""
+        self.batch_size.observe(stats.last_batch_size)
+        self.batch_duration.observe(stats.last_batch_seconds)
+        for outcome in ("processed", "rejected", "failed"):
+            gained = getattr(stats, outcome) - getattr(self._seen, outcome)
+            if gained:
+                self.events.labels(outcome=outcome).inc(gained)
+        for reason, count in (stats.rejections - self._seen.rejections).items():
+            self.rejections.labels(reason=reason).inc(count)
+        self._seen = DrainStats(
+            processed=stats.processed, rejected=stats.rejected, failed=stats.failed,
+            rejections=stats.rejections.copy(),
+        )  # fmt: skip
+
+
+class QueueCollector(Collector):
+    """Queue gauges read from PostgreSQL at scrape time (the queue lives there)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from processors.jobs import queue_health
+
+        try:
+            health = queue_health(self._db)
+        except DatabaseError:
+            return  # no figures is better than wrong ones; the lag alert fires on absence
+        yield GaugeMetricFamily(
+            "wabahook_queued_events", "Events waiting to be processed.",
+            value=health["queued"] - health["failed"],
+        )  # fmt: skip
+        yield GaugeMetricFamily(
+            "wabahook_failed_events", "Events whose processing failed and wait for a retry.",
+            value=health["failed"],
+        )  # fmt: skip
+        yield GaugeMetricFamily(
+            "wabahook_oldest_queued_event_age_seconds", "Oldest waiting event (0: none).",
+            value=health["oldest_queued_seconds"] or 0.0,
+        )  # fmt: skip

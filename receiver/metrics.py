@@ -1,0 +1,62 @@
+"""Prometheus metrics of the receiver, with gunicorn's multiprocess mode when configured."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Blueprint, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+blueprint = Blueprint("metrics", __name__)
+
+# Intake is expected in milliseconds; 360dialog gives up at 5 s.
+LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    """The receiver's metrics, registered in the app's own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "wabahook_intake_requests",
+            "Webhook requests answered, by channel and HTTP status code.",
+            ["channel", "code"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "wabahook_intake_duration_seconds",
+            "Time from request to answer on the webhook endpoint.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.nudge_failures = Counter(
+            "wabahook_redis_nudge_failures",
+            "After-commit Redis nudges that failed (events wait for the sweep instead).",
+            registry=self.registry,
+        )
+
+    def observe(self, channel: str | None, code: int, seconds: float) -> None:
+        """Count one webhook request."""
+        self.requests.labels(channel=channel or "-", code=str(code)).inc()
+        self.duration.observe(seconds)
+
+
+@blueprint.get("/metrics")
+def metrics() -> Response:
+    """Prometheus text format (keep it off the public load balancer)."""
+    from receiver.state import state  # state imports this module for Metrics
+
+    registry = state().metrics.registry
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Under gunicorn each worker writes its own files; add them all up here.
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
