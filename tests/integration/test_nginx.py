@@ -1,0 +1,171 @@
+"""End to end over HTTPS: real nginx with a self-signed certificate in front of real gunicorn."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from string import Template
+
+import pytest
+
+from processors import channels
+from processors.embedded import free_port, wait_for_port
+from tests.integration.helpers import basic, count, stored_events
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None
+    )
+    if found:
+        return found
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "nginx-light"], check=True, env=env, capture_output=True
+    )
+    return shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+@pytest.fixture
+def https(
+    tmp_path: Path,
+    start_gunicorn: Callable[..., str],
+    app_env: dict[str, str],
+    channel: channels.IssuedCredential,
+) -> Iterator[tuple[int, ssl.SSLContext]]:
+    # One sync worker: if slow clients reached it, nothing else would get through.
+    upstream = start_gunicorn({**app_env, "WABAHOOK_MAX_BODY_BYTES": "1048576"}, workers=1)
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    port = free_port()
+    site = Template(
+        (ROOT / "deploy" / "nginx" / "wabahook.conf.template").read_text()
+    ).safe_substitute(
+        WABAHOOK_SERVER_NAME="localhost",
+        WABAHOOK_LISTEN=f"127.0.0.1:{port}",
+        WABAHOOK_TLS_CERT=str(cert),
+        WABAHOOK_TLS_KEY=str(key),
+        WABAHOOK_UPSTREAM=upstream.removeprefix("http://"),
+    )
+    (tmp_path / "site.conf").write_text(site)
+    (tmp_path / "nginx.conf").write_text(
+        f"daemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log warn;\n"
+        "worker_processes 1;\nevents { worker_connections 256; }\n"
+        f"http {{\n access_log off;\n client_body_temp_path {tmp_path}/body;\n"
+        f" proxy_temp_path {tmp_path}/proxy;\n include {tmp_path}/site.conf;\n}}\n"
+    )
+    nginx = subprocess.Popen(
+        [nginx_binary(), "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert wait_for_port("127.0.0.1", port, timeout=15), (
+            nginx.stderr.read() if nginx.stderr else ""
+        )
+        context = ssl.create_default_context(cafile=str(cert))
+        yield port, context
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=15)
+        if nginx.stderr:
+            nginx.stderr.close()
+
+
+def post(port: int, context: ssl.SSLContext, path: str, body: bytes, headers: dict[str, str]):  # type: ignore[no-untyped-def]
+    conn = http.client.HTTPSConnection("localhost", port, context=context, timeout=5)
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()
+
+
+def test_https_delivery_is_stored_with_the_client_address(
+    https: tuple[int, ssl.SSLContext], channel: channels.IssuedCredential, database_url: str
+) -> None:
+    port, context = https
+    body = b'{"object":"whatsapp_business_account","entry":[]}'
+    status, _, answer = post(port, context, "/webhooks/acme", body,
+                             {"Authorization": basic("acme", channel.password)})  # fmt: skip
+    assert status == 200
+    (event,) = stored_events(database_url)
+    assert event["id"] == json.loads(answer)["event_id"]
+    assert bytes(event["body"]) == body
+    assert str(event["client_addr"]) == "127.0.0.1"
+    assert event["headers"]["x-forwarded-proto"] == "https"
+
+
+def test_oversized_bodies_are_refused_by_nginx(
+    https: tuple[int, ssl.SSLContext], channel: channels.IssuedCredential, database_url: str
+) -> None:
+    port, context = https
+    status, _, answer = post(port, context, "/webhooks/acme", b"x" * (1024 * 1024 + 1),
+                             {"Authorization": basic("acme", channel.password)})  # fmt: skip
+    assert status == 413
+    assert b"nginx" in answer
+    assert count(database_url, "raw_events") == 0
+
+
+def test_only_webhooks_and_healthz_are_public(https: tuple[int, ssl.SSLContext]) -> None:
+    port, context = https
+    for path, expected in (("/healthz", 200), ("/metrics", 404), ("/readyz", 404)):
+        conn = http.client.HTTPSConnection("localhost", port, context=context, timeout=5)
+        conn.request("GET", path)
+        assert conn.getresponse().status == expected, path
+        conn.close()
+
+
+def test_slow_clients_do_not_block_legitimate_requests(
+    https: tuple[int, ssl.SSLContext], channel: channels.IssuedCredential, database_url: str
+) -> None:
+    port, context = https
+    stalled = []
+    for _ in range(5):  # half-sent bodies, held open
+        raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+        tls = context.wrap_socket(raw, server_hostname="localhost")
+        tls.sendall(
+            b"POST /webhooks/acme HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n"
+            b"Authorization: " + basic("acme", channel.password).encode() + b'\r\n\r\n{"half":'
+        )
+        stalled.append(tls)
+    try:
+        started = time.monotonic()
+        status, _, _ = post(port, context, "/webhooks/acme", b"{}",
+                            {"Authorization": basic("acme", channel.password)})  # fmt: skip
+        assert status == 200
+        assert time.monotonic() - started < 4.5  # answered within 360dialog's patience
+        assert count(database_url, "raw_events") == 1
+    finally:
+        for tls in stalled:
+            tls.close()
+
+
+def test_repeated_failed_logins_are_rate_limited(
+    https: tuple[int, ssl.SSLContext], channel: channels.IssuedCredential
+) -> None:
+    port, context = https
+    wrong = {"Authorization": basic("acme", "guess")}
+    answers = [post(port, context, "/webhooks/acme", b"{}", wrong) for _ in range(30)]
+    assert answers[0][0] == 401
+    assert answers[0][1]["WWW-Authenticate"] == 'Basic realm="wabahook"'
+    assert 429 in [status for status, _, _ in answers]
+    # The right credentials from the same address still get through.
+    good = {"Authorization": basic("acme", channel.password)}
+    assert post(port, context, "/webhooks/acme", b"{}", good)[0] == 200  # limits only failures
