@@ -8,8 +8,10 @@ bind = os.environ.get("WABAHOOK_BIND", "127.0.0.1:8080")
 # clients. Each worker opens its own PostgreSQL pool after the fork.
 worker_class = "sync"
 workers = int(os.environ.get("WABAHOOK_WORKERS", multiprocessing.cpu_count() * 2 + 1))
-# Well under 360dialog's 5 s: a stuck worker is replaced before the sender gives up.
-timeout = 10
+# A worker silent this long is replaced: 360dialog gives up after 5 s anyway, and the
+# intake's own deadline (WABAHOOK_DB_TIMEOUT) answers 503 well before.
+timeout = 5
+# SIGTERM: stop accepting, finish in-flight requests for up to this long.
 graceful_timeout = 10
 keepalive = 2
 # Request line and headers: generous for webhooks, bounded against abuse.

@@ -1,0 +1,83 @@
+"""The deployment files are valid: Kubernetes schemas, the compose spec, systemd, gunicorn."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+VENV = Path(sys.executable).parent.parent
+
+
+def manifests() -> list[tuple[str, dict[str, object]]]:
+    kustomization = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())
+    documents = []
+    for name in kustomization["resources"]:
+        for document in yaml.safe_load_all((DEPLOY / "k8s" / name).read_text()):
+            documents.append((name, document))
+    return documents
+
+
+@pytest.mark.parametrize(
+    ("name", "document"), manifests(), ids=lambda v: v if isinstance(v, str) else v["kind"]
+)
+def test_kubernetes_manifests_validate_strictly(name: str, document: dict[str, object]) -> None:
+    kubernetes_validate.validate(document, "1.31.0", strict=True)
+
+
+def test_the_validator_would_catch_a_mistake() -> None:
+    (_, deployment), *_ = [(n, d) for n, d in manifests() if d["kind"] == "Deployment"]
+    broken = {**deployment, "spec": {**deployment["spec"], "replica": 2}}  # type: ignore[dict-item]
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, "1.31.0", strict=True)
+
+
+def test_kubernetes_has_what_the_receiver_needs() -> None:
+    kinds = {(d["kind"], d["metadata"]["name"]) for _, d in manifests()}  # type: ignore[index]
+    for kind in ("HorizontalPodAutoscaler", "PodDisruptionBudget", "Service", "Deployment"):
+        assert (kind, "wabahook-receiver") in kinds
+    assert ("Job", "wabahook-migrate") in kinds
+    assert ("Deployment", "wabahook-cron") in kinds
+    assert ("Ingress", "wabahook") in kinds
+
+
+def test_compose_file_follows_the_compose_spec() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
+         str(DEPLOY / "compose.yaml")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    assert {"postgres", "redis", "migrate", "receiver", "worker", "cron", "nginx"} <= set(services)
+
+
+@pytest.mark.parametrize("unit", sorted(p.name for p in (DEPLOY / "systemd").glob("*.service")))
+def test_systemd_units_verify(unit: str, tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    assert analyze, "systemd-analyze is part of this machine's image"
+    text = (DEPLOY / "systemd" / unit).read_text().replace("/opt/wabahook/venv", str(VENV))
+    target = tmp_path / unit.replace("@.service", "@1.service")
+    target.write_text(text)
+    result = subprocess.run(
+        [analyze, "verify", str(target)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert target.name not in result.stderr, result.stderr  # no ignored or unknown settings
+    for hardening in ("DynamicUser=yes", "ProtectSystem=strict", "NoNewPrivileges=yes"):
+        assert hardening in text
+
+
+def test_gunicorn_settings_stay_under_360dialogs_patience() -> None:
+    from receiver import gunicorn_conf
+
+    assert gunicorn_conf.worker_class == "sync"
+    assert gunicorn_conf.timeout <= 5
+    assert gunicorn_conf.limit_request_line > 0
+    assert gunicorn_conf.max_requests_jitter > 0
