@@ -21,9 +21,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## bench: drain throughput (bench-report.json) and analytics views at scale (bench-analytics.json)
+## bench: drain (bench-report.json), intake (bench-intake.json), analytics at scale (bench-analytics.json)
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.drain --out bench-report.json $(BENCH_ARGS)
+	$(BIN)/python -m tests.bench.intake --workers 5 --out bench-intake.json
 	$(BIN)/python -m tests.bench.analytics --out bench-analytics.json $(BENCH_ANALYTICS_ARGS)
 
 ## lint: ruff and mypy

@@ -68,6 +68,7 @@ class Nudger:
         self.sent = 0
         self._gate_key = f"wabahook:{queue_name}:nudge"
         self._quiet_until = 0.0
+        self._nudged_until = 0.0
         self._lock = threading.Lock()
         self._redis: redis.Redis | None = None
         self._queue: Queue | None = None
@@ -88,8 +89,13 @@ class Nudger:
 
     def nudge(self) -> None:
         """Enqueue a drain unless one was just requested; count and log any failure."""
-        if self._redis is None or self._queue is None or time.monotonic() < self._quiet_until:
+        now = time.monotonic()
+        if self._redis is None or self._queue is None or now < self._quiet_until:
             return
+        # This process nudged moments ago: that drain will see this event too.
+        if now < self._nudged_until:
+            return
+        self._nudged_until = now + GATE_MILLISECONDS / 1000
         try:
             if not self._redis.set(self._gate_key, b"1", nx=True, px=GATE_MILLISECONDS):
                 return

@@ -1,0 +1,155 @@
+"""Intake throughput and latency: the receiver next to a no-op Flask app, same gunicorn, same load.
+
+Run with `make bench` (needs wrk: installed from Debian's packages when missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from processors import channels
+from processors.embedded import free_port, wait_for_port
+from processors.migrate import migrate
+from processors.serving import gunicorn_command
+from receiver.config import Secret
+from receiver.db import Database
+from tests.corpus import CASES
+from tests.support.servers import create_database, drop_database, postgres_server, redis_server
+
+ROOT = Path(__file__).resolve().parents[2]
+LUA = """
+wrk.method = "POST"
+wrk.body = {body}
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "{auth}"
+"""
+
+
+def wrk_binary() -> str:
+    found = shutil.which("wrk")
+    if not found:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env, capture_output=True
+        )
+        found = shutil.which("wrk")
+    assert found
+    return found
+
+
+def run_wrk(url: str, script: Path, seconds: int, connections: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [wrk_binary(), "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    latency = {
+        q: _ms(m.group(2))
+        for m in re.finditer(r"\s(50|75|90|99)%\s+([\d.]+\w+)", out)
+        for q in [m.group(1)]
+    }
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"requests_per_second": round(rate), "latency_ms": latency,
+            "non_2xx": int(non2xx.group(1)) if non2xx else 0}  # fmt: skip
+
+
+def _ms(text: str) -> float:
+    value, unit = float(re.match(r"[\d.]+", text).group()), re.sub(r"[\d.]", "", text)  # type: ignore[union-attr]
+    return round(value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 3)
+
+
+def serve(app: str, env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    command = [*gunicorn_command()[:-1], app]
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, **env, "WABAHOOK_BIND": f"127.0.0.1:{port}", "WABAHOOK_WORKERS": str(workers),
+             "WABAHOOK_LOG_FORMAT": "json", "GUNICORN_CMD_ARGS": "--log-level warning"},
+    )  # fmt: skip
+    assert wait_for_port("127.0.0.1", port, 30)
+    return process, f"http://127.0.0.1:{port}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("bench-intake.json"))
+    args = parser.parse_args()
+    body = next(
+        case.body
+        for case in CASES
+        if case.name == "cloud status sent with conversation and pricing"
+    )
+    with (
+        postgres_server() as server,
+        redis_server() as redis_url,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        name = f"wabahook_bench_{secrets.token_hex(4)}"
+        url = create_database(server, name)
+        queue = f"wabahook-bench-{secrets.token_hex(4)}"
+        try:
+            migrate(url)
+            db = Database(Secret(url), application_name="bench", timeout=30)
+            credential = channels.add_channel(db, "bench")
+            db.close()
+            auth = "Basic " + base64.b64encode(f"bench:{credential.password}".encode()).decode()
+            script = Path(tmp) / "post.lua"
+            script.write_text(LUA.format(body=json.dumps(body.decode()), auth=auth))
+            env = {"DATABASE_URL": url, "REDIS_URL": redis_url, "WABAHOOK_QUEUE": queue,
+                   "PROMETHEUS_MULTIPROC_DIR": str(Path(tmp) / "prom")}  # fmt: skip
+            results: dict[str, Any] = {}
+            for label, app in (
+                ("noop", "tests.bench.noop_app:create_app()"),
+                ("receiver", "receiver:create_app()"),
+            ):
+                process, base = serve(app, env, args.workers)
+                try:
+                    run_wrk(f"{base}/webhooks/bench", script, 2, args.connections)  # warm up
+                    print(f"{label}: {args.seconds} s of load ...", file=sys.stderr)
+                    results[label] = run_wrk(
+                        f"{base}/webhooks/bench", script, args.seconds, args.connections
+                    )
+                finally:
+                    process.terminate()
+                    process.wait(timeout=30)
+        finally:
+            drop_database(server, name)
+            import redis
+
+            client = redis.Redis.from_url(redis_url)
+            for key in client.scan_iter(match=f"*{queue}*"):
+                client.delete(key)
+            client.srem("rq:queues", f"rq:queue:{queue}")
+            client.close()
+    report = {
+        "benchmark": "intake",
+        "gunicorn_workers": args.workers,
+        "connections": args.connections,
+        "body_bytes": len(body),
+        "noop_flask": results["noop"],
+        "receiver": results["receiver"],
+        "intake_ratio": round(
+            results["receiver"]["requests_per_second"] / results["noop"]["requests_per_second"], 3
+        ),
+        "target_intake_ratio": 0.75,
+    }
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
