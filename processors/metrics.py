@@ -65,6 +65,7 @@ class QueueCollector(Collector):
 
         try:
             health = queue_health(self._db)
+            retries = self._db.fetch_one("sender_retries_last_hour")
         except DatabaseError:
             return  # no figures is better than wrong ones; the lag alert fires on absence
         yield GaugeMetricFamily(
@@ -74,6 +75,11 @@ class QueueCollector(Collector):
         yield GaugeMetricFamily(
             "wabahook_failed_events", "Events whose processing failed and wait for a retry.",
             value=health["failed"],
+        )  # fmt: skip
+        yield GaugeMetricFamily(
+            "wabahook_sender_retries_last_hour",
+            "Deliveries repeating an earlier one byte for byte (this hour and the last).",
+            value=retries["retries"] if retries else 0,
         )  # fmt: skip
         yield GaugeMetricFamily(
             "wabahook_oldest_queued_event_age_seconds", "Oldest waiting event (0: none).",

@@ -20,7 +20,9 @@ limit_request_fields = 100
 limit_request_field_size = 8190
 max_requests = 10_000
 max_requests_jitter = 1_000
-accesslog = None  # the app logs one structured line per request
+# No gunicorn access log: the app writes one JSON line per request (request id, channel,
+# status, latency) to stderr, next to gunicorn's own log; stdout stays free.
+accesslog = None
 errorlog = "-"
 # gunicorn >= 27 opens a control socket in $HOME by default; several receivers on
 # one host (or a read-only home) would trip over it, and nothing here uses it.

@@ -44,3 +44,8 @@ SELECT hour, sum(requests)::bigint AS requests,
 FROM wabahook.intake_hourly
 WHERE hour >= (current_date - %(days)s + 1)::timestamp AND (%(channel)s::text IS NULL OR channel = %(channel)s)
 GROUP BY hour ORDER BY hour;
+
+-- name: sender_retries_last_hour
+SELECT coalesce(sum(duplicate_deliveries), 0)::bigint AS retries
+FROM wabahook.intake_hourly
+WHERE hour >= date_trunc('hour', now() AT TIME ZONE 'UTC') - interval '1 hour';

@@ -78,6 +78,7 @@ def test_worker_serves_drain_and_queue_metrics(
     from receiver.config import Settings
 
     store(db, [status_body(f"m{i}", "sent", 1) for i in range(20)] + [b"not json"])
+    store(db, [status_body("m0", "sent", 1)])  # a sender retry of the first body
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
            "WABAHOOK_QUEUE": queue_name, "WABAHOOK_METRICS_PORT": str(port)}  # fmt: skip
@@ -95,15 +96,16 @@ def test_worker_serves_drain_and_queue_metrics(
                 return {}
 
         assert wait_until(lambda: ("wabahook_queued_events", ()) in scrape(), timeout=30)
-        assert scrape()[("wabahook_queued_events", ())] == 21
+        assert scrape()[("wabahook_queued_events", ())] == 22
         assert enqueue(Settings.from_env(env))
         processed = ("wabahook_events_total", (("outcome", "processed"),))
-        assert wait_until(lambda: scrape().get(processed) == 20, timeout=30)
+        assert wait_until(lambda: scrape().get(processed) == 21, timeout=30)
         found = scrape()
         assert found[("wabahook_events_total", (("outcome", "rejected"),))] == 1
         assert found[("wabahook_parse_rejections_total", (("reason", "invalid JSON"),))] == 1
         assert found[("wabahook_queued_events", ())] == 0
         assert found[("wabahook_drain_batch_size_count", ())] >= 1
+        assert found[("wabahook_sender_retries_last_hour", ())] == 1
     finally:
         worker.terminate()
         worker.wait(timeout=30)

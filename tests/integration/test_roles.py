@@ -6,9 +6,10 @@ Roles are cluster-wide, so this test uses a PostgreSQL of its own.
 from __future__ import annotations
 
 import base64
+import json
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -113,3 +114,30 @@ def test_processor_drains_and_analyst_reads_views_only(own_server: str) -> None:
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement.encode())
+
+
+def test_gunicorn_receiver_runs_with_the_receiver_role(
+    own_server: str, start_gunicorn: Callable[..., str]
+) -> None:
+    from tests.integration.test_gunicorn import request
+
+    owner = Database(Secret(own_server), application_name="wabahook-test", timeout=10)
+    credential = channels.add_channel(owner, "beta")
+    owner.close()
+    base = start_gunicorn({"DATABASE_URL": as_user(own_server, "intake")})
+    auth = base64.b64encode(f"beta:{credential.password}".encode()).decode()
+    status, _, body = request(
+        base, "POST", "/webhooks/beta", b"{}", {"Authorization": f"Basic {auth}"}
+    )
+    assert status == 200
+    with psycopg.connect(own_server) as conn:
+        row = conn.execute(
+            "SELECT channel, body FROM wabahook.raw_events WHERE id = %s",
+            [json.loads(body)["event_id"]],
+        ).fetchone()
+        sessions = conn.execute(
+            "SELECT DISTINCT usename FROM pg_stat_activity"
+            " WHERE application_name = 'wabahook-receiver'"
+        ).fetchall()
+    assert row == ("beta", b"{}")
+    assert sessions == [("intake",)]  # the receiver's pool connects as the receiver role only
