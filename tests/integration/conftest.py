@@ -150,7 +150,8 @@ def start_gunicorn() -> Iterator[Callable[..., str]]:
         process = subprocess.Popen(
             gunicorn_command(),
             env={
-                **os.environ,
+                # Only what the test passes: never the session's own DATABASE_URL/REDIS_URL.
+                **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
                 **env,
                 "WABAHOOK_BIND": f"127.0.0.1:{port}",
                 "WABAHOOK_WORKERS": str(workers),

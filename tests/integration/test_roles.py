@@ -117,14 +117,20 @@ def test_processor_drains_and_analyst_reads_views_only(own_server: str) -> None:
 
 
 def test_gunicorn_receiver_runs_with_the_receiver_role(
-    own_server: str, start_gunicorn: Callable[..., str]
+    own_server: str, start_gunicorn: Callable[..., str], redis_url: str, queue_name: str
 ) -> None:
     from tests.integration.test_gunicorn import request
 
     owner = Database(Secret(own_server), application_name="wabahook-test", timeout=10)
     credential = channels.add_channel(owner, "beta")
     owner.close()
-    base = start_gunicorn({"DATABASE_URL": as_user(own_server, "intake")})
+    base = start_gunicorn(
+        {
+            "DATABASE_URL": as_user(own_server, "intake"),
+            "REDIS_URL": redis_url,
+            "WABAHOOK_QUEUE": queue_name,
+        }
+    )
     auth = base64.b64encode(f"beta:{credential.password}".encode()).decode()
     status, _, body = request(
         base, "POST", "/webhooks/beta", b"{}", {"Authorization": f"Basic {auth}"}
