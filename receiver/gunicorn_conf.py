@@ -20,9 +20,10 @@ limit_request_fields = 100
 limit_request_field_size = 8190
 max_requests = 10_000
 max_requests_jitter = 1_000
-# No gunicorn access log: the app writes one JSON line per request (request id, channel,
-# status, latency) to stderr, next to gunicorn's own log; stdout stays free.
-accesslog = None
+# One JSON access line per request on stdout (WABAHOOK_ACCESS_LOG="" turns it off);
+# the app's own line with channel and event id goes to stderr with the other logs.
+accesslog = os.environ.get("WABAHOOK_ACCESS_LOG", "-") or None
+logger_class = "receiver.gunicorn_logging.JsonAccessLogger"
 errorlog = "-"
 # gunicorn >= 27 opens a control socket in $HOME by default; several receivers on
 # one host (or a read-only home) would trip over it, and nothing here uses it.

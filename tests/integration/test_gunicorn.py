@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
+import subprocess
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -179,3 +182,44 @@ def test_health_endpoints_over_http(receiver: str) -> None:
     assert request(receiver, "GET", "/healthz")[0] == 200
     assert request(receiver, "GET", "/readyz")[0] == 200
     assert request(receiver, "GET", "/webhooks/acme")[0] == 405
+
+
+def test_access_log_is_one_json_object_per_request_on_stdout(
+    app_env: dict[str, str], channel: channels.IssuedCredential, tmp_path: Path
+) -> None:
+    from processors.embedded import free_port, wait_for_port
+    from processors.serving import gunicorn_command
+
+    port = free_port()
+    out = tmp_path / "stdout.log"
+    with out.open("wb") as stdout:
+        env = {
+            **os.environ,
+            **app_env,
+            "WABAHOOK_BIND": f"127.0.0.1:{port}",
+            "WABAHOOK_WORKERS": "1",
+        }
+        process = subprocess.Popen(
+            gunicorn_command(), stdout=stdout, stderr=subprocess.DEVNULL, env=env
+        )
+        try:
+            assert wait_for_port("127.0.0.1", port, 30)
+            base = f"http://127.0.0.1:{port}"
+            request(
+                base,
+                "POST",
+                '/webhooks/acme?q="quoted"',
+                BODY,
+                {"Authorization": auth_header(channel)},
+            )
+            request(base, "POST", "/webhooks/acme", BODY, {"Authorization": basic("acme", "wrong")})
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+    lines = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    assert [(line["method"], line["path"], line["status"]) for line in lines] == [
+        ("POST", "/webhooks/acme", 200),
+        ("POST", "/webhooks/acme", 401),
+    ]
+    assert all(len(line["request_id"]) == 32 for line in lines)
+    assert channel.password not in out.read_text()
