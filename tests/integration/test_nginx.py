@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import shutil
 import socket
 import ssl
 import subprocess
@@ -19,22 +17,13 @@ import pytest
 from processors import channels
 from processors.embedded import free_port, wait_for_port
 from tests.integration.helpers import basic, count, stored_events
+from tests.support.servers import ensure_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def nginx_binary() -> str:
-    found = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None
-    )
-    if found:
-        return found
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "nginx-light"], check=True, env=env, capture_output=True
-    )
-    return shutil.which("nginx") or "/usr/sbin/nginx"
+    return ensure_command("nginx", "nginx-light")
 
 
 @pytest.fixture

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -18,29 +15,26 @@ from psycopg.conninfo import make_conninfo
 
 from processors import channels
 from processors.drain import drain
-from processors.embedded import EmbeddedPostgres
 from processors.migrate import migrate
 from processors.rebuild import rebuild
 from receiver import create_app
 from receiver.config import Secret
 from receiver.db import Database
+from tests.support.servers import own_postgres
 
 
 @pytest.fixture(scope="module")
 def own_server() -> Iterator[str]:
-    folder = Path(tempfile.mkdtemp(prefix="wabahook-test-roles-"))
-    server = EmbeddedPostgres(folder / "data", durable=False)
-    try:
-        server.start()
-        url = server.create_database("wabahook")
+    with own_postgres() as server:
+        url = make_conninfo(server, dbname="postgres")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE DATABASE wabahook")
+        url = make_conninfo(server, dbname="wabahook")
         migrate(url, roles=True)
         with psycopg.connect(url, autocommit=True) as conn:
             for user, role in (("intake", "receiver"), ("worker", "processor"), ("bi", "analyst")):
                 conn.execute(f"CREATE USER {user} LOGIN IN ROLE wabahook_{role}".encode())
         yield url
-    finally:
-        server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def as_user(url: str, user: str) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+
+from tests.support.servers import ensure_command
 
 FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -16,18 +16,8 @@ FLAGS = [
 
 
 def chromium() -> str:
-    """Path of Debian's Chromium, installed with apt-get when missing (as the CI machine allows)."""
-    found = shutil.which("chromium")
-    if found:
-        return found
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, capture_output=True
-    )
-    found = shutil.which("chromium")
-    assert found, "chromium did not install"
-    return found
+    """Path of Debian's Chromium, installed when missing."""
+    return ensure_command("chromium", "chromium")
 
 
 def render(page: Path, wait_ms: int = 5000) -> tuple[str, str]:

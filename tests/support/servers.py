@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,13 @@ def postgres_server() -> Iterator[str]:
     if os.environ.get("DATABASE_URL"):
         yield os.environ["DATABASE_URL"]
         return
+    with own_postgres() as url:
+        yield url
+
+
+@contextmanager
+def own_postgres() -> Iterator[str]:
+    """A private PostgreSQL (for cluster-wide objects such as roles, or to stop it)."""
     folder = Path(tempfile.mkdtemp(prefix="wabahook-test-pg-"))
     server = EmbeddedPostgres(folder / "data", durable=False)
     try:
@@ -62,6 +70,21 @@ def with_dbname(url: str, dbname: str) -> str:
 def unique_name(prefix: str) -> str:
     """A database or key prefix no other test run uses."""
     return f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
+
+
+def ensure_command(command: str, package: str) -> str:
+    """Path of `command`, installed from Debian's `package` when missing (CI machines allow it)."""
+    found = shutil.which(command) or shutil.which(command, path="/usr/sbin:/sbin")
+    if found:
+        return found
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", package], check=True, env=env, capture_output=True
+    )
+    found = shutil.which(command) or shutil.which(command, path="/usr/sbin:/sbin")
+    assert found, f"{package} did not install {command}"
+    return found
 
 
 def create_database(server_url: str, name: str, template: str | None = None) -> str:
