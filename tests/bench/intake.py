@@ -11,7 +11,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,13 @@ from processors.serving import gunicorn_command
 from receiver.config import Secret
 from receiver.db import Database
 from tests.corpus import CASES
-from tests.support.servers import create_database, drop_database, postgres_server, redis_server
+from tests.support.servers import (
+    create_database,
+    drop_database,
+    ensure_command,
+    postgres_server,
+    redis_server,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 LUA = """
@@ -37,15 +42,7 @@ wrk.headers["Authorization"] = "{auth}"
 
 
 def wrk_binary() -> str:
-    found = shutil.which("wrk")
-    if not found:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env, capture_output=True
-        )
-        found = shutil.which("wrk")
-    assert found
-    return found
+    return ensure_command("wrk", "wrk")
 
 
 def run_wrk(url: str, script: Path, seconds: int, connections: int) -> dict[str, Any]:
