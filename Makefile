@@ -21,10 +21,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## bench: drain (bench-report.json), intake (bench-intake.json), analytics at scale (bench-analytics.json)
+## bench: drain, intake, durability under kills, analytics at scale (bench-*.json)
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.drain --out bench-report.json $(BENCH_ARGS)
 	$(BIN)/python -m tests.bench.intake --workers 5 --out bench-intake.json
+	$(BIN)/python -m tests.bench.durability --out bench-durability.json
 	$(BIN)/python -m tests.bench.analytics --out bench-analytics.json $(BENCH_ANALYTICS_ARGS)
 
 ## lint: ruff and mypy

