@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -359,6 +360,7 @@ def worker(
     Example:
       DATABASE_URL=... REDIS_URL=... wabahook worker --metrics-port 9101
     """
+    import redis
     from rq import SimpleWorker
 
     with errors_as_messages():
@@ -373,14 +375,25 @@ def worker(
             registry = jobs.worker_metrics().registry
             registry.register(QueueCollector(jobs.context()[1]))
             start_http_server(metrics_port, addr=metrics_host, registry=registry)
+    log = logging.getLogger("wabahook.worker")
+    while True:
         rq_worker = SimpleWorker(
             [settings.queue],
             connection=connection,
             # The queue name leads, so operators (and tests) can tell whose worker it is.
             name=name or f"{settings.queue}-{uuid.uuid4().hex[:12]}",
         )
-    # No RQ scheduler process: drains retry at once, and the cron sweep is the backoff.
-    rq_worker.work(burst=burst, with_scheduler=False, logging_level="WARNING" if quiet else "INFO")
+        try:
+            # No RQ scheduler process: drains retry at once; the cron sweep is the backoff.
+            rq_worker.work(
+                burst=burst, with_scheduler=False, logging_level="WARNING" if quiet else "INFO"
+            )
+            return  # burst done, or a shutdown was requested
+        except redis.exceptions.ConnectionError as exc:
+            # RQ gives up in some places when Redis goes away; a worker must not.
+            log.warning("Redis unavailable, worker restarts in 2 s", extra={"error": str(exc)})
+            time.sleep(2)
+            connection = jobs.redis_connection(settings)
 
 
 @main.command("cron")
@@ -398,11 +411,14 @@ def cron(quiet: bool) -> None:
     Example:
       DATABASE_URL=... REDIS_URL=... wabahook cron
     """
+    import redis
     from rq.cron import CronScheduler
 
     with errors_as_messages():
         settings = _settings_with_redis()
         logs.configure(settings.log_format)
+    log = logging.getLogger("wabahook.cron")
+    while True:
         scheduler = CronScheduler(
             connection=jobs.redis_connection(settings),
             logging_level="WARNING" if quiet else "INFO",
@@ -411,7 +427,13 @@ def cron(quiet: bool) -> None:
             jobs.sweep, settings.queue, interval=jobs.SWEEP_SECONDS, result_ttl=60, ttl=30
         )
         scheduler.register(jobs.maintain_partitions, settings.queue, interval=3600, result_ttl=600)
-    scheduler.start()  # type: ignore[no-untyped-call]
+        try:
+            scheduler.start()  # type: ignore[no-untyped-call]
+            return  # stopped by a signal
+        except redis.exceptions.ConnectionError as exc:
+            # RQ's scheduler gives up when Redis goes away; the sweep must not.
+            log.warning("Redis unavailable, scheduler restarts in 2 s", extra={"error": str(exc)})
+            time.sleep(2)
 
 
 @main.command("drain")

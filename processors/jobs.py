@@ -58,15 +58,21 @@ def drain(slot: int = 0) -> dict[str, Any]:
     settings, db = context()
     fanned_out = False
 
+    follow = worker_metrics().follower()
+
     def spread(stats: draining.DrainStats) -> None:
-        worker_metrics().follow(stats)
+        follow(stats)
         # A full batch means a backlog: let one more worker help.
         nonlocal fanned_out
         if stats.last_batch_size < draining.BATCH_SIZE:
             return
         if not fanned_out and slot + 1 < DRAIN_SLOTS and settings.redis_url is not None:
             fanned_out = True
-            enqueue(settings, slot + 1)
+            try:
+                enqueue(settings, slot + 1)
+            except redis.exceptions.RedisError as exc:
+                # Best effort, like every nudge: this drain goes on, the sweep fans out later.
+                log.warning("could not enqueue another drain", extra={"error": str(exc)})
 
     stats = draining.DrainStats()
     try:

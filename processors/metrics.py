@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -36,22 +36,27 @@ class WorkerMetrics:
             "wabahook_parse_rejections", "Rejected bodies by reason.", ["reason"],
             registry=self.registry,
         )  # fmt: skip
-        self._seen = DrainStats()
 
-    def follow(self, stats: DrainStats) -> None:
-        """Record what `stats` gained since the last call (a drain's on_batch hook)."""
-        self.batch_size.observe(stats.last_batch_size)
-        self.batch_duration.observe(stats.last_batch_seconds)
-        for outcome in ("processed", "rejected", "failed"):
-            gained = getattr(stats, outcome) - getattr(self._seen, outcome)
-            if gained:
-                self.events.labels(outcome=outcome).inc(gained)
-        for reason, count in (stats.rejections - self._seen.rejections).items():
-            self.rejections.labels(reason=reason).inc(count)
-        self._seen = DrainStats(
-            processed=stats.processed, rejected=stats.rejected, failed=stats.failed,
-            rejections=stats.rejections.copy(),
-        )  # fmt: skip
+    def follower(self) -> Callable[[DrainStats], None]:
+        """A drain's on_batch hook: records what its stats gained since the last batch."""
+        seen = DrainStats()
+
+        def follow(stats: DrainStats) -> None:
+            nonlocal seen
+            self.batch_size.observe(stats.last_batch_size)
+            self.batch_duration.observe(stats.last_batch_seconds)
+            for outcome in ("processed", "rejected", "failed"):
+                gained = getattr(stats, outcome) - getattr(seen, outcome)
+                if gained:
+                    self.events.labels(outcome=outcome).inc(gained)
+            for reason, count in (stats.rejections - seen.rejections).items():
+                self.rejections.labels(reason=reason).inc(count)
+            seen = DrainStats(
+                processed=stats.processed, rejected=stats.rejected, failed=stats.failed,
+                rejections=stats.rejections.copy(),
+            )  # fmt: skip
+
+        return follow
 
 
 class QueueCollector(Collector):

@@ -47,6 +47,7 @@ class Account:
     queued_after: int = -1
     exited: list[str] = field(default_factory=list)
     queue_detail: list[str] = field(default_factory=list)
+    redis_detail: dict[str, Any] = field(default_factory=dict)
 
     @property
     def lost(self) -> list[int]:
@@ -72,6 +73,7 @@ class Account:
             "faults": self.faults,
             "processes_that_exited": self.exited,
             "queue_detail": self.queue_detail,
+            "redis_detail": self.redis_detail,
         }
 
 
@@ -189,6 +191,27 @@ def run(seconds: float = 16.0, threads: int = 6) -> Account:
                 ).fetchall()
             ]
         assert server
+        if account.queued_after:
+            import redis
+            from rq import Queue
+            from rq.job import Job
+            from rq.registry import FailedJobRegistry, StartedJobRegistry
+
+            client = redis.Redis.from_url(redis_url)
+            queue = Queue("load", connection=client)
+            account.redis_detail = {
+                "queued_jobs": queue.job_ids,
+                "started": StartedJobRegistry(queue=queue).get_job_ids(),
+                "failed": FailedJobRegistry(queue=queue).get_job_ids(),
+                "drain_keys": [k.decode() for k in client.scan_iter(match="rq:job:*drain*")],
+                "workers": [w.decode() for w in client.smembers("rq:workers")],
+                "failures": {
+                    job_id: ((job.exc_info or "")[-300:] if job else None)
+                    for job_id in FailedJobRegistry(queue=queue).get_job_ids()
+                    for job in [Job.fetch(job_id, connection=client)]
+                    if "drain" in job_id
+                },
+            }
         return account
     finally:
         for process in processes:
