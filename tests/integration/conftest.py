@@ -138,8 +138,12 @@ def channel(db: Database) -> channels.IssuedCredential:
 
 
 @pytest.fixture
-def start_gunicorn() -> Iterator[Callable[..., str]]:
-    """Start the real receiver under gunicorn; returns its base URL."""
+def start_gunicorn(queue_name: str) -> Iterator[Callable[..., str]]:
+    """Start the real receiver under gunicorn; returns its base URL.
+
+    Depends on `queue_name` so that the test's Redis keys are removed only after
+    gunicorn has stopped (a last nudge may still be on its way).
+    """
     processes: list[subprocess.Popen[bytes]] = []
     logs: list[IO[bytes]] = []
 
