@@ -1,0 +1,276 @@
+"""Commands that process the queue: worker, cron, drain, sweep, failed."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import uuid
+
+import click
+
+from processors import drain as drain_module
+from processors import jobs
+from processors.cli import (
+    database,
+    emit_json,
+    errors_as_messages,
+    fail,
+    json_option,
+    main,
+)
+from receiver import logs
+from receiver.config import ConfigError, Settings
+
+
+@main.command("worker")
+@click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
+@click.option("--name", help="Worker name shown by RQ (default: host and pid).")
+@click.option("--quiet", is_flag=True, help="Log only warnings from RQ itself.")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    envvar="WABAHOOK_METRICS_PORT",
+    help="Serve Prometheus metrics on this port [env WABAHOOK_METRICS_PORT].",
+)
+@click.option(
+    "--metrics-host", default="127.0.0.1", show_default=True, help="Address for the metrics port."
+)
+def worker(
+    burst: bool, name: str | None, quiet: bool, metrics_port: int | None, metrics_host: str
+) -> None:
+    """Run a worker that executes drain, sweep and maintenance jobs.
+
+    Uses RQ's SimpleWorker: a drain is one long job that loops over batches,
+    so forking a work horse per job would only cost a new database connection
+    each time. Run as many workers as you like; they share the queue with
+    FOR UPDATE SKIP LOCKED. SIGTERM finishes the current batch first.
+
+    \b
+    Example:
+      DATABASE_URL=... REDIS_URL=... wabahook worker --metrics-port 9101
+    """
+    import redis
+    from rq import SimpleWorker
+
+    with errors_as_messages():
+        settings = _settings_with_redis()
+        logs.configure(settings.log_format)
+        connection = jobs.redis_connection(settings)
+        if metrics_port:
+            from prometheus_client import start_http_server
+
+            from processors.metrics import QueueCollector
+
+            registry = jobs.worker_metrics().registry
+            registry.register(QueueCollector(jobs.context()[1]))
+            start_http_server(metrics_port, addr=metrics_host, registry=registry)
+    log = logging.getLogger("wabahook.worker")
+    while True:
+        rq_worker = SimpleWorker(
+            [settings.queue],
+            connection=connection,
+            # The queue name leads, so operators (and tests) can tell whose worker it is.
+            name=name or f"{settings.queue}-{uuid.uuid4().hex[:12]}",
+        )
+        try:
+            # No RQ scheduler process: drains retry at once; the cron sweep is the backoff.
+            rq_worker.work(
+                burst=burst, with_scheduler=False, logging_level="WARNING" if quiet else "INFO"
+            )
+            return  # burst done, or a shutdown was requested
+        except redis.exceptions.ConnectionError as exc:
+            # RQ gives up in some places when Redis goes away; a worker must not.
+            log.warning("Redis unavailable, worker restarts in 2 s", extra={"error": str(exc)})
+            time.sleep(2)
+            connection = jobs.redis_connection(settings)
+
+
+@main.command("cron")
+@click.option("--quiet", is_flag=True, help="Log only warnings from RQ itself.")
+def cron(quiet: bool) -> None:
+    """Run the scheduler that enqueues the periodic jobs (RQ cron).
+
+    \b
+    Every few seconds: sweep (enqueue a drain for events that wait without
+    one, retries that are due) and report the oldest queued event.
+    Every hour: prepare the raw-event partitions of the coming months.
+    One scheduler is enough; a second one only duplicates harmless sweeps.
+
+    \b
+    Example:
+      DATABASE_URL=... REDIS_URL=... wabahook cron
+    """
+    import redis
+    from rq.cron import CronScheduler
+
+    with errors_as_messages():
+        settings = _settings_with_redis()
+        logs.configure(settings.log_format)
+    log = logging.getLogger("wabahook.cron")
+    while True:
+        scheduler = CronScheduler(
+            connection=jobs.redis_connection(settings),
+            logging_level="WARNING" if quiet else "INFO",
+        )
+        scheduler.register(
+            jobs.sweep, settings.queue, interval=jobs.SWEEP_SECONDS, result_ttl=60, ttl=30
+        )
+        scheduler.register(jobs.maintain_partitions, settings.queue, interval=3600, result_ttl=600)
+        try:
+            scheduler.start()  # type: ignore[no-untyped-call]
+            return  # stopped by a signal
+        except redis.exceptions.ConnectionError as exc:
+            # RQ's scheduler gives up when Redis goes away; the sweep must not.
+            log.warning("Redis unavailable, scheduler restarts in 2 s", extra={"error": str(exc)})
+            time.sleep(2)
+
+
+@main.command("drain")
+@click.option(
+    "--until-empty", is_flag=True, help="Keep going until no event is due (default: one batch)."
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 10_000),
+    default=drain_module.BATCH_SIZE,
+    show_default=True,
+    help="Events per transaction.",
+)
+@json_option
+def drain_command(until_empty: bool, batch_size: int, as_json: bool) -> None:
+    """Process queued events now, in this process (no Redis needed).
+
+    \b
+    Example:
+      wabahook drain --until-empty
+    """
+    with database() as db, errors_as_messages():
+        stats = drain_module.DrainStats()
+        if not until_empty:
+            drain_module.drain_batch(db, stats, batch_size)
+        else:
+            due = jobs.queue_health(db)["queued"]
+            with click.progressbar(
+                length=due, label="draining", file=sys.stderr, hidden=as_json or due == 0
+            ) as bar:
+                seen = 0
+
+                def advance(current: drain_module.DrainStats) -> None:
+                    nonlocal seen
+                    bar.update(current.events - seen)
+                    seen = current.events
+
+                drain_module.drain(db, batch_size=batch_size, on_batch=advance, stats=stats)
+    if as_json:
+        emit_json(stats.as_dict())
+        return
+    click.echo(
+        f"processed {stats.processed}, rejected {stats.rejected}, failed {stats.failed} "
+        f"({stats.messages} messages, {stats.statuses} statuses, {stats.errors} errors)"
+    )
+
+
+@main.command("sweep")
+@json_option
+def sweep_command(as_json: bool) -> None:
+    """Report the queue's health and enqueue a drain if events wait without one.
+
+    \b
+    Example:
+      wabahook sweep --json
+    """
+    with errors_as_messages():
+        settings = Settings.from_env()
+        health = jobs.sweep_once(settings)
+    if as_json:
+        emit_json(health)
+        return
+    oldest = health["oldest_queued_seconds"]
+    waiting = f" (oldest {oldest:.1f} s)" if oldest is not None else ""
+    click.echo(
+        f"queued {health['queued'] - health['failed']}{waiting}, "
+        f"failed {health['failed']} ({health['retries_due']} due for a retry)"
+    )
+    if "drain_enqueued" in health:
+        click.echo("drain enqueued" if health["drain_enqueued"] else "a drain is already waiting")
+
+
+@main.group("failed")
+def failed_group() -> None:
+    """Inspect and retry events whose processing failed."""
+
+
+@failed_group.command("list")
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@json_option
+def failed_list(limit: int, as_json: bool) -> None:
+    """List failed events with their error and attempts.
+
+    \b
+    Example:
+      wabahook failed list --json
+    """
+    with database() as db, errors_as_messages():
+        rows = db.fetch_all("failed_events", {"limit": limit})
+    if as_json:
+        emit_json([dict(row) for row in rows])
+        return
+    if not rows:
+        click.echo("no failed events")
+        return
+    for row in rows:
+        click.echo(
+            f"{row['raw_event_id']:>10}  {row['channel']:<20} attempts {row['attempts']:<3} "
+            f"{row['last_error']}"
+        )
+
+
+@failed_group.command("show")
+@click.argument("event_id", type=click.IntRange(1))
+@json_option
+def failed_show(event_id: int, as_json: bool) -> None:
+    """Show one failed event: error, attempts, next attempt and its stored body.
+
+    \b
+    Example:
+      wabahook failed show 1234
+    """
+    with database() as db, errors_as_messages():
+        row = db.fetch_one("failed_event", {"id": event_id})
+    if row is None:
+        fail(f"no failed event {event_id}")
+    body = bytes(row.pop("body") or b"")
+    if as_json:
+        emit_json({**dict(row), "body": body.decode("utf-8", "replace")})
+        return
+    for key in ("raw_event_id", "channel", "received_at", "attempts", "last_error", "not_before"):
+        click.echo(f"{key:>13}: {row[key]}")
+    click.echo(f"{'body':>13}: {body[:2000].decode('utf-8', 'replace')}")
+
+
+@failed_group.command("retry")
+@click.argument("event_ids", nargs=-1, type=click.IntRange(1))
+@click.option("--all", "retry_all", is_flag=True, help="Retry every failed event.")
+def failed_retry(event_ids: tuple[int, ...], retry_all: bool) -> None:
+    """Make failed events due now and nudge a drain.
+
+    \b
+    Example:
+      wabahook failed retry 1234 1235
+      wabahook failed retry --all
+    """
+    if not event_ids and not retry_all:
+        fail("name event ids or use --all")
+    with database() as db, errors_as_messages():
+        rows = db.fetch_all("retry_failed", {"all": retry_all, "ids": list(event_ids)})
+        settings = Settings.from_env()
+        nudged = settings.redis_url is not None and rows and jobs.enqueue(settings)
+    click.echo(f"{len(rows)} event(s) due for a retry" + (", drain enqueued" if nudged else ""))
+
+
+def _settings_with_redis() -> Settings:
+    settings = Settings.from_env()
+    if settings.redis_url is None:
+        raise ConfigError("REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
+    return settings

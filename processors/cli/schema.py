@@ -1,0 +1,149 @@
+"""Commands that shape the database: migrate, rebuild, retention."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+
+import click
+
+from processors import drain as drain_module
+from processors import rebuild as rebuild_module
+from processors import retention as retention_module
+from processors.cli import (
+    database,
+    emit_json,
+    errors_as_messages,
+    json_option,
+    main,
+)
+from processors.migrate import migrate
+from processors.selection import Duration
+from receiver.config import Settings
+
+
+@main.command("migrate")
+@click.option(
+    "--roles", is_flag=True, help="Also create the roles of sql/roles.sql (needs CREATEROLE)."
+)
+@json_option
+def migrate_command(roles: bool, as_json: bool) -> None:
+    """Create or update the database schema (safe to run at every release).
+
+    Applies the pending files of sql/migrations in order, each in its own
+    transaction, under an advisory lock; re-creates the views; prepares the
+    raw-event partitions of the coming months.
+
+    \b
+    Example:
+      DATABASE_URL=postgresql://wabahook@db/wabahook wabahook migrate --roles
+    """
+    with errors_as_messages():
+        settings = Settings.from_env()
+        applied = migrate(
+            settings.database_url.reveal(),
+            on_apply=None if as_json else lambda m: click.echo(f"applied {m.path.name}"),
+            roles=roles,
+        )
+    if as_json:
+        emit_json({"applied": [m.path.name for m in applied]})
+    elif not applied:
+        click.echo("the database is up to date")
+
+
+@main.command("rebuild")
+@click.option("--dry-run", is_flag=True, help="Only estimate the work.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 10_000),
+    default=drain_module.BATCH_SIZE,
+    show_default=True,
+    help="Events per transaction.",
+)
+@json_option
+def rebuild_command(dry_run: bool, batch_size: int, as_json: bool) -> None:
+    """Rebuild every projection from the stored raw events, without downtime.
+
+    The new tables are built aside while intake and workers keep running and
+    analysts keep reading the old ones; events that arrive meanwhile are caught
+    up, then the new tables replace the old in one transaction.
+
+    \b
+    Example:
+      wabahook rebuild --dry-run
+      wabahook rebuild
+    """
+    with database() as db, errors_as_messages():
+        work = rebuild_module.estimate(db)
+        if dry_run:
+            if as_json:
+                emit_json(work)
+            else:
+                click.echo(
+                    f"{work['events']} raw events ({work['bytes'] / 1_048_576:.1f} MiB) would be"
+                    " projected again"
+                )
+            return
+        with click.progressbar(
+            length=work["events"],
+            label="rebuilding",
+            file=sys.stderr,
+            hidden=as_json or not work["events"],
+        ) as bar:
+            seen = 0
+
+            def advance(current: rebuild_module.RebuildStats) -> None:
+                nonlocal seen
+                bar.update(current.events - seen)
+                seen = current.events
+
+            stats = rebuild_module.rebuild(db, batch_size=batch_size, on_progress=advance)
+    result = {"events": stats.events, "processed": stats.processed, "rejected": stats.rejected,
+              "failed": stats.failed, "caught_up": stats.caught_up}  # fmt: skip
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(
+        f"rebuilt from {stats.events} events: {stats.processed} processed, {stats.rejected}"
+        f" rejected, {stats.failed} failed ({stats.caught_up} arrived during the rebuild)"
+    )
+
+
+@main.command("retention")
+@click.option(
+    "--older-than",
+    "age",
+    type=Duration(),
+    required=True,
+    help="Drop months whose every event is older than this age (90d, 12w).",
+)
+@click.option("--dry-run", is_flag=True, help="Only list what would be dropped.")
+@click.option("--force", is_flag=True, help="Drop months that still hold queued events too.")
+@json_option
+def retention_command(age: timedelta, dry_run: bool, force: bool, as_json: bool) -> None:
+    """Drop whole months of stored raw events (monthly partitions).
+
+    Projections, deduplication keys and processing results are kept, so a
+    sender retry of an old notification still adds nothing. Months that hold
+    queued events are refused unless --force.
+
+    \b
+    Example:
+      wabahook retention --older-than 90d --dry-run
+    """
+    cutoff = datetime.now(UTC) - age
+    with database() as db, errors_as_messages():
+        months = retention_module.expired(db, cutoff)
+        if not dry_run:
+            retention_module.drop(db, months, force=force)
+    if as_json:
+        emit_json({"dropped": not dry_run, "months": [
+            {"partition": m.name, "from": m.lower_bound, "until": m.upper_bound,
+             "events": m.events, "queued": m.queued} for m in months
+        ]})  # fmt: skip
+        return
+    verb = "would drop" if dry_run else "dropped"
+    for month in months:
+        click.echo(f"{verb} {month.name}: {month.events} events ({month.queued} queued)")
+    if not months:
+        click.echo(f"no month is entirely older than {cutoff:%Y-%m-%d %H:%M} UTC")
