@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -13,6 +14,7 @@ import click
 
 from processors import channels, dialog360
 from processors import retention as retention_module
+from processors.drain import BATCH_SIZE
 from processors.embedded import EmbeddedError
 from processors.migrate import MigrationError
 from receiver.config import ConfigError, Settings
@@ -35,12 +37,15 @@ EXPECTED_ERRORS = (
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
 __all__ = [
     "DEFAULT_PUBLIC_URL",
+    "batch_size_option",
     "database",
     "emit_json",
     "errors_as_messages",
     "fail",
     "json_option",
     "main",
+    "period_options",
+    "progress",
 ]
 
 
@@ -70,6 +75,49 @@ def database() -> Iterator[Database]:
             yield db
         finally:
             db.close()
+
+
+@contextmanager
+def progress(length: int, label: str, quiet: bool) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr; call the yielded function with the running total done."""
+    with click.progressbar(
+        length=length, label=label, file=sys.stderr, hidden=quiet or not length
+    ) as bar:
+        shown = 0
+
+        def reach(done: int) -> None:
+            nonlocal shown
+            bar.update(done - shown)
+            shown = done
+
+        yield reach
+
+
+def batch_size_option(func: F) -> F:
+    """`--batch-size`: events per transaction."""
+    return click.option(
+        "--batch-size",
+        type=click.IntRange(1, 10_000),
+        default=BATCH_SIZE,
+        show_default=True,
+        help="Events per transaction.",
+    )(func)
+
+
+def period_options(default_days: int) -> Callable[[F], F]:
+    """`--channel` and `--days`: the period and scope of a summary."""
+
+    def decorate(func: F) -> F:
+        func = click.option(
+            "--days",
+            type=click.IntRange(1, 3660),
+            default=default_days,
+            show_default=True,
+            help="How many days back (UTC), today included.",
+        )(func)
+        return click.option("--channel", help="Only this channel.")(func)
+
+    return decorate
 
 
 def json_option(func: F) -> F:

@@ -14,18 +14,12 @@ from processors.cli import (
     errors_as_messages,
     json_option,
     main,
+    period_options,
 )
 
 
 @main.command("stats")
-@click.option("--channel", help="Only this channel.")
-@click.option(
-    "--days",
-    type=click.IntRange(1, 3660),
-    default=7,
-    show_default=True,
-    help="How many days back (UTC), today included.",
-)
+@period_options(default_days=7)
 @json_option
 def stats_command(channel: str | None, days: int, as_json: bool) -> None:
     """Show the delivery funnel, latency, top failures and intake health.
@@ -88,14 +82,7 @@ def stats_command(channel: str | None, days: int, as_json: bool) -> None:
     show_default=True,
     help="The HTML file to write.",
 )
-@click.option("--channel", help="Only this channel.")
-@click.option(
-    "--days",
-    type=click.IntRange(1, 3660),
-    default=30,
-    show_default=True,
-    help="How many days back (UTC), today included.",
-)
+@period_options(default_days=30)
 def report_command(out: Path, channel: str | None, days: int) -> None:
     """Write one self-contained HTML report with charts (opens without network).
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 import uuid
 
@@ -12,12 +11,14 @@ import click
 from processors import drain as drain_module
 from processors import jobs
 from processors.cli import (
+    batch_size_option,
     database,
     emit_json,
     errors_as_messages,
     fail,
     json_option,
     main,
+    progress,
 )
 from receiver import logs
 from receiver.config import ConfigError, Settings
@@ -130,13 +131,7 @@ def cron(quiet: bool) -> None:
 @click.option(
     "--until-empty", is_flag=True, help="Keep going until no event is due (default: one batch)."
 )
-@click.option(
-    "--batch-size",
-    type=click.IntRange(1, 10_000),
-    default=drain_module.BATCH_SIZE,
-    show_default=True,
-    help="Events per transaction.",
-)
+@batch_size_option
 @json_option
 def drain_command(until_empty: bool, batch_size: int, as_json: bool) -> None:
     """Process queued events now, in this process (no Redis needed).
@@ -151,17 +146,10 @@ def drain_command(until_empty: bool, batch_size: int, as_json: bool) -> None:
             drain_module.drain_batch(db, stats, batch_size)
         else:
             due = jobs.queue_health(db)["queued"]
-            with click.progressbar(
-                length=due, label="draining", file=sys.stderr, hidden=as_json or due == 0
-            ) as bar:
-                seen = 0
-
-                def advance(current: drain_module.DrainStats) -> None:
-                    nonlocal seen
-                    bar.update(current.events - seen)
-                    seen = current.events
-
-                drain_module.drain(db, batch_size=batch_size, on_batch=advance, stats=stats)
+            with progress(due, "draining", quiet=as_json) as reach:
+                drain_module.drain(
+                    db, batch_size=batch_size, on_batch=lambda s: reach(s.events), stats=stats
+                )
     if as_json:
         emit_json(stats.as_dict())
         return

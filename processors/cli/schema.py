@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime, timedelta
 
 import click
 
-from processors import drain as drain_module
 from processors import rebuild as rebuild_module
 from processors import retention as retention_module
 from processors.cli import (
+    batch_size_option,
     database,
     emit_json,
     errors_as_messages,
     json_option,
     main,
+    progress,
 )
 from processors.migrate import migrate
 from processors.selection import Duration
@@ -53,13 +53,7 @@ def migrate_command(roles: bool, as_json: bool) -> None:
 
 @main.command("rebuild")
 @click.option("--dry-run", is_flag=True, help="Only estimate the work.")
-@click.option(
-    "--batch-size",
-    type=click.IntRange(1, 10_000),
-    default=drain_module.BATCH_SIZE,
-    show_default=True,
-    help="Events per transaction.",
-)
+@batch_size_option
 @json_option
 def rebuild_command(dry_run: bool, batch_size: int, as_json: bool) -> None:
     """Rebuild every projection from the stored raw events, without downtime.
@@ -84,20 +78,10 @@ def rebuild_command(dry_run: bool, batch_size: int, as_json: bool) -> None:
                     " projected again"
                 )
             return
-        with click.progressbar(
-            length=work["events"],
-            label="rebuilding",
-            file=sys.stderr,
-            hidden=as_json or not work["events"],
-        ) as bar:
-            seen = 0
-
-            def advance(current: rebuild_module.RebuildStats) -> None:
-                nonlocal seen
-                bar.update(current.events - seen)
-                seen = current.events
-
-            stats = rebuild_module.rebuild(db, batch_size=batch_size, on_progress=advance)
+        with progress(work["events"], "rebuilding", quiet=as_json) as reach:
+            stats = rebuild_module.rebuild(
+                db, batch_size=batch_size, on_progress=lambda s: reach(s.events)
+            )
     result = {"events": stats.events, "processed": stats.processed, "rejected": stats.rejected,
               "failed": stats.failed, "caught_up": stats.caught_up}  # fmt: skip
     if as_json:

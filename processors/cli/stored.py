@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 from datetime import datetime
@@ -21,6 +22,7 @@ from processors.cli import (
     fail,
     json_option,
     main,
+    progress,
 )
 from processors.selection import build_selection, selection_options
 from receiver.config import Settings
@@ -92,12 +94,10 @@ def replay_command(
 
 def _wait_for_replay(db: Database, marker: str, queued: int, quiet: bool) -> None:
     """Drain in this process (workers may help) until the replay's events are out."""
-    with click.progressbar(length=queued, label="replaying", file=sys.stderr, hidden=quiet) as bar:
-        done = 0
+    with progress(queued, "replaying", quiet=quiet) as reach:
         while True:
             left, failures = replay_module.remaining(db, marker)
-            bar.update(queued - left - failures - done)
-            done = queued - left - failures
+            reach(queued - left - failures)
             if left == 0:
                 return
             if drain_module.drain_batch(db, drain_module.DrainStats()) == 0:
@@ -175,12 +175,11 @@ def forward_command(
     selection = build_selection(channels, since, until, ids, states)
     with database() as db, errors_as_messages():
         total = forward_module.pending_count(db, selection, destination, again)
-        with click.progressbar(
-            length=total, label="forwarding", file=sys.stderr, hidden=as_json or not total
-        ) as bar:
+        with progress(total, "forwarding", quiet=as_json) as reach:
+            sent = itertools.count(1)
             results = forward_module.forward(
                 db, selection, destination, headers=headers, rate=rate, again=again,
-                max_attempts=max_attempts, timeout=timeout, on_result=lambda _: bar.update(1),
+                max_attempts=max_attempts, timeout=timeout, on_result=lambda _: reach(next(sent)),
             )  # fmt: skip
     delivered = sum(r.outcome == "delivered" for r in results)
     failed = [r for r in results if r.outcome == "failed"]
