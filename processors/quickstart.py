@@ -18,7 +18,7 @@ from processors import channels
 from processors.embedded import EmbeddedPostgres, EmbeddedValkey
 from processors.migrate import migrate
 from processors.serving import gunicorn_command
-from receiver.auth import ChannelAuth, digest
+from receiver.auth import Authenticator, BasicCredentials
 from receiver.config import Secret
 from receiver.db import Database
 from receiver.intake import channel_auth_loader
@@ -109,16 +109,18 @@ class Quickstart:
             if not channels.exists(db, DEMO_CHANNEL):
                 issued = channels.add_channel(db, DEMO_CHANNEL)
             else:
-                kept = _read_credential(saved)
-                valid = kept is not None and _still_valid(
-                    channel_auth_loader(db)(DEMO_CHANNEL), kept
-                )
-                issued = (
-                    kept
-                    if kept is not None and valid
-                    else channels.replace_credential(db, DEMO_CHANNEL)
-                )
                 channels.set_enabled(db, DEMO_CHANNEL, True)
+                kept = _read_credential(saved)
+                # The receiver's own check decides whether the saved password still works.
+                authenticator = Authenticator(channel_auth_loader(db), ttl=0)
+                presented = (
+                    BasicCredentials(kept.username.encode(), kept.password.encode())
+                    if kept is not None
+                    else None
+                )
+                if kept is None or not authenticator.check(DEMO_CHANNEL, presented):
+                    kept = channels.replace_credential(db, DEMO_CHANNEL)
+                issued = kept
         finally:
             db.close()
         saved.touch(mode=0o600)
@@ -203,9 +205,3 @@ def _read_credential(path: Path) -> channels.IssuedCredential | None:
         return channels.IssuedCredential(data["channel"], data["user"], data["password"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-
-
-def _still_valid(auth: ChannelAuth | None, issued: channels.IssuedCredential) -> bool:
-    if auth is None:
-        return False
-    return (issued.username, digest(issued.password)) in auth.credentials
