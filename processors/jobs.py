@@ -90,7 +90,7 @@ def drain(slot: int = 0) -> dict[str, Any]:
 
 def sweep() -> dict[str, Any]:
     """Enqueue a drain when events wait without one (lost nudges, retries due)."""
-    return sweep_once(context()[0], context()[1])
+    return sweep_once(*context())
 
 
 def sweep_once(settings: Settings, db: Database | None = None) -> dict[str, Any]:
