@@ -183,7 +183,7 @@ def test_drain_and_sweep_commands(cli, db_with_events) -> None:
 def db_with_events(db):
     from tests.integration.processing_helpers import store
 
-    body = b'{"statuses":[{"id":"m%d","status":"sent","timestamp":"1"}]}'
+    body = b'{"statuses":[{"id":"m%d","status":"sent","timestamp":"1750000000"}]}'
     store(db, [body % i for i in range(12)])
     return db
 
@@ -200,7 +200,7 @@ def test_failed_list_show_and_retry(cli, db, database_url) -> None:
             "CREATE TRIGGER test_poison BEFORE INSERT ON wabahook.status_event FOR EACH ROW"
             " EXECUTE FUNCTION wabahook.test_poison()"
         )
-    (event_id,) = store(db, [b'{"statuses":[{"id":"p","status":"sent","timestamp":"1"}]}'])
+    (event_id,) = store(db, [b'{"statuses":[{"id":"p","status":"sent","timestamp":"1750000000"}]}'])
     assert "failed 1" in cli("drain").stdout
     listed = json.loads(cli("failed", "list", "--json").stdout)
     assert [(row["raw_event_id"], row["attempts"]) for row in listed] == [(event_id, 1)]
