@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 import weakref
@@ -31,6 +32,13 @@ MAX_ATTEMPTS = 8
 # A failing event waits 10 s, 20 s, 40 s ... (at most an hour) before its next attempt.
 FIRST_RETRY_SECONDS = 10
 MAX_RETRY_SECONDS = 3600
+# Errors a retry may mend (SQLSTATE classes and codes): serialization failures and
+# deadlocks, resource shortages, a lock or statement timeout, I/O trouble. Any other
+# failure is our own bug (bad data is caught before PostgreSQL): it waits for a fix
+# and `wabahook failed retry` / `replay --failed` instead of retrying on its own.
+TRANSIENT_CLASSES = ("40", "53", "58")
+TRANSIENT_CODES = frozenset({"55P03", "57014"})
+MAX_ERROR_CHARS = 500
 
 Connection = psycopg.Connection[DictRow]
 _staged: weakref.WeakSet[Connection] = weakref.WeakSet()
@@ -47,6 +55,15 @@ class Claimed:
     body: bytes | None
     parsed: ParsedEvent | None = None
     rejection: str | None = None
+    failure: Failure | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why an event could not be projected this time, and whether a retry may help."""
+
+    error: str
+    transient: bool
 
 
 @dataclass(slots=True)
@@ -152,14 +169,14 @@ def drain_batch(db: Database, stats: DrainStats, batch_size: int = BATCH_SIZE) -
         if not rows:
             return 0
         events = [classify(row) for row in rows]
-        failures = project_isolated(conn, events)
-        done = [e for e in events if e.raw_event_id not in failures]
+        project_isolated(conn, events)
+        done = [e for e in events if e.failure is None]
         record_results(conn, done)
         conn.execute(query("dequeue"), {"ids": [e.raw_event_id for e in done]})
         for event in events:
-            if event.raw_event_id in failures:
-                _record_failure(conn, event, failures[event.raw_event_id])
-    _count(stats, events, failures)
+            if event.failure is not None:
+                _record_failure(conn, event, event.failure)
+    _count(stats, events)
     stats.last_batch_size = len(rows)
     stats.last_batch_seconds = time.perf_counter() - started
     return len(rows)
@@ -167,28 +184,75 @@ def drain_batch(db: Database, stats: DrainStats, batch_size: int = BATCH_SIZE) -
 
 def project_isolated(
     conn: Connection, events: Sequence[Claimed], schema: str = LIVE_SCHEMA
-) -> dict[int, str]:
-    """Project the parsed events; if that fails, one by one. Returns {event id: error}."""
-    good = [e for e in events if e.parsed is not None]
-    failures: dict[int, str] = {}
+) -> None:
+    """Project the parsed events so that a failing one fails alone (setting its `failure`).
+
+    Bodies jsonb refuses become rejected. Events that failed before are projected one
+    by one; the others together, and a group that fails is split into about its square
+    root of smaller groups, recursively, so that a few failures cost a few extra passes
+    over the batch rather than one transaction per event.
+    """
     ensure_stage_tables(conn)
+    conn.execute(query("clear_stage_tables"))
+    good = [e for e in events if e.parsed is not None and e.failure is None]
+    if not good:
+        return
+    _load_docs(conn, good)
+    good = [e for e in good if e.parsed is not None]
+    suspects = [e for e in good if e.attempts > 0]
+    first = [e for e in good if e.attempts == 0]
+    staged = False
+    for group in [first, *([e] for e in suspects)]:
+        if group:
+            _project_group(conn, group, schema, staged)
+            staged = True
+
+
+def _load_docs(conn: Connection, events: Sequence[Claimed]) -> None:
+    """Stage the documents of `events`; a body jsonb refuses makes its event rejected."""
+    times = [e.received_at for e in events]
+    params = {"ids": [e.raw_event_id for e in events], "since": min(times), "until": max(times)}
     try:
         with conn.transaction():
-            project(conn, good, schema)
+            conn.execute(query("load_docs"), params)
     except psycopg.errors.Error as exc:
         if _is_connection_error(exc):
             raise
-        # Someone in the batch is poison: project one by one so the rest commit.
-        log.warning("batch projection failed, isolating events", extra={"error": _line(exc)})
-        for event in good:
-            try:
-                with conn.transaction():
-                    project(conn, [event], schema)
-            except psycopg.errors.Error as single:
-                if _is_connection_error(single):
-                    raise
-                failures[event.raw_event_id] = _line(single)
-    return failures
+        refused = {
+            row["raw_event_id"]: row["error"]
+            for row in conn.execute(query("load_docs_checked"), params).fetchall()
+        }
+        for event in events:
+            if event.raw_event_id in refused:
+                event.parsed = None
+                event.rejection = "PostgreSQL jsonb refuses it: " + _clean(
+                    refused[event.raw_event_id]
+                )
+
+
+def _project_group(
+    conn: Connection, group: Sequence[Claimed], schema: str, clear_first: bool
+) -> None:
+    """Project `group` in a savepoint; on failure split it until each failure is alone."""
+    try:
+        with conn.transaction():
+            if clear_first:
+                conn.execute(query("clear_item_stages"))
+            project(conn, group, schema)
+        return
+    except psycopg.errors.Error as exc:
+        if _is_connection_error(exc):
+            raise
+        error = Failure(_line(exc), transient=_is_transient(exc))
+    except Exception as exc:  # our own bug: that event fails, its siblings go on
+        log.exception("projection raised", extra={"events": len(group)})
+        error = Failure("internal error: " + _line(exc), transient=False)
+    if len(group) == 1:
+        group[0].failure = error
+        return
+    size = min(len(group) - 1, math.ceil(math.sqrt(len(group))))
+    for start in range(0, len(group), size):
+        _project_group(conn, group[start : start + size], schema, clear_first=True)
 
 
 def classify(row: DictRow) -> Claimed:
@@ -204,9 +268,12 @@ def classify(row: DictRow) -> Claimed:
         event.rejection = "the raw event is no longer stored"
         return event
     try:
-        event.parsed = parse(event.body)
+        event.parsed = parse(event.body, event.received_at)
     except Rejected as exc:
         event.rejection = str(exc)
+    except Exception as exc:  # a bug of ours must not halt the queue: this event fails alone
+        log.exception("parser raised", extra={"raw_event_id": event.raw_event_id})
+        event.failure = Failure("internal error: " + _line(exc), transient=False)
     return event
 
 
@@ -218,15 +285,9 @@ def ensure_stage_tables(conn: Connection) -> None:
 
 
 def project(conn: Connection, events: Sequence[Claimed], schema: str = LIVE_SCHEMA) -> None:
-    """Write the projections of `events` into `schema`: COPY into staging, one INSERT each."""
-    conn.execute(query("clear_stage_tables"))
+    """Write the projections of `events` (documents staged) into `schema`: COPY, one INSERT each."""
     if not events:
         return
-    times = [e.received_at for e in events]
-    conn.execute(
-        query("load_docs"),
-        {"ids": [e.raw_event_id for e in events], "since": min(times), "until": max(times)},
-    )
     parsed = [(e, e.parsed) for e in events if e.parsed is not None]
     staged = {
         "COPY stage_message (raw_event_id, channel, message_id, wa_id, type, sent_at,"
@@ -303,22 +364,33 @@ def _int_array(values: tuple[int, ...]) -> str:
     return "{" + ",".join(map(str, values)) + "}"
 
 
-def _record_failure(conn: Connection, event: Claimed, error: str) -> None:
-    delay = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2**event.attempts)
+def _record_failure(conn: Connection, event: Claimed, failure: Failure) -> None:
+    delay = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** min(event.attempts, 20))
     conn.execute(
         query("record_failure"),
-        {"id": event.raw_event_id, "error": error, "delay": delay, "max_attempts": MAX_ATTEMPTS},
+        {
+            "id": event.raw_event_id,
+            "error": failure.error,
+            "delay": delay,
+            "max_attempts": MAX_ATTEMPTS,
+            "permanent": not failure.transient,
+        },
     )
     log.warning(
         "event failed",
-        extra={"raw_event_id": event.raw_event_id, "attempt": event.attempts + 1, "error": error},
+        extra={
+            "raw_event_id": event.raw_event_id,
+            "attempt": event.attempts + 1,
+            "error": failure.error,
+            "retry": failure.transient,
+        },
     )
 
 
-def _count(stats: DrainStats, events: Sequence[Claimed], failures: dict[int, str]) -> None:
+def _count(stats: DrainStats, events: Sequence[Claimed]) -> None:
     stats.batches += 1
     for event in events:
-        if event.raw_event_id in failures:
+        if event.failure is not None:
             stats.failed += 1
         elif event.parsed is None:
             stats.rejected += 1
@@ -337,6 +409,18 @@ def _is_connection_error(exc: psycopg.Error) -> bool:
     return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
 
 
+def _is_transient(exc: psycopg.Error) -> bool:
+    """Whether a retry of the same event may succeed."""
+    state = exc.sqlstate or ""
+    return state[:2] in TRANSIENT_CLASSES or state in TRANSIENT_CODES
+
+
 def _line(exc: BaseException) -> str:
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return _clean(text.splitlines()[0] if text else type(exc).__name__)
+
+
+def _clean(text: str) -> str:
+    """An error line fit to store and show: no NUL (text refuses it), bounded length."""
+    text = text.replace("\x00", "\\x00")
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"

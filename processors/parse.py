@@ -3,16 +3,32 @@
 The parser reads the stored bytes and yields plain facts plus, for each item, its
 JSON path inside the body. PostgreSQL later extracts the item's payload from its
 own parse of the same bytes, so stored JSON is never re-serialised by Python.
+
+It never raises for any input but `Rejected`: what is unusable about the body as a
+whole rejects it; what is unusable about one item drops that item (or one value of
+it) with a note, and its siblings go on. Every typed value passes `processors.values`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Any, Literal, NoReturn
+
+from processors.values import (
+    Notes,
+    TimeWindow,
+    int32,
+    integer,
+    json_int,
+    label,
+    printable,
+    string,
+    too_long,
+)
 
 Path = tuple[str, ...]
 Format = Literal["cloud", "onprem"]
@@ -35,9 +51,7 @@ KNOWN_STATUS_KEYS = frozenset(
     {"id", "status", "timestamp", "recipient_id", "recipient_type", "recipient_participant_id",
      "biz_opaque_callback_data", "conversation", "pricing", "errors", "message", "type"}
 )  # fmt: skip
-# Longer keys than this cannot be indexed (and no real id is anywhere near it).
-MAX_ID_LENGTH = 512
-_DIGITS = re.compile(r"^\s*-?\d{1,15}\s*$")
+UTF8_BOM = b"\xef\xbb\xbf"
 # Cheap pre-check for escapes jsonb refuses (\u0000 and lone surrogates); a match
 # is confirmed by walking the decoded document, since pairs and "\\u0000" are fine.
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
@@ -99,56 +113,74 @@ class ParsedEvent:
     messages: list[InboundMessage] = field(default_factory=list)
     statuses: list[StatusUpdate] = field(default_factory=list)
     errors: list[ErrorNotification] = field(default_factory=list)
-    notes: Counter[str] = field(default_factory=Counter)
+    notes: Notes = field(default_factory=Notes)
+    window: TimeWindow = field(default_factory=lambda: TimeWindow.for_event(datetime.now(UTC)))
 
 
-def parse(body: bytes) -> ParsedEvent:
-    """Parse one stored body; raise Rejected when it can never be projected."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise Rejected(f"invalid UTF-8 at byte {exc.start}") from None
-    try:
-        document = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise Rejected(f"invalid JSON: {getattr(exc, 'msg', 'too deeply nested')}") from None
-    if not isinstance(document, dict):
-        raise Rejected(f"JSON {type(document).__name__} is not an object")
-    if _SUSPECT_ESCAPE.search(body) and _has_unstorable_text(document):
-        raise Rejected("contains \\u0000 or a lone surrogate, which PostgreSQL jsonb refuses")
+def parse(body: bytes, received_at: datetime | None = None) -> ParsedEvent:
+    """Parse one stored body received at `received_at` (default: now).
+
+    Raises Rejected, with the reason shown to operators, when it can never be projected.
+    """
+    window = TimeWindow.for_event(received_at or datetime.now(UTC))
+    document = _document(body)
     if document.get("object") == "whatsapp_business_account":
-        return _parse_cloud(document)
+        return _parse_cloud(document, window)
     if "object" not in document and any(
         k in document for k in ("contacts", "messages", "statuses", "errors")
     ):
-        event = ParsedEvent("onprem")
+        event = ParsedEvent("onprem", window=window)
         _parse_value(event, document, (), phone_number_id=None)
         return event
     raise Rejected("unknown shape: neither a Cloud API nor an On-Premise notification")
 
 
-def _parse_cloud(document: dict[str, Any]) -> ParsedEvent:
-    event = ParsedEvent("cloud")
+def _document(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object that PostgreSQL's jsonb also takes, or Rejected."""
+    # A leading byte order mark is not JSON, but senders add it; PostgreSQL skips it too.
+    text_bytes = body[len(UTF8_BOM) :] if body.startswith(UTF8_BOM) else body
+    try:
+        text = text_bytes.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Rejected(f"invalid UTF-8 at byte {exc.start}") from None
+    try:
+        document = json.loads(text, parse_int=json_int, parse_constant=_refuse_constant)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise Rejected(f"invalid JSON: {getattr(exc, 'msg', 'too deeply nested')}") from None
+    if not isinstance(document, dict):
+        raise Rejected(f"JSON {type(document).__name__} is not an object")
+    if _SUSPECT_ESCAPE.search(text_bytes) and _has_unstorable_text(document):
+        raise Rejected("contains \\u0000 or a lone surrogate, which PostgreSQL jsonb refuses")
+    return document
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    # Python's json takes NaN and Infinity; JSON and PostgreSQL's jsonb do not.
+    raise Rejected(f"invalid JSON: {name} is not a JSON number")
+
+
+def _parse_cloud(document: dict[str, Any], window: TimeWindow) -> ParsedEvent:
+    event = ParsedEvent("cloud", window=window)
     entries = document.get("entry")
     if not isinstance(entries, list):
         raise Rejected("Cloud API body without an entry list")
     for e, entry in enumerate(entries):
         changes = entry.get("changes") if isinstance(entry, dict) else None
         if not isinstance(changes, list):
-            event.notes["bad_entry"] += 1
+            event.notes.add("bad_entry")
             continue
         for c, change in enumerate(changes):
             if not isinstance(change, dict) or not isinstance(change.get("value"), dict):
-                event.notes["bad_change"] += 1
+                event.notes.add("bad_change")
                 continue
             if change.get("field") != "messages":
                 # Template, account and quality updates: kept in the raw event, counted.
-                event.notes[f"ignored_change:{change.get('field')}"] += 1
+                event.notes.add(f"ignored_change:{_shown(change.get('field'))}")
                 continue
             value = change["value"]
             metadata = value.get("metadata")
             phone_number_id = (
-                _string(metadata.get("phone_number_id")) if isinstance(metadata, dict) else None
+                _label(event, metadata, "phone_number_id") if isinstance(metadata, dict) else None
             )
             _parse_value(
                 event, value, ("entry", str(e), "changes", str(c), "value"), phone_number_id
@@ -162,8 +194,8 @@ def _parse_value(
     names = {
         wa_id: name
         for contact in _items(event, value, "contacts")
-        if (wa_id := _string(contact.get("wa_id")))
-        and (name := _string(_dig(contact, "profile", "name"))) is not None
+        if (wa_id := label(contact.get("wa_id")))
+        and (name := string(_dig(contact, "profile", "name"))) is not None
     }
     for index, message in _indexed(event, value, "messages"):
         parsed = _message(event, message, (*base, "messages", str(index)), phone_number_id, names)
@@ -177,8 +209,8 @@ def _parse_value(
         event.errors.append(
             ErrorNotification(
                 position=len(event.errors),
-                code=_int(error.get("code")),
-                title=_string(error.get("title")),
+                code=_code(event, error.get("code")),
+                title=string(error.get("title")),
                 phone_number_id=phone_number_id,
                 path=(*base, "errors", str(index)),
             )
@@ -192,25 +224,25 @@ def _message(
     phone_number_id: str | None,
     names: dict[str, str],
 ) -> InboundMessage | None:
-    message_id = _identifier(message.get("id"))
+    message_id = label(message.get("id")) or None
     if message_id is None:
-        event.notes["message_without_id"] += 1
+        event.notes.add("message_without_id")
         return None
-    kind = _string(message.get("type"))
+    kind = _label(event, message, "type")
     if kind not in KNOWN_TYPES:
-        event.notes[f"unknown_type:{kind}"] += 1
+        event.notes.add(f"unknown_type:{_shown(kind)}")
     for key in message.keys() - KNOWN_MESSAGE_KEYS:
-        event.notes[f"unknown_field:message.{key}"] += 1
-    wa_id = _string(message.get("from")) or _string(message.get("from_user_id"))
+        event.notes.add(f"unknown_field:message.{_shown(key)}")
+    wa_id = _label(event, message, "from") or _label(event, message, "from_user_id")
     context = message.get("context")
     return InboundMessage(
         message_id=message_id,
         wa_id=wa_id,
         type=kind,
-        sent_at=_int(message.get("timestamp")),
+        sent_at=_time(event, message.get("timestamp"), "message"),
         phone_number_id=phone_number_id,
         text=_message_text(kind, message),
-        context_message_id=_identifier(context.get("id")) if isinstance(context, dict) else None,
+        context_message_id=_label(event, context, "id") if isinstance(context, dict) else None,
         contact_name=names.get(wa_id) if wa_id else None,
         path=path,
     )
@@ -241,16 +273,16 @@ def _message_text(kind: str | None, message: dict[str, Any]) -> str | None:
 def _status(
     event: ParsedEvent, status: dict[str, Any], path: Path, phone_number_id: str | None
 ) -> StatusUpdate | None:
-    message_id = _identifier(status.get("id"))
-    value = _string(status.get("status"))
-    status_at = _int(status.get("timestamp"))
+    message_id = label(status.get("id")) or None
+    value = label(status.get("status"))
+    status_at = _time(event, status.get("timestamp"), "status")
     if message_id is None or value is None or status_at is None:
-        event.notes["status_without_id_status_or_timestamp"] += 1
+        event.notes.add("status_without_id_status_or_timestamp")
         return None
     if value not in KNOWN_STATUSES:
-        event.notes[f"unknown_status:{value}"] += 1
+        event.notes.add(f"unknown_status:{_shown(value)}")
     for key in status.keys() - KNOWN_STATUS_KEYS:
-        event.notes[f"unknown_field:status.{key}"] += 1
+        event.notes.add(f"unknown_field:status.{_shown(key)}")
     conversation = status.get("conversation")
     conversation = conversation if isinstance(conversation, dict) else {}
     pricing = status.get("pricing")
@@ -262,7 +294,7 @@ def _status(
             {
                 code
                 for error in errors
-                if isinstance(error, dict) and (code := _int(error.get("code"))) is not None
+                if isinstance(error, dict) and (code := _code(event, error.get("code"))) is not None
             }
         )
         if isinstance(errors, list)
@@ -273,12 +305,12 @@ def _status(
         status=value,
         status_at=status_at,
         phone_number_id=phone_number_id,
-        recipient_id=_string(status.get("recipient_id"))
-        or _string(_dig(status, "message", "recipient_id")),
-        conversation_id=_string(conversation.get("id")),
-        conversation_category=_string(_dig(conversation, "origin", "type")),
-        pricing_category=_string(pricing.get("category")),
-        pricing_model=_string(pricing.get("pricing_model")),
+        recipient_id=_label(event, status, "recipient_id")
+        or _label(event, status.get("message"), "recipient_id"),
+        conversation_id=_label(event, conversation, "id"),
+        conversation_category=_label(event, conversation.get("origin"), "type"),
+        pricing_category=_label(event, pricing, "category"),
+        pricing_model=_label(event, pricing, "pricing_model"),
         billable=billable if isinstance(billable, bool) else None,
         error_codes=tuple(codes),
         path=path,
@@ -292,13 +324,13 @@ def _indexed(
     if items is None:
         return
     if not isinstance(items, list):
-        event.notes[f"not_a_list:{key}"] += 1
+        event.notes.add(f"not_a_list:{key}")
         return
     for index, item in enumerate(items):
         if isinstance(item, dict):
             yield index, item
         else:
-            event.notes[f"not_an_object:{key}"] += 1
+            event.notes.add(f"not_an_object:{key}")
 
 
 def _items(event: ParsedEvent, value: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:
@@ -313,35 +345,43 @@ def _dig(value: Any, *keys: str) -> Any:
     return value
 
 
-def _string(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
 def _nonempty(value: Any) -> str | None:
-    text = _string(value)
+    text = string(value)
     return text if text else None
 
 
-def _identifier(value: Any) -> str | None:
-    text = _string(value)
-    return text if text and len(text) <= MAX_ID_LENGTH else None
-
-
-def _int(value: Any) -> int | None:
-    """Unix timestamps and codes arrive as strings or numbers; anything else is None."""
-    if isinstance(value, bool):
+def _label(event: ParsedEvent, parent: Any, key: str) -> str | None:
+    """`parent[key]` as a label; a string too long for its column is noted and dropped."""
+    value = parent.get(key) if isinstance(parent, dict) else None
+    if too_long(value):
+        event.notes.add(f"too_long:{key}")
         return None
-    if isinstance(value, int):
-        return value if abs(value) < 10**15 else None
-    if isinstance(value, float) and value.is_integer():
-        return _int(int(value))
-    if isinstance(value, str) and _DIGITS.match(value):
-        return int(value)
-    return None
+    return label(value)
+
+
+def _time(event: ParsedEvent, value: Any, item: str) -> int | None:
+    """A unix time within the event's plausible window; a time outside it is noted."""
+    unix_time = integer(value)
+    if unix_time is None:
+        return None
+    if unix_time not in event.window:
+        event.notes.add(f"implausible_timestamp:{item}")
+        return None
+    return unix_time
+
+
+def _code(event: ParsedEvent, value: Any) -> int | None:
+    """An error code that fits `integer`; a number outside its range is noted."""
+    code = int32(value)
+    if code is None and integer(value) is not None:
+        event.notes.add("error_code_out_of_range")
+    return code
+
+
+def _shown(value: Any) -> str:
+    """A sender's value as part of a note key: bounded and printable."""
+    text = string(value)
+    return "None" if text is None else printable(text)
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")

@@ -130,11 +130,11 @@ def _project_range(
     if not rows:
         return until
     events = [draining.classify(row) for row in rows]
-    failures = draining.project_isolated(conn, events, ASIDE)
-    done = [e for e in events if e.raw_event_id not in failures]
+    draining.project_isolated(conn, events, ASIDE)
+    done = [e for e in events if e.failure is None]
     draining.record_results(conn, done, ASIDE)
     stats.events += len(events)
-    stats.failed += len(failures)
-    stats.rejected += sum(e.parsed is None for e in events)
+    stats.failed += len(events) - len(done)
+    stats.rejected += sum(e.parsed is None for e in done)
     stats.processed += sum(e.parsed is not None for e in done)
     return int(rows[-1]["raw_event_id"])

@@ -41,9 +41,28 @@ TRUNCATE stage_doc, stage_message, stage_status, stage_error, stage_result;
 -- name: load_docs
 -- PostgreSQL parses the stored bytes itself: payloads are never re-serialised.
 INSERT INTO stage_doc (raw_event_id, channel, received_at, body_sha256, doc)
-SELECT id, channel, received_at, body_sha256, convert_from(body, 'UTF8')::jsonb
+SELECT id, channel, received_at, body_sha256, wabahook.body_json(body)
 FROM wabahook.raw_events
 WHERE id = ANY(%(ids)s) AND received_at BETWEEN %(since)s AND %(until)s;
+
+-- name: load_docs_checked
+-- After load_docs failed: loads the bodies jsonb takes, and returns why it refuses the others.
+WITH checked AS (
+    SELECT id, channel, received_at, body_sha256, body, wabahook.body_json_error(body) AS error
+    FROM wabahook.raw_events
+    WHERE id = ANY(%(ids)s) AND received_at BETWEEN %(since)s AND %(until)s
+), loaded AS (
+    INSERT INTO stage_doc (raw_event_id, channel, received_at, body_sha256, doc)
+    SELECT id, channel, received_at, body_sha256, wabahook.body_json(body)
+    FROM checked WHERE error IS NULL
+)
+SELECT id AS raw_event_id, error FROM checked WHERE error IS NOT NULL;
+
+-- name: clear_item_stages
+-- Between two groups of one batch (the documents stay staged).
+DELETE FROM stage_message;
+DELETE FROM stage_status;
+DELETE FROM stage_error;
 
 -- name: project_messages
 INSERT INTO {projections}.inbound_message AS t
@@ -172,11 +191,12 @@ ON CONFLICT (raw_event_id) DO UPDATE SET
 DELETE FROM wabahook.event_queue WHERE raw_event_id = ANY(%(ids)s);
 
 -- name: record_failure
--- Keeps a failing event queued, with its error, for a retry after %(delay)s seconds.
+-- Keeps a failing event queued, with its error, for a retry after %(delay)s seconds;
+-- a permanent failure (not one a retry can mend) waits for `wabahook failed retry`.
 UPDATE wabahook.event_queue
 SET attempts = attempts + 1,
     last_error = %(error)s,
-    not_before = CASE WHEN attempts + 1 >= %(max_attempts)s THEN 'infinity'
+    not_before = CASE WHEN %(permanent)s OR attempts + 1 >= %(max_attempts)s THEN 'infinity'
                       ELSE now() + make_interval(secs => %(delay)s) END
 WHERE raw_event_id = %(id)s
 RETURNING attempts, not_before;
@@ -190,14 +210,16 @@ SELECT count(*) AS queued,
 FROM wabahook.event_queue;
 
 -- name: failed_events
-SELECT q.raw_event_id, q.channel, q.received_at, q.attempts, q.last_error, q.not_before
+SELECT q.raw_event_id, q.channel, q.received_at, q.attempts, q.last_error,
+       nullif(q.not_before, 'infinity') AS not_before
 FROM wabahook.event_queue q
 WHERE q.last_error IS NOT NULL
 ORDER BY q.raw_event_id
 LIMIT %(limit)s;
 
 -- name: failed_event
-SELECT q.raw_event_id, q.channel, q.received_at, q.attempts, q.last_error, q.not_before,
+SELECT q.raw_event_id, q.channel, q.received_at, q.attempts, q.last_error,
+       nullif(q.not_before, 'infinity') AS not_before,
        r.body, r.content_type, r.headers, r.request_id
 FROM wabahook.event_queue q
 LEFT JOIN wabahook.raw_events r ON r.id = q.raw_event_id AND r.received_at = q.received_at

@@ -49,7 +49,8 @@ SELECT r.id AS raw_event_id, r.channel, r.received_at, r.body_sha256,
            WHERE earlier.channel = r.channel AND earlier.body_sha256 = r.body_sha256
              AND earlier.id < r.id
        ) AS duplicate_delivery,
-       res.format, res.notes, res.processed_at, q.not_before AS next_attempt_at
+       res.format, res.notes, res.processed_at,
+       nullif(q.not_before, 'infinity') AS next_attempt_at  -- NULL: waits for `failed retry`
 FROM wabahook.raw_events r
 LEFT JOIN wabahook.event_queue q ON q.raw_event_id = r.id
 LEFT JOIN wabahook.event_results res ON res.raw_event_id = r.id;

@@ -77,8 +77,8 @@ def test_worker_serves_drain_and_queue_metrics(
     from processors.jobs import enqueue
     from receiver.config import Settings
 
-    store(db, [status_body(f"m{i}", "sent", 1) for i in range(20)] + [b"not json"])
-    store(db, [status_body("m0", "sent", 1)])  # a sender retry of the first body
+    store(db, [status_body(f"m{i}", "sent", 1750000000) for i in range(20)] + [b"not json"])
+    store(db, [status_body("m0", "sent", 1750000000)])  # a sender retry of the first body
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
            "WABAHOOK_QUEUE": queue_name, "WABAHOOK_METRICS_PORT": str(port)}  # fmt: skip

@@ -15,9 +15,16 @@ from tests.integration.processing_helpers import (
     clear_projections,
     requeue,
     snapshot,
+    status_body,
     store,
 )
-from tests.integration.processing_helpers import status_body as status
+
+T0 = 1750000000  # times below are seconds after this moment
+
+
+def status(message_id: str, state: str, after: int, extra: str = "") -> bytes:
+    return status_body(message_id, state, T0 + after, extra)
+
 
 # The corpus, plus conflicting histories of a few messages split over many bodies.
 PRICING = '"pricing":{"billable":true,"category":"utility","pricing_model":"PMP"}'

@@ -43,10 +43,10 @@ def cli(
 def test_replay_after_a_parser_fix_turns_rejected_events_into_projections(
     cli: Callable[..., Result], db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def buggy(body: bytes):  # type: ignore[no-untyped-def]
+    def buggy(body: bytes, received_at):  # type: ignore[no-untyped-def]
         if b"wamid.T1" in body:
             raise Rejected("unknown shape (a parser bug)")
-        return real_parse(body)
+        return real_parse(body, received_at)
 
     monkeypatch.setattr("processors.drain.parse", buggy)
     store(db, [case.body for case in CASES[:3]])
@@ -80,7 +80,7 @@ def test_replay_failed_events_after_the_cause_is_fixed(
             "CREATE TRIGGER test_poison BEFORE INSERT ON wabahook.status_event FOR EACH ROW"
             " WHEN (NEW.message_id = 'p') EXECUTE FUNCTION wabahook.test_poison()"
         )
-    store(db, [status_body("p", "sent", 1), status_body("ok", "sent", 1)])
+    store(db, [status_body("p", "sent", 1750000000), status_body("ok", "sent", 1750000000)])
     assert drain(db).failed == 1
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("DROP TRIGGER test_poison ON wabahook.status_event")
@@ -103,9 +103,16 @@ def test_replay_selects_a_time_window_channel_and_ids(
 ) -> None:
     day = datetime(2026, 11, 2, tzinfo=UTC)
     for hour in range(6):
-        insert_at(database_url, status_body(f"w{hour}", "sent", hour), day + timedelta(hours=hour))
+        insert_at(
+            database_url,
+            status_body(f"w{hour}", "sent", 1750000000 + hour),
+            day + timedelta(hours=hour),
+        )
     insert_at(
-        database_url, status_body("other", "sent", 1), day + timedelta(hours=2), channel="beta"
+        database_url,
+        status_body("other", "sent", 1750000000),
+        day + timedelta(hours=2),
+        channel="beta",
     )
     window = ["--since", "2026-11-02T01:00:00", "--until", "2026-11-02T04:00"]
     dry = json.loads(cli("replay", *window, "--dry-run", "--json").stdout)

@@ -81,13 +81,13 @@ def test_processor_drains_and_analyst_reads_views_only(own_server: str) -> None:
                 [body, body],
             )
 
-    deliver(b'{"statuses":[{"id":"m1","status":"sent","timestamp":"1"}]}')
+    deliver(b'{"statuses":[{"id":"m1","status":"sent","timestamp":"1750000000"}]}')
     worker = Database(Secret(as_user(own_server, "worker")), application_name="t", timeout=10)
     owner = Database(Secret(own_server), application_name="t", timeout=10)
     try:
         assert drain(worker).processed >= 1
         rebuild(owner)  # a maintenance step of the owner; grants come back on the new tables
-        deliver(b'{"statuses":[{"id":"m2","status":"read","timestamp":"2"}]}')
+        deliver(b'{"statuses":[{"id":"m2","status":"read","timestamp":"1750000001"}]}')
         assert drain(worker).processed == 1  # the processor still writes the new tables
     finally:
         worker.close()

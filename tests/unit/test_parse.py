@@ -75,12 +75,12 @@ def test_format_is_detected() -> None:
 def test_bad_items_never_sink_their_siblings() -> None:
     event = parse(
         b'{"messages":[7,{"id":"ok","from":"1","timestamp":"x","type":"text","text":{"body":"b"}}],'
-        b'"statuses":[{"id":"s","status":"read"},{"id":"s","status":"read","timestamp":"1"}],'
+        b'"statuses":[{"id":"s","status":"read"},{"id":"s","status":"read","timestamp":"1750000000"}],'
         b'"contacts":"not a list"}'
     )
     assert [m.message_id for m in event.messages] == ["ok"]
     assert event.messages[0].sent_at is None  # a malformed timestamp is NULL, not a crash
-    assert [(s.message_id, s.status_at) for s in event.statuses] == [("s", 1)]
+    assert [(s.message_id, s.status_at) for s in event.statuses] == [("s", 1750000000)]
     assert event.notes["not_an_object:messages"] == 1
     assert event.notes["status_without_id_status_or_timestamp"] == 1
     assert event.notes["not_a_list:contacts"] == 1
