@@ -106,7 +106,7 @@ def int32(value: Any) -> int | None:
 
 def printable(text: str, limit: int = 40) -> str:
     """A sender's text made safe for a note key: control characters escaped, length capped."""
-    text = _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    text = _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -38,7 +38,9 @@ class Settings:
     database_url: Secret
     redis_url: Secret | None = None
     max_body_bytes: int = MIB
-    trusted_proxy_hops: int = 1
+    # Reached directly nobody's X-Forwarded-For is trusted; behind our proxy, its one hop.
+    behind_proxy: bool = False
+    trusted_proxy_hops: int = 0
     queue: str = "wabahook"
     log_format: Literal["json", "text"] = "json"
     # Budget for one intake transaction (pool wait + statement); 360dialog gives up after 5 s.
@@ -58,6 +60,7 @@ class Settings:
         log_format = env.get("WABAHOOK_LOG_FORMAT", "json").strip().lower()
         if log_format not in ("json", "text"):
             raise ConfigError(f"WABAHOOK_LOG_FORMAT must be json or text, not {log_format!r}")
+        behind_proxy = behind_proxy_from_env(env)
         queue = env.get("WABAHOOK_QUEUE", "wabahook").strip()
         if not queue or not queue.replace("-", "").replace("_", "").replace(".", "").isalnum():
             raise ConfigError(f"WABAHOOK_QUEUE must be a simple name, not {queue!r}")
@@ -65,7 +68,10 @@ class Settings:
             database_url=Secret(database_url),
             redis_url=Secret(redis_url) if redis_url else None,
             max_body_bytes=_number(env, "WABAHOOK_MAX_BODY_BYTES", int, MIB, minimum=1),
-            trusted_proxy_hops=_number(env, "WABAHOOK_TRUSTED_PROXY_HOPS", int, 1, minimum=0),
+            behind_proxy=behind_proxy,
+            trusted_proxy_hops=_number(
+                env, "WABAHOOK_TRUSTED_PROXY_HOPS", int, 1 if behind_proxy else 0, minimum=0
+            ),
             queue=queue,
             log_format="json" if log_format == "json" else "text",
             db_timeout=_number(env, "WABAHOOK_DB_TIMEOUT", float, 1.5, minimum=0.1),
@@ -82,6 +88,17 @@ class Settings:
             else "********"
             for f in fields(self)
         }
+
+
+def behind_proxy_from_env(env: Mapping[str, str] | None = None) -> bool:
+    """WABAHOOK_BEHIND_PROXY (set by `wabahook serve --behind-proxy`): 1/true/yes or not."""
+    env = os.environ if env is None else env
+    raw = env.get("WABAHOOK_BEHIND_PROXY", "").strip().lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise ConfigError(f"WABAHOOK_BEHIND_PROXY must be 1 or 0, not {raw!r}")
 
 
 def _number(

@@ -3,7 +3,9 @@
 import multiprocessing
 import os
 
-bind = os.environ.get("WABAHOOK_BIND", "127.0.0.1:8080")
+from receiver.exposure import DEFAULT_BIND
+
+bind = os.environ.get("WABAHOOK_BIND", DEFAULT_BIND)
 # Sync workers: one short request at a time each, the load balancer buffers slow
 # clients. Each worker opens its own PostgreSQL pool after the fork.
 worker_class = "sync"
@@ -39,7 +41,16 @@ def child_exit(server: object, worker: object) -> None:
 
 
 def on_starting(server: object) -> None:
-    """Start every gunicorn master with an empty multiprocess metrics folder."""
+    """Refuse a public bind without a proxy; start with an empty multiprocess metrics folder."""
+    from receiver.config import ConfigError, behind_proxy_from_env
+    from receiver.exposure import ExposureError, check_binds
+
+    # The same rule as `wabahook serve`, for gunicorn started with this file directly.
+    try:
+        check_binds(server.cfg.bind, behind_proxy=behind_proxy_from_env())  # type: ignore[attr-defined]
+    except (ConfigError, ExposureError) as exc:
+        server.log.error("%s", exc)  # type: ignore[attr-defined]
+        raise SystemExit(2) from None
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if folder:
         os.makedirs(folder, exist_ok=True)

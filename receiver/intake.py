@@ -9,13 +9,14 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from typing import NoReturn
 
 from flask import Blueprint, Flask, Response, abort, g, jsonify, request
 from psycopg.types.json import Jsonb
 from werkzeug.exceptions import HTTPException
 
 from receiver.auth import ChannelAuth, parse_basic
-from receiver.db import Database, DatabaseUnavailable
+from receiver.db import Database, DatabaseError, DatabaseUnavailable
 from receiver.queries import query
 from receiver.state import state
 
@@ -99,7 +100,7 @@ def register_hooks(app: Flask) -> None:
     app.before_request(_start_request)
     app.after_request(_finish_request)
     app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(DatabaseUnavailable, _database_unavailable)
+    app.register_error_handler(DatabaseError, _database_unavailable)
 
 
 def _start_request() -> None:
@@ -151,8 +152,11 @@ def _http_error(error: HTTPException) -> Response:
     return response
 
 
-def _database_unavailable(error: DatabaseUnavailable) -> Response:
-    log.warning("database unavailable", extra={"error": str(error), "request_id": g.request_id})
+def _database_unavailable(error: DatabaseError) -> Response:
+    # Any database trouble, even one that is our own bug, is a 503: the sender retries
+    # (for up to 7 days) and nothing is lost, where a 500 would say nothing useful.
+    level = logging.WARNING if isinstance(error, DatabaseUnavailable) else logging.ERROR
+    log.log(level, "database unavailable", extra={"error": str(error), "request_id": g.request_id})
     response = jsonify(error="storage unavailable, retry later")
     response.status_code = 503
     response.headers["Retry-After"] = RETRY_AFTER_SECONDS
@@ -165,22 +169,46 @@ def _read_body(limit: int) -> bytes:
     if declared is not None:
         if declared > limit:
             abort(413)
-        return request.get_data(cache=False)
+        body = _read_stream(declared)
+        if len(body) != declared:
+            # The sender closed early: what arrived is not the notification it meant.
+            _bad_body(f"body ended after {len(body)} of {declared} bytes")
+        return body
     if not request.environ.get("wsgi.input_terminated"):
         return b""  # neither Content-Length nor a chunked body: HTTP says there is none
     # Chunked: read past the limit from the raw stream to tell "exactly full" from "over".
+    body = _read_stream(limit + 1)
+    if len(body) > limit:
+        abort(413)
+    return body
+
+
+def _read_stream(size: int) -> bytes:
+    """Up to `size` bytes of the request body; 400 when the body is not well formed."""
     stream = request.environ["wsgi.input"]
     parts: list[bytes] = []
-    size = 0
-    while size <= limit:
-        part = stream.read(limit + 1 - size)
-        if not part:
-            break
-        parts.append(part)
-        size += len(part)
-    if size > limit:
-        abort(413)
+    got = 0
+    try:
+        while got < size:
+            part = stream.read(size - got)
+            if not part:
+                break
+            parts.append(part)
+            got += len(part)
+    except HTTPException:
+        raise
+    except Exception:  # the server's body reader: bad chunk sizes, a connection cut mid-chunk
+        # Whatever the reader's reason, the body did not arrive whole; nothing is stored.
+        _bad_body("malformed or incomplete body")
     return b"".join(parts)
+
+
+def _bad_body(reason: str) -> NoReturn:
+    """400 and close the connection: the rest of its byte stream cannot be trusted."""
+    response = jsonify(error=reason)
+    response.status_code = 400
+    response.headers["Connection"] = "close"
+    abort(response)
 
 
 def _kept_headers() -> dict[str, str]:
@@ -190,7 +218,10 @@ def _kept_headers() -> dict[str, str]:
 
 
 def _client_address() -> str | None:
+    """The client's address for `inet`; a malformed forwarded value is None, never an error."""
     try:
-        return str(ipaddress.ip_address(request.remote_addr or ""))
+        address = ipaddress.ip_address(request.remote_addr or "")
     except ValueError:
         return None
+    # PostgreSQL's inet has no IPv6 zone (fe80::1%eth0): keep the address without it.
+    return str(address).partition("%")[0]

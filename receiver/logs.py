@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import TextIO
 
@@ -26,15 +27,42 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
+# Control characters (C0, DEL, C1) and Unicode line separators: a sender's text that
+# carries them could otherwise start a forged log line or drive the reader's terminal.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """`text` with control characters written as escapes (tab and newline included)."""
+    return _CONTROL.sub(lambda m: ascii(m.group())[1:-1], text)
+
+
+def _field(value: object) -> str:
+    """A field value that cannot pass for another field: quoted when it has spaces or '='."""
+    text = str(value)
+    if text and not any(c in text for c in ' ="\\'):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 class _TextFormatter(logging.Formatter):
-    """The message, then the record's extra fields as key=value."""
+    """The message, then the record's extra fields as key=value, one line always."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+        record.message = record.getMessage()
+        record.asctime = self.formatTime(record, self.datefmt)
+        line = self.formatMessage(record)
         extras = " ".join(
-            f"{key}={value}" for key, value in record.__dict__.items() if key not in _STANDARD
+            f"{key}={_field(value)}"
+            for key, value in record.__dict__.items()
+            if key not in _STANDARD
         )
-        return f"{line} {extras}" if extras else line
+        text = escape_controls(f"{line} {extras}" if extras else line)
+        if record.exc_info:
+            # A traceback keeps its lines, each escaped on its own.
+            trace = self.formatException(record.exc_info)
+            text += "".join("\n" + escape_controls(part) for part in trace.splitlines())
+        return text
 
 
 def configure(log_format: str) -> None:

@@ -15,6 +15,7 @@ from processors.cli import (
 )
 from processors.serving import gunicorn_command
 from receiver.config import Settings
+from receiver.exposure import DEFAULT_BIND, ExposureError, check_binds
 
 
 @main.command("serve")
@@ -23,21 +24,38 @@ from receiver.config import Settings
 )
 @click.option(
     "--workers",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 256),
     default=None,
     help="Worker processes [env WABAHOOK_WORKERS, 2 x cores + 1].",
 )
-def serve(bind: str | None, workers: int | None) -> None:
+@click.option(
+    "--behind-proxy",
+    is_flag=True,
+    help="A buffering load balancer (deploy/nginx) stands in front: allow a non-loopback "
+    "--bind and trust one X-Forwarded-For hop [env WABAHOOK_BEHIND_PROXY].",
+)
+def serve(bind: str | None, workers: int | None, behind_proxy: bool) -> None:
     """Run the receiver under gunicorn (the production entry point).
+
+    Without --behind-proxy it listens on loopback only: reached directly, slow or
+    half-sent requests can hold every worker, and X-Forwarded-For is not trusted.
 
     \b
     Example:
-      DATABASE_URL=... REDIS_URL=... wabahook serve --bind 0.0.0.0:8080
+      DATABASE_URL=... REDIS_URL=... wabahook serve --behind-proxy --bind 0.0.0.0:8080
     """
-    with errors_as_messages():
-        Settings.from_env()  # fail here, once, rather than in every worker
+    if behind_proxy:
+        os.environ["WABAHOOK_BEHIND_PROXY"] = "1"
     if bind:
         os.environ["WABAHOOK_BIND"] = bind
+    with errors_as_messages():
+        settings = Settings.from_env()  # fail here, once, rather than in every worker
+        try:
+            check_binds(
+                [os.environ.get("WABAHOOK_BIND", DEFAULT_BIND)], behind_proxy=settings.behind_proxy
+            )
+        except ExposureError as exc:
+            raise click.UsageError(str(exc)) from None
     if workers:
         os.environ["WABAHOOK_WORKERS"] = str(workers)
     os.execv(sys.executable, gunicorn_command())  # noqa: S606  (replace this process: signals reach gunicorn)

@@ -147,10 +147,10 @@ def start_gunicorn(queue_name: str) -> Iterator[Callable[..., str]]:
     processes: list[subprocess.Popen[bytes]] = []
     logs: list[IO[bytes]] = []
 
-    def start(env: dict[str, str], workers: int = 2) -> str:
+    def start(env: dict[str, str], workers: int = 2, stderr: Path | None = None) -> str:
         port = free_port()
         # A file, not a pipe: a full pipe would block the workers. Closed at teardown.
-        log = tempfile.TemporaryFile()  # noqa: SIM115
+        log = open(stderr, "w+b") if stderr else tempfile.TemporaryFile()  # noqa: SIM115
         process = subprocess.Popen(
             gunicorn_command(),
             env={

@@ -76,12 +76,14 @@ def auth_header(channel: channels.IssuedCredential) -> str:
 
 
 def test_delivery_over_http_is_stored_and_nudges_the_workers(
-    receiver: str,
+    start_gunicorn: Callable[..., str],
+    app_env: dict[str, str],
     channel: channels.IssuedCredential,
     database_url: str,
     redis_url: str,
     queue_name: str,
 ) -> None:
+    receiver = start_gunicorn({**app_env, "WABAHOOK_BEHIND_PROXY": "1"})  # trusts one hop
     status, headers, body = request(
         receiver,
         "POST",

@@ -29,9 +29,23 @@ def post(client: FlaskClient, body: bytes, auth: str | None, path: str = PATH, *
     return client.post(path, data=body, headers=headers, **kw)
 
 
-def test_valid_delivery_is_stored_once_with_its_metadata(
+def test_reached_directly_a_forwarded_for_header_is_not_believed(
     client: FlaskClient, channel: channels.IssuedCredential, database_url: str
 ) -> None:
+    auth = basic(channel.username, channel.password)
+    response = client.post(
+        PATH, data=BODY, headers={"Authorization": auth, "X-Forwarded-For": "203.0.113.7"}
+    )
+    assert response.status_code == 200
+    (event,) = stored_events(database_url)
+    assert str(event["client_addr"]) == "127.0.0.1"  # the peer, not what it claims
+    assert event["headers"]["x-forwarded-for"] == "203.0.113.7"  # kept as evidence
+
+
+def test_valid_delivery_is_stored_once_with_its_metadata(
+    make_app, app_env: dict[str, str], channel: channels.IssuedCredential, database_url: str
+) -> None:
+    client = make_app({**app_env, "WABAHOOK_BEHIND_PROXY": "1"}).test_client()
     response = client.post(
         PATH,
         data=BODY,
@@ -55,7 +69,7 @@ def test_valid_delivery_is_stored_once_with_its_metadata(
     assert bytes(event["body_sha256"]) == hashlib.sha256(BODY).digest()
     assert event["content_type"] == "application/json"
     assert event["request_id"] == "req-123"
-    assert str(event["client_addr"]) == "203.0.113.7"  # one trusted proxy hop by default
+    assert str(event["client_addr"]) == "203.0.113.7"  # behind a proxy: one trusted hop
     assert event["headers"]["user-agent"] == "360dialog-test"
     assert "authorization" not in event["headers"]
     assert "cookie" not in event["headers"]

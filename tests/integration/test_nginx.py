@@ -34,7 +34,9 @@ def https(
     channel: channels.IssuedCredential,
 ) -> Iterator[tuple[int, ssl.SSLContext]]:
     # One sync worker: if slow clients reached it, nothing else would get through.
-    upstream = start_gunicorn({**app_env, "WABAHOOK_MAX_BODY_BYTES": "1048576"}, workers=1)
+    upstream = start_gunicorn(
+        {**app_env, "WABAHOOK_MAX_BODY_BYTES": "1048576", "WABAHOOK_BEHIND_PROXY": "1"}, workers=1
+    )
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",

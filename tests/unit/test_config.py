@@ -12,12 +12,28 @@ URL = "postgresql://wabahook:s3cret@db/wabahook"
 def test_defaults() -> None:
     settings = Settings.from_env({"DATABASE_URL": URL})
     assert settings.max_body_bytes == MIB
-    assert settings.trusted_proxy_hops == 1
+    assert (settings.behind_proxy, settings.trusted_proxy_hops) == (False, 0)  # reached directly
     assert settings.queue == "wabahook"
     assert settings.log_format == "json"
     assert settings.redis_url is None
     assert settings.redis_timeout <= 0.25
     assert settings.db_timeout < 2
+
+
+@pytest.mark.parametrize(
+    ("env", "behind_proxy", "hops"),
+    [
+        ({"WABAHOOK_BEHIND_PROXY": "1"}, True, 1),
+        ({"WABAHOOK_BEHIND_PROXY": "true", "WABAHOOK_TRUSTED_PROXY_HOPS": "2"}, True, 2),
+        ({"WABAHOOK_BEHIND_PROXY": "0"}, False, 0),
+        ({"WABAHOOK_TRUSTED_PROXY_HOPS": "1"}, False, 1),
+    ],
+)
+def test_behind_a_proxy_one_forwarded_hop_is_trusted_by_default(
+    env: dict[str, str], behind_proxy: bool, hops: int
+) -> None:
+    settings = Settings.from_env({"DATABASE_URL": URL, **env})
+    assert (settings.behind_proxy, settings.trusted_proxy_hops) == (behind_proxy, hops)
 
 
 def test_every_variable_is_read() -> None:
@@ -45,6 +61,7 @@ def test_every_variable_is_read() -> None:
         ({}, "DATABASE_URL is not set"),
         ({"DATABASE_URL": URL, "WABAHOOK_MAX_BODY_BYTES": "lots"}, "must be a int"),
         ({"DATABASE_URL": URL, "WABAHOOK_MAX_BODY_BYTES": "0"}, "at least 1"),
+        ({"DATABASE_URL": URL, "WABAHOOK_BEHIND_PROXY": "maybe"}, "must be 1 or 0"),
         ({"DATABASE_URL": URL, "WABAHOOK_TRUSTED_PROXY_HOPS": "-1"}, "at least 0"),
         ({"DATABASE_URL": URL, "WABAHOOK_LOG_FORMAT": "xml"}, "json or text"),
         ({"DATABASE_URL": URL, "WABAHOOK_QUEUE": "a queue!"}, "simple name"),

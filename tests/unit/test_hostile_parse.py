@@ -1,0 +1,73 @@
+"""The parser against hostile bodies: it never raises but Rejected, and drops only what is bad."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from processors.parse import Rejected, parse
+from processors.values import MAX_NOTE_KEYS, Notes, TimeWindow, label, printable
+from tests.hostile import BODIES, Hostile
+
+PG_DECIDES = "PostgreSQL jsonb refuses it"
+
+
+@pytest.mark.parametrize("case", BODIES, ids=lambda c: c.name)
+def test_hostile_bodies_yield_what_they_should(case: Hostile) -> None:
+    if case.state == "rejected" and case.rejection != PG_DECIDES:
+        with pytest.raises(Rejected, match=None) as raised:
+            parse(case.body, datetime.now(UTC))
+        assert case.rejection in str(raised.value)
+        return
+    event = parse(case.body, datetime.now(UTC))  # jsonb's own refusals come later, in SQL
+    if case.state == "rejected":
+        return
+    assert case.messages <= {m.message_id for m in event.messages}
+    assert {(s.message_id, s.status) for s in event.statuses} == case.statuses
+    assert case.notes <= set(event.notes), dict(event.notes)
+    assert len(event.notes) <= MAX_NOTE_KEYS
+    assert len(json.dumps(event.notes)) < 4096
+    for message_id, codes in case.codes.items():
+        (status,) = [s for s in event.statuses if s.message_id == message_id]
+        assert list(status.error_codes) == codes
+
+
+def test_the_time_window_runs_from_2009_to_a_day_after_receipt() -> None:
+    window = TimeWindow.for_event(datetime(2026, 1, 1, tzinfo=UTC))
+    assert 1230768000 in window  # 2009-01-01
+    assert 1230767999 not in window
+    assert 1767312000 in window  # received + 1 day
+    assert 1767312001 not in window
+    assert "1767225600" not in window  # only ints: the parser converts first
+
+
+def test_a_rebuild_decides_as_the_first_drain_did() -> None:
+    body = b'{"statuses":[{"id":"m","status":"read","timestamp":"1767300000"}]}'
+    received = datetime(2026, 1, 1, tzinfo=UTC)  # the status is 23 h after receipt: kept
+    assert [s.status_at for s in parse(body, received).statuses] == [1767300000]
+    earlier = datetime(2025, 12, 30, tzinfo=UTC)
+    assert parse(body, earlier).statuses == []  # received earlier: the same time is implausible
+
+
+def test_labels_are_bounded_in_bytes_not_characters() -> None:
+    assert label("a" * 512) == "a" * 512
+    assert label("a" * 513) is None
+    assert label("€" * 170) is not None  # 510 bytes
+    assert label("€" * 171) is None  # 513 bytes
+    assert label(12345) == "12345"
+    assert label(True) is None
+
+
+def test_note_keys_are_capped_and_printable() -> None:
+    notes = Notes()
+    for n in range(100):
+        notes.add(f"unknown_type:{n}")
+    notes.add("unknown_type:0")
+    assert len(notes) == MAX_NOTE_KEYS
+    assert notes["notes_truncated"] == 100 - (MAX_NOTE_KEYS - 1)
+    assert notes["unknown_type:0"] == 2
+    assert printable("a\x1b[31m\r\n\u2028b") == "a\\x1b[31m\\r\\n\\u2028b"
+    assert printable("x" * 100).endswith("…")
+    assert len(printable("x" * 100)) == 40
