@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import threading
 import time
 import weakref
@@ -19,6 +20,7 @@ from psycopg import sql
 from psycopg.rows import DictRow
 
 from processors.parse import ParsedEvent, Rejected, parse
+from processors.values import SummaryNotes
 from receiver.db import Database
 from receiver.queries import query
 
@@ -39,6 +41,7 @@ MAX_RETRY_SECONDS = 3600
 TRANSIENT_CLASSES = ("40", "53", "58")
 TRANSIENT_CODES = frozenset({"55P03", "57014"})
 MAX_ERROR_CHARS = 500
+_NUMBER = re.compile(r"(?<=\s)\d+")  # offsets and sizes, not "UTF-8"
 
 Connection = psycopg.Connection[DictRow]
 _staged: weakref.WeakSet[Connection] = weakref.WeakSet()
@@ -77,7 +80,7 @@ class DrainStats:
     messages: int = 0
     statuses: int = 0
     errors: int = 0
-    notes: Counter[str] = field(default_factory=Counter)
+    notes: SummaryNotes = field(default_factory=SummaryNotes)
     rejections: Counter[str] = field(default_factory=Counter)  # by reason, first clause
     last_batch_size: int = 0
     last_batch_seconds: float = 0.0
@@ -91,7 +94,7 @@ class DrainStats:
         self.messages += batch.messages
         self.statuses += batch.statuses
         self.errors += batch.errors
-        self.notes.update(batch.notes)
+        self.notes.add_all(batch.notes)
         self.rejections.update(batch.rejections)
         self.last_batch_size = batch.last_batch_size
         self.last_batch_seconds = batch.last_batch_seconds
@@ -394,19 +397,24 @@ def _count(stats: DrainStats, events: Sequence[Claimed]) -> None:
             stats.failed += 1
         elif event.parsed is None:
             stats.rejected += 1
-            stats.rejections[(event.rejection or "unknown").split(":")[0]] += 1
+            stats.rejections[rejection_kind(event.rejection)] += 1
         else:
             stats.processed += 1
             stats.messages += len(event.parsed.messages)
             stats.statuses += len(event.parsed.statuses)
             stats.errors += len(event.parsed.errors)
-            stats.notes.update(event.parsed.notes)
+            stats.notes.add_all(event.parsed.notes)
 
 
 def _is_connection_error(exc: psycopg.Error) -> bool:
     """Lost connections and server shutdowns end the batch; anything else is per event."""
     state = exc.sqlstate
     return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
+
+
+def rejection_kind(reason: str | None) -> str:
+    """The kind of a rejection, for counting and metric labels: a small, fixed set."""
+    return _NUMBER.sub("N", (reason or "unknown").split(":")[0])
 
 
 def _is_transient(exc: psycopg.Error) -> bool:

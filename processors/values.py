@@ -111,12 +111,25 @@ def printable(text: str, limit: int = 40) -> str:
 
 
 class Notes(Counter[str]):
-    """Counted notes of one event, with a bounded number of keys of bounded length."""
+    """Counted notes with a bounded number of keys (`limit`) of bounded length."""
 
-    def add(self, key: str) -> None:
-        """Count `key` once (or count the note as truncated when the cap is reached)."""
+    limit = MAX_NOTE_KEYS
+
+    def add(self, key: str, count: int = 1) -> None:
+        """Count `key` (or count the note as truncated when the cap is reached)."""
         key = key[:MAX_NOTE_KEY_CHARS]
-        if key in self or len(self) < MAX_NOTE_KEYS - 1:
-            self[key] += 1
+        if key in self or len(self) < self.limit - 1:
+            self[key] += count
         else:
-            self[NOTES_TRUNCATED] += 1
+            self[NOTES_TRUNCATED] += count
+
+    def add_all(self, other: Counter[str]) -> None:
+        """Count every note of `other`."""
+        for key, count in other.items():
+            self.add(key, count)
+
+
+class SummaryNotes(Notes):
+    """Notes summed over many events (a drain's report): a larger, still bounded, cap."""
+
+    limit = 8 * MAX_NOTE_KEYS

@@ -71,3 +71,19 @@ def test_note_keys_are_capped_and_printable() -> None:
     assert printable("a\x1b[31m\r\n\u2028b") == "a\\x1b[31m\\r\\n\\u2028b"
     assert printable("x" * 100).endswith("…")
     assert len(printable("x" * 100)) == 40
+
+
+def test_a_drain_summary_and_its_metric_labels_stay_bounded() -> None:
+    from processors.drain import DrainStats, rejection_kind
+
+    total = DrainStats()
+    for n in range(50):
+        batch = DrainStats()
+        batch.notes.add_all(Notes({f"unknown_type:{n}-{k}": 1 for k in range(40)}))
+        total.add(batch)
+    assert len(total.notes) == 8 * MAX_NOTE_KEYS
+    assert sum(total.notes.values()) == 50 * 40  # every note counted, some as truncated
+    kinds = {rejection_kind(f"invalid UTF-8 at byte {n}") for n in range(100)}
+    assert kinds == {"invalid UTF-8 at byte N"}
+    assert rejection_kind("invalid JSON: Expecting value") == "invalid JSON"
+    assert rejection_kind(None) == "unknown"
