@@ -81,3 +81,16 @@ def test_gunicorn_settings_stay_under_360dialogs_patience() -> None:
     assert gunicorn_conf.timeout <= 5
     assert gunicorn_conf.limit_request_line > 0
     assert gunicorn_conf.max_requests_jitter > 0
+
+
+def test_every_shipped_receiver_runs_behind_its_proxy() -> None:
+    serve = ["wabahook", "serve", "--behind-proxy"]
+    systemd = (DEPLOY / "systemd" / "wabahook-receiver.service").read_text()
+    assert "ExecStart=/opt/wabahook/venv/bin/wabahook serve --behind-proxy\n" in systemd
+    assert 'CMD ["wabahook", "serve", "--behind-proxy"]' in (DEPLOY / "Dockerfile").read_text()
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    assert compose["receiver"]["command"] == serve
+    (receiver,) = [d for _, d in manifests() if d["metadata"]["name"] == "wabahook-receiver"  # type: ignore[index]
+                   and d["kind"] == "Deployment"]  # fmt: skip
+    (container,) = receiver["spec"]["template"]["spec"]["containers"]  # type: ignore[index]
+    assert container["command"] == serve
