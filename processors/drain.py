@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -190,10 +191,11 @@ def project_isolated(
 ) -> None:
     """Project the parsed events so that a failing one fails alone (setting its `failure`).
 
-    Bodies jsonb refuses become rejected. Events that failed before are projected one
-    by one; the others together, and a group that fails is split into about its square
-    root of smaller groups, recursively, so that a few failures cost a few extra passes
-    over the batch rather than one transaction per event.
+    Bodies jsonb refuses become rejected. Items are staged once; events that failed
+    before are then projected one by one, the others together, and a group whose
+    projection fails is split into about its square root of smaller groups,
+    recursively, so that a few failures cost a few cheap extra statements rather
+    than one transaction per event.
     """
     ensure_stage_tables(conn)
     conn.execute(query("clear_stage_tables"))
@@ -202,13 +204,24 @@ def project_isolated(
         return
     _load_docs(conn, good)
     good = [e for e in good if e.parsed is not None]
+    try:
+        with conn.transaction():
+            stage(conn, good)
+    except psycopg.errors.Error as exc:
+        if _is_connection_error(exc):
+            raise
+        # Values COPY refuses (a bug of ours): stage each group with its projection.
+        log.warning("staging failed, staging group by group", extra={"error": _line(exc)})
+        staged_all = False
+    else:
+        staged_all = True
     suspects = [e for e in good if e.attempts > 0]
     first = [e for e in good if e.attempts == 0]
-    staged = False
     for group in [first, *([e] for e in suspects)]:
         if group:
-            _project_group(conn, group, schema, staged)
-            staged = True
+            _project_group(conn, group, schema, staged_all, whole=len(group) == len(good))
+    if any(e.failure is not None for e in good):
+        conn.execute(query("unindex_stage_tables"))
 
 
 def _load_docs(conn: Connection, events: Sequence[Claimed]) -> None:
@@ -234,14 +247,24 @@ def _load_docs(conn: Connection, events: Sequence[Claimed]) -> None:
 
 
 def _project_group(
-    conn: Connection, group: Sequence[Claimed], schema: str, clear_first: bool
+    conn: Connection,
+    group: Sequence[Claimed],
+    schema: str,
+    staged_all: bool,
+    whole: bool = False,
 ) -> None:
     """Project `group` in a savepoint; on failure split it until each failure is alone."""
     try:
-        with conn.transaction():
-            if clear_first:
-                conn.execute(query("clear_item_stages"))
-            project(conn, group, schema)
+        if staged_all:
+            # Savepoint, projections and release in one round trip.
+            with conn.pipeline(), conn.transaction():
+                project(conn, group, schema, only=None if whole else group)
+        else:
+            with conn.transaction():
+                conn.execute(query("clear_stage_tables"))
+                stage(conn, group)
+                with conn.pipeline():
+                    project(conn, group, schema)
         return
     except psycopg.errors.Error as exc:
         if _is_connection_error(exc):
@@ -253,9 +276,11 @@ def _project_group(
     if len(group) == 1:
         group[0].failure = error
         return
+    if whole and staged_all:
+        conn.execute(query("index_stage_tables"))
     size = min(len(group) - 1, math.ceil(math.sqrt(len(group))))
     for start in range(0, len(group), size):
-        _project_group(conn, group[start : start + size], schema, clear_first=True)
+        _project_group(conn, group[start : start + size], schema, staged_all)
 
 
 def classify(row: DictRow) -> Claimed:
@@ -287,44 +312,76 @@ def ensure_stage_tables(conn: Connection) -> None:
         _staged.add(conn)
 
 
-def project(conn: Connection, events: Sequence[Claimed], schema: str = LIVE_SCHEMA) -> None:
-    """Write the projections of `events` (documents staged) into `schema`: COPY, one INSERT each."""
-    if not events:
-        return
+def stage(conn: Connection, events: Sequence[Claimed]) -> None:
+    """COPY the parsed items of `events` into the staging tables (documents are staged)."""
     parsed = [(e, e.parsed) for e in events if e.parsed is not None]
-    staged = {
+    staged: dict[str, list[tuple[Any, ...]]] = {
         "COPY stage_message (raw_event_id, channel, message_id, wa_id, type, sent_at,"
-        " phone_number_id, text, context_message_id, contact_name, path) FROM STDIN": (
+        " phone_number_id, text, context_message_id, contact_name, path) FROM STDIN": [
             (e.raw_event_id, e.channel, m.message_id, m.wa_id, m.type, m.sent_at,
              m.phone_number_id, m.text, m.context_message_id, m.contact_name, _path(m.path))
             for e, p in parsed for m in p.messages
-        ),
+        ],
         "COPY stage_status (raw_event_id, channel, message_id, status, status_at,"
         " phone_number_id, recipient_id, conversation_id, conversation_category,"
-        " pricing_category, pricing_model, billable, error_codes, path) FROM STDIN": (
+        " pricing_category, pricing_model, billable, error_codes, path) FROM STDIN": [
             (e.raw_event_id, e.channel, s.message_id, s.status, s.status_at, s.phone_number_id,
              s.recipient_id, s.conversation_id, s.conversation_category, s.pricing_category,
              s.pricing_model, s.billable, _int_array(s.error_codes), _path(s.path))
             for e, p in parsed for s in p.statuses
-        ),
-        "COPY stage_error (raw_event_id, channel, position, code, title, path) FROM STDIN": (
+        ],
+        "COPY stage_error (raw_event_id, channel, position, code, title, path) FROM STDIN": [
             (e.raw_event_id, e.channel, err.position, err.code, err.title, _path(err.path))
             for e, p in parsed for err in p.errors
-        ),
+        ],
     }  # fmt: skip
     with conn.cursor() as cur:
         for statement, rows in staged.items():
-            with cur.copy(statement) as copy:
-                for row in rows:
-                    copy.write_row(row)
-    for name in (
-        "project_messages",
-        "project_contacts",
-        "project_statuses",
-        "project_deliveries",
-        "project_errors",
-    ):
-        conn.execute(projection_query(name, schema))
+            if rows:  # an empty COPY is still a round trip
+                with cur.copy(statement) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+
+
+def project(
+    conn: Connection,
+    events: Sequence[Claimed],
+    schema: str = LIVE_SCHEMA,
+    only: Sequence[Claimed] | None = None,
+) -> None:
+    """Write the staged items into `schema`'s projections: those of `only`, else all."""
+    has = {
+        "messages": any(e.parsed and e.parsed.messages for e in events),
+        "statuses": any(e.parsed and e.parsed.statuses for e in events),
+        "errors": any(e.parsed and e.parsed.errors for e in events),
+    }
+    names = tuple(name for items, name in PROJECTION_QUERIES if has[items])
+    if names:
+        ids = None if only is None else [e.raw_event_id for e in only]
+        conn.execute(projections_statement(names, schema), {"ids": ids})
+
+
+PROJECTION_QUERIES = (
+    ("messages", "project_messages"),
+    ("messages", "project_contacts"),
+    ("statuses", "project_statuses"),
+    ("statuses", "project_deliveries"),
+    ("errors", "project_errors"),
+)
+
+
+@functools.cache
+def projections_statement(names: tuple[str, ...], schema: str) -> sql.Composed:
+    """The named projection queries as one statement (one plan, one round trip).
+
+    Each reads only the staging tables, so they are independent: as data-modifying
+    WITH clauses they all run to completion, on one snapshot.
+    """
+    clauses = [
+        sql.SQL("{} AS ({})").format(sql.Identifier(name), projection_query(name, schema))
+        for name in names
+    ]
+    return sql.SQL("WITH {} SELECT 1").format(sql.SQL(", ").join(clauses))
 
 
 def projection_query(name: str, schema: str) -> sql.Composed:

@@ -35,6 +35,18 @@ CREATE TEMP TABLE IF NOT EXISTS stage_result (
     format text, attempts integer, notes jsonb
 ) ON COMMIT DELETE ROWS;
 
+-- name: index_stage_tables
+-- Before isolating failures: the small groups then look their few rows up instead of
+-- scanning whole staging tables (temporary tables have no statistics until analyzed).
+CREATE INDEX IF NOT EXISTS stage_message_event ON stage_message (raw_event_id);
+CREATE INDEX IF NOT EXISTS stage_status_event ON stage_status (raw_event_id);
+CREATE INDEX IF NOT EXISTS stage_error_event ON stage_error (raw_event_id);
+ANALYZE stage_doc, stage_message, stage_status, stage_error;
+
+-- name: unindex_stage_tables
+-- After isolating failures: clean batches stage faster without these indexes.
+DROP INDEX IF EXISTS stage_message_event, stage_status_event, stage_error_event;
+
 -- name: clear_stage_tables
 TRUNCATE stage_doc, stage_message, stage_status, stage_error, stage_result;
 
@@ -58,11 +70,8 @@ WITH checked AS (
 )
 SELECT id AS raw_event_id, error FROM checked WHERE error IS NOT NULL;
 
--- name: clear_item_stages
--- Between two groups of one batch (the documents stay staged).
-DELETE FROM stage_message;
-DELETE FROM stage_status;
-DELETE FROM stage_error;
+-- The project_* queries write the staged items of the events %(ids)s (NULL: all of them)
+-- into the projection tables of the schema {projections}.
 
 -- name: project_messages
 INSERT INTO {projections}.inbound_message AS t
@@ -73,6 +82,7 @@ SELECT DISTINCT ON (s.channel, s.message_id)
        s.text, s.context_message_id, s.contact_name, jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')),
        s.raw_event_id, d.received_at
 FROM stage_message s JOIN stage_doc d USING (raw_event_id)
+WHERE %(ids)s::bigint[] IS NULL OR s.raw_event_id = ANY(%(ids)s)
 ORDER BY s.channel, s.message_id, s.raw_event_id, s.path
 ON CONFLICT (channel, message_id) DO UPDATE SET
     (wa_id, type, sent_at, phone_number_id, text, context_message_id, contact_name, payload,
@@ -94,6 +104,7 @@ SELECT (m).* FROM (
     )::wabahook.contact_facts) AS m
     FROM stage_message
     WHERE wa_id IS NOT NULL AND wa_id <> ''
+      AND (%(ids)s::bigint[] IS NULL OR raw_event_id = ANY(%(ids)s))
     GROUP BY channel, wa_id
     ORDER BY channel, wa_id  -- one lock order for every drain: no deadlocks between them
 ) merged
@@ -114,6 +125,7 @@ SELECT DISTINCT ON (s.channel, s.message_id, s.status, s.status_at)
        s.pricing_model, s.billable, s.error_codes, jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')),
        s.raw_event_id, d.received_at
 FROM stage_status s JOIN stage_doc d USING (raw_event_id)
+WHERE %(ids)s::bigint[] IS NULL OR s.raw_event_id = ANY(%(ids)s)
 ORDER BY s.channel, s.message_id, s.status, s.status_at, s.raw_event_id, s.path
 ON CONFLICT (channel, message_id, status, status_at) DO UPDATE SET
     (phone_number_id, recipient_id, conversation_id, conversation_category, pricing_category,
@@ -150,6 +162,7 @@ SELECT (m).* FROM (
         SELECT *, to_timestamp(status_at) AS at,
                array_position(ARRAY['sent', 'delivered', 'read', 'played'], status)::smallint AS rank
         FROM stage_status
+        WHERE %(ids)s::bigint[] IS NULL OR raw_event_id = ANY(%(ids)s)
     ) s
     GROUP BY channel, message_id
     ORDER BY channel, message_id  -- one lock order for every drain: no deadlocks between them
@@ -171,6 +184,7 @@ SELECT DISTINCT ON (s.channel, d.body_sha256, s.position)
        s.channel, d.body_sha256, s.position, s.code, s.title,
        jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')), s.raw_event_id, d.received_at
 FROM stage_error s JOIN stage_doc d USING (raw_event_id)
+WHERE %(ids)s::bigint[] IS NULL OR s.raw_event_id = ANY(%(ids)s)
 ORDER BY s.channel, d.body_sha256, s.position, s.raw_event_id
 ON CONFLICT (channel, body_sha256, position) DO UPDATE SET
     (raw_event_id, received_at) = (excluded.raw_event_id, excluded.received_at)

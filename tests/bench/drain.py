@@ -9,9 +9,11 @@ import argparse
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import platform
 import secrets
+import statistics
 import sys
 import time
 from collections.abc import Iterator
@@ -31,28 +33,33 @@ from tests.corpus import CASES
 from tests.support.servers import create_database, drop_database, postgres_server, redis_server
 
 TARGET_EVENTS_PER_SECOND = 25_000
+POISON_BATCH = 1000
+POISONED_EVENTS = 5
+TARGET_POISON_RATIO = 3.0
+PROJECTIONS = "wabahook.inbound_message, wabahook.status_event, wabahook.message_delivery, wabahook.contact, wabahook.notification_error"
 _BASELINE_DB: Database | None = None
 
 
-def corpus(events: int) -> Iterator[bytes]:
+def corpus(events: int, offset: int = 0) -> Iterator[bytes]:
     """`events` bodies cycling through the corpus, ids made unique per event."""
     bodies = [case.body for case in CASES]
     for i in range(events):
-        yield bodies[i % len(bodies)].replace(b'"id":"', b'"id":"%d-' % i)
+        yield bodies[i % len(bodies)].replace(b'"id":"', b'"id":"%d-' % (offset + i))
 
 
-def load(url: str, events: int) -> float:
+def load(url: str, events: int, offset: int = 0) -> float:
     """COPY the events into raw_events and the queue; returns seconds taken."""
     started = time.perf_counter()
     with psycopg.connect(url) as conn, conn.cursor() as cur:
         with cur.copy(
             "COPY wabahook.raw_events (channel, body, body_sha256, request_id) FROM STDIN"
         ) as copy:
-            for body in corpus(events):
+            for body in corpus(events, offset):
                 copy.write_row(("bench", body, hashlib.sha256(body).digest(), "bench"))
         cur.execute(
             "INSERT INTO wabahook.event_queue (raw_event_id, received_at, channel)"
             " SELECT id, received_at, channel FROM wabahook.raw_events"
+            " ON CONFLICT (raw_event_id) DO NOTHING"
         )
         cur.execute("ANALYZE")
     return time.perf_counter() - started
@@ -114,6 +121,104 @@ def measure_baseline(url: str, redis_url: str, events: int) -> dict[str, Any]:
     }
 
 
+def poison_positions() -> list[int]:
+    """Positions in a batch whose bodies project items (so a trigger on them fires), spread out."""
+    projecting = [
+        i
+        for i in range(POISON_BATCH)
+        if CASES[i % len(CASES)].messages or CASES[i % len(CASES)].statuses
+    ]
+    step = len(projecting) // POISONED_EVENTS
+    return [projecting[step // 2 + k * step] for k in range(POISONED_EVENTS)]
+
+
+def reset(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            f"TRUNCATE wabahook.raw_events, wabahook.event_queue, wabahook.event_results, {PROJECTIONS} RESTART IDENTITY"
+        )
+
+
+def poison(url: str, ids: list[int]) -> None:
+    """Make the projection of these events raise inside PostgreSQL (as a bug of ours would)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE OR REPLACE FUNCTION wabahook.bench_poison() RETURNS trigger LANGUAGE plpgsql AS $$"
+            " BEGIN RAISE EXCEPTION 'poisoned event %', NEW.raw_event_id; END $$"
+        )
+        for table in ("inbound_message", "status_event", "notification_error"):
+            conn.execute(
+                f"CREATE TRIGGER bench_poison BEFORE INSERT ON wabahook.{table} FOR EACH ROW"
+                f" WHEN (NEW.raw_event_id = ANY('{{{','.join(map(str, ids))}}}'::bigint[]))"
+                " EXECUTE FUNCTION wabahook.bench_poison()"
+            )
+
+
+def cure(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        for table in ("inbound_message", "status_event", "notification_error"):
+            conn.execute(f"DROP TRIGGER IF EXISTS bench_poison ON wabahook.{table}")
+
+
+def timed_batch(db: Database) -> tuple[float, DrainStats]:
+    stats = DrainStats()
+    started = time.perf_counter()
+    drain_batch(db, stats, batch_size=POISON_BATCH)
+    return time.perf_counter() - started, stats
+
+
+def measure_poison(url: str, repeats: int) -> dict[str, Any]:
+    """A 1,000-event batch with 5 events whose projection raises, next to a clean one.
+
+    Clean and poisoned runs alternate on the same data so that the machine's noise
+    falls on both. The retry is the next batch: the 5 failed events made due again
+    (still failing) among 995 new ones.
+    """
+    db = Database(Secret(url), application_name="wabahook-bench-poison", timeout=600)
+    logging.getLogger("wabahook").setLevel(logging.ERROR)  # 5 "event failed" lines a run
+    ids = [p + 1 for p in poison_positions()]
+    clean: list[float] = []
+    poisoned: list[float] = []
+    retried: list[float] = []
+    try:
+        for _ in range(repeats):
+            reset(url)
+            load(url, POISON_BATCH)
+            clean.append(timed_batch(db)[0])
+            reset(url)
+            load(url, POISON_BATCH)
+            poison(url, ids)
+            seconds, stats = timed_batch(db)
+            assert (stats.failed, stats.processed + stats.rejected) == (
+                POISONED_EVENTS,
+                POISON_BATCH - POISONED_EVENTS,
+            ), stats.as_dict()
+            poisoned.append(seconds)
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("UPDATE wabahook.event_queue SET not_before = now()")
+            load(url, POISON_BATCH - POISONED_EVENTS, offset=POISON_BATCH)
+            seconds, stats = timed_batch(db)
+            assert stats.failed == POISONED_EVENTS, stats.as_dict()
+            retried.append(seconds)
+            cure(url)
+    finally:
+        cure(url)
+        db.close()
+    median = statistics.median
+    return {
+        "batch_events": POISON_BATCH,
+        "poisoned_events": POISONED_EVENTS,
+        "repeats": repeats,
+        "clean_batch_seconds": round(median(clean), 4),
+        "poisoned_batch_seconds": round(median(poisoned), 4),
+        "retry_batch_seconds": round(median(retried), 4),
+        "poisoned_over_clean": round(median(poisoned) / median(clean), 2),
+        "retry_over_clean": round(median(retried) / median(clean), 2),
+        "target_ratio": TARGET_POISON_RATIO,
+        "meets_target": median(poisoned) / median(clean) <= TARGET_POISON_RATIO,
+    }
+
+
 def machine() -> dict[str, Any]:
     memory = None
     with contextlib.suppress(OSError), open("/proc/meminfo") as meminfo:
@@ -132,6 +237,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--baseline-events", type=int, default=5_000)
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    parser.add_argument("--poison-repeats", type=int, default=7)
     parser.add_argument("--out", type=Path, default=Path("bench-report.json"))
     args = parser.parse_args()
 
@@ -151,6 +257,8 @@ def main() -> None:
             load(url, args.baseline_events)
             print(f"baseline: {args.baseline_events} RQ jobs ...", file=sys.stderr)
             baseline = measure_baseline(url, redis_url, args.baseline_events)
+            print("a batch with poisoned events, next to a clean one ...", file=sys.stderr)
+            poisoned = measure_poison(url, args.poison_repeats)
         finally:
             drop_database(server, name)
     report = {
@@ -170,6 +278,7 @@ def main() -> None:
         ),
         "target_events_per_second": TARGET_EVENTS_PER_SECOND,
         "meets_target": result["events_per_second"] >= TARGET_EVENTS_PER_SECOND,
+        "poisoned_batch": poisoned,
     }
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))

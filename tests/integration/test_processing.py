@@ -256,3 +256,34 @@ def test_phone_number_id_is_kept_for_cloud_and_null_for_on_premise(
     cloud = view(database_url, "messages_inbound", "message_id = 'wamid.T1'")[0]
     onprem = view(database_url, "messages_inbound", "message_id = 'ABGGV01'")[0]
     assert (cloud["phone_number_id"], onprem["phone_number_id"]) == (PN, None)
+
+
+def test_several_failing_events_fail_alone_are_parked_and_retried_alone(
+    db: Database, database_url: str
+) -> None:
+    bodies = [status_body(f"m{i}", "sent", 1750000000 + i) for i in range(300)]
+    poisoned = {"m7", "m150", "m151", "m299"}
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE FUNCTION wabahook.test_poison() RETURNS trigger LANGUAGE plpgsql AS $$"
+            " BEGIN RAISE EXCEPTION 'poisoned row %', NEW.message_id; END $$;"
+            "CREATE TRIGGER test_poison BEFORE INSERT ON wabahook.status_event FOR EACH ROW"
+            " WHEN (NEW.message_id IN ('m7', 'm150', 'm151', 'm299'))"
+            " EXECUTE FUNCTION wabahook.test_poison()"
+        )
+    store(db, bodies)
+    stats = drain(db)
+    assert (stats.processed, stats.failed) == (296, 4)
+    failed = view(database_url, "raw_event_log", "state = 'failed'")
+    assert {row["error"].split()[-1] for row in failed} == poisoned
+    assert {row["next_attempt_at"] for row in failed} == {None}  # parked: a bug, not a blip
+    assert len(view(database_url, "status_events")) == 296
+    # Made due again while still failing, among new events: they fail alone again.
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE wabahook.event_queue SET not_before = now()")
+    store(db, [status_body(f"n{i}", "sent", 1750000000 + i) for i in range(50)])
+    stats = drain(db)
+    assert (stats.processed, stats.failed) == (50, 4)
+    assert {row["attempts"] for row in view(database_url, "raw_event_log", "state = 'failed'")} == {
+        2
+    }
