@@ -34,6 +34,36 @@ CREATE TEMP TABLE IF NOT EXISTS stage_result (
     raw_event_id bigint, channel text, received_at timestamptz, state text, error text,
     format text, attempts integer, notes jsonb
 ) ON COMMIT DELETE ROWS;
+-- Tries one statement (the projections, taking a group's event ids as $1) for each
+-- group in its own subtransaction; returns the groups that failed, and why. One call
+-- per level of failure isolation instead of a round trip per group.
+CREATE OR REPLACE FUNCTION pg_temp.wabahook_try_groups(statement text, groups jsonb)
+RETURNS TABLE (group_no integer, error_state text, error_message text)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    ids bigint[];
+BEGIN
+    group_no := 0;
+    FOR ids IN
+        SELECT ARRAY(SELECT jsonb_array_elements_text(g.value)::bigint)
+        FROM jsonb_array_elements(groups) WITH ORDINALITY AS g(value, n)
+        ORDER BY g.n
+    LOOP
+        BEGIN
+            EXECUTE statement USING ids;
+        EXCEPTION WHEN OTHERS THEN
+            error_state := SQLSTATE;
+            error_message := SQLERRM;
+            RETURN NEXT;
+        END;
+        group_no := group_no + 1;
+    END LOOP;
+END
+$fn$
+
+-- name: try_groups
+SELECT group_no AS position, error_state AS sqlstate, error_message AS message
+FROM pg_temp.wabahook_try_groups(%(statement)s, %(groups)s);
 
 -- name: index_stage_tables
 -- Before isolating failures: the small groups then look their few rows up instead of
@@ -70,10 +100,9 @@ WITH checked AS (
 )
 SELECT id AS raw_event_id, error FROM checked WHERE error IS NOT NULL;
 
--- The project_* queries write the staged items of the events %(ids)s (NULL: all of them)
--- into the projection tables of the schema {projections}.
-
 -- name: project_messages
+-- The project_* queries write the staged items of the events {ids} (an array of event ids,
+-- NULL: all of them) into the projection tables of the schema {projections}.
 INSERT INTO {projections}.inbound_message AS t
     (channel, message_id, wa_id, type, sent_at, phone_number_id, text, context_message_id,
      contact_name, payload, raw_event_id, received_at)
@@ -82,7 +111,7 @@ SELECT DISTINCT ON (s.channel, s.message_id)
        s.text, s.context_message_id, s.contact_name, jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')),
        s.raw_event_id, d.received_at
 FROM stage_message s JOIN stage_doc d USING (raw_event_id)
-WHERE %(ids)s::bigint[] IS NULL OR s.raw_event_id = ANY(%(ids)s)
+WHERE {ids}::bigint[] IS NULL OR s.raw_event_id = ANY({ids})
 ORDER BY s.channel, s.message_id, s.raw_event_id, s.path
 ON CONFLICT (channel, message_id) DO UPDATE SET
     (wa_id, type, sent_at, phone_number_id, text, context_message_id, contact_name, payload,
@@ -104,7 +133,7 @@ SELECT (m).* FROM (
     )::wabahook.contact_facts) AS m
     FROM stage_message
     WHERE wa_id IS NOT NULL AND wa_id <> ''
-      AND (%(ids)s::bigint[] IS NULL OR raw_event_id = ANY(%(ids)s))
+      AND ({ids}::bigint[] IS NULL OR raw_event_id = ANY({ids}))
     GROUP BY channel, wa_id
     ORDER BY channel, wa_id  -- one lock order for every drain: no deadlocks between them
 ) merged
@@ -125,7 +154,7 @@ SELECT DISTINCT ON (s.channel, s.message_id, s.status, s.status_at)
        s.pricing_model, s.billable, s.error_codes, jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')),
        s.raw_event_id, d.received_at
 FROM stage_status s JOIN stage_doc d USING (raw_event_id)
-WHERE %(ids)s::bigint[] IS NULL OR s.raw_event_id = ANY(%(ids)s)
+WHERE {ids}::bigint[] IS NULL OR s.raw_event_id = ANY({ids})
 ORDER BY s.channel, s.message_id, s.status, s.status_at, s.raw_event_id, s.path
 ON CONFLICT (channel, message_id, status, status_at) DO UPDATE SET
     (phone_number_id, recipient_id, conversation_id, conversation_category, pricing_category,
@@ -162,7 +191,7 @@ SELECT (m).* FROM (
         SELECT *, to_timestamp(status_at) AS at,
                array_position(ARRAY['sent', 'delivered', 'read', 'played'], status)::smallint AS rank
         FROM stage_status
-        WHERE %(ids)s::bigint[] IS NULL OR raw_event_id = ANY(%(ids)s)
+        WHERE {ids}::bigint[] IS NULL OR raw_event_id = ANY({ids})
     ) s
     GROUP BY channel, message_id
     ORDER BY channel, message_id  -- one lock order for every drain: no deadlocks between them
@@ -184,7 +213,7 @@ SELECT DISTINCT ON (s.channel, d.body_sha256, s.position)
        s.channel, d.body_sha256, s.position, s.code, s.title,
        jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')), s.raw_event_id, d.received_at
 FROM stage_error s JOIN stage_doc d USING (raw_event_id)
-WHERE %(ids)s::bigint[] IS NULL OR s.raw_event_id = ANY(%(ids)s)
+WHERE {ids}::bigint[] IS NULL OR s.raw_event_id = ANY({ids})
 ORDER BY s.channel, d.body_sha256, s.position, s.raw_event_id
 ON CONFLICT (channel, body_sha256, position) DO UPDATE SET
     (raw_event_id, received_at) = (excluded.raw_event_id, excluded.received_at)

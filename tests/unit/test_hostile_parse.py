@@ -92,11 +92,11 @@ def test_a_drain_summary_and_its_metric_labels_stay_bounded() -> None:
 def test_only_errors_a_retry_can_mend_are_retried() -> None:
     import psycopg.errors as pg
 
-    from processors.drain import _is_transient
+    from processors.isolation import is_transient
 
     for transient in (pg.SerializationFailure, pg.DeadlockDetected, pg.LockNotAvailable,
                       pg.QueryCanceled, pg.OutOfMemory, pg.DiskFull, pg.IoError):  # fmt: skip
-        assert _is_transient(transient("x")), transient
+        assert is_transient(transient("x").sqlstate), transient
     for permanent in (pg.RaiseException, pg.NumericValueOutOfRange, pg.ProgramLimitExceeded,
                       pg.UniqueViolation, pg.InvalidTextRepresentation):  # fmt: skip
-        assert not _is_transient(permanent("x")), permanent
+        assert not is_transient(permanent("x").sqlstate), permanent

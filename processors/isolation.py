@@ -1,0 +1,209 @@
+"""Project a batch so that a failing event fails alone and costs little.
+
+Bad data never reaches PostgreSQL (see processors.values), so what still fails here
+is PostgreSQL refusing a body's JSON, a resource or lock trouble, or a bug of ours.
+The batch is first projected as a whole. If that fails, it is split into groups of
+about the square root of its size, and every group of a level is tried in its own
+savepoint by one server-side loop (one round trip per level); failing groups are
+split again until each failure stands alone. Events that failed before are
+projected one by one, so a retry does not disturb its batch again.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from processors.batch import (
+    LIVE_SCHEMA,
+    Claimed,
+    Connection,
+    Failure,
+    ensure_stage_tables,
+    project,
+    projections_for,
+    projections_statement,
+    stage,
+)
+from receiver.queries import query
+
+log = logging.getLogger("wabahook.drain")
+
+# Errors a retry may mend (SQLSTATE classes and codes): serialization failures and
+# deadlocks, resource shortages, a lock or statement timeout, I/O trouble. Any other
+# failure is our own bug (bad data is caught before PostgreSQL): it waits for a fix
+# and `wabahook failed retry` / `replay --failed` instead of retrying on its own.
+TRANSIENT_CLASSES = ("40", "53", "58")
+TRANSIENT_CODES = frozenset({"55P03", "57014"})
+MAX_ERROR_CHARS = 500
+
+
+def project_isolated(
+    conn: Connection, events: Sequence[Claimed], schema: str = LIVE_SCHEMA
+) -> None:
+    """Project the parsed events of a batch; a failing one gets its `failure` set."""
+    ensure_stage_tables(conn)
+    conn.execute(query("clear_stage_tables"))
+    good = [e for e in events if e.parsed is not None and e.failure is None]
+    if not good:
+        return
+    _load_docs(conn, good)
+    good = [e for e in good if e.parsed is not None]
+    try:
+        with conn.transaction():
+            stage(conn, good)
+    except psycopg.errors.Error as exc:
+        if is_connection_error(exc):
+            raise
+        # Values COPY refuses (a bug of ours): stage and project event by event.
+        log.warning("staging failed, projecting one by one", extra={"error": line(exc)})
+        for event in good:
+            _project_alone(conn, event, schema)
+        return
+    suspects = [e for e in good if e.attempts > 0]
+    first = [e for e in good if e.attempts == 0]
+    if first:
+        failure = _try(conn, first, schema, only=None if len(first) == len(good) else first)
+        if failure is not None:
+            _isolate(conn, first, schema, failure)
+    for event in suspects:
+        event.failure = _try(conn, [event], schema, only=[event])
+
+
+def _load_docs(conn: Connection, events: Sequence[Claimed]) -> None:
+    """Stage the documents of `events`; a body jsonb refuses makes its event rejected."""
+    times = [e.received_at for e in events]
+    params = {"ids": [e.raw_event_id for e in events], "since": min(times), "until": max(times)}
+    try:
+        with conn.transaction():
+            conn.execute(query("load_docs"), params)
+    except psycopg.errors.Error as exc:
+        if is_connection_error(exc):
+            raise
+        refused = {
+            row["raw_event_id"]: row["error"]
+            for row in conn.execute(query("load_docs_checked"), params).fetchall()
+        }
+        for event in events:
+            if event.raw_event_id in refused:
+                event.parsed = None
+                event.rejection = "PostgreSQL jsonb refuses it: " + clean(
+                    refused[event.raw_event_id]
+                )
+
+
+def _try(
+    conn: Connection, group: Sequence[Claimed], schema: str, only: Sequence[Claimed] | None
+) -> Failure | None:
+    """Project the staged items of `only` (None: all) in a savepoint; the failure, if any."""
+    try:
+        with conn.transaction():
+            project(conn, group, schema, only)
+    except psycopg.errors.Error as exc:
+        if is_connection_error(exc):
+            raise
+        return Failure(line(exc), transient=is_transient(exc.sqlstate))
+    except Exception as exc:  # our own bug: that event fails, its siblings go on
+        log.exception("projection raised", extra={"events": len(group)})
+        return Failure("internal error: " + line(exc), transient=False)
+    return None
+
+
+def _project_alone(conn: Connection, event: Claimed, schema: str) -> None:
+    """Stage and project one event in a savepoint (when the batch could not be staged)."""
+    try:
+        with conn.transaction():
+            conn.execute(query("clear_stage_tables"))
+            stage(conn, [event])
+            project(conn, [event], schema)
+    except psycopg.errors.Error as exc:
+        if is_connection_error(exc):
+            raise
+        event.failure = Failure(line(exc), transient=is_transient(exc.sqlstate))
+    except Exception as exc:
+        log.exception("projection raised", extra={"raw_event_id": event.raw_event_id})
+        event.failure = Failure("internal error: " + line(exc), transient=False)
+
+
+def _isolate(conn: Connection, group: Sequence[Claimed], schema: str, failure: Failure) -> None:
+    """Find the failing events of `group` (which failed with `failure`), level by level."""
+    if len(group) == 1:
+        group[0].failure = failure
+        return
+    # Small groups look their rows up by index (temporary tables have no statistics).
+    conn.execute(query("index_stage_tables"))
+    statement = projections_statement(projections_for(group), schema, server_side=True)
+    level = _split(group)
+    while level:
+        failures = _try_level(conn, statement, level)
+        level = [
+            part
+            for position, failed in sorted(failures.items())
+            for part in _fail_or_split(level[position], failed)
+        ]
+    conn.execute(query("unindex_stage_tables"))
+
+
+def _try_level(
+    conn: Connection, statement: sql.Composed, level: list[Sequence[Claimed]]
+) -> dict[int, Failure]:
+    """Project every group of a level in its own savepoint, server-side; the failed ones."""
+    groups = Jsonb([[e.raw_event_id for e in group] for group in level])
+    try:
+        with conn.transaction():
+            rows = conn.execute(
+                query("try_groups"), {"statement": statement.as_string(conn), "groups": groups}
+            ).fetchall()
+    except psycopg.errors.Error as exc:  # the loop itself failed (a statement timeout, say)
+        if is_connection_error(exc):
+            raise
+        whole = Failure(line(exc), transient=is_transient(exc.sqlstate))
+        return dict.fromkeys(range(len(level)), whole)
+    return {
+        row["position"]: Failure(clean(row["message"]), transient=is_transient(row["sqlstate"]))
+        for row in rows
+    }
+
+
+def _fail_or_split(group: Sequence[Claimed], failure: Failure) -> list[Sequence[Claimed]]:
+    if len(group) == 1:
+        group[0].failure = failure
+        return []
+    return _split(group)
+
+
+def _split(group: Sequence[Claimed]) -> list[Sequence[Claimed]]:
+    """About the square root of `group`'s size of groups (at least two)."""
+    size = min(len(group) - 1, math.ceil(math.sqrt(len(group))))
+    return [group[start : start + size] for start in range(0, len(group), size)]
+
+
+def is_transient(sqlstate: str | None) -> bool:
+    """Whether a retry of the same event may succeed."""
+    state = sqlstate or ""
+    return state[:2] in TRANSIENT_CLASSES or state in TRANSIENT_CODES
+
+
+def is_connection_error(exc: psycopg.Error) -> bool:
+    """Lost connections and server shutdowns end the batch; anything else is per event."""
+    state = exc.sqlstate
+    if state is None:  # raised by the client: the connection, or a value it cannot send
+        return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+    return state.startswith("08") or state in ("57P01", "57P02", "57P03")
+
+
+def line(exc: BaseException) -> str:
+    """The first line of an error, fit to store and show."""
+    text = str(exc).strip()
+    return clean(text.splitlines()[0] if text else type(exc).__name__)
+
+
+def clean(text: str) -> str:
+    """An error line fit to store and show: no NUL (text refuses it), bounded length."""
+    text = text.replace("\x00", "\\x00")
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
