@@ -19,6 +19,7 @@ from rq import Queue
 from processors import channels
 from tests.integration.conftest import wait_until
 from tests.integration.helpers import basic, count, stored_events
+from tests.support.rawhttp import read_answer
 
 BODY = b'{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[]}]}'
 SENDER_PATIENCE = 4.5
@@ -47,16 +48,7 @@ def raw_exchange(base_url: str, head: bytes, chunks: list[bytes]) -> bytes:
                 sock.sendall(chunk)
         except OSError:
             pass  # the server may answer and close before reading everything
-        answer = b""
-        while True:
-            try:
-                data = sock.recv(65536)
-            except ConnectionResetError:
-                break
-            if not data:
-                break
-            answer += data
-    return answer
+        return read_answer(sock)
 
 
 def chunked(body: bytes, size: int = 1000) -> list[bytes]:

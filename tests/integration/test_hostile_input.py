@@ -27,6 +27,7 @@ from psycopg.rows import dict_row
 from processors import channels
 from tests.hostile import BODIES, Hostile, cloud_text
 from tests.integration.helpers import basic
+from tests.support.rawhttp import read_answer
 
 ROOT = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
@@ -67,15 +68,7 @@ def exchange(receiver: Receiver, raw: Raw) -> int | None:
             return None
         if raw.half_close:
             sock.shutdown(socket.SHUT_WR)
-        answer = b""
-        while b"\r\n" not in answer:
-            try:
-                data = sock.recv(65536)
-            except ConnectionResetError:
-                break
-            if not data:
-                break
-            answer += data
+        answer = read_answer(sock, enough=b"\r\n")
     return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else None
 
 
