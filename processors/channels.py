@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +22,21 @@ SAMPLE_NOTIFICATION = (
 )
 
 
+# E.164 allows at most 15 digits; fewer than 7 is no dialable number anywhere.
+PHONE_NUMBER = re.compile(r"\+?[0-9]{7,15}")
+# What people write between digit groups: "+49 (151) 123-45.67". Dropped before storing.
+PHONE_SEPARATORS = re.compile(r"[ ().-]")
+PHONE_RULE = "an optional +, then 7 to 15 digits (spaces, dashes, dots and parentheses are dropped)"
+
+
 class ChannelError(Exception):
     """A channel operation was refused; the message says why."""
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """A value for an error message: quoted, control characters escaped, cut to `limit`."""
+    text = repr(str(value))
+    return text if len(text) <= limit else f"{text[: limit - 4]}...{text[0]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,16 +75,28 @@ class IssuedCredential:
 
 def validate_name(name: str) -> str:
     """`name` if it is a valid channel name, else ChannelError."""
-    if not CHANNEL_NAME.match(name):
+    # fullmatch: the pattern's `$` would also accept a trailing newline.
+    if not CHANNEL_NAME.fullmatch(name):
         raise ChannelError(
-            f"invalid channel name {name!r}: use 1-63 lowercase letters, digits and inner hyphens"
+            f"invalid channel name {shown(name)}: use 1-63 lowercase letters, digits and inner"
+            " hyphens"
         )
     return name
+
+
+def normalize_phone_number(number: str) -> str:
+    """The number without separators if it is E.164-like (see PHONE_RULE), else ChannelError."""
+    compact = PHONE_SEPARATORS.sub("", number)
+    if not PHONE_NUMBER.fullmatch(compact):
+        raise ChannelError(f"{shown(number)} is not a phone number: use {PHONE_RULE}")
+    return compact
 
 
 def add_channel(db: Database, name: str, phone_number: str | None = None) -> IssuedCredential:
     """Create a channel with a first credential."""
     validate_name(name)
+    if phone_number is not None:
+        phone_number = normalize_phone_number(phone_number)
     with db.transaction() as conn:
         created = conn.execute(
             query("create_channel"), {"name": name, "phone_number": phone_number}
@@ -126,14 +152,27 @@ def withdraw(db: Database, name: str, issued: IssuedCredential) -> None:
 
 
 def finish_connect(db: Database, name: str, phone_number: str | None) -> None:
-    """After 360dialog shows the newest credential: end the others, keep the number."""
+    """After 360dialog shows the newest credential: end the others, keep the number.
+
+    The webhook is registered by now, so the old credentials end even when the number
+    360dialog reported is malformed; that number is refused and not stored.
+    """
     expire_old(db, name)
-    if phone_number is not None:
-        db.fetch_one("set_phone_number", {"name": name, "phone_number": phone_number})
+    if phone_number is None:
+        return
+    try:
+        number = normalize_phone_number(phone_number)
+    except ChannelError:
+        raise ChannelError(
+            f"the webhook is connected, but 360dialog reported {shown(phone_number)} as the"
+            " phone number, which is not one; it was not stored"
+        ) from None
+    db.fetch_one("set_phone_number", {"name": name, "phone_number": number})
 
 
 def set_enabled(db: Database, name: str, enabled: bool) -> None:
     """Enable or disable a channel: a disabled channel answers 401 to everything."""
+    validate_name(name)
     if db.fetch_one("set_channel_enabled", {"name": name, "enabled": enabled}) is None:
         raise ChannelError(f"no channel named {name!r}")
 

@@ -10,9 +10,11 @@ from typing import Any
 import click
 from psycopg import sql
 
+from processors.channels import ChannelError, shown, validate_name
+
 STATES = ("queued", "processed", "rejected", "failed")
-_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_DURATION = re.compile(r"([0-9]+)\s*([smhdw])", re.ASCII)
+_SECONDS = {"s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,27 @@ class Selection:
 Param = click.Parameter | None
 Context = click.Context | None
 
+# Ages beyond a century are typos (99999999999w); they would also overflow datetime.
+MAX_AGE_DAYS = 36_525
+MAX_AGE = f"100 years ({MAX_AGE_DAYS}d)"
+# raw_event_id is a bigint; a larger id can name no event and PostgreSQL refuses it.
+MAX_ID = 2**63 - 1
+# Ids a single --ids may name: each one is sent to PostgreSQL in an array.
+MAX_IDS = 1_000_000
+_ID_RANGE = re.compile(r"([0-9]+)(?:-([0-9]+))?", re.ASCII)
+
+
+def parse_age(text: str) -> timedelta | None:
+    """The age `text` names (90m, 2h, 7d, 12w), None if it is no age; ValueError if too long."""
+    match = _DURATION.fullmatch(text.strip())
+    if not match:
+        return None
+    digits, unit = match.groups()
+    # Digits are counted before int(): it refuses numbers of thousands of digits.
+    if len(digits.lstrip("0")) > 12 or int(digits) * _SECONDS[unit] > MAX_AGE_DAYS * 86_400:
+        raise ValueError(f"an age may be at most {MAX_AGE}")
+    return timedelta(seconds=int(digits) * _SECONDS[unit])
+
 
 class Moment(click.ParamType):  # type: ignore[type-arg]
     """An ISO 8601 date or time (UTC unless it says otherwise), or an age such as 2h or 7d."""
@@ -62,16 +85,25 @@ class Moment(click.ParamType):  # type: ignore[type-arg]
         if isinstance(value, datetime):
             return value
         text = str(value).strip()
-        match = _DURATION.match(text)
-        if match:
-            return datetime.now(UTC) - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        try:
+            age = parse_age(text)
+        except ValueError as exc:
+            self.fail(f"{shown(text)} is too long ago: {exc}", param, ctx)
+        if age is not None:
+            return datetime.now(UTC) - age
         try:
             moment = datetime.fromisoformat(text)
         except ValueError:
             self.fail(
-                f"{text!r} is neither an ISO 8601 time nor an age like 90m, 2h or 7d", param, ctx
+                f"{shown(text)} is neither an ISO 8601 time nor an age like 90m, 2h or 7d",
+                param,
+                ctx,
             )
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        try:
+            # In UTC, so that comparing and storing it cannot leave datetime's range later.
+            return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+        except OverflowError:
+            self.fail(f"{shown(text)} is outside the years 0001 to 9999 in UTC", param, ctx)
 
 
 class Duration(click.ParamType):  # type: ignore[type-arg]
@@ -82,10 +114,13 @@ class Duration(click.ParamType):  # type: ignore[type-arg]
     def convert(self, value: Any, param: Param, ctx: Context) -> timedelta:
         if isinstance(value, timedelta):
             return value
-        match = _DURATION.match(str(value).strip())
-        if not match:
-            self.fail(f"{value!r} is not an age like 90d, 12w or 36h", param, ctx)
-        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        try:
+            age = parse_age(str(value))
+        except ValueError as exc:
+            self.fail(f"{shown(value)} is too long: {exc}", param, ctx)
+        if age is None:
+            self.fail(f"{shown(value)} is not an age like 90d, 12w or 36h", param, ctx)
+        return age
 
 
 class IdList(click.ParamType):  # type: ignore[type-arg]
@@ -101,23 +136,44 @@ class IdList(click.ParamType):  # type: ignore[type-arg]
         ids: list[int] = []
         for part in str(value).split(","):
             part = part.strip()
-            first, dash, last = part.partition("-")
-            if not (first.isdigit() and (not dash or last.isdigit())):
-                self.fail(f"{part!r} is not an id or a range like 20-25", param, ctx)
-            low, high = int(first), int(last) if dash else int(first)
-            if high < low or high - low > 1_000_000:
-                self.fail(f"{part!r} is not a sensible range", param, ctx)
+            match = _ID_RANGE.fullmatch(part)
+            if not match:
+                self.fail(f"{shown(part)} is not an id or a range like 20-25", param, ctx)
+            first, last = match.group(1), match.group(2) or match.group(1)
+            if max(len(first.lstrip("0")), len(last.lstrip("0"))) > 19 or int(last) > MAX_ID:
+                self.fail(f"{shown(part)}: an id is at most {MAX_ID}", param, ctx)
+            low, high = int(first), int(last)
+            if high < low:
+                self.fail(f"{shown(part)} is not a range: {high} is below {low}", param, ctx)
+            if len(ids) + high - low + 1 > MAX_IDS:
+                self.fail(f"{shown(value)} names more than {MAX_IDS} ids", param, ctx)
             ids.extend(range(low, high + 1))
         return tuple(ids)
+
+
+class ChannelName(click.ParamType):  # type: ignore[type-arg]
+    """A channel name as a filter: refused early when no channel could have it."""
+
+    name = "channel"
+
+    def convert(self, value: Any, param: Param, ctx: Context) -> str:
+        try:
+            return validate_name(str(value))
+        except ChannelError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 def selection_options(func: Any) -> Any:
     """The filter options of `replay` and `forward`."""
     options = [
-        click.option("--channel", "channels", multiple=True, help="Only this channel (repeats)."),
-        click.option("--since", type=Moment(), help="Received at or after: ISO time or age (2h)."),
-        click.option("--until", type=Moment(), help="Received before: ISO time or age (30m)."),
-        click.option("--ids", type=IdList(), help="Only these event ids: 12,15,20-25."),
+        click.option("--channel", "channels", multiple=True, type=ChannelName(),
+                     help="Only this channel (repeats)."),
+        click.option("--since", type=Moment(),
+                     help=f"Received at or after: ISO time or age (2h), at most {MAX_AGE}."),
+        click.option("--until", type=Moment(),
+                     help=f"Received before: ISO time or age (30m), at most {MAX_AGE}."),
+        click.option("--ids", type=IdList(),
+                     help=f"Only these event ids: 12,15,20-25 (at most {MAX_IDS:,})."),
         click.option("--state", "states", multiple=True, type=click.Choice(STATES),
                      help="Only events in this state (repeatable)."),
     ]  # fmt: skip

@@ -77,7 +77,7 @@ class Authenticator:
 
     def check(self, channel: str, presented: BasicCredentials | None) -> bool:
         """True when `presented` is a valid credential of the enabled `channel`."""
-        auth = self._lookup(channel) if CHANNEL_NAME.match(channel) else None
+        auth = self._lookup(channel) if CHANNEL_NAME.fullmatch(channel) else None
         candidates = auth.credentials if auth is not None and auth.credentials else (_DUMMY,)
         username = presented.username if presented else b""
         password_digest = digest(presented.password if presented else b"")

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NoReturn, TypeVar
+from urllib.parse import urlsplit
 
 import click
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from redis.connection import parse_url as parse_redis_url
 
 from processors import channels, dialog360
 from processors import retention as retention_module
 from processors.drain import BATCH_SIZE
 from processors.embedded import EmbeddedError
 from processors.migrate import MigrationError
-from receiver.config import ConfigError, Settings
+from processors.selection import ChannelName
+from receiver.config import ConfigError, Secret, Settings
 from receiver.db import Database, DatabaseError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,17 +42,33 @@ EXPECTED_ERRORS = (
 
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
+# A command should say within seconds that the database is away, not after the pool's 30 s.
+CONNECT_TIMEOUT_SECONDS = 5
+# libpq's prefix naming the server it tried: 'connection to server at "h" (ip), port 1 failed: '.
+_SERVER = re.compile(
+    r'connection to server (?:at "(?P<host>[^"]*)"(?: \([^)]*\))?, port (?P<port>[0-9]+)'
+    r'|on socket "(?P<socket>[^"]*)") failed: '
+)
 __all__ = [
+    "CONNECT_TIMEOUT_SECONDS",
     "DEFAULT_PUBLIC_URL",
+    "FiniteFloatRange",
     "batch_size_option",
+    "check_database",
+    "check_redis_url",
+    "check_url",
     "database",
+    "database_params",
+    "database_settings",
     "emit_json",
     "errors_as_messages",
     "fail",
+    "first_line",
     "json_option",
     "main",
     "period_options",
     "progress",
+    "redacted",
 ]
 
 
@@ -60,14 +83,98 @@ def errors_as_messages() -> Iterator[None]:
     try:
         yield
     except EXPECTED_ERRORS as exc:
-        fail(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        fail(first_line(exc))
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name if it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def database_settings() -> Settings:
+    """Settings whose database answered a first connection (else a one-line error)."""
+    with errors_as_messages():
+        settings = Settings.from_env()
+    check_database(settings.database_url)
+    return settings
+
+
+def check_database(url: Secret) -> None:
+    """Connect once, within CONNECT_TIMEOUT_SECONDS, so that a command fails fast and says why."""
+    params = database_params(url)
+    try:
+        psycopg.connect(
+            url.reveal(), connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name="wabahook-cli"
+        ).close()
+    except psycopg.Error as exc:
+        fail(redacted(f"cannot reach the database: {connect_failure(exc, params)}", url, params))
+
+
+def database_params(url: Secret) -> dict[str, str]:
+    """DATABASE_URL's parts; a malformed one is reported without echoing it (it has secrets)."""
+    try:
+        return {key: str(value) for key, value in conninfo_to_dict(url.reveal()).items()}
+    except psycopg.Error:
+        fail(
+            "DATABASE_URL is malformed: use postgresql://USER:PASSWORD@HOST:PORT/DBNAME"
+            " (percent-encode special characters) or key=value pairs"
+        )
+
+
+def connect_failure(exc: psycopg.Error, params: dict[str, str]) -> str:
+    """libpq's reason for a failed connection, on one line, followed by the server tried."""
+    text = first_line(exc).removeprefix("connection failed: ").removeprefix("connection is bad: ")
+    server = _SERVER.match(text)
+    if server:
+        text = text[server.end() :]
+        where = server["socket"] or f"{server['host']}:{server['port']}"
+    else:
+        where = f"{params.get('host') or 'local socket'}:{params.get('port') or 5432}"
+    text = text.removeprefix("FATAL:").strip()
+    if text == "connection timeout expired":
+        text = f"no answer within {CONNECT_TIMEOUT_SECONDS} s"
+    if text[1:2].islower():  # "Connection refused", but not "SSL ..."
+        text = text[0].lower() + text[1:]
+    return f"{text} ({where})"
+
+
+def redacted(message: str, url: Secret, params: dict[str, str]) -> str:
+    """`message` without the URL's password (or the URL itself), whatever libpq quoted."""
+    for secret in (url.reveal(), params.get("password", "")):
+        if secret:
+            message = message.replace(secret, "********")
+    return message
+
+
+def check_redis_url(settings: Settings) -> None:
+    """A one-line error if REDIS_URL is set but malformed (without echoing it: secrets)."""
+    if settings.redis_url is None:
+        return
+    try:
+        parse_redis_url(settings.redis_url.reveal())  # type: ignore[no-untyped-call]
+    except ValueError:
+        fail("REDIS_URL is malformed: use redis://[:PASSWORD@]HOST:PORT/DB, rediss:// or unix://")
+
+
+def check_url(url: str, option: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    """`url` if it is an absolute URL of one of `schemes` with a host, else a one-line error."""
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in schemes and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # an unclosed [IPv6 or a port out of range
+        valid = False
+    if not valid or any(c.isspace() or not c.isprintable() for c in url):
+        allowed = " or ".join(f"{scheme}://" for scheme in schemes)
+        fail(f"{option} must be an {allowed} URL, not {channels.shown(url)}")
+    return url
 
 
 @contextmanager
-def database() -> Iterator[Database]:
-    """The database named by DATABASE_URL, for one command."""
+def database(settings: Settings | None = None) -> Iterator[Database]:
+    """The database for one command (`settings` default: those of database_settings)."""
+    settings = settings or database_settings()
     with errors_as_messages():
-        settings = Settings.from_env()
         db = Database(
             settings.database_url, application_name="wabahook-cli", timeout=30, max_size=1
         )
@@ -115,9 +222,19 @@ def period_options(default_days: int) -> Callable[[F], F]:
             show_default=True,
             help="How many days back (UTC), today included.",
         )(func)
-        return click.option("--channel", help="Only this channel.")(func)
+        return click.option("--channel", type=ChannelName(), help="Only this channel.")(func)
 
     return decorate
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A FloatRange that refuses nan and inf too (nan passes every bound of click's)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{channels.shown(value)} is not a finite number", param, ctx)
+        return number
 
 
 def json_option(func: F) -> F:

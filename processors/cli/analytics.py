@@ -8,10 +8,12 @@ from typing import Any
 import click
 
 from processors import analytics
+from processors.channels import shown
 from processors.cli import (
     database,
     emit_json,
     errors_as_messages,
+    fail,
     json_option,
     main,
     period_options,
@@ -96,10 +98,15 @@ def report_command(out: Path, channel: str | None, days: int) -> None:
     """
     from processors import report
 
+    if not out.parent.is_dir():  # say so before the queries, not after them
+        fail(f"cannot write {shown(out)}: no directory {shown(out.parent)}")
     with database() as db, errors_as_messages():
         summary = analytics.summarize(db, days, channel)
         latencies = analytics.latency_samples(db, days, channel)
-    out.write_text(report.render(summary, latencies), encoding="utf-8")
+    try:
+        out.write_text(report.render(summary, latencies), encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {shown(out)}: {exc.strerror or exc}")
     click.echo(f"wrote {out} ({out.stat().st_size / 1_048_576:.1f} MiB)")
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import TextIO
+from typing import Any, TextIO
 
 import click
 
 from processors import channels, dialog360
 from processors.cli import (
     DEFAULT_PUBLIC_URL,
+    FiniteFloatRange,
+    check_url,
     database,
     emit_json,
     errors_as_messages,
@@ -19,6 +21,18 @@ from processors.cli import (
 )
 
 
+class PhoneNumber(click.ParamType):  # type: ignore[type-arg]
+    """A phone number as channels.normalize_phone_number accepts it, separators dropped."""
+
+    name = "phone"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return channels.normalize_phone_number(str(value))
+        except channels.ChannelError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 @main.group("channels")
 def channels_group() -> None:
     """Manage channels: one per phone number, each with its own URL and credentials."""
@@ -26,7 +40,11 @@ def channels_group() -> None:
 
 @channels_group.command("add")
 @click.argument("name")
-@click.option("--phone-number", help="The channel's phone number, for reference.")
+@click.option(
+    "--phone-number",
+    type=PhoneNumber(),
+    help=f"The channel's phone number, for reference: {channels.PHONE_RULE}.",
+)
 @click.option(
     "--public-url",
     default=DEFAULT_PUBLIC_URL,
@@ -43,6 +61,7 @@ def channels_add(name: str, phone_number: str | None, public_url: str, as_json: 
     Example:
       wabahook channels add acme-de --phone-number +4915112345678
     """
+    check_url(public_url, "--public-url")
     with database() as db, errors_as_messages():
         issued = channels.add_channel(db, name, phone_number)
     _show_credential(issued, public_url, as_json, "created")
@@ -101,6 +120,7 @@ def channels_rotate(name: str, expire_old: bool, public_url: str, as_json: bool)
       wabahook channels rotate acme-de
       wabahook channels rotate acme-de --expire-old
     """
+    check_url(public_url, "--public-url")
     with database() as db, errors_as_messages():
         if expire_old:
             ended = channels.expire_old(db, name)
@@ -161,7 +181,7 @@ def channels_enable(name: str) -> None:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(0.1, 120),
+    type=FiniteFloatRange(0.1, 120),
     default=dialog360.TIMEOUT_SECONDS,
     show_default=True,
     help="Seconds to wait for each 360dialog answer.",
@@ -186,9 +206,9 @@ def channels_connect(
     Example:
       D360_API_KEY=... wabahook channels connect acme-de --public-url https://hooks.example.com
     """
-    api_key = (api_key_file.read() if api_key_file else os.environ.get("D360_API_KEY", "")).strip()
-    if not api_key:
-        fail("no 360dialog API key: set D360_API_KEY or use --api-key-file")
+    check_url(public_url, "--public-url", schemes=("https",))
+    check_url(base_url, "--base-url")
+    api_key = _api_key(api_key_file)
     with database() as db, errors_as_messages():
         connected = dialog360.connect(
             db, name, public_url=public_url, api_key=api_key, base_url=base_url, timeout=timeout
@@ -199,6 +219,21 @@ def channels_connect(
         return
     click.echo(f"{name}: 360dialog now posts to {connected.webhook_url}")
     click.echo(f"{name}: phone number {connected.phone_number or 'not reported'}")
+
+
+def _api_key(api_key_file: TextIO | None) -> str:
+    """The 360dialog API key from --api-key-file or D360_API_KEY, checked but never shown."""
+    try:
+        api_key = api_key_file.read() if api_key_file else os.environ.get("D360_API_KEY", "")
+    except UnicodeDecodeError:
+        fail("--api-key-file is not a text file")
+    api_key = api_key.strip()
+    if not api_key:
+        fail("no 360dialog API key: set D360_API_KEY or use --api-key-file")
+    # It travels in an HTTP header: only visible ASCII survives there.
+    if not all("!" <= c <= "~" for c in api_key):
+        fail("the 360dialog API key may hold only visible ASCII characters, no spaces")
+    return api_key
 
 
 def _show_credential(

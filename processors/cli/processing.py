@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 
@@ -10,9 +11,13 @@ import click
 
 from processors import drain as drain_module
 from processors import jobs
+from processors.channels import shown
 from processors.cli import (
     batch_size_option,
+    check_database,
+    check_redis_url,
     database,
+    database_settings,
     emit_json,
     errors_as_messages,
     fail,
@@ -20,13 +25,32 @@ from processors.cli import (
     main,
     progress,
 )
+from processors.selection import MAX_ID
 from receiver import logs
 from receiver.config import ConfigError, Settings
+
+# RQ keeps a worker under its name in Redis keys and CLIENT SETNAME, which refuses blanks.
+WORKER_NAME = re.compile(r"[A-Za-z0-9._:@-]{1,100}")
+# --limit's ceiling: the list is read into memory at once.
+MAX_LIST = 100_000
+
+
+def worker_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--name: letters, digits and . _ : @ - only (a host name fits)."""
+    if value is not None and not WORKER_NAME.fullmatch(value):
+        raise click.BadParameter(
+            f"{shown(value)} is not a worker name: use 1-100 letters, digits and . _ : @ -"
+        )
+    return value
 
 
 @main.command("worker")
 @click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
-@click.option("--name", help="Worker name shown by RQ (default: host and pid).")
+@click.option(
+    "--name",
+    callback=worker_name,
+    help="Worker name shown by RQ: letters, digits and . _ : @ - (default: queue and random).",
+)
 @click.option("--quiet", is_flag=True, help="Log only warnings from RQ itself.")
 @click.option(
     "--metrics-port",
@@ -54,18 +78,12 @@ def worker(
     import redis
     from rq import SimpleWorker
 
+    settings = _settings_with_redis()
     with errors_as_messages():
-        settings = _settings_with_redis()
         logs.configure(settings.log_format)
         connection = jobs.redis_connection(settings)
-        if metrics_port:
-            from prometheus_client import start_http_server
-
-            from processors.metrics import QueueCollector
-
-            registry = jobs.worker_metrics().registry
-            registry.register(QueueCollector(jobs.context()[1]))
-            start_http_server(metrics_port, addr=metrics_host, registry=registry)
+    if metrics_port:
+        _serve_metrics(metrics_port, metrics_host)
     log = logging.getLogger("wabahook.worker")
     while True:
         rq_worker = SimpleWorker(
@@ -105,8 +123,8 @@ def cron(quiet: bool) -> None:
     import redis
     from rq.cron import CronScheduler
 
+    settings = _settings_with_redis()
     with errors_as_messages():
-        settings = _settings_with_redis()
         logs.configure(settings.log_format)
     log = logging.getLogger("wabahook.cron")
     while True:
@@ -168,8 +186,9 @@ def sweep_command(as_json: bool) -> None:
     Example:
       wabahook sweep --json
     """
+    settings = database_settings()
+    check_redis_url(settings)
     with errors_as_messages():
-        settings = Settings.from_env()
         health = jobs.sweep_once(settings)
     if as_json:
         emit_json(health)
@@ -190,7 +209,13 @@ def failed_group() -> None:
 
 
 @failed_group.command("list")
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, MAX_LIST),
+    default=100,
+    show_default=True,
+    help="List at most this many events.",
+)
 @json_option
 def failed_list(limit: int, as_json: bool) -> None:
     """List failed events with their error and attempts.
@@ -215,7 +240,7 @@ def failed_list(limit: int, as_json: bool) -> None:
 
 
 @failed_group.command("show")
-@click.argument("event_id", type=click.IntRange(1))
+@click.argument("event_id", type=click.IntRange(1, MAX_ID))
 @json_option
 def failed_show(event_id: int, as_json: bool) -> None:
     """Show one failed event: error, attempts, next attempt and its stored body.
@@ -238,7 +263,7 @@ def failed_show(event_id: int, as_json: bool) -> None:
 
 
 @failed_group.command("retry")
-@click.argument("event_ids", nargs=-1, type=click.IntRange(1))
+@click.argument("event_ids", nargs=-1, type=click.IntRange(1, MAX_ID))
 @click.option("--all", "retry_all", is_flag=True, help="Retry every failed event.")
 def failed_retry(event_ids: tuple[int, ...], retry_all: bool) -> None:
     """Make failed events due now and nudge a drain.
@@ -250,15 +275,34 @@ def failed_retry(event_ids: tuple[int, ...], retry_all: bool) -> None:
     """
     if not event_ids and not retry_all:
         fail("name event ids or use --all")
-    with database() as db, errors_as_messages():
+    settings = database_settings()
+    check_redis_url(settings)
+    with database(settings) as db, errors_as_messages():
         rows = db.fetch_all("retry_failed", {"all": retry_all, "ids": list(event_ids)})
-        settings = Settings.from_env()
         nudged = settings.redis_url is not None and rows and jobs.enqueue(settings)
     click.echo(f"{len(rows)} event(s) due for a retry" + (", drain enqueued" if nudged else ""))
 
 
 def _settings_with_redis() -> Settings:
-    settings = Settings.from_env()
-    if settings.redis_url is None:
-        raise ConfigError("REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
+    """Settings with a REDIS_URL and a database that answered (else a one-line error)."""
+    with errors_as_messages():
+        settings = Settings.from_env()
+        if settings.redis_url is None:
+            raise ConfigError("REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
+    check_redis_url(settings)
+    check_database(settings.database_url)  # the jobs need it: say so now, not per job
     return settings
+
+
+def _serve_metrics(port: int, host: str) -> None:
+    """Serve this worker's Prometheus metrics on host:port, or stop with one line."""
+    from prometheus_client import start_http_server
+
+    from processors.metrics import QueueCollector
+
+    registry = jobs.worker_metrics().registry
+    registry.register(QueueCollector(jobs.context()[1]))
+    try:
+        start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        fail(f"cannot serve metrics on {shown(host)} port {port}: {exc.strerror or exc}")

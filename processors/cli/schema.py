@@ -5,20 +5,26 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import click
+from psycopg.conninfo import make_conninfo
 
 from processors import rebuild as rebuild_module
 from processors import retention as retention_module
 from processors.cli import (
+    CONNECT_TIMEOUT_SECONDS,
     batch_size_option,
     database,
+    database_params,
     emit_json,
     errors_as_messages,
+    fail,
+    first_line,
     json_option,
     main,
     progress,
+    redacted,
 )
-from processors.migrate import migrate
-from processors.selection import Duration
+from processors.migrate import MigrationError, migrate
+from processors.selection import MAX_AGE, Duration
 from receiver.config import Settings
 
 
@@ -40,11 +46,17 @@ def migrate_command(roles: bool, as_json: bool) -> None:
     """
     with errors_as_messages():
         settings = Settings.from_env()
+    url = settings.database_url
+    params = database_params(url)
+    try:
         applied = migrate(
-            settings.database_url.reveal(),
+            # libpq waits minutes for a host that drops packets; a migration should not.
+            make_conninfo(url.reveal(), connect_timeout=CONNECT_TIMEOUT_SECONDS),
             on_apply=None if as_json else lambda m: click.echo(f"applied {m.path.name}"),
             roles=roles,
         )
+    except MigrationError as exc:
+        fail(redacted(first_line(exc), url, params))
     if as_json:
         emit_json({"applied": [m.path.name for m in applied]})
     elif not applied:
@@ -99,7 +111,7 @@ def rebuild_command(dry_run: bool, batch_size: int, as_json: bool) -> None:
     "age",
     type=Duration(),
     required=True,
-    help="Drop months whose every event is older than this age (90d, 12w).",
+    help=f"Drop months whose every event is older than this age (90d, 12w; at most {MAX_AGE}).",
 )
 @click.option("--dry-run", is_flag=True, help="Only list what would be dropped.")
 @click.option("--force", is_flag=True, help="Drop months that still hold queued events too.")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import re
 import sys
 import time
 from datetime import datetime
 from typing import TextIO
-from urllib.parse import urlsplit
 
 import click
 
@@ -15,8 +15,13 @@ from processors import drain as drain_module
 from processors import forward as forward_module
 from processors import jobs
 from processors import replay as replay_module
+from processors.channels import shown
 from processors.cli import (
+    FiniteFloatRange,
+    check_redis_url,
+    check_url,
     database,
+    database_settings,
     emit_json,
     errors_as_messages,
     fail,
@@ -25,8 +30,11 @@ from processors.cli import (
     progress,
 )
 from processors.selection import build_selection, selection_options
-from receiver.config import Settings
 from receiver.db import Database
+
+# RFC 9110: a field name is a token; a value holds no control characters but tab.
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 
 @main.command("replay")
@@ -63,7 +71,9 @@ def replay_command(
     selection = build_selection(
         channels, since, until, ids, states + (("failed",) if failed else ())
     )
-    with database() as db, errors_as_messages():
+    settings = database_settings()
+    check_redis_url(settings)
+    with database(settings) as db, errors_as_messages():
         if dry_run:
             planned = replay_module.plan(db, selection)
             if as_json:
@@ -78,7 +88,6 @@ def replay_command(
             click.echo(f"{planned.total} event(s) would be replayed")
             return
         marker, queued = replay_module.replay(db, selection)
-        settings = Settings.from_env()
         if queued and settings.redis_url is not None and not wait:
             jobs.enqueue(settings)
         if wait and queued:
@@ -121,7 +130,7 @@ def _wait_for_replay(db: Database, marker: str, queued: int, quiet: bool) -> Non
 )
 @click.option(
     "--rate",
-    type=click.FloatRange(0.01),
+    type=FiniteFloatRange(0.01, 10_000),
     default=10.0,
     show_default=True,
     help="Requests per second at most.",
@@ -130,7 +139,7 @@ def _wait_for_replay(db: Database, marker: str, queued: int, quiet: bool) -> Non
 @click.option("--max-attempts", type=click.IntRange(1, 20), default=5, show_default=True)
 @click.option(
     "--timeout",
-    type=click.FloatRange(0.1, 300),
+    type=FiniteFloatRange(0.1, 300),
     default=10.0,
     show_default=True,
     help="Seconds to wait for each answer.",
@@ -163,15 +172,8 @@ def forward_command(
       wabahook forward --to https://staging.example.com/hook --channel acme \
         --since 2026-11-23 --until 2026-11-24 --header-file auth-headers.txt --rate 20
     """
-    if urlsplit(destination).scheme not in ("http", "https"):
-        fail(f"--to must be an http:// or https:// URL, not {destination!r}")
-    lines = [*header_lines, *(header_file.read().splitlines() if header_file else [])]
-    headers = {}
-    for line in filter(str.strip, lines):
-        key, colon, value = line.partition(":")
-        if not colon or not key.strip():
-            fail(f"a header must look like 'Name: value', not {line.strip()[:40]!r}")
-        headers[key.strip()] = value.strip()
+    check_url(destination, "--to")
+    headers = _headers(header_lines, header_file)
     selection = build_selection(channels, since, until, ids, states)
     with database() as db, errors_as_messages():
         total = forward_module.pending_count(db, selection, destination, again)
@@ -192,3 +194,24 @@ def forward_command(
         click.echo(f"{delivered} delivered, {len(failed)} failed, to {destination}")
     if failed:
         sys.exit(1)
+
+
+def _headers(header_lines: tuple[str, ...], header_file: TextIO | None) -> dict[str, str]:
+    """The extra request headers of --header and --header-file, each checked."""
+    try:
+        lines = [*header_lines, *(header_file.read().splitlines() if header_file else [])]
+    except UnicodeDecodeError:
+        fail("--header-file is not a UTF-8 text file")
+    headers = {}
+    for line in filter(str.strip, lines):
+        key, colon, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if not colon or not key:
+            fail(f"a header must look like 'Name: value', not {shown(line.strip())}")
+        # Checked here, once, rather than failing every event at the HTTP client.
+        if not HEADER_NAME.fullmatch(key):
+            fail(f"{shown(key)} is not a header name: use letters, digits and - (no spaces)")
+        if not HEADER_VALUE.fullmatch(value):
+            fail(f"the value of header {key} may hold only printable ASCII")
+        headers[key] = value
+    return headers

@@ -76,12 +76,12 @@ def test_duplicate_channel_is_refused(cli) -> None:
 
 def test_list_shows_state_and_credentials(cli) -> None:
     assert "no channels yet" in cli("channels", "list").stdout
-    cli("channels", "add", "acme", "--phone-number", "123")
+    cli("channels", "add", "acme", "--phone-number", "+4915112345678")
     cli("channels", "add", "beta")
     cli("channels", "disable", "beta")
     rows = json.loads(cli("channels", "list", "--json").stdout)
     assert [(r["name"], r["enabled"], r["valid_credentials"], r["phone_number"]) for r in rows] == [
-        ("acme", True, 1, "123"),
+        ("acme", True, 1, "+4915112345678"),
         ("beta", False, 1, None),
     ]
     table = cli("channels", "list").stdout.splitlines()

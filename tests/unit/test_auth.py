@@ -96,6 +96,7 @@ def test_invalid_channel_names_never_reach_the_database() -> None:
     auth = Authenticator(records, ttl=60)
     assert not auth.check("../etc", BasicCredentials(b"x", b"y"))
     assert not auth.check("UPPER", BasicCredentials(b"x", b"y"))
+    assert not auth.check("acme\n", BasicCredentials(b"x", b"y"))  # `$` alone would match
     assert records.loads == []
 
 
