@@ -54,9 +54,15 @@ class Failure:
 
 
 def ensure_stage_tables(conn: Connection) -> None:
-    """Create this connection's temporary staging tables once."""
-    if conn not in _staged:
-        conn.execute(query("create_stage_tables"))
+    """Create this connection's temporary staging tables (and loop function) once.
+
+    Outside a transaction they are created for good and remembered; inside one (a
+    rebuild's), a rollback would take them away again, so they are only made sure of.
+    """
+    if conn in _staged:
+        return
+    conn.execute(query("create_stage_tables"))
+    if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
         _staged.add(conn)
 
 

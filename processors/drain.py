@@ -14,7 +14,14 @@ from typing import Any
 
 from psycopg.rows import DictRow
 
-from processors.batch import LIVE_SCHEMA, Claimed, Connection, Failure, projection_query
+from processors.batch import (
+    LIVE_SCHEMA,
+    Claimed,
+    Connection,
+    Failure,
+    ensure_stage_tables,
+    projection_query,
+)
 from processors.isolation import line, project_isolated
 from processors.parse import Rejected, parse
 from processors.values import SummaryNotes
@@ -144,18 +151,20 @@ def drain(
 def drain_batch(db: Database, stats: DrainStats, batch_size: int = BATCH_SIZE) -> int:
     """Claim, project and dequeue one batch in one transaction; return how many were claimed."""
     started = time.perf_counter()
-    with db.transaction(timeout=300) as conn:
-        rows = conn.execute(query("claim_events"), {"limit": batch_size}).fetchall()
-        if not rows:
-            return 0
-        events = [classify(row) for row in rows]
-        project_isolated(conn, events)
-        done = [e for e in events if e.failure is None]
-        record_results(conn, done)
-        conn.execute(query("dequeue"), {"ids": [e.raw_event_id for e in done]})
-        for event in events:
-            if event.failure is not None:
-                _record_failure(conn, event, event.failure)
+    with db.connection(timeout=300) as conn:
+        ensure_stage_tables(conn)  # committed on its own: a rolled-back batch keeps them
+        with conn.transaction():
+            rows = conn.execute(query("claim_events"), {"limit": batch_size}).fetchall()
+            if not rows:
+                return 0
+            events = [classify(row) for row in rows]
+            project_isolated(conn, events)
+            done = [e for e in events if e.failure is None]
+            record_results(conn, done)
+            conn.execute(query("dequeue"), {"ids": [e.raw_event_id for e in done]})
+            for event in events:
+                if event.failure is not None:
+                    _record_failure(conn, event, event.failure)
     _count(stats, events)
     stats.last_batch_size = len(rows)
     stats.last_batch_seconds = time.perf_counter() - started

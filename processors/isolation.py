@@ -65,14 +65,19 @@ def project_isolated(
         for event in good:
             _project_alone(conn, event, schema)
         return
-    suspects = [e for e in good if e.attempts > 0]
-    first = [e for e in good if e.attempts == 0]
-    if first:
-        failure = _try(conn, first, schema, only=None if len(first) == len(good) else first)
-        if failure is not None:
-            _isolate(conn, first, schema, failure)
-    for event in suspects:
-        event.failure = _try(conn, [event], schema, only=[event])
+    # Events that failed before go apart, so that a retry cannot disturb the others.
+    for group in ([e for e in good if e.attempts == 0], [e for e in good if e.attempts > 0]):
+        if not group:
+            continue
+        failure = _try(conn, group, schema, only=None if len(group) == len(good) else group)
+        if failure is None:
+            continue
+        if failure.transient:
+            # A lock or statement timeout, a deadlock...: the whole group waits for its
+            # retry; isolating would only meet the same trouble once per level.
+            _fail(group, failure)
+        else:
+            _isolate(conn, group, schema, failure)
 
 
 def _load_docs(conn: Connection, events: Sequence[Claimed]) -> None:
@@ -118,7 +123,7 @@ def _project_alone(conn: Connection, event: Claimed, schema: str) -> None:
     """Stage and project one event in a savepoint (when the batch could not be staged)."""
     try:
         with conn.transaction():
-            conn.execute(query("clear_stage_tables"))
+            conn.execute(query("clear_item_stages"))  # its document stays staged
             stage(conn, [event])
             project(conn, [event], schema)
     except psycopg.errors.Error as exc:
@@ -171,10 +176,16 @@ def _try_level(
 
 
 def _fail_or_split(group: Sequence[Claimed], failure: Failure) -> list[Sequence[Claimed]]:
-    if len(group) == 1:
-        group[0].failure = failure
+    """A lone event, or a group that met transient trouble, fails; others split again."""
+    if len(group) == 1 or failure.transient:
+        _fail(group, failure)
         return []
     return _split(group)
+
+
+def _fail(group: Sequence[Claimed], failure: Failure) -> None:
+    for event in group:
+        event.failure = failure
 
 
 def _split(group: Sequence[Claimed]) -> list[Sequence[Claimed]]:

@@ -52,6 +52,9 @@ KNOWN_STATUS_KEYS = frozenset(
      "biz_opaque_callback_data", "conversation", "pricing", "errors", "message", "type"}
 )  # fmt: skip
 UTF8_BOM = b"\xef\xbb\xbf"
+# Far deeper than any notification, far below what Python's json can recurse into.
+MAX_DEPTH = 256
+_BRACKET_OR_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 # Cheap pre-check for escapes jsonb refuses (\u0000 and lone surrogates); a match
 # is confirmed by walking the decoded document, since pairs and "\\u0000" are fine.
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
@@ -143,15 +146,47 @@ def _document(body: bytes) -> dict[str, Any]:
         text = text_bytes.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise Rejected(f"invalid UTF-8 at byte {exc.start}") from None
+    if too_deep(text_bytes):
+        raise Rejected(f"invalid JSON: nested deeper than {MAX_DEPTH} levels")
     try:
         document = json.loads(text, parse_int=json_int, parse_constant=_refuse_constant)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise Rejected(f"invalid JSON: {getattr(exc, 'msg', 'too deeply nested')}") from None
+    except json.JSONDecodeError as exc:
+        raise Rejected(f"invalid JSON: {exc.msg}") from None
     if not isinstance(document, dict):
-        raise Rejected(f"JSON {type(document).__name__} is not an object")
+        raise Rejected(f"a JSON {_json_type(document)} is not an object")
     if _SUSPECT_ESCAPE.search(text_bytes) and _has_unstorable_text(document):
         raise Rejected("contains \\u0000 or a lone surrogate, which PostgreSQL jsonb refuses")
     return document
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if value is None or isinstance(value, bool):
+        return "literal"
+    return "number"
+
+
+def too_deep(body: bytes) -> bool:
+    """Whether arrays and objects nest deeper than MAX_DEPTH (strings skipped).
+
+    Decided on the bytes, never by Python's recursion limit, whose headroom depends
+    on the caller's stack: a drain and a rebuild must judge a body alike.
+    """
+    if body.count(b"[") + body.count(b"{") <= MAX_DEPTH:
+        return False  # the common case: not even enough brackets
+    depth = 0
+    for token in _BRACKET_OR_STRING.finditer(body):
+        match token.group()[:1]:
+            case b"[" | b"{":
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return True
+            case b"]" | b"}":
+                depth -= 1
+    return False
 
 
 def _refuse_constant(name: str) -> NoReturn:
@@ -194,7 +229,7 @@ def _parse_value(
     names = {
         wa_id: name
         for contact in _items(event, value, "contacts")
-        if (wa_id := label(contact.get("wa_id")))
+        if (wa_id := _label(event, contact, "wa_id"))
         and (name := string(_dig(contact, "profile", "name"))) is not None
     }
     for index, message in _indexed(event, value, "messages"):
@@ -224,14 +259,14 @@ def _message(
     phone_number_id: str | None,
     names: dict[str, str],
 ) -> InboundMessage | None:
-    message_id = label(message.get("id")) or None
+    message_id = _label(event, message, "id") or None
     if message_id is None:
         event.notes.add("message_without_id")
         return None
     kind = _label(event, message, "type")
     if kind not in KNOWN_TYPES:
         event.notes.add(f"unknown_type:{_shown(kind)}")
-    for key in message.keys() - KNOWN_MESSAGE_KEYS:
+    for key in [key for key in message if key not in KNOWN_MESSAGE_KEYS]:  # in body order
         event.notes.add(f"unknown_field:message.{_shown(key)}")
     wa_id = _label(event, message, "from") or _label(event, message, "from_user_id")
     context = message.get("context")
@@ -273,15 +308,15 @@ def _message_text(kind: str | None, message: dict[str, Any]) -> str | None:
 def _status(
     event: ParsedEvent, status: dict[str, Any], path: Path, phone_number_id: str | None
 ) -> StatusUpdate | None:
-    message_id = label(status.get("id")) or None
-    value = label(status.get("status"))
+    message_id = _label(event, status, "id") or None
+    value = _label(event, status, "status")
     status_at = _time(event, status.get("timestamp"), "status")
     if message_id is None or value is None or status_at is None:
         event.notes.add("status_without_id_status_or_timestamp")
         return None
     if value not in KNOWN_STATUSES:
         event.notes.add(f"unknown_status:{_shown(value)}")
-    for key in status.keys() - KNOWN_STATUS_KEYS:
+    for key in [key for key in status if key not in KNOWN_STATUS_KEYS]:  # in body order
         event.notes.add(f"unknown_field:status.{_shown(key)}")
     conversation = status.get("conversation")
     conversation = conversation if isinstance(conversation, dict) else {}

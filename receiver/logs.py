@@ -61,7 +61,8 @@ class _TextFormatter(logging.Formatter):
         if record.exc_info:
             # A traceback keeps its lines, each escaped on its own.
             trace = self.formatException(record.exc_info)
-            text += "".join("\n" + escape_controls(part) for part in trace.splitlines())
+            # split("\n") only: splitlines() would also break on \r, \v, \x1c or \u2028.
+            text += "".join("\n" + escape_controls(part) for part in trace.split("\n"))
         return text
 
 

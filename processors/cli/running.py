@@ -14,7 +14,7 @@ from processors.cli import (
     main,
 )
 from processors.serving import gunicorn_command
-from receiver.config import Settings
+from receiver.config import ConfigError, Settings, behind_proxy_from_env
 from receiver.exposure import DEFAULT_BIND, ExposureError, check_binds
 
 
@@ -91,6 +91,10 @@ def up(host: str, port: int, var_dir: Path) -> None:
     """
     from processors.quickstart import Quickstart, QuickstartError
 
+    try:  # the receiver's own rule, said here rather than as "the receiver did not start"
+        check_binds([f"{host}:{port}"], behind_proxy=behind_proxy_from_env())
+    except (ExposureError, ConfigError) as exc:
+        raise click.UsageError(str(exc)) from None
     with errors_as_messages():
         try:
             code = Quickstart(var_dir=var_dir, host=host, port=port, echo=click.echo).run()

@@ -77,6 +77,12 @@ ANALYZE stage_doc, stage_message, stage_status, stage_error;
 -- After isolating failures: clean batches stage faster without these indexes.
 DROP INDEX IF EXISTS stage_message_event, stage_status_event, stage_error_event;
 
+-- name: clear_item_stages
+-- Before staging one event again (its document stays staged).
+DELETE FROM stage_message;
+DELETE FROM stage_status;
+DELETE FROM stage_error;
+
 -- name: clear_stage_tables
 TRUNCATE stage_doc, stage_message, stage_status, stage_error, stage_result;
 
@@ -240,7 +246,9 @@ UPDATE wabahook.event_queue
 SET attempts = attempts + 1,
     last_error = %(error)s,
     not_before = CASE WHEN %(permanent)s OR attempts + 1 >= %(max_attempts)s THEN 'infinity'
-                      ELSE now() + make_interval(secs => %(delay)s) END
+                      -- from the clock, not the transaction's start: a long batch must
+                      -- not commit a retry time that has already passed
+                      ELSE clock_timestamp() + make_interval(secs => %(delay)s) END
 WHERE raw_event_id = %(id)s
 RETURNING attempts, not_before;
 

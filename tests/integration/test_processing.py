@@ -287,3 +287,51 @@ def test_several_failing_events_fail_alone_are_parked_and_retried_alone(
     assert {row["attempts"] for row in view(database_url, "raw_event_log", "state = 'failed'")} == {
         2
     }
+
+
+def test_a_batch_copy_refuses_is_projected_event_by_event_in_full(
+    db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from processors import isolation
+
+    real_stage = isolation.stage
+
+    def refusing(conn, events):  # type: ignore[no-untyped-def]
+        if len(events) > 1:  # as a value our checks let through would make COPY fail
+            raise psycopg.errors.NumericValueOutOfRange("value out of range")
+        real_stage(conn, events)
+
+    monkeypatch.setattr(isolation, "stage", refusing)
+    bodies = [status_body(f"c{i}", "sent", 1750000000 + i) for i in range(3)]
+    store(db, [*bodies, CASES[0].body])
+    assert drain(db).processed == 4
+    assert len(view(database_url, "status_events")) == 3  # documents stayed staged
+    assert len(view(database_url, "delivery_status")) == 3
+    assert view(database_url, "messages_inbound")
+
+
+def test_a_batch_meeting_transient_trouble_waits_for_its_retry_whole(
+    db: Database, database_url: str
+) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE FUNCTION wabahook.test_locked() RETURNS trigger LANGUAGE plpgsql AS $$"
+            " BEGIN RAISE EXCEPTION 'could not obtain lock' USING ERRCODE = 'lock_not_available';"
+            " END $$;"
+            "CREATE TRIGGER test_locked BEFORE INSERT ON wabahook.status_event FOR EACH ROW"
+            " WHEN (NEW.message_id = 'm3') EXECUTE FUNCTION wabahook.test_locked()"
+        )
+    store(db, [status_body(f"m{i}", "sent", 1750000000 + i) for i in range(40)])
+    stats = drain(db)
+    assert (stats.processed, stats.failed) == (0, 40)  # no descent that meets the lock per level
+    failed = view(database_url, "raw_event_log", "state = 'failed'")
+    assert {row["attempts"] for row in failed} == {1}
+    due = {row["next_attempt_at"] for row in failed}
+    assert None not in due  # retried by itself, not parked
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        later = conn.execute("SELECT min(not_before) > now() FROM wabahook.event_queue").fetchone()
+        assert later == (True,)
+        conn.execute("DROP TRIGGER test_locked ON wabahook.status_event")
+        conn.execute("UPDATE wabahook.event_queue SET not_before = now()")
+    assert drain(db).processed == 40  # the retried events, tried together
+    assert len(view(database_url, "status_events")) == 40

@@ -100,3 +100,47 @@ def test_only_errors_a_retry_can_mend_are_retried() -> None:
     for permanent in (pg.RaiseException, pg.NumericValueOutOfRange, pg.ProgramLimitExceeded,
                       pg.UniqueViolation, pg.InvalidTextRepresentation):  # fmt: skip
         assert not is_transient(permanent("x").sqlstate), permanent
+
+
+def nested(depth: int) -> bytes:
+    return b'{"statuses":[],"n":' + b"[" * depth + b"]" * depth + b"}"
+
+
+def test_nesting_is_judged_on_the_bytes_whatever_the_callers_stack() -> None:
+    def parse_at_stack_depth(frames: int, body: bytes) -> object:
+        return parse(body) if frames == 0 else parse_at_stack_depth(frames - 1, body)
+
+    assert parse_at_stack_depth(600, nested(255)).notes == {}  # accepted deep in a stack
+    with pytest.raises(Rejected, match="nested deeper than 256 levels"):
+        parse(nested(257))
+    assert parse(b'{"statuses":[],"n":"' + b"[" * 5000 + b'"}').format == "onprem"  # in a string
+
+
+def test_notes_are_the_same_in_every_process() -> None:
+    fields = ",".join(f'"f{n}":1' for n in range(40))
+    body = ('{"messages":[{"id":"m","type":"text",' + fields + "}]}").encode()
+    notes = parse(body).notes
+    kept = {f"unknown_field:message.f{n}" for n in range(MAX_NOTE_KEYS - 1)}
+    assert set(notes) == kept | {"notes_truncated"}  # the first ones in the body, not by hash
+    assert notes["notes_truncated"] == 40 - (MAX_NOTE_KEYS - 1)
+
+
+def test_ids_too_long_for_their_key_are_noted() -> None:
+    long_id, long_status, long_wa_id = "€" * 200, "x" * 600, "1" * 600
+    body = ('{"messages":[{"id":"' + long_id + '","type":"text"}],'
+            '"statuses":[{"id":"s","status":"' + long_status + '","timestamp":"1750000000"}],'
+            '"contacts":[{"wa_id":"' + long_wa_id + '"}]}').encode()  # fmt: skip
+    event = parse(body)
+    assert (event.messages, event.statuses) == ([], [])
+    assert {"too_long:id", "too_long:status", "too_long:wa_id"} <= set(event.notes)
+    assert {"message_without_id", "status_without_id_status_or_timestamp"} <= set(event.notes)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [(b"1" * 30, "a JSON number is not an object"), (b"[1]", "a JSON array is not an object"),
+     (b'"x"', "a JSON string is not an object"), (b"null", "a JSON literal is not an object")],
+)  # fmt: skip
+def test_rejections_name_json_types(body: bytes, reason: str) -> None:
+    with pytest.raises(Rejected, match=reason):
+        parse(body)
