@@ -82,10 +82,26 @@ def test_processor_drains_and_analyst_reads_views_only(own_server: str) -> None:
             )
 
     deliver(b'{"statuses":[{"id":"m1","status":"sent","timestamp":"1750000000"}]}')
+    deliver(b'{"statuses":[],"n":1e999999}')  # jsonb refuses it: checked body by body
+    deliver(b'{"statuses":[{"id":"p1","status":"sent","timestamp":"1750000000"}]}')
+    with psycopg.connect(own_server, autocommit=True) as conn:  # a projection that fails
+        conn.execute(
+            "CREATE FUNCTION wabahook.test_poison() RETURNS trigger LANGUAGE plpgsql AS $$"
+            " BEGIN RAISE EXCEPTION 'poisoned'; END $$;"
+            "CREATE TRIGGER test_poison BEFORE INSERT ON wabahook.status_event FOR EACH ROW"
+            " WHEN (NEW.message_id = 'p1') EXECUTE FUNCTION wabahook.test_poison()"
+        )
     worker = Database(Secret(as_user(own_server, "worker")), application_name="t", timeout=10)
     owner = Database(Secret(own_server), application_name="t", timeout=10)
     try:
-        assert drain(worker).processed >= 1
+        # Failure isolation (staging indexes, the server-side loop) works with its rights.
+        stats = drain(worker)
+        assert (stats.rejected, stats.failed) == (1, 1)
+        assert stats.processed >= 1  # m1, and what the receiver's test stored before
+        with psycopg.connect(own_server, autocommit=True) as conn:
+            conn.execute("DROP TRIGGER test_poison ON wabahook.status_event")
+            conn.execute("UPDATE wabahook.event_queue SET not_before = now()")
+        assert drain(worker).processed == 1  # the retried event, apart from the others
         rebuild(owner)  # a maintenance step of the owner; grants come back on the new tables
         deliver(b'{"statuses":[{"id":"m2","status":"read","timestamp":"1750000001"}]}')
         assert drain(worker).processed == 1  # the processor still writes the new tables
@@ -96,7 +112,7 @@ def test_processor_drains_and_analyst_reads_views_only(own_server: str) -> None:
         statuses = conn.execute(
             "SELECT message_id, status FROM wabahook.delivery_status ORDER BY 1"
         )
-        assert statuses.fetchall() == [("m1", "sent"), ("m2", "read")]
+        assert statuses.fetchall() == [("m1", "sent"), ("m2", "read"), ("p1", "sent")]
         assert conn.execute("SELECT count(*) FROM wabahook.delivery_funnel_daily").fetchone() == (
             1,
         )
