@@ -7,14 +7,17 @@ the valid items beside the hostile one, and every later event, are projected.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from psycopg import sql
 
 from processors.drain import drain
 from receiver.db import Database
@@ -119,7 +122,8 @@ def bodies(draw: st.DrawFn, cloud: bool) -> Body:
         "text": {"body": "fine"},
     }
     ok_status = {"id": f"ok-s{n}", "status": "delivered", "timestamp": str(T)}
-    message = {**ok_message, "id": f"h-m{n}", "context": {"id": "c"}}
+    # Deep copies: damage to the hostile item must not reach its valid sibling.
+    message = {**copy.deepcopy(ok_message), "id": f"h-m{n}", "context": {"id": "c"}}
     status = {
         "id": f"h-s{n}",
         "status": "failed",
@@ -191,6 +195,15 @@ def test_hostile_values_never_fail_stall_or_sink_siblings(
         assert entry["state"] == "processed", entry["error"]
     if entry["state"] == "processed" and case.siblings[0]:
         message_id, status_id = case.siblings
-        assert view(database_url, "messages_inbound", "message_id = %s", [message_id])
-        assert view(database_url, "status_events", "message_id = %s", [status_id])
-    assert view(database_url, "messages_inbound", "message_id = %s", [f"after-{n}"])
+        assert projected(database_url, "messages_inbound", message_id)
+        assert projected(database_url, "status_events", status_id)
+    assert projected(database_url, "messages_inbound", f"after-{n}")
+
+
+def projected(database_url: str, name: str, message_id: str) -> bool:
+    # Not SELECT *: Python's json refuses to load the 5,000-digit numbers of some payloads.
+    with psycopg.connect(database_url) as conn:
+        query = sql.SQL("SELECT 1 FROM wabahook.{} WHERE message_id = %s").format(
+            sql.Identifier(name)
+        )
+        return conn.execute(query, [message_id]).fetchone() is not None
