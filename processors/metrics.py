@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, values
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -19,6 +19,11 @@ class WorkerMetrics:
     """Counters and histograms a worker process keeps about its drains."""
 
     def __init__(self) -> None:
+        # A worker serves its own registry from its own process. prometheus_client's
+        # multiprocess mode (PROMETHEUS_MULTIPROC_DIR, which deploy files set for the
+        # receiver's gunicorn workers) would make every value a file in a folder only the
+        # receiver creates and cleans: each drain then failed with FileNotFoundError.
+        values.ValueClass = values.MutexValue
         self.registry = CollectorRegistry()
         self.batch_size = Histogram(
             "wabahook_drain_batch_size", "Events claimed per drain batch.",

@@ -214,3 +214,26 @@ def test_end_to_end_gunicorn_to_worker(
     rejected = view(database_url, "raw_event_log", "state = 'rejected'")
     assert len(rejected) == sum(case.state == "rejected" for case in CASES)
     assert len(view(database_url, "messages_inbound")) == sum(len(c.messages) for c in CASES)
+
+
+def test_a_worker_drains_with_the_multiprocess_metrics_folder_the_deploy_files_set(
+    db: Database,
+    database_url: str,
+    redis_url: str,
+    queue_name: str,
+    processes: list[subprocess.Popen[bytes]],
+    tmp_path: Path,
+) -> None:
+    from processors.embedded import free_port
+
+    # Dockerfile, k8s ConfigMap and systemd env file set it for every process;
+    # only the receiver's gunicorn creates the folder.
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+           "WABAHOOK_QUEUE": queue_name,
+           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "created-by-gunicorn-only")}  # fmt: skip
+    store(db, workload(20))
+    assert jobs.enqueue(Settings.from_env(env))
+    worker = start_worker(env, processes, "--burst", "--metrics-port", str(free_port()))
+    assert worker.wait(timeout=120) == 0
+    assert count(database_url, "event_results") == 20
+    assert jobs.queue_health(db)["queued"] == 0
