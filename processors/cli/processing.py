@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+import signal
+import threading
 import time
 import uuid
 
@@ -76,7 +78,8 @@ def worker(
       DATABASE_URL=... REDIS_URL=... wabahook worker --metrics-port 9101
     """
     import redis
-    from rq import SimpleWorker
+
+    from processors.safe_jobs import GuardedWorker
 
     settings = _settings_with_redis()
     with errors_as_messages():
@@ -86,7 +89,8 @@ def worker(
         _serve_metrics(metrics_port, metrics_host)
     log = logging.getLogger("wabahook.worker")
     while True:
-        rq_worker = SimpleWorker(
+        # Only wabahook's own jobs, their data read without running code.
+        rq_worker = GuardedWorker(
             [settings.queue],
             connection=connection,
             # The queue name leads, so operators (and tests) can tell whose worker it is.
@@ -97,12 +101,19 @@ def worker(
             rq_worker.work(
                 burst=burst, with_scheduler=False, logging_level="WARNING" if quiet else "INFO"
             )
-            return  # burst done, or a shutdown was requested
         except redis.exceptions.ConnectionError as exc:
             # RQ gives up in some places when Redis goes away; a worker must not.
             log.warning("Redis unavailable, worker restarts in 2 s", extra={"error": str(exc)})
-            time.sleep(2)
+            if _stopped_while_waiting(2):
+                return
             connection = jobs.redis_connection(settings)
+            continue
+        if burst or rq_worker.stop_requested:
+            return  # burst done, or a shutdown was requested
+        # RQ quits its loop on an error of its own (and logs it): a worker must go on.
+        log.error("the RQ worker loop ended on an error, restarting in 2 s")
+        if _stopped_while_waiting(2):
+            return
 
 
 @main.command("cron")
@@ -281,6 +292,18 @@ def failed_retry(event_ids: tuple[int, ...], retry_all: bool) -> None:
         rows = db.fetch_all("retry_failed", {"all": retry_all, "ids": list(event_ids)})
         nudged = settings.redis_url is not None and rows and jobs.enqueue(settings)
     click.echo(f"{len(rows)} event(s) due for a retry" + (", drain enqueued" if nudged else ""))
+
+
+def _stopped_while_waiting(seconds: float) -> bool:
+    """Wait between two RQ loops; True if SIGTERM or SIGINT came meanwhile.
+
+    RQ's own signal handlers belong to the loop that ended: without these, a stop
+    requested now would reach nobody and the worker would run on.
+    """
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop.wait(seconds)
 
 
 def _settings_with_redis() -> Settings:

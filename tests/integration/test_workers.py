@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -20,7 +18,7 @@ from processors import jobs
 from processors.drain import DrainStats, drain
 from receiver.config import Secret, Settings
 from receiver.db import Database
-from tests.integration.conftest import wait_until
+from tests.integration.conftest import start_worker, wait_until
 from tests.integration.helpers import count
 from tests.integration.processing_helpers import store, view
 from tests.support.servers import own_valkey
@@ -83,30 +81,6 @@ def worker_env(database_url: str, redis_url: str, queue_name: str) -> dict[str, 
         "WABAHOOK_QUEUE": queue_name,
         "WABAHOOK_LOG_FORMAT": "text",
     }
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=30)
-
-
-def start_worker(
-    env: dict[str, str], processes: list[subprocess.Popen[bytes]], *extra: str
-) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "processors.cli", "worker", "--quiet", *extra],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    processes.append(process)
-    return process
 
 
 def test_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(

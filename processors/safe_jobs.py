@@ -1,0 +1,111 @@
+"""What a worker takes from Redis: only wabahook's own jobs, read without running code.
+
+RQ imports and calls whatever dotted callable a job names, and unpickles its
+arguments; so anyone who can write to Redis could run code as the worker. Here a
+job's data is read by an unpickler that refuses every global (jobs carry only plain
+values: names, numbers, strings, lists, dicts), and only the jobs of
+`processors.jobs` listed below may run; anything else fails as a refused job,
+logged and kept in RQ's failed registry, and is never imported.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import pickle
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from rq import SimpleWorker
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+
+log = logging.getLogger("wabahook.worker")
+
+# The jobs a worker runs: dotted names, as the receiver, the cron and the CLI enqueue them.
+ALLOWED_JOBS = frozenset(
+    f"processors.jobs.{name}" for name in ("drain", "sweep", "maintain_partitions")
+)
+
+
+class RefusedJob(Exception):
+    """A job that names something other than one of wabahook's own jobs."""
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Reads pickles of plain values only: no class, function or module is ever looked up."""
+
+    def find_class(self, module: str, name: str) -> NoReturn:
+        raise pickle.UnpicklingError(f"refused to load {module[:80]}.{name[:80]}")
+
+
+class PlainPickle:
+    """RQ's own (pickle) format, written as usual and read with `_PlainUnpickler`."""
+
+    @staticmethod
+    def dumps(obj: Any, *args: Any, **kwargs: Any) -> bytes:
+        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @staticmethod
+    def loads(data: bytes, *args: Any, **kwargs: Any) -> Any:
+        return _PlainUnpickler(io.BytesIO(data)).load()
+
+
+class AllowListJob(Job):
+    """A job that runs only if it names an allowed function, with no instance or callbacks."""
+
+    def restore(self, raw_data: dict[bytes, bytes]) -> None:
+        """Read the job hash; one RQ cannot read is skipped like a job that is gone."""
+        try:
+            super().restore(raw_data)
+        except Exception as exc:
+            # Raised out of the dequeue, any error would stop the worker (RQ quits on it);
+            # a missing job is what RQ's dequeue passes over.
+            log.error("skipped an unreadable job", extra={"job_id": shown(self.id)})
+            raise NoSuchJobError(f"unreadable job {shown(self.id)}") from exc
+
+    @property
+    def func(self) -> Callable[..., Any] | None:
+        name = self.func_name
+        if name not in ALLOWED_JOBS or self.instance is not None:
+            raise RefusedJob(f"refused to run {shown(name)}: not one of wabahook's jobs")
+        return super().func  # type: ignore[no-any-return]
+
+    @property
+    def success_callback(self) -> None:
+        _no_callback(self._success_callback_name)
+        return None
+
+    @property
+    def failure_callback(self) -> None:
+        _no_callback(self._failure_callback_name)
+        return None
+
+    @property
+    def stopped_callback(self) -> None:
+        _no_callback(self._stopped_callback_name)
+        return None
+
+
+def _no_callback(name: str | None) -> None:
+    # wabahook's jobs have none; a callback name would be code to import.
+    if name:
+        raise RefusedJob(f"refused the callback {shown(name)}")
+
+
+def shown(value: object) -> str:
+    """A job's name as logs may show it: escaped, bounded."""
+    return ascii(value)[:120]
+
+
+class GuardedWorker(SimpleWorker):
+    """RQ's SimpleWorker taking only wabahook's jobs, and remembering a requested stop."""
+
+    def __init__(self, queues: list[str], **kwargs: Any) -> None:
+        super().__init__(queues, **{**kwargs, "job_class": AllowListJob, "serializer": PlainPickle})
+        self.stop_requested = False
+
+    def request_stop(self, signum: int, frame: Any) -> None:
+        """SIGTERM/SIGINT: RQ ends its loop; we must not start another one."""
+        self.stop_requested = True
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
