@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Literal, TypeVar
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
 MIB = 1024 * 1024
 Number = TypeVar("Number", int, float)
 
@@ -56,6 +59,14 @@ class Settings:
         database_url = env.get("DATABASE_URL", "").strip()
         if not database_url:
             raise ConfigError("DATABASE_URL is not set (e.g. postgresql://user@host:5432/wabahook)")
+        try:
+            conninfo_to_dict(database_url)
+        except psycopg.ProgrammingError:
+            # Never echo it: libpq's message quotes the string, password and all.
+            raise ConfigError(
+                "DATABASE_URL is malformed: use postgresql://USER:PASSWORD@HOST:PORT/DBNAME"
+                " (percent-encode special characters) or key=value pairs"
+            ) from None
         redis_url = env.get("REDIS_URL", "").strip()
         log_format = env.get("WABAHOOK_LOG_FORMAT", "json").strip().lower()
         if log_format not in ("json", "text"):

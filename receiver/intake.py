@@ -13,7 +13,7 @@ from typing import NoReturn
 
 from flask import Blueprint, Flask, Response, abort, g, jsonify, request
 from psycopg.types.json import Jsonb
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from receiver.auth import ChannelAuth, parse_basic
 from receiver.db import Database, DatabaseError, DatabaseUnavailable
@@ -147,8 +147,9 @@ def _http_error(error: HTTPException) -> Response:
     else:
         response = jsonify(error=(error.name or "error").lower())
     response.status_code = code
-    if code == 405:
-        response.headers["Allow"] = "POST"
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        # What this path takes: POST for webhooks, GET (and HEAD) for health and metrics.
+        response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
     return response
 
 

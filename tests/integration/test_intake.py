@@ -231,6 +231,13 @@ def test_other_methods_are_405(
     assert count(database_url, "raw_events") == 0
 
 
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+def test_a_405_names_the_methods_the_path_takes(client: FlaskClient, path: str) -> None:
+    response = client.post(path, data=b"x")
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
+
+
 ODD_BODIES = {
     "NUL bytes": b'{"a":"\x00"}\x00\x00',
     "invalid UTF-8": b'{"text":"\xff\xfe\xc3\x28"}',

@@ -85,3 +85,12 @@ def test_settings_are_frozen() -> None:
     settings = Settings.from_env({"DATABASE_URL": URL})
     with pytest.raises(AttributeError):
         settings.queue = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql:/wabahook:S3cretPW@db/wabahook", "host=db password=S3cretPW port"]
+)
+def test_a_malformed_database_url_is_refused_without_being_echoed(url: str) -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL is malformed") as raised:
+        Settings.from_env({"DATABASE_URL": url})
+    assert "S3cretPW" not in str(raised.value)
