@@ -26,6 +26,7 @@ from processors.migrate import MigrationError
 from processors.selection import ChannelName
 from receiver.config import ConfigError, Secret, Settings
 from receiver.db import Database, DatabaseError
+from receiver.logs import escape_controls
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,6 +63,7 @@ __all__ = [
     "database_settings",
     "emit_json",
     "errors_as_messages",
+    "escaped",
     "fail",
     "first_line",
     "json_option",
@@ -84,6 +86,15 @@ def errors_as_messages() -> Iterator[None]:
         yield
     except EXPECTED_ERRORS as exc:
         fail(first_line(exc))
+
+
+def escaped(value: object) -> str:
+    """Stored or remote text for the terminal: control characters written as escapes.
+
+    A sender's text (an error title, a body) with ESC or CR in it would otherwise
+    drive the operator's terminal or overwrite what it shows.
+    """
+    return escape_controls(str(value))
 
 
 def first_line(exc: BaseException) -> str:

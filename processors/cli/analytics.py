@@ -13,6 +13,7 @@ from processors.cli import (
     database,
     emit_json,
     errors_as_messages,
+    escaped,
     fail,
     json_option,
     main,
@@ -63,7 +64,9 @@ def stats_command(channel: str | None, days: int, as_json: bool) -> None:
     click.echo("")
     click.echo("top failures" if summary.failures else "no failures")
     for row in summary.failures:
-        click.echo(f"  {row['messages']:>8}  {row['error_code']}  {row['error_title'] or ''}")
+        click.echo(
+            f"  {row['messages']:>8}  {row['error_code']}  {escaped(row['error_title'] or '')}"
+        )
     queue = summary.queue
     oldest = queue["oldest_queued_seconds"]
     click.echo("")

@@ -22,6 +22,7 @@ from processors.cli import (
     database_settings,
     emit_json,
     errors_as_messages,
+    escaped,
     fail,
     json_option,
     main,
@@ -246,7 +247,7 @@ def failed_list(limit: int, as_json: bool) -> None:
     for row in rows:
         click.echo(
             f"{row['raw_event_id']:>10}  {row['channel']:<20} attempts {row['attempts']:<3} "
-            f"{row['last_error']}"
+            f"{escaped(row['last_error'])}"
         )
 
 
@@ -269,8 +270,8 @@ def failed_show(event_id: int, as_json: bool) -> None:
         emit_json({**dict(row), "body": body.decode("utf-8", "replace")})
         return
     for key in ("raw_event_id", "channel", "received_at", "attempts", "last_error", "not_before"):
-        click.echo(f"{key:>13}: {row[key]}")
-    click.echo(f"{'body':>13}: {body[:2000].decode('utf-8', 'replace')}")
+        click.echo(f"{key:>13}: {escaped(row[key])}")
+    click.echo(f"{'body':>13}: {escaped(body[:2000].decode('utf-8', 'replace'))}")
 
 
 @failed_group.command("retry")

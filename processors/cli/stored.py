@@ -24,6 +24,7 @@ from processors.cli import (
     database_settings,
     emit_json,
     errors_as_messages,
+    escaped,
     fail,
     json_option,
     main,
@@ -190,7 +191,8 @@ def forward_command(
                    "results": [r.as_dict() for r in results]})  # fmt: skip
     else:
         for result in failed:
-            click.echo(f"{result.raw_event_id:>10}  failed after {result.attempts}: {result.error}")
+            error = escaped(result.error)
+            click.echo(f"{result.raw_event_id:>10}  failed after {result.attempts}: {error}")
         click.echo(f"{delivered} delivered, {len(failed)} failed, to {destination}")
     if failed:
         sys.exit(1)

@@ -225,3 +225,30 @@ def test_worker_and_cron_need_redis(monkeypatch: pytest.MonkeyPatch, database_ur
         result = CliRunner().invoke(main, [command])
         assert result.exit_code == 1
         assert result.stderr.startswith("Error: REDIS_URL is not set")
+
+
+def test_stored_text_cannot_drive_the_operators_terminal(cli, db, database_url) -> None:
+    import time
+
+    import psycopg
+
+    from tests.integration.processing_helpers import status_body, store
+
+    title = "\\u001b]0;owned\\u0007\\u001b[2J\\r"  # set the title, clear the screen
+    errors = '"errors":[{"code":131026,"title":"' + title + '"}]'
+    store(db, [status_body("t1", "failed", int(time.time()) - 60, errors)])
+    assert cli("drain").exit_code == 0
+    (event_id,) = store(db, [b'{"statuses":[],"x":"\x1b[31m"}'])
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE wabahook.event_queue SET attempts = 1, last_error = %s,"
+            " not_before = 'infinity' WHERE raw_event_id = %s",
+            ["boom \x1b]0;owned\x07\r", event_id],
+        )
+    listed = cli("failed", "list").stdout
+    shown = cli("failed", "show", str(event_id)).stdout
+    stats = cli("stats", "--days", "2").stdout
+    assert "owned" in listed
+    assert "owned" in stats  # shown, but escaped
+    for output in (listed, shown, stats):
+        assert not {"\x1b", "\x07", "\r"} & set(output), output
