@@ -322,7 +322,7 @@ def test_a_batch_meeting_transient_trouble_waits_for_its_retry_whole(
             " WHEN (NEW.message_id = 'm3') EXECUTE FUNCTION wabahook.test_locked()"
         )
     store(db, [status_body(f"m{i}", "sent", 1750000000 + i) for i in range(40)])
-    stats = drain(db)
+    stats = drain(db, lanes=1)  # one batch (two lanes may split 40 events between them)
     assert (stats.processed, stats.failed) == (0, 40)  # no descent that meets the lock per level
     failed = view(database_url, "raw_event_log", "state = 'failed'")
     assert {row["attempts"] for row in failed} == {1}
