@@ -93,14 +93,16 @@ def test_https_delivery_is_stored_with_the_client_address(
 ) -> None:
     port, context = https
     body = b'{"object":"whatsapp_business_account","entry":[]}'
-    status, _, answer = post(port, context, "/webhooks/acme", body,
-                             {"Authorization": basic("acme", channel.password)})  # fmt: skip
+    status, headers, answer = post(port, context, "/webhooks/acme", body,
+                                   {"Authorization": basic("acme", channel.password)})  # fmt: skip
     assert status == 200
     (event,) = stored_events(database_url)
     assert event["id"] == json.loads(answer)["event_id"]
     assert bytes(event["body"]) == body
     assert str(event["client_addr"]) == "127.0.0.1"
     assert event["headers"]["x-forwarded-proto"] == "https"
+    assert headers["Strict-Transport-Security"] == "max-age=63072000"
+    assert headers["Server"] == "nginx"  # server_tokens off: no version
 
 
 def test_oversized_bodies_are_refused_by_nginx(
@@ -157,6 +159,9 @@ def test_repeated_failed_logins_are_rate_limited(
     assert answers[0][0] == 401
     assert answers[0][1]["WWW-Authenticate"] == 'Basic realm="wabahook"'
     assert 429 in [status for status, _, _ in answers]
+    for status, headers, _ in answers:  # refusals keep HSTS and say no version
+        assert headers["Strict-Transport-Security"] == "max-age=63072000", status
+        assert headers["Server"] == "nginx", status
     # The right credentials from the same address still get through.
     good = {"Authorization": basic("acme", channel.password)}
     assert post(port, context, "/webhooks/acme", b"{}", good)[0] == 200  # limits only failures
