@@ -87,7 +87,9 @@ def receive(channel: str) -> Response:
                 "request_id": g.request_id,
             },
         ).fetchone()
-    assert row is not None
+    if row is None or row["raw_event_id"] is None:
+        # Disabled or removed since this process cached its credentials: nothing stored.
+        abort(401)
     g.event_id = row["raw_event_id"]
     response = jsonify(status="stored", event_id=g.event_id)
     # The nudge runs once the answer is sent: Redis never delays the 200.

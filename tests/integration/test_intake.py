@@ -189,9 +189,26 @@ def test_credentials_are_cached_for_the_configured_time(
     cached_client = make_app({**app_env, "WABAHOOK_CREDENTIAL_TTL": "3600"}).test_client()
     auth = basic(channel.username, channel.password)
     assert post(cached_client, BODY, auth).status_code == 200
-    channels.set_enabled(db, "acme", False)
-    # Within the TTL the cached record still answers: no database round trip for auth.
+    channels.replace_credential(db, "acme")  # the old password stops working...
+    # ...but within the TTL the cached digests still answer: no round trip for auth.
     assert post(cached_client, BODY, auth).status_code == 200
+
+
+def test_a_channel_disabled_while_cached_stops_taking_deliveries_at_once(
+    make_app,
+    app_env: dict[str, str],
+    channel: channels.IssuedCredential,
+    db: Database,
+    database_url: str,
+) -> None:
+    cached_client = make_app({**app_env, "WABAHOOK_CREDENTIAL_TTL": "3600"}).test_client()
+    auth = basic(channel.username, channel.password)
+    assert post(cached_client, BODY, auth).status_code == 200
+    channels.set_enabled(db, "acme", False)
+    response = post(cached_client, BODY, auth)  # the cache still says yes; store_event says no
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Basic realm="wabahook"'
+    assert count(database_url, "raw_events") == 1
 
 
 def test_empty_body_is_400_and_stores_nothing(

@@ -63,10 +63,20 @@ def test_receiver_role_stores_but_cannot_read_or_change_events(own_server: str) 
         "SELECT secret_sha256, created_at FROM wabahook.channel_credentials",
         "UPDATE wabahook.channels SET enabled = true",
     ]
+    channels.add_channel(owner, "off")
+    channels.set_enabled(owner, "off", False)
     with psycopg.connect(as_user(own_server, "intake"), autocommit=True) as conn:
         for statement in forbidden:
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement.encode())
+        # The receiver's login alone cannot store for a made-up or a disabled channel.
+        for name in ("nosuch", "off"):
+            stored = conn.execute(
+                "SELECT wabahook.store_event(%s, '\\x7b7d', sha256('\\x7b7d'), NULL, '{}',"
+                " NULL, 'r')",
+                [name],
+            ).fetchone()
+            assert stored == (None,), name
     with psycopg.connect(own_server) as conn:
         row = conn.execute("SELECT body FROM wabahook.raw_events").fetchone()
     assert row == (b'{"statuses":[]}',)
