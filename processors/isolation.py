@@ -5,15 +5,16 @@ is PostgreSQL refusing a body's JSON, a resource or lock trouble, or a bug of ou
 The batch is first projected as a whole. If that fails, it is split into groups of
 about the square root of its size, and every group of a level is tried in its own
 savepoint by one server-side loop (one round trip per level); failing groups are
-split again until each failure stands alone. Events that failed before are
-projected one by one, so a retry does not disturb its batch again.
+split again until each failure stands alone. Transient trouble (a lock or statement
+timeout) fails a group whole instead. Events that failed before are tried apart from
+the others, so a retry does not disturb its batch again.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import psycopg
 from psycopg import sql
@@ -30,6 +31,7 @@ from processors.batch import (
     projections_statement,
     stage,
 )
+from receiver.db import first_line
 from receiver.queries import query
 
 log = logging.getLogger("wabahook.drain")
@@ -106,33 +108,33 @@ def _try(
     conn: Connection, group: Sequence[Claimed], schema: str, only: Sequence[Claimed] | None
 ) -> Failure | None:
     """Project the staged items of `only` (None: all) in a savepoint; the failure, if any."""
-    try:
-        with conn.transaction():
-            project(conn, group, schema, only)
-    except psycopg.errors.Error as exc:
-        if is_connection_error(exc):
-            raise
-        return Failure(line(exc), transient=is_transient(exc.sqlstate))
-    except Exception as exc:  # our own bug: that event fails, its siblings go on
-        log.exception("projection raised", extra={"events": len(group)})
-        return Failure("internal error: " + line(exc), transient=False)
-    return None
+    return _in_savepoint(conn, len(group), lambda: project(conn, group, schema, only))
 
 
 def _project_alone(conn: Connection, event: Claimed, schema: str) -> None:
     """Stage and project one event in a savepoint (when the batch could not be staged)."""
+
+    def restage_and_project() -> None:
+        conn.execute(query("clear_item_stages"))  # its document stays staged
+        stage(conn, [event])
+        project(conn, [event], schema)
+
+    event.failure = _in_savepoint(conn, 1, restage_and_project)
+
+
+def _in_savepoint(conn: Connection, events: int, work: Callable[[], None]) -> Failure | None:
+    """Run `work` in a savepoint; its failure, or None. A lost connection ends the batch."""
     try:
         with conn.transaction():
-            conn.execute(query("clear_item_stages"))  # its document stays staged
-            stage(conn, [event])
-            project(conn, [event], schema)
+            work()
     except psycopg.errors.Error as exc:
         if is_connection_error(exc):
             raise
-        event.failure = Failure(line(exc), transient=is_transient(exc.sqlstate))
-    except Exception as exc:
-        log.exception("projection raised", extra={"raw_event_id": event.raw_event_id})
-        event.failure = Failure("internal error: " + line(exc), transient=False)
+        return Failure(line(exc), transient=is_transient(exc.sqlstate))
+    except Exception as exc:  # our own bug: those events fail, their siblings go on
+        log.exception("projection raised", extra={"events": events})
+        return Failure("internal error: " + line(exc), transient=False)
+    return None
 
 
 def _isolate(conn: Connection, group: Sequence[Claimed], schema: str, failure: Failure) -> None:
@@ -210,8 +212,7 @@ def is_connection_error(exc: psycopg.Error) -> bool:
 
 def line(exc: BaseException) -> str:
     """The first line of an error, fit to store and show."""
-    text = str(exc).strip()
-    return clean(text.splitlines()[0] if text else type(exc).__name__)
+    return clean(first_line(exc))
 
 
 def clean(text: str) -> str:

@@ -27,7 +27,6 @@ from processors.values import (
     label,
     printable,
     string,
-    too_long,
 )
 
 Path = tuple[str, ...]
@@ -388,10 +387,10 @@ def _nonempty(value: Any) -> str | None:
 def _label(event: ParsedEvent, parent: Any, key: str) -> str | None:
     """`parent[key]` as a label; a string too long for its column is noted and dropped."""
     value = parent.get(key) if isinstance(parent, dict) else None
-    if too_long(value):
+    text = label(value)
+    if text is None and string(value) is not None:
         event.notes.add(f"too_long:{key}")
-        return None
-    return label(value)
+    return text
 
 
 def _time(event: ParsedEvent, value: Any, item: str) -> int | None:

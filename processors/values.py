@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from receiver.logs import escape_controls
+
 # Identifiers and enum-like labels (ids, statuses, types, categories) are at most this
 # many UTF-8 bytes: they sit in primary keys, whose index rows PostgreSQL caps at about
 # 2,700 bytes, and no real value comes anywhere near it. Free text (bodies, captions,
@@ -32,7 +34,6 @@ MAX_NOTE_KEY_CHARS = 80
 NOTES_TRUNCATED = "notes_truncated"
 
 _DIGITS = re.compile(r"^\s*-?\d{1,15}\s*$")
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +81,6 @@ def label(value: Any) -> str | None:
     return text if len(text.encode("utf-8", "surrogatepass")) <= MAX_LABEL_BYTES else None
 
 
-def too_long(value: Any) -> bool:
-    """True for a string that `label` refuses for its length."""
-    return string(value) is not None and label(value) is None
-
-
 def integer(value: Any) -> int | None:
     """Codes and unix times arrive as strings or numbers; anything else is None."""
     if isinstance(value, bool):
@@ -106,7 +102,7 @@ def int32(value: Any) -> int | None:
 
 def printable(text: str, limit: int = 40) -> str:
     """A sender's text made safe for a note key: control characters escaped, length capped."""
-    text = _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], text)
+    text = escape_controls(text)  # the rule the text logs follow
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -151,9 +151,9 @@ class Database:
         except PoolTimeout:
             raise DatabaseUnavailable(f"no database connection within {budget:g} s") from None
         except psycopg.OperationalError as exc:
-            raise DatabaseUnavailable(_first_line(exc)) from None
+            raise DatabaseUnavailable(first_line(exc)) from None
         except psycopg.Error as exc:
-            raise DatabaseError(_first_line(exc)) from None
+            raise DatabaseError(first_line(exc)) from None
 
     @contextmanager
     def transaction(self, timeout: float | None = None) -> Iterator[psycopg.Connection[DictRow]]:
@@ -178,6 +178,7 @@ class Database:
         self._pool = None
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name if it has none)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

@@ -29,7 +29,7 @@ _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime
 
 # Control characters (C0, DEL, C1) and Unicode line separators: a sender's text that
 # carries them could otherwise start a forged log line or drive the reader's terminal.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
 
 
 def escape_controls(text: str) -> str:

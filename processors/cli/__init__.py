@@ -25,7 +25,7 @@ from processors.embedded import EmbeddedError
 from processors.migrate import MigrationError
 from processors.selection import ChannelName
 from receiver.config import ConfigError, Secret, Settings
-from receiver.db import Database, DatabaseError
+from receiver.db import Database, DatabaseError, first_line
 from receiver.logs import escape_controls
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -95,12 +95,6 @@ def escaped(value: object) -> str:
     drive the operator's terminal or overwrite what it shows.
     """
     return escape_controls(str(value))
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (its type's name if it has none)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def database_settings() -> Settings:
