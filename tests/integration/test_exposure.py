@@ -80,3 +80,13 @@ def test_serve_on_loopback_needs_no_flag(database_url: str) -> None:
     with running([WABAHOOK, "serve", "--bind", f"127.0.0.1:{port}"], environment(database_url)):
         assert wait_for_port("127.0.0.1", port, timeout=30)
         assert healthz(port) == 200
+
+
+def test_up_says_why_a_public_host_is_refused(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [WABAHOOK, "up", "--host", "0.0.0.0", "--var-dir", str(tmp_path / "var")],
+        env=environment(""), capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "refusing to listen on 0.0.0.0:8080 without --behind-proxy" in result.stderr
+    assert not (tmp_path / "var").exists()  # refused before anything was started

@@ -11,8 +11,10 @@ import os
 import pickle
 import subprocess
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import redis
 from rq import Queue
 
@@ -50,50 +52,49 @@ def environment(database_url: str, redis_url: str, queue_name: str) -> dict[str,
             "WABAHOOK_QUEUE": queue_name}  # fmt: skip
 
 
+@pytest.fixture
+def queue(redis_url: str, queue_name: str) -> Iterator[Queue]:
+    """This test's RQ queue, as someone with access to Redis would write to it."""
+    connection = redis.Redis.from_url(redis_url)
+    yield Queue(queue_name, connection=connection)
+    connection.close()
+
+
 def test_a_job_naming_any_other_callable_is_refused_and_never_run(
-    db: Database, database_url: str, redis_url: str, queue_name: str, processes, tmp_path: Path
+    db: Database, database_url: str, redis_url: str, queue: Queue, processes, tmp_path: Path
 ) -> None:
     marker = tmp_path / "ran"
-    connection = redis.Redis.from_url(redis_url)
-    queue = Queue(queue_name, connection=connection)
-    env = environment(database_url, redis_url, queue_name)
+    env = environment(database_url, redis_url, queue.name)
     worker_run(
         env, db, lambda: queue.enqueue_call("os.system", args=(f"touch {marker}",)), processes
     )
     assert not marker.exists()
     assert queue.failed_job_registry.count == 1  # refused, kept in sight
     assert count(database_url, "event_results") == 10  # the drain behind it ran
-    connection.close()
 
 
 def test_a_pickle_that_would_run_code_is_never_unpickled(
-    db: Database, database_url: str, redis_url: str, queue_name: str, processes, tmp_path: Path
+    db: Database, database_url: str, redis_url: str, queue: Queue, processes, tmp_path: Path
 ) -> None:
     marker = tmp_path / "ran"
-    connection = redis.Redis.from_url(redis_url)
-    queue = Queue(queue_name, connection=connection)
 
     def plant() -> None:
         job = queue.enqueue_call("processors.jobs.sweep")  # an allowed name...
         payload = pickle.dumps(("processors.jobs.sweep", None, (Planted(marker),), {}))
-        connection.hset(job.key, "data", zlib.compress(payload))  # ...with poisoned data
+        queue.connection.hset(job.key, "data", zlib.compress(payload))  # ...poisoned data
 
-    worker_run(environment(database_url, redis_url, queue_name), db, plant, processes)
+    worker_run(environment(database_url, redis_url, queue.name), db, plant, processes)
     assert not marker.exists()
     assert count(database_url, "event_results") == 10
-    connection.close()
 
 
 def test_a_malformed_job_does_not_stop_the_worker(
-    db: Database, database_url: str, redis_url: str, queue_name: str, processes
+    db: Database, database_url: str, redis_url: str, queue: Queue, processes
 ) -> None:
-    connection = redis.Redis.from_url(redis_url)
-
     def plant() -> None:
-        key = f"rq:job:{queue_name}-garbage"
-        connection.hset(key, mapping={"data": b"\x00not a job", "created_at": "yesterday"})
-        connection.rpush(f"rq:queue:{queue_name}", f"{queue_name}-garbage")
+        key = f"rq:job:{queue.name}-garbage"
+        queue.connection.hset(key, mapping={"data": b"\x00not a job", "created_at": "yesterday"})
+        queue.connection.rpush(queue.key, f"{queue.name}-garbage")
 
-    worker_run(environment(database_url, redis_url, queue_name), db, plant, processes)
+    worker_run(environment(database_url, redis_url, queue.name), db, plant, processes)
     assert count(database_url, "event_results") == 10
-    connection.close()
