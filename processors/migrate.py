@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import tuple_row
 
+from receiver.config import ROLE_COMPONENTS, Secret
 from receiver.queries import sql_dir
 
 MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -71,12 +72,14 @@ def migrate(
     views_folder: Path | None = None,
     on_apply: Callable[[Migration], None] | None = None,
     roles: bool = False,
+    logins: Sequence[tuple[str, Secret]] = (),
 ) -> list[Migration]:
     """Apply pending migrations (each in its own transaction), then re-create the views.
 
     Runs under an advisory lock so concurrent calls queue up instead of racing.
     With `roles`, creates the roles of sql/roles.sql; their grants are re-applied on
-    every run once they exist. Returns the migrations applied by this call.
+    every run once they exist. `logins` ((role, password) pairs) creates the roles too
+    and lets each log in with its password. Returns the migrations applied by this call.
     """
     migrations = discover(folder)
     views_folder = views_folder or sql_dir() / "views"
@@ -88,7 +91,8 @@ def migrate(
             try:
                 applied = _apply(conn, migrations, on_apply)
                 recreate_views(conn, views_folder)
-                apply_roles(conn, create=roles)
+                apply_roles(conn, create=roles or bool(logins))
+                set_login_passwords(conn, logins)
                 conn.execute(
                     "SELECT wabahook.ensure_raw_event_partitions(%s)", [PARTITION_MONTHS_AHEAD]
                 )
@@ -149,7 +153,7 @@ def _apply(
     return applied
 
 
-ROLES = ("wabahook_receiver", "wabahook_processor", "wabahook_analyst")
+ROLES = tuple(f"wabahook_{component}" for component in ROLE_COMPONENTS)
 
 
 def apply_roles(conn: psycopg.Connection[Any], create: bool = False) -> bool:
@@ -164,6 +168,26 @@ def apply_roles(conn: psycopg.Connection[Any], create: bool = False) -> bool:
             return False
     conn.execute((sql_dir() / "roles.sql").read_bytes())
     return True
+
+
+def set_login_passwords(
+    conn: psycopg.Connection[Any], logins: Sequence[tuple[str, Secret]]
+) -> None:
+    """Let each role log in with its password, sent as a SCRAM verifier only.
+
+    libpq hashes the password here, so it never reaches the server's statement log.
+    """
+    for role, password in logins:
+        if role not in ROLES:
+            raise MigrationError(f"{role} is not one of wabahook's roles")
+        verifier = conn.pgconn.encrypt_password(
+            password.reveal().encode(), role.encode(), b"scram-sha-256"
+        )
+        conn.execute(
+            sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(verifier.decode())
+            )
+        )
 
 
 def recreate_views(conn: psycopg.Connection[Any], folder: Path | None = None) -> None:

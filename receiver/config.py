@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Literal, TypeVar
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -34,6 +35,10 @@ class Secret:
     __str__ = __repr__
 
 
+# The roles of sql/roles.sql, by the component that logs in with each.
+ROLE_COMPONENTS = ("receiver", "processor", "analyst")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything wabahook reads from the environment."""
@@ -51,6 +56,8 @@ class Settings:
     db_pool_size: int = 4
     redis_timeout: float = 0.25
     credential_ttl: float = 5.0
+    # Passwords that make wabahook's roles logins of their own (`migrate` applies them).
+    role_passwords: tuple[tuple[str, Secret], ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -68,6 +75,8 @@ class Settings:
                 " (percent-encode special characters) or key=value pairs"
             ) from None
         redis_url = env.get("REDIS_URL", "").strip()
+        if redis_url:
+            _check_redis_url(redis_url)
         log_format = env.get("WABAHOOK_LOG_FORMAT", "json").strip().lower()
         if log_format not in ("json", "text"):
             raise ConfigError(f"WABAHOOK_LOG_FORMAT must be json or text, not {log_format!r}")
@@ -89,6 +98,11 @@ class Settings:
             db_pool_size=_number(env, "WABAHOOK_DB_POOL_SIZE", int, 4, minimum=1),
             redis_timeout=_number(env, "WABAHOOK_REDIS_TIMEOUT", float, 0.25, minimum=0.01),
             credential_ttl=_number(env, "WABAHOOK_CREDENTIAL_TTL", float, 5.0, minimum=0.0),
+            role_passwords=tuple(
+                (f"wabahook_{component}", Secret(password))
+                for component in ROLE_COMPONENTS
+                if (password := env.get(f"WABAHOOK_{component.upper()}_DB_PASSWORD", ""))
+            ),
         )
 
     def describe(self) -> dict[str, object]:
@@ -99,6 +113,20 @@ class Settings:
             else "********"
             for f in fields(self)
         }
+
+
+def _check_redis_url(url: str) -> None:
+    """Refuse a REDIS_URL redis-py cannot use, without echoing it (it may hold a password)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(
+            "REDIS_URL is malformed: use redis://:PASSWORD@HOST:6379/0"
+            " (rediss:// for TLS; percent-encode special characters)"
+        )
 
 
 def behind_proxy_from_env(env: Mapping[str, str] | None = None) -> bool:

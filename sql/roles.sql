@@ -1,7 +1,9 @@
 -- Roles of least privilege (SPEC §5). Applied by `wabahook migrate --roles` (needs
 -- CREATEROLE) and re-applied by every later `migrate` and `rebuild` once the roles
 -- exist, because re-created views and tables start without grants.
--- Give them to login users: CREATE USER intake LOGIN PASSWORD '...' IN ROLE wabahook_receiver;
+-- Each role is one component's database login once `migrate --roles` is given its
+-- password (WABAHOOK_RECEIVER_DB_PASSWORD, ...), or give it to login users of your own:
+--   CREATE USER intake LOGIN PASSWORD '...' IN ROLE wabahook_receiver;
 
 DO $$
 BEGIN
@@ -26,11 +28,19 @@ GRANT SELECT (channel, username, secret_sha256, expires_at) ON wabahook.channel_
 GRANT EXECUTE ON FUNCTION wabahook.store_event(text, bytea, bytea, text, jsonb, inet, text)
     TO wabahook_receiver;
 
--- The processor: everything the drain, replay, rebuild, forward and CLI do.
-GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA wabahook TO wabahook_processor;
+-- The processor (workers and cron): the drain, sweep, replay, forward and partition
+-- upkeep. Schema changes (migrate, rebuild, retention) stay with the owner: no CREATE
+-- on the schema, so it cannot put a table where a partition or a view belongs, and no
+-- TRUNCATE. Its staging tables are temporary ones. Partitions are made through
+-- ensure_raw_event_partitions(), which runs with the owner's rights.
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA wabahook TO wabahook_processor;
+REVOKE TRUNCATE ON ALL TABLES IN SCHEMA wabahook FROM wabahook_processor;
+REVOKE CREATE ON SCHEMA wabahook FROM wabahook_processor;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA wabahook TO wabahook_processor;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA wabahook TO wabahook_processor;
-GRANT CREATE ON SCHEMA wabahook TO wabahook_processor;
+REVOKE EXECUTE ON FUNCTION wabahook.create_raw_event_partition(date),
+    wabahook.store_event(text, bytea, bytea, text, jsonb, inet, text)
+    FROM wabahook_processor;
 
 -- The analyst: the public views, read only. Also the projection tables behind them,
 -- because the analytics views call (inlined) functions that run with the caller's

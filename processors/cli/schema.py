@@ -40,6 +40,11 @@ def migrate_command(roles: bool, as_json: bool) -> None:
     transaction, under an advisory lock; re-creates the views; prepares the
     raw-event partitions of the coming months.
 
+    With WABAHOOK_RECEIVER_DB_PASSWORD, WABAHOOK_PROCESSOR_DB_PASSWORD or
+    WABAHOOK_ANALYST_DB_PASSWORD set, it also creates the roles and makes
+    each a login with that password (applied again on every run, so a
+    changed password takes effect at the next release).
+
     \b
     Example:
       DATABASE_URL=postgresql://wabahook@db/wabahook wabahook migrate --roles
@@ -54,6 +59,7 @@ def migrate_command(roles: bool, as_json: bool) -> None:
             make_conninfo(url.reveal(), connect_timeout=CONNECT_TIMEOUT_SECONDS),
             on_apply=None if as_json else lambda m: click.echo(f"applied {m.path.name}"),
             roles=roles,
+            logins=settings.role_passwords,
         )
     except MigrationError as exc:
         fail(redacted(first_line(exc), url, params))

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import secrets
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 
 import psycopg
@@ -20,6 +24,7 @@ from processors.rebuild import rebuild
 from receiver import create_app
 from receiver.config import Secret
 from receiver.db import Database
+from tests.integration.conftest import start_worker, wait_until
 from tests.support.servers import own_postgres
 
 
@@ -167,3 +172,116 @@ def test_gunicorn_receiver_runs_with_the_receiver_role(
         ).fetchall()
     assert row == ("beta", b"{}")
     assert sessions == [("intake",)]  # the receiver's pool connects as the receiver role only
+
+
+def test_each_component_runs_with_its_own_login(
+    own_server: str,
+    start_gunicorn: Callable[..., str],
+    redis_url: str,
+    queue_name: str,
+    processes: list[subprocess.Popen[bytes]],
+) -> None:
+    """Receiver, worker and cron each log in as their own role and do their whole job."""
+    from tests.integration.test_gunicorn import request
+
+    passwords = {"receiver": secrets.token_urlsafe(16), "processor": secrets.token_urlsafe(16)}
+    migrated = subprocess.run(
+        [sys.executable, "-m", "processors.cli", "migrate"],
+        env={
+            **os.environ,
+            "DATABASE_URL": own_server,
+            "WABAHOOK_RECEIVER_DB_PASSWORD": passwords["receiver"],
+            "WABAHOOK_PROCESSOR_DB_PASSWORD": passwords["processor"],
+        },
+        capture_output=True,
+        timeout=120,
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    for password in passwords.values():
+        assert password.encode() not in migrated.stdout + migrated.stderr
+    with psycopg.connect(own_server, autocommit=True) as conn:
+        logins = conn.execute(
+            "SELECT rolname, rolcanlogin, rolsuper, left(rolpassword, 14) FROM pg_authid"
+            " WHERE rolname IN ('wabahook_receiver', 'wabahook_processor') ORDER BY 1"
+        ).fetchall()
+        # The partition job must make this month again, as the processor.
+        last = conn.execute(
+            "SELECT c.oid::regclass::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = 'wabahook.raw_events'::regclass"
+            " AND c.relname <> 'raw_events_default'"
+            " ORDER BY c.relname DESC LIMIT 1"
+        ).fetchone()
+        assert last is not None
+        conn.execute(f"ALTER TABLE wabahook.raw_events DETACH PARTITION {last[0]}".encode())
+        conn.execute(f"DROP TABLE {last[0]}".encode())
+    assert logins == [
+        ("wabahook_processor", True, False, "SCRAM-SHA-256$"),
+        ("wabahook_receiver", True, False, "SCRAM-SHA-256$"),
+    ]
+
+    def login(component: str) -> str:
+        return make_conninfo(
+            own_server, user=f"wabahook_{component}", password=passwords[component]
+        )
+
+    owner = Database(Secret(own_server), application_name="wabahook-test", timeout=10)
+    credential = channels.add_channel(owner, "gamma")
+    owner.close()
+    env = {"REDIS_URL": redis_url, "WABAHOOK_QUEUE": queue_name, "WABAHOOK_LOG_FORMAT": "json"}
+    base = start_gunicorn({**env, "DATABASE_URL": login("receiver")})
+    processing_env = {**os.environ, **env, "DATABASE_URL": login("processor")}
+    start_worker(processing_env, processes)
+    cron = subprocess.Popen(
+        [sys.executable, "-m", "processors.cli", "cron", "--quiet"],
+        env=processing_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    processes.append(cron)
+    body = b'{"statuses":[{"id":"e2e","status":"delivered","timestamp":"1750000000"}]}'
+    auth = base64.b64encode(f"gamma:{credential.password}".encode()).decode()
+    status, _, _ = request(
+        base, "POST", "/webhooks/gamma", body, {"Authorization": f"Basic {auth}"}
+    )
+    assert status == 200
+
+    def projected() -> bool:
+        with psycopg.connect(own_server) as conn:
+            return conn.execute(
+                "SELECT status FROM wabahook.delivery_status WHERE message_id = 'e2e'"
+            ).fetchone() == ("delivered",)
+
+    def partition_back() -> bool:
+        with psycopg.connect(own_server) as conn:
+            return conn.execute("SELECT to_regclass(%s)", [last[0]]).fetchone() != (None,)
+
+    assert wait_until(projected, timeout=30)
+    assert wait_until(partition_back, timeout=30)
+    with psycopg.connect(own_server) as conn:
+        sessions = set(
+            conn.execute(
+                "SELECT application_name, usename::text FROM pg_stat_activity"
+                " WHERE application_name LIKE 'wabahook-%' AND application_name <> 'wabahook-test'"
+            ).fetchall()
+        )
+    assert ("wabahook-receiver", "wabahook_receiver") in sessions
+    assert ("wabahook-worker", "wabahook_processor") in sessions
+    assert {user for _, user in sessions} == {"wabahook_receiver", "wabahook_processor"}
+
+
+def test_processor_cannot_take_a_partition_name(own_server: str) -> None:
+    """No CREATE on the schema; a table put under a partition's name is an error, not a skip."""
+    with psycopg.connect(as_user(own_server, "worker"), autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CREATE TABLE wabahook.raw_events_2099_01 (id bigint)")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT wabahook.create_raw_event_partition('1999-01-01')")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("TRUNCATE wabahook.raw_events")
+    with psycopg.connect(own_server, autocommit=True) as conn:
+        conn.execute("CREATE TABLE wabahook.raw_events_2099_01 (id bigint)")
+        try:
+            with pytest.raises(psycopg.errors.RaiseException, match="not a partition"):
+                conn.execute("SELECT wabahook.create_raw_event_partition('2099-01-15')")
+        finally:
+            conn.execute("DROP TABLE wabahook.raw_events_2099_01")
