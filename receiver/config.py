@@ -6,12 +6,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Literal, TypeVar
-from urllib.parse import urlsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
+from redis.connection import parse_url as parse_redis_url
 
 MIB = 1024 * 1024
+MAX_SECRET_FILE_BYTES = 64 * 1024
 Number = TypeVar("Number", int, float)
 
 
@@ -63,7 +64,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from `env` (default: the process environment)."""
         env = os.environ if env is None else env
-        database_url = env.get("DATABASE_URL", "").strip()
+        database_url = _secret_value(env, "DATABASE_URL")
         if not database_url:
             raise ConfigError("DATABASE_URL is not set (e.g. postgresql://user@host:5432/wabahook)")
         try:
@@ -74,7 +75,7 @@ class Settings:
                 "DATABASE_URL is malformed: use postgresql://USER:PASSWORD@HOST:PORT/DBNAME"
                 " (percent-encode special characters) or key=value pairs"
             ) from None
-        redis_url = env.get("REDIS_URL", "").strip()
+        redis_url = _secret_value(env, "REDIS_URL")
         if redis_url:
             _check_redis_url(redis_url)
         log_format = env.get("WABAHOOK_LOG_FORMAT", "json").strip().lower()
@@ -101,7 +102,7 @@ class Settings:
             role_passwords=tuple(
                 (f"wabahook_{component}", Secret(password))
                 for component in ROLE_COMPONENTS
-                if (password := env.get(f"WABAHOOK_{component.upper()}_DB_PASSWORD", ""))
+                if (password := _secret_value(env, f"WABAHOOK_{component.upper()}_DB_PASSWORD"))
             ),
         )
 
@@ -115,18 +116,37 @@ class Settings:
         }
 
 
+def _secret_value(env: Mapping[str, str], name: str) -> str:
+    """`name` from the environment, or the content of the file `name`_FILE names.
+
+    The file form keeps secrets out of the process environment: systemd's
+    LoadCredential= and Kubernetes secret volumes hand them over as files.
+    """
+    path = env.get(f"{name}_FILE", "").strip()
+    if not path:
+        return env.get(name, "").strip()
+    if env.get(name, "").strip():
+        raise ConfigError(f"set {name} or {name}_FILE, not both")
+    try:
+        with open(path, encoding="utf-8") as file:
+            # The bound keeps a wrong path (a device, a log) from being read whole.
+            value = file.read(MAX_SECRET_FILE_BYTES + 1)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"{name}_FILE: cannot read {path!r}: {reason}") from None
+    if len(value) > MAX_SECRET_FILE_BYTES:
+        raise ConfigError(f"{name}_FILE: {path!r} is larger than 64 KiB; is it the right file?")
+    return value.strip()
+
+
 def _check_redis_url(url: str) -> None:
     """Refuse a REDIS_URL redis-py cannot use, without echoing it (it may hold a password)."""
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (raises on a port that is not a number)
+        parse_redis_url(url)  # type: ignore[no-untyped-call]
     except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("redis", "rediss", "unix"):
         raise ConfigError(
-            "REDIS_URL is malformed: use redis://:PASSWORD@HOST:6379/0"
-            " (rediss:// for TLS; percent-encode special characters)"
-        )
+            "REDIS_URL is malformed: use redis://[:PASSWORD@]HOST:PORT/DB, rediss:// or unix://"
+        ) from None
 
 
 def behind_proxy_from_env(env: Mapping[str, str] | None = None) -> bool:

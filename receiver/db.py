@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -11,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -20,6 +22,47 @@ from receiver.queries import query
 
 class DatabaseError(Exception):
     """A database operation failed; the message is safe to show to an operator."""
+
+
+class _Redactor(logging.Filter):
+    """Takes connection secrets out of psycopg's and psycopg_pool's log records.
+
+    The pool logs each failed connection attempt with libpq's message, which quotes a
+    malformed conninfo string whole, password and all.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: set[str] = set()
+
+    def watch(self, url: Secret) -> None:
+        """Redact `url`, and the password in it, from now on."""
+        self._secrets.add(url.reveal())
+        try:
+            password = conninfo_to_dict(url.reveal()).get("password")
+        except psycopg.Error:
+            password = None
+        if password:
+            self._secrets.add(str(password))
+
+    def scrub(self, text: str) -> str:
+        """`text` with every watched secret replaced."""
+        # The longest first: a password is part of its URL.
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, "********")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        scrubbed = self.scrub(message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
+        return True
+
+
+REDACTOR = _Redactor()
+for _logger in ("psycopg", "psycopg.pool"):
+    logging.getLogger(_logger).addFilter(REDACTOR)
 
 
 class DatabaseUnavailable(DatabaseError):
@@ -97,6 +140,7 @@ class Database:
         min_size: int = 1,
     ) -> None:
         self._url = url
+        REDACTOR.watch(url)
         self._application_name = application_name
         self.timeout = timeout
         self._max_size = max_size
@@ -151,9 +195,9 @@ class Database:
         except PoolTimeout:
             raise DatabaseUnavailable(f"no database connection within {budget:g} s") from None
         except psycopg.OperationalError as exc:
-            raise DatabaseUnavailable(first_line(exc)) from None
+            raise DatabaseUnavailable(REDACTOR.scrub(first_line(exc))) from None
         except psycopg.Error as exc:
-            raise DatabaseError(first_line(exc)) from None
+            raise DatabaseError(REDACTOR.scrub(first_line(exc))) from None
 
     @contextmanager
     def transaction(self, timeout: float | None = None) -> Iterator[psycopg.Connection[DictRow]]:

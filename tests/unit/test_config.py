@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from receiver.config import MIB, ConfigError, Secret, Settings
@@ -94,3 +96,49 @@ def test_a_malformed_database_url_is_refused_without_being_echoed(url: str) -> N
     with pytest.raises(ConfigError, match="DATABASE_URL is malformed") as raised:
         Settings.from_env({"DATABASE_URL": url})
     assert "S3cretPW" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://:S3cretPW@cache:6379/0", "redis://:S3cretPW@cache:port/0", "S3cretPW"]
+)
+def test_a_malformed_redis_url_is_refused_without_being_echoed(url: str) -> None:
+    with pytest.raises(ConfigError, match="REDIS_URL is malformed") as raised:
+        Settings.from_env({"DATABASE_URL": URL, "REDIS_URL": url})
+    assert "S3cretPW" not in str(raised.value)
+
+
+def test_secrets_can_come_from_files(tmp_path: Path) -> None:
+    """NAME_FILE (systemd credentials, Kubernetes secret volumes) instead of NAME."""
+    (tmp_path / "db").write_text(URL + "\n")
+    (tmp_path / "redis").write_text("rediss://:pw@cache:6380/0")
+    (tmp_path / "receiver").write_text("receiver-pw\n")
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL_FILE": str(tmp_path / "db"),
+            "REDIS_URL_FILE": str(tmp_path / "redis"),
+            "WABAHOOK_RECEIVER_DB_PASSWORD_FILE": str(tmp_path / "receiver"),
+            "WABAHOOK_PROCESSOR_DB_PASSWORD": "processor-pw",
+        }
+    )
+    assert settings.database_url.reveal() == URL
+    assert settings.redis_url is not None
+    assert settings.redis_url.reveal().startswith("rediss://")
+    assert [(role, pw.reveal()) for role, pw in settings.role_passwords] == [
+        ("wabahook_receiver", "receiver-pw"),
+        ("wabahook_processor", "processor-pw"),
+    ]
+    assert "pw" not in repr(settings)
+
+
+def test_unreadable_or_ambiguous_secret_files_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "big").write_text("x" * (65 * 1024))
+    (tmp_path / "db").write_text(URL)
+    cases = {
+        "DATABASE_URL_FILE: cannot read": {"DATABASE_URL_FILE": str(tmp_path / "missing")},
+        "larger than 64 KiB": {"DATABASE_URL_FILE": str(tmp_path / "big")},
+        "not both": {"DATABASE_URL": URL, "DATABASE_URL_FILE": str(tmp_path / "db")},
+    }
+    for message, env in cases.items():
+        with pytest.raises(ConfigError, match=message) as raised:
+            Settings.from_env(env)
+        assert "s3cret" not in str(raised.value)
