@@ -41,6 +41,11 @@ class WorkerMetrics:
             "wabahook_parse_rejections", "Rejected bodies by reason.", ["reason"],
             registry=self.registry,
         )  # fmt: skip
+        self.refused_jobs = Counter(
+            "wabahook_refused_jobs",
+            "Jobs from Redis the worker refused to run: not_allowed, callback or unreadable.",
+            ["reason"], registry=self.registry,
+        )  # fmt: skip
 
     def follower(self) -> Callable[[DrainStats], None]:
         """A drain's on_batch hook: records what its stats gained since the last batch."""

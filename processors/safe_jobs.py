@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from rq import SimpleWorker
-from rq.exceptions import NoSuchJobError
+from rq.exceptions import DeserializationError, NoSuchJobError
 from rq.job import Job
 
 log = logging.getLogger("wabahook.worker")
@@ -30,6 +30,17 @@ ALLOWED_JOBS = frozenset(
 
 class RefusedJob(Exception):
     """A job that names something other than one of wabahook's own jobs."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def count_refusal(reason: str) -> None:
+    """Count a refused job in the worker's metrics (wabahook_refused_jobs_total)."""
+    from processors.jobs import worker_metrics  # the worker's one registry
+
+    worker_metrics().refused_jobs.labels(reason=reason).inc()
 
 
 class _PlainUnpickler(pickle.Unpickler):
@@ -62,13 +73,23 @@ class AllowListJob(Job):
             # Raised out of the dequeue, any error would stop the worker (RQ quits on it);
             # a missing job is what RQ's dequeue passes over.
             log.error("skipped an unreadable job", extra={"job_id": shown(self.id)})
+            count_refusal("unreadable")
             raise NoSuchJobError(f"unreadable job {shown(self.id)}") from exc
 
     @property
     def func(self) -> Callable[..., Any] | None:
+        # Callbacks first: a job carrying one is refused before it runs, not after.
+        for callback in (
+            self._success_callback_name,
+            self._failure_callback_name,
+            self._stopped_callback_name,
+        ):
+            _no_callback(callback)
         name = self.func_name
         if name not in ALLOWED_JOBS or self.instance is not None:
-            raise RefusedJob(f"refused to run {shown(name)}: not one of wabahook's jobs")
+            raise RefusedJob(
+                f"refused to run {shown(name)}: not one of wabahook's jobs", "not_allowed"
+            )
         return super().func  # type: ignore[no-any-return]
 
     @property
@@ -90,7 +111,7 @@ class AllowListJob(Job):
 def _no_callback(name: str | None) -> None:
     # wabahook's jobs have none; a callback name would be code to import.
     if name:
-        raise RefusedJob(f"refused the callback {shown(name)}")
+        raise RefusedJob(f"refused the callback {shown(name)}", "callback")
 
 
 def shown(value: object) -> str:
@@ -104,6 +125,14 @@ class GuardedWorker(SimpleWorker):
     def __init__(self, queues: list[str], **kwargs: Any) -> None:
         super().__init__(queues, **{**kwargs, "job_class": AllowListJob, "serializer": PlainPickle})
         self.stop_requested = False
+
+    def handle_exception(self, job: Job, *exc_info: Any) -> None:
+        """Count a refused job once, however often RQ looked at its function."""
+        if isinstance(exc_info[1], RefusedJob):
+            count_refusal(exc_info[1].reason)
+        elif isinstance(exc_info[1], DeserializationError):  # data the plain unpickler refused
+            count_refusal("unreadable")
+        super().handle_exception(job, *exc_info)
 
     def request_stop(self, signum: int, frame: Any) -> None:
         """SIGTERM/SIGINT: RQ ends its loop; we must not start another one."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from rq import Queue
+from rq import Callback, Queue
 
 from processors import jobs
 from receiver.config import Settings
@@ -98,3 +98,28 @@ def test_a_malformed_job_does_not_stop_the_worker(
 
     worker_run(environment(database_url, redis_url, queue.name), db, plant, processes)
     assert count(database_url, "event_results") == 10
+
+
+def test_refused_jobs_are_counted_by_reason(queue: Queue, tmp_path: Path) -> None:
+    """wabahook_refused_jobs_total{reason}: what an operator alerts on."""
+    from processors.safe_jobs import GuardedWorker
+
+    registry = jobs.worker_metrics().registry
+
+    def refused(reason: str) -> float:
+        value = registry.get_sample_value("wabahook_refused_jobs_total", {"reason": reason})
+        return value or 0.0
+
+    before = {reason: refused(reason) for reason in ("not_allowed", "callback", "unreadable")}
+    marker = tmp_path / "ran"
+    queue.enqueue_call("os.system", args=(f"touch {marker}",))
+    queue.enqueue_call("processors.jobs.sweep", on_success=Callback(f"{__name__}.Planted"))
+    for garbage in ({"data": b"\x00not a job"}, {"data": b"", "created_at": "yesterday"}):
+        job_id = f"{queue.name}-garbage-{len(garbage)}"
+        queue.connection.hset(f"rq:job:{job_id}", mapping=garbage)  # type: ignore[arg-type]
+        queue.connection.rpush(queue.key, job_id)
+    worker = GuardedWorker([queue.name], connection=queue.connection)
+    assert worker.work(burst=True)
+    assert not marker.exists()
+    gained = {reason: refused(reason) - count for reason, count in before.items()}
+    assert gained == {"not_allowed": 1, "callback": 1, "unreadable": 2}
