@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,6 +40,27 @@ def webhook_url(public_url: str, channel: str) -> str:
     return f"{public_url.rstrip('/')}/webhooks/{channel}"
 
 
+def check_base_url(base_url: str) -> str:
+    """`base_url` if the API key would travel encrypted to it: https, or http on loopback."""
+    parts = urlsplit(base_url)
+    if parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname)):
+        return base_url
+    raise Dialog360Error(
+        "--base-url must be an https:// URL: the API key would travel in clear text"
+        " (http:// only to localhost, 127.0.0.1 or ::1)"
+    )
+
+
+def _is_loopback(host: str | None) -> bool:
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1): traffic that stays here."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
 def connect(
     db: Database,
     name: str,
@@ -54,6 +76,7 @@ def connect(
     failure it is withdrawn again and the channel keeps the credentials it had.
     """
     url = webhook_url(public_url, channel=channels.validate_name(name))
+    check_base_url(base_url)
     issued = channels.rotate(db, name)
     token = base64.b64encode(f"{issued.username}:{issued.password}".encode()).decode()
     authorization = f"Basic {token}"

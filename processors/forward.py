@@ -5,7 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 from psycopg import sql
@@ -18,6 +21,10 @@ PAGE = 200
 MAX_BACKOFF_SECONDS = 30.0
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 USER_AGENT = "wabahook-forward"
+# Of a destination's answer only this much is read: enough for the error text, and a
+# hostile destination that answers gigabytes costs no more memory than a polite one.
+ANSWER_BYTES = 1024
+ERROR_CHARS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +59,31 @@ class Pacer:
         self._next = now + self._interval
 
 
+def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """`url` without its user:password part, and that part (percent-decoded) for Basic auth.
+
+    What remains is what is stored, printed and requested: credentials in a URL
+    would otherwise land in forward_deliveries and in every line of output.
+    Plain string work rather than urlsplit, so that it never raises on a broken URL.
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return url, None
+    # The authority ends where urlsplit ends it: at the first /, ? or #.
+    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    userinfo, at, host = rest[:end].rpartition("@")
+    if not at:
+        return url, None
+    stripped = f"{scheme}://{host}{rest[end:]}"
+    if not userinfo:
+        return stripped, None
+    user, _, password = userinfo.partition(":")
+    return stripped, (unquote(user), unquote(password))
+
+
 def pending_count(db: Database, selection: Selection, destination: str, again: bool) -> int:
     """How many selected events a forward would send."""
+    destination, _ = split_credentials(destination)
     where, params = selection.where()
     statement = (
         sql.SQL("SELECT count(*) AS events FROM (SELECT raw_event_id FROM wabahook.raw_event_log")
@@ -90,11 +120,17 @@ def forward(
     Acknowledged (2xx) events are recorded per destination and skipped by later
     runs unless `again`. Timeouts, connection errors, 408/425/429 and 5xx are
     retried with exponential backoff (honouring Retry-After) up to `max_attempts`.
+    A user:password in `destination` is sent as Basic auth; the destination is
+    recorded without it.
     """
+    destination, auth = split_credentials(destination)
     pacer = Pacer(rate, sleep)
     results: list[ForwardResult] = []
     extra = dict(headers or {})
-    with httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT}) as client:
+    # identity: the answer's first bytes are read raw, and a compressed answer
+    # could inflate far beyond what was read off the wire.
+    client_headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+    with httpx.Client(timeout=timeout, headers=client_headers, auth=auth) as client:
         for event in _events(db, selection, destination, again):
             result = _deliver(client, pacer, destination, event, extra, max_attempts, sleep)
             _record(db, destination, result)
@@ -160,14 +196,17 @@ def _deliver(
         pacer.wait()
         retry_after: float | None = None
         try:
-            response = client.post(destination, content=bytes(event["body"]), headers=headers)
+            with client.stream(
+                "POST", destination, content=bytes(event["body"]), headers=headers
+            ) as response:
+                answer = _first_bytes(response)
         except httpx.TransportError as exc:
-            status, error = None, f"{type(exc).__name__}: {exc}".strip()
+            status, error = None, _error_text(f"{type(exc).__name__}: {exc}")
         else:
             status = response.status_code
             if 200 <= status < 300:
                 return ForwardResult(event["raw_event_id"], "delivered", status, attempt, None)
-            error = f"HTTP {status}: {response.text[:200]}".strip()
+            error = _error_text(f"HTTP {status}: {answer.decode('utf-8', 'replace')}")
             if status not in RETRY_STATUSES:
                 break  # the destination refuses this event: retrying will not help
             retry_after = _retry_after(response)
@@ -177,9 +216,37 @@ def _deliver(
     return ForwardResult(event["raw_event_id"], "failed", status, attempt, error)
 
 
+def _first_bytes(response: httpx.Response, limit: int = ANSWER_BYTES) -> bytes:
+    """At most `limit` bytes of the answer's body; the rest is never read.
+
+    Leaving the stream early makes httpx close that connection instead of reusing it.
+    """
+    kept = bytearray()
+    for chunk in response.iter_raw():  # transport-sized chunks (64 KiB at most)
+        kept += chunk[: limit - len(kept)]
+        if len(kept) >= limit:
+            break
+    return bytes(kept)
+
+
+def _error_text(text: str) -> str:
+    """A per-event error as stored: cut short, and without NUL, which text columns refuse."""
+    return text[:ERROR_CHARS].replace("\x00", "\N{REPLACEMENT CHARACTER}").strip()
+
+
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After", "")
-    return float(value) if value.strip().isdigit() else None
+    """Seconds the destination asked to wait (RFC 9110: digits or an HTTP-date), else None."""
+    value = response.headers.get("Retry-After", "").strip()
+    # isascii: str.isdigit() also takes superscripts and other scripts' digits.
+    if value.isascii() and value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # an HTTP-date is always GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _record(db: Database, destination: str, result: ForwardResult) -> None:

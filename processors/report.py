@@ -72,6 +72,17 @@ def _fmt(value: Any) -> str:
     return f"{value:,}"
 
 
+def _plain_text(value: object) -> str:
+    """Stored text for a plotly label: shown as written, never read as markup.
+
+    plotly draws a subset of HTML in labels, ticks and hover texts (<a href>, <b>,
+    <br>...): an error title from a sender could otherwise place a link in the
+    report. plotly decodes &amp; &lt; &gt; after it has read the tags, but not
+    &quot;, hence quote=False; with no < left a quote cannot open an attribute.
+    """
+    return html.escape(str(value), quote=False)
+
+
 def _layout(figure: go.Figure, top: int = 20, **kwargs: Any) -> go.Figure:
     figure.update_layout(
         template="plotly_white", height=360, margin={"l": 50, "r": 20, "t": top, "b": 40},
@@ -109,7 +120,9 @@ def _latency(latencies: list[dict[str, Any]]) -> go.Figure:
 
 def _failures(summary: Summary) -> go.Figure:
     rows = list(reversed(summary.failures))
-    labels = [f"{row['error_code']} {row['error_title'] or ''}".strip() for row in rows]
+    labels = [
+        _plain_text(f"{row['error_code']} {row['error_title'] or ''}".strip()) for row in rows
+    ]
     figure = go.Figure(
         [go.Bar(x=[row["messages"] for row in rows], y=labels, orientation="h",
                 marker_color=COLORS["failed"], name="failed messages")]

@@ -177,7 +177,8 @@ def channels_enable(name: str) -> None:
     "--base-url",
     default=dialog360.DEFAULT_BASE_URL,
     show_default=True,
-    help="360dialog API base URL (On-Premise numbers: https://waba.360dialog.io).",
+    help="360dialog API base URL (On-Premise numbers: https://waba.360dialog.io); https://"
+    " only, http:// is taken for localhost, 127.0.0.1 and ::1 alone.",
 )
 @click.option(
     "--timeout",
@@ -208,6 +209,8 @@ def channels_connect(
     """
     check_url(public_url, "--public-url", schemes=("https",))
     check_url(base_url, "--base-url")
+    with errors_as_messages():  # before the key is read: it must not go out in clear text
+        dialog360.check_base_url(base_url)
     api_key = _api_key(api_key_file)
     with database() as db, errors_as_messages():
         connected = dialog360.connect(

@@ -115,7 +115,13 @@ def _wait_for_replay(db: Database, marker: str, queued: int, quiet: bool) -> Non
 
 
 @main.command("forward")
-@click.option("--to", "destination", required=True, help="The http(s) URL to post each body to.")
+@click.option(
+    "--to",
+    "destination",
+    required=True,
+    help="The http(s) URL to post each body to. A user:password@ in it is sent as Basic"
+    " auth, and is never stored or printed.",
+)
 @selection_options
 @click.option(
     "--header",
@@ -127,7 +133,8 @@ def _wait_for_replay(db: Database, marker: str, queued: int, quiet: bool) -> Non
 @click.option(
     "--header-file",
     type=click.File("r"),
-    help="Extra headers, one 'Name: value' per line (keeps secrets off the command line).",
+    help="Extra headers, one 'Name: value' per line (keeps secrets off the command line;"
+    " an error names the line, never shows it).",
 )
 @click.option(
     "--rate",
@@ -168,13 +175,21 @@ def forward_command(
     retried with backoff. What the destination acknowledged is remembered: a
     second run continues where the first stopped.
 
+    Credentials: put an 'Authorization: ...' line in --header-file, or
+    user:password@ in the --to URL (sent as Basic auth). Either way they are
+    not stored: results are kept, and shown, under the URL without them.
+
     \b
     Example:
-      wabahook forward --to https://staging.example.com/hook --channel acme \
+      wabahook forward --to https://staging.example.com/hook --channel acme \\
         --since 2026-11-23 --until 2026-11-24 --header-file auth-headers.txt --rate 20
     """
-    check_url(destination, "--to")
+    # Checked and shown without its user:password: an error must not print them.
+    shown_destination, credentials = forward_module.split_credentials(destination)
+    check_url(shown_destination, "--to")
     headers = _headers(header_lines, header_file)
+    if credentials and any(name.lower() == "authorization" for name in headers):
+        fail("--to holds user:password and an Authorization header is given too: use one")
     selection = build_selection(channels, since, until, ids, states)
     with database() as db, errors_as_messages():
         total = forward_module.pending_count(db, selection, destination, again)
@@ -187,33 +202,56 @@ def forward_command(
     delivered = sum(r.outcome == "delivered" for r in results)
     failed = [r for r in results if r.outcome == "failed"]
     if as_json:
-        emit_json({"destination": destination, "delivered": delivered, "failed": len(failed),
+        emit_json({"destination": shown_destination, "delivered": delivered, "failed": len(failed),
                    "results": [r.as_dict() for r in results]})  # fmt: skip
     else:
         for result in failed:
             error = escaped(result.error)
             click.echo(f"{result.raw_event_id:>10}  failed after {result.attempts}: {error}")
-        click.echo(f"{delivered} delivered, {len(failed)} failed, to {destination}")
+        click.echo(f"{delivered} delivered, {len(failed)} failed, to {shown_destination}")
     if failed:
         sys.exit(1)
 
 
 def _headers(header_lines: tuple[str, ...], header_file: TextIO | None) -> dict[str, str]:
-    """The extra request headers of --header and --header-file, each checked."""
+    """The extra request headers of --header and --header-file, each checked.
+
+    A bad line of the file is named by its number, never shown: it may be a token
+    or a password. A bad --header is shown: it is on the command line already.
+    """
     try:
-        lines = [*header_lines, *(header_file.read().splitlines() if header_file else [])]
+        # split("\n"), not splitlines(): line numbers as an editor counts them.
+        file_lines = header_file.read().split("\n") if header_file else []
     except UnicodeDecodeError:
         fail("--header-file is not a UTF-8 text file")
+    places = [
+        *((None, line) for line in header_lines),
+        *((f"line {n} of --header-file", line) for n, line in enumerate(file_lines, 1)),
+    ]
     headers = {}
-    for line in filter(str.strip, lines):
+    for place, line in places:
+        if not line.strip():
+            continue
         key, colon, value = line.partition(":")
         key, value = key.strip(), value.strip()
         if not colon or not key:
-            fail(f"a header must look like 'Name: value', not {shown(line.strip())}")
+            fail(
+                f"a header must look like 'Name: value' ({place})"
+                if place
+                else f"a header must look like 'Name: value', not {shown(line.strip())}"
+            )
         # Checked here, once, rather than failing every event at the HTTP client.
         if not HEADER_NAME.fullmatch(key):
-            fail(f"{shown(key)} is not a header name: use letters, digits and - (no spaces)")
+            fail(
+                f"a header name holds only letters, digits and - ({place})"
+                if place
+                else f"{shown(key)} is not a header name: use letters, digits and - (no spaces)"
+            )
         if not HEADER_VALUE.fullmatch(value):
-            fail(f"the value of header {key} may hold only printable ASCII")
+            fail(
+                f"a header value may hold only printable ASCII ({place})"
+                if place
+                else f"the value of header {key} may hold only printable ASCII"
+            )
         headers[key] = value
     return headers

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner, Result
 
-from processors import channels
+from processors import channels, dialog360
 from processors.cli import main
 from receiver.auth import digest
 from receiver.db import Database
@@ -227,3 +227,34 @@ def test_connect_unknown_channel(cli: Callable[..., Result]) -> None:
     )
     assert result.exit_code == 1
     assert result.stderr == "Error: no channel named 'ghost'\n"
+
+
+@pytest.mark.parametrize(
+    "base_url", ["http://192.0.2.1", "http://waba.example.com", "http://127.1"]
+)
+def test_the_api_key_never_goes_out_in_clear_text(
+    base_url: str,
+    cli: Callable[..., Result],
+    channel: channels.IssuedCredential,
+    db: Database,
+    database_url: str,
+) -> None:
+    result = cli("channels", "connect", "acme", "--public-url", PUBLIC,
+                 "--base-url", base_url, "--timeout", "0.5")  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: --base-url must be an https:// URL")
+    assert result.stderr.count("\n") == 1
+    # The library refuses it too, before a credential is issued.
+    with pytest.raises(dialog360.Dialog360Error, match="clear text"):
+        dialog360.connect(db, "acme", public_url=PUBLIC, api_key=API_KEY, base_url=base_url)
+    assert valid_digests(database_url) == [digest(channel.password)]
+
+
+def test_http_to_localhost_is_allowed(
+    cli: Callable[..., Result], channel: channels.IssuedCredential
+) -> None:
+    with FakeServer(Fake360()) as server:
+        local = server.url.replace("127.0.0.1", "localhost")
+        result = cli("channels", "connect", "acme", "--public-url", PUBLIC, "--base-url", local)
+        assert result.exit_code == 0, result.output
+        assert len(server.requests) == 3

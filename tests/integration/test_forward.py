@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
+import socket
+import threading
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
+import psycopg
 import pytest
 from click.testing import CliRunner, Result
 
@@ -125,3 +131,153 @@ def test_bad_forward_arguments(cli: Callable[..., Result], args: list[str], mess
     result = cli("forward", *args)
     assert result.exit_code == 1
     assert message in result.stderr
+
+
+def test_a_retry_after_of_unicode_digits_is_no_hint(
+    cli: Callable[..., Result], stored: list[tuple[int, bytes, str | None]]
+) -> None:
+    seen: Counter[str] = Counter()
+
+    def answer(request: Recorded) -> Answer:
+        seen[request.headers["x-wabahook-event-id"]] += 1
+        # '²' passes str.isdigit() but not float(); the server sends it as Latin-1.
+        if seen[request.headers["x-wabahook-event-id"]] == 1:
+            return 503, {"Retry-After": "²"}, b"busy"
+        return 200, {}, b"ok"
+
+    with FakeServer(answer) as server:
+        result = cli("forward", "--to", server.url, "--rate", "1000", "--ids", "1-2", "--json")
+    assert result.exit_code == 0, result.output
+    assert [r["attempts"] for r in json.loads(result.stdout)["results"]] == [2, 2]
+
+
+class HugeAnswer:
+    """Answers every request with a 400 whose body is `size` bytes; counts what went out."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.sent = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/hook"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        connection, _ = self._listener.accept()
+        with connection:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += connection.recv(65536)
+            head, _, body = request.partition(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head)[1])  # type: ignore[index]
+            while len(body) < length:
+                body += connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
+                               b"Content-Length: %d\r\n\r\n" % self.size)  # fmt: skip
+            chunk = b"x" * 65536
+            try:
+                while self.sent < self.size:
+                    self.sent += connection.send(chunk[: self.size - self.sent])
+            except OSError:  # the client hung up: what it did not read was never sent
+                pass
+
+    def join(self) -> None:
+        self._thread.join(timeout=30)
+        self._listener.close()
+
+
+def test_a_huge_answer_is_not_read_beyond_its_first_bytes(
+    cli: Callable[..., Result], stored: list[tuple[int, bytes, str | None]], database_url: str
+) -> None:
+    size = 64 * 1024 * 1024
+    server = HugeAnswer(size)
+    result = cli("forward", "--to", server.url, "--ids", "1", "--json")
+    server.join()
+    assert result.exit_code == 1, result.output
+    # The client stopped reading after a KiB; the rest stayed in socket buffers (a few
+    # MiB on loopback at most) until it hung up, and was never sent.
+    assert server.sent < size // 4
+    (outcome,) = json.loads(result.stdout)["results"]
+    assert outcome["error"] == "HTTP 400: " + "x" * 190  # the stored error is bounded too
+    with psycopg.connect(database_url) as conn:
+        (stored_error,) = conn.execute("SELECT error FROM wabahook.forward_deliveries").fetchone()
+    assert stored_error == outcome["error"]
+
+
+def test_an_answer_with_nul_bytes_is_recorded(
+    cli: Callable[..., Result], stored: list[tuple[int, bytes, str | None]]
+) -> None:
+    with FakeServer(lambda request: (400, {}, b"bad\x00thing\xff")) as server:
+        result = cli("forward", "--to", server.url, "--ids", "1", "--json")
+    assert result.exit_code == 1, result.output
+    (outcome,) = json.loads(result.stdout)["results"]
+    assert outcome["error"] == "HTTP 400: bad\ufffdthing\ufffd"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("X-Ok: 1\n\nAuthorization Bearer s3cr3t-t0ken\n",
+         "a header must look like 'Name: value' (line 3 of --header-file)"),
+        ("Authorization s3cr3t-t0ken: x\n",
+         "a header name holds only letters, digits and - (line 1 of --header-file)"),
+        ("X-Ok: 1\r\nAuthorization: Bearer s3cr3t-t0ken\x7f\r\n",
+         "a header value may hold only printable ASCII (line 2 of --header-file)"),
+    ],
+    ids=["no colon", "bad name", "bad value"],
+)  # fmt: skip
+def test_a_bad_header_line_is_named_by_its_number_never_shown(
+    cli: Callable[..., Result], tmp_path: Path, content: str, message: str
+) -> None:
+    header_file = tmp_path / "headers.txt"
+    header_file.write_bytes(content.encode())
+    result = cli("forward", "--to", "http://127.0.0.1:9", "--header-file", str(header_file))
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {message}\n"
+    assert "s3cr3t" not in result.output
+
+
+def test_credentials_in_the_url_are_sent_but_never_stored_or_printed(
+    cli: Callable[..., Result], stored: list[tuple[int, bytes, str | None]], database_url: str
+) -> None:
+    def answer(request: Recorded) -> Answer:
+        ok = request.headers["x-wabahook-event-id"] != "2"
+        return (200, {}, b"ok") if ok else (400, {}, b"not this one")
+
+    with FakeServer(answer) as server:
+        secret_url = server.url.replace("http://", "http://user:s3cr%40t@") + "/hook"
+        runs = [cli("forward", "--to", secret_url, "--rate", "1000", "--ids", "1-3", *extra)
+                for extra in ([], ["--json"])]  # fmt: skip
+        sent = {r.headers.get("authorization") for r in server.requests}
+    assert sent == {"Basic " + base64.b64encode(b"user:s3cr@t").decode()}
+    for run in runs:
+        assert run.exit_code == 1
+        assert "s3cr" not in run.output
+    assert runs[0].stdout.strip().endswith(f"2 delivered, 1 failed, to {server.url}/hook")
+    assert json.loads(runs[1].stdout)["destination"] == f"{server.url}/hook"
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT destination, delivered_at IS NOT NULL FROM wabahook.forward_deliveries"
+            " ORDER BY raw_event_id"
+        ).fetchall()
+    # Kept under the bare URL: the second run resumed, it sent only the refused event.
+    assert rows == [(f"{server.url}/hook", True), (f"{server.url}/hook", False),
+                    (f"{server.url}/hook", True)]  # fmt: skip
+    assert len(server.requests) == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--to", "https://user:s3cr3t@"], "--to must be an http:// or https:// URL, not 'https://'"),
+        (["--to", "https://user:s3cr3t@host", "--header", "Authorization: Basic eA=="],
+         "--to holds user:password and an Authorization header is given too: use one"),
+    ],
+    ids=["no host", "two credentials"],
+)  # fmt: skip
+def test_bad_credentials_in_the_url_are_not_shown(
+    cli: Callable[..., Result], args: list[str], message: str
+) -> None:
+    result = cli("forward", *args)
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {message}\n"
