@@ -94,3 +94,30 @@ def test_every_shipped_receiver_runs_behind_its_proxy() -> None:
                    and d["kind"] == "Deployment"]  # fmt: skip
     (container,) = receiver["spec"]["template"]["spec"]["containers"]  # type: ignore[index]
     assert container["command"] == serve
+
+
+def test_the_image_installs_locked_dependencies_with_hashes() -> None:
+    """deploy/requirements.lock pins every dependency of pyproject.toml, each with a hash."""
+    import re
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert "--require-hashes -r requirements.lock" in dockerfile
+    assert "--no-deps ." in dockerfile
+    text = (DEPLOY / "requirements.lock").read_text()
+    pinned = re.findall(r"^([A-Za-z0-9_.-]+)==([^\s;\\]+)", text, re.MULTILINE)
+    hashed = re.findall(
+        r"^([A-Za-z0-9_.-]+)==[^\n]*\\\n\s+--hash=sha256:[0-9a-f]{64}", text, re.MULTILINE
+    )
+    assert len(pinned) > 10
+    assert [name for name, _ in pinned] == hashed  # every pin has its hashes
+    locked = {canonicalize_name(name): version for name, version in pinned}
+    project = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())["project"]
+    for dependency in project["dependencies"]:
+        requirement = Requirement(dependency)
+        name = canonicalize_name(requirement.name)
+        assert name in locked, f"{name} is not in deploy/requirements.lock"
+        assert requirement.specifier.contains(locked[name]), (name, locked[name])
