@@ -118,10 +118,15 @@ def test_oversized_bodies_are_refused_by_nginx(
 
 def test_only_webhooks_and_healthz_are_public(https: tuple[int, ssl.SSLContext]) -> None:
     port, context = https
-    for path, expected in (("/healthz", 200), ("/metrics", 404), ("/readyz", 404)):
+    for method, path, expected in (
+        ("GET", "/healthz", 200), ("GET", "/metrics", 404), ("GET", "/readyz", 404),
+        # Only POSTs reach the receiver's webhook path (HEAD comes with GET in nginx).
+        ("GET", "/webhooks/acme", 403), ("HEAD", "/webhooks/acme", 403),
+        ("PUT", "/webhooks/acme", 403), ("DELETE", "/webhooks/acme", 403),
+    ):  # fmt: skip
         conn = http.client.HTTPSConnection("localhost", port, context=context, timeout=5)
-        conn.request("GET", path)
-        assert conn.getresponse().status == expected, path
+        conn.request(method, path)
+        assert conn.getresponse().status == expected, (method, path)
         conn.close()
 
 
