@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 import click
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from redis.connection import parse_url as parse_redis_url
 
 from processors import channels, dialog360
 from processors import retention as retention_module
@@ -56,7 +55,6 @@ __all__ = [
     "FiniteFloatRange",
     "batch_size_option",
     "check_database",
-    "check_redis_url",
     "check_url",
     "database",
     "database_params",
@@ -150,16 +148,6 @@ def redacted(message: str, url: Secret, params: dict[str, str]) -> str:
         if secret:
             message = message.replace(secret, "********")
     return message
-
-
-def check_redis_url(settings: Settings) -> None:
-    """A one-line error if REDIS_URL is set but malformed (without echoing it: secrets)."""
-    if settings.redis_url is None:
-        return
-    try:
-        parse_redis_url(settings.redis_url.reveal())  # type: ignore[no-untyped-call]
-    except ValueError:
-        fail("REDIS_URL is malformed: use redis://[:PASSWORD@]HOST:PORT/DB, rediss:// or unix://")
 
 
 def check_url(url: str, option: str, schemes: tuple[str, ...] = ("http", "https")) -> str:

@@ -17,7 +17,6 @@ from processors.channels import shown
 from processors.cli import (
     batch_size_option,
     check_database,
-    check_redis_url,
     database,
     database_settings,
     emit_json,
@@ -199,7 +198,6 @@ def sweep_command(as_json: bool) -> None:
       wabahook sweep --json
     """
     settings = database_settings()
-    check_redis_url(settings)
     with errors_as_messages():
         health = jobs.sweep_once(settings)
     if as_json:
@@ -288,7 +286,6 @@ def failed_retry(event_ids: tuple[int, ...], retry_all: bool) -> None:
     if not event_ids and not retry_all:
         fail("name event ids or use --all")
     settings = database_settings()
-    check_redis_url(settings)
     with database(settings) as db, errors_as_messages():
         rows = db.fetch_all("retry_failed", {"all": retry_all, "ids": list(event_ids)})
         nudged = settings.redis_url is not None and rows and jobs.enqueue(settings)
@@ -313,7 +310,6 @@ def _settings_with_redis() -> Settings:
         settings = Settings.from_env()
         if settings.redis_url is None:
             raise ConfigError("REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
-    check_redis_url(settings)
     check_database(settings.database_url)  # the jobs need it: say so now, not per job
     return settings
 

@@ -18,7 +18,6 @@ from processors import replay as replay_module
 from processors.channels import shown
 from processors.cli import (
     FiniteFloatRange,
-    check_redis_url,
     check_url,
     database,
     database_settings,
@@ -73,7 +72,6 @@ def replay_command(
         channels, since, until, ids, states + (("failed",) if failed else ())
     )
     settings = database_settings()
-    check_redis_url(settings)
     with database(settings) as db, errors_as_messages():
         if dry_run:
             planned = replay_module.plan(db, selection)
