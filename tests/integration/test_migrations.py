@@ -136,3 +136,42 @@ def test_stored_events_cannot_be_updated(database_url: str) -> None:
         with pytest.raises(psycopg.errors.RestrictViolation, match="immutable"):
             conn.execute("UPDATE wabahook.raw_events SET body = 'y'")
         assert conn.execute("SELECT body FROM wabahook.raw_events").fetchone() == (b"x",)
+
+
+def test_forward_destinations_lose_stored_credentials(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    """0010: rows an earlier `forward --to https://user:pw@…` stored keep no password."""
+    folder = copy_migrations(tmp_path)
+    later = [p for p in folder.glob("*.sql") if p.name >= "0010"]
+    for path in later:
+        path.unlink()
+    migrate(empty_database_url, folder)
+    rows = [
+        # destination, event, delivered
+        ("https://u:pw@a.example/in", 1, True),
+        ("https://a.example/in", 1, False),  # the same place, used without credentials
+        ("https://u:pw@a.example/in", 2, False),
+        ("https://u%40x:p@w@b.example:8443/in?q=@", 3, True),
+        ("https://c.example/in?to=x@y", 4, True),  # an @ after the host stays
+    ]
+    with psycopg.connect(empty_database_url) as conn:
+        for destination, event, delivered in rows:
+            conn.execute(
+                "INSERT INTO wabahook.forward_deliveries"
+                " (destination, raw_event_id, status, attempts, delivered_at)"
+                " VALUES (%s, %s, %s, 1, CASE WHEN %s THEN now() END)",
+                [destination, event, 200 if delivered else 500, delivered],
+            )
+    migrate(empty_database_url)
+    with psycopg.connect(empty_database_url) as conn:
+        found = conn.execute(
+            "SELECT destination, raw_event_id, status, attempts, delivered_at IS NOT NULL"
+            " FROM wabahook.forward_deliveries ORDER BY 1, 2"
+        ).fetchall()
+    assert found == [
+        ("https://a.example/in", 1, 200, 2, True),
+        ("https://a.example/in", 2, 500, 1, False),
+        ("https://b.example:8443/in?q=@", 3, 200, 1, True),
+        ("https://c.example/in?to=x@y", 4, 200, 1, True),
+    ]
