@@ -12,6 +12,7 @@ from rq import Queue
 from processors import drain as draining
 from processors.metrics import WorkerMetrics
 from processors.migrate import PARTITION_MONTHS_AHEAD
+from processors.queue_health import queue_health
 from receiver.config import Settings
 from receiver.db import Database, DatabaseError
 from receiver.nudge import enqueue_drain
@@ -22,8 +23,6 @@ log = logging.getLogger("wabahook.jobs")
 # backlog spreads over up to this many workers; each slot is one unique RQ job.
 DRAIN_SLOTS = 4
 DRAIN_TIME_BUDGET = 30.0
-# Queued events older than this were not nudged (Redis down, nudge lost): sweep them.
-STALE_AFTER_SECONDS = 2.0
 SWEEP_SECONDS = 5
 
 
@@ -115,17 +114,3 @@ def maintain_partitions() -> int:
     _, db = context()
     row = db.fetch_one("ensure_partitions", {"months_ahead": PARTITION_MONTHS_AHEAD})
     return int(row["created"]) if row else 0
-
-
-def queue_health(db: Database) -> dict[str, Any]:
-    """Counts of queued, failed, stale and due events, and the oldest queued age."""
-    row = db.fetch_one("queue_health", {"stale_after": STALE_AFTER_SECONDS})
-    assert row is not None
-    oldest = row["oldest_queued_seconds"]
-    return {
-        "queued": row["queued"],
-        "failed": row["failed"],
-        "stale": row["stale"],
-        "retries_due": row["retries_due"],
-        "oldest_queued_seconds": float(oldest) if oldest is not None else None,
-    }

@@ -9,6 +9,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from processors.drain import DrainStats
+from processors.queue_health import queue_health
 from receiver.db import Database, DatabaseError
 
 BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000)
@@ -76,8 +77,6 @@ class QueueCollector(Collector):
         self._db = db
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        from processors.jobs import queue_health
-
         try:
             health = queue_health(self._db)
             retries = self._db.fetch_one("sender_retries_last_hour")

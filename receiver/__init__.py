@@ -9,7 +9,6 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from receiver import health, intake, logs
-from receiver import metrics as metrics_endpoint
 from receiver.auth import Authenticator
 from receiver.config import Settings
 from receiver.db import Database
@@ -48,6 +47,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.register_blueprint(intake.blueprint)
     app.register_blueprint(health.blueprint)
-    app.register_blueprint(metrics_endpoint.blueprint)
     intake.register_hooks(app)
     return app

@@ -1,20 +1,8 @@
-"""Prometheus metrics of the receiver, with gunicorn's multiprocess mode when configured."""
+"""The receiver's Prometheus metrics (served by receiver.health at /metrics)."""
 
 from __future__ import annotations
 
-import os
-
-from flask import Blueprint, Response
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-    multiprocess,
-)
-
-blueprint = Blueprint("metrics", __name__)
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 # Intake is expected in milliseconds; 360dialog gives up at 5 s.
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -47,16 +35,3 @@ class Metrics:
         """Count one webhook request."""
         self.requests.labels(channel=channel or "-", code=str(code)).inc()
         self.duration.observe(seconds)
-
-
-@blueprint.get("/metrics")
-def metrics() -> Response:
-    """Prometheus text format (keep it off the public load balancer)."""
-    from receiver.state import state  # state imports this module for Metrics
-
-    registry = state().metrics.registry
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # Under gunicorn each worker writes its own files; add them all up here.
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -27,6 +27,7 @@ from processors.cli import (
     main,
     progress,
 )
+from processors.queue_health import queue_health
 from processors.selection import MAX_ID
 from receiver import logs
 from receiver.config import ConfigError, Settings
@@ -174,7 +175,7 @@ def drain_command(until_empty: bool, batch_size: int, as_json: bool) -> None:
         if not until_empty:
             drain_module.drain_batch(db, stats, batch_size)
         else:
-            due = jobs.queue_health(db)["queued"]
+            due = queue_health(db)["queued"]
             with progress(due, "draining", quiet=as_json) as reach:
                 drain_module.drain(
                     db, batch_size=batch_size, on_batch=lambda s: reach(s.events), stats=stats

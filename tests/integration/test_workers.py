@@ -16,6 +16,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from processors import jobs
 from processors.drain import DrainStats, drain
+from processors.queue_health import queue_health
 from receiver.config import Secret, Settings
 from receiver.db import Database
 from tests.integration.conftest import start_worker, wait_until
@@ -157,13 +158,13 @@ def test_sweep_recovers_events_whose_nudges_redis_lost(
         connection = redis.Redis.from_url(valkey_url)
         connection.flushall()  # ...lost with everything else in this private Valkey
         connection.close()
-        assert wait_until(lambda: jobs.queue_health(db)["stale"] == 50, timeout=10)
+        assert wait_until(lambda: queue_health(db)["stale"] == 50, timeout=10)
         health = jobs.sweep_once(settings)
         assert health["queued"] == 50
         assert health["drain_enqueued"] is True
         start_worker(env, processes, "--burst").wait(timeout=120)
     assert count(database_url, "event_results") == 50
-    assert jobs.queue_health(db)["queued"] == 0
+    assert queue_health(db)["queued"] == 0
 
 
 def test_end_to_end_gunicorn_to_worker(
@@ -210,4 +211,4 @@ def test_a_worker_drains_with_the_multiprocess_metrics_folder_the_deploy_files_s
     worker = start_worker(env, processes, "--burst", "--metrics-port", str(free_port()))
     assert worker.wait(timeout=120) == 0
     assert count(database_url, "event_results") == 20
-    assert jobs.queue_health(db)["queued"] == 0
+    assert queue_health(db)["queued"] == 0
