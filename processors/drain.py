@@ -8,8 +8,9 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from psycopg.rows import DictRow
@@ -31,6 +32,7 @@ from receiver.queries import query
 __all__ = [
     "BATCH_SIZE",
     "LIVE_SCHEMA",
+    "BatchResult",
     "Claimed",
     "Connection",
     "DrainStats",
@@ -53,9 +55,56 @@ MAX_RETRY_SECONDS = 3600
 _NUMBER = re.compile(r"(?<=\s)\d+")  # offsets and sizes, not "UTF-8"
 
 
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """What one batch did: a value that whoever keeps totals adds up."""
+
+    claimed: int = 0
+    seconds: float = 0.0
+    processed: int = 0
+    rejected: int = 0
+    failed: int = 0
+    messages: int = 0
+    statuses: int = 0
+    errors: int = 0
+    notes: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    rejections: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+
+    @classmethod
+    def of(cls, events: Sequence[Claimed], seconds: float) -> BatchResult:
+        """The result of a batch whose events were classified and projected."""
+        counts: Counter[str] = Counter()
+        rejections: Counter[str] = Counter()
+        notes = SummaryNotes()
+        for event in events:
+            if event.failure is not None:
+                counts["failed"] += 1
+            elif event.parsed is None:
+                counts["rejected"] += 1
+                rejections[rejection_kind(event.rejection)] += 1
+            else:
+                counts["processed"] += 1
+                counts["messages"] += len(event.parsed.messages)
+                counts["statuses"] += len(event.parsed.statuses)
+                counts["errors"] += len(event.parsed.errors)
+                notes.add_all(event.parsed.notes)
+        return cls(
+            claimed=len(events),
+            seconds=seconds,
+            notes=MappingProxyType(dict(notes)),
+            rejections=MappingProxyType(dict(rejections)),
+            **counts,
+        )
+
+    @property
+    def events(self) -> int:
+        """Events taken off the queue or marked failed."""
+        return self.processed + self.rejected + self.failed
+
+
 @dataclass(slots=True)
 class DrainStats:
-    """What a drain did."""
+    """Totals over the batches one caller added up."""
 
     batches: int = 0
     processed: int = 0
@@ -66,22 +115,19 @@ class DrainStats:
     errors: int = 0
     notes: SummaryNotes = field(default_factory=SummaryNotes)
     rejections: Counter[str] = field(default_factory=Counter)  # by reason, first clause
-    last_batch_size: int = 0
-    last_batch_seconds: float = 0.0
 
-    def add(self, batch: DrainStats) -> None:
-        """Fold one batch's figures into these."""
-        self.batches += batch.batches
-        self.processed += batch.processed
-        self.rejected += batch.rejected
-        self.failed += batch.failed
-        self.messages += batch.messages
-        self.statuses += batch.statuses
-        self.errors += batch.errors
-        self.notes.add_all(batch.notes)
-        self.rejections.update(batch.rejections)
-        self.last_batch_size = batch.last_batch_size
-        self.last_batch_seconds = batch.last_batch_seconds
+    def add(self, result: BatchResult) -> DrainStats:
+        """Count one batch's result in; returns these totals."""
+        self.batches += 1
+        self.processed += result.processed
+        self.rejected += result.rejected
+        self.failed += result.failed
+        self.messages += result.messages
+        self.statuses += result.statuses
+        self.errors += result.errors
+        self.notes.add_all(Counter(result.notes))
+        self.rejections.update(result.rejections)
+        return self
 
     @property
     def events(self) -> int:
@@ -107,16 +153,16 @@ def drain(
     *,
     batch_size: int = BATCH_SIZE,
     time_budget: float | None = None,
-    on_batch: Callable[[DrainStats], None] | None = None,
-    stats: DrainStats | None = None,
+    on_batch: Callable[[BatchResult], None] | None = None,
     lanes: int = LANES,
 ) -> DrainStats:
     """Process batches until the queue has nothing due (or the time budget is spent).
 
     With several lanes, batches run in parallel transactions on their own
     connections: one lane parses in Python while another waits for PostgreSQL.
+    `on_batch` sees each batch's result, one at a time.
     """
-    stats = stats if stats is not None else DrainStats()
+    totals = DrainStats()
     deadline = None if time_budget is None else time.monotonic() + time_budget
     lock = threading.Lock()
     errors: list[BaseException] = []
@@ -124,13 +170,13 @@ def drain(
     def lane() -> None:
         try:
             while not errors and (deadline is None or time.monotonic() < deadline):
-                batch = DrainStats()
-                claimed = drain_batch(db, batch, batch_size)
-                with lock:
-                    stats.add(batch)
-                    if on_batch is not None and claimed:
-                        on_batch(stats)
-                if claimed < batch_size:
+                result = drain_batch(db, batch_size)
+                if result.claimed:
+                    with lock:
+                        totals.add(result)
+                        if on_batch is not None:
+                            on_batch(result)
+                if result.claimed < batch_size:
                     return
         except BaseException as exc:  # re-raised in the caller's thread
             errors.append(exc)
@@ -145,18 +191,18 @@ def drain(
             thread.join()
     if errors:
         raise errors[0]
-    return stats
+    return totals
 
 
-def drain_batch(db: Database, stats: DrainStats, batch_size: int = BATCH_SIZE) -> int:
-    """Claim, project and dequeue one batch in one transaction; return how many were claimed."""
+def drain_batch(db: Database, batch_size: int = BATCH_SIZE) -> BatchResult:
+    """Claim, project and dequeue one batch in one transaction; return what it did."""
     started = time.perf_counter()
     with db.connection(timeout=300) as conn:
         ensure_stage_tables(conn)  # committed on its own: a rolled-back batch keeps them
         with conn.transaction():
             rows = conn.execute(query("claim_events"), {"limit": batch_size}).fetchall()
             if not rows:
-                return 0
+                return BatchResult()
             events = [classify(row) for row in rows]
             project_isolated(conn, events)
             done = [e for e in events if e.failure is None]
@@ -165,10 +211,7 @@ def drain_batch(db: Database, stats: DrainStats, batch_size: int = BATCH_SIZE) -
             for event in events:
                 if event.failure is not None:
                     _record_failure(conn, event, event.failure)
-    _count(stats, events)
-    stats.last_batch_size = len(rows)
-    stats.last_batch_seconds = time.perf_counter() - started
-    return len(rows)
+    return BatchResult.of(events, time.perf_counter() - started)
 
 
 def classify(row: DictRow) -> Claimed:
@@ -240,22 +283,6 @@ def _record_failure(conn: Connection, event: Claimed, failure: Failure) -> None:
             "retry": failure.transient,
         },
     )
-
-
-def _count(stats: DrainStats, events: Sequence[Claimed]) -> None:
-    stats.batches += 1
-    for event in events:
-        if event.failure is not None:
-            stats.failed += 1
-        elif event.parsed is None:
-            stats.rejected += 1
-            stats.rejections[rejection_kind(event.rejection)] += 1
-        else:
-            stats.processed += 1
-            stats.messages += len(event.parsed.messages)
-            stats.statuses += len(event.parsed.statuses)
-            stats.errors += len(event.parsed.errors)
-            stats.notes.add_all(event.parsed.notes)
 
 
 def rejection_kind(reason: str | None) -> str:

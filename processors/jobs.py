@@ -56,14 +56,15 @@ def drain(slot: int = 0) -> dict[str, Any]:
     """Drain queued events for up to DRAIN_TIME_BUDGET seconds."""
     settings, db = context()
     fanned_out = False
+    metrics = worker_metrics()
+    stats = draining.DrainStats()  # kept here too: a drain cut short still reports its work
 
-    follow = worker_metrics().follower()
-
-    def spread(stats: draining.DrainStats) -> None:
-        follow(stats)
+    def after_batch(result: draining.BatchResult) -> None:
+        stats.add(result)
+        metrics.observe(result)
         # A full batch means a backlog: let one more worker help.
         nonlocal fanned_out
-        if stats.last_batch_size < draining.BATCH_SIZE:
+        if result.claimed < draining.BATCH_SIZE:
             return
         if not fanned_out and slot + 1 < DRAIN_SLOTS and settings.redis_url is not None:
             fanned_out = True
@@ -73,9 +74,8 @@ def drain(slot: int = 0) -> dict[str, Any]:
                 # Best effort, like every nudge: this drain goes on, the sweep fans out later.
                 log.warning("could not enqueue another drain", extra={"error": str(exc)})
 
-    stats = draining.DrainStats()
     try:
-        draining.drain(db, time_budget=DRAIN_TIME_BUDGET, on_batch=spread, stats=stats)
+        draining.drain(db, time_budget=DRAIN_TIME_BUDGET, on_batch=after_batch)
     except DatabaseError as exc:
         # PostgreSQL is away: end normally so this slot's job id is free again at once;
         # the events stay queued and the sweep enqueues the next drain.

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, values
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from processors.drain import DrainStats
+from processors.drain import BatchResult
 from processors.queue_health import queue_health
 from receiver.db import Database, DatabaseError
 
@@ -48,26 +48,16 @@ class WorkerMetrics:
             ["reason"], registry=self.registry,
         )  # fmt: skip
 
-    def follower(self) -> Callable[[DrainStats], None]:
-        """A drain's on_batch hook: records what its stats gained since the last batch."""
-        seen = DrainStats()
-
-        def follow(stats: DrainStats) -> None:
-            nonlocal seen
-            self.batch_size.observe(stats.last_batch_size)
-            self.batch_duration.observe(stats.last_batch_seconds)
-            for outcome in ("processed", "rejected", "failed"):
-                gained = getattr(stats, outcome) - getattr(seen, outcome)
-                if gained:
-                    self.events.labels(outcome=outcome).inc(gained)
-            for reason, count in (stats.rejections - seen.rejections).items():
-                self.rejections.labels(reason=reason).inc(count)
-            seen = DrainStats(
-                processed=stats.processed, rejected=stats.rejected, failed=stats.failed,
-                rejections=stats.rejections.copy(),
-            )  # fmt: skip
-
-        return follow
+    def observe(self, result: BatchResult) -> None:
+        """Record one drain batch (a drain's on_batch hook)."""
+        self.batch_size.observe(result.claimed)
+        self.batch_duration.observe(result.seconds)
+        for outcome in ("processed", "rejected", "failed"):
+            count = getattr(result, outcome)
+            if count:
+                self.events.labels(outcome=outcome).inc(count)
+        for reason, count in result.rejections.items():
+            self.rejections.labels(reason=reason).inc(count)
 
 
 class QueueCollector(Collector):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -41,6 +42,13 @@ class RebuildStats:
     rejected: int = 0
     failed: int = 0
     caught_up: int = 0
+
+    def add(self, result: draining.BatchResult) -> None:
+        """Count one batch's result in (the drain's own counting)."""
+        self.events += result.events
+        self.processed += result.processed
+        self.rejected += result.rejected
+        self.failed += result.failed
 
 
 def estimate(db: Database) -> dict[str, int]:
@@ -126,15 +134,12 @@ def _project_range(
     conn: draining.Connection, after: int, until: int, limit: int, stats: RebuildStats
 ) -> int:
     """Project up to `limit` events with after < id <= until; return the last id done."""
+    started = time.perf_counter()
     rows = conn.execute(SELECT_EVENTS, {"after": after, "until": until, "limit": limit}).fetchall()
     if not rows:
         return until
     events = [draining.classify(row) for row in rows]
     draining.project_isolated(conn, events, ASIDE)
-    done = [e for e in events if e.failure is None]
-    draining.record_results(conn, done, ASIDE)
-    stats.events += len(events)
-    stats.failed += len(events) - len(done)
-    stats.rejected += sum(e.parsed is None for e in done)
-    stats.processed += sum(e.parsed is not None for e in done)
+    draining.record_results(conn, [e for e in events if e.failure is None], ASIDE)
+    stats.add(draining.BatchResult.of(events, time.perf_counter() - started))
     return int(rows[-1]["raw_event_id"])

@@ -171,14 +171,14 @@ def drain_command(until_empty: bool, batch_size: int, as_json: bool) -> None:
       wabahook drain --until-empty
     """
     with database() as db, errors_as_messages():
-        stats = drain_module.DrainStats()
         if not until_empty:
-            drain_module.drain_batch(db, stats, batch_size)
+            stats = drain_module.DrainStats().add(drain_module.drain_batch(db, batch_size))
         else:
             due = queue_health(db)["queued"]
+            seen = drain_module.DrainStats()
             with progress(due, "draining", quiet=as_json) as reach:
-                drain_module.drain(
-                    db, batch_size=batch_size, on_batch=lambda s: reach(s.events), stats=stats
+                stats = drain_module.drain(
+                    db, batch_size=batch_size, on_batch=lambda r: reach(seen.add(r).events)
                 )
     if as_json:
         emit_json(stats.as_dict())

@@ -108,7 +108,7 @@ def _wait_for_replay(db: Database, marker: str, queued: int, quiet: bool) -> Non
             reach(queued - left - failures)
             if left == 0:
                 return
-            if drain_module.drain_batch(db, drain_module.DrainStats()) == 0:
+            if not drain_module.drain_batch(db).claimed:
                 time.sleep(0.2)  # another worker holds them
 
 

@@ -25,7 +25,7 @@ import psycopg
 import redis
 from rq import Queue, SimpleWorker
 
-from processors.drain import BATCH_SIZE, DrainStats, drain, drain_batch
+from processors.drain import BATCH_SIZE, BatchResult, drain, drain_batch
 from processors.migrate import migrate
 from receiver.config import Secret
 from receiver.db import Database
@@ -68,7 +68,7 @@ def load(url: str, events: int, offset: int = 0) -> float:
 def one_event_job() -> int:
     """The naive design: one RQ job per event."""
     assert _BASELINE_DB is not None
-    return drain_batch(_BASELINE_DB, DrainStats(), batch_size=1)
+    return drain_batch(_BASELINE_DB, batch_size=1).claimed
 
 
 def measure_drain(url: str, events: int, batch_size: int) -> dict[str, Any]:
@@ -160,11 +160,10 @@ def cure(url: str) -> None:
             conn.execute(f"DROP TRIGGER IF EXISTS bench_poison ON wabahook.{table}")
 
 
-def timed_batch(db: Database) -> tuple[float, DrainStats]:
-    stats = DrainStats()
+def timed_batch(db: Database) -> tuple[float, BatchResult]:
     started = time.perf_counter()
-    drain_batch(db, stats, batch_size=POISON_BATCH)
-    return time.perf_counter() - started, stats
+    result = drain_batch(db, batch_size=POISON_BATCH)
+    return time.perf_counter() - started, result
 
 
 def measure_poison(url: str, repeats: int) -> dict[str, Any]:
@@ -192,13 +191,13 @@ def measure_poison(url: str, repeats: int) -> dict[str, Any]:
             assert (stats.failed, stats.processed + stats.rejected) == (
                 POISONED_EVENTS,
                 POISON_BATCH - POISONED_EVENTS,
-            ), stats.as_dict()
+            ), stats
             poisoned.append(seconds)
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute("UPDATE wabahook.event_queue SET not_before = now()")
             load(url, POISON_BATCH - POISONED_EVENTS, offset=POISON_BATCH)
             seconds, stats = timed_batch(db)
-            assert stats.failed == POISONED_EVENTS, stats.as_dict()
+            assert stats.failed == POISONED_EVENTS, stats
             retried.append(seconds)
             cure(url)
     finally:

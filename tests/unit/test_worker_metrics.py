@@ -1,10 +1,8 @@
-"""Worker metrics follow each drain's stats without double counting or going negative."""
+"""Worker metrics observe each drain batch's result: no snapshots to diff, nothing negative."""
 
 from __future__ import annotations
 
-from collections import Counter
-
-from processors.drain import DrainStats
+from processors.drain import BatchResult
 from processors.metrics import WorkerMetrics
 
 
@@ -13,17 +11,19 @@ def value(metrics: WorkerMetrics, name: str, **labels: str) -> float:
     return result or 0.0
 
 
-def test_two_drains_in_one_process_add_up() -> None:
+def test_batches_of_two_drains_in_one_process_add_up() -> None:
     metrics = WorkerMetrics()
-    for _ in range(2):  # each drain job has fresh stats; the process keeps one registry
-        follow = metrics.follower()
-        stats = DrainStats()
+    for _ in range(2):  # two drain jobs; the process keeps one registry
         for processed, rejected in ((10, 1), (25, 2)):
-            stats.processed, stats.rejected = processed, rejected
-            stats.rejections = Counter({"invalid JSON": rejected})
-            stats.last_batch_size, stats.last_batch_seconds = processed + rejected, 0.05
-            follow(stats)
-    assert value(metrics, "wabahook_events_total", outcome="processed") == 50
-    assert value(metrics, "wabahook_events_total", outcome="rejected") == 4
-    assert value(metrics, "wabahook_parse_rejections_total", reason="invalid JSON") == 4
+            metrics.observe(
+                BatchResult(
+                    claimed=processed + rejected, seconds=0.05, processed=processed,
+                    rejected=rejected, rejections={"invalid JSON": rejected},
+                )
+            )  # fmt: skip
+    assert value(metrics, "wabahook_events_total", outcome="processed") == 70
+    assert value(metrics, "wabahook_events_total", outcome="rejected") == 6
+    assert value(metrics, "wabahook_events_total", outcome="failed") == 0
+    assert value(metrics, "wabahook_parse_rejections_total", reason="invalid JSON") == 6
     assert value(metrics, "wabahook_drain_batch_size_count") == 4
+    assert value(metrics, "wabahook_drain_batch_size_sum") == 76
