@@ -9,7 +9,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
@@ -32,10 +32,9 @@ from receiver.queries import query
 __all__ = [
     "BATCH_SIZE",
     "LIVE_SCHEMA",
-    "BatchResult",
     "Claimed",
     "Connection",
-    "DrainStats",
+    "DrainResult",
     "classify",
     "drain",
     "drain_batch",
@@ -56,9 +55,10 @@ _NUMBER = re.compile(r"(?<=\s)\d+")  # offsets and sizes, not "UTF-8"
 
 
 @dataclass(frozen=True, slots=True)
-class BatchResult:
-    """What one batch did: a value that whoever keeps totals adds up."""
+class DrainResult:
+    """What one batch did, or (added up with +) several: a value, never changed."""
 
+    batches: int = 0
     claimed: int = 0
     seconds: float = 0.0
     processed: int = 0
@@ -71,7 +71,7 @@ class BatchResult:
     rejections: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
-    def of(cls, events: Sequence[Claimed], seconds: float) -> BatchResult:
+    def of(cls, events: Sequence[Claimed], seconds: float) -> DrainResult:
         """The result of a batch whose events were classified and projected."""
         counts: Counter[str] = Counter()
         rejections: Counter[str] = Counter()
@@ -89,6 +89,7 @@ class BatchResult:
                 counts["errors"] += len(event.parsed.errors)
                 notes.add_all(event.parsed.notes)
         return cls(
+            batches=1,
             claimed=len(events),
             seconds=seconds,
             notes=MappingProxyType(dict(notes)),
@@ -96,38 +97,19 @@ class BatchResult:
             **counts,
         )
 
-    @property
-    def events(self) -> int:
-        """Events taken off the queue or marked failed."""
-        return self.processed + self.rejected + self.failed
-
-
-@dataclass(slots=True)
-class DrainStats:
-    """Totals over the batches one caller added up."""
-
-    batches: int = 0
-    processed: int = 0
-    rejected: int = 0
-    failed: int = 0
-    messages: int = 0
-    statuses: int = 0
-    errors: int = 0
-    notes: SummaryNotes = field(default_factory=SummaryNotes)
-    rejections: Counter[str] = field(default_factory=Counter)  # by reason, first clause
-
-    def add(self, result: BatchResult) -> DrainStats:
-        """Count one batch's result in; returns these totals."""
-        self.batches += 1
-        self.processed += result.processed
-        self.rejected += result.rejected
-        self.failed += result.failed
-        self.messages += result.messages
-        self.statuses += result.statuses
-        self.errors += result.errors
-        self.notes.add_all(Counter(result.notes))
-        self.rejections.update(result.rejections)
-        return self
+    def __add__(self, other: DrainResult) -> DrainResult:
+        notes = SummaryNotes()  # still bounded, however many batches are added up
+        for part in (self.notes, other.notes):
+            notes.add_all(Counter(part))
+        return DrainResult(
+            **{
+                f.name: getattr(self, f.name) + getattr(other, f.name)
+                for f in fields(self)
+                if f.name not in ("notes", "rejections")
+            },
+            notes=MappingProxyType(dict(notes)),
+            rejections=MappingProxyType(dict(Counter(self.rejections) + Counter(other.rejections))),
+        )
 
     @property
     def events(self) -> int:
@@ -153,27 +135,28 @@ def drain(
     *,
     batch_size: int = BATCH_SIZE,
     time_budget: float | None = None,
-    on_batch: Callable[[BatchResult], None] | None = None,
+    on_batch: Callable[[DrainResult], None] | None = None,
     lanes: int = LANES,
-) -> DrainStats:
+) -> DrainResult:
     """Process batches until the queue has nothing due (or the time budget is spent).
 
     With several lanes, batches run in parallel transactions on their own
     connections: one lane parses in Python while another waits for PostgreSQL.
     `on_batch` sees each batch's result, one at a time.
     """
-    totals = DrainStats()
+    totals = DrainResult()
     deadline = None if time_budget is None else time.monotonic() + time_budget
     lock = threading.Lock()
     errors: list[BaseException] = []
 
     def lane() -> None:
+        nonlocal totals
         try:
             while not errors and (deadline is None or time.monotonic() < deadline):
                 result = drain_batch(db, batch_size)
                 if result.claimed:
                     with lock:
-                        totals.add(result)
+                        totals += result
                         if on_batch is not None:
                             on_batch(result)
                 if result.claimed < batch_size:
@@ -194,7 +177,7 @@ def drain(
     return totals
 
 
-def drain_batch(db: Database, batch_size: int = BATCH_SIZE) -> BatchResult:
+def drain_batch(db: Database, batch_size: int = BATCH_SIZE) -> DrainResult:
     """Claim, project and dequeue one batch in one transaction; return what it did."""
     started = time.perf_counter()
     with db.connection(timeout=300) as conn:
@@ -202,7 +185,7 @@ def drain_batch(db: Database, batch_size: int = BATCH_SIZE) -> BatchResult:
         with conn.transaction():
             rows = conn.execute(query("claim_events"), {"limit": batch_size}).fetchall()
             if not rows:
-                return BatchResult()
+                return DrainResult()
             events = [classify(row) for row in rows]
             project_isolated(conn, events)
             done = [e for e in events if e.failure is None]
@@ -211,7 +194,7 @@ def drain_batch(db: Database, batch_size: int = BATCH_SIZE) -> BatchResult:
             for event in events:
                 if event.failure is not None:
                     _record_failure(conn, event, event.failure)
-    return BatchResult.of(events, time.perf_counter() - started)
+    return DrainResult.of(events, time.perf_counter() - started)
 
 
 def classify(row: DictRow) -> Claimed:

@@ -57,13 +57,13 @@ def drain(slot: int = 0) -> dict[str, Any]:
     settings, db = context()
     fanned_out = False
     metrics = worker_metrics()
-    stats = draining.DrainStats()  # kept here too: a drain cut short still reports its work
+    stats = draining.DrainResult()  # kept here too: a drain cut short still reports its work
 
-    def after_batch(result: draining.BatchResult) -> None:
-        stats.add(result)
+    def after_batch(result: draining.DrainResult) -> None:
+        nonlocal stats, fanned_out
+        stats += result
         metrics.observe(result)
         # A full batch means a backlog: let one more worker help.
-        nonlocal fanned_out
         if result.claimed < draining.BATCH_SIZE:
             return
         if not fanned_out and slot + 1 < DRAIN_SLOTS and settings.redis_url is not None:

@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, values
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from processors.drain import BatchResult
+from processors.drain import DrainResult
 from processors.queue_health import queue_health
 from receiver.db import Database, DatabaseError
 
@@ -48,7 +48,7 @@ class WorkerMetrics:
             ["reason"], registry=self.registry,
         )  # fmt: skip
 
-    def observe(self, result: BatchResult) -> None:
+    def observe(self, result: DrainResult) -> None:
         """Record one drain batch (a drain's on_batch hook)."""
         self.batch_size.observe(result.claimed)
         self.batch_duration.observe(result.seconds)

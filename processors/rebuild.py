@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from psycopg import sql
 
@@ -35,20 +35,10 @@ SELECT_EVENTS = sql.SQL(
 
 @dataclass(slots=True)
 class RebuildStats:
-    """What a rebuild went through."""
+    """What a rebuild went through: the batches' results added up, and the catch-up."""
 
-    events: int = 0
-    processed: int = 0
-    rejected: int = 0
-    failed: int = 0
+    totals: draining.DrainResult = field(default_factory=draining.DrainResult)
     caught_up: int = 0
-
-    def add(self, result: draining.BatchResult) -> None:
-        """Count one batch's result in (the drain's own counting)."""
-        self.events += result.events
-        self.processed += result.processed
-        self.rejected += result.rejected
-        self.failed += result.failed
 
 
 def estimate(db: Database) -> dict[str, int]:
@@ -87,10 +77,10 @@ def rebuild(
         )
         # Everything a drain projected committed before the lock, so it is stored at or
         # below this id; newer events are still queued and will be drained after the swap.
-        before, until = stats.events, _newest_event(conn)
+        before, until = stats.totals.events, _newest_event(conn)
         while last < until:
             last = _project_range(conn, last, until, batch_size, stats)
-        stats.caught_up = stats.events - before
+        stats.caught_up = stats.totals.events - before
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(REPLACED)))
         for table in TABLES:
             conn.execute(
@@ -107,7 +97,7 @@ def rebuild(
         apply_roles(conn)  # new tables and views start without grants
         conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(REPLACED)))
         conn.execute(sql.SQL("DROP SCHEMA {}").format(sql.Identifier(ASIDE)))
-    log.info("rebuilt", extra={"events": stats.events, "caught_up": stats.caught_up})
+    log.info("rebuilt", extra={"events": stats.totals.events, "caught_up": stats.caught_up})
     return stats
 
 
@@ -141,5 +131,5 @@ def _project_range(
     events = [draining.classify(row) for row in rows]
     draining.project_isolated(conn, events, ASIDE)
     draining.record_results(conn, [e for e in events if e.failure is None], ASIDE)
-    stats.add(draining.BatchResult.of(events, time.perf_counter() - started))
+    stats.totals += draining.DrainResult.of(events, time.perf_counter() - started)
     return int(rows[-1]["raw_event_id"])

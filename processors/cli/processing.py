@@ -172,14 +172,18 @@ def drain_command(until_empty: bool, batch_size: int, as_json: bool) -> None:
     """
     with database() as db, errors_as_messages():
         if not until_empty:
-            stats = drain_module.DrainStats().add(drain_module.drain_batch(db, batch_size))
+            stats = drain_module.drain_batch(db, batch_size)
         else:
             due = queue_health(db)["queued"]
-            seen = drain_module.DrainStats()
             with progress(due, "draining", quiet=as_json) as reach:
-                stats = drain_module.drain(
-                    db, batch_size=batch_size, on_batch=lambda r: reach(seen.add(r).events)
-                )
+                seen = 0
+
+                def advance(result: drain_module.DrainResult) -> None:
+                    nonlocal seen
+                    seen += result.events
+                    reach(seen)
+
+                stats = drain_module.drain(db, batch_size=batch_size, on_batch=advance)
     if as_json:
         emit_json(stats.as_dict())
         return

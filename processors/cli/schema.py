@@ -98,16 +98,17 @@ def rebuild_command(dry_run: bool, batch_size: int, as_json: bool) -> None:
             return
         with progress(work["events"], "rebuilding", quiet=as_json) as reach:
             stats = rebuild_module.rebuild(
-                db, batch_size=batch_size, on_progress=lambda s: reach(s.events)
+                db, batch_size=batch_size, on_progress=lambda s: reach(s.totals.events)
             )
-    result = {"events": stats.events, "processed": stats.processed, "rejected": stats.rejected,
-              "failed": stats.failed, "caught_up": stats.caught_up}  # fmt: skip
+    totals = stats.totals
+    result = {"events": totals.events, "processed": totals.processed, "rejected": totals.rejected,
+              "failed": totals.failed, "caught_up": stats.caught_up}  # fmt: skip
     if as_json:
         emit_json(result)
         return
     click.echo(
-        f"rebuilt from {stats.events} events: {stats.processed} processed, {stats.rejected}"
-        f" rejected, {stats.failed} failed ({stats.caught_up} arrived during the rebuild)"
+        f"rebuilt from {totals.events} events: {totals.processed} processed, {totals.rejected}"
+        f" rejected, {totals.failed} failed ({stats.caught_up} arrived during the rebuild)"
     )
 
 

@@ -25,7 +25,7 @@ import psycopg
 import redis
 from rq import Queue, SimpleWorker
 
-from processors.drain import BATCH_SIZE, BatchResult, drain, drain_batch
+from processors.drain import BATCH_SIZE, DrainResult, drain, drain_batch
 from processors.migrate import migrate
 from receiver.config import Secret
 from receiver.db import Database
@@ -160,7 +160,7 @@ def cure(url: str) -> None:
             conn.execute(f"DROP TRIGGER IF EXISTS bench_poison ON wabahook.{table}")
 
 
-def timed_batch(db: Database) -> tuple[float, BatchResult]:
+def timed_batch(db: Database) -> tuple[float, DrainResult]:
     started = time.perf_counter()
     result = drain_batch(db, batch_size=POISON_BATCH)
     return time.perf_counter() - started, result

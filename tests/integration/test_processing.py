@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from processors import channels
-from processors.drain import DrainStats, drain, drain_batch
+from processors.drain import DrainResult, drain, drain_batch
 from receiver.db import Database
 from tests.corpus import CASES, PN
 from tests.integration.processing_helpers import requeue, snapshot, status_body, store, view
@@ -41,7 +41,7 @@ def processed_corpus(
     app_env: dict[str, str],
     channel: channels.IssuedCredential,
     db: Database,
-) -> DrainStats:
+) -> DrainResult:
     client = make_app({**app_env, "WABAHOOK_MAX_BODY_BYTES": "1048576"}).test_client()
     post_all(client, channel, [case.body for case in CASES])
     return drain(db)
@@ -58,7 +58,7 @@ def comparable(row: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_corpus_through_the_receiver_yields_the_expected_facts(
-    processed_corpus: DrainStats, database_url: str
+    processed_corpus: DrainResult, database_url: str
 ) -> None:
     assert processed_corpus.failed == 0
     messages = {row["message_id"]: row for row in view(database_url, "messages_inbound")}
@@ -91,7 +91,7 @@ def test_corpus_through_the_receiver_yields_the_expected_facts(
 
 
 def test_payloads_come_from_the_stored_bytes(
-    processed_corpus: DrainStats, database_url: str
+    processed_corpus: DrainResult, database_url: str
 ) -> None:
     (row,) = view(database_url, "messages_inbound", "message_id = %s", ["wamid.UNI"])
     assert row["payload"]["text"]["body"].startswith("\U0001f469\u200d\U0001f469")
@@ -117,7 +117,7 @@ EXPECTED_DELIVERY = {
 }
 
 
-def test_delivery_status_of_the_corpus(processed_corpus: DrainStats, database_url: str) -> None:
+def test_delivery_status_of_the_corpus(processed_corpus: DrainResult, database_url: str) -> None:
     rows = {row["message_id"]: row for row in view(database_url, "delivery_status")}
     assert set(rows) == set(EXPECTED_DELIVERY)  # warning-only and unknown-only stay in history
     for message_id, expected in EXPECTED_DELIVERY.items():
@@ -133,7 +133,7 @@ def test_delivery_status_of_the_corpus(processed_corpus: DrainStats, database_ur
 
 
 def test_contacts_take_the_name_and_sightings_from_messages(
-    processed_corpus: DrainStats, database_url: str
+    processed_corpus: DrainResult, database_url: str
 ) -> None:
     contacts = {row["wa_id"]: row for row in view(database_url, "contacts")}
     assert contacts["16315551181"]["profile_name"] == "Kerry Fisher"
@@ -252,7 +252,7 @@ def test_drain_batches_and_reports(db: Database) -> None:
 
 
 def test_phone_number_id_is_kept_for_cloud_and_null_for_on_premise(
-    processed_corpus: DrainStats, database_url: str
+    processed_corpus: DrainResult, database_url: str
 ) -> None:
     cloud = view(database_url, "messages_inbound", "message_id = 'wamid.T1'")[0]
     onprem = view(database_url, "messages_inbound", "message_id = 'ABGGV01'")[0]

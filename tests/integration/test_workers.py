@@ -15,7 +15,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from processors import jobs
-from processors.drain import DrainStats, drain
+from processors.drain import DrainResult, drain
 from processors.queue_health import queue_health
 from receiver.config import Secret, Settings
 from receiver.db import Database
@@ -46,7 +46,7 @@ def workload(events: int, messages: int = 300) -> list[bytes]:
 
 def test_two_concurrent_drains_process_every_event_once(db: Database, database_url: str) -> None:
     store(db, workload(3000))
-    results: list[DrainStats] = []
+    results: list[DrainResult] = []
     errors: list[BaseException] = []
 
     def run() -> None:

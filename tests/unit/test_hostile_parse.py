@@ -74,11 +74,11 @@ def test_note_keys_are_capped_and_printable() -> None:
 
 
 def test_a_drain_summary_and_its_metric_labels_stay_bounded() -> None:
-    from processors.drain import BatchResult, DrainStats, rejection_kind
+    from processors.drain import DrainResult, rejection_kind
 
-    total = DrainStats()
+    total = DrainResult()
     for n in range(50):
-        total.add(BatchResult(notes={f"unknown_type:{n}-{k}": 1 for k in range(40)}))
+        total += DrainResult(notes={f"unknown_type:{n}-{k}": 1 for k in range(40)})
     assert len(total.notes) == 8 * MAX_NOTE_KEYS
     assert sum(total.notes.values()) == 50 * 40  # every note counted, some as truncated
     kinds = {rejection_kind(f"invalid UTF-8 at byte {n}") for n in range(100)}

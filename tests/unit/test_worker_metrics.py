@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from processors.drain import BatchResult
+from processors.drain import DrainResult
 from processors.metrics import WorkerMetrics
 
 
@@ -16,7 +16,7 @@ def test_batches_of_two_drains_in_one_process_add_up() -> None:
     for _ in range(2):  # two drain jobs; the process keeps one registry
         for processed, rejected in ((10, 1), (25, 2)):
             metrics.observe(
-                BatchResult(
+                DrainResult(
                     claimed=processed + rejected, seconds=0.05, processed=processed,
                     rejected=rejected, rejections={"invalid JSON": rejected},
                 )
