@@ -15,14 +15,13 @@ from processors.migrate import PARTITION_MONTHS_AHEAD
 from processors.queue_health import queue_health
 from receiver.config import Settings
 from receiver.db import Database, DatabaseError
-from receiver.nudge import enqueue_drain
+from receiver.nudge import DRAIN_TIME_BUDGET, enqueue_drain
 
 log = logging.getLogger("wabahook.jobs")
 
 # Concurrent drains: a drain that finds a full batch starts the next slot, so a
 # backlog spreads over up to this many workers; each slot is one unique RQ job.
 DRAIN_SLOTS = 4
-DRAIN_TIME_BUDGET = 30.0
 SWEEP_SECONDS = 5
 
 

@@ -20,11 +20,13 @@ from rq import SimpleWorker
 from rq.exceptions import DeserializationError, NoSuchJobError
 from rq.job import Job
 
+from receiver.nudge import DRAIN_JOB
+
 log = logging.getLogger("wabahook.worker")
 
 # The jobs a worker runs: dotted names, as the receiver, the cron and the CLI enqueue them.
 ALLOWED_JOBS = frozenset(
-    f"processors.jobs.{name}" for name in ("drain", "sweep", "maintain_partitions")
+    (DRAIN_JOB, *(f"processors.jobs.{name}" for name in ("sweep", "maintain_partitions")))
 )
 
 

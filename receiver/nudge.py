@@ -18,8 +18,12 @@ from receiver.metrics import Metrics
 
 log = logging.getLogger("wabahook.nudge")
 
-# The processors' drain job, named rather than imported: the receiver stays small.
+# The drain job's contract, here because the receiver names the job rather than
+# importing it (it stays small); processors.jobs takes its budget from here. A drain
+# starts batches for DRAIN_TIME_BUDGET seconds, then ends; RQ stops it only at
+# DRAIN_JOB_TIMEOUT, which leaves room for the batch still running at the budget's end.
 DRAIN_JOB = "processors.jobs.drain"
+DRAIN_TIME_BUDGET = 30.0
 DRAIN_JOB_TIMEOUT = 180
 # Most requests stop at this key: at most one enqueue attempt per window per process.
 GATE_MILLISECONDS = 500
