@@ -104,15 +104,6 @@ def migrate(
     return applied
 
 
-def applied_versions(conninfo: str) -> dict[int, str]:
-    """{version: checksum} of the migrations recorded in the database."""
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        if conn.execute("SELECT to_regclass('wabahook.schema_migrations')").fetchone() == (None,):
-            return {}
-        rows = conn.execute("SELECT version, checksum FROM wabahook.schema_migrations").fetchall()
-    return dict(rows)
-
-
 def _apply(
     conn: psycopg.Connection[tuple[object, ...]],
     migrations: list[Migration],

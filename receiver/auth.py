@@ -89,11 +89,6 @@ class Authenticator:
             matched |= same_user & same_secret
         return matched and presented is not None and auth is not None and auth.enabled
 
-    def forget(self) -> None:
-        """Drop every cached entry (after a credential change in this process)."""
-        with self._lock:
-            self._cache.clear()
-
     def _lookup(self, channel: str) -> ChannelAuth | None:
         now = time.monotonic()
         hit = self._cache.get(channel)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 import psycopg
@@ -105,15 +105,6 @@ class Settings:
                 if (password := _secret_value(env, f"WABAHOOK_{component.upper()}_DB_PASSWORD"))
             ),
         )
-
-    def describe(self) -> dict[str, object]:
-        """Settings as a dict for logs and `--json` output, secrets masked."""
-        return {
-            f.name: getattr(self, f.name)
-            if not isinstance(getattr(self, f.name), Secret)
-            else "********"
-            for f in fields(self)
-        }
 
 
 def _secret_value(env: Mapping[str, str], name: str) -> str:

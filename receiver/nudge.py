@@ -70,7 +70,6 @@ class Nudger:
         self.queue_name = queue_name
         self._metrics = metrics
         self.failures = 0
-        self.sent = 0
         self._gate_key = f"wabahook:{queue_name}:nudge"
         self._quiet_until = 0.0
         self._nudged_until = 0.0
@@ -87,11 +86,6 @@ class Nudger:
             )
             self._queue = Queue(queue_name, connection=self._redis)
 
-    @property
-    def enabled(self) -> bool:
-        """False when no REDIS_URL is configured (the sweep alone then finds work)."""
-        return self._redis is not None
-
     def nudge(self) -> None:
         """Enqueue a drain unless one was just requested; count and log any failure."""
         now = time.monotonic()
@@ -104,8 +98,7 @@ class Nudger:
         try:
             if not self._redis.set(self._gate_key, b"1", nx=True, px=GATE_MILLISECONDS):
                 return
-            if enqueue_drain(self._queue):
-                self.sent += 1
+            enqueue_drain(self._queue)
         except (RedisError, OSError) as exc:
             if self._metrics is not None:
                 self._metrics.nudge_failures.inc()

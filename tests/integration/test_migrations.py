@@ -10,8 +10,17 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from processors.migrate import MigrationError, applied_versions, discover, migrate
+from processors.migrate import MigrationError, discover, migrate
 from receiver.queries import sql_dir
+
+
+def applied_versions(conninfo: str) -> dict[int, str]:
+    """{version: checksum} of the migrations recorded in the database."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        if conn.execute("SELECT to_regclass('wabahook.schema_migrations')").fetchone() == (None,):
+            return {}
+        rows = conn.execute("SELECT version, checksum FROM wabahook.schema_migrations").fetchall()
+    return dict(rows)
 
 
 def tables(url: str) -> set[str]:
