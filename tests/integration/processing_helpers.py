@@ -9,8 +9,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 from receiver.db import Database
+from receiver.queries import query
 
 PROJECTIONS = {
     "inbound_message": ("channel", "message_id"),
@@ -28,19 +30,25 @@ def status_body(message_id: str, status: str, ts: int, extra: str = "") -> bytes
 
 
 def store(db: Database, bodies: Iterable[bytes], channel: str = "acme") -> list[int]:
-    """Store bodies as raw events and queue them, as the receiver does; return their ids."""
+    """Store bodies through wabahook.store_event(), as the receiver does; return their ids.
+
+    The channel is created (enabled) if it does not exist: store_event() stores for
+    known, enabled channels only.
+    """
     ids = []
     with db.connection() as conn:
+        conn.execute(
+            "INSERT INTO wabahook.channels (name) VALUES (%s) ON CONFLICT DO NOTHING", [channel]
+        )
         for body in bodies:
             row = conn.execute(
-                "WITH stored AS (INSERT INTO wabahook.raw_events"
-                " (channel, body, body_sha256, request_id) VALUES (%s, %s, %s, 'test')"
-                " RETURNING id, received_at, channel)"
-                " INSERT INTO wabahook.event_queue (raw_event_id, received_at, channel)"
-                " SELECT id, received_at, channel FROM stored RETURNING raw_event_id",
-                [channel, body, hashlib.sha256(body).digest()],
-            ).fetchone()
+                query("store_event"),
+                {"channel": channel, "body": body, "body_sha256": hashlib.sha256(body).digest(),
+                 "content_type": None, "headers": Jsonb({}), "client_addr": None,
+                 "request_id": "test"},
+            ).fetchone()  # fmt: skip
             assert row is not None
+            assert row["raw_event_id"] is not None, f"channel {channel} is disabled"
             ids.append(row["raw_event_id"])
     return ids
 
