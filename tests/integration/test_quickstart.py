@@ -1,10 +1,18 @@
-"""`wabahook up` on a machine without PostgreSQL or Redis settings: embedded servers."""
+"""`wabahook up` on a machine without PostgreSQL or Redis settings: embedded servers.
+
+The machine may be shared: logins need passwords, secrets stay 0600 in var/, our
+files there are never followed through symbolic links, no folder above var/ is
+opened up, and started as root (as the tests are here) nothing runs as root.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
+import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -15,12 +23,22 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 
-from processors.embedded import free_port
+from processors.embedded import (
+    SERVER_USER,
+    EmbeddedPostgres,
+    _postgres_bin_dir,
+    as_user,
+    free_port,
+    service_user,
+)
 from tests.integration.conftest import wait_until
+from tests.support.servers import reachable_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 90
+REFUSAL_SECONDS = 60
 
 
 class Running:
@@ -65,6 +83,26 @@ class Running:
             if line.startswith("curl "):
                 return line.strip()
 
+    def valkey_port(self) -> int:
+        found = re.search(r"Starting embedded Valkey on 127\.0\.0\.1:(\d+)", "".join(self.output))
+        assert found, "".join(self.output)
+        return int(found.group(1))
+
+    def refusal(self) -> str:
+        """The one-line error of an `up` that must stop before starting anything."""
+        try:
+            code = self.process.wait(timeout=REFUSAL_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise AssertionError("started instead of refusing:\n" + "".join(self.output)) from None
+        self.reader.join(timeout=10)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+        output = "".join(self.output)
+        assert code == 1, output
+        assert "Traceback" not in output
+        return output.strip().splitlines()[-1]
+
     def stop(self) -> int:
         self.process.send_signal(signal.SIGINT)
         code = self.process.wait(timeout=60)
@@ -75,12 +113,18 @@ class Running:
 
 
 @pytest.fixture
-def var_dir(tmp_path: Path) -> Iterator[Path]:
-    folder = tmp_path / "var"
+def var_dir() -> Iterator[Path]:
+    # Not under pytest's tmp_path: that sits in a folder only root may enter, and `up`
+    # started as root refuses a var/ its unprivileged user cannot reach.
+    folder = reachable_folder("wabahook-up-")
     yield folder
-    pid_file = folder / "postgres" / "postmaster.pid"
-    if pid_file.exists():  # a failed test must not leave a server behind
-        os.kill(int(pid_file.read_text().split()[0]), signal.SIGQUIT)
+    for pid_file in folder.rglob("postmaster.pid"):  # a failed test must not leave a server
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid_file.read_text().split()[0]), signal.SIGQUIT)
+    for pid_file in folder.rglob("valkey.pid"):
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def run_curl(line: str) -> dict[str, object]:
@@ -89,18 +133,61 @@ def run_curl(line: str) -> dict[str, object]:
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
-def stored_bodies(var_dir: Path) -> list[bytes]:
+def database_url(var_dir: Path, *, password: bool = True) -> str:
     port = (var_dir / "postgres" / "postmaster.pid").read_text().splitlines()[3]
-    with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/wabahook") as conn:
+    secret = ":" + (var_dir / "postgres.password").read_text().strip() if password else ""
+    return f"postgresql://postgres{secret}@127.0.0.1:{port}/wabahook"
+
+
+def stored_bodies(var_dir: Path) -> list[bytes]:
+    with psycopg.connect(database_url(var_dir)) as conn:
         rows = conn.execute("SELECT body FROM wabahook.raw_events ORDER BY id").fetchall()
     return [bytes(row[0]) for row in rows]
 
 
 def processed_texts(var_dir: Path) -> list[str]:
-    port = (var_dir / "postgres" / "postmaster.pid").read_text().splitlines()[3]
-    with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/wabahook") as conn:
+    with psycopg.connect(database_url(var_dir)) as conn:
         rows = conn.execute("SELECT text FROM wabahook.messages_inbound").fetchall()
     return [row[0] for row in rows]
+
+
+def status_of(pid: int) -> dict[str, list[int]]:
+    """Uid, Gid, Groups and PPid of a process, from /proc."""
+    fields: dict[str, list[int]] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("Uid", "Gid", "Groups", "PPid"):
+            fields[key] = [int(v) for v in value.split()]
+    return fields
+
+
+def descendants(root: int) -> list[int]:
+    """Every living process below `root`."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, KeyError, IndexError):  # gone meanwhile
+                parents[int(entry.name)] = status_of(int(entry.name))["PPid"][0]
+    found, frontier = [], [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        found.extend(children)
+        frontier.extend(children)
+    return found
+
+
+def assert_unprivileged(pid: int, what: str) -> None:
+    fields = status_of(pid)
+    assert 0 not in fields["Uid"], f"{what} (pid {pid}) runs as root: {fields}"
+    assert 0 not in fields["Gid"] + fields["Groups"], f"{what} (pid {pid}) keeps root's group"
+
+
+def assert_secret_file(path: Path) -> None:
+    info = path.lstat()
+    assert stat.S_ISREG(info.st_mode), path
+    assert stat.S_IMODE(info.st_mode) == 0o600, path
+    assert info.st_uid == os.geteuid(), path
 
 
 def test_up_serves_the_printed_curl_line_and_stops_cleanly_then_restarts(var_dir: Path) -> None:
@@ -117,16 +204,127 @@ def test_up_serves_the_printed_curl_line_and_stops_cleanly_then_restarts(var_dir
         assert wait_until(lambda: processed_texts(var_dir) == ["Hello from wabahook"], timeout=30)
         assert json.loads(bodies[0])["object"] == "whatsapp_business_account"
         saved = var_dir / "demo-credentials.json"
-        assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+        assert_secret_file(saved)
         assert json.loads(saved.read_text())["password"] in curl_line
+
+        # Logins need the passwords that `up` keeps in var/, mode 0600.
+        for name in ("postgres.password", "valkey.password"):
+            assert_secret_file(var_dir / name)
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(database_url(var_dir, password=False), connect_timeout=5).close()
+        valkey_port = first.valkey_port()
+        anonymous = redis.Redis(host="127.0.0.1", port=valkey_port, socket_timeout=5)
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            anonymous.ping()
+        anonymous.close()
+        valkey_password = (var_dir / "valkey.password").read_text().strip()
+        valkey = redis.Redis(
+            host="127.0.0.1", port=valkey_port, password=valkey_password, socket_timeout=5
+        )
+        assert valkey.config_get("bind") == {"bind": "127.0.0.1"}
+        valkey.close()
+
+        # Started as root, as here: no server or process of `up` runs as root.
+        assert os.geteuid() == 0, "this test checks what `up` does when started as root"
+        user = service_user()
+        assert user is not None
+        assert user.pw_uid != 0
+        assert user.pw_name == SERVER_USER
+        started = descendants(first.process.pid)
+        names = {Path(f"/proc/{pid}/exe").resolve().name for pid in started}
+        assert {"valkey-server"} <= names, names
+        assert len(started) >= 6, names  # Valkey, worker, cron, gunicorn and its 2 workers
+        for pid in started:
+            assert_unprivileged(pid, " ".join(Path(f"/proc/{pid}/cmdline").read_text().split()))
+        postmaster = int((var_dir / "postgres" / "postmaster.pid").read_text().split()[0])
+        assert_unprivileged(postmaster, "PostgreSQL")
+        for folder in ("postgres", "valkey"):
+            info = (var_dir / folder).lstat()
+            assert stat.S_IMODE(info.st_mode) == 0o700, folder
+            assert info.st_uid == user.pw_uid, folder
     finally:
         assert first.stop() == 0, "".join(first.output)
     assert not (var_dir / "postgres" / "postmaster.pid").exists()
+    assert not descendants(first.process.pid)
+    kept = ("postgres.password", "valkey.password")
+    secrets_before = {name: (var_dir / name).read_text() for name in kept}
 
     second = Running(var_dir, port)
     try:
         assert second.wait_for_curl_line() == curl_line  # same credential, same line
         assert run_curl(curl_line)["status"] == "stored"
         assert len(stored_bodies(var_dir)) == 2  # the first run's event is still there
+        assert {name: (var_dir / name).read_text() for name in kept} == secrets_before
     finally:
         assert second.stop() == 0, "".join(second.output)
+
+
+def test_up_refuses_a_var_dir_its_unprivileged_user_cannot_reach(var_dir: Path) -> None:
+    assert os.geteuid() == 0, "this test checks what `up` does when started as root"
+    var_dir.chmod(0o700)  # a folder above var/ that only root may enter
+    refused = Running(var_dir / "var", free_port()).refusal()
+    assert refused.startswith("Error: the user wabahook-pg, "), refused
+    assert f"cannot reach {var_dir / 'var'}: choose a --var-dir" in refused, refused
+    assert stat.S_IMODE(var_dir.stat().st_mode) == 0o700  # left as it was
+    assert not (var_dir / "var" / "postgres").exists()
+
+
+@pytest.mark.parametrize("case", ["credential link", "data link", "everyone writes", "foreign"])
+def test_up_refuses_a_var_dir_others_could_steer(var_dir: Path, case: str) -> None:
+    var = var_dir / "var"
+    var.mkdir(mode=0o700)
+    victim = var_dir / "victim"
+    victim.write_text("not yours\n")
+    expected = {
+        "credential link": f"refusing {var}/demo-credentials.json: it is a symbolic link",
+        "data link": f"refusing {var}/postgres: it is a symbolic link",
+        "everyone writes": f"{var} is writable by every user: use a --var-dir only you can",
+        "foreign": f"{var} belongs to another user: use a --var-dir of your own",
+    }[case]
+    if case == "credential link":
+        (var / "demo-credentials.json").symlink_to(victim)
+    elif case == "data link":
+        (var_dir / "elsewhere").mkdir()
+        (var / "postgres").symlink_to(var_dir / "elsewhere")
+    elif case == "everyone writes":
+        var.chmod(0o777)
+    else:
+        os.chown(var, 65534, 65534)
+    refused = Running(var, free_port()).refusal()
+    assert refused.startswith(f"Error: {expected}"), refused
+    assert victim.read_text() == "not yours\n"
+    assert not (var_dir / "elsewhere" / "PG_VERSION").exists()
+
+
+def test_a_data_folder_left_with_trust_by_an_older_version_gets_a_password_and_keeps_its_data(
+    var_dir: Path,
+) -> None:
+    data = var_dir / "postgres"
+    server = EmbeddedPostgres(data)
+    with psycopg.connect(server.start(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE kept (x int)")
+        conn.execute("INSERT INTO kept VALUES (42)")
+    server.stop()
+    # What an older version left behind: trust for all, no password file, still running.
+    (data / "pg_hba.conf").write_text("host all all 127.0.0.1/32 trust\n")
+    (var_dir / "postgres.password").unlink()
+    port = free_port()
+    subprocess.run(
+        [str(_postgres_bin_dir() / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log"),
+         "-w", "-o", f"-p {port}", "start"],
+        cwd="/", check=True, capture_output=True, **as_user(service_user()),
+    )  # fmt: skip
+    trusting = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    psycopg.connect(trusting, connect_timeout=5).close()  # anyone could, as the superuser
+
+    upgraded = EmbeddedPostgres(data)
+    url = upgraded.start()
+    try:
+        assert_secret_file(var_dir / "postgres.password")
+        assert (var_dir / "postgres.password").read_text().strip() in url
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT x FROM kept").fetchall() == [(42,)]
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(url.replace(f":{upgraded.password}@", "@"), connect_timeout=5).close()
+    finally:
+        upgraded.stop()

@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -30,6 +29,7 @@ from processors.migrate import migrate
 from processors.serving import gunicorn_command
 from receiver.config import Secret
 from receiver.db import Database
+from tests.support.servers import reachable_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,7 +90,7 @@ def body(seq: int) -> bytes:
 def run(seconds: float = 16.0, threads: int = 6) -> Account:
     """Drive load for `seconds` while killing and restoring every part; return the account."""
     account = Account()
-    folder = Path(tempfile.mkdtemp(prefix="wabahook-durability-"))
+    folder = reachable_folder("wabahook-durability-")
     pg_port = free_port()
     postgres = EmbeddedPostgres(folder / "pg", port=pg_port)
     valkey = EmbeddedValkey(folder / "valkey")
@@ -159,9 +159,9 @@ def run(seconds: float = 16.0, threads: int = 6) -> Account:
         )
         fault(
             "SIGKILL Redis (Valkey)",
-            lambda: os.kill(_valkey_pid(folder / "valkey"), signal.SIGKILL),
+            lambda: os.kill(valkey.pid, signal.SIGKILL),
         )
-        # stop() first: the killed server's pid file would make start() a no-op.
+        # stop() first: it reaps the killed server.
         fault("restart Redis on the same port", lambda: (valkey.stop(), valkey.start()))
         fault("SIGKILL PostgreSQL", lambda: os.kill(_postmaster_pid(folder / "pg"), signal.SIGKILL))
         fault("restart PostgreSQL (crash recovery)", lambda: postgres.start())
@@ -245,10 +245,6 @@ def _kill_gunicorn_worker(master: int) -> None:
         ["pgrep", "-P", str(master)], capture_output=True, text=True
     ).stdout.split()
     os.kill(int(children[0]), signal.SIGKILL)
-
-
-def _valkey_pid(folder: Path) -> int:
-    return int((folder / "valkey.pid").read_text().strip())
 
 
 def _postmaster_pid(folder: Path) -> int:

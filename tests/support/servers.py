@@ -30,9 +30,13 @@ def postgres_server() -> Iterator[str]:
 
 @contextmanager
 def own_postgres() -> Iterator[str]:
-    """A private PostgreSQL (for cluster-wide objects such as roles, or to stop it)."""
-    folder = Path(tempfile.mkdtemp(prefix="wabahook-test-pg-"))
-    server = EmbeddedPostgres(folder / "data", durable=False)
+    """A private PostgreSQL (for cluster-wide objects such as roles, or to stop it).
+
+    Its superuser logs in with the password in the URL; other roles without one, as
+    the tests create them.
+    """
+    folder = reachable_folder("wabahook-test-pg-")
+    server = EmbeddedPostgres(folder / "data", durable=False, trust_other_roles=True)
     try:
         yield server.start()
     finally:
@@ -53,13 +57,24 @@ def redis_server() -> Iterator[str]:
 @contextmanager
 def own_valkey() -> Iterator[str]:
     """A private Valkey that a test may stop or kill."""
-    folder = Path(tempfile.mkdtemp(prefix="wabahook-test-valkey-"))
-    server = EmbeddedValkey(folder)
+    folder = reachable_folder("wabahook-test-valkey-")
+    server = EmbeddedValkey(folder / "valkey")
     try:
         yield server.start()
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def reachable_folder(prefix: str) -> Path:
+    """A new temporary folder that the embedded servers' unprivileged user may pass through.
+
+    Run as root, the servers run as that user, and the folder holding their data must let
+    it in (mode 0711: pass, not list); nothing above it is changed.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    folder.chmod(0o711)
+    return folder
 
 
 def with_dbname(url: str, dbname: str) -> str:
