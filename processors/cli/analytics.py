@@ -9,7 +9,7 @@ import click
 
 from processors import analytics
 from processors.channels import shown
-from processors.cli import (
+from processors.cli.common import (
     database,
     emit_json,
     errors_as_messages,

@@ -8,7 +8,7 @@ from typing import Any, TextIO
 import click
 
 from processors import channels, dialog360
-from processors.cli import (
+from processors.cli.common import (
     DEFAULT_PUBLIC_URL,
     FiniteFloatRange,
     check_url,

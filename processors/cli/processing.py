@@ -14,7 +14,7 @@ import click
 from processors import drain as drain_module
 from processors import jobs
 from processors.channels import shown
-from processors.cli import (
+from processors.cli.common import (
     batch_size_option,
     check_database,
     database,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from processors.cli import (
+from processors.cli.common import (
     errors_as_messages,
     fail,
     main,

@@ -9,7 +9,7 @@ from psycopg.conninfo import make_conninfo
 
 from processors import rebuild as rebuild_module
 from processors import retention as retention_module
-from processors.cli import (
+from processors.cli.common import (
     CONNECT_TIMEOUT_SECONDS,
     batch_size_option,
     database,

@@ -16,7 +16,7 @@ from processors import forward as forward_module
 from processors import jobs
 from processors import replay as replay_module
 from processors.channels import shown
-from processors.cli import (
+from processors.cli.common import (
     FiniteFloatRange,
     check_url,
     database,

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from processors.channels import ChannelError, normalize_phone_number, shown
-from processors.cli import connect_failure, redacted
+from processors.cli.common import connect_failure, redacted
 from processors.selection import parse_age
 from receiver.config import Secret
 

@@ -1,0 +1,265 @@
+"""What every `wabahook` command shares: the group, options, errors, output, the database."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, NoReturn, TypeVar
+from urllib.parse import urlsplit
+
+import click
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from processors import channels, dialog360
+from processors import retention as retention_module
+from processors.drain import BATCH_SIZE
+from processors.embedded import EmbeddedError
+from processors.migrate import MigrationError
+from processors.selection import ChannelName
+from receiver.config import ConfigError, Secret, Settings
+from receiver.db import Database, DatabaseError, first_line
+from receiver.logs import escape_controls
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+EXPECTED_ERRORS = (
+    ConfigError,
+    DatabaseError,
+    MigrationError,
+    channels.ChannelError,
+    EmbeddedError,
+    dialog360.Dialog360Error,
+    retention_module.RetentionError,
+)
+
+
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
+# A command should say within seconds that the database is away, not after the pool's 30 s.
+CONNECT_TIMEOUT_SECONDS = 5
+# libpq's prefix naming the server it tried: 'connection to server at "h" (ip), port 1 failed: '.
+_SERVER = re.compile(
+    r'connection to server (?:at "(?P<host>[^"]*)"(?: \([^)]*\))?, port (?P<port>[0-9]+)'
+    r'|on socket "(?P<socket>[^"]*)") failed: '
+)
+__all__ = [
+    "CONNECT_TIMEOUT_SECONDS",
+    "DEFAULT_PUBLIC_URL",
+    "FiniteFloatRange",
+    "batch_size_option",
+    "check_database",
+    "check_url",
+    "database",
+    "database_params",
+    "database_settings",
+    "emit_json",
+    "errors_as_messages",
+    "escaped",
+    "fail",
+    "first_line",
+    "json_option",
+    "main",
+    "period_options",
+    "progress",
+    "redacted",
+]
+
+
+def fail(message: str) -> NoReturn:
+    """Stop with a one-line error and exit status 1."""
+    raise click.ClickException(message)
+
+
+@contextmanager
+def errors_as_messages() -> Iterator[None]:
+    """Turn the project's expected errors into one-line CLI errors."""
+    try:
+        yield
+    except EXPECTED_ERRORS as exc:
+        fail(first_line(exc))
+
+
+def escaped(value: object) -> str:
+    """Stored or remote text for the terminal: control characters written as escapes.
+
+    A sender's text (an error title, a body) with ESC or CR in it would otherwise
+    drive the operator's terminal or overwrite what it shows.
+    """
+    return escape_controls(str(value))
+
+
+def database_settings() -> Settings:
+    """Settings whose database answered a first connection (else a one-line error)."""
+    with errors_as_messages():
+        settings = Settings.from_env()
+    check_database(settings.database_url)
+    return settings
+
+
+def check_database(url: Secret) -> None:
+    """Connect once, within CONNECT_TIMEOUT_SECONDS, so that a command fails fast and says why."""
+    params = database_params(url)
+    try:
+        psycopg.connect(
+            url.reveal(), connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name="wabahook-cli"
+        ).close()
+    except psycopg.Error as exc:
+        fail(redacted(f"cannot reach the database: {connect_failure(exc, params)}", url, params))
+
+
+def database_params(url: Secret) -> dict[str, str]:
+    """DATABASE_URL's parts; a malformed one is reported without echoing it (it has secrets)."""
+    try:
+        return {key: str(value) for key, value in conninfo_to_dict(url.reveal()).items()}
+    except psycopg.Error:
+        fail(
+            "DATABASE_URL is malformed: use postgresql://USER:PASSWORD@HOST:PORT/DBNAME"
+            " (percent-encode special characters) or key=value pairs"
+        )
+
+
+def connect_failure(exc: psycopg.Error, params: dict[str, str]) -> str:
+    """libpq's reason for a failed connection, on one line, followed by the server tried."""
+    text = first_line(exc).removeprefix("connection failed: ").removeprefix("connection is bad: ")
+    server = _SERVER.match(text)
+    if server:
+        text = text[server.end() :]
+        where = server["socket"] or f"{server['host']}:{server['port']}"
+    else:
+        where = f"{params.get('host') or 'local socket'}:{params.get('port') or 5432}"
+    text = text.removeprefix("FATAL:").strip()
+    if text == "connection timeout expired":
+        text = f"no answer within {CONNECT_TIMEOUT_SECONDS} s"
+    if text[1:2].islower():  # "Connection refused", but not "SSL ..."
+        text = text[0].lower() + text[1:]
+    return f"{text} ({where})"
+
+
+def redacted(message: str, url: Secret, params: dict[str, str]) -> str:
+    """`message` without the URL's password (or the URL itself), whatever libpq quoted."""
+    for secret in (url.reveal(), params.get("password", "")):
+        if secret:
+            message = message.replace(secret, "********")
+    return message
+
+
+def check_url(url: str, option: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    """`url` if it is an absolute URL of one of `schemes` with a host, else a one-line error."""
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in schemes and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # an unclosed [IPv6 or a port out of range
+        valid = False
+    if not valid or any(c.isspace() or not c.isprintable() for c in url):
+        allowed = " or ".join(f"{scheme}://" for scheme in schemes)
+        fail(f"{option} must be an {allowed} URL, not {channels.shown(url)}")
+    return url
+
+
+@contextmanager
+def database(settings: Settings | None = None) -> Iterator[Database]:
+    """The database for one command (`settings` default: those of database_settings)."""
+    settings = settings or database_settings()
+    with errors_as_messages():
+        db = Database(
+            settings.database_url, application_name="wabahook-cli", timeout=30, max_size=1
+        )
+        try:
+            yield db
+        finally:
+            db.close()
+
+
+@contextmanager
+def progress(length: int, label: str, quiet: bool) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr; call the yielded function with the running total done."""
+    with click.progressbar(
+        length=length, label=label, file=sys.stderr, hidden=quiet or not length
+    ) as bar:
+        shown = 0
+
+        def reach(done: int) -> None:
+            nonlocal shown
+            bar.update(done - shown)
+            shown = done
+
+        yield reach
+
+
+def batch_size_option(func: F) -> F:
+    """`--batch-size`: events per transaction."""
+    return click.option(
+        "--batch-size",
+        type=click.IntRange(1, 10_000),
+        default=BATCH_SIZE,
+        show_default=True,
+        help="Events per transaction.",
+    )(func)
+
+
+def period_options(default_days: int) -> Callable[[F], F]:
+    """`--channel` and `--days`: the period and scope of a summary."""
+
+    def decorate(func: F) -> F:
+        func = click.option(
+            "--days",
+            type=click.IntRange(1, 3660),
+            default=default_days,
+            show_default=True,
+            help="How many days back (UTC), today included.",
+        )(func)
+        return click.option("--channel", type=ChannelName(), help="Only this channel.")(func)
+
+    return decorate
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A FloatRange that refuses nan and inf too (nan passes every bound of click's)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{channels.shown(value)} is not a finite number", param, ctx)
+        return number
+
+
+def json_option(func: F) -> F:
+    """`--json`: machine-readable output."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(func)
+
+
+def emit_json(data: Any) -> None:
+    """Print `data` as JSON on one line."""
+    click.echo(json.dumps(data, default=_json_default, sort_keys=True))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="wabahook")
+def main() -> None:
+    """wabahook: a webhook receiver and event store for WhatsApp notifications.
+
+    \b
+    Configuration comes from the environment: DATABASE_URL, REDIS_URL,
+    WABAHOOK_MAX_BODY_BYTES, WABAHOOK_TRUSTED_PROXY_HOPS, WABAHOOK_QUEUE,
+    WABAHOOK_LOG_FORMAT. Start here:
+
+    \b
+      wabahook up                      # everything on this machine, for a first try
+      wabahook migrate                 # create or update the schema
+      wabahook channels add acme       # a webhook URL and credentials for one number
+    """
