@@ -26,6 +26,7 @@ from processors.batch import (
 from processors.isolation import line, project_isolated
 from processors.parse import Rejected, parse
 from processors.values import SummaryNotes
+from receiver.config import BATCH_SECONDS
 from receiver.db import Database
 from receiver.queries import query
 
@@ -180,7 +181,7 @@ def drain(
 def drain_batch(db: Database, batch_size: int = BATCH_SIZE) -> DrainResult:
     """Claim, project and dequeue one batch in one transaction; return what it did."""
     started = time.perf_counter()
-    with db.connection(timeout=300) as conn:
+    with db.connection(timeout=BATCH_SECONDS) as conn:
         ensure_stage_tables(conn)  # committed on its own: a rolled-back batch keeps them
         with conn.transaction():
             rows = conn.execute(query("claim_events"), {"limit": batch_size}).fetchall()

@@ -13,7 +13,7 @@ from processors import drain as draining
 from processors.metrics import WorkerMetrics
 from processors.migrate import PARTITION_MONTHS_AHEAD
 from processors.queue_health import queue_health
-from receiver.config import Settings
+from receiver.config import COMMAND_DB_SECONDS, WORKER_DB_SECONDS, Settings
 from receiver.db import Database, DatabaseError
 from receiver.nudge import DRAIN_TIME_BUDGET, enqueue_drain
 
@@ -29,7 +29,9 @@ SWEEP_SECONDS = 5
 def context() -> tuple[Settings, Database]:
     """This process's settings and database pool (opened lazily, after any fork)."""
     settings = Settings.from_env()
-    db = Database(settings.database_url, application_name="wabahook-worker", timeout=60)
+    db = Database(
+        settings.database_url, application_name="wabahook-worker", timeout=WORKER_DB_SECONDS
+    )
     return settings, db
 
 
@@ -94,7 +96,9 @@ def sweep() -> dict[str, Any]:
 def sweep_once(settings: Settings, db: Database | None = None) -> dict[str, Any]:
     """One sweep with the given settings (the CLI's `wabahook sweep` and the cron job)."""
     if db is None:
-        db = Database(settings.database_url, application_name="wabahook-sweep", timeout=30)
+        db = Database(
+            settings.database_url, application_name="wabahook-sweep", timeout=COMMAND_DB_SECONDS
+        )
         try:
             return sweep_once(settings, db)
         finally:

@@ -37,7 +37,7 @@ from processors.embedded import (
 from processors.migrate import migrate
 from processors.serving import gunicorn_command
 from receiver.auth import Authenticator, BasicCredentials
-from receiver.config import Secret
+from receiver.config import COMMAND_DB_SECONDS, Secret
 from receiver.db import Database
 from receiver.intake import channel_auth_loader
 
@@ -241,7 +241,12 @@ class Quickstart:
     def _demo_credential(self, database_url: str) -> channels.IssuedCredential:
         """The demo channel's credential, kept in var/ so the printed curl line keeps working."""
         saved = self.var_dir / CREDENTIALS_FILE
-        db = Database(Secret(database_url), application_name="wabahook-up", timeout=30, max_size=1)
+        db = Database(
+            Secret(database_url),
+            application_name="wabahook-up",
+            timeout=COMMAND_DB_SECONDS,
+            max_size=1,
+        )
         try:
             if not channels.exists(db, DEMO_CHANNEL):
                 issued = channels.add_channel(db, DEMO_CHANNEL)

@@ -11,6 +11,7 @@ from psycopg import sql
 
 from processors import drain as draining
 from processors.migrate import apply_roles, recreate_views
+from receiver.config import MAINTENANCE_SECONDS
 from receiver.db import Database
 from receiver.queries import query
 
@@ -64,11 +65,11 @@ def rebuild(
     with db.connection() as conn:
         last, until = 0, _newest_event(conn)
     while last < until:
-        with db.transaction(timeout=600) as conn:
+        with db.transaction(timeout=MAINTENANCE_SECONDS) as conn:
             last = _project_range(conn, last, until, batch_size, stats)
         if on_progress is not None:
             on_progress(stats)
-    with db.transaction(timeout=600) as conn:
+    with db.transaction(timeout=MAINTENANCE_SECONDS) as conn:
         # Drains wait here until the swap commits, then carry on with the new tables.
         conn.execute(
             sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
@@ -102,7 +103,7 @@ def rebuild(
 
 
 def _prepare(db: Database) -> None:
-    with db.transaction(timeout=600) as conn:
+    with db.transaction(timeout=MAINTENANCE_SECONDS) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(ASIDE)))
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(REPLACED)))
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(ASIDE)))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from psycopg import sql
 
 from processors.selection import Selection
+from receiver.config import MAINTENANCE_SECONDS
 from receiver.db import Database
 
 
@@ -51,7 +52,7 @@ def replay(db: Database, selection: Selection) -> tuple[str, int]:
             " SET not_before = now(), last_error = NULL, replay = excluded.replay"
         )
     )
-    with db.transaction(timeout=600) as conn:
+    with db.transaction(timeout=MAINTENANCE_SECONDS) as conn:
         cursor = conn.execute(statement, {**params, "marker": marker})
         return marker, cursor.rowcount
 

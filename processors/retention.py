@@ -7,6 +7,7 @@ from datetime import datetime
 
 from psycopg import sql
 
+from receiver.config import MAINTENANCE_SECONDS
 from receiver.db import Database
 from receiver.queries import query
 
@@ -29,7 +30,7 @@ class Month:
 def expired(db: Database, cutoff: datetime) -> list[Month]:
     """Partitions whose every event was received before `cutoff`."""
     months = []
-    with db.connection(timeout=600) as conn:
+    with db.connection(timeout=MAINTENANCE_SECONDS) as conn:
         for row in conn.execute(query("raw_event_partitions")).fetchall():
             if row["upper_bound"] > cutoff:
                 continue
@@ -62,7 +63,7 @@ def drop(db: Database, months: list[Month], force: bool = False) -> None:
             f"{', '.join(waiting)} still hold queued events; drain them first, or use --force"
         )
     for month in months:
-        with db.transaction(timeout=600) as conn:
+        with db.transaction(timeout=MAINTENANCE_SECONDS) as conn:
             conn.execute(
                 sql.SQL("ALTER TABLE wabahook.raw_events DETACH PARTITION wabahook.{}").format(
                     sql.Identifier(month.name)

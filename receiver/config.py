@@ -12,6 +12,13 @@ from psycopg.conninfo import conninfo_to_dict
 from redis.connection import parse_url as parse_redis_url
 
 MIB = 1024 * 1024
+
+# Time limits (seconds) of each kind of database work, in one place. The intake's own
+# budget is a setting (WABAHOOK_DB_TIMEOUT): 360dialog gives up on a webhook after 5 s.
+WORKER_DB_SECONDS = 60.0  # a worker's pool wait and statements (a job, a scrape)
+COMMAND_DB_SECONDS = 30.0  # a CLI command's, the quickstart's and a sweep's
+BATCH_SECONDS = 300.0  # one drain batch: claim, project, dequeue, commit
+MAINTENANCE_SECONDS = 600.0  # one step of a rebuild, replay or retention
 MAX_SECRET_FILE_BYTES = 64 * 1024
 Number = TypeVar("Number", int, float)
 
@@ -59,6 +66,8 @@ class Settings:
     credential_ttl: float = 5.0
     # Passwords that make wabahook's roles logins of their own (`migrate` applies them).
     role_passwords: tuple[tuple[str, Secret], ...] = ()
+    # 360dialog's API key, for `channels connect` (D360_API_KEY or D360_API_KEY_FILE).
+    d360_api_key: Secret | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -104,6 +113,7 @@ class Settings:
                 for component in ROLE_COMPONENTS
                 if (password := _secret_value(env, f"WABAHOOK_{component.upper()}_DB_PASSWORD"))
             ),
+            d360_api_key=Secret(key) if (key := _secret_value(env, "D360_API_KEY")) else None,
         )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, TextIO
 
 import click
@@ -12,6 +11,7 @@ from processors.cli.common import (
     DEFAULT_PUBLIC_URL,
     FiniteFloatRange,
     check_url,
+    command_settings,
     database,
     emit_json,
     errors_as_messages,
@@ -227,7 +227,11 @@ def channels_connect(
 def _api_key(api_key_file: TextIO | None) -> str:
     """The 360dialog API key from --api-key-file or D360_API_KEY, checked but never shown."""
     try:
-        api_key = api_key_file.read() if api_key_file else os.environ.get("D360_API_KEY", "")
+        if api_key_file:
+            api_key = api_key_file.read()
+        else:
+            key = command_settings().d360_api_key
+            api_key = key.reveal() if key else ""
     except UnicodeDecodeError:
         fail("--api-key-file is not a text file")
     api_key = api_key.strip()

@@ -23,7 +23,7 @@ from processors.drain import BATCH_SIZE
 from processors.embedded import EmbeddedError
 from processors.migrate import MigrationError
 from processors.selection import ChannelName
-from receiver.config import ConfigError, Secret, Settings
+from receiver.config import COMMAND_DB_SECONDS, ConfigError, Secret, Settings
 from receiver.db import Database, DatabaseError, first_line
 from receiver.logs import escape_controls
 
@@ -56,6 +56,7 @@ __all__ = [
     "batch_size_option",
     "check_database",
     "check_url",
+    "command_settings",
     "database",
     "database_params",
     "database_settings",
@@ -95,11 +96,34 @@ def escaped(value: object) -> str:
     return escape_controls(str(value))
 
 
+class CommandState:
+    """What one command reads once: its settings, built on first use (never for --help)."""
+
+    def __init__(self) -> None:
+        self.settings: Settings | None = None
+        self.database_checked = False
+
+
+def _state() -> CommandState:
+    return click.get_current_context().ensure_object(CommandState)
+
+
+def command_settings() -> Settings:
+    """This command's settings, read from the environment once (else a one-line error)."""
+    state = _state()
+    if state.settings is None:
+        with errors_as_messages():
+            state.settings = Settings.from_env()
+    return state.settings
+
+
 def database_settings() -> Settings:
-    """Settings whose database answered a first connection (else a one-line error)."""
-    with errors_as_messages():
-        settings = Settings.from_env()
-    check_database(settings.database_url)
+    """This command's settings, once its database answered a first connection."""
+    settings = command_settings()
+    state = _state()
+    if not state.database_checked:
+        check_database(settings.database_url)
+        state.database_checked = True
     return settings
 
 
@@ -169,7 +193,10 @@ def database(settings: Settings | None = None) -> Iterator[Database]:
     settings = settings or database_settings()
     with errors_as_messages():
         db = Database(
-            settings.database_url, application_name="wabahook-cli", timeout=30, max_size=1
+            settings.database_url,
+            application_name="wabahook-cli",
+            timeout=COMMAND_DB_SECONDS,
+            max_size=1,
         )
         try:
             yield db

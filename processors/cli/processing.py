@@ -16,7 +16,7 @@ from processors import jobs
 from processors.channels import shown
 from processors.cli.common import (
     batch_size_option,
-    check_database,
+    command_settings,
     database,
     database_settings,
     emit_json,
@@ -30,7 +30,7 @@ from processors.cli.common import (
 from processors.queue_health import queue_health
 from processors.selection import MAX_ID
 from receiver import logs
-from receiver.config import ConfigError, Settings
+from receiver.config import Settings
 
 # RQ keeps a worker under its name in Redis keys and CLIENT SETNAME, which refuses blanks.
 WORKER_NAME = re.compile(r"[A-Za-z0-9._:@-]{1,100}")
@@ -311,12 +311,9 @@ def _stopped_while_waiting(seconds: float) -> bool:
 
 def _settings_with_redis() -> Settings:
     """Settings with a REDIS_URL and a database that answered (else a one-line error)."""
-    with errors_as_messages():
-        settings = Settings.from_env()
-        if settings.redis_url is None:
-            raise ConfigError("REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
-    check_database(settings.database_url)  # the jobs need it: say so now, not per job
-    return settings
+    if command_settings().redis_url is None:
+        fail("REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
+    return database_settings()  # the jobs need it: say so now, not per job
 
 
 def _serve_metrics(port: int, host: str) -> None:

@@ -12,6 +12,7 @@ from processors import retention as retention_module
 from processors.cli.common import (
     CONNECT_TIMEOUT_SECONDS,
     batch_size_option,
+    command_settings,
     database,
     database_params,
     emit_json,
@@ -25,7 +26,6 @@ from processors.cli.common import (
 )
 from processors.migrate import MigrationError, migrate
 from processors.selection import MAX_AGE, Duration
-from receiver.config import Settings
 
 
 @main.command("migrate")
@@ -49,8 +49,7 @@ def migrate_command(roles: bool, as_json: bool) -> None:
     Example:
       DATABASE_URL=postgresql://wabahook@db/wabahook wabahook migrate --roles
     """
-    with errors_as_messages():
-        settings = Settings.from_env()
+    settings = command_settings()
     url = settings.database_url
     params = database_params(url)
     try:
