@@ -30,6 +30,10 @@ ALLOWED_JOBS = frozenset(
 )
 
 
+# wabahook enqueues its jobs with at most this many retries (receiver.nudge).
+MAX_RETRIES = 2
+
+
 class RefusedJob(Exception):
     """A job that names something other than one of wabahook's own jobs."""
 
@@ -77,9 +81,20 @@ class AllowListJob(Job):
             log.error("skipped an unreadable job", extra={"job_id": shown(self.id)})
             count_refusal("unreadable")
             raise NoSuchJobError(f"unreadable job {shown(self.id)}") from exc
+        # RQ posts a finished or failed job to its webhooks, with headers the job names:
+        # a request anywhere, with the traceback. wabahook's jobs have none.
+        self._refusal = "webhook" if self.webhooks else None
+        self.webhooks = []
+        # Ours retry at most twice; a planted job must not run again a million times.
+        if self.retries_left is not None:
+            self.retries_left = min(self.retries_left, MAX_RETRIES)
+
+    _refusal: str | None = None
 
     @property
     def func(self) -> Callable[..., Any] | None:
+        if self._refusal == "webhook":
+            raise RefusedJob(f"refused {shown(self.func_name)}: it names webhooks", "webhook")
         # Callbacks first: a job carrying one is refused before it runs, not after.
         for callback in (
             self._success_callback_name,
@@ -132,6 +147,7 @@ class GuardedWorker(SimpleWorker):
         """Count a refused job once, however often RQ looked at its function."""
         if isinstance(exc_info[1], RefusedJob):
             count_refusal(exc_info[1].reason)
+            job.retries_left = 0  # refused once is refused for good
         elif isinstance(exc_info[1], DeserializationError):  # data the plain unpickler refused
             count_refusal("unreadable")
         super().handle_exception(job, *exc_info)

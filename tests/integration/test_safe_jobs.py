@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 import redis
-from rq import Callback, Queue
+from rq import Callback, Queue, Retry
+from rq.webhook import Webhook
 
 from processors import jobs
 from receiver.config import Settings
@@ -24,6 +25,7 @@ from receiver.db import Database
 from tests.integration.conftest import start_worker
 from tests.integration.helpers import count
 from tests.integration.processing_helpers import status_body, store
+from tests.support.fake_http import FakeServer
 
 
 class Planted:
@@ -110,16 +112,23 @@ def test_refused_jobs_are_counted_by_reason(queue: Queue, tmp_path: Path) -> Non
         value = registry.get_sample_value("wabahook_refused_jobs_total", {"reason": reason})
         return value or 0.0
 
-    before = {reason: refused(reason) for reason in ("not_allowed", "callback", "unreadable")}
+    reasons = ("not_allowed", "callback", "unreadable", "webhook")
+    before = {reason: refused(reason) for reason in reasons}
     marker = tmp_path / "ran"
-    queue.enqueue_call("os.system", args=(f"touch {marker}",))
+    queue.enqueue_call("os.system", args=(f"touch {marker}",), retry=Retry(max=1000))
+    hook = FakeServer(lambda request: (200, {}, b""))  # where a planted webhook would post
+    hooks = [Webhook(hook.url, status, headers={"X": "y"}) for status in ("finished", "failed")]
+    queue.enqueue_call("processors.jobs.sweep", webhooks=hooks)
     queue.enqueue_call("processors.jobs.sweep", on_success=Callback(f"{__name__}.Planted"))
     for garbage in ({"data": b"\x00not a job"}, {"data": b"", "created_at": "yesterday"}):
         job_id = f"{queue.name}-garbage-{len(garbage)}"
         queue.connection.hset(f"rq:job:{job_id}", mapping=garbage)  # type: ignore[arg-type]
         queue.connection.rpush(queue.key, job_id)
     worker = GuardedWorker([queue.name], connection=queue.connection)
-    assert worker.work(burst=True)
+    with hook:
+        assert worker.work(burst=True)
     assert not marker.exists()
+    assert hook.requests == []  # no webhook was sent
     gained = {reason: refused(reason) - count for reason, count in before.items()}
-    assert gained == {"not_allowed": 1, "callback": 1, "unreadable": 2}
+    # Each refused once: the retries the planted job asked for are not granted.
+    assert gained == {"not_allowed": 1, "callback": 1, "unreadable": 2, "webhook": 1}
