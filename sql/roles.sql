@@ -35,6 +35,9 @@ GRANT EXECUTE ON FUNCTION wabahook.store_event(text, bytea, bytea, text, jsonb, 
 -- ensure_raw_event_partitions(), which runs with the owner's rights.
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA wabahook TO wabahook_processor;
 REVOKE TRUNCATE ON ALL TABLES IN SCHEMA wabahook FROM wabahook_processor;
+-- Which migrations ran is the owner's record: a row planted there would make migrate
+-- skip a future migration (a fix, say) without a word.
+REVOKE ALL ON wabahook.schema_migrations FROM wabahook_processor;
 REVOKE CREATE ON SCHEMA wabahook FROM wabahook_processor;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA wabahook TO wabahook_processor;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA wabahook TO wabahook_processor;

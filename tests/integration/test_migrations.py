@@ -184,3 +184,20 @@ def test_forward_destinations_lose_stored_credentials(
         ("https://b.example:8443/in?q=@", 3, 200, 1, True),
         ("https://c.example/in?to=x@y", 4, 200, 1, True),
     ]
+
+
+def test_partition_bounds_ignore_the_callers_time_settings(database_url: str) -> None:
+    """0011: a session's TimeZone and DateStyle cannot shift a month's bounds."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SET TimeZone = 'Asia/Kolkata'")
+        conn.execute("SET DateStyle = 'SQL, DMY'")
+        made = conn.execute("SELECT wabahook.create_raw_event_partition('2099-05-17')").fetchone()
+        assert made == (True,)
+        conn.execute("SET TimeZone = 'UTC'")
+        conn.execute("SET DateStyle = 'ISO, YMD'")
+        bounds = conn.execute(
+            "SELECT pg_get_expr(relpartbound, oid) FROM pg_class"
+            " WHERE oid = 'wabahook.raw_events_2099_05'::regclass"
+        ).fetchone()
+        conn.execute("DROP TABLE wabahook.raw_events_2099_05")
+    assert bounds == ("FOR VALUES FROM ('2099-05-01 00:00:00+00') TO ('2099-06-01 00:00:00+00')",)

@@ -285,3 +285,14 @@ def test_processor_cannot_take_a_partition_name(own_server: str) -> None:
                 conn.execute("SELECT wabahook.create_raw_event_partition('2099-01-15')")
         finally:
             conn.execute("DROP TABLE wabahook.raw_events_2099_01")
+
+
+def test_processor_cannot_touch_the_migration_record(own_server: str) -> None:
+    with psycopg.connect(as_user(own_server, "worker"), autocommit=True) as conn:
+        for statement in (
+            "SELECT * FROM wabahook.schema_migrations",
+            "INSERT INTO wabahook.schema_migrations (version, name, checksum)"
+            " VALUES (9999, 'planted', 'x')",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement.encode())
