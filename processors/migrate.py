@@ -174,11 +174,18 @@ def set_login_passwords(
         verifier = conn.pgconn.encrypt_password(
             password.reveal().encode(), role.encode(), b"scram-sha-256"
         )
-        conn.execute(
-            sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
-                sql.Identifier(role), sql.Literal(verifier.decode())
+        try:
+            conn.execute(
+                sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
+                    sql.Identifier(role), sql.Literal(verifier.decode())
+                )
             )
-        )
+        except psycopg.errors.InsufficientPrivilege:
+            # PostgreSQL 16+: CREATEROLE alone may not change a role another user made.
+            raise MigrationError(
+                f"cannot set {role}'s password: this login may not alter that role; run as"
+                f" a superuser, or GRANT {role} TO the login running migrate WITH ADMIN OPTION"
+            ) from None
 
 
 def recreate_views(conn: psycopg.Connection[Any], folder: Path | None = None) -> None:

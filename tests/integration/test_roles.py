@@ -296,3 +296,20 @@ def test_processor_cannot_touch_the_migration_record(own_server: str) -> None:
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement.encode())
+
+
+def test_a_login_that_may_not_alter_the_roles_is_told_how_to_fix_it(own_server: str) -> None:
+    from processors.migrate import MigrationError, set_login_passwords
+
+    with psycopg.connect(own_server, autocommit=True) as conn:
+        conn.execute("CREATE USER creator LOGIN CREATEROLE")
+    try:
+        with (
+            psycopg.connect(as_user(own_server, "creator"), autocommit=True) as conn,
+            pytest.raises(MigrationError, match="WITH ADMIN OPTION") as raised,
+        ):
+            set_login_passwords(conn, [("wabahook_receiver", Secret("not-this"))])
+        assert "not-this" not in str(raised.value)
+    finally:
+        with psycopg.connect(own_server, autocommit=True) as conn:
+            conn.execute("DROP USER creator")
