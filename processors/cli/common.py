@@ -24,7 +24,7 @@ from processors.embedded import EmbeddedError
 from processors.migrate import MigrationError
 from processors.selection import ChannelName
 from receiver.config import COMMAND_DB_SECONDS, ConfigError, Secret, Settings
-from receiver.db import Database, DatabaseError, first_line
+from receiver.db import REDACTOR, Database, DatabaseError, first_line
 from receiver.logs import escape_controls
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -135,7 +135,7 @@ def check_database(url: Secret) -> None:
             url.reveal(), connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name="wabahook-cli"
         ).close()
     except psycopg.Error as exc:
-        fail(redacted(f"cannot reach the database: {connect_failure(exc, params)}", url, params))
+        fail(redacted(f"cannot reach the database: {connect_failure(exc, params)}", url))
 
 
 def database_params(url: Secret) -> dict[str, str]:
@@ -166,12 +166,10 @@ def connect_failure(exc: psycopg.Error, params: dict[str, str]) -> str:
     return f"{text} ({where})"
 
 
-def redacted(message: str, url: Secret, params: dict[str, str]) -> str:
+def redacted(message: str, url: Secret) -> str:
     """`message` without the URL's password (or the URL itself), whatever libpq quoted."""
-    for secret in (url.reveal(), params.get("password", "")):
-        if secret:
-            message = message.replace(secret, "********")
-    return message
+    REDACTOR.watch(url)  # the database layer's rule, for its log records too
+    return REDACTOR.scrub(message)
 
 
 def check_url(url: str, option: str, schemes: tuple[str, ...] = ("http", "https")) -> str:

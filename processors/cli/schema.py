@@ -14,7 +14,6 @@ from processors.cli.common import (
     batch_size_option,
     command_settings,
     database,
-    database_params,
     emit_json,
     errors_as_messages,
     fail,
@@ -51,7 +50,6 @@ def migrate_command(roles: bool, as_json: bool) -> None:
     """
     settings = command_settings()
     url = settings.database_url
-    params = database_params(url)
     try:
         applied = migrate(
             # libpq waits minutes for a host that drops packets; a migration should not.
@@ -61,7 +59,7 @@ def migrate_command(roles: bool, as_json: bool) -> None:
             logins=settings.role_passwords,
         )
     except MigrationError as exc:
-        fail(redacted(first_line(exc), url, params))
+        fail(redacted(first_line(exc), url))
     if as_json:
         emit_json({"applied": [m.path.name for m in applied]})
     elif not applied:

@@ -69,4 +69,4 @@ def test_connect_failures_read_as_one_line_with_the_server(libpq: str, reason: s
 
 def test_the_password_and_the_url_are_redacted_wherever_quoted() -> None:
     message = f'failed: "{URL}" and again S3cretPW'
-    assert redacted(message, Secret(URL), PARAMS) == 'failed: "********" and again ********'
+    assert redacted(message, Secret(URL)) == 'failed: "********" and again ********'
