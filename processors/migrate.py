@@ -14,6 +14,7 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 
 from receiver.config import ROLE_COMPONENTS, Secret
+from receiver.db import SEARCH_PATH
 from receiver.queries import sql_dir
 
 MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -85,7 +86,10 @@ def migrate(
     views_folder = views_folder or sql_dir() / "views"
     try:
         with psycopg.connect(
-            conninfo, autocommit=True, application_name="wabahook-migrate"
+            conninfo,
+            autocommit=True,
+            application_name="wabahook-migrate",
+            options=f"-c search_path={SEARCH_PATH}",
         ) as conn:
             conn.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
             try:

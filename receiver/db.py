@@ -60,6 +60,10 @@ class _Redactor(logging.Filter):
         return True
 
 
+# Every name wabahook uses is qualified; nothing is looked up where another login
+# could have put a function or an operator of the same name (CVE-2018-1058's pattern).
+SEARCH_PATH = "pg_catalog,pg_temp"
+
 REDACTOR = _Redactor()
 for _logger in ("psycopg", "psycopg.pool"):
     logging.getLogger(_logger).addFilter(REDACTOR)
@@ -178,7 +182,8 @@ class Database:
                 "row_factory": dict_row,
                 "connect_timeout": max(2, int(self.timeout + 0.999)),
                 "application_name": self._application_name,
-                "options": f"-c statement_timeout={statement_ms} -c lock_timeout={statement_ms}",
+                "options": f"-c statement_timeout={statement_ms} -c lock_timeout={statement_ms}"
+                f" -c search_path={SEARCH_PATH}",
             },
         )
         pool.open(wait=False)

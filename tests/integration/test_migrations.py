@@ -201,3 +201,17 @@ def test_partition_bounds_ignore_the_callers_time_settings(database_url: str) ->
         ).fetchone()
         conn.execute("DROP TABLE wabahook.raw_events_2099_05")
     assert bounds == ("FOR VALUES FROM ('2099-05-01 00:00:00+00') TO ('2099-06-01 00:00:00+00')",)
+
+
+def test_wabahook_sessions_look_names_up_in_pg_catalog_only(database_url: str) -> None:
+    """No function or operator another login put in `public` can stand in for a built-in."""
+    from receiver.config import Secret
+    from receiver.db import Database
+
+    db = Database(Secret(database_url), application_name="wabahook-test", timeout=10)
+    try:
+        with db.connection() as conn:
+            row = conn.execute("SHOW search_path").fetchone()
+    finally:
+        db.close()
+    assert row == {"search_path": "pg_catalog,pg_temp"}
