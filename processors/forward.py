@@ -11,7 +11,6 @@ from typing import Any
 from urllib.parse import unquote
 
 import httpx
-from psycopg import sql
 
 from processors.selection import Selection
 from receiver.db import Database
@@ -84,21 +83,11 @@ def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
 def pending_count(db: Database, selection: Selection, destination: str, again: bool) -> int:
     """How many selected events a forward would send."""
     destination, _ = split_credentials(destination)
-    where, params = selection.where()
-    statement = (
-        sql.SQL("SELECT count(*) AS events FROM (SELECT raw_event_id FROM wabahook.raw_event_log")
-        + where
-        + sql.SQL(
-            ") s LEFT JOIN wabahook.forward_deliveries f"
-            " ON f.destination = %(destination)s AND f.raw_event_id = s.raw_event_id"
-            " WHERE %(again)s OR f.delivered_at IS NULL"
-        )
+    row = db.fetch_one(
+        "forward_pending_count",
+        {**selection.params(), "destination": destination, "again": again},
     )
-    with db.connection() as conn:
-        row = conn.execute(
-            statement, {**params, "destination": destination, "again": again}
-        ).fetchone()
-    assert row is not None
+    assert row is not None  # count(*) always answers
     return int(row["events"])
 
 
@@ -143,29 +132,13 @@ def forward(
 def _events(
     db: Database, selection: Selection, destination: str, again: bool
 ) -> Iterator[dict[str, Any]]:
-    where, params = selection.where()
-    statement = (
-        sql.SQL(
-            "SELECT r.id AS raw_event_id, r.body, r.content_type FROM"
-            " (SELECT raw_event_id, received_at FROM wabahook.raw_event_log"
-        )
-        + where
-        + sql.SQL(
-            ") s JOIN wabahook.raw_events r"
-            " ON r.id = s.raw_event_id AND r.received_at = s.received_at"
-            " LEFT JOIN wabahook.forward_deliveries f"
-            " ON f.destination = %(destination)s AND f.raw_event_id = s.raw_event_id"
-            " WHERE s.raw_event_id > %(after)s AND (%(again)s OR f.delivered_at IS NULL)"
-            " ORDER BY s.raw_event_id LIMIT %(page)s"
-        )
-    )
     after = 0
     while True:
         with db.connection() as conn:
             rows = conn.execute(
-                statement,
+                query("forward_page"),
                 {
-                    **params,
+                    **selection.params(),
                     "destination": destination,
                     "again": again,
                     "after": after,

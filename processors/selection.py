@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
-from psycopg import sql
 
 from processors.channels import ChannelError, shown, validate_name
 
@@ -27,26 +26,15 @@ class Selection:
     ids: tuple[int, ...] = ()
     states: tuple[str, ...] = ()
 
-    def where(self) -> tuple[sql.Composed, dict[str, Any]]:
-        """A WHERE clause over `wabahook.raw_event_log`, and its parameters."""
-        clauses = [sql.SQL("true")]
-        params: dict[str, Any] = {}
-        if self.channels:
-            clauses.append(sql.SQL("channel = ANY(%(channels)s)"))
-            params["channels"] = list(self.channels)
-        if self.since is not None:
-            clauses.append(sql.SQL("received_at >= %(since)s"))
-            params["since"] = self.since
-        if self.until is not None:
-            clauses.append(sql.SQL("received_at < %(until)s"))
-            params["until"] = self.until
-        if self.ids:
-            clauses.append(sql.SQL("raw_event_id = ANY(%(ids)s)"))
-            params["ids"] = list(self.ids)
-        if self.states:
-            clauses.append(sql.SQL("state = ANY(%(states)s)"))
-            params["states"] = list(self.states)
-        return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(clauses), params
+    def params(self) -> dict[str, Any]:
+        """The parameters of wabahook.selected_events() (None: not filtered)."""
+        return {
+            "channels": list(self.channels) or None,
+            "since": self.since,
+            "until": self.until,
+            "ids": list(self.ids) or None,
+            "states": list(self.states) or None,
+        }
 
 
 Param = click.Parameter | None

@@ -56,3 +56,17 @@ LEFT JOIN wabahook.event_queue q ON q.raw_event_id = r.id
 LEFT JOIN wabahook.event_results res ON res.raw_event_id = r.id;
 COMMENT ON VIEW wabahook.raw_event_log IS
     'One row per stored delivery: its processing state, error, attempts, and whether it repeats an earlier delivery.';
+
+-- The stored events `replay` and `forward` act on. Every filter is optional (NULL: not
+-- filtered); PostgreSQL inlines the function, so each call is planned as one query.
+CREATE FUNCTION wabahook.selected_events(
+    channels text[], since timestamptz, until timestamptz, ids bigint[], states text[]
+) RETURNS SETOF wabahook.raw_event_log
+LANGUAGE sql STABLE AS $$
+    SELECT * FROM wabahook.raw_event_log
+    WHERE (channels IS NULL OR channel = ANY(channels))
+      AND (since IS NULL OR received_at >= since)
+      AND (until IS NULL OR received_at < until)
+      AND (ids IS NULL OR raw_event_id = ANY(ids))
+      AND (states IS NULL OR state = ANY(states))
+$$;
