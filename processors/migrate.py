@@ -15,22 +15,12 @@ from psycopg.rows import tuple_row
 
 from receiver.config import ROLE_COMPONENTS, Secret
 from receiver.db import SEARCH_PATH
-from receiver.queries import sql_dir
+from receiver.queries import query, sql_dir
 
 MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # pg_advisory_lock key: ASCII "wabahook" as a 64-bit integer.
 LOCK_KEY = int.from_bytes(b"wabahook", "big") & 0x7FFF_FFFF_FFFF_FFFF
 PARTITION_MONTHS_AHEAD = 3
-
-BOOTSTRAP = b"""
-CREATE SCHEMA IF NOT EXISTS wabahook;
-CREATE TABLE IF NOT EXISTS wabahook.schema_migrations (
-    version    integer PRIMARY KEY,
-    name       text NOT NULL,
-    checksum   text NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now()
-);
-"""
 
 
 class MigrationError(Exception):
@@ -91,18 +81,16 @@ def migrate(
             application_name="wabahook-migrate",
             options=f"-c search_path={SEARCH_PATH}",
         ) as conn:
-            conn.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
+            conn.execute(query("lock_migrations"), {"key": LOCK_KEY})
             try:
                 applied = _apply(conn, migrations, on_apply)
                 recreate_views(conn, views_folder)
                 apply_roles(conn, create=roles or bool(logins))
                 set_login_passwords(conn, logins)
-                conn.execute(
-                    "SELECT wabahook.ensure_raw_event_partitions(%s)", [PARTITION_MONTHS_AHEAD]
-                )
+                conn.execute(query("ensure_partitions"), {"months_ahead": PARTITION_MONTHS_AHEAD})
             finally:
                 if not conn.closed:
-                    conn.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+                    conn.execute(query("unlock_migrations"), {"key": LOCK_KEY})
     except psycopg.Error as exc:
         raise MigrationError(f"migration failed: {str(exc).strip().splitlines()[0]}") from None
     return applied
@@ -113,12 +101,10 @@ def _apply(
     migrations: list[Migration],
     on_apply: Callable[[Migration], None] | None,
 ) -> list[Migration]:
-    conn.execute(BOOTSTRAP)
+    conn.execute(query("bootstrap"))
     recorded: dict[int, tuple[str, str]] = {
         int(str(version)): (str(name), str(checksum))
-        for version, name, checksum in conn.execute(
-            "SELECT version, name, checksum FROM wabahook.schema_migrations"
-        ).fetchall()
+        for version, name, checksum in conn.execute(query("applied_migrations")).fetchall()
     }
     on_disk = {m.version for m in migrations}
     missing = sorted(set(recorded) - on_disk)
@@ -138,10 +124,10 @@ def _apply(
         with conn.transaction():
             conn.execute(migration.text)
             conn.execute(
-                "INSERT INTO wabahook.schema_migrations (version, name, checksum)"
-                " VALUES (%s, %s, %s)",
-                [migration.version, migration.name, migration.checksum],
-            )
+                query("record_migration"),
+                {"version": migration.version, "name": migration.name,
+                 "checksum": migration.checksum},
+            )  # fmt: skip
         applied.append(migration)
         if on_apply is not None:
             on_apply(migration)
@@ -156,7 +142,7 @@ def apply_roles(conn: psycopg.Connection[Any], create: bool = False) -> bool:
     if not create:
         row = (
             conn.cursor(row_factory=tuple_row)
-            .execute("SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)", [list(ROLES)])
+            .execute(query("existing_roles"), {"roles": list(ROLES)})
             .fetchone()
         )
         if row is None or row[0] < len(ROLES):
@@ -180,8 +166,8 @@ def set_login_passwords(
         )
         try:
             conn.execute(
-                sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
-                    sql.Identifier(role), sql.Literal(verifier.decode())
+                query("set_login_password").format(
+                    role=sql.Identifier(role), verifier=sql.Literal(verifier.decode())
                 )
             )
         except psycopg.errors.InsufficientPrivilege:
@@ -197,14 +183,8 @@ def recreate_views(conn: psycopg.Connection[Any], folder: Path | None = None) ->
     folder = folder or sql_dir() / "views"
     files = sorted(folder.glob("*.sql")) if folder.is_dir() else []
     with conn.transaction():
-        views = (
-            conn.cursor(row_factory=tuple_row)
-            .execute("SELECT viewname FROM pg_views WHERE schemaname = 'wabahook'")
-            .fetchall()
-        )
+        views = conn.cursor(row_factory=tuple_row).execute(query("schema_views")).fetchall()
         for (view,) in views:
-            conn.execute(
-                sql.SQL("DROP VIEW IF EXISTS wabahook.{} CASCADE").format(sql.Identifier(str(view)))
-            )
+            conn.execute(query("drop_view").format(view=sql.Identifier("wabahook", str(view))))
         for path in files:
             conn.execute(path.read_bytes())

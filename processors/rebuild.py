@@ -28,10 +28,6 @@ TABLES = (
     "notification_error",
     "event_results",
 )
-SELECT_EVENTS = sql.SQL(
-    "SELECT id AS raw_event_id, received_at, 0 AS attempts, channel, body, body_sha256"
-    " FROM wabahook.raw_events WHERE id > %(after)s AND id <= %(until)s ORDER BY id LIMIT %(limit)s"
-)
 
 
 @dataclass(slots=True)
@@ -72,8 +68,8 @@ def rebuild(
     with db.transaction(timeout=MAINTENANCE_SECONDS) as conn:
         # Drains wait here until the swap commits, then carry on with the new tables.
         conn.execute(
-            sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
-                sql.SQL(", ").join(sql.Identifier(LIVE, table) for table in TABLES)
+            query("lock_tables").format(
+                tables=sql.SQL(", ").join(sql.Identifier(LIVE, table) for table in TABLES)
             )
         )
         # Everything a drain projected committed before the lock, so it is stored at or
@@ -82,35 +78,31 @@ def rebuild(
         while last < until:
             last = _project_range(conn, last, until, batch_size, stats)
         stats.caught_up = stats.totals.events - before
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(REPLACED)))
+        conn.execute(query("create_schema").format(schema=sql.Identifier(REPLACED)))
         for table in TABLES:
-            conn.execute(
-                sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(
-                    sql.Identifier(LIVE, table), sql.Identifier(REPLACED)
+            for source, target in ((LIVE, REPLACED), (ASIDE, LIVE)):
+                conn.execute(
+                    query("move_table").format(
+                        table=sql.Identifier(source, table), schema=sql.Identifier(target)
+                    )
                 )
-            )
-            conn.execute(
-                sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(
-                    sql.Identifier(ASIDE, table), sql.Identifier(LIVE)
-                )
-            )
         recreate_views(conn)  # views follow tables, not names: point them at the new ones
         apply_roles(conn)  # new tables and views start without grants
-        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(REPLACED)))
-        conn.execute(sql.SQL("DROP SCHEMA {}").format(sql.Identifier(ASIDE)))
+        conn.execute(query("drop_schema_with_tables").format(schema=sql.Identifier(REPLACED)))
+        conn.execute(query("drop_empty_schema").format(schema=sql.Identifier(ASIDE)))
     log.info("rebuilt", extra={"events": stats.totals.events, "caught_up": stats.caught_up})
     return stats
 
 
 def _prepare(db: Database) -> None:
     with db.transaction(timeout=MAINTENANCE_SECONDS) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(ASIDE)))
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(REPLACED)))
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(ASIDE)))
+        for schema in (ASIDE, REPLACED):
+            conn.execute(query("drop_schema_if_exists").format(schema=sql.Identifier(schema)))
+        conn.execute(query("create_schema").format(schema=sql.Identifier(ASIDE)))
         for table in TABLES:
             conn.execute(
-                sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(
-                    sql.Identifier(ASIDE, table), sql.Identifier(LIVE, table)
+                query("create_table_like").format(
+                    table=sql.Identifier(ASIDE, table), like=sql.Identifier(LIVE, table)
                 )
             )
 
@@ -126,7 +118,9 @@ def _project_range(
 ) -> int:
     """Project up to `limit` events with after < id <= until; return the last id done."""
     started = time.perf_counter()
-    rows = conn.execute(SELECT_EVENTS, {"after": after, "until": until, "limit": limit}).fetchall()
+    rows = conn.execute(
+        query("rebuild_events"), {"after": after, "until": until, "limit": limit}
+    ).fetchall()
     if not rows:
         return until
     events = [draining.classify(row) for row in rows]

@@ -35,11 +35,7 @@ def expired(db: Database, cutoff: datetime) -> list[Month]:
             if row["upper_bound"] > cutoff:
                 continue
             counts = conn.execute(
-                sql.SQL(
-                    "SELECT (SELECT count(*) FROM wabahook.{}) AS events,"
-                    " (SELECT count(*) FROM wabahook.event_queue"
-                    "  WHERE received_at >= %(lower)s AND received_at < %(upper)s) AS queued"
-                ).format(sql.Identifier(row["name"])),
+                query("partition_counts").format(partition=sql.Identifier("wabahook", row["name"])),
                 {"lower": row["lower_bound"], "upper": row["upper_bound"]},
             ).fetchone()
             assert counts is not None
@@ -64,9 +60,6 @@ def drop(db: Database, months: list[Month], force: bool = False) -> None:
         )
     for month in months:
         with db.transaction(timeout=MAINTENANCE_SECONDS) as conn:
-            conn.execute(
-                sql.SQL("ALTER TABLE wabahook.raw_events DETACH PARTITION wabahook.{}").format(
-                    sql.Identifier(month.name)
-                )
-            )
-            conn.execute(sql.SQL("DROP TABLE wabahook.{}").format(sql.Identifier(month.name)))
+            partition = sql.Identifier("wabahook", month.name)
+            conn.execute(query("detach_partition").format(partition=partition))
+            conn.execute(query("drop_partition").format(partition=partition))

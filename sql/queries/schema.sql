@@ -1,0 +1,80 @@
+-- Statements of `migrate`, `rebuild` and `retention`: the owner's work on the schema.
+-- {placeholders} are identifiers (or, for a password, a literal) filled in with psycopg.sql.
+
+-- name: bootstrap
+CREATE SCHEMA IF NOT EXISTS wabahook;
+CREATE TABLE IF NOT EXISTS wabahook.schema_migrations (
+    version    integer PRIMARY KEY,
+    name       text NOT NULL,
+    checksum   text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- name: lock_migrations
+-- Concurrent migrates queue up here instead of racing.
+SELECT pg_advisory_lock(%(key)s);
+
+-- name: unlock_migrations
+SELECT pg_advisory_unlock(%(key)s);
+
+-- name: applied_migrations
+SELECT version, name, checksum FROM wabahook.schema_migrations;
+
+-- name: record_migration
+INSERT INTO wabahook.schema_migrations (version, name, checksum)
+VALUES (%(version)s, %(name)s, %(checksum)s);
+
+-- name: existing_roles
+SELECT count(*) AS roles FROM pg_roles WHERE rolname = ANY(%(roles)s);
+
+-- name: set_login_password
+-- ALTER ROLE takes no parameters: {verifier} is a SCRAM verifier, never the password.
+ALTER ROLE {role} LOGIN PASSWORD {verifier};
+
+-- name: schema_views
+SELECT viewname FROM pg_views WHERE schemaname = 'wabahook';
+
+-- name: drop_view
+DROP VIEW IF EXISTS {view} CASCADE;
+
+-- name: rebuild_events
+-- The raw events a rebuild projects next, in id order.
+SELECT id AS raw_event_id, received_at, 0 AS attempts, channel, body, body_sha256
+FROM wabahook.raw_events
+WHERE id > %(after)s AND id <= %(until)s
+ORDER BY id
+LIMIT %(limit)s;
+
+-- name: drop_schema_if_exists
+DROP SCHEMA IF EXISTS {schema} CASCADE;
+
+-- name: create_schema
+CREATE SCHEMA {schema};
+
+-- name: create_table_like
+CREATE TABLE {table} (LIKE {like} INCLUDING ALL);
+
+-- name: lock_tables
+-- Drains wait here until the swap commits, then carry on with the new tables.
+LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE;
+
+-- name: move_table
+ALTER TABLE {table} SET SCHEMA {schema};
+
+-- name: drop_schema_with_tables
+DROP SCHEMA {schema} CASCADE;
+
+-- name: drop_empty_schema
+DROP SCHEMA {schema};
+
+-- name: partition_counts
+-- A month's events, and those of them still queued.
+SELECT (SELECT count(*) FROM {partition}) AS events,
+       (SELECT count(*) FROM wabahook.event_queue
+        WHERE received_at >= %(lower)s AND received_at < %(upper)s) AS queued;
+
+-- name: detach_partition
+ALTER TABLE wabahook.raw_events DETACH PARTITION {partition};
+
+-- name: drop_partition
+DROP TABLE {partition};
