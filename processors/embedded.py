@@ -2,35 +2,37 @@
 
 Both listen on 127.0.0.1 only and ask for a password: a random one, kept beside
 the server's folder in `<folder>.password` (mode 0600) and reused on every later
-start. Started as root, both run as the unprivileged SERVER_USER, which must be
-able to reach their folders: no folder above them is ever opened up.
+start. Started as root, both run as the unprivileged user of processors.local_files,
+which must be able to reach their folders: no folder above them is ever opened up.
+Their folders are that user's, so what root reads or writes there goes through
+processors.local_files, which follows no link.
 """
 
 from __future__ import annotations
 
-import errno
 import importlib.util
 import os
 import pwd
-import secrets
 import socket
-import stat
 import subprocess
 import time
 from pathlib import Path
-from typing import TypedDict
 
 import psycopg
 from psycopg import sql
 
-# PostgreSQL refuses to run as root; as root, the embedded servers (and `wabahook up`'s
-# processes) run as this unprivileged user.
-SERVER_USER = "wabahook-pg"
+from processors.local_files import EmbeddedError as EmbeddedError  # raised here, named here
+from processors.local_files import (
+    as_user,
+    check_server_reachable,
+    kept_secret,
+    private_folder,
+    read_file,
+    service_user,
+    write_file,
+)
+
 READY_SECONDS = 30
-
-
-class EmbeddedError(RuntimeError):
-    """An embedded server could not be started."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -38,124 +40,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
-
-
-def service_user() -> pwd.struct_passwd | None:
-    """The unprivileged user to run servers and processes as when we are root; else None."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        return pwd.getpwnam(SERVER_USER)
-    except KeyError:
-        pass
-    command = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin"]
-    subprocess.run([*command, SERVER_USER], check=True, capture_output=True)
-    return pwd.getpwnam(SERVER_USER)
-
-
-class RunAs(TypedDict, total=False):
-    """Keyword arguments of subprocess.Popen and run that start a process as another user."""
-
-    user: int
-    group: int
-    extra_groups: list[int]
-
-
-def as_user(user: pwd.struct_passwd | None) -> RunAs:
-    """subprocess arguments that start a process as `user` and no other group (None: as us)."""
-    if user is None:
-        return {}
-    return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
-
-
-def check_reachable(user: pwd.struct_passwd | None, path: Path, remedy: str) -> None:
-    """Refuse, in one line, a folder or program that `user` cannot reach."""
-    if user is None:
-        return
-    reached = subprocess.run(
-        ["test", "-x", str(path)], cwd="/", capture_output=True, check=False, **as_user(user)
-    )
-    if reached.returncode != 0:
-        raise EmbeddedError(
-            f"the user {user.pw_name}, which runs wabahook's servers and processes when "
-            f"started as root, cannot reach {path}: {remedy}"
-        )
-
-
-def private_folder(path: Path, owner: pwd.struct_passwd | None, *, adopt: bool = False) -> None:
-    """Create `path` with mode 0700 (or check it is a real folder) and hand it to `owner`.
-
-    With `adopt`, what lies directly inside and belongs to someone else is handed over too
-    (what a server started as root by an older version left there).
-    """
-    if path.is_symlink():
-        raise EmbeddedError(f"refusing {path}: it is a symbolic link")
-    path.mkdir(mode=0o700, exist_ok=True)
-    path.chmod(0o700)
-    if owner is None:
-        return
-    entries = [path, *(path.iterdir() if adopt else ())]
-    for entry in entries:
-        info = entry.lstat()
-        if info.st_uid != owner.pw_uid and (
-            stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)
-        ):
-            os.chown(entry, owner.pw_uid, owner.pw_gid, follow_symlinks=False)
-
-
-def write_file(path: Path, text: str, *, mode: int = 0o600) -> None:
-    """Write our own file `path` (mode 0600 unless told); a symbolic link there is refused."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    try:
-        fd = os.open(path, flags, mode)
-    except OSError as exc:
-        raise EmbeddedError(_refusal(path, exc)) from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
-            raise EmbeddedError(f"refusing {path}: not a regular file of ours")
-        os.fchmod(fd, mode)
-        os.ftruncate(fd, 0)
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
-
-
-def read_file(path: Path) -> str | None:
-    """The text of our own file `path` (None when missing), kept 0600; refuses a symlink."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise EmbeddedError(_refusal(path, exc)) from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
-            raise EmbeddedError(f"refusing {path}: not a regular file of ours")
-        if info.st_mode & 0o077:
-            os.fchmod(fd, 0o600)
-        with os.fdopen(os.dup(fd), "rb") as file:
-            return file.read().decode()
-    finally:
-        os.close(fd)
-
-
-def kept_secret(path: Path) -> tuple[str, bool]:
-    """The password kept in `path`, or a new random one written there; (password, is_new)."""
-    kept = (read_file(path) or "").strip()
-    if kept:
-        return kept, False
-    password = secrets.token_urlsafe(32)
-    write_file(path, password + "\n")
-    return password, True
-
-
-def _refusal(path: Path, exc: OSError) -> str:
-    if exc.errno == errno.ELOOP:
-        return f"refusing {path}: it is a symbolic link"
-    return f"cannot use {path}: {exc.strerror}"
 
 
 def _password_file(data_dir: Path) -> Path:
@@ -208,10 +92,10 @@ class EmbeddedPostgres:
         bin_dir = _postgres_bin_dir()
         user = self._run_as()
         self.password, new_password = kept_secret(self.password_file)
-        if not (self.data_dir / "PG_VERSION").exists():
+        if not os.path.lexists(self.data_dir / "PG_VERSION"):  # never followed
             self._initdb(bin_dir, user)
         hba = self._hba()
-        secured = not new_password and _read_quietly(self.data_dir / "pg_hba.conf") == hba
+        secured = not new_password and read_file(self.data_dir / "pg_hba.conf", owner=user) == hba
         running = self._running_port()
         if running is not None and secured:
             self.port = running
@@ -236,7 +120,7 @@ class EmbeddedPostgres:
                 user,
                 stdin=f"ALTER ROLE postgres PASSWORD '{literal}';\n",
             )
-            self._write_as(user, self.data_dir / "pg_hba.conf", hba)
+            write_file(self.data_dir / "pg_hba.conf", hba, owner=user)
         self.port = self._wanted_port or free_port()
         self._run(
             [
@@ -308,7 +192,7 @@ class EmbeddedPostgres:
         )
         if not self.durable:  # throwaway test servers only
             settings += "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
-        self._write_as(user, self.data_dir / "postgresql.conf", settings, append=True)
+        write_file(self.data_dir / "postgresql.conf", settings, owner=user, append=True)
 
     def _hba(self) -> str:
         lines = [
@@ -321,19 +205,12 @@ class EmbeddedPostgres:
         lines.append("host   all  all       127.0.0.1/32  scram-sha-256")
         return "\n".join(lines) + "\n"
 
-    def _write_as(
-        self, user: pwd.struct_passwd | None, path: Path, text: str, *, append: bool = False
-    ) -> None:
-        # Written by the server's own user: its folder is its own, so nothing found there
-        # can turn this write, with our rights, towards another file.
-        self._run(["tee", *(["-a"] if append else []), str(path)], user, stdin=text)
-
     def _running_port(self) -> int | None:
-        pid_file = self.data_dir / "postmaster.pid"
+        text = read_file(self.data_dir / "postmaster.pid", owner=service_user())
         try:
-            lines = pid_file.read_text().splitlines()
+            lines = (text or "").splitlines()
             pid, port = int(lines[0]), int(lines[3])
-        except (OSError, ValueError, IndexError):
+        except (ValueError, IndexError):
             return None
         try:
             os.kill(pid, 0)
@@ -345,9 +222,7 @@ class EmbeddedPostgres:
 
     def _run_as(self) -> pwd.struct_passwd | None:
         user = service_user()
-        remedy = "keep the data in a folder it can reach (e.g. --var-dir /srv/wabahook)"
-        check_reachable(user, self.data_dir.parent, remedy)
-        check_reachable(user, _postgres_bin_dir() / "postgres", "install wabahook where it can")
+        check_server_reachable(user, self.data_dir, _postgres_bin_dir() / "postgres")
         if user is not None and self.data_dir.exists():
             private_folder(self.data_dir, user)
         return user
@@ -382,6 +257,7 @@ class EmbeddedValkey:
         self.port = port or free_port()
         self.password: str | None = None
         self._process: subprocess.Popen[bytes] | None = None
+        self._user: pwd.struct_passwd | None = None
 
     @property
     def url(self) -> str:
@@ -400,10 +276,8 @@ class EmbeddedValkey:
         if self._process is not None and self._process.poll() is None:
             return self.url
         executable = _valkey_executable()
-        user = service_user()
-        remedy = "keep the data in a folder it can reach (e.g. --var-dir /srv/wabahook)"
-        check_reachable(user, self.data_dir.parent, remedy)
-        check_reachable(user, executable, "install wabahook where it can")
+        user = self._user = service_user()
+        check_server_reachable(user, self.data_dir, executable)
         private_folder(self.data_dir, user, adopt=True)
         self.password, _ = kept_secret(self.password_file)
         # The configuration, password included, goes through a pipe: never argv, never a file.
@@ -454,6 +328,15 @@ class EmbeddedValkey:
                 process.kill()
                 process.wait()
 
+    def _last_words(self, process: subprocess.Popen[bytes]) -> str:
+        """The last line of the server's log (its user's file: never through a link)."""
+        try:
+            log = read_file(self.data_dir / "valkey.log", owner=self._user, last_bytes=4096)
+        except EmbeddedError as exc:
+            return f"{process.returncode} ({exc})"
+        lines = (log or "").strip().splitlines()
+        return lines[-1] if lines else str(process.returncode)
+
     def _wait_ready(self, process: subprocess.Popen[bytes]) -> None:
         import redis
 
@@ -465,10 +348,7 @@ class EmbeddedValkey:
             while time.monotonic() < deadline:
                 if process.poll() is not None:
                     self.stop()
-                    log = _read_quietly(self.data_dir / "valkey.log").strip().splitlines()
-                    raise EmbeddedError(
-                        f"valkey-server exited: {log[-1] if log else process.returncode}"
-                    )
+                    raise EmbeddedError(f"valkey-server exited: {self._last_words(process)}")
                 try:
                     if client.ping():
                         return
@@ -482,13 +362,6 @@ class EmbeddedValkey:
 
 def _quoted(path: Path) -> str:
     return '"' + str(path).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _read_quietly(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")
-    except OSError:
-        return ""
 
 
 def _postgres_bin_dir() -> Path:

@@ -1,9 +1,10 @@
 """`wabahook up`: everything on one machine, in the foreground, for a first try.
 
 On a shared machine: PostgreSQL and Valkey ask for passwords (kept in var/, mode
-0600), var/ must be ours and not writable by everyone, our files there are never
-symbolic links, and started as root, the servers, the receiver, the worker and
-cron run as the unprivileged user of processors.embedded.
+0600), var/ must be a real folder of ours that nobody else may write to, our files
+there are never symbolic links, and started as root, the servers, the receiver, the worker and
+cron run as the unprivileged user of processors.local_files, with only the
+environment they need.
 """
 
 from __future__ import annotations
@@ -19,15 +20,14 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
 from processors import channels
-from processors.embedded import (
-    EmbeddedPostgres,
-    EmbeddedValkey,
+from processors.embedded import EmbeddedPostgres, EmbeddedValkey
+from processors.local_files import (
     as_user,
     check_reachable,
     read_file,
@@ -37,7 +37,7 @@ from processors.embedded import (
 from processors.migrate import migrate
 from processors.serving import gunicorn_command
 from receiver.auth import Authenticator, BasicCredentials
-from receiver.config import COMMAND_DB_SECONDS, Secret
+from receiver.config import COMMAND_DB_SECONDS, Secret, secret_value
 from receiver.db import Database
 from receiver.intake import channel_auth_loader
 
@@ -56,6 +56,13 @@ KEPT_IN_VAR = (
 REACH_REMEDY = (
     "choose a --var-dir it can reach (e.g. /srv/wabahook) or let it through the folders above"
 )
+# Started as root, what `up`'s processes get of its environment (besides the URLs it
+# resolved and the service user's HOME): never root's other variables, never a *_FILE
+# (root's file, perhaps unreadable for them), never the role passwords (for `migrate`).
+CHILD_NAMES = ("PATH", "LANG", "TZ")
+CHILD_PREFIXES = ("LC_", "WABAHOOK_", "PROMETHEUS_")
+CHILD_NEVER = ("_FILE", "_DB_PASSWORD")
+URL_FILES = ("DATABASE_URL_FILE", "REDIS_URL_FILE")
 
 
 class QuickstartError(RuntimeError):
@@ -132,7 +139,7 @@ class Quickstart:
             return
         # var/ itself is ours: let the user pass through it (not list it). The folders
         # above it are left as they are; they must let it pass already.
-        mode = stat.S_IMODE(self.var_dir.stat().st_mode)
+        mode = stat.S_IMODE(self.var_dir.lstat().st_mode)
         if not mode & 0o001:
             self.var_dir.chmod(mode | 0o001)
         check_reachable(self._user, self.var_dir, REACH_REMEDY)
@@ -159,7 +166,7 @@ class Quickstart:
         try:
             result = subprocess.run(
                 [python.executable, "-c", "import processors.cli, receiver"],
-                env={**self.env, **python.env},
+                env={**child_environment(self.env, user, {}), **python.env},
                 pass_fds=python.fds,
                 cwd="/",
                 capture_output=True,
@@ -176,9 +183,12 @@ class Quickstart:
     def _borrowed_python(self) -> Python | None:
         """This Python, reached through a descriptor of its folder that `up` opens as root.
 
-        For a Python installed in a folder only root may enter (say, under /root): the
-        processes get that one folder (never its parents), only while `up` runs, through
-        a small environment in var/python whose packages are this environment's.
+        For a Python installed in a folder only root may enter (say, under /root), only
+        while `up` runs, through a small environment in var/python whose packages are this
+        environment's. What the processes can reach through the descriptor: the Python's
+        install folder (sys.base_prefix, every file in it that its modes let others read)
+        and, since `..` leads upwards from it, each folder above it up to the first one
+        others cannot search (with pyenv under /root: all of ~/.pyenv, not /root).
         """
         base = Path(sys.base_prefix)
         version = f"python{sys.version_info.major}.{sys.version_info.minor}"
@@ -214,10 +224,17 @@ class Quickstart:
         )
         return Python(str(executable), {"LD_LIBRARY_PATH": f"{home}/lib"}, (fd,))
 
+    def _given(self, server: str, name: str) -> str:
+        """`name`, or what the file `name`_FILE names holds (as the config module reads it)."""
+        value = secret_value(self.env, name)
+        if value:
+            form = f"{name}_FILE" if self.env.get(f"{name}_FILE", "").strip() else name
+            self.echo(f"Using {server} at {form}")
+        return value
+
     def _database(self) -> str:
-        if self.env.get("DATABASE_URL"):
-            self.echo("Using PostgreSQL at DATABASE_URL")
-            return self.env["DATABASE_URL"]
+        if given := self._given("PostgreSQL", "DATABASE_URL"):
+            return given
         self.echo(f"Starting embedded PostgreSQL in {self.var_dir / 'postgres'} ...")
         server = EmbeddedPostgres(self.var_dir / "postgres")
         server.start()
@@ -229,9 +246,8 @@ class Quickstart:
         return server.create_database(DATABASE_NAME)
 
     def _redis(self) -> str:
-        if self.env.get("REDIS_URL"):
-            self.echo("Using Redis at REDIS_URL")
-            return self.env["REDIS_URL"]
+        if given := self._given("Redis", "REDIS_URL"):
+            return given
         server = EmbeddedValkey(self.var_dir / "valkey")
         self.echo(f"Starting embedded Valkey on 127.0.0.1:{server.port} ...")
         server.start()
@@ -269,10 +285,9 @@ class Quickstart:
         return issued
 
     def _start_services(self, database_url: str, redis_url: str) -> None:
+        urls = {"DATABASE_URL": database_url, "REDIS_URL": redis_url}
         env = {
-            **self.env,
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
+            **child_environment(self.env, self._user, urls),
             "WABAHOOK_BIND": f"{self.host}:{self.port}",
             "WABAHOOK_WORKERS": self.env.get("WABAHOOK_WORKERS", "2"),
             "WABAHOOK_LOG_FORMAT": self.env.get("WABAHOOK_LOG_FORMAT", "text"),
@@ -348,19 +363,41 @@ def _terminate(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+def child_environment(
+    env: Mapping[str, str], user: pwd.struct_passwd | None, urls: Mapping[str, str]
+) -> dict[str, str]:
+    """The environment of `up`'s processes: `urls` (resolved), never DATABASE_URL_FILE or
+    REDIS_URL_FILE. As `user` (started as root): only what they need of `env`, HOME theirs.
+    """
+    if user is None:
+        kept = {name: value for name, value in env.items() if name not in URL_FILES}
+    else:
+        kept = {
+            name: value
+            for name, value in env.items()
+            if (name in CHILD_NAMES or name.startswith(CHILD_PREFIXES))
+            and not name.endswith(CHILD_NEVER)
+        }
+        kept["HOME"] = user.pw_dir
+    return {**kept, **urls}
+
+
 def prepare_var_dir(var_dir: Path) -> Path:
-    """var/ as an absolute path: created 0700, or refused unless ours and not writable by all."""
+    """var/ as an absolute path: created 0700, or refused unless a real folder only we write."""
     folder = var_dir.absolute()
-    if not folder.exists():
+    if not folder.is_symlink() and not folder.exists():
         folder.mkdir(mode=0o700, parents=True)
-    info = folder.stat()
+    info = folder.lstat()
+    if stat.S_ISLNK(info.st_mode):
+        raise QuickstartError(f"refusing {folder}: it is a symbolic link; choose another --var-dir")
     if not stat.S_ISDIR(info.st_mode):
         raise QuickstartError(f"{folder} is not a folder: choose another --var-dir")
     if info.st_uid != os.geteuid():
         raise QuickstartError(f"{folder} belongs to another user: use a --var-dir of your own")
-    if info.st_mode & 0o002:
+    if info.st_mode & 0o022:
         raise QuickstartError(
-            f"{folder} is writable by every user: use a --var-dir only you can write to"
+            f"{folder} is writable by other users (mode {stat.S_IMODE(info.st_mode):04o}): "
+            "use a --var-dir only you can write to"
         )
     for name in KEPT_IN_VAR:
         if (folder / name).is_symlink():

@@ -73,7 +73,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from `env` (default: the process environment)."""
         env = os.environ if env is None else env
-        database_url = _secret_value(env, "DATABASE_URL")
+        database_url = secret_value(env, "DATABASE_URL")
         if not database_url:
             raise ConfigError("DATABASE_URL is not set (e.g. postgresql://user@host:5432/wabahook)")
         try:
@@ -84,7 +84,7 @@ class Settings:
                 "DATABASE_URL is malformed: use postgresql://USER:PASSWORD@HOST:PORT/DBNAME"
                 " (percent-encode special characters) or key=value pairs"
             ) from None
-        redis_url = _secret_value(env, "REDIS_URL")
+        redis_url = secret_value(env, "REDIS_URL")
         if redis_url:
             _check_redis_url(redis_url)
         log_format = env.get("WABAHOOK_LOG_FORMAT", "json").strip().lower()
@@ -111,13 +111,13 @@ class Settings:
             role_passwords=tuple(
                 (f"wabahook_{component}", Secret(password))
                 for component in ROLE_COMPONENTS
-                if (password := _secret_value(env, f"WABAHOOK_{component.upper()}_DB_PASSWORD"))
+                if (password := secret_value(env, f"WABAHOOK_{component.upper()}_DB_PASSWORD"))
             ),
-            d360_api_key=Secret(key) if (key := _secret_value(env, "D360_API_KEY")) else None,
+            d360_api_key=Secret(key) if (key := secret_value(env, "D360_API_KEY")) else None,
         )
 
 
-def _secret_value(env: Mapping[str, str], name: str) -> str:
+def secret_value(env: Mapping[str, str], name: str) -> str:
     """`name` from the environment, or the content of the file `name`_FILE names.
 
     The file form keeps secrets out of the process environment: systemd's

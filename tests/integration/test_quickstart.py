@@ -2,7 +2,9 @@
 
 The machine may be shared: logins need passwords, secrets stay 0600 in var/, our
 files there are never followed through symbolic links, no folder above var/ is
-opened up, and started as root (as the tests are here) nothing runs as root.
+opened up, and started as root (as the tests are here) nothing runs as root, the
+processes get none of root's environment but what they need, and root follows no
+link its unprivileged user leaves in the servers' folders.
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ import pytest
 import redis
 
 from processors.embedded import (
-    SERVER_USER,
+    EmbeddedError,
     EmbeddedPostgres,
+    EmbeddedValkey,
     _postgres_bin_dir,
-    as_user,
     free_port,
-    service_user,
 )
+from processors.local_files import SERVER_USER, as_user, service_user
+from processors.quickstart import Quickstart
 from tests.integration.conftest import wait_until
 from tests.support.servers import reachable_folder
 
@@ -44,8 +47,9 @@ REFUSAL_SECONDS = 60
 class Running:
     """A `wabahook up` process whose output is read line by line."""
 
-    def __init__(self, var_dir: Path, port: int) -> None:
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    def __init__(self, var_dir: Path, port: int, **settings: str) -> None:
+        given = ("DATABASE_URL", "REDIS_URL", "DATABASE_URL_FILE", "REDIS_URL_FILE")
+        env = {k: v for k, v in os.environ.items() if k not in given} | settings
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -278,7 +282,7 @@ def test_up_refuses_a_var_dir_others_could_steer(var_dir: Path, case: str) -> No
     expected = {
         "credential link": f"refusing {var}/demo-credentials.json: it is a symbolic link",
         "data link": f"refusing {var}/postgres: it is a symbolic link",
-        "everyone writes": f"{var} is writable by every user: use a --var-dir only you can",
+        "everyone writes": f"{var} is writable by other users (mode 0777): use a --var-dir",
         "foreign": f"{var} belongs to another user: use a --var-dir of your own",
     }[case]
     if case == "credential link":
@@ -328,3 +332,130 @@ def test_a_data_folder_left_with_trust_by_an_older_version_gets_a_password_and_k
             psycopg.connect(url.replace(f":{upgraded.password}@", "@"), connect_timeout=5).close()
     finally:
         upgraded.stop()
+
+
+def test_up_reads_the_servers_from_url_files_and_hands_its_processes_a_minimal_environment(
+    var_dir: Path, empty_database_url: str, redis_url: str, queue_name: str
+) -> None:
+    assert os.geteuid() == 0, "this test checks what `up` does when started as root"
+    # Root's files, which the unprivileged processes could not read themselves.
+    secrets_dir = var_dir / "root-only"
+    secrets_dir.mkdir(mode=0o700)
+    (secrets_dir / "database-url").write_text(empty_database_url + "\n")
+    (secrets_dir / "redis-url").write_text(redis_url + "\n")
+    running = Running(
+        var_dir / "var",
+        free_port(),
+        DATABASE_URL_FILE=str(secrets_dir / "database-url"),
+        REDIS_URL_FILE=str(secrets_dir / "redis-url"),
+        WABAHOOK_QUEUE=queue_name,
+        ROOT_ONLY_TOKEN="root's",
+    )
+    try:
+        curl_line = running.wait_for_curl_line()
+        output = "".join(running.output)
+        assert "Using PostgreSQL at DATABASE_URL_FILE" in output, output
+        assert "Using Redis at REDIS_URL_FILE" in output, output
+        assert "embedded" not in output, output
+        assert run_curl(curl_line)["status"] == "stored"
+        with psycopg.connect(empty_database_url) as conn:
+            assert conn.execute("SELECT count(*) FROM wabahook.raw_events").fetchone() == (1,)
+        user = service_user()
+        assert user is not None
+        started = descendants(running.process.pid)
+        assert len(started) >= 5, started  # worker, cron, gunicorn and its 2 workers
+        for pid in started:
+            raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            env = dict(item.decode().partition("=")[::2] for item in raw if item)
+            assert env["DATABASE_URL"] == empty_database_url
+            assert env["REDIS_URL"] == redis_url
+            assert env["HOME"] == user.pw_dir
+            assert env["WABAHOOK_QUEUE"] == queue_name
+            assert "DATABASE_URL_FILE" not in env
+            assert "REDIS_URL_FILE" not in env
+            assert "ROOT_ONLY_TOKEN" not in env
+    finally:
+        assert running.stop() == 0, "".join(running.output)
+    assert not (var_dir / "var" / "postgres").exists()
+    assert not (var_dir / "var" / "valkey").exists()
+
+
+def test_a_valkey_log_that_is_a_symbolic_link_is_not_read(var_dir: Path) -> None:
+    user = service_user()
+    assert user is not None, "this test checks what root does in the server user's folder"
+    secret = var_dir / "secret"
+    secret.write_text("root's secret line\n")
+    secret.chmod(0o600)
+    data = var_dir / "valkey"
+    data.mkdir(mode=0o700)
+    os.chown(data, user.pw_uid, user.pw_gid)
+    (data / "valkey.log").symlink_to(secret)  # what the user could leave there
+    server = EmbeddedValkey(data)
+    with pytest.raises(EmbeddedError) as refused:  # Valkey cannot open that log: it exits
+        server.start()
+    message = str(refused.value)
+    assert message.startswith("valkey-server exited: "), message
+    assert "secret line" not in message
+    assert "valkey.log: it is a symbolic link" in message
+
+
+def test_a_pg_hba_conf_that_is_a_symbolic_link_is_refused(var_dir: Path) -> None:
+    data = var_dir / "postgres"
+    server = EmbeddedPostgres(data)
+    server.start()
+    server.stop()
+    # What the server's user could leave there: a link to root's copy of the right text.
+    copy = var_dir / "root's pg_hba.conf"
+    copy.write_text((data / "pg_hba.conf").read_text())
+    copy.chmod(0o600)
+    (data / "pg_hba.conf").unlink()
+    (data / "pg_hba.conf").symlink_to(copy)
+    with pytest.raises(EmbeddedError, match=r"pg_hba\.conf: it is a symbolic link"):
+        EmbeddedPostgres(data).start()
+    (var_dir / "postgres.password").unlink()  # a new password: pg_hba.conf is rewritten
+    with pytest.raises(EmbeddedError, match=r"pg_hba\.conf: it is a symbolic link"):
+        EmbeddedPostgres(data).start()
+    assert copy.stat().st_uid == 0
+    assert not (data / "postmaster.pid").exists()
+
+
+def test_a_borrowed_python_reaches_upwards_only_to_the_first_folder_others_cannot_search(
+    var_dir: Path,
+) -> None:
+    """What the docstring of Quickstart._borrowed_python and the README say it exposes."""
+    user = service_user()
+    assert user is not None, "this test checks what `up` does when started as root"
+    quickstart = Quickstart(var_dir=var_dir, host="127.0.0.1", port=0, echo=print)
+    python = quickstart._borrowed_python()
+    if python is None:
+        pytest.skip("this Python cannot be borrowed through a descriptor")
+    try:
+        (fd,) = python.fds
+        base = Path(sys.base_prefix)
+        blocked, steps = base.parent, 1
+        while blocked.stat().st_mode & 0o001 and blocked != blocked.parent:
+            blocked, steps = blocked.parent, steps + 1
+        probe = (
+            "import os, sys\n"
+            "for n in range(int(sys.argv[2]) + 1):\n"
+            "    try: os.listdir(sys.argv[1] + '/..' * n); print('listed', n)\n"
+            "    except OSError: print('refused', n)\n"
+        )
+        result = subprocess.run(
+            [python.executable, "-c", probe, f"/proc/self/fd/{fd}", str(steps)],
+            env={"PATH": "/usr/bin:/bin", **python.env},
+            pass_fds=python.fds,
+            cwd="/",
+            capture_output=True,
+            text=True,
+            check=True,
+            **as_user(user),
+        )
+        expected = []
+        for n in range(steps + 1):
+            folder = base.parents[n - 1] if n else base
+            readable = folder.stat().st_mode & 0o004 and n < steps
+            expected.append(f"{'listed' if readable else 'refused'} {n}")
+        assert result.stdout.split("\n")[:-1] == expected, result.stderr
+    finally:
+        quickstart._stop_all()

@@ -1,15 +1,29 @@
-"""What `wabahook up` keeps in var/: private files, never written through a symbolic link."""
+"""What `wabahook up` keeps in var/: private files, never written through a symbolic link.
+
+Started as root, the servers' folders are their unprivileged user's: whatever it
+leaves there never steers what root reads, writes or hands over.
+"""
 
 from __future__ import annotations
 
 import os
+import pwd
 import stat
 from pathlib import Path
 
 import pytest
 
-from processors.embedded import EmbeddedError, kept_secret, read_file, write_file
-from processors.quickstart import QuickstartError, prepare_var_dir
+from processors.embedded import EmbeddedPostgres
+from processors.local_files import (
+    EmbeddedError,
+    check_server_reachable,
+    kept_secret,
+    private_folder,
+    read_file,
+    service_user,
+    write_file,
+)
+from processors.quickstart import QuickstartError, child_environment, prepare_var_dir
 
 
 def mode(path: Path) -> int:
@@ -81,12 +95,25 @@ def test_a_new_var_dir_is_private(tmp_path: Path) -> None:
     assert mode(folder) == 0o700
 
 
-def test_a_var_dir_everyone_may_write_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("loose", [0o1777, 0o777, 0o770, 0o730, 0o702])
+def test_a_var_dir_others_may_write_is_refused(tmp_path: Path, loose: int) -> None:
     folder = tmp_path / "var"
     folder.mkdir()
-    folder.chmod(0o1777)
-    with pytest.raises(QuickstartError, match="writable by every user"):
+    folder.chmod(loose)
+    with pytest.raises(QuickstartError, match="writable by other users") as refused:
         prepare_var_dir(folder)
+    assert "\n" not in str(refused.value)
+
+
+def test_a_var_dir_that_is_a_symbolic_link_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir(mode=0o700)
+    (tmp_path / "var").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(QuickstartError, match="var: it is a symbolic link"):
+        prepare_var_dir(tmp_path / "var")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(QuickstartError, match="dangling: it is a symbolic link"):
+        prepare_var_dir(tmp_path / "dangling")
+    assert not (tmp_path / "nowhere").exists()
 
 
 def test_a_var_dir_of_another_user_is_refused(
@@ -108,3 +135,133 @@ def test_a_symbolic_link_where_up_keeps_its_files_is_refused(tmp_path: Path, nam
     (folder / name).symlink_to(tmp_path)
     with pytest.raises(QuickstartError, match="symbolic link"):
         prepare_var_dir(folder)
+
+
+def server_user() -> pwd.struct_passwd:
+    user = service_user()
+    if user is None:
+        pytest.skip("checks what root does in the folders of the servers' unprivileged user")
+    return user
+
+
+def test_adopting_a_folder_hands_over_only_our_own_files_with_one_name(tmp_path: Path) -> None:
+    user = server_user()
+    folder = tmp_path / "valkey"
+    folder.mkdir()
+    (folder / "left-by-root").write_text("log\n")
+    (folder / "left-by-root-too").mkdir()
+    victim = tmp_path / "shadow"  # as /etc/shadow, on the same file system
+    victim.write_text("root's\n")
+    victim.chmod(0o600)
+    os.link(victim, folder / "valkey.log")  # what the user could do with protected_hardlinks=0
+    (folder / "valkey.pid").symlink_to(victim)
+    (folder / "foreign").write_text("")
+    os.chown(folder / "foreign", 65534, 65534)
+    os.mkfifo(folder / "fifo")
+
+    private_folder(folder, user, adopt=True)
+
+    assert folder.stat().st_uid == user.pw_uid
+    assert mode(folder) == 0o700
+    assert (folder / "left-by-root").stat().st_uid == user.pw_uid
+    assert (folder / "left-by-root-too").stat().st_uid == user.pw_uid
+    assert victim.stat().st_uid == 0, "a hard link handed root's file to the user"
+    assert (folder / "valkey.pid").lstat().st_uid == 0
+    assert (folder / "foreign").stat().st_uid == 65534
+    assert (folder / "fifo").stat().st_uid == 0
+    assert victim.read_text() == "root's\n"
+
+
+def test_a_private_folder_is_never_a_symbolic_link(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir(mode=0o755)
+    (tmp_path / "valkey").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(EmbeddedError, match="valkey: it is a symbolic link"):
+        private_folder(tmp_path / "valkey", service_user(), adopt=True)
+    assert mode(tmp_path / "elsewhere") == 0o755
+
+
+def test_files_of_the_server_user_are_read_and_written_through_no_link(tmp_path: Path) -> None:
+    user = server_user()
+    victim = tmp_path / "victim"
+    victim.write_text("root's\n")
+    victim.chmod(0o600)
+    (tmp_path / "pg_hba.conf").symlink_to(victim)
+    os.link(victim, tmp_path / "postgresql.conf")
+    for name in ("pg_hba.conf", "postgresql.conf"):
+        with pytest.raises(EmbeddedError, match=f"refusing {tmp_path / name}"):
+            read_file(tmp_path / name, owner=user)
+        with pytest.raises(EmbeddedError, match=f"refusing {tmp_path / name}"):
+            write_file(tmp_path / name, "host all all 0.0.0.0/0 trust\n", owner=user, append=True)
+    assert victim.read_text() == "root's\n"
+    assert victim.stat().st_uid == 0
+    write_file(tmp_path / "new.conf", "x = 1\n", owner=user)  # created, then handed over
+    write_file(tmp_path / "new.conf", "y = 2\n", owner=user, append=True)
+    assert (tmp_path / "new.conf").stat().st_uid == user.pw_uid
+    assert read_file(tmp_path / "new.conf", owner=user) == "x = 1\ny = 2\n"
+    assert read_file(tmp_path / "new.conf", owner=user, last_bytes=6) == "y = 2\n"
+    with pytest.raises(EmbeddedError, match="not a regular file of ours"):
+        read_file(tmp_path / "new.conf")  # the user's, not ours
+
+
+def test_a_postmaster_pid_that_is_a_symbolic_link_is_refused(tmp_path: Path) -> None:
+    server_user()
+    data = tmp_path / "postgres"
+    data.mkdir()
+    elsewhere = tmp_path / "elsewhere.pid"
+    elsewhere.write_text(f"{os.getpid()}\n{data}\n0\n5432\n")
+    (data / "postmaster.pid").symlink_to(elsewhere)
+    with pytest.raises(EmbeddedError, match=r"postmaster\.pid: it is a symbolic link"):
+        EmbeddedPostgres(data).stop()
+
+
+def test_a_server_its_user_cannot_reach_is_refused_in_one_line(tmp_path: Path) -> None:
+    user = server_user()
+    hidden = tmp_path / "hidden"
+    hidden.mkdir(mode=0o700)
+    program = Path("/bin/true")
+    check_server_reachable(user, Path("/srv/data"), program)
+    with pytest.raises(EmbeddedError) as refused:
+        check_server_reachable(user, hidden / "data", program)
+    assert str(refused.value) == (
+        f"the user {user.pw_name}, which runs wabahook's servers and processes when started "
+        f"as root, cannot reach {hidden}: keep the data in a folder it can reach "
+        "(e.g. --var-dir /srv/wabahook)"
+    )
+    with pytest.raises(EmbeddedError, match=f"cannot reach {hidden}/valkey-server: install"):
+        check_server_reachable(user, Path("/srv/data"), hidden / "valkey-server")
+
+
+def test_the_processes_of_up_started_as_root_get_only_what_they_need() -> None:
+    user = pwd.struct_passwd(("wabahook-pg", "x", 999, 995, "", "/home/wabahook-pg", "/bin/sh"))
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TZ": "UTC",
+        "HOME": "/root",
+        "SSH_AUTH_SOCK": "/run/user/0/agent",
+        "AWS_SECRET_ACCESS_KEY": "root's",
+        "D360_API_KEY": "root's",
+        "DATABASE_URL_FILE": "/root/database-url",
+        "REDIS_URL_FILE": "/root/redis-url",
+        "WABAHOOK_QUEUE": "demo",
+        "WABAHOOK_RECEIVER_DB_PASSWORD": "for migrate",
+        "WABAHOOK_PROCESSOR_DB_PASSWORD_FILE": "/root/processor",
+        "PROMETHEUS_MULTIPROC_DIR": "/run/wabahook-metrics",
+    }
+    urls = {"DATABASE_URL": "postgresql://db", "REDIS_URL": "redis://r"}
+    assert child_environment(env, user, urls) == {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TZ": "UTC",
+        "HOME": "/home/wabahook-pg",
+        "WABAHOOK_QUEUE": "demo",
+        "PROMETHEUS_MULTIPROC_DIR": "/run/wabahook-metrics",
+        **urls,
+    }
+    # Not root: our own processes get our environment, the URLs resolved, never their files.
+    assert child_environment(env, None, urls) == {
+        **{k: v for k, v in env.items() if k not in ("DATABASE_URL_FILE", "REDIS_URL_FILE")},
+        **urls,
+    }
