@@ -21,8 +21,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from processors.local_files import EmbeddedError as EmbeddedError  # raised here, named here
 from processors.local_files import (
+    EmbeddedError,
     as_user,
     check_server_reachable,
     kept_secret,

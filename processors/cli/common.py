@@ -20,7 +20,7 @@ from psycopg.conninfo import conninfo_to_dict
 from processors import channels, dialog360
 from processors import retention as retention_module
 from processors.drain import BATCH_SIZE
-from processors.embedded import EmbeddedError
+from processors.local_files import EmbeddedError
 from processors.migrate import MigrationError
 from processors.selection import ChannelName
 from receiver.config import COMMAND_DB_SECONDS, ConfigError, Secret, Settings
