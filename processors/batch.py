@@ -12,13 +12,13 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import DictRow
 
 from processors.parse import ParsedEvent
+from processors.projections import REGISTRY, Projection
 from receiver.queries import query
 
 LIVE_SCHEMA = "wabahook"
@@ -62,39 +62,49 @@ def ensure_stage_tables(conn: Connection) -> None:
     if conn in _staged:
         return
     conn.execute(query("create_stage_tables"))
+    for projection in REGISTRY:
+        conn.execute(query(projection.stage_table))
     if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
         _staged.add(conn)
 
 
 def stage(conn: Connection, events: Sequence[Claimed]) -> None:
     """COPY the parsed items of `events` into the staging tables (documents are staged)."""
-    parsed = [(e, e.parsed) for e in events if e.parsed is not None]
-    staged: dict[str, list[tuple[Any, ...]]] = {
-        "COPY stage_message (raw_event_id, channel, message_id, wa_id, type, sent_at,"
-        " phone_number_id, text, context_message_id, contact_name, path) FROM STDIN": [
-            (e.raw_event_id, e.channel, m.message_id, m.wa_id, m.type, m.sent_at,
-             m.phone_number_id, m.text, m.context_message_id, m.contact_name, _path(m.path))
-            for e, p in parsed for m in p.messages
-        ],
-        "COPY stage_status (raw_event_id, channel, message_id, status, status_at,"
-        " phone_number_id, recipient_id, conversation_id, conversation_category,"
-        " pricing_category, pricing_model, billable, error_codes, path) FROM STDIN": [
-            (e.raw_event_id, e.channel, s.message_id, s.status, s.status_at, s.phone_number_id,
-             s.recipient_id, s.conversation_id, s.conversation_category, s.pricing_category,
-             s.pricing_model, s.billable, _int_array(s.error_codes), _path(s.path))
-            for e, p in parsed for s in p.statuses
-        ],
-        "COPY stage_error (raw_event_id, channel, position, code, title, path) FROM STDIN": [
-            (e.raw_event_id, e.channel, err.position, err.code, err.title, _path(err.path))
-            for e, p in parsed for err in p.errors
-        ],
-    }  # fmt: skip
+    parsed = [(e.raw_event_id, e.channel, e.parsed) for e in events if e.parsed is not None]
     with conn.cursor() as cur:
-        for statement, rows in staged.items():
+        for projection in REGISTRY:
+            rows = projection.staged_rows(parsed)
             if rows:  # an empty COPY is still a round trip
-                with cur.copy(statement) as copy:
+                with cur.copy(copy_statement(projection)) as copy:
                     for row in rows:
                         copy.write_row(row)
+
+
+@functools.cache
+def copy_statement(projection: Projection) -> sql.Composed:
+    """COPY into the projection's staging table, columns as its module lists them."""
+    columns = ("raw_event_id", "channel", *projection.columns)
+    return sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(projection.stage_table),
+        sql.SQL(", ").join(map(sql.Identifier, columns)),
+    )
+
+
+def stage_statement(name: str) -> sql.Composed:
+    """The named statement run once for each projection's staging table, as one."""
+    statements = []
+    for projection in REGISTRY:
+        table = projection.stage_table
+        statements.append(
+            query(name).format(table=sql.Identifier(table), index=sql.Identifier(f"{table}_event"))
+        )
+    return sql.SQL("; ").join(statements)
+
+
+def all_stage_tables(name: str) -> sql.Composed:
+    """The named statement over every projection's staging table ({tables})."""
+    tables = sql.SQL(", ").join(sql.Identifier(p.stage_table) for p in REGISTRY)
+    return query(name).format(tables=tables)
 
 
 def project(
@@ -112,21 +122,12 @@ def project(
 
 def projections_for(events: Sequence[Claimed]) -> tuple[str, ...]:
     """The projection queries that have items to write for `events`."""
-    has = {
-        "messages": any(e.parsed and e.parsed.messages for e in events),
-        "statuses": any(e.parsed and e.parsed.statuses for e in events),
-        "errors": any(e.parsed and e.parsed.errors for e in events),
-    }
-    return tuple(name for items, name in PROJECTION_QUERIES if has[items])
-
-
-PROJECTION_QUERIES = (
-    ("messages", "project_messages"),
-    ("messages", "project_contacts"),
-    ("statuses", "project_statuses"),
-    ("statuses", "project_deliveries"),
-    ("errors", "project_errors"),
-)
+    return tuple(
+        name
+        for projection in REGISTRY
+        if any(e.parsed is not None and projection.items(e.parsed) for e in events)
+        for name in projection.queries
+    )
 
 
 @functools.cache
@@ -150,12 +151,3 @@ def projections_statement(
 def projection_query(name: str, schema: str, ids: sql.Composable = CLIENT_IDS) -> sql.Composed:
     """A named projection query writing into the tables of `schema`, for the events `ids`."""
     return query(name).format(projections=sql.Identifier(schema), ids=ids)
-
-
-def _path(path: tuple[str, ...]) -> str:
-    # Path steps are our own keys and array indices: never a comma among them.
-    return ",".join(path)
-
-
-def _int_array(values: tuple[int, ...]) -> str:
-    return "{" + ",".join(map(str, values)) + "}"

@@ -25,6 +25,7 @@ from processors.batch import (
 )
 from processors.isolation import line, project_isolated
 from processors.parse import Rejected, parse
+from processors.projections import REGISTRY
 from processors.values import SummaryNotes
 from receiver.config import BATCH_SECONDS
 from receiver.db import Database
@@ -65,9 +66,8 @@ class DrainResult:
     processed: int = 0
     rejected: int = 0
     failed: int = 0
-    messages: int = 0
-    statuses: int = 0
-    errors: int = 0
+    # Items projected, by projection: {"messages": 3, "statuses": 7, "errors": 0}.
+    items: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     notes: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     rejections: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -75,6 +75,7 @@ class DrainResult:
     def of(cls, events: Sequence[Claimed], seconds: float) -> DrainResult:
         """The result of a batch whose events were classified and projected."""
         counts: Counter[str] = Counter()
+        items: Counter[str] = Counter({projection.name: 0 for projection in REGISTRY})
         rejections: Counter[str] = Counter()
         notes = SummaryNotes()
         for event in events:
@@ -85,14 +86,14 @@ class DrainResult:
                 rejections[rejection_kind(event.rejection)] += 1
             else:
                 counts["processed"] += 1
-                counts["messages"] += len(event.parsed.messages)
-                counts["statuses"] += len(event.parsed.statuses)
-                counts["errors"] += len(event.parsed.errors)
+                for projection in REGISTRY:
+                    items[projection.name] += len(projection.items(event.parsed))
                 notes.add_all(event.parsed.notes)
         return cls(
             batches=1,
             claimed=len(events),
             seconds=seconds,
+            items=MappingProxyType(dict(items)),
             notes=MappingProxyType(dict(notes)),
             rejections=MappingProxyType(dict(rejections)),
             **counts,
@@ -106,10 +107,11 @@ class DrainResult:
             **{
                 f.name: getattr(self, f.name) + getattr(other, f.name)
                 for f in fields(self)
-                if f.name not in ("notes", "rejections")
+                if f.name not in ("items", "notes", "rejections")
             },
+            items=_summed(self.items, other.items),
             notes=MappingProxyType(dict(notes)),
-            rejections=MappingProxyType(dict(Counter(self.rejections) + Counter(other.rejections))),
+            rejections=_summed(self.rejections, other.rejections),
         )
 
     @property
@@ -124,11 +126,14 @@ class DrainResult:
             "processed": self.processed,
             "rejected": self.rejected,
             "failed": self.failed,
-            "messages": self.messages,
-            "statuses": self.statuses,
-            "errors": self.errors,
+            **{projection.name: self.items.get(projection.name, 0) for projection in REGISTRY},
             "notes": dict(self.notes),
         }
+
+
+def _summed(a: Mapping[str, int], b: Mapping[str, int]) -> Mapping[str, int]:
+    # Counter's + would drop zeros: {"errors": 0} is kept, so every projection shows.
+    return MappingProxyType({key: a.get(key, 0) + b.get(key, 0) for key in {**a, **b}})
 
 
 def drain(

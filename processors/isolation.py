@@ -25,11 +25,13 @@ from processors.batch import (
     Claimed,
     Connection,
     Failure,
+    all_stage_tables,
     ensure_stage_tables,
     project,
     projections_for,
     projections_statement,
     stage,
+    stage_statement,
 )
 from receiver.db import first_line
 from receiver.queries import query
@@ -50,7 +52,7 @@ def project_isolated(
 ) -> None:
     """Project the parsed events of a batch; a failing one gets its `failure` set."""
     ensure_stage_tables(conn)
-    conn.execute(query("clear_stage_tables"))
+    conn.execute(all_stage_tables("clear_stage_tables"))
     good = [e for e in events if e.parsed is not None and e.failure is None]
     if not good:
         return
@@ -115,7 +117,7 @@ def _project_alone(conn: Connection, event: Claimed, schema: str) -> None:
     """Stage and project one event in a savepoint (when the batch could not be staged)."""
 
     def restage_and_project() -> None:
-        conn.execute(query("clear_item_stages"))  # its document stays staged
+        conn.execute(stage_statement("clear_item_stage"))  # its document stays staged
         stage(conn, [event])
         project(conn, [event], schema)
 
@@ -143,7 +145,8 @@ def _isolate(conn: Connection, group: Sequence[Claimed], schema: str, failure: F
         group[0].failure = failure
         return
     # Small groups look their rows up by index (temporary tables have no statistics).
-    conn.execute(query("index_stage_tables"))
+    conn.execute(stage_statement("index_stage_table"))
+    conn.execute(all_stage_tables("analyze_stage_tables"))
     statement = projections_statement(projections_for(group), schema, server_side=True)
     level = _split(group)
     while level:
@@ -153,7 +156,7 @@ def _isolate(conn: Connection, group: Sequence[Claimed], schema: str, failure: F
             for position, failed in sorted(failures.items())
             for part in _fail_or_split(level[position], failed)
         ]
-    conn.execute(query("unindex_stage_tables"))
+    conn.execute(stage_statement("unindex_stage_table"))
 
 
 def _try_level(

@@ -13,6 +13,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import tuple_row
 
+from processors.projections import projection_tables
 from receiver.config import ROLE_COMPONENTS, Secret
 from receiver.db import SEARCH_PATH
 from receiver.queries import query, sql_dir
@@ -148,6 +149,8 @@ def apply_roles(conn: psycopg.Connection[Any], create: bool = False) -> bool:
         if row is None or row[0] < len(ROLES):
             return False
     conn.execute((sql_dir() / "roles.sql").read_bytes())
+    tables = sql.SQL(", ").join(sql.Identifier("wabahook", t) for t in projection_tables())
+    conn.execute(query("grant_projection_tables").format(tables=tables))
     return True
 
 

@@ -11,6 +11,7 @@ from psycopg import sql
 
 from processors import drain as draining
 from processors.migrate import apply_roles, recreate_views
+from processors.projections import projection_tables
 from receiver.config import MAINTENANCE_SECONDS
 from receiver.db import Database
 from receiver.queries import query
@@ -20,14 +21,8 @@ log = logging.getLogger("wabahook.rebuild")
 LIVE = draining.LIVE_SCHEMA
 ASIDE = "wabahook_rebuild"
 REPLACED = "wabahook_replaced"
-TABLES = (
-    "inbound_message",
-    "status_event",
-    "message_delivery",
-    "contact",
-    "notification_error",
-    "event_results",
-)
+# What a rebuild builds aside and swaps in: every projection's tables and the results.
+TABLES = (*projection_tables(), "event_results")
 
 
 @dataclass(slots=True)

@@ -27,6 +27,7 @@ from processors.cli.common import (
     main,
     progress,
 )
+from processors.projections import REGISTRY
 from processors.queue_health import queue_health
 from processors.selection import MAX_ID
 from receiver import logs
@@ -187,9 +188,9 @@ def drain_command(until_empty: bool, batch_size: int, as_json: bool) -> None:
     if as_json:
         emit_json(stats.as_dict())
         return
+    items = ", ".join(f"{stats.items.get(p.name, 0)} {p.name}" for p in REGISTRY)
     click.echo(
-        f"processed {stats.processed}, rejected {stats.rejected}, failed {stats.failed} "
-        f"({stats.messages} messages, {stats.statuses} statuses, {stats.errors} errors)"
+        f"processed {stats.processed}, rejected {stats.rejected}, failed {stats.failed} ({items})"
     )
 
 

@@ -31,6 +31,10 @@ SELECT count(*) AS roles FROM pg_roles WHERE rolname = ANY(%(roles)s);
 -- ALTER ROLE takes no parameters: {verifier} is a SCRAM verifier, never the password.
 ALTER ROLE {role} LOGIN PASSWORD {verifier};
 
+-- name: grant_projection_tables
+-- After sql/roles.sql: the analyst reads the projections' {tables} too.
+GRANT SELECT ON {tables} TO wabahook_analyst;
+
 -- name: schema_views
 SELECT viewname FROM pg_views WHERE schemaname = 'wabahook';
 

@@ -27,6 +27,7 @@ from rq import Queue, SimpleWorker
 
 from processors.drain import BATCH_SIZE, DrainResult, drain, drain_batch
 from processors.migrate import migrate
+from processors.projections import projection_tables
 from receiver.config import Secret
 from receiver.db import Database
 from tests.corpus import CASES
@@ -36,7 +37,7 @@ TARGET_EVENTS_PER_SECOND = 25_000
 POISON_BATCH = 1000
 POISONED_EVENTS = 5
 TARGET_POISON_RATIO = 3.0
-PROJECTIONS = "wabahook.inbound_message, wabahook.status_event, wabahook.message_delivery, wabahook.contact, wabahook.notification_error"
+PROJECTIONS = ", ".join(f"wabahook.{table}" for table in projection_tables())
 _BASELINE_DB: Database | None = None
 
 
@@ -88,8 +89,8 @@ def measure_drain(url: str, events: int, batch_size: int) -> dict[str, Any]:
         "processed": stats.processed,
         "rejected": stats.rejected,
         "failed": stats.failed,
-        "messages": stats.messages,
-        "statuses": stats.statuses,
+        "messages": stats.items["messages"],
+        "statuses": stats.items["statuses"],
     }
 
 

@@ -11,16 +11,12 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from processors.projections import REGISTRY
 from receiver.db import Database
 from receiver.queries import query
 
-PROJECTIONS = {
-    "inbound_message": ("channel", "message_id"),
-    "status_event": ("channel", "message_id", "status", "status_at"),
-    "message_delivery": ("channel", "message_id"),
-    "contact": ("channel", "wa_id"),
-    "notification_error": ("channel", "body_sha256", "position"),
-}
+# Every projection table, with the key its rows are compared in.
+PROJECTIONS = {table: key for p in REGISTRY for table, key in p.tables.items()}
 
 
 def status_body(message_id: str, status: str, ts: int, extra: str = "") -> bytes:

@@ -244,7 +244,7 @@ def test_a_poison_event_fails_alone_and_recovers_after_the_fix(
 def test_drain_batches_and_reports(db: Database) -> None:
     store(db, [status_body(f"b{i}", "sent", 1750000000) for i in range(25)])
     batch = drain_batch(db, batch_size=10)
-    assert (batch.claimed, batch.processed, batch.statuses) == (10, 10, 10)
+    assert (batch.claimed, batch.processed, batch.items["statuses"]) == (10, 10, 10)
     seen = []
     stats = drain(db, batch_size=10, on_batch=seen.append)
     assert sorted(r.claimed for r in seen) == [5, 10]

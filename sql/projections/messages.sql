@@ -1,0 +1,51 @@
+-- Inbound messages, and the contacts they name (processors/projections/messages.py).
+-- The project_* queries write the staged items of the events {ids} (an array of event
+-- ids, NULL: all of them) into the projection tables of the schema {projections}.
+
+-- name: stage_message
+-- The staging table, filled by COPY: raw_event_id, channel, then the module's `columns`.
+CREATE TEMP TABLE IF NOT EXISTS stage_message (
+    raw_event_id bigint, channel text, message_id text, wa_id text, type text, sent_at bigint,
+    phone_number_id text, text text, context_message_id text, contact_name text, path text
+) ON COMMIT DELETE ROWS;
+
+-- name: project_messages
+INSERT INTO {projections}.inbound_message AS t
+    (channel, message_id, wa_id, type, sent_at, phone_number_id, text, context_message_id,
+     contact_name, payload, raw_event_id, received_at)
+SELECT DISTINCT ON (s.channel, s.message_id)
+       s.channel, s.message_id, s.wa_id, s.type, to_timestamp(s.sent_at), s.phone_number_id,
+       s.text, s.context_message_id, s.contact_name, jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')),
+       s.raw_event_id, d.received_at
+FROM stage_message s JOIN stage_doc d USING (raw_event_id)
+WHERE {ids}::bigint[] IS NULL OR s.raw_event_id = ANY({ids})
+ORDER BY s.channel, s.message_id, s.raw_event_id, s.path
+ON CONFLICT (channel, message_id) DO UPDATE SET
+    (wa_id, type, sent_at, phone_number_id, text, context_message_id, contact_name, payload,
+     raw_event_id, received_at)
+  = (excluded.wa_id, excluded.type, excluded.sent_at, excluded.phone_number_id, excluded.text,
+     excluded.context_message_id, excluded.contact_name, excluded.payload, excluded.raw_event_id,
+     excluded.received_at)
+WHERE excluded.raw_event_id < t.raw_event_id;
+
+-- name: project_contacts
+INSERT INTO {projections}.contact AS t
+SELECT (m).* FROM (
+    SELECT wabahook.merged_contact(ROW(
+        channel, wa_id, contact_name,
+        CASE WHEN contact_name IS NOT NULL
+             THEN wabahook.fact_key(to_timestamp(coalesce(sent_at, 0)), message_id || ':' || contact_name)
+        END,
+        to_timestamp(sent_at), to_timestamp(sent_at)
+    )::wabahook.contact_facts) AS m
+    FROM stage_message
+    WHERE wa_id IS NOT NULL AND wa_id <> ''
+      AND ({ids}::bigint[] IS NULL OR raw_event_id = ANY({ids}))
+    GROUP BY channel, wa_id
+    ORDER BY channel, wa_id  -- one lock order for every drain: no deadlocks between them
+) merged
+ON CONFLICT (channel, wa_id) DO UPDATE SET
+    (profile_name, profile_key, first_seen_at, last_seen_at)
+  = (SELECT m.profile_name, m.profile_key, m.first_seen_at, m.last_seen_at
+     FROM wabahook.merge_contact(ROW(t.*)::wabahook.contact_facts,
+                                 ROW(excluded.*)::wabahook.contact_facts) m);
