@@ -40,6 +40,7 @@ __all__ = [
     "classify",
     "drain",
     "drain_batch",
+    "process",
     "project_isolated",
     "record_results",
 ]
@@ -192,15 +193,24 @@ def drain_batch(db: Database, batch_size: int = BATCH_SIZE) -> DrainResult:
             rows = conn.execute(query("claim_events"), {"limit": batch_size}).fetchall()
             if not rows:
                 return DrainResult()
-            events = [classify(row) for row in rows]
-            project_isolated(conn, events)
+            events = process(conn, rows)
             done = [e for e in events if e.failure is None]
-            record_results(conn, done)
             conn.execute(query("dequeue"), {"ids": [e.raw_event_id for e in done]})
             for event in events:
                 if event.failure is not None:
                     _record_failure(conn, event, event.failure)
     return DrainResult.of(events, time.perf_counter() - started)
+
+
+def process(conn: Connection, rows: Sequence[DictRow], schema: str = LIVE_SCHEMA) -> list[Claimed]:
+    """Parse, project and record the outcome of `rows` in `schema`: the drain's and rebuild's step.
+
+    Returns the events; those with a `failure` were not projected and have no result.
+    """
+    events = [classify(row) for row in rows]
+    project_isolated(conn, events, schema)
+    record_results(conn, [e for e in events if e.failure is None], schema)
+    return events
 
 
 def classify(row: DictRow) -> Claimed:

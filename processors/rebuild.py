@@ -118,8 +118,6 @@ def _project_range(
     ).fetchall()
     if not rows:
         return until
-    events = [draining.classify(row) for row in rows]
-    draining.project_isolated(conn, events, ASIDE)
-    draining.record_results(conn, [e for e in events if e.failure is None], ASIDE)
+    events = draining.process(conn, rows, ASIDE)  # the drain's own step, into the aside tables
     stats.totals += draining.DrainResult.of(events, time.perf_counter() - started)
     return int(rows[-1]["raw_event_id"])
