@@ -2,9 +2,85 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from processors.projections.base import Projection, comma_path
+from processors.reading import Path, Reading, code_of, label_of, shown, time_of
+
+PROGRESS = ("sent", "delivered", "read", "played")
+KNOWN_STATUSES = frozenset({*PROGRESS, "failed", "deleted", "warning"})
+KNOWN_STATUS_KEYS = frozenset(
+    {"id", "status", "timestamp", "recipient_id", "recipient_type", "recipient_participant_id",
+     "biz_opaque_callback_data", "conversation", "pricing", "errors", "message", "type"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    """One status notification about a message."""
+
+    message_id: str
+    status: str
+    status_at: int
+    phone_number_id: str | None
+    recipient_id: str | None
+    conversation_id: str | None
+    conversation_category: str | None
+    pricing_category: str | None
+    pricing_model: str | None
+    billable: bool | None
+    error_codes: tuple[int, ...]
+    path: Path
+
+
+def read_status(
+    event: Reading, status: dict[str, Any], path: Path, phone_number_id: str | None
+) -> StatusUpdate | None:
+    """One status notification, or None (noted) without id, status or time."""
+    message_id = label_of(event, status, "id") or None
+    value = label_of(event, status, "status")
+    status_at = time_of(event, status.get("timestamp"), "status")
+    if message_id is None or value is None or status_at is None:
+        event.notes.add("status_without_id_status_or_timestamp")
+        return None
+    if value not in KNOWN_STATUSES:
+        event.notes.add(f"unknown_status:{shown(value)}")
+    for key in [key for key in status if key not in KNOWN_STATUS_KEYS]:  # in body order
+        event.notes.add(f"unknown_field:status.{shown(key)}")
+    conversation = status.get("conversation")
+    conversation = conversation if isinstance(conversation, dict) else {}
+    pricing = status.get("pricing")
+    pricing = pricing if isinstance(pricing, dict) else {}
+    billable = pricing.get("billable")
+    errors = status.get("errors")
+    codes = (
+        sorted(
+            {
+                code
+                for error in errors
+                if isinstance(error, dict)
+                and (code := code_of(event, error.get("code"))) is not None
+            }
+        )
+        if isinstance(errors, list)
+        else []
+    )
+    return StatusUpdate(
+        message_id=message_id,
+        status=value,
+        status_at=status_at,
+        phone_number_id=phone_number_id,
+        recipient_id=label_of(event, status, "recipient_id")
+        or label_of(event, status.get("message"), "recipient_id"),
+        conversation_id=label_of(event, conversation, "id"),
+        conversation_category=label_of(event, conversation.get("origin"), "type"),
+        pricing_category=label_of(event, pricing, "category"),
+        pricing_model=label_of(event, pricing, "pricing_model"),
+        billable=billable if isinstance(billable, bool) else None,
+        error_codes=tuple(codes),
+        path=path,
+    )
 
 
 def _row(s: Any) -> tuple[Any, ...]:
