@@ -1,11 +1,12 @@
 """The projections: each a module here and a file in sql/projections/, listed once below.
 
 A projection turns one kind of parsed item (messages, statuses, errors) into rows of
-its tables. Its module says which items it takes, the row each item is staged as (in
-the order of `columns`), its queries and its tables; its SQL file holds the staging
-table (`stage_<item>`) and the queries. The drain, rebuild, the roles, the metrics
-and the test helpers all take their lists from REGISTRY: adding a projection is a
-module, an SQL file and a migration for its tables.
+its tables. Its module holds the item's fact type and how a sender's item is read,
+the row each item is staged as (in the order of `columns`), its queries and its
+tables; its SQL file holds the staging table (`stage_table`) and the queries. The
+drain, rebuild, the roles, the drain's counts and the test helpers all take their
+lists from REGISTRY: adding a projection is a module, an SQL file, a migration for
+its tables and its line here.
 """
 
 from __future__ import annotations
