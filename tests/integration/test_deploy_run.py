@@ -372,6 +372,8 @@ def this_executable(argv: list[str]) -> list[str]:
 def finish(flavour: Flavour) -> Flavour:
     """Apply the substitutions every flavour shares; note them."""
     metrics = free_port()
+    while metrics == flavour.receiver_port:  # both are free until bound: never the same one
+        metrics = free_port()
     for spec in flavour.specs.values():
         spec.argv = this_executable(spec.argv)
         rebind(spec, flavour.receiver_port, metrics)
