@@ -16,15 +16,22 @@ BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000)
 SECONDS_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
+def keep_values_in_process() -> None:
+    """Make this process's metrics plain in-memory values (a worker, at its start).
+
+    A worker serves its own registry from its own process. prometheus_client's
+    multiprocess mode (PROMETHEUS_MULTIPROC_DIR, meant for the receiver's gunicorn
+    workers, and set for every process by some deployments) would make every value a
+    file in a folder only the receiver creates and cleans: each drain then failed with
+    FileNotFoundError. The setting is process-wide in prometheus_client.
+    """
+    values.ValueClass = values.MutexValue
+
+
 class WorkerMetrics:
     """Counters and histograms a worker process keeps about its drains."""
 
     def __init__(self) -> None:
-        # A worker serves its own registry from its own process. prometheus_client's
-        # multiprocess mode (PROMETHEUS_MULTIPROC_DIR, which deploy files set for the
-        # receiver's gunicorn workers) would make every value a file in a folder only the
-        # receiver creates and cleans: each drain then failed with FileNotFoundError.
-        values.ValueClass = values.MutexValue
         self.registry = CollectorRegistry()
         self.batch_size = Histogram(
             "wabahook_drain_batch_size", "Events claimed per drain batch.",

@@ -27,6 +27,7 @@ from processors.cli.common import (
     main,
     progress,
 )
+from processors.metrics import keep_values_in_process
 from processors.projections import REGISTRY
 from processors.queue_health import queue_health
 from processors.selection import MAX_ID
@@ -87,6 +88,7 @@ def worker(
     with errors_as_messages():
         logs.configure(settings.log_format)
         connection = jobs.redis_connection(settings)
+    keep_values_in_process()  # before any metric exists
     if metrics_port:
         _serve_metrics(metrics_port, metrics_host)
     log = logging.getLogger("wabahook.worker")
