@@ -29,6 +29,7 @@ from processors.local_files import (
     private_folder,
     read_file,
     service_user,
+    terminate,
     write_file,
 )
 
@@ -320,13 +321,7 @@ class EmbeddedValkey:
         process, self._process = self._process, None
         if process is None:
             return
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        terminate(process, timeout=10)
 
     def _last_words(self, process: subprocess.Popen[bytes]) -> str:
         """The last line of the server's log (its user's file: never through a link)."""

@@ -233,3 +233,14 @@ def _refusal(path: Path, exc: OSError) -> str:
     if exc.errno == errno.ELOOP:
         return f"refusing {path}: it is a symbolic link"
     return f"cannot use {path}: {exc.strerror}"
+
+
+def terminate(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    """Stop `process`: SIGTERM, and SIGKILL if it is still there after `timeout` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

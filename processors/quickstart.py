@@ -32,6 +32,7 @@ from processors.local_files import (
     check_reachable,
     read_file,
     service_user,
+    terminate,
     write_file,
 )
 from processors.migrate import migrate
@@ -314,7 +315,7 @@ class Quickstart:
             **as_user(self._user),
         )
         self._children.append(process)
-        self._stops.append(lambda: _terminate(process))
+        self._stops.append(lambda: terminate(process))
         return process
 
     def _banner(self, credential: channels.IssuedCredential) -> None:
@@ -351,16 +352,6 @@ def _wait_healthy(url: str, timeout: float) -> bool:
         except OSError:
             time.sleep(0.1)
     return False
-
-
-def _terminate(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def child_environment(

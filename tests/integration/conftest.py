@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 
 from processors import channels
 from processors.embedded import free_port, wait_for_port
+from processors.local_files import terminate
 from processors.migrate import migrate
 from processors.serving import gunicorn_command
 from receiver import create_app
@@ -175,12 +176,7 @@ def start_gunicorn(queue_name: str) -> Iterator[Callable[..., str]]:
 
     yield start
     for process in processes:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process)
     for log in logs:
         log.close()
 

@@ -362,8 +362,9 @@ def test_up_reads_the_servers_from_url_files_and_hands_its_processes_a_minimal_e
             assert conn.execute("SELECT count(*) FROM wabahook.raw_events").fetchone() == (1,)
         user = service_user()
         assert user is not None
+        # worker, cron, gunicorn and its 2 workers (the second may still be forking)
+        assert wait_until(lambda: len(descendants(running.process.pid)) >= 5, timeout=15)
         started = descendants(running.process.pid)
-        assert len(started) >= 5, started  # worker, cron, gunicorn and its 2 workers
         for pid in started:
             raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
             env = dict(item.decode().partition("=")[::2] for item in raw if item)
