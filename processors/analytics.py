@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from processors.queue_health import queue_health
+from processors.pipeline.queue_health import queue_health
 from receiver.db import Database
 
 

@@ -9,10 +9,10 @@ from typing import Any
 import redis
 from rq import Queue
 
-from processors import drain as draining
 from processors.metrics import WorkerMetrics
 from processors.migrate import PARTITION_MONTHS_AHEAD
-from processors.queue_health import queue_health
+from processors.pipeline import drain as draining
+from processors.pipeline.queue_health import queue_health
 from receiver.config import COMMAND_DB_SECONDS, WORKER_DB_SECONDS, Settings
 from receiver.db import Database, DatabaseError
 from receiver.nudge import DRAIN_TIME_BUDGET, enqueue_drain

@@ -8,8 +8,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, values
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from processors.drain import DrainResult
-from processors.queue_health import queue_health
+from processors.pipeline.drain import DrainResult
+from processors.pipeline.queue_health import queue_health
 from receiver.db import Database, DatabaseError
 
 BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000)

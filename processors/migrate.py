@@ -13,7 +13,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import tuple_row
 
-from processors.projections import projection_tables
+from processors.pipeline.projections import projection_tables
 from receiver.config import ROLE_COMPONENTS, Secret
 from receiver.db import SEARCH_PATH
 from receiver.queries import query, sql_dir

@@ -6,7 +6,8 @@ from typing import Any, TextIO
 
 import click
 
-from processors import channels, dialog360
+from processors import channels
+from processors.channels import dialog360
 from processors.cli.common import (
     DEFAULT_PUBLIC_URL,
     FiniteFloatRange,

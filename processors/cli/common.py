@@ -17,12 +17,13 @@ import click
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from processors import channels, dialog360
-from processors import retention as retention_module
-from processors.drain import BATCH_SIZE
-from processors.local_files import EmbeddedError
+from processors import channels
+from processors.channels import dialog360
+from processors.local.local_files import EmbeddedError
 from processors.migrate import MigrationError
-from processors.selection import ChannelName
+from processors.pipeline.drain import BATCH_SIZE
+from processors.stored import retention as retention_module
+from processors.stored.selection import ChannelName
 from receiver.config import COMMAND_DB_SECONDS, ConfigError, Secret, Settings
 from receiver.db import REDACTOR, Database, DatabaseError, first_line
 from receiver.logs import escape_controls

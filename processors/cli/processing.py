@@ -11,7 +11,6 @@ import uuid
 
 import click
 
-from processors import drain as drain_module
 from processors import jobs
 from processors.channels import shown
 from processors.cli.common import (
@@ -28,9 +27,10 @@ from processors.cli.common import (
     progress,
 )
 from processors.metrics import keep_values_in_process
-from processors.projections import REGISTRY
-from processors.queue_health import queue_health
-from processors.selection import MAX_ID
+from processors.pipeline import drain as drain_module
+from processors.pipeline.projections import REGISTRY
+from processors.pipeline.queue_health import queue_health
+from processors.stored.selection import MAX_ID
 from receiver import logs
 from receiver.config import Settings
 

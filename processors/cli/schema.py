@@ -7,8 +7,6 @@ from datetime import UTC, datetime, timedelta
 import click
 from psycopg.conninfo import make_conninfo
 
-from processors import rebuild as rebuild_module
-from processors import retention as retention_module
 from processors.cli.common import (
     CONNECT_TIMEOUT_SECONDS,
     batch_size_option,
@@ -24,7 +22,9 @@ from processors.cli.common import (
     redacted,
 )
 from processors.migrate import MigrationError, migrate
-from processors.selection import MAX_AGE, Duration
+from processors.pipeline import rebuild as rebuild_module
+from processors.stored import retention as retention_module
+from processors.stored.selection import MAX_AGE, Duration
 
 
 @main.command("migrate")

@@ -11,10 +11,7 @@ from typing import TextIO
 
 import click
 
-from processors import drain as drain_module
-from processors import forward as forward_module
 from processors import jobs
-from processors import replay as replay_module
 from processors.channels import shown
 from processors.cli.common import (
     FiniteFloatRange,
@@ -29,7 +26,10 @@ from processors.cli.common import (
     main,
     progress,
 )
-from processors.selection import build_selection, selection_options
+from processors.pipeline import drain as drain_module
+from processors.stored import forward as forward_module
+from processors.stored import replay as replay_module
+from processors.stored.selection import build_selection, selection_options
 from receiver.db import Database
 
 # RFC 9110: a field name is a token; a value holds no control characters but tab.

@@ -25,9 +25,9 @@ import psycopg
 import redis
 from rq import Queue, SimpleWorker
 
-from processors.drain import BATCH_SIZE, DrainResult, drain, drain_batch
 from processors.migrate import migrate
-from processors.projections import projection_tables
+from processors.pipeline.drain import BATCH_SIZE, DrainResult, drain, drain_batch
+from processors.pipeline.projections import projection_tables
 from receiver.config import Secret
 from receiver.db import Database
 from tests.corpus import CASES

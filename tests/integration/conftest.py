@@ -17,8 +17,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from processors import channels
-from processors.embedded import free_port, wait_for_port
-from processors.local_files import terminate
+from processors.local.embedded import free_port, wait_for_port
+from processors.local.local_files import terminate
 from processors.migrate import migrate
 from processors.serving import gunicorn_command
 from receiver import create_app

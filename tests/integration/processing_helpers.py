@@ -11,7 +11,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from processors.projections import REGISTRY
+from processors.pipeline.projections import REGISTRY
 from receiver.db import Database
 from receiver.queries import query
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from psycopg.rows import dict_row
 
 from processors.cli import main
-from processors.drain import drain
+from processors.pipeline.drain import drain
 from receiver.db import Database
 from tests.integration.processing_helpers import status_body, store
 from tests.support.browser import render

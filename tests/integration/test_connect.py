@@ -12,7 +12,8 @@ import psycopg
 import pytest
 from click.testing import CliRunner, Result
 
-from processors import channels, dialog360
+from processors import channels
+from processors.channels import dialog360
 from processors.cli import main
 from receiver.auth import digest
 from receiver.db import Database

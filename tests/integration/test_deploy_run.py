@@ -38,7 +38,7 @@ import yaml
 from psycopg import sql
 
 from processors import channels
-from processors.embedded import free_port, wait_for_port
+from processors.local.embedded import free_port, wait_for_port
 from receiver.config import Secret
 from receiver.db import Database
 from tests.support import deploy_files as df

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
-from processors.drain import drain
+from processors.pipeline.drain import drain
 from receiver.db import Database
 from tests.integration.processing_helpers import store, view
 

@@ -14,7 +14,7 @@ from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
 from processors import channels
-from processors.embedded import free_port
+from processors.local.embedded import free_port
 from tests.integration.conftest import wait_until
 from tests.integration.helpers import basic
 from tests.integration.processing_helpers import status_body, store

@@ -15,7 +15,7 @@ from string import Template
 import pytest
 
 from processors import channels
-from processors.embedded import free_port, wait_for_port
+from processors.local.embedded import free_port, wait_for_port
 from tests.integration.helpers import basic, count, stored_events
 from tests.support.servers import ensure_command
 

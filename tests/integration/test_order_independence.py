@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from processors.drain import drain
+from processors.pipeline.drain import drain
 from receiver.db import Database
 from tests.corpus import CASES
 from tests.integration.processing_helpers import (

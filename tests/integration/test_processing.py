@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from processors import channels
-from processors.drain import DrainResult, drain, drain_batch
+from processors.pipeline.drain import DrainResult, drain, drain_batch
 from receiver.db import Database
 from tests.corpus import CASES, PN
 from tests.integration.processing_helpers import requeue, snapshot, status_body, store, view
@@ -293,7 +293,7 @@ def test_several_failing_events_fail_alone_are_parked_and_retried_alone(
 def test_a_batch_copy_refuses_is_projected_event_by_event_in_full(
     db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from processors import isolation
+    from processors.pipeline import isolation
 
     real_stage = isolation.stage
 

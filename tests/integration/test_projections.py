@@ -8,9 +8,9 @@ import typing
 import psycopg
 import pytest
 
-from processors.batch import ensure_stage_tables
-from processors.parse import ParsedEvent
-from processors.projections import REGISTRY, Projection
+from processors.pipeline.batch import ensure_stage_tables
+from processors.pipeline.parse import ParsedEvent
+from processors.pipeline.projections import REGISTRY, Projection
 from receiver.queries import load_queries
 
 

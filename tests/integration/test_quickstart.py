@@ -27,15 +27,15 @@ import psycopg
 import pytest
 import redis
 
-from processors.embedded import (
+from processors.local.embedded import (
     EmbeddedError,
     EmbeddedPostgres,
     EmbeddedValkey,
     _postgres_bin_dir,
     free_port,
 )
-from processors.local_files import SERVER_USER, as_user, service_user
-from processors.quickstart import Quickstart
+from processors.local.local_files import SERVER_USER, as_user, service_user
+from processors.local.quickstart import Quickstart
 from tests.integration.conftest import wait_until
 from tests.support.servers import reachable_folder
 

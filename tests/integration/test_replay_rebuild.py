@@ -11,11 +11,11 @@ import psycopg
 import pytest
 from click.testing import CliRunner, Result
 
-from processors import rebuild as rebuild_module
 from processors.cli import main
-from processors.drain import drain
-from processors.parse import Rejected
-from processors.parse import parse as real_parse
+from processors.pipeline import rebuild as rebuild_module
+from processors.pipeline.drain import drain
+from processors.pipeline.parse import Rejected
+from processors.pipeline.parse import parse as real_parse
 from receiver.config import Secret
 from receiver.db import Database
 from tests.corpus import CASES
@@ -48,7 +48,7 @@ def test_replay_after_a_parser_fix_turns_rejected_events_into_projections(
             raise Rejected("unknown shape (a parser bug)")
         return real_parse(body, received_at)
 
-    monkeypatch.setattr("processors.drain.parse", buggy)
+    monkeypatch.setattr("processors.pipeline.drain.parse", buggy)
     store(db, [case.body for case in CASES[:3]])
     drain(db)
     assert [
@@ -56,7 +56,7 @@ def test_replay_after_a_parser_fix_turns_rejected_events_into_projections(
     ] == [1]
     assert view(database_url, "messages_inbound", "message_id = 'wamid.T1'") == []
 
-    monkeypatch.setattr("processors.drain.parse", real_parse)  # the fix is deployed
+    monkeypatch.setattr("processors.pipeline.drain.parse", real_parse)  # the fix is deployed
     dry = json.loads(cli("replay", "--state", "rejected", "--dry-run", "--json").stdout)
     assert dry == {
         "events": 1,

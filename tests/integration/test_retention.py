@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from processors.cli import main
-from processors.drain import drain
+from processors.pipeline.drain import drain
 from receiver.db import Database
 from tests.integration.processing_helpers import status_body, store, view
 

@@ -18,9 +18,9 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from processors import channels
-from processors.drain import drain
 from processors.migrate import migrate
-from processors.rebuild import rebuild
+from processors.pipeline.drain import drain
+from processors.pipeline.rebuild import rebuild
 from receiver import create_app
 from receiver.config import Secret
 from receiver.db import Database

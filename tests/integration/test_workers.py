@@ -15,8 +15,8 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from processors import jobs
-from processors.drain import DrainResult, drain
-from processors.queue_health import queue_health
+from processors.pipeline.drain import DrainResult, drain
+from processors.pipeline.queue_health import queue_health
 from receiver.config import Secret, Settings
 from receiver.db import Database
 from tests.integration.conftest import start_worker, wait_until
@@ -199,7 +199,7 @@ def test_a_worker_drains_with_the_multiprocess_metrics_folder_the_deploy_files_s
     processes: list[subprocess.Popen[bytes]],
     tmp_path: Path,
 ) -> None:
-    from processors.embedded import free_port
+    from processors.local.embedded import free_port
 
     # Dockerfile, k8s ConfigMap and systemd env file set it for every process;
     # only the receiver's gunicorn creates the folder.

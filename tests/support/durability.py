@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 
 from processors import channels
-from processors.embedded import EmbeddedPostgres, EmbeddedValkey, free_port, wait_for_port
+from processors.local.embedded import EmbeddedPostgres, EmbeddedValkey, free_port, wait_for_port
 from processors.migrate import migrate
 from processors.serving import gunicorn_command
 from receiver.config import Secret

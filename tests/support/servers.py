@@ -15,7 +15,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from processors.embedded import EmbeddedPostgres, EmbeddedValkey
+from processors.local.embedded import EmbeddedPostgres, EmbeddedValkey
 
 
 @contextmanager

@@ -9,7 +9,7 @@ import pytest
 
 from processors.channels import ChannelError, normalize_phone_number, shown
 from processors.cli.common import connect_failure, redacted
-from processors.selection import parse_age
+from processors.stored.selection import parse_age
 from receiver.config import Secret
 
 URL = "postgresql://app:S3cretPW@db.example.com:6432/wabahook"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from processors.dialog360 import Dialog360Error, check_base_url
+from processors.channels.dialog360 import Dialog360Error, check_base_url
 
 
 @pytest.mark.parametrize(

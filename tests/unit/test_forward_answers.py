@@ -8,7 +8,7 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from processors.forward import _retry_after, split_credentials
+from processors.stored.forward import _retry_after, split_credentials
 
 
 def answer(retry_after: bytes) -> httpx.Response:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from processors.parse import Rejected, parse
-from processors.values import MAX_NOTE_KEYS, Notes, TimeWindow, label, printable
+from processors.pipeline.parse import Rejected, parse
+from processors.pipeline.values import MAX_NOTE_KEYS, Notes, TimeWindow, label, printable
 from tests.hostile import BODIES, Hostile
 
 PG_DECIDES = "PostgreSQL jsonb refuses it"
@@ -74,7 +74,7 @@ def test_note_keys_are_capped_and_printable() -> None:
 
 
 def test_a_drain_summary_and_its_metric_labels_stay_bounded() -> None:
-    from processors.drain import DrainResult, rejection_kind
+    from processors.pipeline.drain import DrainResult, rejection_kind
 
     total = DrainResult()
     for n in range(50):
@@ -90,7 +90,7 @@ def test_a_drain_summary_and_its_metric_labels_stay_bounded() -> None:
 def test_only_errors_a_retry_can_mend_are_retried() -> None:
     import psycopg.errors as pg
 
-    from processors.isolation import is_transient
+    from processors.pipeline.isolation import is_transient
 
     for transient in (pg.SerializationFailure, pg.DeadlockDetected, pg.LockNotAvailable,
                       pg.QueryCanceled, pg.OutOfMemory, pg.DiskFull, pg.IoError):  # fmt: skip

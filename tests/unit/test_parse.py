@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from processors.parse import InboundMessage, Rejected, StatusUpdate, parse
+from processors.pipeline.parse import InboundMessage, Rejected, StatusUpdate, parse
 from tests.corpus import CASES, REJECTED_CASES, Case
 
 PROCESSED = [case for case in CASES if case.state == "processed"]

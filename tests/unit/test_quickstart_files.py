@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from processors.embedded import EmbeddedPostgres
-from processors.local_files import (
+from processors.local.embedded import EmbeddedPostgres
+from processors.local.local_files import (
     EmbeddedError,
     check_server_reachable,
     kept_secret,
@@ -23,7 +23,7 @@ from processors.local_files import (
     service_user,
     write_file,
 )
-from processors.quickstart import QuickstartError, child_environment, prepare_var_dir
+from processors.local.quickstart import QuickstartError, child_environment, prepare_var_dir
 
 
 def mode(path: Path) -> int:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from processors.drain import DrainResult
 from processors.metrics import WorkerMetrics
+from processors.pipeline.drain import DrainResult
 
 
 def value(metrics: WorkerMetrics, name: str, **labels: str) -> float:

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 from psycopg import sql
 
-from processors import drain as draining
 from processors.migrate import apply_roles, recreate_views
-from processors.projections import projection_tables
+from processors.pipeline import drain as draining
+from processors.pipeline.projections import projection_tables
 from receiver.config import MAINTENANCE_SECONDS
 from receiver.db import Database
 from receiver.queries import query

@@ -3,7 +3,7 @@
 On a shared machine: PostgreSQL and Valkey ask for passwords (kept in var/, mode
 0600), var/ must be a real folder of ours that nobody else may write to, our files
 there are never symbolic links, and started as root, the servers, the receiver, the worker and
-cron run as the unprivileged user of processors.local_files, with only the
+cron run as the unprivileged user of processors.local.local_files, with only the
 environment they need.
 """
 
@@ -26,8 +26,8 @@ from pathlib import Path
 from types import FrameType
 
 from processors import channels
-from processors.embedded import EmbeddedPostgres, EmbeddedValkey
-from processors.local_files import (
+from processors.local.embedded import EmbeddedPostgres, EmbeddedValkey
+from processors.local.local_files import (
     as_user,
     check_reachable,
     read_file,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from processors.selection import Selection
+from processors.stored.selection import Selection
 from receiver.config import MAINTENANCE_SECONDS
 from receiver.db import Database
 from receiver.queries import query

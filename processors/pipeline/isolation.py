@@ -1,6 +1,6 @@
 """Project a batch so that a failing event fails alone and costs little.
 
-Bad data never reaches PostgreSQL (see processors.values), so what still fails here
+Bad data never reaches PostgreSQL (see processors.pipeline.values), so what still fails here
 is PostgreSQL refusing a body's JSON, a resource or lock trouble, or a bug of ours.
 The batch is first projected as a whole. If that fails, it is split into groups of
 about the square root of its size, and every group of a level is tried in its own
@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from processors.batch import (
+from processors.pipeline.batch import (
     LIVE_SCHEMA,
     Claimed,
     Connection,

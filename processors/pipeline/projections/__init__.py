@@ -11,8 +11,8 @@ its tables and its line here.
 
 from __future__ import annotations
 
-from processors.projections import errors, messages, statuses
-from processors.projections.base import Projection
+from processors.pipeline.projections import errors, messages, statuses
+from processors.pipeline.projections.base import Projection
 
 # The order the drain stages and projects them in.
 REGISTRY: tuple[Projection, ...] = (messages.PROJECTION, statuses.PROJECTION, errors.PROJECTION)

@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 import httpx
 
-from processors.selection import Selection
+from processors.stored.selection import Selection
 from receiver.db import Database
 from receiver.queries import query
 

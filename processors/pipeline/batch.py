@@ -17,14 +17,14 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import DictRow
 
-from processors.parse import ParsedEvent
-from processors.projections import REGISTRY, Projection
+from processors.pipeline.parse import ParsedEvent
+from processors.pipeline.projections import REGISTRY, Projection
 from receiver.queries import query
 
 LIVE_SCHEMA = "wabahook"
 # Projection statements sent by the client take the event ids as the parameter `ids`.
 CLIENT_IDS = sql.Placeholder("ids")
-# ...and the server-side loop of processors.isolation passes them as its `$1`.
+# ...and the server-side loop of processors.pipeline.isolation passes them as its `$1`.
 SERVER_IDS = sql.SQL("$1::bigint[]")
 
 Connection = psycopg.Connection[DictRow]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from processors.projections.base import Projection, comma_path
-from processors.reading import Path, Reading, code_of, label_of, shown, time_of
+from processors.pipeline.projections.base import Projection, comma_path
+from processors.pipeline.reading import Path, Reading, code_of, label_of, shown, time_of
 
 PROGRESS = ("sent", "delivered", "read", "played")
 KNOWN_STATUSES = frozenset({*PROGRESS, "failed", "deleted", "warning"})

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from processors.parse import ParsedEvent
+    from processors.pipeline.parse import ParsedEvent
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # one of each: compared (and cached) by identity

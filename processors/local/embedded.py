@@ -2,10 +2,10 @@
 
 Both listen on 127.0.0.1 only and ask for a password: a random one, kept beside
 the server's folder in `<folder>.password` (mode 0600) and reused on every later
-start. Started as root, both run as the unprivileged user of processors.local_files,
+start. Started as root, both run as the unprivileged user of processors.local.local_files,
 which must be able to reach their folders: no folder above them is ever opened up.
 Their folders are that user's, so what root reads or writes there goes through
-processors.local_files, which follows no link.
+processors.local.local_files, which follows no link.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from processors.local_files import (
+from processors.local.local_files import (
     EmbeddedError,
     as_user,
     check_server_reachable,

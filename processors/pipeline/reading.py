@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from processors.values import Notes, TimeWindow, int32, integer, label, printable, string
+from processors.pipeline.values import Notes, TimeWindow, int32, integer, label, printable, string
 
 Path = tuple[str, ...]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from psycopg.rows import DictRow
 
-from processors.batch import (
+from processors.pipeline.batch import (
     LIVE_SCHEMA,
     Claimed,
     Connection,
@@ -23,10 +23,10 @@ from processors.batch import (
     ensure_stage_tables,
     projection_query,
 )
-from processors.isolation import line, project_isolated
-from processors.parse import Rejected, parse
-from processors.projections import REGISTRY
-from processors.values import SummaryNotes
+from processors.pipeline.isolation import line, project_isolated
+from processors.pipeline.parse import Rejected, parse
+from processors.pipeline.projections import REGISTRY
+from processors.pipeline.values import SummaryNotes
 from receiver.config import BATCH_SECONDS
 from receiver.db import Database
 from receiver.queries import query

@@ -7,8 +7,8 @@ own parse of the same bytes, so stored JSON is never re-serialised by Python.
 It never raises for any input but `Rejected`: what is unusable about the body as a
 whole rejects it; what is unusable about one item drops that item (or one value of
 it) with a note, and its siblings go on. This module reads the document and walks
-it; each kind of item is read by its projection's module (processors/projections),
-and every typed value passes `processors.values`.
+it; each kind of item is read by its projection's module (processors/pipeline/projections),
+and every typed value passes `processors.pipeline.values`.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, NoReturn
 
-from processors.projections.errors import ErrorNotification, read_error
-from processors.projections.messages import InboundMessage, read_message
-from processors.projections.statuses import StatusUpdate, read_status
-from processors.reading import Path, dig, indexed, items, label_of, shown
-from processors.values import Notes, TimeWindow, json_int, string
+from processors.pipeline.projections.errors import ErrorNotification, read_error
+from processors.pipeline.projections.messages import InboundMessage, read_message
+from processors.pipeline.projections.statuses import StatusUpdate, read_status
+from processors.pipeline.reading import Path, dig, indexed, items, label_of, shown
+from processors.pipeline.values import Notes, TimeWindow, json_int, string
 
 Format = Literal["cloud", "onprem"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from processors.projections.base import Projection, comma_path
-from processors.reading import Path, Reading, code_of
-from processors.values import string
+from processors.pipeline.projections.base import Projection, comma_path
+from processors.pipeline.reading import Path, Reading, code_of
+from processors.pipeline.values import string
 
 
 @dataclass(frozen=True, slots=True)

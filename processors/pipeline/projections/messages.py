@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from processors.projections.base import Projection, comma_path
-from processors.reading import Path, Reading, dig, label_of, nonempty, shown, time_of
+from processors.pipeline.projections.base import Projection, comma_path
+from processors.pipeline.reading import Path, Reading, dig, label_of, nonempty, shown, time_of
 
 KNOWN_TYPES = frozenset(
     {

@@ -1,0 +1,1 @@
+"""Running wabahook on one machine: embedded servers, their files, `wabahook up`."""

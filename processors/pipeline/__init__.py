@@ -1,0 +1,1 @@
+"""The processing pipeline: parse stored bodies, project them, drain and rebuild."""
