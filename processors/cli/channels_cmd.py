@@ -134,32 +134,24 @@ def channels_rotate(name: str, expire_old: bool, public_url: str, as_json: bool)
     _show_credential(issued, public_url, as_json, "rotated")
 
 
-@channels_group.command("disable")
-@click.argument("name")
-def channels_disable(name: str) -> None:
-    """Refuse every delivery to channel NAME (401) until it is enabled again.
+def _switch_command(command: str, enabled: bool, summary: str, done: str) -> None:
+    """Register `channels disable` or `channels enable`: one flag, two commands."""
 
-    \b
-    Example:
-      wabahook channels disable acme-de
-    """
-    with database() as db, errors_as_messages():
-        channels.set_enabled(db, name, False)
-    click.echo(f"{name}: disabled (receivers notice within a few seconds)")
+    @channels_group.command(
+        command, help=f"{summary}\n\n\b\nExample:\n  wabahook channels {command} acme-de"
+    )
+    @click.argument("name")
+    def switch(name: str) -> None:
+        with database() as db, errors_as_messages():
+            channels.set_enabled(db, name, enabled)
+        click.echo(f"{name}: {done}")
 
 
-@channels_group.command("enable")
-@click.argument("name")
-def channels_enable(name: str) -> None:
-    """Accept deliveries to channel NAME again.
-
-    \b
-    Example:
-      wabahook channels enable acme-de
-    """
-    with database() as db, errors_as_messages():
-        channels.set_enabled(db, name, True)
-    click.echo(f"{name}: enabled")
+_switch_command(
+    "disable", False, "Refuse every delivery to channel NAME (401) until it is enabled again.",
+    "disabled (receivers notice within a few seconds)",
+)  # fmt: skip
+_switch_command("enable", True, "Accept deliveries to channel NAME again.", "enabled")
 
 
 @channels_group.command("connect")
