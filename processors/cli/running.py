@@ -89,7 +89,8 @@ def up(host: str, port: int, var_dir: Path) -> None:
     Example:
       wabahook up --port 8080
     """
-    from processors.local.quickstart import Quickstart, QuickstartError
+    from processors.local.local_files import QuickstartError
+    from processors.local.quickstart import Quickstart
 
     try:  # the receiver's own rule, said here rather than as "the receiver did not start"
         check_binds([f"{host}:{port}"], behind_proxy=behind_proxy_from_env())

@@ -28,6 +28,10 @@ _FOLDER_REMEDY = "keep the data in a folder it can reach (e.g. --var-dir /srv/wa
 _PROGRAM_REMEDY = "install wabahook where it can"
 
 
+class QuickstartError(RuntimeError):
+    """Something the quickstart needs did not start."""
+
+
 class EmbeddedError(RuntimeError):
     """An embedded server could not be started."""
 

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import pwd
 import signal
-import site
 import stat
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -28,6 +26,7 @@ from types import FrameType
 from processors import channels
 from processors.local.embedded import EmbeddedPostgres, EmbeddedValkey
 from processors.local.local_files import (
+    QuickstartError,
     as_user,
     check_reachable,
     read_file,
@@ -35,6 +34,7 @@ from processors.local.local_files import (
     terminate,
     write_file,
 )
+from processors.local.python import Python, child_environment, python_for
 from processors.migrate import migrate
 from processors.serving import gunicorn_command
 from receiver.auth import Authenticator, BasicCredentials
@@ -60,23 +60,6 @@ REACH_REMEDY = (
 # Started as root, what `up`'s processes get of its environment (besides the URLs it
 # resolved and the service user's HOME): never root's other variables, never a *_FILE
 # (root's file, perhaps unreadable for them), never the role passwords (for `migrate`).
-CHILD_NAMES = ("PATH", "LANG", "TZ")
-CHILD_PREFIXES = ("LC_", "WABAHOOK_", "PROMETHEUS_")
-CHILD_NEVER = ("_FILE", "_DB_PASSWORD")
-URL_FILES = ("DATABASE_URL_FILE", "REDIS_URL_FILE")
-
-
-class QuickstartError(RuntimeError):
-    """Something the quickstart needs did not start."""
-
-
-@dataclass(frozen=True)
-class Python:
-    """How `up`'s processes run Python: the interpreter, more environment, descriptors to keep."""
-
-    executable: str
-    env: dict[str, str] = field(default_factory=dict)
-    fds: tuple[int, ...] = ()
 
 
 @dataclass
@@ -145,85 +128,7 @@ class Quickstart:
             self.var_dir.chmod(mode | 0o001)
         check_reachable(self._user, self.var_dir, REACH_REMEDY)
         self.echo(f"Running as root: the servers and processes run as {self._user.pw_name}")
-        self._python = self._python_for(self._user)
-
-    def _python_for(self, user: pwd.struct_passwd) -> Python:
-        """A Python that `user` can run with this environment's packages, or a one-line refusal."""
-        direct = Python(sys.executable)
-        problem = self._probe(direct, user)
-        if problem is None:
-            return direct
-        borrowed = self._borrowed_python()
-        if borrowed is not None and self._probe(borrowed, user) is None:
-            return borrowed
-        raise QuickstartError(
-            f"the user {user.pw_name}, which runs wabahook's processes when started as root, "
-            f"cannot run {sys.executable} ({problem}): install wabahook with a Python "
-            "every user can run, or start it as an unprivileged user"
-        )
-
-    def _probe(self, python: Python, user: pwd.struct_passwd) -> str | None:
-        """None when `user` can import wabahook with `python`, else what went wrong."""
-        try:
-            result = subprocess.run(
-                [python.executable, "-c", "import processors.cli, receiver"],
-                env={**child_environment(self.env, user, {}), **python.env},
-                pass_fds=python.fds,
-                cwd="/",
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-                **as_user(user),
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return str(exc)
-        lines = result.stderr.strip().splitlines()
-        return None if result.returncode == 0 else (lines[-1] if lines else "it failed")
-
-    def _borrowed_python(self) -> Python | None:
-        """This Python, reached through a descriptor of its folder that `up` opens as root.
-
-        For a Python installed in a folder only root may enter (say, under /root), only
-        while `up` runs, through a small environment in var/python whose packages are this
-        environment's. What the processes can reach through the descriptor: the Python's
-        install folder (sys.base_prefix, every file in it that its modes let others read)
-        and, since `..` leads upwards from it, each folder above it up to the first one
-        others cannot search (with pyenv under /root: all of ~/.pyenv, not /root).
-        """
-        base = Path(sys.base_prefix)
-        version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-        if sys.base_exec_prefix != sys.base_prefix or not (base / "bin" / version).is_file():
-            return None
-        fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        self._stops.append(lambda: os.close(fd))
-        home = f"/proc/self/fd/{fd}"
-        folder = self.var_dir / "python"
-        packages = folder / "lib" / version / "site-packages"
-        for part in (folder, folder / "bin", folder / "lib", packages.parent, packages):
-            if part.is_symlink():
-                raise QuickstartError(f"refusing {part}: it is a symbolic link")
-            part.mkdir(mode=0o755, exist_ok=True)
-            part.chmod(0o755)
-        executable = folder / "bin" / "python3"
-        executable.unlink(missing_ok=True)
-        executable.symlink_to(f"{home}/bin/{version}")
-        write_file(
-            folder / "pyvenv.cfg",
-            f"home = {home}/bin\ninclude-system-site-packages = false\n"
-            f"version = {platform.python_version()}\n",
-            mode=0o644,
-        )
-        reached = [
-            home + path[len(str(base)) :] if path.startswith(str(base) + "/") else path
-            for path in dict.fromkeys(site.getsitepackages())
-        ]
-        write_file(
-            packages / "wabahook-environment.pth",
-            "import site; " + "; ".join(f"site.addsitedir({p!r})" for p in reached) + "\n",
-            mode=0o644,
-        )
-        return Python(str(executable), {"LD_LIBRARY_PATH": f"{home}/lib"}, (fd,))
+        self._python = python_for(self._user, self.env, self.var_dir, self._stops.append)
 
     def _given(self, server: str, name: str) -> str:
         """`name`, or what the file `name`_FILE names holds (as the config module reads it)."""
@@ -352,25 +257,6 @@ def _wait_healthy(url: str, timeout: float) -> bool:
         except OSError:
             time.sleep(0.1)
     return False
-
-
-def child_environment(
-    env: Mapping[str, str], user: pwd.struct_passwd | None, urls: Mapping[str, str]
-) -> dict[str, str]:
-    """The environment of `up`'s processes: `urls` (resolved), never DATABASE_URL_FILE or
-    REDIS_URL_FILE. As `user` (started as root): only what they need of `env`, HOME theirs.
-    """
-    if user is None:
-        kept = {name: value for name, value in env.items() if name not in URL_FILES}
-    else:
-        kept = {
-            name: value
-            for name, value in env.items()
-            if (name in CHILD_NAMES or name.startswith(CHILD_PREFIXES))
-            and not name.endswith(CHILD_NEVER)
-        }
-        kept["HOME"] = user.pw_dir
-    return {**kept, **urls}
 
 
 def prepare_var_dir(var_dir: Path) -> Path:

@@ -20,7 +20,7 @@ import stat
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -35,7 +35,7 @@ from processors.local.embedded import (
     free_port,
 )
 from processors.local.local_files import SERVER_USER, as_user, service_user
-from processors.local.quickstart import Quickstart
+from processors.local.python import borrowed_python
 from tests.integration.conftest import wait_until
 from tests.support.servers import reachable_folder
 
@@ -423,13 +423,12 @@ def test_a_pg_hba_conf_that_is_a_symbolic_link_is_refused(var_dir: Path) -> None
 def test_a_borrowed_python_reaches_upwards_only_to_the_first_folder_others_cannot_search(
     var_dir: Path,
 ) -> None:
-    """What the docstring of Quickstart._borrowed_python and the README say it exposes."""
+    """What the docstring of borrowed_python and the README say it exposes."""
     user = service_user()
     assert user is not None, "this test checks what `up` does when started as root"
-    quickstart = Quickstart(var_dir=var_dir, host="127.0.0.1", port=0, echo=print)
-    python = quickstart._borrowed_python()
-    if python is None:
-        pytest.skip("this Python cannot be borrowed through a descriptor")
+    stops: list[Callable[[], None]] = []
+    python = borrowed_python(var_dir, stops.append)
+    assert python is not None, "a Python installed in its own prefix can be borrowed"
     try:
         (fd,) = python.fds
         base = Path(sys.base_prefix)
@@ -459,4 +458,5 @@ def test_a_borrowed_python_reaches_upwards_only_to_the_first_folder_others_canno
             expected.append(f"{'listed' if readable else 'refused'} {n}")
         assert result.stdout.split("\n")[:-1] == expected, result.stderr
     finally:
-        quickstart._stop_all()
+        for stop in stops:
+            stop()

@@ -16,6 +16,7 @@ import pytest
 from processors.local.embedded import EmbeddedPostgres
 from processors.local.local_files import (
     EmbeddedError,
+    QuickstartError,
     check_server_reachable,
     kept_secret,
     private_folder,
@@ -23,7 +24,8 @@ from processors.local.local_files import (
     service_user,
     write_file,
 )
-from processors.local.quickstart import QuickstartError, child_environment, prepare_var_dir
+from processors.local.python import child_environment
+from processors.local.quickstart import prepare_var_dir
 
 
 def mode(path: Path) -> int:
@@ -139,8 +141,7 @@ def test_a_symbolic_link_where_up_keeps_its_files_is_refused(tmp_path: Path, nam
 
 def server_user() -> pwd.struct_passwd:
     user = service_user()
-    if user is None:
-        pytest.skip("checks what root does in the folders of the servers' unprivileged user")
+    assert user is not None, "checks what root does in the servers' unprivileged user's folders"
     return user
 
 
