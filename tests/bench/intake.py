@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from processors import channels
-from processors.local.embedded import free_port, wait_for_port
+from processors.local.embedded import free_port
 from processors.migrate import migrate
 from processors.serving import gunicorn_command
 from receiver.config import Secret
@@ -30,6 +30,7 @@ from tests.support.servers import (
     ensure_command,
     postgres_server,
     redis_server,
+    wait_for_port,
 )
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from processors import channels
-from processors.local.embedded import free_port, wait_for_port
+from processors.local.embedded import free_port
 from processors.local.local_files import terminate
 from processors.migrate import migrate
 from processors.serving import gunicorn_command
@@ -30,6 +30,7 @@ from tests.support.servers import (
     postgres_server,
     redis_server,
     unique_name,
+    wait_for_port,
 )
 
 ROOT = Path(__file__).resolve().parents[2]

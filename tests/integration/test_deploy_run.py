@@ -38,11 +38,11 @@ import yaml
 from psycopg import sql
 
 from processors import channels
-from processors.local.embedded import free_port, wait_for_port
+from processors.local.embedded import free_port
 from receiver.config import Secret
 from receiver.db import Database
 from tests.support import deploy_files as df
-from tests.support.servers import own_postgres
+from tests.support.servers import own_postgres, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 WABAHOOK = str(ROOT / ".venv" / "bin" / "wabahook")

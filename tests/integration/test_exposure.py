@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from processors.local.embedded import free_port, wait_for_port
+from processors.local.embedded import free_port
+from tests.support.servers import wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 WABAHOOK = str(Path(sys.executable).parent / "wabahook")

@@ -181,8 +181,9 @@ def test_health_endpoints_over_http(receiver: str) -> None:
 def test_access_log_is_one_json_object_per_request_on_stdout(
     app_env: dict[str, str], channel: channels.IssuedCredential, tmp_path: Path
 ) -> None:
-    from processors.local.embedded import free_port, wait_for_port
+    from processors.local.embedded import free_port
     from processors.serving import gunicorn_command
+    from tests.support.servers import wait_for_port
 
     port = free_port()
     out = tmp_path / "stdout.log"

@@ -15,9 +15,9 @@ from string import Template
 import pytest
 
 from processors import channels
-from processors.local.embedded import free_port, wait_for_port
+from processors.local.embedded import free_port
 from tests.integration.helpers import basic, count, stored_events
-from tests.support.servers import ensure_command
+from tests.support.servers import ensure_command, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

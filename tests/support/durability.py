@@ -24,12 +24,12 @@ from typing import Any
 import psycopg
 
 from processors import channels
-from processors.local.embedded import EmbeddedPostgres, EmbeddedValkey, free_port, wait_for_port
+from processors.local.embedded import EmbeddedPostgres, EmbeddedValkey, free_port
 from processors.migrate import migrate
 from processors.serving import gunicorn_command
 from receiver.config import Secret
 from receiver.db import Database
-from tests.support.servers import reachable_folder
+from tests.support.servers import reachable_folder, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
