@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 # Importing a command module registers its commands on `main`.
-from processors.cli import analytics, channels_cmd, processing, running, schema, stored
+from processors.cli import analytics, channels_cmd, failed, processing, running, schema, stored
 from processors.cli.common import main
 
-__all__ = ["analytics", "channels_cmd", "main", "processing", "running", "schema", "stored"]
+__all__ = [
+    "analytics",
+    "channels_cmd",
+    "failed",
+    "main",
+    "processing",
+    "running",
+    "schema",
+    "stored",
+]

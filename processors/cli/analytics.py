@@ -7,23 +7,14 @@ from typing import Any
 
 import click
 
+import processors.cli.common as cli
 from processors import analytics
 from processors.channels import shown
-from processors.cli.common import (
-    database,
-    emit_json,
-    errors_as_messages,
-    escaped,
-    fail,
-    json_option,
-    main,
-    period_options,
-)
 
 
-@main.command("stats")
-@period_options(default_days=7)
-@json_option
+@cli.main.command("stats")
+@cli.period_options(default_days=7)
+@cli.json_option
 def stats_command(channel: str | None, days: int, as_json: bool) -> None:
     """Show the delivery funnel, latency, top failures and intake health.
 
@@ -31,10 +22,10 @@ def stats_command(channel: str | None, days: int, as_json: bool) -> None:
     Example:
       wabahook stats --days 30 --channel acme-de
     """
-    with database() as db, errors_as_messages():
+    with cli.database() as db, cli.errors_as_messages():
         summary = analytics.summarize(db, days, channel)
     if as_json:
-        emit_json(summary.as_json())
+        cli.emit_json(summary.as_json())
         return
     totals = summary.totals
     scope = f"channel {channel}" if channel else "all channels"
@@ -65,7 +56,7 @@ def stats_command(channel: str | None, days: int, as_json: bool) -> None:
     click.echo("top failures" if summary.failures else "no failures")
     for row in summary.failures:
         click.echo(
-            f"  {row['messages']:>8}  {row['error_code']}  {escaped(row['error_title'] or '')}"
+            f"  {row['messages']:>8}  {row['error_code']}  {cli.escaped(row['error_title'] or '')}"
         )
     queue = summary.queue
     oldest = queue["oldest_queued_seconds"]
@@ -79,7 +70,7 @@ def stats_command(channel: str | None, days: int, as_json: bool) -> None:
     )
 
 
-@main.command("report")
+@cli.main.command("report")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
@@ -87,7 +78,7 @@ def stats_command(channel: str | None, days: int, as_json: bool) -> None:
     show_default=True,
     help="The HTML file to write.",
 )
-@period_options(default_days=30)
+@cli.period_options(default_days=30)
 def report_command(out: Path, channel: str | None, days: int) -> None:
     """Write one self-contained HTML report with charts (opens without network).
 
@@ -102,14 +93,14 @@ def report_command(out: Path, channel: str | None, days: int) -> None:
     from processors import report
 
     if not out.parent.is_dir():  # say so before the queries, not after them
-        fail(f"cannot write {shown(out)}: no directory {shown(out.parent)}")
-    with database() as db, errors_as_messages():
+        cli.fail(f"cannot write {shown(out)}: no directory {shown(out.parent)}")
+    with cli.database() as db, cli.errors_as_messages():
         summary = analytics.summarize(db, days, channel)
         latencies = analytics.latency_samples(db, days, channel)
     try:
         out.write_text(report.render(summary, latencies), encoding="utf-8")
     except OSError as exc:
-        fail(f"cannot write {shown(out)}: {exc.strerror or exc}")
+        cli.fail(f"cannot write {shown(out)}: {exc.strerror or exc}")
     click.echo(f"wrote {out} ({out.stat().st_size / 1_048_576:.1f} MiB)")
 
 

@@ -6,20 +6,9 @@ from typing import Any, TextIO
 
 import click
 
+import processors.cli.common as cli
 from processors import channels
 from processors.channels import dialog360
-from processors.cli.common import (
-    DEFAULT_PUBLIC_URL,
-    FiniteFloatRange,
-    check_url,
-    command_settings,
-    database,
-    emit_json,
-    errors_as_messages,
-    fail,
-    json_option,
-    main,
-)
 
 
 class PhoneNumber(click.ParamType):  # type: ignore[type-arg]
@@ -34,7 +23,16 @@ class PhoneNumber(click.ParamType):  # type: ignore[type-arg]
             self.fail(str(exc), param, ctx)
 
 
-@main.group("channels")
+# add and rotate print a curl line; its URL is where the sender reaches this receiver.
+public_url_option = click.option(
+    "--public-url",
+    default=cli.DEFAULT_PUBLIC_URL,
+    show_default=True,
+    help="Where 360dialog reaches this receiver (used in the printed curl line).",
+)
+
+
+@cli.main.group("channels")
 def channels_group() -> None:
     """Manage channels: one per phone number, each with its own URL and credentials."""
 
@@ -46,13 +44,8 @@ def channels_group() -> None:
     type=PhoneNumber(),
     help=f"The channel's phone number, for reference: {channels.PHONE_RULE}.",
 )
-@click.option(
-    "--public-url",
-    default=DEFAULT_PUBLIC_URL,
-    show_default=True,
-    help="Where 360dialog reaches this receiver (used in the printed curl line).",
-)
-@json_option
+@public_url_option
+@cli.json_option
 def channels_add(name: str, phone_number: str | None, public_url: str, as_json: bool) -> None:
     """Create channel NAME and print its credentials (shown only this once).
 
@@ -62,14 +55,14 @@ def channels_add(name: str, phone_number: str | None, public_url: str, as_json: 
     Example:
       wabahook channels add acme-de --phone-number +4915112345678
     """
-    check_url(public_url, "--public-url")
-    with database() as db, errors_as_messages():
+    cli.check_url(public_url, "--public-url")
+    with cli.database() as db, cli.errors_as_messages():
         issued = channels.add_channel(db, name, phone_number)
     _show_credential(issued, public_url, as_json, "created")
 
 
 @channels_group.command("list")
-@json_option
+@cli.json_option
 def channels_list(as_json: bool) -> None:
     """List channels with their state and number of valid credentials.
 
@@ -77,10 +70,10 @@ def channels_list(as_json: bool) -> None:
     Example:
       wabahook channels list --json
     """
-    with database() as db, errors_as_messages():
+    with cli.database() as db, cli.errors_as_messages():
         rows = channels.list_channels(db)
     if as_json:
-        emit_json([dict(row) for row in rows])
+        cli.emit_json([dict(row) for row in rows])
         return
     if not rows:
         click.echo("no channels yet: wabahook channels add NAME")
@@ -103,13 +96,8 @@ def channels_list(as_json: bool) -> None:
 @click.option(
     "--expire-old", is_flag=True, help="Finish a rotation: end every credential but the newest."
 )
-@click.option(
-    "--public-url",
-    default=DEFAULT_PUBLIC_URL,
-    show_default=True,
-    help="Where 360dialog reaches this receiver (used in the printed curl line).",
-)
-@json_option
+@public_url_option
+@cli.json_option
 def channels_rotate(name: str, expire_old: bool, public_url: str, as_json: bool) -> None:
     """Rotate the credential of channel NAME in two steps, without downtime.
 
@@ -121,12 +109,12 @@ def channels_rotate(name: str, expire_old: bool, public_url: str, as_json: bool)
       wabahook channels rotate acme-de
       wabahook channels rotate acme-de --expire-old
     """
-    check_url(public_url, "--public-url")
-    with database() as db, errors_as_messages():
+    cli.check_url(public_url, "--public-url")
+    with cli.database() as db, cli.errors_as_messages():
         if expire_old:
             ended = channels.expire_old(db, name)
             if as_json:
-                emit_json({"channel": name, "expired": ended})
+                cli.emit_json({"channel": name, "expired": ended})
             else:
                 click.echo(f"{name}: {ended} old credential(s) expired; the newest stays valid")
             return
@@ -142,7 +130,7 @@ def _switch_command(command: str, enabled: bool, summary: str, done: str) -> Non
     )
     @click.argument("name")
     def switch(name: str) -> None:
-        with database() as db, errors_as_messages():
+        with cli.database() as db, cli.errors_as_messages():
             channels.set_enabled(db, name, enabled)
         click.echo(f"{name}: {done}")
 
@@ -175,12 +163,12 @@ _switch_command("enable", True, "Accept deliveries to channel NAME again.", "ena
 )
 @click.option(
     "--timeout",
-    type=FiniteFloatRange(0.1, 120),
+    type=cli.FiniteFloatRange(0.1, 120),
     default=dialog360.TIMEOUT_SECONDS,
     show_default=True,
     help="Seconds to wait for each 360dialog answer.",
 )
-@json_option
+@cli.json_option
 def channels_connect(
     name: str,
     public_url: str,
@@ -200,17 +188,17 @@ def channels_connect(
     Example:
       D360_API_KEY=... wabahook channels connect acme-de --public-url https://hooks.example.com
     """
-    check_url(public_url, "--public-url", schemes=("https",))
-    check_url(base_url, "--base-url")
-    with errors_as_messages():  # before the key is read: it must not go out in clear text
+    cli.check_url(public_url, "--public-url", schemes=("https",))
+    cli.check_url(base_url, "--base-url")
+    with cli.errors_as_messages():  # before the key is read: it must not go out in clear text
         dialog360.check_base_url(base_url)
     api_key = _api_key(api_key_file)
-    with database() as db, errors_as_messages():
+    with cli.database() as db, cli.errors_as_messages():
         connected = dialog360.connect(
             db, name, public_url=public_url, api_key=api_key, base_url=base_url, timeout=timeout
         )
     if as_json:
-        emit_json({"channel": connected.channel, "webhook_url": connected.webhook_url,
+        cli.emit_json({"channel": connected.channel, "webhook_url": connected.webhook_url,
                    "phone_number": connected.phone_number})  # fmt: skip
         return
     click.echo(f"{name}: 360dialog now posts to {connected.webhook_url}")
@@ -223,16 +211,16 @@ def _api_key(api_key_file: TextIO | None) -> str:
         if api_key_file:
             api_key = api_key_file.read()
         else:
-            key = command_settings().d360_api_key
+            key = cli.command_settings().d360_api_key
             api_key = key.reveal() if key else ""
     except UnicodeDecodeError:
-        fail("--api-key-file is not a text file")
+        cli.fail("--api-key-file is not a text file")
     api_key = api_key.strip()
     if not api_key:
-        fail("no 360dialog API key: set D360_API_KEY or use --api-key-file")
+        cli.fail("no 360dialog API key: set D360_API_KEY or use --api-key-file")
     # It travels in an HTTP header: only visible ASCII survives there.
     if not all("!" <= c <= "~" for c in api_key):
-        fail("the 360dialog API key may hold only visible ASCII characters, no spaces")
+        cli.fail("the 360dialog API key may hold only visible ASCII characters, no spaces")
     return api_key
 
 
@@ -240,7 +228,7 @@ def _show_credential(
     issued: channels.IssuedCredential, public_url: str, as_json: bool, verb: str
 ) -> None:
     if as_json:
-        emit_json(issued.as_json())
+        cli.emit_json(issued.as_json())
         return
     click.echo(f"channel {issued.channel} {verb}. The password is shown only now:")
     click.echo(f"  user:         {issued.username}")

@@ -1,4 +1,4 @@
-"""Commands that process the queue: worker, cron, drain, sweep, failed."""
+"""Commands that process the queue: worker, cron, drain, sweep."""
 
 from __future__ import annotations
 
@@ -11,33 +11,18 @@ import uuid
 
 import click
 
+import processors.cli.common as cli
 from processors import jobs
 from processors.channels import shown
-from processors.cli.common import (
-    batch_size_option,
-    command_settings,
-    database,
-    database_settings,
-    emit_json,
-    errors_as_messages,
-    escaped,
-    fail,
-    json_option,
-    main,
-    progress,
-)
 from processors.metrics import keep_values_in_process
 from processors.pipeline import drain as drain_module
 from processors.pipeline.projections import REGISTRY
 from processors.pipeline.queue_health import queue_health
-from processors.stored.selection import MAX_ID
 from receiver import logs
 from receiver.config import Settings
 
 # RQ keeps a worker under its name in Redis keys and CLIENT SETNAME, which refuses blanks.
 WORKER_NAME = re.compile(r"[A-Za-z0-9._:@-]{1,100}")
-# --limit's ceiling: the list is read into memory at once.
-MAX_LIST = 100_000
 
 
 def worker_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -49,7 +34,7 @@ def worker_name(ctx: click.Context, param: click.Parameter, value: str | None) -
     return value
 
 
-@main.command("worker")
+@cli.main.command("worker")
 @click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
 @click.option(
     "--name",
@@ -85,7 +70,7 @@ def worker(
     from processors.safe_jobs import GuardedWorker
 
     settings = _settings_with_redis()
-    with errors_as_messages():
+    with cli.errors_as_messages():
         logs.configure(settings.log_format)
         connection = jobs.redis_connection(settings)
     keep_values_in_process()  # before any metric exists
@@ -120,7 +105,7 @@ def worker(
             return
 
 
-@main.command("cron")
+@cli.main.command("cron")
 @click.option("--quiet", is_flag=True, help="Log only warnings from RQ itself.")
 def cron(quiet: bool) -> None:
     """Run the scheduler that enqueues the periodic jobs (RQ cron).
@@ -139,7 +124,7 @@ def cron(quiet: bool) -> None:
     from rq.cron import CronScheduler
 
     settings = _settings_with_redis()
-    with errors_as_messages():
+    with cli.errors_as_messages():
         logs.configure(settings.log_format)
     log = logging.getLogger("wabahook.cron")
     while True:
@@ -160,12 +145,12 @@ def cron(quiet: bool) -> None:
             time.sleep(2)
 
 
-@main.command("drain")
+@cli.main.command("drain")
 @click.option(
     "--until-empty", is_flag=True, help="Keep going until no event is due (default: one batch)."
 )
-@batch_size_option
-@json_option
+@cli.batch_size_option
+@cli.json_option
 def drain_command(until_empty: bool, batch_size: int, as_json: bool) -> None:
     """Process queued events now, in this process (no Redis needed).
 
@@ -173,12 +158,12 @@ def drain_command(until_empty: bool, batch_size: int, as_json: bool) -> None:
     Example:
       wabahook drain --until-empty
     """
-    with database() as db, errors_as_messages():
+    with cli.database() as db, cli.errors_as_messages():
         if not until_empty:
             stats = drain_module.drain_batch(db, batch_size)
         else:
             due = queue_health(db)["queued"]
-            with progress(due, "draining", quiet=as_json) as reach:
+            with cli.progress(due, "draining", quiet=as_json) as reach:
                 seen = 0
 
                 def advance(result: drain_module.DrainResult) -> None:
@@ -188,7 +173,7 @@ def drain_command(until_empty: bool, batch_size: int, as_json: bool) -> None:
 
                 stats = drain_module.drain(db, batch_size=batch_size, on_batch=advance)
     if as_json:
-        emit_json(stats.as_dict())
+        cli.emit_json(stats.as_dict())
         return
     items = ", ".join(f"{stats.items.get(p.name, 0)} {p.name}" for p in REGISTRY)
     click.echo(
@@ -196,8 +181,8 @@ def drain_command(until_empty: bool, batch_size: int, as_json: bool) -> None:
     )
 
 
-@main.command("sweep")
-@json_option
+@cli.main.command("sweep")
+@cli.json_option
 def sweep_command(as_json: bool) -> None:
     """Report the queue's health and enqueue a drain if events wait without one.
 
@@ -205,11 +190,11 @@ def sweep_command(as_json: bool) -> None:
     Example:
       wabahook sweep --json
     """
-    settings = database_settings()
-    with errors_as_messages():
+    settings = cli.database_settings()
+    with cli.errors_as_messages():
         health = jobs.sweep_once(settings)
     if as_json:
-        emit_json(health)
+        cli.emit_json(health)
         return
     oldest = health["oldest_queued_seconds"]
     waiting = f" (oldest {oldest:.1f} s)" if oldest is not None else ""
@@ -219,85 +204,6 @@ def sweep_command(as_json: bool) -> None:
     )
     if "drain_enqueued" in health:
         click.echo("drain enqueued" if health["drain_enqueued"] else "a drain is already waiting")
-
-
-@main.group("failed")
-def failed_group() -> None:
-    """Inspect and retry events whose processing failed."""
-
-
-@failed_group.command("list")
-@click.option(
-    "--limit",
-    type=click.IntRange(1, MAX_LIST),
-    default=100,
-    show_default=True,
-    help="List at most this many events.",
-)
-@json_option
-def failed_list(limit: int, as_json: bool) -> None:
-    """List failed events with their error and attempts.
-
-    \b
-    Example:
-      wabahook failed list --json
-    """
-    with database() as db, errors_as_messages():
-        rows = db.fetch_all("failed_events", {"limit": limit})
-    if as_json:
-        emit_json([dict(row) for row in rows])
-        return
-    if not rows:
-        click.echo("no failed events")
-        return
-    for row in rows:
-        click.echo(
-            f"{row['raw_event_id']:>10}  {row['channel']:<20} attempts {row['attempts']:<3} "
-            f"{escaped(row['last_error'])}"
-        )
-
-
-@failed_group.command("show")
-@click.argument("event_id", type=click.IntRange(1, MAX_ID))
-@json_option
-def failed_show(event_id: int, as_json: bool) -> None:
-    """Show one failed event: error, attempts, next attempt and its stored body.
-
-    \b
-    Example:
-      wabahook failed show 1234
-    """
-    with database() as db, errors_as_messages():
-        row = db.fetch_one("failed_event", {"id": event_id})
-    if row is None:
-        fail(f"no failed event {event_id}")
-    body = bytes(row.pop("body") or b"")
-    if as_json:
-        emit_json({**dict(row), "body": body.decode("utf-8", "replace")})
-        return
-    for key in ("raw_event_id", "channel", "received_at", "attempts", "last_error", "not_before"):
-        click.echo(f"{key:>13}: {escaped(row[key])}")
-    click.echo(f"{'body':>13}: {escaped(body[:2000].decode('utf-8', 'replace'))}")
-
-
-@failed_group.command("retry")
-@click.argument("event_ids", nargs=-1, type=click.IntRange(1, MAX_ID))
-@click.option("--all", "retry_all", is_flag=True, help="Retry every failed event.")
-def failed_retry(event_ids: tuple[int, ...], retry_all: bool) -> None:
-    """Make failed events due now and nudge a drain.
-
-    \b
-    Example:
-      wabahook failed retry 1234 1235
-      wabahook failed retry --all
-    """
-    if not event_ids and not retry_all:
-        fail("name event ids or use --all")
-    settings = database_settings()
-    with database(settings) as db, errors_as_messages():
-        rows = db.fetch_all("retry_failed", {"all": retry_all, "ids": list(event_ids)})
-        nudged = settings.redis_url is not None and rows and jobs.enqueue(settings)
-    click.echo(f"{len(rows)} event(s) due for a retry" + (", drain enqueued" if nudged else ""))
 
 
 def _stopped_while_waiting(seconds: float) -> bool:
@@ -314,9 +220,9 @@ def _stopped_while_waiting(seconds: float) -> bool:
 
 def _settings_with_redis() -> Settings:
     """Settings with a REDIS_URL and a database that answered (else a one-line error)."""
-    if command_settings().redis_url is None:
-        fail("REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
-    return database_settings()  # the jobs need it: say so now, not per job
+    if cli.command_settings().redis_url is None:
+        cli.fail("REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
+    return cli.database_settings()  # the jobs need it: say so now, not per job
 
 
 def _serve_metrics(port: int, host: str) -> None:
@@ -330,4 +236,4 @@ def _serve_metrics(port: int, host: str) -> None:
     try:
         start_http_server(port, addr=host, registry=registry)
     except OSError as exc:
-        fail(f"cannot serve metrics on {shown(host)} port {port}: {exc.strerror or exc}")
+        cli.fail(f"cannot serve metrics on {shown(host)} port {port}: {exc.strerror or exc}")

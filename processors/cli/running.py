@@ -8,17 +8,13 @@ from pathlib import Path
 
 import click
 
-from processors.cli.common import (
-    errors_as_messages,
-    fail,
-    main,
-)
+import processors.cli.common as cli
 from processors.serving import gunicorn_command
 from receiver.config import ConfigError, Settings, behind_proxy_from_env
 from receiver.exposure import DEFAULT_BIND, ExposureError, check_binds
 
 
-@main.command("serve")
+@cli.main.command("serve")
 @click.option(
     "--bind", default=None, help="host:port to listen on [env WABAHOOK_BIND, 127.0.0.1:8080]."
 )
@@ -48,7 +44,7 @@ def serve(bind: str | None, workers: int | None, behind_proxy: bool) -> None:
         os.environ["WABAHOOK_BEHIND_PROXY"] = "1"
     if bind:
         os.environ["WABAHOOK_BIND"] = bind
-    with errors_as_messages():
+    with cli.errors_as_messages():
         settings = Settings.from_env()  # fail here, once, rather than in every worker
         try:
             check_binds(
@@ -61,7 +57,7 @@ def serve(bind: str | None, workers: int | None, behind_proxy: bool) -> None:
     os.execv(sys.executable, gunicorn_command())  # noqa: S606  (replace this process: signals reach gunicorn)
 
 
-@main.command("up")
+@cli.main.command("up")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port",
@@ -96,9 +92,9 @@ def up(host: str, port: int, var_dir: Path) -> None:
         check_binds([f"{host}:{port}"], behind_proxy=behind_proxy_from_env())
     except (ExposureError, ConfigError) as exc:
         raise click.UsageError(str(exc)) from None
-    with errors_as_messages():
+    with cli.errors_as_messages():
         try:
             code = Quickstart(var_dir=var_dir, host=host, port=port, echo=click.echo).run()
         except QuickstartError as exc:
-            fail(str(exc))
+            cli.fail(str(exc))
     sys.exit(code)

@@ -7,31 +7,18 @@ from datetime import UTC, datetime, timedelta
 import click
 from psycopg.conninfo import make_conninfo
 
-from processors.cli.common import (
-    CONNECT_TIMEOUT_SECONDS,
-    batch_size_option,
-    command_settings,
-    database,
-    emit_json,
-    errors_as_messages,
-    fail,
-    first_line,
-    json_option,
-    main,
-    progress,
-    redacted,
-)
+import processors.cli.common as cli
 from processors.migrate import MigrationError, migrate
 from processors.pipeline import rebuild as rebuild_module
 from processors.stored import retention as retention_module
 from processors.stored.selection import MAX_AGE, Duration
 
 
-@main.command("migrate")
+@cli.main.command("migrate")
 @click.option(
     "--roles", is_flag=True, help="Also create the roles of sql/roles.sql (needs CREATEROLE)."
 )
-@json_option
+@cli.json_option
 def migrate_command(roles: bool, as_json: bool) -> None:
     """Create or update the database schema (safe to run at every release).
 
@@ -48,28 +35,28 @@ def migrate_command(roles: bool, as_json: bool) -> None:
     Example:
       DATABASE_URL=postgresql://wabahook@db/wabahook wabahook migrate --roles
     """
-    settings = command_settings()
+    settings = cli.command_settings()
     url = settings.database_url
     try:
         applied = migrate(
             # libpq waits minutes for a host that drops packets; a migration should not.
-            make_conninfo(url.reveal(), connect_timeout=CONNECT_TIMEOUT_SECONDS),
+            make_conninfo(url.reveal(), connect_timeout=cli.CONNECT_TIMEOUT_SECONDS),
             on_apply=None if as_json else lambda m: click.echo(f"applied {m.path.name}"),
             roles=roles,
             logins=settings.role_passwords,
         )
     except MigrationError as exc:
-        fail(redacted(first_line(exc), url))
+        cli.fail(cli.redacted(cli.first_line(exc), url))
     if as_json:
-        emit_json({"applied": [m.path.name for m in applied]})
+        cli.emit_json({"applied": [m.path.name for m in applied]})
     elif not applied:
         click.echo("the database is up to date")
 
 
-@main.command("rebuild")
+@cli.main.command("rebuild")
 @click.option("--dry-run", is_flag=True, help="Only estimate the work.")
-@batch_size_option
-@json_option
+@cli.batch_size_option
+@cli.json_option
 def rebuild_command(dry_run: bool, batch_size: int, as_json: bool) -> None:
     """Rebuild every projection from the stored raw events, without downtime.
 
@@ -82,18 +69,18 @@ def rebuild_command(dry_run: bool, batch_size: int, as_json: bool) -> None:
       wabahook rebuild --dry-run
       wabahook rebuild
     """
-    with database() as db, errors_as_messages():
+    with cli.database() as db, cli.errors_as_messages():
         work = rebuild_module.estimate(db)
         if dry_run:
             if as_json:
-                emit_json(work)
+                cli.emit_json(work)
             else:
                 click.echo(
                     f"{work['events']} raw events ({work['bytes'] / 1_048_576:.1f} MiB) would be"
                     " projected again"
                 )
             return
-        with progress(work["events"], "rebuilding", quiet=as_json) as reach:
+        with cli.progress(work["events"], "rebuilding", quiet=as_json) as reach:
             stats = rebuild_module.rebuild(
                 db, batch_size=batch_size, on_progress=lambda s: reach(s.totals.events)
             )
@@ -101,7 +88,7 @@ def rebuild_command(dry_run: bool, batch_size: int, as_json: bool) -> None:
     result = {"events": totals.events, "processed": totals.processed, "rejected": totals.rejected,
               "failed": totals.failed, "caught_up": stats.caught_up}  # fmt: skip
     if as_json:
-        emit_json(result)
+        cli.emit_json(result)
         return
     click.echo(
         f"rebuilt from {totals.events} events: {totals.processed} processed, {totals.rejected}"
@@ -109,7 +96,7 @@ def rebuild_command(dry_run: bool, batch_size: int, as_json: bool) -> None:
     )
 
 
-@main.command("retention")
+@cli.main.command("retention")
 @click.option(
     "--older-than",
     "age",
@@ -119,7 +106,7 @@ def rebuild_command(dry_run: bool, batch_size: int, as_json: bool) -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Only list what would be dropped.")
 @click.option("--force", is_flag=True, help="Drop months that still hold queued events too.")
-@json_option
+@cli.json_option
 def retention_command(age: timedelta, dry_run: bool, force: bool, as_json: bool) -> None:
     """Drop whole months of stored raw events (monthly partitions).
 
@@ -132,12 +119,12 @@ def retention_command(age: timedelta, dry_run: bool, force: bool, as_json: bool)
       wabahook retention --older-than 90d --dry-run
     """
     cutoff = datetime.now(UTC) - age
-    with database() as db, errors_as_messages():
+    with cli.database() as db, cli.errors_as_messages():
         months = retention_module.expired(db, cutoff)
         if not dry_run:
             retention_module.drop(db, months, force=force)
     if as_json:
-        emit_json({"dropped": not dry_run, "months": [
+        cli.emit_json({"dropped": not dry_run, "months": [
             {"partition": m.name, "from": m.lower_bound, "until": m.upper_bound,
              "events": m.events, "queued": m.queued} for m in months
         ]})  # fmt: skip

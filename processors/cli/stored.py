@@ -11,21 +11,9 @@ from typing import TextIO
 
 import click
 
+import processors.cli.common as cli
 from processors import jobs
 from processors.channels import shown
-from processors.cli.common import (
-    FiniteFloatRange,
-    check_url,
-    database,
-    database_settings,
-    emit_json,
-    errors_as_messages,
-    escaped,
-    fail,
-    json_option,
-    main,
-    progress,
-)
 from processors.pipeline import drain as drain_module
 from processors.stored import forward as forward_module
 from processors.stored import replay as replay_module
@@ -37,14 +25,14 @@ HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 
-@main.command("replay")
+@cli.main.command("replay")
 @selection_options
 @click.option("--failed", is_flag=True, help="Shortcut for --state failed.")
 @click.option(
     "--dry-run", is_flag=True, help="Only say how many events of which channel and state."
 )
 @click.option("--wait", is_flag=True, help="Drain them here, with a progress bar, until done.")
-@json_option
+@cli.json_option
 def replay_command(
     channels: tuple[str, ...],
     since: datetime | None,
@@ -71,8 +59,8 @@ def replay_command(
     selection = build_selection(
         channels, since, until, ids, states + (("failed",) if failed else ())
     )
-    settings = database_settings()
-    with database(settings) as db, errors_as_messages():
+    settings = cli.database_settings()
+    with cli.database(settings) as db, cli.errors_as_messages():
         if dry_run:
             planned = replay_module.plan(db, selection)
             if as_json:
@@ -80,7 +68,7 @@ def replay_command(
                     {"channel": channel, "state": state, "events": events}
                     for (channel, state), events in planned.counts.items()
                 ]
-                emit_json({"events": planned.total, "by_channel_and_state": groups})
+                cli.emit_json({"events": planned.total, "by_channel_and_state": groups})
                 return
             for (channel, state), events in planned.counts.items():
                 click.echo(f"{channel:<24} {state:<10} {events:>10}")
@@ -93,7 +81,7 @@ def replay_command(
             _wait_for_replay(db, marker, queued, quiet=as_json)
         left, failures = replay_module.remaining(db, marker)
     if as_json:
-        emit_json({"replay": marker, "queued": queued, "waiting": left, "failed": failures})
+        cli.emit_json({"replay": marker, "queued": queued, "waiting": left, "failed": failures})
         return
     click.echo(f"{queued} event(s) queued again (replay {marker})")
     if wait:
@@ -102,7 +90,7 @@ def replay_command(
 
 def _wait_for_replay(db: Database, marker: str, queued: int, quiet: bool) -> None:
     """Drain in this process (workers may help) until the replay's events are out."""
-    with progress(queued, "replaying", quiet=quiet) as reach:
+    with cli.progress(queued, "replaying", quiet=quiet) as reach:
         while True:
             left, failures = replay_module.remaining(db, marker)
             reach(queued - left - failures)
@@ -112,7 +100,7 @@ def _wait_for_replay(db: Database, marker: str, queued: int, quiet: bool) -> Non
                 time.sleep(0.2)  # another worker holds them
 
 
-@main.command("forward")
+@cli.main.command("forward")
 @click.option(
     "--to",
     "destination",
@@ -136,7 +124,7 @@ def _wait_for_replay(db: Database, marker: str, queued: int, quiet: bool) -> Non
 )
 @click.option(
     "--rate",
-    type=FiniteFloatRange(0.01, 10_000),
+    type=cli.FiniteFloatRange(0.01, 10_000),
     default=10.0,
     show_default=True,
     help="Requests per second at most.",
@@ -145,12 +133,12 @@ def _wait_for_replay(db: Database, marker: str, queued: int, quiet: bool) -> Non
 @click.option("--max-attempts", type=click.IntRange(1, 20), default=5, show_default=True)
 @click.option(
     "--timeout",
-    type=FiniteFloatRange(0.1, 300),
+    type=cli.FiniteFloatRange(0.1, 300),
     default=10.0,
     show_default=True,
     help="Seconds to wait for each answer.",
 )
-@json_option
+@cli.json_option
 def forward_command(
     destination: str,
     channels: tuple[str, ...],
@@ -184,14 +172,14 @@ def forward_command(
     """
     # Checked and shown without its user:password: an error must not print them.
     shown_destination, credentials = forward_module.split_credentials(destination)
-    check_url(shown_destination, "--to")
+    cli.check_url(shown_destination, "--to")
     headers = _headers(header_lines, header_file)
     if credentials and any(name.lower() == "authorization" for name in headers):
-        fail("--to holds user:password and an Authorization header is given too: use one")
+        cli.fail("--to holds user:password and an Authorization header is given too: use one")
     selection = build_selection(channels, since, until, ids, states)
-    with database() as db, errors_as_messages():
+    with cli.database() as db, cli.errors_as_messages():
         total = forward_module.pending_count(db, selection, destination, again)
-        with progress(total, "forwarding", quiet=as_json) as reach:
+        with cli.progress(total, "forwarding", quiet=as_json) as reach:
             sent = itertools.count(1)
             results = forward_module.forward(
                 db, selection, destination, headers=headers, rate=rate, again=again,
@@ -200,11 +188,17 @@ def forward_command(
     delivered = sum(r.outcome == "delivered" for r in results)
     failed = [r for r in results if r.outcome == "failed"]
     if as_json:
-        emit_json({"destination": shown_destination, "delivered": delivered, "failed": len(failed),
-                   "results": [r.as_dict() for r in results]})  # fmt: skip
+        cli.emit_json(
+            {
+                "destination": shown_destination,
+                "delivered": delivered,
+                "failed": len(failed),
+                "results": [r.as_dict() for r in results],
+            }
+        )
     else:
         for result in failed:
-            error = escaped(result.error)
+            error = cli.escaped(result.error)
             click.echo(f"{result.raw_event_id:>10}  failed after {result.attempts}: {error}")
         click.echo(f"{delivered} delivered, {len(failed)} failed, to {shown_destination}")
     if failed:
@@ -221,7 +215,7 @@ def _headers(header_lines: tuple[str, ...], header_file: TextIO | None) -> dict[
         # split("\n"), not splitlines(): line numbers as an editor counts them.
         file_lines = header_file.read().split("\n") if header_file else []
     except UnicodeDecodeError:
-        fail("--header-file is not a UTF-8 text file")
+        cli.fail("--header-file is not a UTF-8 text file")
     places = [
         *((None, line) for line in header_lines),
         *((f"line {n} of --header-file", line) for n, line in enumerate(file_lines, 1)),
@@ -233,20 +227,20 @@ def _headers(header_lines: tuple[str, ...], header_file: TextIO | None) -> dict[
         key, colon, value = line.partition(":")
         key, value = key.strip(), value.strip()
         if not colon or not key:
-            fail(
+            cli.fail(
                 f"a header must look like 'Name: value' ({place})"
                 if place
                 else f"a header must look like 'Name: value', not {shown(line.strip())}"
             )
         # Checked here, once, rather than failing every event at the HTTP client.
         if not HEADER_NAME.fullmatch(key):
-            fail(
+            cli.fail(
                 f"a header name holds only letters, digits and - ({place})"
                 if place
                 else f"{shown(key)} is not a header name: use letters, digits and - (no spaces)"
             )
         if not HEADER_VALUE.fullmatch(value):
-            fail(
+            cli.fail(
                 f"a header value may hold only printable ASCII ({place})"
                 if place
                 else f"the value of header {key} may hold only printable ASCII"

@@ -24,7 +24,6 @@ from pathlib import Path
 from types import FrameType
 
 from processors import channels
-from processors.local.embedded import EmbeddedPostgres, EmbeddedValkey
 from processors.local.local_files import (
     QuickstartError,
     as_user,
@@ -34,7 +33,9 @@ from processors.local.local_files import (
     terminate,
     write_file,
 )
+from processors.local.postgres import EmbeddedPostgres
 from processors.local.python import Python, child_environment, python_for
+from processors.local.valkey import EmbeddedValkey
 from processors.migrate import migrate
 from processors.serving import gunicorn_command
 from receiver.auth import Authenticator, BasicCredentials

@@ -27,15 +27,11 @@ import psycopg
 import pytest
 import redis
 
-from processors.local.embedded import (
-    EmbeddedError,
-    EmbeddedPostgres,
-    EmbeddedValkey,
-    _postgres_bin_dir,
-    free_port,
-)
-from processors.local.local_files import SERVER_USER, as_user, service_user
+from processors.local.embedded import free_port
+from processors.local.local_files import SERVER_USER, EmbeddedError, as_user, service_user
+from processors.local.postgres import EmbeddedPostgres, _postgres_bin_dir
 from processors.local.python import borrowed_python
+from processors.local.valkey import EmbeddedValkey
 from tests.integration.conftest import wait_until
 from tests.support.servers import reachable_folder
 

@@ -24,7 +24,9 @@ from typing import Any
 import psycopg
 
 from processors import channels
-from processors.local.embedded import EmbeddedPostgres, EmbeddedValkey, free_port
+from processors.local.embedded import free_port
+from processors.local.postgres import EmbeddedPostgres
+from processors.local.valkey import EmbeddedValkey
 from processors.migrate import migrate
 from processors.serving import gunicorn_command
 from receiver.config import Secret

@@ -17,7 +17,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from processors.local.embedded import EmbeddedPostgres, EmbeddedValkey
+from processors.local.postgres import EmbeddedPostgres
+from processors.local.valkey import EmbeddedValkey
 
 
 @contextmanager

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from processors.local.embedded import EmbeddedPostgres
 from processors.local.local_files import (
     EmbeddedError,
     QuickstartError,
@@ -24,6 +23,7 @@ from processors.local.local_files import (
     service_user,
     write_file,
 )
+from processors.local.postgres import EmbeddedPostgres
 from processors.local.python import child_environment
 from processors.local.quickstart import prepare_var_dir
 
