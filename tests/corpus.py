@@ -1,86 +1,28 @@
 """A corpus of notification bodies from PAYLOADS.md, each with the facts it must produce.
 
-Bodies are written as JSON text (not built with json.dumps) so that escapes, key order
-and number formats are exactly what a sender would put on the wire.
+The cases of each kind of operations data live in tests/corpora/, one module each.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import importlib
+import pkgutil
 
-WABA = "102290129340398"
-PN = "106540352242922"
+from tests import corpora
+from tests.support.bodies import (
+    CONTACT,
+    PN,
+    T0,
+    WABA,
+    Case,
+    cloud,
+    cloud_message,
+    meta,
+    msg,
+)
 
+__all__ = ["CASES", "CONTACT", "PN", "REJECTED_CASES", "T0", "WABA", "Case", "cloud", "meta", "msg"]
 
-@dataclass(frozen=True)
-class Case:
-    """One body and what processing it must yield."""
-
-    name: str
-    body: bytes
-    state: str = "processed"
-    # message_id -> expected columns of messages_inbound (a subset)
-    messages: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # (message_id, status, unix time) -> expected columns of status_events (a subset)
-    statuses: dict[tuple[str, str, int], dict[str, Any]] = field(default_factory=dict)
-    # (code, title) of notification_errors, in order
-    errors: list[tuple[int | None, str | None]] = field(default_factory=list)
-    # wa_id -> profile name expected in contacts
-    contacts: dict[str, str | None] = field(default_factory=dict)
-    # note keys the processing must count
-    notes: frozenset[str] = frozenset()
-    rejection: str | None = None
-
-
-def cloud(value: str, field_name: str = "messages") -> bytes:
-    """A Cloud API envelope around one change value (given as JSON text)."""
-    return (
-        '{"object":"whatsapp_business_account","entry":[{"id":"'
-        + WABA
-        + '","changes":[{"value":'
-        + value
-        + ',"field":"'
-        + field_name
-        + '"}]}]}'
-    ).encode()
-
-
-def meta(rest: str) -> str:
-    """A Cloud change value with metadata, then `rest` (JSON members)."""
-    return (
-        '{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881",'
-        '"phone_number_id":"' + PN + '"},' + rest + "}"
-    )
-
-
-CONTACT = '"contacts":[{"profile":{"name":"Kerry Fisher"},"wa_id":"16315551181"}]'
-
-
-def cloud_message(message: str, contacts: str = CONTACT) -> bytes:
-    """A Cloud body with one inbound message from 16315551181."""
-    members = (contacts + "," if contacts else "") + '"messages":[' + message + "]"
-    return cloud(meta(members))
-
-
-def msg(mid: str, kind: str, body: str, extra: str = "", sender: str = "16315551181") -> str:
-    """A Cloud/On-Premise message object (JSON text)."""
-    return (
-        '{"from":"'
-        + sender
-        + '","id":"'
-        + mid
-        + '","timestamp":"1750000000",'
-        + (extra + "," if extra else "")
-        + '"type":"'
-        + kind
-        + '"'
-        + (("," + body) if body else "")
-        + "}"
-    )
-
-
-T0 = 1750000000
 CLOUD_CASES = [
     Case(
         "cloud text",
@@ -781,4 +723,13 @@ REJECTED_CASES = [
     ),
 ]
 
-CASES = CLOUD_CASES + ONPREM_CASES + REJECTED_CASES
+
+def _more_cases() -> list[Case]:
+    """The CASES of every module of tests/corpora (one per kind of notification)."""
+    found: list[Case] = []
+    for module in sorted(pkgutil.iter_modules(corpora.__path__), key=lambda m: m.name):
+        found.extend(importlib.import_module(f"{corpora.__name__}.{module.name}").CASES)
+    return found
+
+
+CASES = CLOUD_CASES + ONPREM_CASES + REJECTED_CASES + _more_cases()

@@ -125,7 +125,7 @@ def projections_for(events: Sequence[Claimed]) -> tuple[str, ...]:
     return tuple(
         name
         for projection in REGISTRY
-        if any(e.parsed is not None and projection.items(e.parsed) for e in events)
+        if any(e.parsed is not None and e.parsed.of(projection.name) for e in events)
         for name in projection.queries
     )
 

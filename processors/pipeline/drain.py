@@ -86,7 +86,7 @@ class DrainResult:
             else:
                 counts["processed"] += 1
                 for projection in REGISTRY:
-                    items[projection.name] += len(projection.items(event.parsed))
+                    items[projection.name] += len(event.parsed.of(projection.name))
                 notes.add_all(event.parsed.notes)
         return cls(
             batches=1,

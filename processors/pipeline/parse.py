@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, NoReturn
 
-from processors.pipeline.projections.errors import ErrorNotification, read_error
-from processors.pipeline.projections.messages import InboundMessage, read_message
-from processors.pipeline.projections.statuses import StatusUpdate, read_status
-from processors.pipeline.reading import Path, dig, indexed, items, label_of, shown
-from processors.pipeline.values import Notes, TimeWindow, json_int, string
+from processors.pipeline.projections import REGISTRY, Change
+from processors.pipeline.reading import label_of, shown, time_of
+from processors.pipeline.values import Notes, TimeWindow, json_int
 
 Format = Literal["cloud", "onprem"]
+
+# Fields WhatsApp sends that no projection reads: kept in the raw event and counted.
+STORED_ONLY_FIELDS = frozenset({"history", "smb_app_state_sync"})
 
 UTF8_BOM = b"\xef\xbb\xbf"
 # Far deeper than any notification, far below what Python's json can recurse into.
@@ -45,11 +46,22 @@ class ParsedEvent:
     """Everything one body says, item by item."""
 
     format: Format
-    messages: list[InboundMessage] = field(default_factory=list)
-    statuses: list[StatusUpdate] = field(default_factory=list)
-    errors: list[ErrorNotification] = field(default_factory=list)
+    items: dict[str, list[Any]] = field(default_factory=dict)  # by projection name
     notes: Notes = field(default_factory=Notes)
     window: TimeWindow = field(default_factory=lambda: TimeWindow.for_event(datetime.now(UTC)))
+
+    def of(self, projection: str) -> list[Any]:
+        """The items read for the projection named `projection` (in body order)."""
+        return self.items.get(projection, [])
+
+    def take(self, change: Change) -> None:
+        """Read `change` with every projection of its field; a field none reads is noted."""
+        readers = [p for p in REGISTRY if change.field in p.fields]
+        if not readers:
+            kind = "stored_change" if change.field in STORED_ONLY_FIELDS else "ignored_change"
+            self.notes.add(f"{kind}:{shown(change.field)}")
+        for projection in readers:
+            self.items.setdefault(projection.name, []).extend(projection.read(self, change))
 
 
 def parse(body: bytes, received_at: datetime | None = None) -> ParsedEvent:
@@ -65,7 +77,7 @@ def parse(body: bytes, received_at: datetime | None = None) -> ParsedEvent:
         k in document for k in ("contacts", "messages", "statuses", "errors")
     ):
         event = ParsedEvent("onprem", window=window)
-        _parse_value(event, document, (), phone_number_id=None)
+        event.take(Change("messages", document, (), 0, None, None, None))
         return event
     raise Rejected("unknown shape: neither a Cloud API nor an On-Premise notification")
 
@@ -131,50 +143,33 @@ def _parse_cloud(document: dict[str, Any], window: TimeWindow) -> ParsedEvent:
     entries = document.get("entry")
     if not isinstance(entries, list):
         raise Rejected("Cloud API body without an entry list")
+    position = 0
     for e, entry in enumerate(entries):
         changes = entry.get("changes") if isinstance(entry, dict) else None
         if not isinstance(changes, list):
             event.notes.add("bad_entry")
             continue
+        waba_id = label_of(event, entry, "id")
+        entry_time = time_of(event, entry.get("time"), "entry")
         for c, change in enumerate(changes):
             if not isinstance(change, dict) or not isinstance(change.get("value"), dict):
                 event.notes.add("bad_change")
                 continue
-            if change.get("field") != "messages":
-                # Template, account and quality updates: kept in the raw event, counted.
-                event.notes.add(f"ignored_change:{shown(change.get('field'))}")
-                continue
             value = change["value"]
             metadata = value.get("metadata")
-            phone_number_id = (
-                label_of(event, metadata, "phone_number_id") if isinstance(metadata, dict) else None
+            event.take(
+                Change(
+                    field=shown(change.get("field")),
+                    value=value,
+                    path=("entry", str(e), "changes", str(c), "value"),
+                    position=position,
+                    waba_id=waba_id,
+                    entry_time=entry_time,
+                    phone_number_id=label_of(event, metadata, "phone_number_id"),
+                )
             )
-            _parse_value(
-                event, value, ("entry", str(e), "changes", str(c), "value"), phone_number_id
-            )
+            position += 1
     return event
-
-
-def _parse_value(
-    event: ParsedEvent, value: dict[str, Any], base: Path, phone_number_id: str | None
-) -> None:
-    names = {
-        wa_id: name
-        for contact in items(event, value, "contacts")
-        if (wa_id := label_of(event, contact, "wa_id"))
-        and (name := string(dig(contact, "profile", "name"))) is not None
-    }
-    for index, message in indexed(event, value, "messages"):
-        path = (*base, "messages", str(index))
-        if (read := read_message(event, message, path, phone_number_id, names)) is not None:
-            event.messages.append(read)
-    for index, status in indexed(event, value, "statuses"):
-        path = (*base, "statuses", str(index))
-        if (update := read_status(event, status, path, phone_number_id)) is not None:
-            event.statuses.append(update)
-    for index, error in indexed(event, value, "errors"):
-        path = (*base, "errors", str(index))
-        event.errors.append(read_error(event, error, len(event.errors), path, phone_number_id))
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -195,11 +190,4 @@ def _has_unstorable_text(value: Any) -> bool:
     return False
 
 
-__all__ = [
-    "ErrorNotification",
-    "InboundMessage",
-    "ParsedEvent",
-    "Rejected",
-    "StatusUpdate",
-    "parse",
-]
+__all__ = ["ParsedEvent", "Rejected", "parse"]

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-import dataclasses
-import typing
+from pathlib import Path
 
 import psycopg
 import pytest
 
+from processors.pipeline import projections
 from processors.pipeline.batch import ensure_stage_tables
-from processors.pipeline.parse import ParsedEvent
 from processors.pipeline.projections import REGISTRY, Projection
 from receiver.queries import load_queries
 
 
-def test_every_kind_of_parsed_item_has_one_projection() -> None:
-    hints = typing.get_type_hints(ParsedEvent)
-    item_lists = {
-        f.name for f in dataclasses.fields(ParsedEvent) if typing.get_origin(hints[f.name]) is list
-    }
-    assert sorted(p.name for p in REGISTRY) == sorted(item_lists)
+def test_every_module_of_the_package_is_a_registered_projection() -> None:
+    package = Path(projections.__file__).parent
+    modules = {path.stem for path in package.glob("*.py")} - {"__init__", "base"}
+    registered = {p.read.__module__.rpartition(".")[2] for p in REGISTRY}
+    assert registered == modules  # a module without PROJECTION would be silently left out
+    assert len({p.name for p in REGISTRY}) == len(REGISTRY)
+    assert len({p.stage_table for p in REGISTRY}) == len(REGISTRY)
+    assert [p.read.__module__ for p in REGISTRY] == sorted(p.read.__module__ for p in REGISTRY)
 
 
 @pytest.mark.parametrize("projection", REGISTRY, ids=lambda p: p.name)

@@ -24,13 +24,13 @@ def test_hostile_bodies_yield_what_they_should(case: Hostile) -> None:
     event = parse(case.body, datetime.now(UTC))  # jsonb's own refusals come later, in SQL
     if case.state == "rejected":
         return
-    assert case.messages <= {m.message_id for m in event.messages}
-    assert {(s.message_id, s.status) for s in event.statuses} == case.statuses
+    assert case.messages <= {m.message_id for m in event.of("messages")}
+    assert {(s.message_id, s.status) for s in event.of("statuses")} == case.statuses
     assert case.notes <= set(event.notes), dict(event.notes)
     assert len(event.notes) <= MAX_NOTE_KEYS
     assert len(json.dumps(event.notes)) < 4096
     for message_id, codes in case.codes.items():
-        (status,) = [s for s in event.statuses if s.message_id == message_id]
+        (status,) = [s for s in event.of("statuses") if s.message_id == message_id]
         assert list(status.error_codes) == codes
 
 
@@ -46,9 +46,11 @@ def test_the_time_window_runs_from_2009_to_a_day_after_receipt() -> None:
 def test_a_rebuild_decides_as_the_first_drain_did() -> None:
     body = b'{"statuses":[{"id":"m","status":"read","timestamp":"1767300000"}]}'
     received = datetime(2026, 1, 1, tzinfo=UTC)  # the status is 23 h after receipt: kept
-    assert [s.status_at for s in parse(body, received).statuses] == [1767300000]
+    assert [s.status_at for s in parse(body, received).of("statuses")] == [1767300000]
     earlier = datetime(2025, 12, 30, tzinfo=UTC)
-    assert parse(body, earlier).statuses == []  # received earlier: the same time is implausible
+    assert (
+        parse(body, earlier).of("statuses") == []
+    )  # received earlier: the same time is implausible
 
 
 def test_labels_are_bounded_in_bytes_not_characters() -> None:
@@ -129,7 +131,7 @@ def test_ids_too_long_for_their_key_are_noted() -> None:
             '"statuses":[{"id":"s","status":"' + long_status + '","timestamp":"1750000000"}],'
             '"contacts":[{"wa_id":"' + long_wa_id + '"}]}').encode()  # fmt: skip
     event = parse(body)
-    assert (event.messages, event.statuses) == ([], [])
+    assert (event.of("messages"), event.of("statuses")) == ([], [])
     assert {"too_long:id", "too_long:status", "too_long:wa_id"} <= set(event.notes)
     assert {"message_without_id", "status_without_id_status_or_timestamp"} <= set(event.notes)
 

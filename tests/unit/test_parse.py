@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from processors.pipeline.parse import InboundMessage, Rejected, StatusUpdate, parse
+from processors.pipeline.parse import Rejected, parse
+from processors.pipeline.projections.messages import InboundMessage
+from processors.pipeline.projections.statuses import StatusUpdate
 from tests.corpus import CASES, REJECTED_CASES, Case
 
 PROCESSED = [case for case in CASES if case.state == "processed"]
@@ -32,30 +34,30 @@ def resolve(body: bytes, path: tuple[str, ...]) -> Any:
 @pytest.mark.parametrize("case", PROCESSED, ids=lambda c: c.name)
 def test_messages_statuses_and_errors_match_the_expected_facts(case: Case) -> None:
     event = parse(case.body)
-    messages = {m.message_id: m for m in event.messages}
+    messages = {m.message_id: m for m in event.of("messages")}
     assert set(messages) == set(case.messages)
     for message_id, expected in case.messages.items():
         actual = asdict(messages[message_id])
         assert {k: actual[k] for k in expected} == expected
-    statuses = {(s.message_id, s.status, s.status_at): s for s in event.statuses}
+    statuses = {(s.message_id, s.status, s.status_at): s for s in event.of("statuses")}
     assert set(statuses) == set(case.statuses)
     for key, expected in case.statuses.items():
         actual = asdict(statuses[key])
         actual["error_codes"] = list(actual["error_codes"])
         assert {k: actual[k] for k in expected} == expected
-    assert [(e.code, e.title) for e in event.errors] == case.errors
+    assert [(e.code, e.title) for e in event.of("errors")] == case.errors
     assert case.notes <= set(event.notes)
     for wa_id, name in case.contacts.items():
-        assert {m.contact_name for m in event.messages if m.wa_id == wa_id} == {name}
+        assert {m.contact_name for m in event.of("messages") if m.wa_id == wa_id} == {name}
 
 
 @pytest.mark.parametrize("case", PROCESSED, ids=lambda c: c.name)
 def test_every_item_path_points_at_that_item_in_the_body(case: Case) -> None:
     event = parse(case.body)
-    items: list[InboundMessage | StatusUpdate] = [*event.messages, *event.statuses]
+    items: list[InboundMessage | StatusUpdate] = [*event.of("messages"), *event.of("statuses")]
     for item in items:
         assert str(resolve(case.body, item.path)["id"]) == item.message_id
-    for error in event.errors:
+    for error in event.of("errors"):
         assert resolve(case.body, error.path)["code"] == error.code
 
 
@@ -78,9 +80,9 @@ def test_bad_items_never_sink_their_siblings() -> None:
         b'"statuses":[{"id":"s","status":"read"},{"id":"s","status":"read","timestamp":"1750000000"}],'
         b'"contacts":"not a list"}'
     )
-    assert [m.message_id for m in event.messages] == ["ok"]
-    assert event.messages[0].sent_at is None  # a malformed timestamp is NULL, not a crash
-    assert [(s.message_id, s.status_at) for s in event.statuses] == [("s", 1750000000)]
+    assert [m.message_id for m in event.of("messages")] == ["ok"]
+    assert event.of("messages")[0].sent_at is None  # a malformed timestamp is NULL, not a crash
+    assert [(s.message_id, s.status_at) for s in event.of("statuses")] == [("s", 1750000000)]
     assert event.notes["not_an_object:messages"] == 1
     assert event.notes["status_without_id_status_or_timestamp"] == 1
     assert event.notes["not_a_list:contacts"] == 1
@@ -89,7 +91,7 @@ def test_bad_items_never_sink_their_siblings() -> None:
 def test_ids_too_long_to_index_are_skipped() -> None:
     body = ('{"messages":[{"id":"' + "x" * 600 + '","type":"text"}]}').encode()
     event = parse(body)
-    assert event.messages == []
+    assert event.of("messages") == []
     assert event.notes["message_without_id"] == 1
 
 
@@ -97,7 +99,7 @@ def test_numbers_where_strings_are_expected_are_accepted() -> None:
     event = parse(
         b'{"statuses":[{"id":123,"status":"sent","timestamp":1750000000,"recipient_id":5}]}'
     )
-    (status,) = event.statuses
+    (status,) = event.of("statuses")
     assert (status.message_id, status.status_at, status.recipient_id) == ("123", 1750000000, "5")
 
 

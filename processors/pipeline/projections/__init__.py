@@ -1,21 +1,37 @@
-"""The projections: each a module here and a file in sql/projections/, listed once below.
+"""The projections: each a module here and a file in sql/projections/.
 
-A projection turns one kind of parsed item (messages, statuses, errors) into rows of
-its tables. Its module holds the item's fact type and how a sender's item is read,
-the row each item is staged as (in the order of `columns`), its queries and its
-tables; its SQL file holds the staging table (`stage_table`) and the queries. The
-drain, rebuild, the roles, the drain's counts and the test helpers all take their
-lists from REGISTRY: adding a projection is a module, an SQL file, a migration for
-its tables and its line here.
+A projection turns one kind of parsed item (messages, statuses, template events...)
+into rows of its tables. Its module holds the item's fact type, the change fields it
+reads and how it reads them, the row each item is staged as (in the order of
+`columns`), its queries and its tables, as one `PROJECTION`; its SQL file holds the
+staging table (`stage_table`) and the queries. The parser, the drain, rebuild, the
+roles, the drain's counts and the test helpers all take their lists from REGISTRY,
+which is every module of this package that defines a PROJECTION: adding a projection
+is a module, an SQL file and a migration for its tables.
 """
 
 from __future__ import annotations
 
-from processors.pipeline.projections import errors, messages, statuses
-from processors.pipeline.projections.base import Projection
+import importlib
+import pkgutil
 
-# The order the drain stages and projects them in.
-REGISTRY: tuple[Projection, ...] = (messages.PROJECTION, statuses.PROJECTION, errors.PROJECTION)
+from processors.pipeline.projections.base import Change, Projection
+
+
+def _discovered() -> tuple[Projection, ...]:
+    """The PROJECTION of every module here, by module name (the order they are staged in)."""
+    found = []
+    for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        projection = getattr(
+            importlib.import_module(f"{__name__}.{module.name}"), "PROJECTION", None
+        )
+        if isinstance(projection, Projection):
+            found.append(projection)
+    return tuple(found)
+
+
+# Staged and projected in this order, which is the same in every drain: one lock order.
+REGISTRY: tuple[Projection, ...] = _discovered()
 
 
 def projection_tables() -> tuple[str, ...]:
@@ -23,4 +39,9 @@ def projection_tables() -> tuple[str, ...]:
     return tuple(table for projection in REGISTRY for table in projection.tables)
 
 
-__all__ = ["REGISTRY", "Projection", "projection_tables"]
+def read_fields() -> frozenset[str]:
+    """Every change field some projection reads."""
+    return frozenset(field for projection in REGISTRY for field in projection.fields)
+
+
+__all__ = ["REGISTRY", "Change", "Projection", "projection_tables", "read_fields"]

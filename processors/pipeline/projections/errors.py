@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from processors.pipeline.projections.base import Projection, comma_path
-from processors.pipeline.reading import Path, Reading, code_of
+from processors.pipeline.projections.base import Change, Projection, comma_path
+from processors.pipeline.reading import Path, Reading, code_of, indexed
+
+if TYPE_CHECKING:
+    from processors.pipeline.parse import ParsedEvent
 from processors.pipeline.values import string
 
 
@@ -19,6 +23,14 @@ class ErrorNotification:
     title: str | None
     phone_number_id: str | None
     path: Path
+
+
+def read_errors(event: ParsedEvent, change: Change) -> Iterator[ErrorNotification]:
+    """The errors a `messages` change reports, numbered on from those read before."""
+    first = len(event.of("errors"))
+    for n, (index, error) in enumerate(indexed(event, change.value, "errors")):
+        path = (*change.path, "errors", str(index))
+        yield read_error(event, error, first + n, path, change.phone_number_id)
 
 
 def read_error(
@@ -36,8 +48,9 @@ def read_error(
 
 PROJECTION = Projection(
     name="errors",
+    fields=frozenset({"messages"}),
+    read=read_errors,
     stage_table="stage_error",
-    items=lambda parsed: parsed.errors,
     columns=("position", "code", "title", "path"),
     row=lambda e: (e.position, e.code, e.title, comma_path(e.path)),
     queries=("project_errors",),

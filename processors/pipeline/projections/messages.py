@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from processors.pipeline.projections.base import Projection, comma_path
-from processors.pipeline.reading import Path, Reading, dig, label_of, nonempty, shown, time_of
+from processors.pipeline.projections.base import Change, Projection, comma_path
+from processors.pipeline.reading import (
+    Path,
+    Reading,
+    dig,
+    indexed,
+    items,
+    label_of,
+    nonempty,
+    shown,
+    time_of,
+)
+from processors.pipeline.values import string
 
 KNOWN_TYPES = frozenset(
     {
@@ -35,6 +47,20 @@ class InboundMessage:
     context_message_id: str | None
     contact_name: str | None
     path: Path
+
+
+def read_messages(event: Reading, change: Change) -> Iterator[InboundMessage]:
+    """The inbound messages of a `messages` change, named after their senders' contacts."""
+    names = {
+        wa_id: name
+        for contact in items(event, change.value, "contacts")
+        if (wa_id := label_of(event, contact, "wa_id"))
+        and (name := string(dig(contact, "profile", "name"))) is not None
+    }
+    for index, message in indexed(event, change.value, "messages"):
+        path = (*change.path, "messages", str(index))
+        if (read := read_message(event, message, path, change.phone_number_id, names)) is not None:
+            yield read
 
 
 def read_message(
@@ -98,8 +124,9 @@ def _row(m: Any) -> tuple[Any, ...]:
 
 PROJECTION = Projection(
     name="messages",
+    fields=frozenset({"messages"}),
+    read=read_messages,
     stage_table="stage_message",
-    items=lambda parsed: parsed.messages,
     columns=(
         "message_id",
         "wa_id",

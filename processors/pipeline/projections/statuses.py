@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from processors.pipeline.projections.base import Projection, comma_path
-from processors.pipeline.reading import Path, Reading, code_of, label_of, shown, time_of
+from processors.pipeline.projections.base import Change, Projection, comma_path
+from processors.pipeline.reading import Path, Reading, code_of, indexed, label_of, shown, time_of
 
 PROGRESS = ("sent", "delivered", "read", "played")
 KNOWN_STATUSES = frozenset({*PROGRESS, "failed", "deleted", "warning"})
@@ -32,6 +33,14 @@ class StatusUpdate:
     billable: bool | None
     error_codes: tuple[int, ...]
     path: Path
+
+
+def read_statuses(event: Reading, change: Change) -> Iterator[StatusUpdate]:
+    """The status notifications of a `messages` change."""
+    for index, status in indexed(event, change.value, "statuses"):
+        path = (*change.path, "statuses", str(index))
+        if (update := read_status(event, status, path, change.phone_number_id)) is not None:
+            yield update
 
 
 def read_status(
@@ -95,8 +104,9 @@ def _int_array(values: tuple[int, ...]) -> str:
 
 PROJECTION = Projection(
     name="statuses",
+    fields=frozenset({"messages"}),
+    read=read_statuses,
     stage_table="stage_status",
-    items=lambda parsed: parsed.statuses,
     columns=(
         "message_id",
         "status",

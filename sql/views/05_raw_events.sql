@@ -1,0 +1,36 @@
+-- Stored deliveries and their processing state; the events replay and forward select.
+-- The public SQL surface (SPEC §5). Columns may be added, never renamed or dropped.
+
+CREATE VIEW wabahook.raw_event_log AS
+SELECT r.id AS raw_event_id, r.channel, r.received_at, r.body_sha256,
+       CASE WHEN q.raw_event_id IS NOT NULL
+            THEN CASE WHEN q.last_error IS NOT NULL THEN 'failed' ELSE 'queued' END
+            ELSE coalesce(res.state, 'queued') END AS state,
+       CASE WHEN q.raw_event_id IS NOT NULL THEN q.last_error ELSE res.error END AS error,
+       coalesce(q.attempts, res.attempts, 0) AS attempts,
+       EXISTS (
+           SELECT 1 FROM wabahook.raw_events earlier
+           WHERE earlier.channel = r.channel AND earlier.body_sha256 = r.body_sha256
+             AND earlier.id < r.id
+       ) AS duplicate_delivery,
+       res.format, res.notes, res.processed_at,
+       nullif(q.not_before, 'infinity') AS next_attempt_at  -- NULL: waits for `failed retry`
+FROM wabahook.raw_events r
+LEFT JOIN wabahook.event_queue q ON q.raw_event_id = r.id
+LEFT JOIN wabahook.event_results res ON res.raw_event_id = r.id;
+COMMENT ON VIEW wabahook.raw_event_log IS
+    'One row per stored delivery: its processing state, error, attempts, and whether it repeats an earlier delivery.';
+
+-- The stored events `replay` and `forward` act on. Every filter is optional (NULL: not
+-- filtered); PostgreSQL inlines the function, so each call is planned as one query.
+CREATE FUNCTION wabahook.selected_events(
+    channels text[], since timestamptz, until timestamptz, ids bigint[], states text[]
+) RETURNS SETOF wabahook.raw_event_log
+LANGUAGE sql STABLE AS $$
+    SELECT * FROM wabahook.raw_event_log
+    WHERE (channels IS NULL OR channel = ANY(channels))
+      AND (since IS NULL OR received_at >= since)
+      AND (until IS NULL OR received_at < until)
+      AND (ids IS NULL OR raw_event_id = ANY(ids))
+      AND (states IS NULL OR state = ANY(states))
+$$;
