@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
+from processors.operations import Operations, plain, read_operations
 from processors.pipeline.queue_health import queue_health
 from receiver.db import Database
 
@@ -21,6 +21,7 @@ class Summary:
     failures: list[dict[str, Any]] = field(default_factory=list)
     intake: list[dict[str, Any]] = field(default_factory=list)
     queue: dict[str, Any] = field(default_factory=dict)
+    operations: Operations = field(default_factory=Operations)
 
     @property
     def totals(self) -> dict[str, Any]:
@@ -47,10 +48,11 @@ class Summary:
             "days": self.days,
             "channel": self.channel,
             "totals": self.totals,
-            "funnel": [_plain(row) for row in self.funnel],
-            "latency": _plain(self.latency),
-            "failures": [_plain(row) for row in self.failures],
+            "funnel": [plain(row) for row in self.funnel],
+            "latency": plain(self.latency),
+            "failures": [plain(row) for row in self.failures],
             "queue": self.queue,
+            "operations": self.operations.as_json(),
         }
 
 
@@ -66,6 +68,7 @@ def summarize(db: Database, days: int, channel: str | None = None, top: int = 10
         failures=[dict(row) for row in db.fetch_all("failures_period", {**params, "limit": top})],
         intake=[dict(row) for row in db.fetch_all("intake_period", params)],
         queue=queue_health(db),
+        operations=read_operations(db, days, channel),
     )
 
 
@@ -74,14 +77,3 @@ def latency_samples(db: Database, days: int, channel: str | None = None) -> list
     return [
         dict(row) for row in db.fetch_all("latency_samples", {"days": days, "channel": channel})
     ]
-
-
-def _plain(row: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for key, value in row.items():
-        if isinstance(value, date):
-            value = value.isoformat()
-        elif value is not None and not isinstance(value, (int, float, str, bool)):
-            value = float(value)  # Decimal
-        out[key] = value
-    return out

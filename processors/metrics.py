@@ -96,3 +96,42 @@ class QueueCollector(Collector):
             "wabahook_oldest_queued_event_age_seconds", "Oldest waiting event (0: none).",
             value=health["oldest_queued_seconds"] or 0.0,
         )  # fmt: skip
+
+
+# Gauges of operations data, as (column of `operations_gauges`, metric, help).
+OPERATIONS_GAUGES = (
+    ("templates_paused", "wabahook_templates_paused", "Templates whose latest status is PAUSED."),
+    ("templates_disabled", "wabahook_templates_disabled",
+     "Templates whose latest status is DISABLED."),
+    ("templates_rejected", "wabahook_templates_rejected",
+     "Templates whose latest status is REJECTED."),
+    ("templates_quality_red", "wabahook_templates_quality_red",
+     "Templates whose latest quality score is RED."),
+    ("numbers_flagged", "wabahook_phone_numbers_flagged_last_day",
+     "Phone number quality updates FLAGGED in the last 24 hours."),
+    ("numbers_downgraded", "wabahook_phone_numbers_downgraded_last_day",
+     "Phone number messaging limit DOWNGRADEs in the last 24 hours."),
+    ("account_restrictions", "wabahook_account_restrictions_last_day",
+     "Account restrictions, violations, bans and critical alerts in the last 24 hours."),
+    ("opt_outs", "wabahook_marketing_opt_outs_last_day",
+     "Customers who stopped marketing messages in the last 24 hours."),
+    ("marketing_sent", "wabahook_marketing_messages_last_day",
+     "Outbound marketing messages whose first status came in the last 24 hours."),
+)  # fmt: skip
+
+
+class OperationsCollector(Collector):
+    """Gauges an on-call engineer pages on, read from the operations views at scrape time."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            row = self._db.fetch_one("operations_gauges")
+        except DatabaseError:
+            return  # no figures is better than wrong ones
+        if row is None:
+            return
+        for column, name, help_text in OPERATIONS_GAUGES:
+            yield GaugeMetricFamily(name, help_text, value=row[column])

@@ -15,7 +15,7 @@ from psycopg.rows import tuple_row
 
 from processors.pipeline.projections import projection_tables
 from receiver.config import ROLE_COMPONENTS, Secret
-from receiver.db import SEARCH_PATH
+from receiver.db import SEARCH_PATH, first_line
 from receiver.queries import query, sql_dir
 
 MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -76,12 +76,7 @@ def migrate(
     migrations = discover(folder)
     views_folder = views_folder or sql_dir() / "views"
     try:
-        with psycopg.connect(
-            conninfo,
-            autocommit=True,
-            application_name="wabahook-migrate",
-            options=f"-c search_path={SEARCH_PATH}",
-        ) as conn:
+        with _connect(conninfo) as conn:
             conn.execute(query("lock_migrations"), {"key": LOCK_KEY})
             try:
                 applied = _apply(conn, migrations, on_apply)
@@ -95,6 +90,42 @@ def migrate(
     except psycopg.Error as exc:
         raise MigrationError(f"migration failed: {str(exc).strip().splitlines()[0]}") from None
     return applied
+
+
+def present_projection_tables(conninfo: str) -> frozenset[str]:
+    """The projection tables that exist now (before a migrate: which ones it adds)."""
+    try:
+        with _connect(conninfo) as conn:
+            rows = conn.execute(query("present_tables"), {"tables": list(projection_tables())})
+            return frozenset(name for (name,) in rows)
+    except psycopg.Error as exc:
+        raise MigrationError(f"cannot read the schema: {first_line(exc)}") from None
+
+
+def unfilled_projection_tables(conninfo: str, before: frozenset[str]) -> list[str]:
+    """Projection tables added since `before` while stored events were already processed.
+
+    Events processed before a table existed never reached it: `wabahook rebuild`
+    fills it from the stored raw events.
+    """
+    added = [table for table in projection_tables() if table not in before]
+    if not added:
+        return []
+    try:
+        with _connect(conninfo) as conn:
+            row = conn.execute(query("any_processed_event")).fetchone()
+    except psycopg.Error as exc:
+        raise MigrationError(f"cannot read the schema: {first_line(exc)}") from None
+    return added if row and row[0] else []
+
+
+def _connect(conninfo: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(
+        conninfo,
+        autocommit=True,
+        application_name="wabahook-migrate",
+        options=f"-c search_path={SEARCH_PATH}",
+    )
 
 
 def _apply(

@@ -22,6 +22,8 @@ def render(summary: Summary, latencies: list[dict[str, Any]]) -> str:
         ("Delivery and read latency", _latency(latencies)),
         ("Failures by error code", _failures(summary)),
         ("Intake volume and sender retries", _intake(summary)),
+        ("Outbound messages by pricing category and type", _pricing(summary)),
+        ("Failures by error class", _failure_classes(summary)),
     ]
     totals = summary.totals
     scope = f"channel {summary.channel}" if summary.channel else "all channels"
@@ -33,13 +35,20 @@ def render(summary: Summary, latencies: list[dict[str, Any]]) -> str:
             ("failed", "failed"), ("requests", "deliveries received"),
             ("duplicate_deliveries", "sender retries"), ("rejected", "rejected"),
         ]
+    ) + "".join(
+        f'<div class="card"><div class="value">{html.escape(_fmt(value))}</div>'
+        f'<div class="label">{label}</div></div>'
+        for value, label in [
+            (len(summary.operations.templates), "templates needing attention"),
+            (summary.operations.opt_outs.get("stopped", 0), "marketing opt-outs"),
+        ]
     )  # fmt: skip
     sections = "".join(
         f"<section><h2>{html.escape(title)}</h2>"
         f"{figure.to_html(full_html=False, include_plotlyjs=False, config={'displaylogo': False})}"
         "</section>"
         for title, figure in charts
-    )
+    ) + _operations_tables(summary)
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -52,6 +61,9 @@ h1 {{ font-weight: 600; margin-bottom: .2rem; }} .sub {{ color: #666; margin-top
 .card {{ border: 1px solid #ddd; border-radius: 8px; padding: .8rem 1.1rem; min-width: 120px; }}
 .value {{ font-size: 1.6rem; font-weight: 600; }} .label {{ color: #666; font-size: .85rem; }}
 section {{ margin: 2rem 0; }} h2 {{ font-size: 1.1rem; font-weight: 600; }}
+table {{ border-collapse: collapse; width: 100%; font-size: .9rem; }}
+th, td {{ text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #eee; }}
+th {{ color: #666; font-weight: 600; }} .none {{ color: #666; }}
 </style>
 <script>{get_plotlyjs()}</script>
 </head><body>
@@ -143,3 +155,74 @@ def _intake(summary: Summary) -> go.Figure:
         ]
     )  # fmt: skip
     return _layout(figure, barmode="overlay", yaxis_title="per hour")
+
+
+def _pricing(summary: Summary) -> go.Figure:
+    rows = summary.operations.pricing
+    kinds = sorted({(row["pricing_category"], row["pricing_type"]) for row in rows}, key=str)
+    days = sorted({row["day"] for row in rows})
+    counts = {(row["day"], row["pricing_category"], row["pricing_type"]): row["messages"]
+              for row in rows}  # fmt: skip
+    figure = go.Figure(
+        [
+            go.Bar(
+                name=_plain_text(f"{category or '-'} / {kind or '-'}"),
+                x=[day.isoformat() for day in days],
+                y=[counts.get((day, category, kind), 0) for day in days],
+            )
+            for category, kind in kinds
+        ]
+    )
+    return _layout(figure, barmode="stack", yaxis_title="messages")
+
+
+def _failure_classes(summary: Summary) -> go.Figure:
+    rows = list(reversed(summary.operations.failure_classes))
+    figure = go.Figure(
+        [go.Bar(x=[row["messages"] for row in rows],
+                y=[_plain_text(row["error_class"]) for row in rows], orientation="h",
+                marker_color=COLORS["failed"], name="failed messages")]
+    )  # fmt: skip
+    return _layout(figure, xaxis_title="messages", yaxis={"automargin": True})
+
+
+# The tables of operations data: (title, columns shown, rows), each cell escaped.
+def _operations_tables(summary: Summary) -> str:
+    ops = summary.operations
+    tables = [
+        ("Templates needing attention",
+         ["template_name", "language", "status", "status_reason", "quality", "status_at"],
+         ops.templates),
+        ("Phone number quality and limit changes",
+         ["event_at", "display_phone_number", "field", "event", "old_limit", "current_limit"],
+         ops.numbers),
+        ("Account alerts and restrictions",
+         ["event_at", "waba_id", "field", "event", "severity", "summary"], ops.accounts),
+        ("Marketing opt-outs", ["stopped", "stopped_by_error", "resumed"],
+         [ops.opt_outs] if ops.opt_outs else []),
+    ]  # fmt: skip
+    return "".join(
+        f"<section><h2>{html.escape(title)}</h2>{_table(columns, rows)}</section>"
+        for title, columns, rows in tables
+    )
+
+
+def _table(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return '<p class="none">Nothing in this period.</p>'
+    head = "".join(f"<th>{html.escape(column.replace('_', ' '))}</th>" for column in columns)
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td>{html.escape(_cell(row.get(column)))}</td>" for column in columns)
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    return str(value)

@@ -21,7 +21,19 @@ from tests.support.bodies import (
     msg,
 )
 
-__all__ = ["CASES", "CONTACT", "PN", "REJECTED_CASES", "T0", "WABA", "Case", "cloud", "meta", "msg"]
+__all__ = [
+    "BASE_CASES",
+    "CASES",
+    "CONTACT",
+    "PN",
+    "REJECTED_CASES",
+    "T0",
+    "WABA",
+    "Case",
+    "cloud",
+    "meta",
+    "msg",
+]
 
 CLOUD_CASES = [
     Case(
@@ -732,4 +744,6 @@ def _more_cases() -> list[Case]:
     return found
 
 
-CASES = CLOUD_CASES + ONPREM_CASES + REJECTED_CASES + _more_cases()
+# The cases analytics figures are computed by hand for; CASES adds every kind's.
+BASE_CASES = CLOUD_CASES + ONPREM_CASES + REJECTED_CASES
+CASES = BASE_CASES + _more_cases()

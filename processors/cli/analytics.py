@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,13 +11,20 @@ import click
 import processors.cli.common as cli
 from processors import analytics
 from processors.channels import shown
+from processors.operations import Operations
 
 
 @cli.main.command("stats")
 @cli.period_options(default_days=7)
 @cli.json_option
 def stats_command(channel: str | None, days: int, as_json: bool) -> None:
-    """Show the delivery funnel, latency, top failures and intake health.
+    """Show the funnel, latency, failures, operations data and intake health.
+
+    \b
+    Operations data: templates needing attention (paused, disabled, rejected,
+    quality YELLOW/RED), number quality and limit changes, account alerts and
+    restrictions, marketing opt-outs, messages by pricing category and type,
+    failures by error class.
 
     \b
     Example:
@@ -58,6 +66,7 @@ def stats_command(channel: str | None, days: int, as_json: bool) -> None:
         click.echo(
             f"  {row['messages']:>8}  {row['error_code']}  {cli.escaped(row['error_title'] or '')}"
         )
+    _show_operations(summary.operations)
     queue = summary.queue
     oldest = queue["oldest_queued_seconds"]
     click.echo("")
@@ -102,6 +111,75 @@ def report_command(out: Path, channel: str | None, days: int) -> None:
     except OSError as exc:
         cli.fail(f"cannot write {shown(out)}: {exc.strerror or exc}")
     click.echo(f"wrote {out} ({out.stat().st_size / 1_048_576:.1f} MiB)")
+
+
+def _show_operations(ops: Operations) -> None:
+    """The sections of `stats` a person acts on (nothing shown for an empty one)."""
+    esc = cli.escaped
+    if ops.failure_classes:
+        click.echo("")
+        click.echo("failures by class")
+        for row in ops.failure_classes:
+            click.echo(f"  {row['messages']:>8}  {esc(row['error_class'])}")
+    if ops.templates:
+        click.echo("")
+        click.echo("templates needing attention")
+        for row in ops.templates:
+            state = " ".join(
+                esc(part)
+                for part in (
+                    row["status"],
+                    row["status_reason"],
+                    row["quality"] and f"quality {row['quality']}",
+                )
+                if part and part != "NONE"
+            )
+            name = esc(row["template_name"] or row["template_id"])
+            language = esc(row["language"] or "-")
+            when = _when(row["status_at"] or row["quality_at"])
+            click.echo(f"  {name} ({language})  {state}  {when}")
+    if ops.numbers:
+        click.echo("")
+        click.echo("phone number changes")
+        for row in ops.numbers:
+            limits = (
+                f" {esc(row['old_limit'] or '?')} → {esc(row['current_limit'])}"
+                if row["current_limit"]
+                else ""
+            )
+            click.echo(
+                f"  {_when(row['event_at'])}  {esc(row['display_phone_number'] or row['waba_id'])}"
+                f"  {esc(row['event'])}{limits}"
+            )
+    if ops.accounts:
+        click.echo("")
+        click.echo("account alerts and restrictions")
+        for row in ops.accounts:
+            severity = f" [{esc(row['severity'])}]" if row["severity"] else ""
+            summary = f"  {esc(row['summary'])}" if row["summary"] else ""
+            click.echo(
+                f"  {_when(row['event_at'])}  {esc(row['waba_id'])}  {esc(row['field'])}"
+                f" {esc(row['event'] or '')}{severity}{summary}"
+            )
+    opt_outs = ops.opt_outs
+    if opt_outs.get("stopped") or opt_outs.get("resumed"):
+        click.echo("")
+        click.echo(
+            f"marketing opt-outs  {opt_outs['stopped']} stopped"
+            f" ({opt_outs['stopped_by_error']} seen as error 131050), {opt_outs['resumed']} resumed"
+        )
+    if ops.pricing:
+        click.echo("")
+        click.echo("outbound messages by pricing (PMP)")
+        for row in ops.pricing_totals:
+            click.echo(
+                f"  {row['messages']:>8}  {esc(row['pricing_category'] or '-')}"
+                f" / {esc(row['pricing_type'] or '-')}"
+            )
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
 def _percent(value: Any) -> str:

@@ -8,7 +8,12 @@ import click
 from psycopg.conninfo import make_conninfo
 
 import processors.cli.common as cli
-from processors.migrate import MigrationError, migrate
+from processors.migrate import (
+    MigrationError,
+    migrate,
+    present_projection_tables,
+    unfilled_projection_tables,
+)
 from processors.pipeline import rebuild as rebuild_module
 from processors.stored import retention as retention_module
 from processors.stored.selection import MAX_AGE, Duration
@@ -37,20 +42,29 @@ def migrate_command(roles: bool, as_json: bool) -> None:
     """
     settings = cli.command_settings()
     url = settings.database_url
+    # libpq waits minutes for a host that drops packets; a migration should not.
+    conninfo = make_conninfo(url.reveal(), connect_timeout=cli.CONNECT_TIMEOUT_SECONDS)
     try:
+        before = present_projection_tables(conninfo)
         applied = migrate(
-            # libpq waits minutes for a host that drops packets; a migration should not.
-            make_conninfo(url.reveal(), connect_timeout=cli.CONNECT_TIMEOUT_SECONDS),
+            conninfo,
             on_apply=None if as_json else lambda m: click.echo(f"applied {m.path.name}"),
             roles=roles,
             logins=settings.role_passwords,
         )
+        unfilled = unfilled_projection_tables(conninfo, before)
     except MigrationError as exc:
         cli.fail(cli.redacted(cli.first_line(exc), url))
     if as_json:
-        cli.emit_json({"applied": [m.path.name for m in applied]})
-    elif not applied:
+        cli.emit_json({"applied": [m.path.name for m in applied], "needs_rebuild": unfilled})
+        return
+    if not applied:
         click.echo("the database is up to date")
+    if unfilled:
+        click.echo(
+            f"new tables {', '.join(unfilled)} are empty, but events were processed before they"
+            " existed: run `wabahook rebuild` to fill them from the stored events"
+        )
 
 
 @cli.main.command("rebuild")

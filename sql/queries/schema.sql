@@ -82,3 +82,11 @@ ALTER TABLE wabahook.raw_events DETACH PARTITION {partition};
 
 -- name: drop_partition
 DROP TABLE {partition};
+
+-- name: present_tables
+-- Which of the tables %(tables)s (names in schema wabahook) exist.
+SELECT name FROM unnest(%(tables)s::text[]) AS name
+WHERE to_regclass(format('wabahook.%%I', name)) IS NOT NULL;
+
+-- name: any_processed_event
+SELECT EXISTS (SELECT 1 FROM wabahook.event_results) AS found;

@@ -207,8 +207,8 @@ def test_report_opens_offline_and_draws_its_charts(
     assert "<script src=" not in page
     assert "cdn" not in page.lower().split("<body>")[1]
     dom, log = render(out)
-    assert dom.count('class="plotly-graph-div') == 4
-    assert dom.count("main-svg") >= 8  # every chart drew its SVG layers
+    assert dom.count('class="plotly-graph-div') == 6
+    assert dom.count("main-svg") >= 12  # every chart drew its SVG layers
     assert "Uncaught" not in log
     assert "Daily funnel" in dom
     if populated:
@@ -217,9 +217,9 @@ def test_report_opens_offline_and_draws_its_charts(
 
 
 def test_the_corpus_gives_the_hand_computed_figures(db: Database, database_url: str) -> None:
-    from tests.corpus import CASES
+    from tests.corpus import BASE_CASES
 
-    store(db, [case.body for case in CASES])
+    store(db, [case.body for case in BASE_CASES])
     drain(db)
     day = date(2025, 6, 15)  # every status of the corpus is from that afternoon (UTC)
     (funnel,) = rows(database_url, "SELECT * FROM wabahook.delivery_funnel_daily")

@@ -1,0 +1,80 @@
+-- Operations data for `wabahook stats`, `report` and the worker's metrics: what a
+-- person acts on. Every period query takes %(days)s (UTC days back, today included)
+-- and %(channel)s (NULL: every channel).
+
+-- name: templates_needing_attention
+-- Templates whose current status stops sends, or whose quality is falling.
+SELECT channel, waba_id, template_id, template_name, language, status, status_reason, status_at,
+       quality, quality_at, category
+FROM wabahook.templates
+WHERE (status IN ('PAUSED', 'DISABLED', 'REJECTED', 'FLAGGED', 'LOCKED')
+       OR quality IN ('YELLOW', 'RED'))
+  AND (%(channel)s::text IS NULL OR channel = %(channel)s)
+ORDER BY greatest(status_at, quality_at) DESC NULLS LAST, channel, template_id
+LIMIT %(limit)s;
+
+-- name: phone_number_events_period
+SELECT channel, waba_id, display_phone_number, field, event, old_limit, current_limit,
+       requested_name, rejection_reason, event_at
+FROM wabahook.phone_number_events
+WHERE event_at >= (current_date - %(days)s + 1)::timestamp AT TIME ZONE 'UTC'
+  AND (%(channel)s::text IS NULL OR channel = %(channel)s)
+ORDER BY event_at DESC, raw_event_id DESC
+LIMIT %(limit)s;
+
+-- name: account_events_period
+SELECT channel, waba_id, field, event, severity, event_at,
+       coalesce(details #>> '{alert_info,alert_description}', details #>> '{ban_info,waba_ban_state}',
+                details #>> '{restriction_info,0,restriction_type}',
+                details #>> '{violation_info,violation_type}') AS summary
+FROM wabahook.account_events
+WHERE event_at >= (current_date - %(days)s + 1)::timestamp AT TIME ZONE 'UTC'
+  AND (%(channel)s::text IS NULL OR channel = %(channel)s)
+ORDER BY event_at DESC, raw_event_id DESC
+LIMIT %(limit)s;
+
+-- name: opt_outs_period
+-- Changes of marketing preference in the period: who stops now, who came back.
+SELECT count(*) FILTER (WHERE value = 'stop')::bigint AS stopped,
+       count(*) FILTER (WHERE value = 'stop' AND source = 'error_131050')::bigint AS stopped_by_error,
+       count(*) FILTER (WHERE value = 'resume')::bigint AS resumed
+FROM wabahook.marketing_preferences
+WHERE changed_at >= (current_date - %(days)s + 1)::timestamp AT TIME ZONE 'UTC'
+  AND (%(channel)s::text IS NULL OR channel = %(channel)s);
+
+-- name: pricing_period
+SELECT day, pricing_category, pricing_type, sum(messages)::bigint AS messages
+FROM wabahook.pricing_daily
+WHERE day > current_date - %(days)s AND (%(channel)s::text IS NULL OR channel = %(channel)s)
+GROUP BY day, pricing_category, pricing_type
+ORDER BY day, pricing_category, pricing_type;
+
+-- name: failure_classes_period
+SELECT error_class, sum(messages)::bigint AS messages
+FROM wabahook.failures_daily
+WHERE day > current_date - %(days)s AND (%(channel)s::text IS NULL OR channel = %(channel)s)
+GROUP BY error_class
+ORDER BY messages DESC, error_class;
+
+-- name: operations_gauges
+-- What on-call pages on, read at scrape time: templates stopped or falling, numbers
+-- flagged or downgraded and accounts restricted in the last 24 hours, and marketing
+-- opt-outs against marketing messages sent in the last 24 hours.
+SELECT
+    (SELECT count(*) FROM wabahook.templates WHERE status = 'PAUSED')::bigint AS templates_paused,
+    (SELECT count(*) FROM wabahook.templates WHERE status = 'DISABLED')::bigint AS templates_disabled,
+    (SELECT count(*) FROM wabahook.templates WHERE status = 'REJECTED')::bigint AS templates_rejected,
+    (SELECT count(*) FROM wabahook.templates WHERE quality = 'RED')::bigint AS templates_quality_red,
+    (SELECT count(*) FROM wabahook.phone_number_events
+     WHERE event = 'FLAGGED' AND event_at > now() - interval '24 hours')::bigint AS numbers_flagged,
+    (SELECT count(*) FROM wabahook.phone_number_events
+     WHERE event = 'DOWNGRADE' AND event_at > now() - interval '24 hours')::bigint AS numbers_downgraded,
+    (SELECT count(*) FROM wabahook.account_events
+     WHERE event_at > now() - interval '24 hours'
+       AND (event IN ('ACCOUNT_RESTRICTION', 'ACCOUNT_VIOLATION', 'DISABLED_UPDATE', 'ACCOUNT_DELETED')
+            OR (field = 'account_alerts' AND severity = 'CRITICAL')))::bigint AS account_restrictions,
+    (SELECT count(*) FROM wabahook.marketing_preferences
+     WHERE value = 'stop' AND changed_at > now() - interval '24 hours')::bigint AS opt_outs,
+    (SELECT count(*) FROM wabahook.delivery_status
+     WHERE pricing_category IN ('marketing', 'marketing_lite')
+       AND first_status_at > now() - interval '24 hours')::bigint AS marketing_sent;
