@@ -1,0 +1,45 @@
+"""Every change field WhatsApp sends is read by a projection, or kept and counted."""
+
+from __future__ import annotations
+
+import pytest
+
+from processors.pipeline.parse import STORED_ONLY_FIELDS, parse
+from processors.pipeline.projections import read_fields
+
+# SPEC §1 and §5 "Operations data": the fields of the Cloud API a projection reads.
+PROJECTED = (
+    "messages", "message_template_status_update", "message_template_quality_update",
+    "template_category_update", "message_template_components_update",
+    "phone_number_quality_update", "phone_number_name_update", "account_update",
+    "account_alerts", "business_capability_update", "security", "user_preferences",
+    "smb_message_echoes", "calls",
+)  # fmt: skip
+KEPT = ("history", "smb_app_state_sync")
+
+
+def body(field: str) -> bytes:
+    return (
+        '{"object":"whatsapp_business_account","entry":[{"id":"1","time":1750000000,'
+        '"changes":[{"value":{},"field":"' + field + '"}]}]}'
+    ).encode()
+
+
+def test_the_projected_fields_are_the_fields_projections_read() -> None:
+    assert read_fields() == frozenset(PROJECTED)
+    assert frozenset(KEPT) == STORED_ONLY_FIELDS
+
+
+@pytest.mark.parametrize("field", PROJECTED)
+def test_a_projected_field_is_not_noted_as_ignored(field: str) -> None:
+    notes = parse(body(field)).notes
+    assert not [key for key in notes if key.startswith(("ignored_change", "stored_change"))]
+
+
+@pytest.mark.parametrize("field", KEPT)
+def test_a_kept_field_is_counted_as_stored(field: str) -> None:
+    assert parse(body(field)).notes == {f"stored_change:{field}": 1}
+
+
+def test_a_field_nobody_knows_is_counted_as_ignored() -> None:
+    assert parse(body("brand_new_field")).notes == {"ignored_change:brand_new_field": 1}
