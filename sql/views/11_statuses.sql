@@ -4,7 +4,8 @@
 CREATE VIEW wabahook.status_events AS
 SELECT channel, message_id, status, status_at, phone_number_id, recipient_id, conversation_id,
        conversation_category, pricing_category, pricing_model, billable, error_codes,
-       payload -> 'errors' AS errors, raw_event_id, received_at, payload
+       payload -> 'errors' AS errors, raw_event_id, received_at, payload, pricing_type,
+       biz_opaque_callback_data
 FROM wabahook.status_event;
 COMMENT ON VIEW wabahook.status_events IS
     'One row per distinct status notification (channel, message id, status, timestamp).';
@@ -13,7 +14,10 @@ CREATE VIEW wabahook.delivery_status AS
 SELECT channel, message_id, recipient_id,
        wabahook.current_status(progress_rank, progress_at, failed_at, deleted_at) AS status,
        sent_at, delivered_at, read_at, failed_at, deleted_at, error_codes, conversation_id,
-       pricing_category, billable, played_at, first_status_at
+       pricing_category, billable, played_at, first_status_at,
+       -- Each from the earliest status that carries it (ties: the lowest raw event id);
+       -- the phone number from the latest status that names one.
+       pricing_model, pricing_type, biz_opaque_callback_data, phone_number_id
 FROM wabahook.message_delivery
 WHERE wabahook.current_status(progress_rank, progress_at, failed_at, deleted_at) IS NOT NULL;
 COMMENT ON VIEW wabahook.delivery_status IS

@@ -15,6 +15,9 @@ KNOWN_STATUS_KEYS = frozenset(
     {"id", "status", "timestamp", "recipient_id", "recipient_type", "recipient_participant_id",
      "biz_opaque_callback_data", "conversation", "pricing", "errors", "message", "type"}
 )  # fmt: skip
+# Meta caps the sender's callback tag at 512 characters; it sits in no index, so the
+# cap is on characters (a tag of 512 emoji is still a valid tag), not on bytes.
+MAX_CALLBACK_CHARS = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,8 @@ class StatusUpdate:
     billable: bool | None
     error_codes: tuple[int, ...]
     path: Path
+    pricing_type: str | None  # regular, free_customer_service, free_entry_point, or new ones
+    biz_opaque_callback_data: str | None  # the sender's own tag, echoed back
 
 
 def read_statuses(event: Reading, change: Change) -> Iterator[StatusUpdate]:
@@ -89,13 +94,30 @@ def read_status(
         billable=billable if isinstance(billable, bool) else None,
         error_codes=tuple(codes),
         path=path,
+        pricing_type=label_of(event, pricing, "type"),
+        biz_opaque_callback_data=callback_of(event, status),
     )
+
+
+def callback_of(event: Reading, status: dict[str, Any]) -> str | None:
+    """The status's `biz_opaque_callback_data`: a string of at most MAX_CALLBACK_CHARS."""
+    value = status.get("biz_opaque_callback_data")
+    if value is None or value == "":  # no tag was attached
+        return None
+    if not isinstance(value, str):  # Meta echoes the string it was given, nothing else
+        event.notes.add("not_a_string:biz_opaque_callback_data")
+        return None
+    if len(value) > MAX_CALLBACK_CHARS:
+        event.notes.add("too_long:biz_opaque_callback_data")
+        return None
+    return value
 
 
 def _row(s: Any) -> tuple[Any, ...]:
     return (s.message_id, s.status, s.status_at, s.phone_number_id, s.recipient_id,
             s.conversation_id, s.conversation_category, s.pricing_category, s.pricing_model,
-            s.billable, _int_array(s.error_codes), comma_path(s.path))  # fmt: skip
+            s.billable, _int_array(s.error_codes), comma_path(s.path), s.pricing_type,
+            s.biz_opaque_callback_data)  # fmt: skip
 
 
 def _int_array(values: tuple[int, ...]) -> str:
@@ -120,6 +142,8 @@ PROJECTION = Projection(
         "billable",
         "error_codes",
         "path",
+        "pricing_type",
+        "biz_opaque_callback_data",
     ),
     row=_row,
     queries=("project_statuses", "project_deliveries"),
