@@ -401,13 +401,25 @@ CLOUD_CASES = [
         statuses={("wamid.OUT6", "sent", 1750000600): {}},
     ),
     Case(
-        "cloud template status update is not a message change",
+        "cloud template status update without entry.time is a template event",
         cloud(
             '{"event":"APPROVED","message_template_id":12345,"message_template_name":"promo",'
             '"message_template_language":"en_US","reason":"NONE"}',
             field_name="message_template_status_update",
         ),
-        notes=frozenset({"ignored_change:message_template_status_update"}),
+        views={
+            "template_events": [
+                {
+                    "waba_id": WABA,
+                    "template_id": "12345",
+                    "template_name": "promo",
+                    "kind": "status",
+                    "event": "APPROVED",
+                    "reason": "NONE",
+                }
+            ],
+            "templates": [{"template_id": "12345", "status": "APPROVED", "quality": None}],
+        },
     ),
     Case(
         "cloud errors-only value (rate limit)",

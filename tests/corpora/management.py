@@ -1,0 +1,443 @@
+"""Management notifications: templates, phone numbers and the account (PAYLOADS.md §6).
+
+Template 1689556908129832 goes through a history spread over several cases (approved,
+quality dropped, recategorised, paused, a recategorisation announced, components
+edited), whose end state the `templates` row names.
+"""
+
+from __future__ import annotations
+
+from tests.support.bodies import T0, WABA, Case
+
+
+def management(field: str, value: str, time: int | None = T0) -> bytes:
+    """A Cloud body with one management change, as Meta sends it (entry.time unless None)."""
+    entry_time = "" if time is None else f'"time":{time},'
+    return (
+        '{"entry":[{"id":"' + WABA + '",' + entry_time + '"changes":[{"value":' + value
+        + ',"field":"' + field + '"}]}],"object":"whatsapp_business_account"}'
+    ).encode()  # fmt: skip
+
+
+TEMPLATE = "1689556908129832"
+NAMED = (
+    '"message_template_id":1689556908129832,"message_template_name":"order_confirmation",'
+    '"message_template_language":"en_US"'
+)
+APPROVED = management(
+    "message_template_status_update",
+    '{"event":"APPROVED",' + NAMED + ',"reason":"NONE","message_template_category":"UTILITY"}',
+    T0 + 10,
+)
+
+TEMPLATE_CASES = [
+    Case(
+        "template approved",
+        APPROVED,
+        views={
+            "template_events": [
+                {
+                    "waba_id": WABA,
+                    "template_id": TEMPLATE,
+                    "template_name": "order_confirmation",
+                    "language": "en_US",
+                    "kind": "status",
+                    "event": "APPROVED",
+                    "reason": "NONE",
+                    "category": "UTILITY",
+                    "previous": None,
+                    "event_at": T0 + 10,
+                    "field": "message_template_status_update",
+                    "phone_number_id": None,
+                }
+            ]
+        },
+    ),
+    Case(
+        "template approved, delivered again",
+        APPROVED,
+        views={"template_events": [{"template_id": TEMPLATE, "event": "APPROVED"}]},
+    ),
+    Case(
+        "template quality green to yellow",
+        management(
+            "message_template_quality_update",
+            '{"previous_quality_score":"GREEN","new_quality_score":"YELLOW",' + NAMED + "}",
+            T0 + 15,
+        ),
+        views={
+            "template_events": [
+                {
+                    "template_id": TEMPLATE,
+                    "kind": "quality",
+                    "event": "YELLOW",
+                    "previous": "GREEN",
+                    "event_at": T0 + 15,
+                }
+            ]
+        },
+    ),
+    Case(
+        "template paused with other_info",
+        management(
+            "message_template_status_update",
+            '{"event":"PAUSED",' + NAMED + ',"reason":null,'
+            '"other_info":{"title":"FIRST_PAUSE","description":"Your WhatsApp message template'
+            ' has been paused for 3 hours until Jun 15, 2025 at 5:00 PM UTC."}}',
+            T0 + 20,
+        ),
+        views={
+            "template_events": [
+                {
+                    "template_id": TEMPLATE,
+                    "kind": "status",
+                    "event": "PAUSED",
+                    "reason": None,
+                    "event_at": T0 + 20,
+                }
+            ]
+        },
+    ),
+    Case(
+        "template category changed",
+        management(
+            "template_category_update",
+            "{" + NAMED + ',"previous_category":"UTILITY","new_category":"MARKETING"}',
+            T0 + 30,
+        ),
+        views={
+            "template_events": [
+                {
+                    "template_id": TEMPLATE,
+                    "kind": "category",
+                    "event": "MARKETING",
+                    "previous": "UTILITY",
+                    "event_at": T0 + 30,
+                }
+            ]
+        },
+    ),
+    Case(
+        "template recategorisation announced",
+        management(
+            "template_category_update",
+            "{" + NAMED + ',"correct_category":"UTILITY","new_category":"MARKETING",'
+            f'"category_update_timestamp":{T0 + 40 + 86400}}}',
+            T0 + 40,
+        ),
+        views={
+            "template_events": [
+                {
+                    "template_id": TEMPLATE,
+                    "kind": "category_announced",
+                    "event": "MARKETING",
+                    "correct_category": "UTILITY",
+                    "category_update_at": T0 + 40 + 86400,
+                    "previous": None,
+                    "event_at": T0 + 40,
+                }
+            ],
+            # the announced category is not applied; the latest status is the pause
+            "templates": [
+                {
+                    "channel": "acme",
+                    "waba_id": WABA,
+                    "template_id": TEMPLATE,
+                    "template_name": "order_confirmation",
+                    "language": "en_US",
+                    "status": "PAUSED",
+                    "status_reason": None,
+                    "status_at": T0 + 20,
+                    "quality": "YELLOW",
+                    "quality_at": T0 + 15,
+                    "category": "MARKETING",
+                    "category_at": T0 + 30,
+                }
+            ],
+        },
+    ),
+    Case(
+        "template components edited",
+        management(
+            "message_template_components_update",
+            "{" + NAMED + ',"message_template_element":"Your order {{1}} is confirmed.",'
+            '"message_template_title":"Order","message_template_footer":"Thanks",'
+            '"message_template_buttons":[{"message_template_button_type":"URL",'
+            '"message_template_button_text":"Track","message_template_button_url":'
+            '"https://example.com/t/{{1}}"}]}',
+            T0 + 50,
+        ),
+        views={
+            "template_events": [
+                {"template_id": TEMPLATE, "kind": "components", "event": None, "event_at": T0 + 50}
+            ]
+        },
+    ),
+    Case(
+        "template rejected with a reason",
+        management(
+            "message_template_status_update",
+            '{"event":"REJECTED","message_template_id":1689556908129835,'
+            '"message_template_name":"abandoned_cart","message_template_language":"en",'
+            '"reason":"INVALID_FORMAT","message_template_category":"MARKETING",'
+            '"rejection_info":{"reason":"Variable parameters are next to each other.",'
+            '"recommendation":"Add text between the parameters."}}',
+            T0 + 60,
+        ),
+        views={
+            "template_events": [
+                {
+                    "template_id": "1689556908129835",
+                    "kind": "status",
+                    "event": "REJECTED",
+                    "reason": "INVALID_FORMAT",
+                    "category": "MARKETING",
+                    "event_at": T0 + 60,
+                }
+            ],
+            "templates": [
+                {
+                    "template_id": "1689556908129835",
+                    "status": "REJECTED",
+                    "status_reason": "INVALID_FORMAT",
+                    "category": "MARKETING",
+                    "category_at": T0 + 60,
+                    "quality": None,
+                }
+            ],
+        },
+    ),
+    Case(
+        "template disabled with disable_info",
+        management(
+            "message_template_status_update",
+            '{"event":"DISABLED","message_template_id":1689556908129836,'
+            '"message_template_name":"spring_sale","message_template_language":"de",'
+            '"reason":"NONE","message_template_category":"MARKETING",'
+            '"disable_info":{"disable_date":"1751234563"}}',
+            T0 + 70,
+        ),
+        views={
+            "template_events": [
+                {
+                    "template_id": "1689556908129836",
+                    "event": "DISABLED",
+                    "language": "de",
+                    "details": {
+                        "event": "DISABLED",
+                        "message_template_id": 1689556908129836,
+                        "message_template_name": "spring_sale",
+                        "message_template_language": "de",
+                        "reason": "NONE",
+                        "message_template_category": "MARKETING",
+                        "disable_info": {"disable_date": "1751234563"},
+                    },
+                }
+            ]
+        },
+    ),
+]
+
+PHONE_NUMBER_CASES = [
+    Case(
+        "phone number flagged",
+        management(
+            "phone_number_quality_update",
+            '{"display_phone_number":"15550783881","event":"FLAGGED","current_limit":"TIER_10K"}',
+            T0 + 100,
+        ),
+        views={
+            "phone_number_events": [
+                {
+                    "waba_id": WABA,
+                    "display_phone_number": "15550783881",
+                    "field": "phone_number_quality_update",
+                    "event": "FLAGGED",
+                    "old_limit": None,
+                    "current_limit": "TIER_10K",
+                    "event_at": T0 + 100,
+                }
+            ]
+        },
+    ),
+    Case(
+        "phone number limit downgraded",
+        management(
+            "phone_number_quality_update",
+            '{"display_phone_number":"15550783881","event":"DOWNGRADE","old_limit":"TIER_10K",'
+            '"current_limit":"TIER_2K","max_daily_conversations_per_business":"TIER_2K"}',
+            T0 + 110,
+        ),
+        views={
+            "phone_number_events": [
+                {
+                    "event": "DOWNGRADE",
+                    "old_limit": "TIER_10K",
+                    "current_limit": "TIER_2K",
+                    "max_daily_conversations": "TIER_2K",
+                    "event_at": T0 + 110,
+                }
+            ]
+        },
+    ),
+    Case(
+        "phone number limit upgraded, without entry.time",
+        management(
+            "phone_number_quality_update",
+            '{"display_phone_number":"15550783881","event":"UPGRADE",'
+            '"max_daily_conversations_per_business":100000}',
+            None,
+        ),
+        views={
+            "phone_number_events": [
+                {"event": "UPGRADE", "max_daily_conversations": "100000", "current_limit": None}
+            ]
+        },
+    ),
+    Case(
+        "phone number name approved",
+        management(
+            "phone_number_name_update",
+            '{"display_phone_number":"15550783881","decision":"APPROVED",'
+            '"requested_verified_name":"Lucky Shrub","rejection_reason":null}',
+            T0 + 120,
+        ),
+        views={
+            "phone_number_events": [
+                {
+                    "field": "phone_number_name_update",
+                    "event": "APPROVED",
+                    "requested_name": "Lucky Shrub",
+                    "rejection_reason": None,
+                    "event_at": T0 + 120,
+                }
+            ]
+        },
+    ),
+    Case(
+        "phone number name rejected",
+        management(
+            "phone_number_name_update",
+            '{"display_phone_number":"15550783881","decision":"REJECTED",'
+            '"requested_verified_name":"Best Shrub Ever!!",'
+            '"rejection_reason":"NAME_FORMAT_UNACCEPTABLE"}',
+            T0 + 130,
+        ),
+        views={
+            "phone_number_events": [
+                {
+                    "event": "REJECTED",
+                    "requested_name": "Best Shrub Ever!!",
+                    "rejection_reason": "NAME_FORMAT_UNACCEPTABLE",
+                    "event_at": T0 + 130,
+                }
+            ]
+        },
+    ),
+]
+
+ACCOUNT_CASES = [
+    Case(
+        "account disabled (ban_info)",
+        management(
+            "account_update",
+            '{"event":"DISABLED_UPDATE","ban_info":{"waba_ban_state":["SCHEDULE_FOR_DISABLE"],'
+            '"waba_ban_date":"April 17, 2025"}}',
+            T0 + 200,
+        ),
+        views={
+            "account_events": [
+                {
+                    "waba_id": WABA,
+                    "field": "account_update",
+                    "event": "DISABLED_UPDATE",
+                    "severity": None,
+                    "event_at": T0 + 200,
+                    "details": {
+                        "event": "DISABLED_UPDATE",
+                        "ban_info": {
+                            "waba_ban_state": ["SCHEDULE_FOR_DISABLE"],
+                            "waba_ban_date": "April 17, 2025",
+                        },
+                    },
+                }
+            ]
+        },
+    ),
+    Case(
+        "account violation (violation_info)",
+        management(
+            "account_update",
+            '{"event":"ACCOUNT_VIOLATION","violation_info":{"violation_type":"ADULT"}}',
+            T0 + 210,
+        ),
+        views={"account_events": [{"event": "ACCOUNT_VIOLATION", "event_at": T0 + 210}]},
+    ),
+    Case(
+        "account restriction (restriction_info)",
+        management(
+            "account_update",
+            '{"event":"ACCOUNT_RESTRICTION","restriction_info":[{"restriction_type":'
+            '"RESTRICTED_BIZ_INITIATED_MESSAGING","expiration":1750086400}]}',
+            T0 + 220,
+        ),
+        views={"account_events": [{"event": "ACCOUNT_RESTRICTION", "event_at": T0 + 220}]},
+    ),
+    Case(
+        "account alert",
+        management(
+            "account_alerts",
+            '{"entity_type":"WABA","entity_id":"' + WABA + '","alert_info":{'
+            '"alert_severity":"CRITICAL","alert_status":"ACTIVE",'
+            '"alert_type":"OBA_APPROVED",'
+            '"alert_description":"Official business account approved."}}',
+            T0 + 230,
+        ),
+        views={
+            "account_events": [
+                {
+                    "field": "account_alerts",
+                    "event": "OBA_APPROVED",
+                    "severity": "CRITICAL",
+                    "entity_type": "WABA",
+                    "entity_id": WABA,
+                    "alert_status": "ACTIVE",
+                    "event_at": T0 + 230,
+                }
+            ]
+        },
+    ),
+    Case(
+        "business capability update",
+        management(
+            "business_capability_update",
+            '{"max_daily_conversations_per_business":2000,"max_phone_numbers_per_business":25}',
+            T0 + 240,
+        ),
+        views={
+            "account_events": [
+                {"field": "business_capability_update", "event": None, "event_at": T0 + 240}
+            ]
+        },
+    ),
+    Case(
+        "security: PIN changed",
+        management(
+            "security",
+            '{"display_phone_number":"15550783881","event":"PIN_CHANGED","requester":"2329417887457253"}',
+            T0 + 250,
+        ),
+        views={
+            "account_events": [
+                {
+                    "field": "security",
+                    "event": "PIN_CHANGED",
+                    "display_phone_number": "15550783881",
+                    "event_at": T0 + 250,
+                }
+            ]
+        },
+    ),
+]
+
+CASES: list[Case] = TEMPLATE_CASES + PHONE_NUMBER_CASES + ACCOUNT_CASES
