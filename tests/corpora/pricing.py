@@ -1,0 +1,339 @@
+"""Per-message pricing on statuses, the sender's callback tag, and classified failures.
+
+Every status here is from the afternoon (UTC) of T0's day, like the rest of the corpus,
+on message ids of its own, so each case's delivery is made of its own statuses.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from tests.support.bodies import PN, T0, Case, cloud, meta
+
+DAY = date(2025, 6, 15)  # T0's UTC day
+
+
+def statuses(*objects: str) -> bytes:
+    """A Cloud `messages` change of status objects (JSON text)."""
+    return cloud(meta('"statuses":[' + ",".join(objects) + "]"))
+
+
+def status(mid: str, value: str, ts: int, rest: str = "") -> str:
+    """A Cloud status object to 16315551181 (rest: more JSON members)."""
+    return (
+        '{"id":"' + mid + '","status":"' + value + '","timestamp":"' + str(ts) + '",'
+        '"recipient_id":"16315551181"' + ("," + rest if rest else "") + "}"
+    )
+
+
+def pmp(category: str, kind: str, billable: str = "true") -> str:
+    """A per-message `pricing` object as Meta sends it since July 2025."""
+    return (
+        '"pricing":{"billable":'
+        + billable
+        + ',"pricing_model":"PMP","category":"'
+        + category
+        + '","type":"'
+        + kind
+        + '"}'
+    )
+
+
+def failure(code: int, title: str, details: str) -> str:
+    """The `errors` of a failed Cloud status."""
+    return (
+        '"errors":[{"code":'
+        + str(code)
+        + ',"title":"'
+        + title
+        + '","message":"'
+        + title
+        + '","error_data":{"details":"'
+        + details
+        + '"},'
+        '"href":"https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"}]'
+    )
+
+
+def delivery(mid: str, **columns: object) -> dict[str, object]:
+    """A delivery_status row of the case's message."""
+    return {"message_id": mid, "phone_number_id": PN, **columns}
+
+
+def priced(category: str, kind: str | None, messages: int) -> dict[str, object]:
+    """A pricing_daily row of T0's day."""
+    return {"day": DAY, "pricing_category": category, "pricing_type": kind, "messages": messages}
+
+
+S = T0 + 3000  # after every other status of the corpus
+
+CASES = [
+    Case(
+        "cloud PMP status sent, regular marketing, with the sender's callback tag",
+        statuses(
+            status(
+                "wamid.PMP1",
+                "sent",
+                S,
+                '"biz_opaque_callback_data":"campaign=summer-25;v=2",'
+                + pmp("marketing", "regular"),
+            )
+        ),
+        statuses={
+            ("wamid.PMP1", "sent", S): {
+                "pricing_model": "PMP",
+                "pricing_type": "regular",
+                "pricing_category": "marketing",
+                "billable": True,
+                "conversation_id": None,
+                "biz_opaque_callback_data": "campaign=summer-25;v=2",
+            }
+        },
+        views={
+            "status_events": [
+                {
+                    "message_id": "wamid.PMP1",
+                    "pricing_type": "regular",
+                    "biz_opaque_callback_data": "campaign=summer-25;v=2",
+                }
+            ],
+            "pricing_daily": [priced("marketing", "regular", 1)],
+        },
+    ),
+    Case(
+        "cloud PMP status delivered without pricing keeps the sent status's price",
+        statuses(
+            status(
+                "wamid.PMP1",
+                "delivered",
+                S + 5,
+                '"biz_opaque_callback_data":"campaign=summer-25;v=2"',
+            )
+        ),
+        statuses={("wamid.PMP1", "delivered", S + 5): {"pricing_type": None}},
+        views={
+            "delivery_status": [
+                delivery(
+                    "wamid.PMP1",
+                    status="delivered",
+                    pricing_model="PMP",
+                    pricing_type="regular",
+                    pricing_category="marketing",
+                    biz_opaque_callback_data="campaign=summer-25;v=2",
+                )
+            ]
+        },
+    ),
+    Case(
+        "cloud PMP status sent, a free customer service reply",
+        statuses(
+            status("wamid.PMP2", "sent", S + 10, pmp("service", "free_customer_service", "false"))
+        ),
+        statuses={
+            ("wamid.PMP2", "sent", S + 10): {
+                "pricing_type": "free_customer_service",
+                "pricing_category": "service",
+                "billable": False,
+            }
+        },
+        views={
+            "delivery_status": [
+                delivery("wamid.PMP2", pricing_model="PMP", pricing_type="free_customer_service")
+            ],
+            "pricing_daily": [priced("service", "free_customer_service", 1)],
+        },
+    ),
+    Case(
+        "cloud PMP status delivered in a free entry point window, with its conversation",
+        statuses(
+            status(
+                "wamid.PMP3",
+                "delivered",
+                S + 20,
+                '"conversation":{"id":"0f2b6c2e7a1c4f5e9d3b8a6c5e4d3c2b","origin":'
+                '{"type":"referral_conversion"}},'
+                + pmp("referral_conversion", "free_entry_point", "false"),
+            )
+        ),
+        statuses={
+            ("wamid.PMP3", "delivered", S + 20): {
+                "pricing_type": "free_entry_point",
+                "conversation_id": "0f2b6c2e7a1c4f5e9d3b8a6c5e4d3c2b",
+                "conversation_category": "referral_conversion",
+            }
+        },
+        views={
+            "delivery_status": [
+                delivery(
+                    "wamid.PMP3",
+                    status="delivered",
+                    pricing_type="free_entry_point",
+                    conversation_id="0f2b6c2e7a1c4f5e9d3b8a6c5e4d3c2b",
+                )
+            ],
+            "pricing_daily": [priced("referral_conversion", "free_entry_point", 1)],
+        },
+    ),
+    Case(
+        "cloud PMP status read with the price (Meta skipped delivered), marketing lite",
+        statuses(status("wamid.PMP4", "read", S + 30, pmp("marketing_lite", "regular"))),
+        statuses={
+            ("wamid.PMP4", "read", S + 30): {
+                "pricing_category": "marketing_lite",
+                "pricing_type": "regular",
+            }
+        },
+        views={
+            "delivery_status": [delivery("wamid.PMP4", status="read", pricing_type="regular")],
+            "pricing_daily": [priced("marketing_lite", "regular", 1)],
+        },
+    ),
+    Case(
+        "cloud PMP status sent, authentication to an international number",
+        statuses(
+            status(
+                "wamid.PMP5",
+                "sent",
+                S + 40,
+                '"conversation":{"id":"a3c1e5f7b9d2468ace13579bdf02468a","expiration_timestamp":'
+                f'"{S + 86400}","origin":{{"type":"authentication_international"}}}},'
+                + pmp("authentication_international", "regular"),
+            )
+        ),
+        statuses={
+            ("wamid.PMP5", "sent", S + 40): {
+                "conversation_category": "authentication_international",
+                "pricing_category": "authentication_international",
+                "pricing_type": "regular",
+            }
+        },
+        views={"pricing_daily": [priced("authentication_international", "regular", 1)]},
+    ),
+    Case(
+        "cloud PMP status with a pricing type Meta has not announced yet is kept as text",
+        statuses(status("wamid.PMP6", "sent", S + 50, pmp("utility", "free_utility_window"))),
+        statuses={("wamid.PMP6", "sent", S + 50): {"pricing_type": "free_utility_window"}},
+        views={"pricing_daily": [priced("utility", "free_utility_window", 1)]},
+    ),
+    Case(
+        "cloud pre-PMP status with conversation and billable (CBP) is not per-message priced",
+        statuses(
+            status(
+                "wamid.CBP1",
+                "sent",
+                S + 60,
+                '"conversation":{"id":"7270432eae37498234f4444b35ffc5","expiration_timestamp":'
+                f'"{S + 86400}","origin":{{"type":"utility"}}}},'
+                '"pricing":{"billable":true,"pricing_model":"CBP","category":"utility"}',
+            )
+        ),
+        statuses={
+            ("wamid.CBP1", "sent", S + 60): {
+                "pricing_model": "CBP",
+                "pricing_type": None,
+                "billable": True,
+                "conversation_id": "7270432eae37498234f4444b35ffc5",
+            }
+        },
+        views={
+            "delivery_status": [
+                delivery(
+                    "wamid.CBP1",
+                    pricing_model="CBP",
+                    pricing_type=None,
+                    billable=True,
+                    pricing_category="utility",
+                )
+            ]
+        },
+    ),
+    Case(
+        "cloud status failed 131049: Meta's marketing frequency cap, with the callback tag",
+        statuses(
+            status(
+                "wamid.FCAP",
+                "failed",
+                S + 70,
+                '"biz_opaque_callback_data":"campaign=summer-25",'
+                + failure(
+                    131049,
+                    "This message was not delivered to maintain healthy ecosystem engagement.",
+                    "In order to maintain a healthy ecosystem engagement,"
+                    " the message failed to be delivered.",
+                ),
+            )
+        ),
+        statuses={
+            ("wamid.FCAP", "failed", S + 70): {
+                "error_codes": [131049],
+                "biz_opaque_callback_data": "campaign=summer-25",
+            }
+        },
+        views={
+            "failures_daily": [{"day": DAY, "error_code": 131049, "error_class": "frequency_cap"}],
+            "delivery_status": [
+                delivery(
+                    "wamid.FCAP",
+                    status="failed",
+                    error_codes=[131049],
+                    biz_opaque_callback_data="campaign=summer-25",
+                    pricing_model=None,
+                )
+            ],
+        },
+    ),
+    Case(
+        "cloud status failed 131026: undeliverable",
+        statuses(
+            status(
+                "wamid.UNDL",
+                "failed",
+                S + 80,
+                failure(131026, "Message undeliverable", "Message Undeliverable."),
+            )
+        ),
+        statuses={("wamid.UNDL", "failed", S + 80): {"error_codes": [131026]}},
+        views={
+            "failures_daily": [
+                {
+                    "error_code": 131026,
+                    "error_title": "Message undeliverable",
+                    "error_class": "undeliverable",
+                    "messages": 1,
+                }
+            ]
+        },
+    ),
+    Case(
+        "cloud status failed 131047: the customer service window is closed",
+        statuses(
+            status(
+                "wamid.WCLS",
+                "failed",
+                S + 90,
+                failure(
+                    131047,
+                    "Re-engagement message",
+                    "Message failed to send because more"
+                    " than 24 hours have passed since the customer last replied to this"
+                    " number.",
+                ),
+            )
+        ),
+        statuses={("wamid.WCLS", "failed", S + 90): {"error_codes": [131047]}},
+        views={"failures_daily": [{"error_code": 131047, "error_class": "window_closed"}]},
+    ),
+    Case(
+        "cloud status failed with a code the reference table does not know",
+        statuses(
+            status(
+                "wamid.FNEW",
+                "failed",
+                S + 100,
+                failure(139999, "A future error", "Something Meta adds one day."),
+            )
+        ),
+        statuses={("wamid.FNEW", "failed", S + 100): {"error_codes": [139999]}},
+        views={"failures_daily": [{"error_code": 139999, "error_class": "other", "messages": 1}]},
+    ),
+]
