@@ -39,10 +39,10 @@ COMMENT ON VIEW wabahook.call_events IS
     'Every call notification: connect, terminate, and call statuses (event = the status).';
 
 -- Each call from all of its events. status: the status of the latest terminate (COMPLETED,
--- FAILED...) whenever one exists; otherwise the latest event's status (ties: an answer
--- over connect over RINGING), or `connect` when no event carries a status. Descriptive
--- columns come from the earliest event that has them; the times of the call from the
--- latest terminate.
+-- FAILED...) whenever one exists; otherwise the latest status of the other events (at the
+-- same second RINGING gives way to an answer), or, when no event carries one, the latest
+-- event (`connect`). Descriptive columns come from the earliest event that has them; the
+-- times of the call from the latest terminate.
 CREATE VIEW wabahook.calls AS
 SELECT channel, call_id,
        (array_agg(phone_number_id ORDER BY at, event)
@@ -54,12 +54,9 @@ SELECT channel, call_id,
        coalesce(
            (array_agg(status ORDER BY at DESC, status DESC)
                 FILTER (WHERE event = 'terminate' AND status IS NOT NULL))[1],
-           (array_agg(coalesce(status, event)
-                      ORDER BY at DESC,
-                               CASE WHEN event = 'connect' THEN 1
-                                    WHEN status = 'RINGING' THEN 0 ELSE 2 END DESC,
-                               coalesce(status, event) DESC)
-                FILTER (WHERE event <> 'terminate'))[1]
+           (array_agg(status ORDER BY at DESC, status = 'RINGING', status DESC)
+                FILTER (WHERE event <> 'terminate' AND status IS NOT NULL))[1],
+           (array_agg(event ORDER BY at DESC, event DESC))[1]
        ) AS status,
        min(at) FILTER (WHERE event = 'connect') AS connected_at,
        (array_agg(started_at ORDER BY at DESC, status DESC)
