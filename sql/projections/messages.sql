@@ -6,29 +6,32 @@
 -- The staging table, filled by COPY: raw_event_id, channel, then the module's `columns`.
 CREATE TEMP TABLE IF NOT EXISTS stage_message (
     raw_event_id bigint, channel text, message_id text, wa_id text, type text, sent_at bigint,
-    phone_number_id text, text text, context_message_id text, contact_name text, path text
+    phone_number_id text, text text, context_message_id text, contact_name text, path text,
+    user_id text, parent_user_id text, username text
 ) ON COMMIT DELETE ROWS;
 
 -- name: project_messages
 INSERT INTO {projections}.inbound_message AS t
     (channel, message_id, wa_id, type, sent_at, phone_number_id, text, context_message_id,
-     contact_name, payload, raw_event_id, received_at)
+     contact_name, payload, raw_event_id, received_at, user_id, parent_user_id, username)
 SELECT DISTINCT ON (s.channel, s.message_id)
        s.channel, s.message_id, s.wa_id, s.type, to_timestamp(s.sent_at), s.phone_number_id,
        s.text, s.context_message_id, s.contact_name, jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')),
-       s.raw_event_id, d.received_at
+       s.raw_event_id, d.received_at, s.user_id, s.parent_user_id, s.username
 FROM stage_message s JOIN stage_doc d USING (raw_event_id)
 WHERE {ids}::bigint[] IS NULL OR s.raw_event_id = ANY({ids})
 ORDER BY s.channel, s.message_id, s.raw_event_id, s.path
 ON CONFLICT (channel, message_id) DO UPDATE SET
     (wa_id, type, sent_at, phone_number_id, text, context_message_id, contact_name, payload,
-     raw_event_id, received_at)
+     raw_event_id, received_at, user_id, parent_user_id, username)
   = (excluded.wa_id, excluded.type, excluded.sent_at, excluded.phone_number_id, excluded.text,
      excluded.context_message_id, excluded.contact_name, excluded.payload, excluded.raw_event_id,
-     excluded.received_at)
+     excluded.received_at, excluded.user_id, excluded.parent_user_id, excluded.username)
 WHERE excluded.raw_event_id < t.raw_event_id;
 
 -- name: project_contacts
+-- A contact is keyed by its wa_id: the phone number, else (a username adopter whose
+-- number Meta withholds) the business-scoped user id that messages.py puts there.
 INSERT INTO {projections}.contact AS t
 SELECT (m).* FROM (
     SELECT wabahook.merged_contact(ROW(
@@ -36,7 +39,16 @@ SELECT (m).* FROM (
         CASE WHEN contact_name IS NOT NULL
              THEN wabahook.fact_key(to_timestamp(coalesce(sent_at, 0)), message_id || ':' || contact_name)
         END,
-        to_timestamp(sent_at), to_timestamp(sent_at)
+        to_timestamp(sent_at), to_timestamp(sent_at),
+        user_id, parent_user_id, username,
+        CASE WHEN user_id IS NOT NULL OR parent_user_id IS NOT NULL OR username IS NOT NULL
+             THEN wabahook.fact_key(to_timestamp(coalesce(sent_at, 0)),
+                                    message_id || ':' || jsonb_build_array(user_id, parent_user_id, username)::text)
+        END,
+        phone_number_id,
+        CASE WHEN phone_number_id IS NOT NULL
+             THEN wabahook.fact_key(to_timestamp(coalesce(sent_at, 0)), message_id || ':' || phone_number_id)
+        END
     )::wabahook.contact_facts) AS m
     FROM stage_message
     WHERE wa_id IS NOT NULL AND wa_id <> ''
@@ -45,7 +57,9 @@ SELECT (m).* FROM (
     ORDER BY channel, wa_id  -- one lock order for every drain: no deadlocks between them
 ) merged
 ON CONFLICT (channel, wa_id) DO UPDATE SET
-    (profile_name, profile_key, first_seen_at, last_seen_at)
-  = (SELECT m.profile_name, m.profile_key, m.first_seen_at, m.last_seen_at
+    (profile_name, profile_key, first_seen_at, last_seen_at, user_id, parent_user_id, username,
+     identity_key, phone_number_id, phone_key)
+  = (SELECT m.profile_name, m.profile_key, m.first_seen_at, m.last_seen_at, m.user_id,
+            m.parent_user_id, m.username, m.identity_key, m.phone_number_id, m.phone_key
      FROM wabahook.merge_contact(ROW(t.*)::wabahook.contact_facts,
                                  ROW(excluded.*)::wabahook.contact_facts) m);

@@ -1,15 +1,53 @@
--- Inbound messages and contacts (processors/pipeline/projections/messages.py).
+-- Inbound messages, their edits and revokes, and contacts
+-- (processors/pipeline/projections/messages.py, message_changes.py).
 -- The public SQL surface (SPEC §5). Columns may be added, never renamed or dropped.
 
+CREATE VIEW wabahook.message_changes AS
+SELECT channel, message_id, change, changed_at, change_message_id, text, payload, raw_event_id,
+       received_at, wa_id, user_id, phone_number_id
+FROM wabahook.message_change;
+COMMENT ON VIEW wabahook.message_changes IS
+    'One row per edit or revoke a customer made (deduplicated by channel and change_message_id, '
+    'the notification''s own id); message_id is the original message. changed_at is the '
+    'notification''s timestamp (else entry.time, else when it arrived). An edit may be stored '
+    'before its original message arrives.';
+
+-- The edits and revokes of each message, folded from the set of its changes (never from
+-- their arrival order): the latest edit by changed_at (ties: the later raw event, then
+-- the greater change id) gives the current text; any revoke blanks it for good.
 CREATE VIEW wabahook.messages_inbound AS
-SELECT channel, message_id, wa_id, type, sent_at, phone_number_id, text, context_message_id,
-       payload, raw_event_id, received_at, contact_name
-FROM wabahook.inbound_message;
+SELECT m.channel, m.message_id, m.wa_id, m.type, m.sent_at, m.phone_number_id, m.text,
+       m.context_message_id, m.payload, m.raw_event_id, m.received_at, m.contact_name,
+       m.user_id, m.parent_user_id, m.username, c.edited_at, c.revoked_at,
+       CASE WHEN c.revoked_at IS NOT NULL THEN NULL
+            WHEN c.edited_at IS NOT NULL THEN c.edited_text
+            ELSE m.text END AS current_text
+FROM wabahook.inbound_message m
+LEFT JOIN (
+    SELECT channel, message_id,
+           max(changed_at) FILTER (WHERE change = 'edit') AS edited_at,
+           min(changed_at) FILTER (WHERE change = 'revoke') AS revoked_at,
+           (array_agg(text ORDER BY changed_at DESC, raw_event_id DESC, change_message_id DESC)
+                FILTER (WHERE change = 'edit'))[1] AS edited_text
+    FROM wabahook.message_change
+    GROUP BY channel, message_id
+) c ON c.channel = m.channel AND c.message_id = m.message_id;
 COMMENT ON VIEW wabahook.messages_inbound IS
-    'One row per message a customer sent (deduplicated by channel and message id).';
+    'One row per message a customer sent (deduplicated by channel and message id). wa_id is '
+    'the sender''s phone number, or, when Meta withholds it (a username adopter: wa_id ""), '
+    'the business-scoped user_id, so that wa_id always names one customer. edited_at: the '
+    'latest edit; revoked_at: the revoke; current_text: the latest edit''s text, NULL once '
+    'revoked, text when never edited.';
 
 CREATE VIEW wabahook.contacts AS
-SELECT channel, wa_id, profile_name, first_seen_at, last_seen_at
+SELECT channel, wa_id, profile_name, first_seen_at, last_seen_at, user_id, parent_user_id,
+       username, phone_number_id
 FROM wabahook.contact;
 COMMENT ON VIEW wabahook.contacts IS
-    'One row per customer (channel, wa_id) that sent a message; name from the latest message.';
+    'One row per customer that sent a message, keyed by (channel, wa_id); name from the '
+    'latest message. wa_id is the phone number, or, for a customer known only by a '
+    'business-scoped user id (Meta sent wa_id ""), that user_id: never NULL or empty, and '
+    'such a customer stays one contact. A customer first seen by user_id alone and later '
+    'with a phone number has a row for each (user_id is on both). user_id, parent_user_id '
+    'and username come from the latest message that carried them; phone_number_id from the '
+    'latest message.';

@@ -27,11 +27,24 @@ KNOWN_TYPES = frozenset(
         "unknown", "unsupported", "ephemeral",
     }
 )  # fmt: skip
+# Messages that change an earlier message: projected by message_changes.py, not here.
+CHANGE_TYPES = frozenset({"edit", "revoke"})
 MEDIA_TYPES = frozenset({"image", "audio", "voice", "video", "document", "sticker"})
 KNOWN_MESSAGE_KEYS = frozenset(
     {"from", "id", "timestamp", "type", "context", "errors", "identity", "referral",
-     "group_id", "from_user_id", "recipient_type"} | KNOWN_TYPES
+     "group_id", "from_user_id", "recipient_type"} | KNOWN_TYPES | CHANGE_TYPES
 )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """What a `contacts[]` entry says about the customer who sent a message."""
+
+    wa_id: str | None  # the phone number; None when Meta sent "" (a username adopter)
+    user_id: str | None  # business-scoped user id (BSUID), 2026
+    parent_user_id: str | None
+    username: str | None
+    name: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +52,7 @@ class InboundMessage:
     """One message a customer sent."""
 
     message_id: str
-    wa_id: str | None
+    wa_id: str | None  # the phone number, else (Meta sent "") the business-scoped user id
     type: str | None
     sent_at: int | None
     phone_number_id: str | None
@@ -47,19 +60,49 @@ class InboundMessage:
     context_message_id: str | None
     contact_name: str | None
     path: Path
+    user_id: str | None
+    parent_user_id: str | None
+    username: str | None
+
+
+class Senders:
+    """The contacts of one change, found by phone number or by business-scoped user id."""
+
+    def __init__(self, event: Reading, value: dict[str, Any]) -> None:
+        self.listed = [read_sender(event, contact) for contact in items(event, value, "contacts")]
+        self.by_wa_id = {s.wa_id: s for s in self.listed if s.wa_id}
+        self.by_user_id = {s.user_id: s for s in self.listed if s.user_id}
+
+    def of(self, wa_id: str | None, user_id: str | None) -> Sender | None:
+        """The contact of a message from `wa_id` / `user_id`, if the change lists it."""
+        if wa_id and wa_id in self.by_wa_id:
+            return self.by_wa_id[wa_id]
+        if user_id and user_id in self.by_user_id:
+            return self.by_user_id[user_id]
+        if not wa_id and not user_id and len(self.listed) == 1:
+            return self.listed[0]  # a message naming no sender: the only contact sent it
+        return None
+
+
+def read_sender(event: Reading, contact: dict[str, Any]) -> Sender:
+    """One `contacts[]` entry; ids too long for a key are noted and dropped."""
+    return Sender(
+        wa_id=label_of(event, contact, "wa_id") or None,
+        user_id=label_of(event, contact, "user_id") or None,
+        parent_user_id=label_of(event, contact, "parent_user_id") or None,
+        username=nonempty(dig(contact, "profile", "username")),
+        name=string(dig(contact, "profile", "name")),
+    )
 
 
 def read_messages(event: Reading, change: Change) -> Iterator[InboundMessage]:
     """The inbound messages of a `messages` change, named after their senders' contacts."""
-    names = {
-        wa_id: name
-        for contact in items(event, change.value, "contacts")
-        if (wa_id := label_of(event, contact, "wa_id"))
-        and (name := string(dig(contact, "profile", "name"))) is not None
-    }
+    senders = Senders(event, change.value)
     for index, message in indexed(event, change.value, "messages"):
         path = (*change.path, "messages", str(index))
-        if (read := read_message(event, message, path, change.phone_number_id, names)) is not None:
+        if (
+            read := read_message(event, message, path, change.phone_number_id, senders)
+        ) is not None:
             yield read
 
 
@@ -68,30 +111,41 @@ def read_message(
     message: dict[str, Any],
     path: Path,
     phone_number_id: str | None,
-    names: dict[str, str],
+    senders: Senders,
 ) -> InboundMessage | None:
-    """One inbound message, or None (noted) without an id."""
+    """One inbound message, or None (noted) without an id; None for an edit or a revoke."""
     message_id = label_of(event, message, "id") or None
     if message_id is None:
         event.notes.add("message_without_id")
         return None
     kind = label_of(event, message, "type")
-    if kind not in KNOWN_TYPES:
-        event.notes.add(f"unknown_type:{shown(kind)}")
     for key in [key for key in message if key not in KNOWN_MESSAGE_KEYS]:  # in body order
         event.notes.add(f"unknown_field:message.{shown(key)}")
-    wa_id = label_of(event, message, "from") or label_of(event, message, "from_user_id")
+    if kind in CHANGE_TYPES:
+        return None  # it changes an earlier message: message_changes.py reads it
+    if kind not in KNOWN_TYPES:
+        event.notes.add(f"unknown_type:{shown(kind)}")
+    phone = label_of(event, message, "from") or None
+    user_id = label_of(event, message, "from_user_id") or None
+    sender = senders.of(phone, user_id)
+    if sender is not None:
+        phone, user_id = phone or sender.wa_id, user_id or sender.user_id
     context = message.get("context")
     return InboundMessage(
         message_id=message_id,
-        wa_id=wa_id,
+        # A username adopter's phone number may be withheld (""): the user id stands in,
+        # so that wa_id still names one customer (the API takes either as a recipient).
+        wa_id=phone or user_id,
         type=kind,
         sent_at=time_of(event, message.get("timestamp"), "message"),
         phone_number_id=phone_number_id,
         text=message_text(kind, message),
         context_message_id=label_of(event, context, "id") if isinstance(context, dict) else None,
-        contact_name=names.get(wa_id) if wa_id else None,
+        contact_name=sender.name if sender is not None else None,
         path=path,
+        user_id=user_id,
+        parent_user_id=sender.parent_user_id if sender is not None else None,
+        username=sender.username if sender is not None else None,
     )
 
 
@@ -119,7 +173,8 @@ def message_text(kind: str | None, message: dict[str, Any]) -> str | None:
 
 def _row(m: Any) -> tuple[Any, ...]:
     return (m.message_id, m.wa_id, m.type, m.sent_at, m.phone_number_id, m.text,
-            m.context_message_id, m.contact_name, comma_path(m.path))  # fmt: skip
+            m.context_message_id, m.contact_name, comma_path(m.path), m.user_id,
+            m.parent_user_id, m.username)  # fmt: skip
 
 
 PROJECTION = Projection(
@@ -137,6 +192,9 @@ PROJECTION = Projection(
         "context_message_id",
         "contact_name",
         "path",
+        "user_id",
+        "parent_user_id",
+        "username",
     ),
     row=_row,
     queries=("project_messages", "project_contacts"),
