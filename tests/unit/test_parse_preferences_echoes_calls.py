@@ -9,6 +9,7 @@ import pytest
 
 from processors.pipeline import parse as parsing
 from processors.pipeline.parse import parse
+from processors.pipeline.projections import REGISTRY
 from processors.pipeline.projections.calls import CallEvent
 from processors.pipeline.projections.echoes import MessageEcho
 from processors.pipeline.projections.preferences import PreferenceChange
@@ -157,8 +158,8 @@ def test_reading_opt_outs_adds_no_note_to_those_of_the_statuses(
 ) -> None:
     _, notes = opt_outs(item)
     assert notes  # each of these is noted once, by the statuses projection
-    others = tuple(p for p in parsing.REGISTRY if p.name != "preferences")
-    monkeypatch.setattr(parsing, "REGISTRY", others)
+    others = tuple(p for p in REGISTRY if p.name != "preferences")
+    monkeypatch.setattr(parsing, "REGISTRY", others)  # the parser reads its own global
     assert opt_outs(item) == ([], notes)
 
 
