@@ -41,7 +41,7 @@ $$;
 
 -- Merges two delivery records of one message. Commutative, associative and
 -- idempotent: the result does not depend on order or repetition. A key orders the
--- statuses a value may come from (time, then raw event, then the value itself), so
+-- statuses a value may come from (time, then the raw event, then the value itself), so
 -- equal keys always carry equal values.
 CREATE OR REPLACE FUNCTION wabahook.merge_delivery(a wabahook.delivery_facts, b wabahook.delivery_facts)
 RETURNS wabahook.delivery_facts
@@ -130,8 +130,9 @@ FROM (
                wabahook.fact_key(status_at, event_key || pricing_model) AS pricing_model_key,
                wabahook.fact_key(status_at, event_key || pricing_type) AS pricing_type_key,
                wabahook.fact_key(status_at, event_key || biz_opaque_callback_data) AS callback_key,
-               wabahook.fact_key(status_at, event_key || phone_number_id) AS phone_number_key
-        FROM (SELECT *, to_char(raw_event_id, 'FM0000000000000000000') || ':' AS event_key
+               wabahook.fact_key(status_at, event_key_desc || phone_number_id) AS phone_number_key
+        FROM (SELECT *, to_char(raw_event_id, 'FM0000000000000000000') || ':' AS event_key,
+                     to_char(9223372036854775807 - raw_event_id, 'FM0000000000000000000') || ':' AS event_key_desc
               FROM wabahook.status_event) s
     ) keyed
     GROUP BY channel, message_id
@@ -336,3 +337,11 @@ SELECT code, 'API Permission', 'authorization', false,
        'A permission is missing or was removed: check the app''s permissions with the access token debugger.'
 FROM generate_series(200, 299) AS code
 ON CONFLICT (code) DO NOTHING;
+
+-- The class of an error code, `other` when it is not listed (or NULL). Runs with the
+-- owner's rights so that failures_daily, whose function runs with the caller's, keeps
+-- working for an analyst the reference table has not been granted to yet.
+CREATE FUNCTION wabahook.error_class(code integer) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce((SELECT c.class FROM wabahook.error_codes c WHERE c.code = error_class.code), 'other')
+$$;

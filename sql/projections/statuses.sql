@@ -55,9 +55,10 @@ SELECT (m).* FROM (
         CASE WHEN conversation_id IS NOT NULL OR pricing_category IS NOT NULL OR billable IS NOT NULL
              THEN wabahook.fact_key(at, concat_ws(':', status, conversation_id, pricing_category, billable)) END,
         at,
-        -- Each pricing fact from the earliest status that carries it (ties: the lowest
-        -- raw event); the phone number from the latest one. A key ends with its value,
-        -- so equal keys mean equal values and the merge stays commutative.
+        -- Each pricing fact from the earliest status that carries it, the phone number
+        -- from the latest one; ties go to the lowest raw event (as in status_event), which
+        -- a sender's retry of a body, a later raw event, never changes. A key ends with
+        -- its value: equal keys mean equal values, and the merge stays commutative.
         pricing_model,
         CASE WHEN pricing_model IS NOT NULL THEN wabahook.fact_key(at, event_key || pricing_model) END,
         pricing_type,
@@ -66,11 +67,14 @@ SELECT (m).* FROM (
         CASE WHEN biz_opaque_callback_data IS NOT NULL
              THEN wabahook.fact_key(at, event_key || biz_opaque_callback_data) END,
         phone_number_id,
-        CASE WHEN phone_number_id IS NOT NULL THEN wabahook.fact_key(at, event_key || phone_number_id) END
+        CASE WHEN phone_number_id IS NOT NULL
+             THEN wabahook.fact_key(at, event_key_desc || phone_number_id) END
     )::wabahook.delivery_facts) AS m
     FROM (
         SELECT *, to_timestamp(status_at) AS at,
                to_char(raw_event_id, 'FM0000000000000000000') || ':' AS event_key,
+               -- Ordered the other way: the greatest key is the latest time's lowest event.
+               to_char(9223372036854775807 - raw_event_id, 'FM0000000000000000000') || ':' AS event_key_desc,
                array_position(ARRAY['sent', 'delivered', 'read', 'played'], status)::smallint AS rank
         FROM stage_status
         WHERE {ids}::bigint[] IS NULL OR raw_event_id = ANY({ids})

@@ -47,7 +47,7 @@ CREATE OR REPLACE FUNCTION wabahook.failures_daily_in(tz text)
 RETURNS TABLE (day date, channel text, error_code integer, error_title text, messages bigint,
                error_class text)
 LANGUAGE sql STABLE AS $$
-    SELECT f.day, f.channel, f.error_code, f.error_title, f.messages, coalesce(c.class, 'other')
+    SELECT f.day, f.channel, f.error_code, f.error_title, f.messages, wabahook.error_class(f.error_code)
     FROM (
         SELECT (s.status_at AT TIME ZONE tz)::date AS day, s.channel,
                CASE WHEN e.error ->> 'code' ~ '^-?\d{1,9}$' THEN (e.error ->> 'code')::integer END AS error_code,
@@ -60,7 +60,6 @@ LANGUAGE sql STABLE AS $$
         WHERE s.status = 'failed'
         GROUP BY 1, 2, 3, 4
     ) f
-    LEFT JOIN wabahook.error_codes c ON c.code = f.error_code
 $$;
 CREATE VIEW wabahook.failures_daily AS
 SELECT * FROM wabahook.failures_daily_in('UTC');
