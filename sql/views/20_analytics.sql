@@ -43,42 +43,6 @@ SELECT * FROM wabahook.delivery_latency_daily_in('UTC');
 COMMENT ON VIEW wabahook.delivery_latency_daily IS
     'Per UTC day and channel: median and 90th percentile seconds from sent to delivered and from delivered to read, over messages with both sent and delivered statuses.';
 
-CREATE OR REPLACE FUNCTION wabahook.failures_daily_in(tz text)
-RETURNS TABLE (day date, channel text, error_code integer, error_title text, messages bigint,
-               error_class text)
-LANGUAGE sql STABLE AS $$
-    SELECT f.day, f.channel, f.error_code, f.error_title, f.messages, wabahook.error_class(f.error_code)
-    FROM (
-        SELECT (s.status_at AT TIME ZONE tz)::date AS day, s.channel,
-               CASE WHEN e.error ->> 'code' ~ '^-?\d{1,9}$' THEN (e.error ->> 'code')::integer END AS error_code,
-               e.error ->> 'title' AS error_title,
-               count(DISTINCT s.message_id) AS messages
-        FROM wabahook.status_event s
-        CROSS JOIN LATERAL jsonb_array_elements(
-            CASE WHEN jsonb_typeof(s.payload -> 'errors') = 'array' THEN s.payload -> 'errors' ELSE '[{}]' END
-        ) AS e(error)
-        WHERE s.status = 'failed'
-        GROUP BY 1, 2, 3, 4
-    ) f
-$$;
-CREATE VIEW wabahook.failures_daily AS
-SELECT * FROM wabahook.failures_daily_in('UTC');
-COMMENT ON VIEW wabahook.failures_daily IS
-    'Per UTC day of the failure, channel, error code and title: how many messages failed with it, and the code''s class from error_codes (other when not listed; the full errors stay in status_events.errors).';
-
-CREATE OR REPLACE FUNCTION wabahook.pricing_daily_in(tz text)
-RETURNS TABLE (day date, channel text, pricing_category text, pricing_type text, messages bigint)
-LANGUAGE sql STABLE AS $$
-    SELECT (first_status_at AT TIME ZONE tz)::date, channel, pricing_category, pricing_type, count(*)
-    FROM wabahook.message_delivery
-    WHERE pricing_model = 'PMP'  -- per-message pricing: one price per message, not per conversation
-    GROUP BY 1, 2, 3, 4
-$$;
-CREATE VIEW wabahook.pricing_daily AS
-SELECT * FROM wabahook.pricing_daily_in('UTC');
-COMMENT ON VIEW wabahook.pricing_daily IS
-    'Per UTC day of a message''s earliest status, channel, pricing category and pricing type (regular = charged, free_customer_service, free_entry_point): outbound messages priced per message (pricing_model PMP), each counted once.';
-
 CREATE OR REPLACE FUNCTION wabahook.conversations_daily_in(tz text)
 RETURNS TABLE (day date, channel text, category text, conversations bigint, messages bigint, billable bigint)
 LANGUAGE sql STABLE AS $$
@@ -110,13 +74,56 @@ SELECT * FROM wabahook.intake_hourly_in('UTC');
 COMMENT ON VIEW wabahook.intake_hourly IS
     'Per UTC hour and channel: deliveries stored, how many repeated an earlier delivery byte for byte (sender retries), and how many are rejected, failed or still queued.';
 
--- The analyst reads what this file adds beyond sql/roles.sql's list. Views are created
--- again on every migrate and rebuild, before the roles' grants: grant them here while
--- the role exists (on the very first `migrate --roles` it does not yet).
-DO $$
+-- failures_daily and pricing_daily read what migration 0015 added (error_class(), the
+-- deliveries' pricing columns): a database migrated only up to an earlier version gets
+-- neither (migrate applies every migration before it re-creates the views).
+DO $views$
 BEGIN
+    IF to_regclass('wabahook.error_codes') IS NULL THEN
+        RETURN;
+    END IF;
+
+    CREATE OR REPLACE FUNCTION wabahook.failures_daily_in(tz text)
+    RETURNS TABLE (day date, channel text, error_code integer, error_title text, messages bigint,
+                   error_class text)
+    LANGUAGE sql STABLE AS $fn$
+        SELECT f.day, f.channel, f.error_code, f.error_title, f.messages, wabahook.error_class(f.error_code)
+        FROM (
+            SELECT (s.status_at AT TIME ZONE tz)::date AS day, s.channel,
+                   CASE WHEN e.error ->> 'code' ~ '^-?\d{1,9}$' THEN (e.error ->> 'code')::integer END AS error_code,
+                   e.error ->> 'title' AS error_title,
+                   count(DISTINCT s.message_id) AS messages
+            FROM wabahook.status_event s
+            CROSS JOIN LATERAL jsonb_array_elements(
+                CASE WHEN jsonb_typeof(s.payload -> 'errors') = 'array' THEN s.payload -> 'errors' ELSE '[{}]' END
+            ) AS e(error)
+            WHERE s.status = 'failed'
+            GROUP BY 1, 2, 3, 4
+        ) f
+    $fn$;
+    CREATE VIEW wabahook.failures_daily AS
+    SELECT * FROM wabahook.failures_daily_in('UTC');
+    COMMENT ON VIEW wabahook.failures_daily IS
+        'Per UTC day of the failure, channel, error code and title: how many messages failed with it, and the code''s class from error_codes (other when not listed; the full errors stay in status_events.errors).';
+
+    CREATE OR REPLACE FUNCTION wabahook.pricing_daily_in(tz text)
+    RETURNS TABLE (day date, channel text, pricing_category text, pricing_type text, messages bigint)
+    LANGUAGE sql STABLE AS $fn$
+        SELECT (first_status_at AT TIME ZONE tz)::date, channel, pricing_category, pricing_type, count(*)
+        FROM wabahook.message_delivery
+        WHERE pricing_model = 'PMP'  -- per-message pricing: one price per message, not per conversation
+        GROUP BY 1, 2, 3, 4
+    $fn$;
+    CREATE VIEW wabahook.pricing_daily AS
+    SELECT * FROM wabahook.pricing_daily_in('UTC');
+    COMMENT ON VIEW wabahook.pricing_daily IS
+        'Per UTC day of a message''s earliest status, channel, pricing category and pricing type (regular = charged, free_customer_service, free_entry_point): outbound messages priced per message (pricing_model PMP), each counted once.';
+
+    -- The analyst reads what this file adds beyond sql/roles.sql's list. Views are
+    -- created again on every migrate and rebuild, before the roles' grants: grant them
+    -- here while the role exists (on the very first `migrate --roles` it does not yet).
     IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'wabahook_analyst') THEN
         GRANT SELECT ON wabahook.pricing_daily, wabahook.error_codes TO wabahook_analyst;
     END IF;
 END
-$$;
+$views$;
