@@ -49,9 +49,14 @@ REVOKE EXECUTE ON FUNCTION wabahook.create_raw_event_partition(date),
 -- projections' tables are granted by `migrate` from processors/projections), because
 -- the analytics views call (inlined) functions that run with the caller's rights; raw
 -- bodies, the queue and credentials stay out of reach.
-GRANT SELECT ON wabahook.event_results TO wabahook_analyst;
-GRANT SELECT ON wabahook.messages_inbound, wabahook.status_events, wabahook.delivery_status,
-    wabahook.contacts, wabahook.notification_errors, wabahook.raw_event_log,
-    wabahook.delivery_funnel_daily, wabahook.delivery_latency_daily, wabahook.failures_daily,
-    wabahook.conversations_daily, wabahook.intake_hourly
-    TO wabahook_analyst;
+GRANT SELECT ON wabahook.event_results, wabahook.error_codes TO wabahook_analyst;
+-- Every view of the schema is public surface (sql/views/): each is granted as it is.
+DO $$
+DECLARE
+    view_name name;
+BEGIN
+    FOR view_name IN SELECT viewname FROM pg_views WHERE schemaname = 'wabahook' ORDER BY 1 LOOP
+        EXECUTE format('GRANT SELECT ON wabahook.%I TO wabahook_analyst', view_name);
+    END LOOP;
+END
+$$;

@@ -118,12 +118,5 @@ BEGIN
     SELECT * FROM wabahook.pricing_daily_in('UTC');
     COMMENT ON VIEW wabahook.pricing_daily IS
         'Per UTC day of a message''s earliest status, channel, pricing category and pricing type (regular = charged, free_customer_service, free_entry_point): outbound messages priced per message (pricing_model PMP), each counted once.';
-
-    -- The analyst reads what this file adds beyond sql/roles.sql's list. Views are
-    -- created again on every migrate and rebuild, before the roles' grants: grant them
-    -- here while the role exists (on the very first `migrate --roles` it does not yet).
-    IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'wabahook_analyst') THEN
-        GRANT SELECT ON wabahook.pricing_daily, wabahook.error_codes TO wabahook_analyst;
-    END IF;
 END
 $views$;

@@ -249,4 +249,4 @@ def test_the_corpus_gives_the_hand_computed_figures(db: Database, database_url: 
         database_url,
         "SELECT sum(requests) AS requests, sum(rejected) AS rejected FROM wabahook.intake_hourly",
     )
-    assert (intake[0]["requests"], intake[0]["rejected"]) == (len(CASES), 8)
+    assert (intake[0]["requests"], intake[0]["rejected"]) == (len(BASE_CASES), 8)

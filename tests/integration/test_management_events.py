@@ -16,7 +16,7 @@ from tests.corpora.management import CASES, management
 from tests.integration.processing_helpers import store, view
 from tests.support.bodies import T0, WABA
 
-MANAGEMENT_TABLES = ("template_event", "template_state", "phone_number_event", "account_event")
+MANAGEMENT_TABLES = ("template_event", "phone_number_event", "account_event")
 
 
 def template(field: str, at: int, **value: Any) -> bytes:

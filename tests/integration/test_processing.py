@@ -15,8 +15,15 @@ from flask.testing import FlaskClient
 from processors import channels
 from processors.pipeline.drain import DrainResult, drain, drain_batch
 from receiver.db import Database
-from tests.corpus import CASES, PN
-from tests.integration.processing_helpers import requeue, snapshot, status_body, store, view
+from tests.corpus import BASE_CASES, CASES, PN
+from tests.integration.processing_helpers import (
+    PROJECTIONS,
+    requeue,
+    snapshot,
+    status_body,
+    store,
+    view,
+)
 
 
 def at(seconds: int) -> datetime:
@@ -132,7 +139,9 @@ EXPECTED_DELIVERY = {
 
 def test_delivery_status_of_the_corpus(processed_corpus: DrainResult, database_url: str) -> None:
     rows = {row["message_id"]: row for row in view(database_url, "delivery_status")}
-    assert set(rows) == set(EXPECTED_DELIVERY)  # warning-only and unknown-only stay in history
+    base = {key[0] for case in BASE_CASES for key in case.statuses}
+    # warning-only and unknown-only stay in history
+    assert {message_id for message_id in rows if message_id in base} == set(EXPECTED_DELIVERY)
     for message_id, expected in EXPECTED_DELIVERY.items():
         row = rows[message_id]
         actual = (row["status"], row["recipient_id"], row["conversation_id"],
@@ -153,7 +162,8 @@ def test_contacts_take_the_name_and_sightings_from_messages(
     assert contacts["16315551234"]["profile_name"] == "Kerry"
     assert contacts["16315551234"]["first_seen_at"] == at(1750000000)
     assert contacts["16315551234"]["last_seen_at"] == at(1750001700)  # the legacy group message
-    assert contacts["user.ab12"]["profile_name"] is None  # BSUID contact has no wa_id to match
+    # A contact known by its business-scoped user id alone is matched by that id.
+    assert contacts["user.ab12"]["profile_name"] == "Bo"
     assert "" not in contacts
 
 
@@ -200,7 +210,7 @@ def test_billing_comes_from_the_earliest_status_that_has_it(
 
 
 def test_redelivered_bodies_and_replays_add_nothing(db: Database, database_url: str) -> None:
-    bodies = [case.body for case in CASES]
+    bodies = list(dict.fromkeys(case.body for case in CASES))  # each once: no retry among them
     first = store(db, bodies)
     drain(db)
     before = snapshot(database_url)
@@ -208,13 +218,7 @@ def test_redelivered_bodies_and_replays_add_nothing(db: Database, database_url: 
     requeue(db, first)  # and an operator replayed the originals
     drain(db)
     after = snapshot(database_url)
-    for table in (
-        "inbound_message",
-        "status_event",
-        "message_delivery",
-        "contact",
-        "notification_error",
-    ):
+    for table in PROJECTIONS:
         assert after[table] == before[table], table
     retries = view(database_url, "raw_event_log", "duplicate_delivery")
     assert len(retries) == len(bodies)

@@ -37,7 +37,7 @@ def test_migrate_says_which_new_tables_a_rebuild_fills_and_rebuild_fills_them(
     with psycopg.connect(empty_database_url, autocommit=True) as conn:
         conn.execute("INSERT INTO wabahook.channels (name) VALUES ('acme')")
         (event_id,) = conn.execute(
-            "SELECT raw_event_id FROM wabahook.store_event('acme', %s, sha256(%s), NULL, '{}',"
+            "SELECT wabahook.store_event('acme', %s, sha256(%s), NULL, '{}',"
             " NULL, 'test')",
             [TEMPLATE_PAUSED, TEMPLATE_PAUSED],
         ).fetchone() or (None,)

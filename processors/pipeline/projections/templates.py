@@ -123,9 +123,8 @@ PROJECTION = Projection(
         "category_update_at",
     ),
     row=_row,
-    queries=("project_template_events", "project_templates"),
+    queries=("project_template_events",),
     tables={
         "template_event": ("channel", "dedup_key"),
-        "template_state": ("channel", "waba_id", "template_id"),
     },
 )
