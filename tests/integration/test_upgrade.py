@@ -37,8 +37,7 @@ def test_migrate_says_which_new_tables_a_rebuild_fills_and_rebuild_fills_them(
     with psycopg.connect(empty_database_url, autocommit=True) as conn:
         conn.execute("INSERT INTO wabahook.channels (name) VALUES ('acme')")
         (event_id,) = conn.execute(
-            "SELECT wabahook.store_event('acme', %s, sha256(%s), NULL, '{}',"
-            " NULL, 'test')",
+            "SELECT wabahook.store_event('acme', %s, sha256(%s), NULL, '{}', NULL, 'test')",
             [TEMPLATE_PAUSED, TEMPLATE_PAUSED],
         ).fetchone() or (None,)
         # As the drain of that version left it: processed, its template change only counted.
