@@ -90,7 +90,7 @@ BEGIN
         SELECT f.day, f.channel, f.error_code, f.error_title, f.messages, wabahook.error_class(f.error_code)
         FROM (
             SELECT (s.status_at AT TIME ZONE tz)::date AS day, s.channel,
-                   CASE WHEN e.error ->> 'code' ~ '^-?\d{1,9}$' THEN (e.error ->> 'code')::integer END AS error_code,
+                   CASE WHEN e.error ->> 'code' ~ '^-?[0-9]{1,9}$' THEN (e.error ->> 'code')::integer END AS error_code,
                    e.error ->> 'title' AS error_title,
                    count(DISTINCT s.message_id) AS messages
             FROM wabahook.status_event s
