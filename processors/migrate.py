@@ -99,7 +99,7 @@ def present_projection_tables(conninfo: str) -> frozenset[str]:
             rows = conn.execute(query("present_tables"), {"tables": list(projection_tables())})
             return frozenset(name for (name,) in rows)
     except psycopg.Error as exc:
-        raise MigrationError(f"cannot read the schema: {first_line(exc)}") from None
+        raise MigrationError(f"migration failed: {first_line(exc)}") from None
 
 
 def unfilled_projection_tables(conninfo: str, before: frozenset[str]) -> list[str]:
@@ -115,7 +115,7 @@ def unfilled_projection_tables(conninfo: str, before: frozenset[str]) -> list[st
         with _connect(conninfo) as conn:
             row = conn.execute(query("any_processed_event")).fetchone()
     except psycopg.Error as exc:
-        raise MigrationError(f"cannot read the schema: {first_line(exc)}") from None
+        raise MigrationError(f"migration failed: {first_line(exc)}") from None
     return added if row and row[0] else []
 
 

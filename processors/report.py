@@ -181,7 +181,7 @@ def _failure_classes(summary: Summary) -> go.Figure:
     figure = go.Figure(
         [go.Bar(x=[row["messages"] for row in rows],
                 y=[_plain_text(row["error_class"]) for row in rows], orientation="h",
-                marker_color=COLORS["failed"], name="failed messages")]
+                marker_color=COLORS["failed"], name="failed messages by class")]
     )  # fmt: skip
     return _layout(figure, xaxis_title="messages", yaxis={"automargin": True})
 

@@ -119,7 +119,7 @@ def test_unknown_channel_is_a_one_line_error(cli, args: tuple[str, ...]) -> None
 
 def test_migrate_command_reports_up_to_date(cli) -> None:
     assert cli("migrate").stdout == "the database is up to date\n"
-    assert json.loads(cli("migrate", "--json").stdout) == {"applied": []}
+    assert json.loads(cli("migrate", "--json").stdout) == {"applied": [], "needs_rebuild": []}
 
 
 def test_missing_database_url_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:

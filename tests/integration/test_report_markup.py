@@ -60,7 +60,9 @@ def test_stored_error_titles_are_text_in_the_report(
     out = tmp_path / "report.html"
     assert cli("report", "--out", str(out), "--days", "3").exit_code == 0
     page = out.read_text()
-    (failures,) = [t for traces in figures(page) for t in traces if t.get("orientation") == "h"]
+    (failures,) = [
+        t for traces in figures(page) for t in traces if t.get("name") == "failed messages"
+    ]
     assert sorted(failures["y"]) == sorted(f"{code} {text}" for code, text in ESCAPED.items())
 
     dom, log = render(out)
