@@ -1,34 +1,24 @@
 -- Status events and each message's delivery (processors/pipeline/projections/statuses.py).
 -- The public SQL surface (SPEC §5). Columns may be added, never renamed or dropped.
 
--- Both views show columns migration 0015 added: a database migrated only up to an earlier
--- version gets neither (migrate applies every migration before it re-creates the views).
-DO $views$
-BEGIN
-    IF to_regclass('wabahook.error_codes') IS NULL THEN
-        RETURN;
-    END IF;
+CREATE VIEW wabahook.status_events AS
+SELECT channel, message_id, status, status_at, phone_number_id, recipient_id, conversation_id,
+       conversation_category, pricing_category, pricing_model, billable, error_codes,
+       payload -> 'errors' AS errors, raw_event_id, received_at, payload, pricing_type,
+       biz_opaque_callback_data
+FROM wabahook.status_event;
+COMMENT ON VIEW wabahook.status_events IS
+    'One row per distinct status notification (channel, message id, status, timestamp).';
 
-    CREATE VIEW wabahook.status_events AS
-    SELECT channel, message_id, status, status_at, phone_number_id, recipient_id, conversation_id,
-           conversation_category, pricing_category, pricing_model, billable, error_codes,
-           payload -> 'errors' AS errors, raw_event_id, received_at, payload, pricing_type,
-           biz_opaque_callback_data
-    FROM wabahook.status_event;
-    COMMENT ON VIEW wabahook.status_events IS
-        'One row per distinct status notification (channel, message id, status, timestamp).';
-
-    CREATE VIEW wabahook.delivery_status AS
-    SELECT channel, message_id, recipient_id,
-           wabahook.current_status(progress_rank, progress_at, failed_at, deleted_at) AS status,
-           sent_at, delivered_at, read_at, failed_at, deleted_at, error_codes, conversation_id,
-           pricing_category, billable, played_at, first_status_at,
-           -- Each from the earliest status that carries it (ties: the lowest raw event id);
-           -- the phone number from the latest status that names one.
-           pricing_model, pricing_type, biz_opaque_callback_data, phone_number_id
-    FROM wabahook.message_delivery
-    WHERE wabahook.current_status(progress_rank, progress_at, failed_at, deleted_at) IS NOT NULL;
-    COMMENT ON VIEW wabahook.delivery_status IS
-        'One row per message with a delivery status, derived from all its status events.';
-END
-$views$;
+CREATE VIEW wabahook.delivery_status AS
+SELECT channel, message_id, recipient_id,
+       wabahook.current_status(progress_rank, progress_at, failed_at, deleted_at) AS status,
+       sent_at, delivered_at, read_at, failed_at, deleted_at, error_codes, conversation_id,
+       pricing_category, billable, played_at, first_status_at,
+       -- Each from the earliest status that carries it (ties: the lowest raw event id);
+       -- the phone number from the latest status that names one.
+       pricing_model, pricing_type, biz_opaque_callback_data, phone_number_id
+FROM wabahook.message_delivery
+WHERE wabahook.current_status(progress_rank, progress_at, failed_at, deleted_at) IS NOT NULL;
+COMMENT ON VIEW wabahook.delivery_status IS
+    'One row per message with a delivery status, derived from all its status events.';

@@ -74,49 +74,38 @@ SELECT * FROM wabahook.intake_hourly_in('UTC');
 COMMENT ON VIEW wabahook.intake_hourly IS
     'Per UTC hour and channel: deliveries stored, how many repeated an earlier delivery byte for byte (sender retries), and how many are rejected, failed or still queued.';
 
--- failures_daily and pricing_daily read what migration 0015 added (error_class(), the
--- deliveries' pricing columns): a database migrated only up to an earlier version gets
--- neither (migrate applies every migration before it re-creates the views).
-DO $views$
-BEGIN
-    IF to_regclass('wabahook.error_codes') IS NULL THEN
-        RETURN;
-    END IF;
-
-    CREATE OR REPLACE FUNCTION wabahook.failures_daily_in(tz text)
-    RETURNS TABLE (day date, channel text, error_code integer, error_title text, messages bigint,
-                   error_class text)
-    LANGUAGE sql STABLE AS $fn$
-        SELECT f.day, f.channel, f.error_code, f.error_title, f.messages, wabahook.error_class(f.error_code)
-        FROM (
-            SELECT (s.status_at AT TIME ZONE tz)::date AS day, s.channel,
-                   CASE WHEN e.error ->> 'code' ~ '^-?[0-9]{1,9}$' THEN (e.error ->> 'code')::integer END AS error_code,
-                   e.error ->> 'title' AS error_title,
-                   count(DISTINCT s.message_id) AS messages
-            FROM wabahook.status_event s
-            CROSS JOIN LATERAL jsonb_array_elements(
-                CASE WHEN jsonb_typeof(s.payload -> 'errors') = 'array' THEN s.payload -> 'errors' ELSE '[{}]' END
-            ) AS e(error)
-            WHERE s.status = 'failed'
-            GROUP BY 1, 2, 3, 4
-        ) f
-    $fn$;
-    CREATE VIEW wabahook.failures_daily AS
-    SELECT * FROM wabahook.failures_daily_in('UTC');
-    COMMENT ON VIEW wabahook.failures_daily IS
-        'Per UTC day of the failure, channel, error code and title: how many messages failed with it, and the code''s class from error_codes (other when not listed; the full errors stay in status_events.errors).';
-
-    CREATE OR REPLACE FUNCTION wabahook.pricing_daily_in(tz text)
-    RETURNS TABLE (day date, channel text, pricing_category text, pricing_type text, messages bigint)
-    LANGUAGE sql STABLE AS $fn$
-        SELECT (first_status_at AT TIME ZONE tz)::date, channel, pricing_category, pricing_type, count(*)
-        FROM wabahook.message_delivery
-        WHERE pricing_model = 'PMP'  -- per-message pricing: one price per message, not per conversation
+CREATE OR REPLACE FUNCTION wabahook.failures_daily_in(tz text)
+RETURNS TABLE (day date, channel text, error_code integer, error_title text, messages bigint,
+               error_class text)
+LANGUAGE sql STABLE AS $fn$
+    SELECT f.day, f.channel, f.error_code, f.error_title, f.messages, wabahook.error_class(f.error_code)
+    FROM (
+        SELECT (s.status_at AT TIME ZONE tz)::date AS day, s.channel,
+               CASE WHEN e.error ->> 'code' ~ '^-?[0-9]{1,9}$' THEN (e.error ->> 'code')::integer END AS error_code,
+               e.error ->> 'title' AS error_title,
+               count(DISTINCT s.message_id) AS messages
+        FROM wabahook.status_event s
+        CROSS JOIN LATERAL jsonb_array_elements(
+            CASE WHEN jsonb_typeof(s.payload -> 'errors') = 'array' THEN s.payload -> 'errors' ELSE '[{}]' END
+        ) AS e(error)
+        WHERE s.status = 'failed'
         GROUP BY 1, 2, 3, 4
-    $fn$;
-    CREATE VIEW wabahook.pricing_daily AS
-    SELECT * FROM wabahook.pricing_daily_in('UTC');
-    COMMENT ON VIEW wabahook.pricing_daily IS
-        'Per UTC day of a message''s earliest status, channel, pricing category and pricing type (regular = charged, free_customer_service, free_entry_point): outbound messages priced per message (pricing_model PMP), each counted once.';
-END
-$views$;
+    ) f
+$fn$;
+CREATE VIEW wabahook.failures_daily AS
+SELECT * FROM wabahook.failures_daily_in('UTC');
+COMMENT ON VIEW wabahook.failures_daily IS
+    'Per UTC day of the failure, channel, error code and title: how many messages failed with it, and the code''s class from error_codes (other when not listed; the full errors stay in status_events.errors).';
+
+CREATE OR REPLACE FUNCTION wabahook.pricing_daily_in(tz text)
+RETURNS TABLE (day date, channel text, pricing_category text, pricing_type text, messages bigint)
+LANGUAGE sql STABLE AS $fn$
+    SELECT (first_status_at AT TIME ZONE tz)::date, channel, pricing_category, pricing_type, count(*)
+    FROM wabahook.message_delivery
+    WHERE pricing_model = 'PMP'  -- per-message pricing: one price per message, not per conversation
+    GROUP BY 1, 2, 3, 4
+$fn$;
+CREATE VIEW wabahook.pricing_daily AS
+SELECT * FROM wabahook.pricing_daily_in('UTC');
+COMMENT ON VIEW wabahook.pricing_daily IS
+    'Per UTC day of a message''s earliest status, channel, pricing category and pricing type (regular = charged, free_customer_service, free_entry_point): outbound messages priced per message (pricing_model PMP), each counted once.';
