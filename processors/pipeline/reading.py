@@ -70,6 +70,32 @@ def label_of(event: Reading, parent: Any, key: str) -> str | None:
     return text
 
 
+def text_of(event: Reading, parent: Any, key: str) -> str | None:
+    """`parent[key]` as a label; a value of another JSON type, or too long, is noted."""
+    value = parent.get(key) if isinstance(parent, dict) else None
+    if value is not None and string(value) is None:
+        event.notes.add(f"not_a_string:{shown(key)}")
+        return None
+    return label_of(event, parent, key)
+
+
+def free_text_of(event: Reading, parent: Any, key: str) -> str | None:
+    """`parent[key]` as unbounded text (a name, a description); another JSON type is noted."""
+    value = parent.get(key) if isinstance(parent, dict) else None
+    text = string(value)
+    if value is not None and text is None:
+        event.notes.add(f"not_a_string:{shown(key)}")
+    return text
+
+
+def object_of(event: Reading, parent: dict[str, Any], key: str) -> dict[str, Any]:
+    """`parent[key]` when it is an object; something else there is noted, and read as {}."""
+    value = parent.get(key)
+    if value is not None and not isinstance(value, dict):
+        event.notes.add(f"not_an_object:{shown(key)}")
+    return value if isinstance(value, dict) else {}
+
+
 def time_of(event: Reading, value: Any, item: str) -> int | None:
     """A unix time within the event's plausible window; a time outside it is noted."""
     unix_time = integer(value)

@@ -1,4 +1,5 @@
--- Template notifications, and each template's current state (processors/pipeline/projections/templates.py).
+-- Template notifications (processors/pipeline/projections/templates.py); the view
+-- `templates` folds them into each template's current state.
 -- The project_* queries write the staged items of the events {ids} (an array of event
 -- ids, NULL: all of them) into the projection tables of the schema {projections}.
 

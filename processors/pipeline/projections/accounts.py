@@ -1,4 +1,4 @@
-"""Account-level notifications (account_events), and what every management event shares.
+"""Account-level notifications (account_events), and the origin every management event shares.
 
 Management fields (templates, phone numbers, the account) carry no message id: an
 event is named by where it came from (`Origin`) and deduplicated in SQL on
@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from processors.pipeline.projections.base import Change, Projection, comma_path
-from processors.pipeline.reading import Reading, label_of, shown
-from processors.pipeline.values import string
+from processors.pipeline.reading import Reading, object_of, text_of
 
 ACCOUNT_FIELDS = frozenset(
     {"account_update", "account_alerts", "business_capability_update", "security"}
@@ -44,32 +43,6 @@ class Origin:
         """The staged values of ORIGIN_COLUMNS."""
         return (self.waba_id, self.phone_number_id, self.field, self.position,
                 self.entry_time, self.path)  # fmt: skip
-
-
-def text_of(event: Reading, parent: Any, key: str) -> str | None:
-    """`parent[key]` as a label; a value of another JSON type, or too long, is noted."""
-    value = parent.get(key) if isinstance(parent, dict) else None
-    if value is not None and string(value) is None:
-        event.notes.add(f"not_a_string:{shown(key)}")
-        return None
-    return label_of(event, parent, key)
-
-
-def free_text_of(event: Reading, parent: Any, key: str) -> str | None:
-    """`parent[key]` as unbounded text (a name, a description); another JSON type is noted."""
-    value = parent.get(key) if isinstance(parent, dict) else None
-    text = string(value)
-    if value is not None and text is None:
-        event.notes.add(f"not_a_string:{shown(key)}")
-    return text
-
-
-def object_of(event: Reading, parent: dict[str, Any], key: str) -> dict[str, Any]:
-    """`parent[key]` when it is an object; something else there is noted, and read as {}."""
-    value = parent.get(key)
-    if value is not None and not isinstance(value, dict):
-        event.notes.add(f"not_an_object:{shown(key)}")
-    return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Template notifications (template_events), and each template's current state (templates)."""
+"""Template notifications (template_events); the view `templates` folds them into current state."""
 
 from __future__ import annotations
 
@@ -6,14 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from processors.pipeline.projections.accounts import (
-    ORIGIN_COLUMNS,
-    Origin,
-    free_text_of,
-    text_of,
-)
+from processors.pipeline.projections.accounts import ORIGIN_COLUMNS, Origin
 from processors.pipeline.projections.base import Change, Projection
-from processors.pipeline.reading import Reading
+from processors.pipeline.reading import Reading, free_text_of, text_of
 from processors.pipeline.values import integer
 
 # The kind of event each field reports (template_category_update: see _kind).
