@@ -106,6 +106,9 @@ def test_worker_serves_drain_and_queue_metrics(
         assert found[("wabahook_queued_events", ())] == 0
         assert found[("wabahook_drain_batch_size_count", ())] >= 1
         assert found[("wabahook_sender_retries_last_hour", ())] == 1
+        # Operations gauges are served from the same port (no template notifications here).
+        assert found[("wabahook_templates_paused", ())] == 0
+        assert found[("wabahook_marketing_opt_outs_last_day", ())] == 0
     finally:
         worker.terminate()
         worker.wait(timeout=30)

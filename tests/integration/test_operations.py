@@ -211,3 +211,17 @@ def test_every_operations_gauge_has_an_alert_or_a_panel_and_nothing_else_is_name
     names = {name for _, name, _ in OPERATIONS_GAUGES}
     assert alerted <= names  # no rule waits for a metric nobody serves
     assert names <= alerted | charted
+
+
+def test_a_senders_template_name_is_text_in_the_report(
+    db: Database, cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    name = '<img src=x onerror=\\"document.title=1\\">'
+    store(db, [template("message_template_status_update", 9, name, '"event":"DISABLED"')])
+    drain(db)
+    out = tmp_path / "report.html"
+    assert cli("report", "--out", str(out)).exit_code == 0
+    dom, log = render(out)
+    assert "Uncaught" not in log
+    assert "<img" not in dom.split("<body")[1]  # no element made of it
+    assert '&lt;img src=x onerror="document.title=1"&gt;' in dom  # shown as written
