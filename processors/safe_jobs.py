@@ -152,6 +152,23 @@ class GuardedWorker(SimpleWorker):
             count_refusal("unreadable")
         super().handle_exception(job, *exc_info)
 
+    def unsubscribe(self) -> None:
+        """RQ's unsubscribe, with a bounded wait for the listening thread.
+
+        RQ polls its pubsub thread every 60 s; since redis-py 8.2 the thread's stop()
+        joins it, and a thread that already read the unsubscribe reply waits out that
+        poll first: a worker asked to stop hung for up to a minute.
+        """
+        thread = self.pubsub_thread
+        if thread is None or self.pubsub is None:
+            return
+        self.log.info("Worker %s: unsubscribing from channel %s", self.name,
+                      self.pubsub_channel_name)  # fmt: skip
+        self.pubsub.unsubscribe()
+        thread._running.clear()  # what stop() does, without its unbounded join
+        thread.join(timeout=1)  # RQ's own bound; a daemon thread left waiting ends with us
+        self.pubsub.close()
+
     def request_stop(self, signum: int, frame: Any) -> None:
         """SIGTERM/SIGINT: RQ ends its loop; we must not start another one."""
         self.stop_requested = True

@@ -220,3 +220,22 @@ def test_a_worker_drains_with_the_multiprocess_metrics_folder_the_deploy_files_s
     assert worker.wait(timeout=120) == 0
     assert count(database_url, "event_results") == 20
     assert queue_health(db)["queued"] == 0
+
+
+def test_a_worker_stops_at_once_after_its_pubsub_reply_was_read(
+    redis_url: str, queue_name: str
+) -> None:
+    """The listening thread has read the unsubscribe reply and waits out RQ's 60 s poll."""
+    from processors.safe_jobs import GuardedWorker
+
+    worker = GuardedWorker([queue_name], connection=redis.Redis.from_url(redis_url))
+    worker.subscribe()
+    thread = worker.pubsub_thread
+    assert thread is not None
+    assert wait_until(lambda: worker.pubsub.subscribed, timeout=5)
+    worker.pubsub.unsubscribe()  # the reply reaches the thread, which then waits to resubscribe
+    assert wait_until(lambda: not worker.pubsub.subscribed, timeout=5)
+    stopping = threading.Thread(target=worker.unsubscribe, daemon=True)
+    stopping.start()
+    stopping.join(timeout=20)  # a hang lasts the 60 s poll; a stop takes at most RQ's 1 s
+    assert not stopping.is_alive(), "the worker's stop waited for RQ's pubsub poll"
