@@ -12,9 +12,13 @@ import pytest
 from processors.pipeline.drain import drain
 from processors.pipeline.rebuild import rebuild
 from receiver.db import Database
-from tests.corpora.management import CASES, management
+from tests.corpora import accounts
+from tests.corpora import management as templates
+from tests.corpora.management import management
 from tests.integration.processing_helpers import store, view
 from tests.support.bodies import T0, WABA
+
+CASES = templates.CASES + accounts.CASES
 
 MANAGEMENT_TABLES = ("template_event", "phone_number_event", "account_event")
 

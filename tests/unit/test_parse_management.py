@@ -14,8 +14,12 @@ from processors.pipeline.projections.accounts import ACCOUNT_FIELDS, AccountEven
 from processors.pipeline.projections.phone_numbers import PhoneNumberEvent
 from processors.pipeline.projections.templates import KINDS, TemplateEvent
 from processors.pipeline.values import MAX_LABEL_BYTES
-from tests.corpora.management import CASES, management
+from tests.corpora import accounts
+from tests.corpora import management as templates
+from tests.corpora.management import management
 from tests.support.bodies import T0, WABA
+
+CASES = templates.CASES + accounts.CASES
 
 FIELDS = {
     **dict.fromkeys(KINDS, "template_events"),

@@ -8,6 +8,7 @@ import pytest
 
 from processors.pipeline.parse import parse
 from processors.pipeline.projections.statuses import MAX_CALLBACK_CHARS, StatusUpdate
+from tests.corpora import failures
 from tests.corpora.pricing import CASES, pmp, status, statuses
 from tests.support.bodies import T0
 
@@ -127,7 +128,7 @@ def test_one_hostile_status_leaves_its_siblings_alone() -> None:
 
 
 def test_the_pricing_corpus_covers_each_type_and_the_new_categories() -> None:
-    parsed = [s for case in CASES for s in parse(case.body).of("statuses")]
+    parsed = [s for case in CASES + failures.CASES for s in parse(case.body).of("statuses")]
     assert {s.pricing_type for s in parsed} >= {
         "regular",
         "free_customer_service",
