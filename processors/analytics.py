@@ -12,10 +12,11 @@ from receiver.db import Database
 
 @dataclass(slots=True)
 class Summary:
-    """The last `days` days (UTC), for one channel or all."""
+    """The last `days` days (UTC), for one channel or all, one business number or all."""
 
     days: int
     channel: str | None
+    phone_number_id: str | None = None
     funnel: list[dict[str, Any]] = field(default_factory=list)
     latency: dict[str, Any] = field(default_factory=dict)
     failures: list[dict[str, Any]] = field(default_factory=list)
@@ -47,6 +48,7 @@ class Summary:
         return {
             "days": self.days,
             "channel": self.channel,
+            "phone_number_id": self.phone_number_id,
             "totals": self.totals,
             "funnel": [plain(row) for row in self.funnel],
             "latency": plain(self.latency),
@@ -56,24 +58,44 @@ class Summary:
         }
 
 
-def summarize(db: Database, days: int, channel: str | None = None, top: int = 10) -> Summary:
-    """Read the period's funnel, latency, top failures and intake health."""
-    params = {"days": days, "channel": channel}
+def summarize(
+    db: Database,
+    days: int,
+    channel: str | None = None,
+    top: int = 10,
+    phone_number_id: str | None = None,
+) -> Summary:
+    """Read the period's funnel, latency, top failures and intake health.
+
+    With `phone_number_id`, what notifications tie to a number is that number's only;
+    intake stays per channel, since one delivery may carry several numbers.
+    """
+    params = {"days": days, "channel": channel, "phone_number_id": phone_number_id}
     latency = db.fetch_one("latency_period", params) or {}
     return Summary(
         days=days,
         channel=channel,
+        phone_number_id=phone_number_id,
         funnel=[dict(row) for row in db.fetch_all("funnel_period", params)],
         latency=dict(latency),
         failures=[dict(row) for row in db.fetch_all("failures_period", {**params, "limit": top})],
         intake=[dict(row) for row in db.fetch_all("intake_period", params)],
         queue=queue_health(db),
-        operations=read_operations(db, days, channel),
+        operations=read_operations(db, days, channel, phone_number_id),
     )
 
 
-def latency_samples(db: Database, days: int, channel: str | None = None) -> list[dict[str, Any]]:
+def latency_samples(
+    db: Database, days: int, channel: str | None = None, phone_number_id: str | None = None
+) -> list[dict[str, Any]]:
     """Per-message latencies of the period (at most 50,000, newest first)."""
-    return [
-        dict(row) for row in db.fetch_all("latency_samples", {"days": days, "channel": channel})
-    ]
+    params = {"days": days, "channel": channel, "phone_number_id": phone_number_id}
+    return [dict(row) for row in db.fetch_all("latency_samples", params)]
+
+
+def knows_phone_number(db: Database, phone_number_id: str, channel: str | None = None) -> bool:
+    """Whether a notification (of `channel`, when given) named this business number."""
+    row = db.fetch_one(
+        "known_phone_number", {"phone_number_id": phone_number_id, "channel": channel}
+    )
+    return bool(row and row["known"])

@@ -49,9 +49,19 @@ class Operations:
         }
 
 
-def read_operations(db: Database, days: int, channel: str | None = None) -> Operations:
-    """Read the operations sections of the last `days` days (UTC), one channel or all."""
-    params = {"days": days, "channel": channel, "limit": LIST_LIMIT}
+def read_operations(
+    db: Database, days: int, channel: str | None = None, phone_number_id: str | None = None
+) -> Operations:
+    """Read the operations sections of the last `days` days (UTC), one channel or all.
+
+    With `phone_number_id`: that number's, and the WABA-level facts of its WABAs.
+    """
+    params = {
+        "days": days,
+        "channel": channel,
+        "phone_number_id": phone_number_id,
+        "limit": LIST_LIMIT,
+    }
     opt_outs = db.fetch_one("opt_outs_period", params) or {}
     return Operations(
         templates=[dict(row) for row in db.fetch_all("templates_needing_attention", params)],

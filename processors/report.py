@@ -27,6 +27,9 @@ def render(summary: Summary, latencies: list[dict[str, Any]]) -> str:
     ]
     totals = summary.totals
     scope = f"channel {summary.channel}" if summary.channel else "all channels"
+    if summary.phone_number_id:
+        # One delivery may carry several numbers' notifications: intake is the channel's.
+        scope += f", phone number id {summary.phone_number_id} (intake figures: whole channel)"
     cards = "".join(
         f'<div class="card"><div class="value">{html.escape(_fmt(totals[key]))}</div>'
         f'<div class="label">{label}</div></div>'

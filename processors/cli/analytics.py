@@ -12,12 +12,15 @@ import processors.cli.common as cli
 from processors import analytics
 from processors.channels import shown
 from processors.operations import Operations
+from receiver.db import Database
 
 
 @cli.main.command("stats")
 @cli.period_options(default_days=7)
 @cli.json_option
-def stats_command(channel: str | None, days: int, as_json: bool) -> None:
+def stats_command(
+    channel: str | None, phone_number_id: str | None, days: int, as_json: bool
+) -> None:
     """Show the funnel, latency, failures, operations data and intake health.
 
     \b
@@ -27,17 +30,18 @@ def stats_command(channel: str | None, days: int, as_json: bool) -> None:
     failures by error class.
 
     \b
-    Example:
+    Examples:
       wabahook stats --days 30 --channel acme-de
+      wabahook stats --channel acme --phone-number-id 106540352242922
     """
     with cli.database() as db, cli.errors_as_messages():
-        summary = analytics.summarize(db, days, channel)
+        _check_number(db, phone_number_id, channel)
+        summary = analytics.summarize(db, days, channel, phone_number_id=phone_number_id)
     if as_json:
         cli.emit_json(summary.as_json())
         return
     totals = summary.totals
-    scope = f"channel {channel}" if channel else "all channels"
-    click.echo(f"last {days} day(s), {scope}")
+    click.echo(f"last {days} day(s), {scope_of(channel, phone_number_id)}")
     click.echo("")
     click.echo(f"{'DAY':<12}{'SENT':>9}{'DELIVERED':>11}{'READ':>9}{'FAILED':>8}"
                f"{'DELIV %':>9}{'READ %':>8}")  # fmt: skip
@@ -71,7 +75,8 @@ def stats_command(channel: str | None, days: int, as_json: bool) -> None:
     oldest = queue["oldest_queued_seconds"]
     click.echo("")
     click.echo(
-        f"intake   {totals['requests']} deliveries,"
+        f"intake{' of the channel' if phone_number_id else ''}"
+        f"   {totals['requests']} deliveries,"
         f" {totals['duplicate_deliveries']} sender retries,"
         f" {totals['rejected']} rejected, {queue['failed']} failed, "
         f"{queue['queued'] - queue['failed']} queued"
@@ -88,7 +93,7 @@ def stats_command(channel: str | None, days: int, as_json: bool) -> None:
     help="The HTML file to write.",
 )
 @cli.period_options(default_days=30)
-def report_command(out: Path, channel: str | None, days: int) -> None:
+def report_command(out: Path, channel: str | None, phone_number_id: str | None, days: int) -> None:
     """Write one self-contained HTML report with charts (opens without network).
 
     \b
@@ -96,21 +101,36 @@ def report_command(out: Path, channel: str | None, days: int) -> None:
     failures by error code, intake volume with sender retries.
 
     \b
-    Example:
+    Examples:
       wabahook report --out report.html --days 30
+      wabahook report --phone-number-id 106540352242922 --out number.html
     """
     from processors import report
 
     if not out.parent.is_dir():  # say so before the queries, not after them
         cli.fail(f"cannot write {shown(out)}: no directory {shown(out.parent)}")
     with cli.database() as db, cli.errors_as_messages():
-        summary = analytics.summarize(db, days, channel)
-        latencies = analytics.latency_samples(db, days, channel)
+        _check_number(db, phone_number_id, channel)
+        summary = analytics.summarize(db, days, channel, phone_number_id=phone_number_id)
+        latencies = analytics.latency_samples(db, days, channel, phone_number_id)
     try:
         out.write_text(report.render(summary, latencies), encoding="utf-8")
     except OSError as exc:
         cli.fail(f"cannot write {shown(out)}: {exc.strerror or exc}")
     click.echo(f"wrote {out} ({out.stat().st_size / 1_048_576:.1f} MiB)")
+
+
+def scope_of(channel: str | None, phone_number_id: str | None) -> str:
+    """What a summary covers, in words."""
+    scope = f"channel {channel}" if channel else "all channels"
+    return f"{scope}, phone number id {phone_number_id}" if phone_number_id else scope
+
+
+def _check_number(db: Database, phone_number_id: str | None, channel: str | None) -> None:
+    """A number no notification named is a typo, not an empty summary."""
+    if phone_number_id and not analytics.knows_phone_number(db, phone_number_id, channel):
+        where = f" of channel {channel}" if channel else ""
+        cli.fail(f"no notification{where} named phone number id {phone_number_id}")
 
 
 def _show_operations(ops: Operations) -> None:

@@ -23,7 +23,7 @@ from processors.local.local_files import EmbeddedError
 from processors.migrate import MigrationError
 from processors.pipeline.drain import BATCH_SIZE
 from processors.stored import retention as retention_module
-from processors.stored.selection import ChannelName
+from processors.stored.selection import ChannelName, PhoneNumberId
 from receiver.config import COMMAND_DB_SECONDS, ConfigError, Secret, Settings
 from receiver.db import REDACTOR, Database, DatabaseError, first_line
 from receiver.logs import escape_controls
@@ -231,7 +231,7 @@ def batch_size_option(func: F) -> F:
 
 
 def period_options(default_days: int) -> Callable[[F], F]:
-    """`--channel` and `--days`: the period and scope of a summary."""
+    """`--channel`, `--phone-number-id` and `--days`: the period and scope of a summary."""
 
     def decorate(func: F) -> F:
         func = click.option(
@@ -240,6 +240,12 @@ def period_options(default_days: int) -> Callable[[F], F]:
             default=default_days,
             show_default=True,
             help="How many days back (UTC), today included.",
+        )(func)
+        func = click.option(
+            "--phone-number-id",
+            type=PhoneNumberId(),
+            help="Only this business number (its metadata.phone_number_id); templates and"
+            " account events of the WABAs it was seen under; intake stays per channel.",
         )(func)
         return click.option("--channel", type=ChannelName(), help="Only this channel.")(func)
 

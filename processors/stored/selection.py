@@ -14,6 +14,7 @@ from processors.channels import ChannelError, shown, validate_name
 STATES = ("queued", "processed", "rejected", "failed")
 _DURATION = re.compile(r"([0-9]+)\s*([smhdw])", re.ASCII)
 _SECONDS = {"s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
+PHONE_NUMBER_ID = re.compile(r"[0-9]{1,64}", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +150,22 @@ class ChannelName(click.ParamType):  # type: ignore[type-arg]
             return validate_name(str(value))
         except ChannelError as exc:
             self.fail(str(exc), param, ctx)
+
+
+class PhoneNumberId(click.ParamType):  # type: ignore[type-arg]
+    """A business number's phone number id (as in `metadata.phone_number_id`): digits."""
+
+    name = "id"
+
+    def convert(self, value: Any, param: Param, ctx: Context) -> str:
+        text = str(value)
+        if not PHONE_NUMBER_ID.fullmatch(text):
+            self.fail(
+                f"{shown(text)} is not a phone number id (digits, as in metadata.phone_number_id)",
+                param,
+                ctx,
+            )
+        return text
 
 
 def selection_options(func: Any) -> Any:

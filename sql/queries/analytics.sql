@@ -1,9 +1,12 @@
+-- Every period query takes %(days)s (UTC days back, today included), %(channel)s and
+-- %(phone_number_id)s (NULL: every channel, every number).
+
 -- name: funnel_period
 SELECT day, sum(sent)::bigint AS sent, sum(delivered)::bigint AS delivered,
        sum(read)::bigint AS read, sum(failed)::bigint AS failed,
        round(sum(delivered)::numeric / nullif(sum(sent), 0), 4) AS delivered_rate,
        round(sum(read)::numeric / nullif(sum(delivered), 0), 4) AS read_rate
-FROM wabahook.delivery_funnel_daily
+FROM wabahook.delivery_funnel_daily_in('UTC', %(phone_number_id)s)
 WHERE day > current_date - %(days)s AND (%(channel)s::text IS NULL OR channel = %(channel)s)
 GROUP BY day ORDER BY day;
 
@@ -16,7 +19,8 @@ SELECT count(*) AS messages,
 FROM wabahook.message_delivery
 WHERE sent_at IS NOT NULL AND delivered_at IS NOT NULL
   AND first_status_at >= (current_date - %(days)s + 1)::timestamp AT TIME ZONE 'UTC'
-  AND (%(channel)s::text IS NULL OR channel = %(channel)s);
+  AND (%(channel)s::text IS NULL OR channel = %(channel)s)
+  AND (%(phone_number_id)s::text IS NULL OR phone_number_id = %(phone_number_id)s);
 
 -- name: latency_samples
 -- Per-message latencies for the report's distributions (newest first, bounded).
@@ -26,18 +30,20 @@ FROM wabahook.message_delivery
 WHERE delivered_at IS NOT NULL
   AND first_status_at >= (current_date - %(days)s + 1)::timestamp AT TIME ZONE 'UTC'
   AND (%(channel)s::text IS NULL OR channel = %(channel)s)
+  AND (%(phone_number_id)s::text IS NULL OR phone_number_id = %(phone_number_id)s)
 ORDER BY first_status_at DESC
 LIMIT 50000;
 
 -- name: failures_period
 SELECT error_code, error_title, sum(messages)::bigint AS messages
-FROM wabahook.failures_daily
+FROM wabahook.failures_daily_in('UTC', %(phone_number_id)s)
 WHERE day > current_date - %(days)s AND (%(channel)s::text IS NULL OR channel = %(channel)s)
 GROUP BY error_code, error_title
 ORDER BY messages DESC, error_code
 LIMIT %(limit)s;
 
 -- name: intake_period
+-- Per channel: a delivery may carry several numbers' notifications.
 SELECT hour, sum(requests)::bigint AS requests,
        sum(duplicate_deliveries)::bigint AS duplicate_deliveries, sum(rejected)::bigint AS rejected,
        sum(failed)::bigint AS failed, sum(queued)::bigint AS queued
@@ -49,3 +55,10 @@ GROUP BY hour ORDER BY hour;
 SELECT coalesce(sum(duplicate_deliveries), 0)::bigint AS retries
 FROM wabahook.intake_hourly
 WHERE hour >= date_trunc('hour', now() AT TIME ZONE 'UTC') - interval '1 hour';
+
+-- name: known_phone_number
+SELECT EXISTS (
+    SELECT FROM wabahook.phone_numbers
+    WHERE phone_number_id = %(phone_number_id)s
+      AND (%(channel)s::text IS NULL OR channel = %(channel)s)
+) AS known;

@@ -1,6 +1,7 @@
 -- Operations data for `wabahook stats`, `report` and the worker's metrics: what a
--- person acts on. Every period query takes %(days)s (UTC days back, today included)
--- and %(channel)s (NULL: every channel).
+-- person acts on. Every period query takes %(days)s (UTC days back, today included),
+-- %(channel)s and %(phone_number_id)s (NULL: every channel, every number). WABA-level
+-- facts (templates, the account) of one number are those of the WABAs it was seen under.
 
 -- name: templates_needing_attention
 -- Templates whose current status stops sends, or whose quality is falling.
@@ -10,6 +11,8 @@ FROM wabahook.templates
 WHERE (status IN ('PAUSED', 'DISABLED', 'REJECTED', 'FLAGGED', 'LOCKED')
        OR quality IN ('YELLOW', 'RED'))
   AND (%(channel)s::text IS NULL OR channel = %(channel)s)
+  AND (%(phone_number_id)s::text IS NULL OR (channel, waba_id) IN (
+       SELECT n.channel, n.waba_id FROM wabahook.phone_numbers n WHERE n.phone_number_id = %(phone_number_id)s))
 ORDER BY greatest(status_at, quality_at) DESC NULLS LAST, channel, waba_id, template_id
 LIMIT %(limit)s;
 
@@ -19,6 +22,10 @@ SELECT channel, waba_id, display_phone_number, field, event, old_limit, current_
 FROM wabahook.phone_number_events
 WHERE event_at >= (current_date - %(days)s + 1)::timestamp AT TIME ZONE 'UTC'
   AND (%(channel)s::text IS NULL OR channel = %(channel)s)
+  AND (%(phone_number_id)s::text IS NULL OR phone_number_id = %(phone_number_id)s
+       OR (channel, waba_id, display_phone_number) IN (
+           SELECT n.channel, n.waba_id, n.display_phone_number FROM wabahook.phone_numbers n
+           WHERE n.phone_number_id = %(phone_number_id)s))
 ORDER BY event_at DESC, raw_event_id DESC
 LIMIT %(limit)s;
 
@@ -30,6 +37,8 @@ SELECT channel, waba_id, field, event, severity, event_at,
 FROM wabahook.account_events
 WHERE event_at >= (current_date - %(days)s + 1)::timestamp AT TIME ZONE 'UTC'
   AND (%(channel)s::text IS NULL OR channel = %(channel)s)
+  AND (%(phone_number_id)s::text IS NULL OR (channel, waba_id) IN (
+       SELECT n.channel, n.waba_id FROM wabahook.phone_numbers n WHERE n.phone_number_id = %(phone_number_id)s))
 ORDER BY event_at DESC, raw_event_id DESC
 LIMIT %(limit)s;
 
@@ -40,18 +49,19 @@ SELECT count(*) FILTER (WHERE value = 'stop')::bigint AS stopped,
        count(*) FILTER (WHERE value = 'resume')::bigint AS resumed
 FROM wabahook.marketing_preferences
 WHERE changed_at >= (current_date - %(days)s + 1)::timestamp AT TIME ZONE 'UTC'
-  AND (%(channel)s::text IS NULL OR channel = %(channel)s);
+  AND (%(channel)s::text IS NULL OR channel = %(channel)s)
+  AND (%(phone_number_id)s::text IS NULL OR phone_number_id = %(phone_number_id)s);
 
 -- name: pricing_period
 SELECT day, pricing_category, pricing_type, sum(messages)::bigint AS messages
-FROM wabahook.pricing_daily
+FROM wabahook.pricing_daily_in('UTC', %(phone_number_id)s)
 WHERE day > current_date - %(days)s AND (%(channel)s::text IS NULL OR channel = %(channel)s)
 GROUP BY day, pricing_category, pricing_type
 ORDER BY day, pricing_category, pricing_type;
 
 -- name: failure_classes_period
 SELECT error_class, sum(messages)::bigint AS messages
-FROM wabahook.failures_daily
+FROM wabahook.failures_daily_in('UTC', %(phone_number_id)s)
 WHERE day > current_date - %(days)s AND (%(channel)s::text IS NULL OR channel = %(channel)s)
 GROUP BY error_class
 ORDER BY messages DESC, error_class;

@@ -1,7 +1,10 @@
 -- Analytics (SPEC §5). Each view has a twin function taking a time zone name, for
 -- days and hours other than UTC's: SELECT * FROM wabahook.delivery_funnel_daily_in('Europe/Berlin').
+-- The daily ones also take a phone number id (NULL: every number), for one business
+-- number of a channel that delivers several: delivery_funnel_daily_in('UTC', '1065…').
+-- A message belongs to the number of its latest status that named one.
 
-CREATE OR REPLACE FUNCTION wabahook.delivery_funnel_daily_in(tz text)
+CREATE OR REPLACE FUNCTION wabahook.delivery_funnel_daily_in(tz text, phone_number text DEFAULT NULL)
 RETURNS TABLE (day date, channel text, sent bigint, delivered bigint, read bigint, failed bigint,
                delivered_rate numeric, read_rate numeric)
 LANGUAGE sql STABLE AS $$
@@ -15,7 +18,8 @@ LANGUAGE sql STABLE AS $$
                count(*) FILTER (WHERE progress_rank >= 3) AS read,
                count(*) FILTER (WHERE wabahook.current_status(progress_rank, progress_at, failed_at, deleted_at) = 'failed') AS failed
         FROM wabahook.message_delivery
-        WHERE progress_rank IS NOT NULL OR failed_at IS NOT NULL  -- outbound: deleted-only rows are inbound
+        WHERE (progress_rank IS NOT NULL OR failed_at IS NOT NULL)  -- outbound: deleted-only rows are inbound
+          AND (phone_number IS NULL OR phone_number_id = phone_number)
         GROUP BY 1, 2
     ) counted
 $$;
@@ -24,7 +28,7 @@ SELECT * FROM wabahook.delivery_funnel_daily_in('UTC');
 COMMENT ON VIEW wabahook.delivery_funnel_daily IS
     'Per UTC day of a message''s earliest status and channel: outbound messages sent, delivered (read and played count as delivered), read, currently failed, and the rates delivered/sent and read/delivered (NULL when dividing by 0).';
 
-CREATE OR REPLACE FUNCTION wabahook.delivery_latency_daily_in(tz text)
+CREATE OR REPLACE FUNCTION wabahook.delivery_latency_daily_in(tz text, phone_number text DEFAULT NULL)
 RETURNS TABLE (day date, channel text, messages bigint,
                p50_sent_to_delivered_seconds double precision, p90_sent_to_delivered_seconds double precision,
                p50_delivered_to_read_seconds double precision, p90_delivered_to_read_seconds double precision)
@@ -36,6 +40,7 @@ LANGUAGE sql STABLE AS $$
            percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM read_at - delivered_at))
     FROM wabahook.message_delivery
     WHERE sent_at IS NOT NULL AND delivered_at IS NOT NULL
+      AND (phone_number IS NULL OR phone_number_id = phone_number)
     GROUP BY 1, 2
 $$;
 CREATE VIEW wabahook.delivery_latency_daily AS
@@ -43,13 +48,13 @@ SELECT * FROM wabahook.delivery_latency_daily_in('UTC');
 COMMENT ON VIEW wabahook.delivery_latency_daily IS
     'Per UTC day and channel: median and 90th percentile seconds from sent to delivered and from delivered to read, over messages with both sent and delivered statuses.';
 
-CREATE OR REPLACE FUNCTION wabahook.conversations_daily_in(tz text)
+CREATE OR REPLACE FUNCTION wabahook.conversations_daily_in(tz text, phone_number text DEFAULT NULL)
 RETURNS TABLE (day date, channel text, category text, conversations bigint, messages bigint, billable bigint)
 LANGUAGE sql STABLE AS $$
     SELECT (first_status_at AT TIME ZONE tz)::date, channel, coalesce(pricing_category, 'unknown'),
            count(DISTINCT conversation_id), count(*), count(*) FILTER (WHERE billable)
     FROM wabahook.message_delivery
-    WHERE billing_key IS NOT NULL
+    WHERE billing_key IS NOT NULL AND (phone_number IS NULL OR phone_number_id = phone_number)
     GROUP BY 1, 2, 3
 $$;
 CREATE VIEW wabahook.conversations_daily AS
@@ -74,7 +79,7 @@ SELECT * FROM wabahook.intake_hourly_in('UTC');
 COMMENT ON VIEW wabahook.intake_hourly IS
     'Per UTC hour and channel: deliveries stored, how many repeated an earlier delivery byte for byte (sender retries), and how many are rejected, failed or still queued.';
 
-CREATE OR REPLACE FUNCTION wabahook.failures_daily_in(tz text)
+CREATE OR REPLACE FUNCTION wabahook.failures_daily_in(tz text, phone_number text DEFAULT NULL)
 RETURNS TABLE (day date, channel text, error_code integer, error_title text, messages bigint,
                error_class text)
 LANGUAGE sql STABLE AS $fn$
@@ -88,7 +93,7 @@ LANGUAGE sql STABLE AS $fn$
         CROSS JOIN LATERAL jsonb_array_elements(
             CASE WHEN jsonb_typeof(s.payload -> 'errors') = 'array' THEN s.payload -> 'errors' ELSE '[{}]' END
         ) AS e(error)
-        WHERE s.status = 'failed'
+        WHERE s.status = 'failed' AND (phone_number IS NULL OR s.phone_number_id = phone_number)
         GROUP BY 1, 2, 3, 4
     ) f
 $fn$;
@@ -97,12 +102,13 @@ SELECT * FROM wabahook.failures_daily_in('UTC');
 COMMENT ON VIEW wabahook.failures_daily IS
     'Per UTC day of the failure, channel, error code and title: how many messages failed with it, and the code''s class from error_codes (other when not listed; the full errors stay in status_events.errors).';
 
-CREATE OR REPLACE FUNCTION wabahook.pricing_daily_in(tz text)
+CREATE OR REPLACE FUNCTION wabahook.pricing_daily_in(tz text, phone_number text DEFAULT NULL)
 RETURNS TABLE (day date, channel text, pricing_category text, pricing_type text, messages bigint)
 LANGUAGE sql STABLE AS $fn$
     SELECT (first_status_at AT TIME ZONE tz)::date, channel, pricing_category, pricing_type, count(*)
     FROM wabahook.message_delivery
     WHERE pricing_model = 'PMP'  -- per-message pricing: one price per message, not per conversation
+      AND (phone_number IS NULL OR phone_number_id = phone_number)
     GROUP BY 1, 2, 3, 4
 $fn$;
 CREATE VIEW wabahook.pricing_daily AS

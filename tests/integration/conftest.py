@@ -13,10 +13,12 @@ from typing import IO
 
 import pytest
 import redis
+from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
 
 from processors import channels
+from processors.cli import main
 from processors.local.embedded import free_port
 from processors.local.local_files import terminate
 from processors.migrate import migrate
@@ -121,6 +123,14 @@ def make_app() -> Iterator[Callable[[dict[str, str]], Flask]]:
 @pytest.fixture
 def app(make_app: Callable[[dict[str, str]], Flask], app_env: dict[str, str]) -> Flask:
     return make_app(app_env)
+
+
+@pytest.fixture
+def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """`wabahook` commands against this test's database (files needing more define their own)."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    runner = CliRunner()
+    return lambda *args: runner.invoke(main, list(args), catch_exceptions=False)
 
 
 @pytest.fixture

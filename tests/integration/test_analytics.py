@@ -11,10 +11,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from psycopg.rows import dict_row
 
-from processors.cli import main
 from processors.pipeline.drain import drain
 from receiver.db import Database
 from tests.integration.processing_helpers import status_body, store
@@ -160,13 +159,6 @@ def test_the_readme_queries_run(analytics_db: str) -> None:
     with psycopg.connect(analytics_db) as conn:
         for statement in queries:
             conn.execute(statement.encode()).fetchall()
-
-
-@pytest.fixture
-def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    runner = CliRunner()
-    return lambda *args: runner.invoke(main, list(args), catch_exceptions=False)
 
 
 def test_stats_on_an_empty_database(cli: Callable[..., Result]) -> None:

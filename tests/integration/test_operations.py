@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from processors.analytics import summarize
-from processors.cli import main
 from processors.metrics import OPERATIONS_GAUGES, OperationsCollector
 from processors.pipeline.drain import drain
 from receiver.db import Database
@@ -107,13 +106,6 @@ def operations_db(db: Database, database_url: str) -> str:
     result = drain(db)
     assert (result.processed, result.failed, result.rejected) == (len(BODIES), 0, 0)
     return database_url
-
-
-@pytest.fixture
-def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    runner = CliRunner()
-    return lambda *args: runner.invoke(main, list(args), catch_exceptions=False)
 
 
 def test_the_summary_has_the_hand_computed_operations(operations_db: str, db: Database) -> None:
