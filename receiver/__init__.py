@@ -14,6 +14,7 @@ from receiver.config import Settings
 from receiver.db import Database
 from receiver.metrics import Metrics
 from receiver.nudge import Nudger
+from receiver.sealing import Sealer
 from receiver.state import ReceiverState
 
 __all__ = ["create_app"]
@@ -41,7 +42,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["wabahook"] = ReceiverState(
         settings=settings,
         db=db,
-        authenticator=Authenticator(intake.channel_auth_loader(db), ttl=settings.credential_ttl),
+        authenticator=Authenticator(
+            intake.channel_auth_loader(db, Sealer.of(settings.secret_key)),
+            ttl=settings.credential_ttl,
+        ),
         nudger=Nudger(settings.redis_url, settings.queue, settings.redis_timeout, metrics),
         metrics=metrics,
     )

@@ -1,4 +1,4 @@
-"""Basic authentication of deliveries against per-channel credential digests."""
+"""Who may deliver to a channel: Basic credentials (360dialog); Meta's signatures, handshake."""
 
 from __future__ import annotations
 
@@ -11,13 +11,17 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 CHANNEL_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 # Compared against when there is nothing real to compare with, so that an unknown
 # channel costs the same work as a wrong password.
 _DUMMY = ("wabahook", hashlib.sha256(b"no such credential").digest())
+_DUMMY_SECRET = b"no such app secret"
 _CACHE_LIMIT = 10_000
+# X-Hub-Signature-256: "sha256=" and the HMAC-SHA256 of the body in hex (either case).
+_SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +37,23 @@ class BasicCredentials:
 
 @dataclass(frozen=True, slots=True)
 class ChannelAuth:
-    """A channel's state and its currently valid (username, secret digest) pairs."""
+    """A channel's state and what proves a delivery is its sender's.
+
+    A Basic channel (360dialog) holds its valid (username, secret digest) pairs; a
+    meta channel (Meta's Cloud API) its valid app secrets and verify tokens, opened
+    once when the channel is loaded into the cache, never per request.
+    """
 
     enabled: bool
-    credentials: tuple[tuple[str, bytes], ...]
+    credentials: tuple[tuple[str, bytes], ...] = ()
+    kind: Literal["basic", "meta"] = "basic"
+    app_secrets: tuple[bytes, ...] = field(default=(), repr=False)
+    verify_tokens: tuple[bytes, ...] = field(default=(), repr=False)
+
+    @property
+    def is_meta(self) -> bool:
+        """Whether deliveries are signed by Meta rather than sent with Basic credentials."""
+        return self.kind == "meta"
 
 
 def generate_secret() -> str:
@@ -66,8 +83,16 @@ def parse_basic(header_values: Sequence[str]) -> BasicCredentials | None:
     return BasicCredentials(username, password)
 
 
+def parse_signature(header_values: Sequence[str]) -> bytes | None:
+    """The 32 bytes of `X-Hub-Signature-256: sha256=<hex>`; none, several or malformed is None."""
+    if len(header_values) != 1:
+        return None
+    match = _SIGNATURE.fullmatch(header_values[0].strip())
+    return bytes.fromhex(match.group(1)) if match else None
+
+
 class Authenticator:
-    """Checks credentials for a channel, caching each channel's digests briefly."""
+    """Checks what a delivery presents against its channel, caching each channel briefly."""
 
     def __init__(self, load: Callable[[str], ChannelAuth | None], ttl: float) -> None:
         self._load = load
@@ -75,9 +100,17 @@ class Authenticator:
         self._cache: dict[str, tuple[float, ChannelAuth | None]] = {}
         self._lock = threading.Lock()
 
+    def lookup(self, channel: str) -> ChannelAuth | None:
+        """The channel's auth record (cached), or None: unknown, or no channel's name."""
+        return self._lookup(channel) if CHANNEL_NAME.fullmatch(channel) else None
+
     def check(self, channel: str, presented: BasicCredentials | None) -> bool:
-        """True when `presented` is a valid credential of the enabled `channel`."""
-        auth = self._lookup(channel) if CHANNEL_NAME.fullmatch(channel) else None
+        """True when `presented` is a valid credential of the enabled Basic `channel`."""
+        return self.check_basic(self.lookup(channel), presented)
+
+    @staticmethod
+    def check_basic(auth: ChannelAuth | None, presented: BasicCredentials | None) -> bool:
+        """True when `presented` is a valid credential of the enabled Basic channel `auth`."""
         candidates = auth.credentials if auth is not None and auth.credentials else (_DUMMY,)
         username = presented.username if presented else b""
         password_digest = digest(presented.password if presented else b"")
@@ -88,6 +121,35 @@ class Authenticator:
             same_secret = hmac.compare_digest(stored_digest, password_digest)
             matched |= same_user & same_secret
         return matched and presented is not None and auth is not None and auth.enabled
+
+    @staticmethod
+    def check_signature(auth: ChannelAuth | None, signature: bytes | None, body: bytes) -> bool:
+        """True when `signature` is `body`'s HMAC-SHA256 under an app secret of meta `auth`.
+
+        Every secret (or a stand-in) is computed and compared in full, whatever the
+        channel and its state, so the answer's timing tells nothing.
+        """
+        secrets_ = auth.app_secrets if auth is not None and auth.is_meta else ()
+        presented = signature if signature is not None else bytes(32)
+        matched = False
+        for secret in secrets_ or (_DUMMY_SECRET,):
+            expected = hmac.new(secret, body, hashlib.sha256).digest()
+            matched |= hmac.compare_digest(expected, presented)
+        return (
+            matched and bool(secrets_) and signature is not None
+            and auth is not None and auth.enabled
+        )  # fmt: skip
+
+    @staticmethod
+    def check_verify_token(auth: ChannelAuth | None, token: str) -> bool:
+        """True when `token` is a valid verify token of the enabled meta channel `auth`."""
+        tokens = auth.verify_tokens if auth is not None and auth.is_meta else ()
+        presented = digest(token.encode("utf-8", "surrogatepass"))
+        matched = False
+        for stored in tokens or (_DUMMY_SECRET,):
+            # Digests: equal lengths, so the comparison's time says nothing of the token's.
+            matched |= hmac.compare_digest(digest(stored), presented)
+        return matched and bool(tokens) and auth is not None and auth.enabled
 
     def _lookup(self, channel: str) -> ChannelAuth | None:
         now = time.monotonic()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -68,6 +70,9 @@ class Settings:
     role_passwords: tuple[tuple[str, Secret], ...] = ()
     # 360dialog's API key, for `channels connect` (D360_API_KEY or D360_API_KEY_FILE).
     d360_api_key: Secret | None = None
+    # Seals meta channels' app secrets and verify tokens (WABAHOOK_SECRET_KEY[_FILE]):
+    # needed by the receiver and by commands that manage meta channels, by no one else.
+    secret_key: Secret | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -114,7 +119,32 @@ class Settings:
                 if (password := secret_value(env, f"WABAHOOK_{component.upper()}_DB_PASSWORD"))
             ),
             d360_api_key=Secret(key) if (key := secret_value(env, "D360_API_KEY")) else None,
+            secret_key=Secret(check_secret_key(key))
+            if (key := secret_value(env, SECRET_KEY_VARIABLE))
+            else None,
         )
+
+
+SECRET_KEY_VARIABLE = "WABAHOOK_SECRET_KEY"  # noqa: S105  (a variable's name)
+KEY_RECIPE = (
+    "python -c 'import base64,secrets;"
+    " print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'"
+)
+
+
+def check_secret_key(text: str) -> str:
+    """`text` if it is a Fernet key (32 bytes, URL-safe base64: 44 characters), else ConfigError."""
+    try:
+        raw = base64.b64decode(text.encode("ascii"), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        raw = b""
+    if len(text) != 44 or len(raw) != 32:
+        # Never echo the value: it is (meant to be) a secret.
+        raise ConfigError(
+            f"{SECRET_KEY_VARIABLE} must be 32 random bytes in URL-safe base64 (44 characters);"
+            f" make one with: {KEY_RECIPE}"
+        )
+    return text
 
 
 def secret_value(env: Mapping[str, str], name: str) -> str:

@@ -41,16 +41,23 @@ def child_exit(server: object, worker: object) -> None:
 
 
 def on_starting(server: object) -> None:
-    """Refuse a public bind without a proxy; start with an empty multiprocess metrics folder."""
-    from receiver.config import ConfigError, behind_proxy_from_env
+    """Refuse a public bind without a proxy, or a secret key that cannot open the meta
+    channels' secrets; start with an empty multiprocess metrics folder."""
+    from receiver.config import ConfigError, Settings, behind_proxy_from_env
     from receiver.exposure import ExposureError, check_binds
+    from receiver.sealing import stored_key_problem
 
     # The same rule as `wabahook serve`, for gunicorn started with this file directly.
     try:
         check_binds(server.cfg.bind, behind_proxy=behind_proxy_from_env())  # type: ignore[attr-defined]
+        # Said once, here, rather than as a 503 to every signed delivery.
+        problem = stored_key_problem(Settings.from_env())
     except (ConfigError, ExposureError) as exc:
         server.log.error("%s", exc)  # type: ignore[attr-defined]
         raise SystemExit(2) from None
+    if problem:
+        server.log.error("%s", problem)  # type: ignore[attr-defined]
+        raise SystemExit(2)
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if folder:
         os.makedirs(folder, exist_ok=True)

@@ -1,4 +1,7 @@
-"""`POST /webhooks/<channel>`: authenticate, store the exact bytes, answer 200."""
+"""`POST /webhooks/<channel>`: authenticate, store the exact bytes, answer 200.
+
+`GET` answers Meta's verification handshake for meta channels (SPEC §3b).
+"""
 
 from __future__ import annotations
 
@@ -15,9 +18,10 @@ from flask import Blueprint, Flask, Response, abort, g, jsonify, request
 from psycopg.types.json import Jsonb
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from receiver.auth import ChannelAuth, parse_basic
+from receiver.auth import ChannelAuth, parse_basic, parse_signature
 from receiver.db import Database, DatabaseError, DatabaseUnavailable
 from receiver.queries import query
+from receiver.sealing import Sealer, SealError, SecretsUnavailable
 from receiver.state import state
 
 blueprint = Blueprint("intake", __name__)
@@ -40,16 +44,25 @@ STORED_HEADERS = (
 )
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 RETRY_AFTER_SECONDS = "5"
+# Meta's challenge is a number; anything far longer is no handshake (and not echoed).
+MAX_CHALLENGE_CHARS = 512
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
-def channel_auth_loader(db: Database) -> Callable[[str], ChannelAuth | None]:
-    """A loader of one channel's auth record, for the credential cache."""
+def channel_auth_loader(
+    db: Database, sealer: Sealer | None = None
+) -> Callable[[str], ChannelAuth | None]:
+    """A loader of one channel's auth record, for the credential cache.
+
+    A meta channel's secrets are opened here, once per load: never per request.
+    """
 
     def load(channel: str) -> ChannelAuth | None:
         rows = db.fetch_all("channel_auth", {"channel": channel})
         if not rows:
             return None
+        if rows[0]["auth"] == "meta":
+            return _meta_auth(channel, rows[0]["enabled"])
         return ChannelAuth(
             enabled=rows[0]["enabled"],
             credentials=tuple(
@@ -57,6 +70,25 @@ def channel_auth_loader(db: Database) -> Callable[[str], ChannelAuth | None]:
                 for row in rows
                 if row["username"] is not None
             ),
+        )
+
+    def _meta_auth(channel: str, enabled: bool) -> ChannelAuth:
+        if sealer is None:
+            raise SecretsUnavailable(
+                f"channel {channel} takes Meta signatures, but WABAHOOK_SECRET_KEY is not set"
+            )
+        sealed = db.fetch_all("channel_meta_secrets", {"channel": channel})
+        try:
+            opened = [(row["kind"], sealer.open(bytes(row["sealed"]))) for row in sealed]
+        except SealError:
+            raise SecretsUnavailable(
+                f"channel {channel}'s secrets do not open with WABAHOOK_SECRET_KEY"
+            ) from None
+        return ChannelAuth(
+            enabled=enabled,
+            kind="meta",
+            app_secrets=tuple(secret for kind, secret in opened if kind == "app_secret"),
+            verify_tokens=tuple(secret for kind, secret in opened if kind == "verify_token"),
         )
 
     return load
@@ -67,11 +99,29 @@ def receive(channel: str) -> Response:
     """Store one delivery and acknowledge it; processing happens later, elsewhere."""
     g.channel = channel
     app_state = state()
-    presented = parse_basic(request.headers.getlist("Authorization"))
-    if not app_state.authenticator.check(channel, presented):
-        abort(401)
+    authenticator = app_state.authenticator
+    limit = app_state.settings.max_body_bytes
+    auth = authenticator.lookup(channel)
+    signature = parse_signature(request.headers.getlist("X-Hub-Signature-256"))
+    if auth is not None and auth.is_meta:
+        # Meta signs the body: a request without a well-formed signature is refused
+        # before its body is read, a wrong signature after.
+        if signature is None:
+            abort(401)
+        body = _read_body(limit)
+        if not authenticator.check_signature(auth, signature, body):
+            abort(401)
+    else:
+        if not authenticator.check_basic(
+            auth, parse_basic(request.headers.getlist("Authorization"))
+        ):
+            if signature is not None:
+                # What a meta channel would do with a signed request: read the body and
+                # compute a signature, so no answer or timing tells which kind a name is.
+                authenticator.check_signature(None, signature, _read_body(limit))
+            abort(401)
+        body = _read_body(limit)
     g.authenticated = True
-    body = _read_body(app_state.settings.max_body_bytes)
     if not body:
         abort(400, "empty body")
     with app_state.db.connection() as conn:
@@ -97,12 +147,32 @@ def receive(channel: str) -> Response:
     return response
 
 
+@blueprint.route("/webhooks/<channel>", methods=["GET"], provide_automatic_options=False)
+def handshake(channel: str) -> Response:
+    """Meta's verification of a callback URL: the challenge back, for the right token only."""
+    g.channel = channel
+    args = request.args
+    if request.method != "GET" or "hub.mode" not in args:
+        raise MethodNotAllowed(valid_methods=["GET", "POST"])
+    values = [args.getlist(name) for name in ("hub.mode", "hub.verify_token", "hub.challenge")]
+    mode, token, challenge = (found[0] if len(found) == 1 else "" for found in values)
+    authenticator = state().authenticator
+    # The token is checked whatever else is wrong: one answer, one timing for every refusal.
+    token_ok = authenticator.check_verify_token(authenticator.lookup(channel), token)
+    if not (token_ok and mode == "subscribe" and 0 < len(challenge) <= MAX_CHALLENGE_CHARS):
+        abort(403)
+    response = Response(challenge, status=200, mimetype="text/plain")
+    response.headers["X-Content-Type-Options"] = "nosniff"  # the sender's text, never a page
+    return response
+
+
 def register_hooks(app: Flask) -> None:
     """Request ids, the access log line and uniform error answers."""
     app.before_request(_start_request)
     app.after_request(_finish_request)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(DatabaseError, _database_unavailable)
+    app.register_error_handler(SecretsUnavailable, _secrets_unavailable)
 
 
 def _start_request() -> None:
@@ -142,6 +212,9 @@ def _http_error(error: HTTPException) -> Response:
         # One answer for every reason: wrong password, unknown or disabled channel...
         response = jsonify(error="unauthorized")
         response.headers["WWW-Authenticate"] = 'Basic realm="wabahook"'
+    elif code == 403:
+        # The handshake's one refusal: unknown, disabled or Basic channel, wrong token...
+        response = jsonify(error="forbidden")
     elif code == 413:
         response = jsonify(error="body too large")
     elif code == 400:
@@ -150,8 +223,12 @@ def _http_error(error: HTTPException) -> Response:
         response = jsonify(error=(error.name or "error").lower())
     response.status_code = code
     if isinstance(error, MethodNotAllowed) and error.valid_methods:
-        # What this path takes: POST for webhooks, GET (and HEAD) for health and metrics.
-        response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+        # What this path takes: POST for webhooks (GET for Meta's handshake; never HEAD,
+        # which the handshake refuses), GET (and HEAD) for health and metrics.
+        methods = set(error.valid_methods)
+        if request.path.startswith("/webhooks/"):
+            methods = {"GET", "POST"}
+        response.headers["Allow"] = ", ".join(sorted(methods))
     return response
 
 
@@ -160,6 +237,17 @@ def _database_unavailable(error: DatabaseError) -> Response:
     # (for up to 7 days) and nothing is lost, where a 500 would say nothing useful.
     level = logging.WARNING if isinstance(error, DatabaseUnavailable) else logging.ERROR
     log.log(level, "database unavailable", extra={"error": str(error), "request_id": g.request_id})
+    response = jsonify(error="storage unavailable, retry later")
+    response.status_code = 503
+    response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return response
+
+
+def _secrets_unavailable(error: SecretsUnavailable) -> Response:
+    # This server's configuration is at fault, not the sender: 503, never 401, so Meta
+    # retries and nothing is lost once the key is set right.
+    log.error("meta channel secrets unavailable", extra={"error": str(error),
+                                                          "request_id": g.request_id})  # fmt: skip
     response = jsonify(error="storage unavailable, retry later")
     response.status_code = 503
     response.headers["Retry-After"] = RETRY_AFTER_SECONDS

@@ -22,9 +22,13 @@ $$;
 GRANT USAGE ON SCHEMA wabahook TO wabahook_receiver, wabahook_processor, wabahook_analyst;
 
 -- The receiver: read channel credentials, store deliveries through store_event(). Nothing else.
-GRANT SELECT (name, enabled) ON wabahook.channels TO wabahook_receiver;
+GRANT SELECT (name, enabled, auth) ON wabahook.channels TO wabahook_receiver;
 GRANT SELECT (channel, username, secret_sha256, expires_at) ON wabahook.channel_credentials
     TO wabahook_receiver;
+-- Meta channels' secrets, sealed: the receiver opens them with WABAHOOK_SECRET_KEY.
+GRANT SELECT (channel, kind, sealed, expires_at) ON wabahook.channel_meta_secrets
+    TO wabahook_receiver;
+GRANT SELECT ON wabahook.secret_key_check TO wabahook_receiver;
 GRANT EXECUTE ON FUNCTION wabahook.store_event(text, bytea, bytea, text, jsonb, inet, text)
     TO wabahook_receiver;
 

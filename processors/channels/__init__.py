@@ -99,7 +99,7 @@ def add_channel(db: Database, name: str, phone_number: str | None = None) -> Iss
         phone_number = normalize_phone_number(phone_number)
     with db.transaction() as conn:
         created = conn.execute(
-            query("create_channel"), {"name": name, "phone_number": phone_number}
+            query("create_channel"), {"name": name, "phone_number": phone_number, "auth": "basic"}
         ).fetchone()
         if created is None:
             raise ChannelError(f"channel {name!r} already exists")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO, TypeVar
 
 import click
 
 import processors.cli.common as cli
 from processors import channels
-from processors.channels import dialog360
+from processors.channels import dialog360, meta
+from receiver.config import KEY_RECIPE
+from receiver.sealing import Sealer
 
 
 class PhoneNumber(click.ParamType):  # type: ignore[type-arg]
@@ -23,6 +26,8 @@ class PhoneNumber(click.ParamType):  # type: ignore[type-arg]
             self.fail(str(exc), param, ctx)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 # add and rotate print a curl line; its URL is where the sender reaches this receiver.
 public_url_option = click.option(
     "--public-url",
@@ -30,6 +35,13 @@ public_url_option = click.option(
     show_default=True,
     help="Where 360dialog reaches this receiver (used in the printed curl line).",
 )
+
+
+def secret_file_option(name: str, help_text: str) -> Callable[[F], F]:
+    """An option naming a file a secret is read from: never the secret on the command line."""
+    return click.option(
+        name, type=click.File("r", encoding="utf-8"), help=f"{help_text} (- reads stdin)"
+    )
 
 
 @cli.main.group("channels")
@@ -44,27 +56,66 @@ def channels_group() -> None:
     type=PhoneNumber(),
     help=f"The channel's phone number, for reference: {channels.PHONE_RULE}.",
 )
+@click.option(
+    "--auth",
+    type=click.Choice(["basic", "meta"]),
+    default="basic",
+    show_default=True,
+    help="basic: 360dialog posts with Basic credentials; meta: Meta's Cloud API posts signed"
+    " bodies and verifies the URL with a handshake (needs WABAHOOK_SECRET_KEY).",
+)
+@secret_file_option("--app-secret-file", "--auth meta: file holding the Meta app's secret.")
+@secret_file_option(
+    "--verify-token-file",
+    "--auth meta: file holding the verify token to use [default: a new random one].",
+)
 @public_url_option
 @cli.json_option
-def channels_add(name: str, phone_number: str | None, public_url: str, as_json: bool) -> None:
+def channels_add(
+    name: str,
+    phone_number: str | None,
+    auth: str,
+    app_secret_file: TextIO | None,
+    verify_token_file: TextIO | None,
+    public_url: str,
+    as_json: bool,
+) -> None:
     """Create channel NAME and print its credentials (shown only this once).
 
-    NAME is 1-63 lowercase letters, digits and inner hyphens.
+    NAME is 1-63 lowercase letters, digits and inner hyphens. A meta channel
+    prints its verify token instead: paste the callback URL and the token into
+    the Meta app's WhatsApp webhook settings.
 
     \b
-    Example:
+    Examples:
       wabahook channels add acme-de --phone-number +4915112345678
+      wabahook channels add acme-meta --auth meta --app-secret-file app-secret.txt
     """
     cli.check_url(public_url, "--public-url")
+    if auth == "basic":
+        if app_secret_file or verify_token_file:
+            cli.fail("--app-secret-file and --verify-token-file are for --auth meta")
+        with cli.database() as db, cli.errors_as_messages():
+            issued = channels.add_channel(db, name, phone_number)
+        _show_credential(issued, public_url, as_json, "created")
+        return
+    if app_secret_file is None:
+        cli.fail("--auth meta needs --app-secret-file FILE (the Meta app's secret)")
+    app_secret = _read_secret(app_secret_file, "--app-secret-file")
+    token = _read_secret(verify_token_file, "--verify-token-file") if verify_token_file else None
+    sealer = _sealer()
     with cli.database() as db, cli.errors_as_messages():
-        issued = channels.add_channel(db, name, phone_number)
-    _show_credential(issued, public_url, as_json, "created")
+        made = meta.add_meta_channel(db, sealer, name, app_secret, token, phone_number)
+    _show_meta(made, public_url, as_json, "created")
 
 
 @channels_group.command("list")
 @cli.json_option
 def channels_list(as_json: bool) -> None:
-    """List channels with their state and number of valid credentials.
+    """List channels with their kind, state and number of valid credentials.
+
+    KIND is basic (360dialog, Basic credentials) or meta (Meta's signatures); a
+    meta channel's CREDS are its valid app secrets.
 
     \b
     Example:
@@ -78,7 +129,9 @@ def channels_list(as_json: bool) -> None:
     if not rows:
         click.echo("no channels yet: wabahook channels add NAME")
         return
-    click.echo(f"{'CHANNEL':<24} {'STATE':<9} {'CREDS':>5}  {'PHONE':<16} LAST RECEIVED")
+    click.echo(
+        f"{'CHANNEL':<24} {'KIND':<6} {'STATE':<9} {'CREDS':>5}  {'PHONE':<16} LAST RECEIVED"
+    )
     for row in rows:
         last = (
             row["last_received_at"].isoformat(timespec="seconds")
@@ -86,7 +139,7 @@ def channels_list(as_json: bool) -> None:
             else "-"
         )
         click.echo(
-            f"{row['name']:<24} {'enabled' if row['enabled'] else 'disabled':<9} "
+            f"{row['name']:<24} {row['auth']:<6} {'enabled' if row['enabled'] else 'disabled':<9} "
             f"{row['valid_credentials']:>5}  {row['phone_number'] or '-':<16} {last}"
         )
 
@@ -94,32 +147,66 @@ def channels_list(as_json: bool) -> None:
 @channels_group.command("rotate")
 @click.argument("name")
 @click.option(
-    "--expire-old", is_flag=True, help="Finish a rotation: end every credential but the newest."
+    "--expire-old",
+    is_flag=True,
+    help="Finish a rotation: end every credential (meta: app secret) but the newest.",
+)
+@secret_file_option(
+    "--app-secret-file",
+    "Meta channels: a new app secret, valid beside the old one until --expire-old.",
+)
+@click.option(
+    "--verify-token",
+    "new_verify_token",
+    is_flag=True,
+    help="Meta channels: replace the verify token with a new one (shown once).",
 )
 @public_url_option
 @cli.json_option
-def channels_rotate(name: str, expire_old: bool, public_url: str, as_json: bool) -> None:
+def channels_rotate(
+    name: str,
+    expire_old: bool,
+    app_secret_file: TextIO | None,
+    new_verify_token: bool,
+    public_url: str,
+    as_json: bool,
+) -> None:
     """Rotate the credential of channel NAME in two steps, without downtime.
 
     First run issues a new credential while the old one stays valid; update
-    the webhook headers at 360dialog, then run again with --expire-old.
+    the webhook headers at 360dialog, then run again with --expire-old. A meta
+    channel takes the Meta app's new secret instead (after "Reset" in the app's
+    settings), and a new verify token with --verify-token.
 
     \b
-    Example:
+    Examples:
       wabahook channels rotate acme-de
       wabahook channels rotate acme-de --expire-old
+      wabahook channels rotate acme-meta --app-secret-file new-secret.txt
     """
     cli.check_url(public_url, "--public-url")
     with cli.database() as db, cli.errors_as_messages():
+        kind = meta.channel_kind(db, name)
+        if kind == "basic" and (app_secret_file or new_verify_token):
+            cli.fail(f"channel {name!r} uses Basic credentials: rotate it without"
+                     " --app-secret-file and --verify-token")  # fmt: skip
         if expire_old:
-            ended = channels.expire_old(db, name)
+            expire = meta.expire_old_secrets if kind == "meta" else channels.expire_old
+            ended = expire(db, name)
             if as_json:
                 cli.emit_json({"channel": name, "expired": ended})
             else:
                 click.echo(f"{name}: {ended} old credential(s) expired; the newest stays valid")
             return
-        issued = channels.rotate(db, name)
-    _show_credential(issued, public_url, as_json, "rotated")
+        if kind == "meta":
+            secret = _read_secret(app_secret_file, "--app-secret-file") if app_secret_file else None
+            rotated = meta.rotate_meta(db, _sealer(), name, secret, new_verify_token)
+        else:
+            issued = channels.rotate(db, name)
+    if kind == "meta":
+        _show_meta(rotated, public_url, as_json, "rotated")
+    else:
+        _show_credential(issued, public_url, as_json, "rotated")
 
 
 def _switch_command(command: str, enabled: bool, summary: str, done: str) -> None:
@@ -236,3 +323,36 @@ def _show_credential(
     click.echo(f"  webhook path: {issued.webhook_path}")
     click.echo("Test it:")
     click.echo(f"  {issued.curl(public_url)}")
+
+
+def _read_secret(source: TextIO, option: str) -> str:
+    """A secret from a file given on the command line (never the secret itself there)."""
+    try:
+        text = source.read(meta.MAX_SECRET_CHARS * 4 + 1)
+    except UnicodeDecodeError:
+        cli.fail(f"{option} is not a text file")
+    with cli.errors_as_messages():
+        return meta.check_secret_text(text, "app secret" if "app" in option else "verify token")
+
+
+def _sealer() -> Sealer:
+    """The sealer of WABAHOOK_SECRET_KEY, or a one-line error saying how to make one."""
+    sealer = Sealer.of(cli.command_settings().secret_key)
+    if sealer is None:
+        cli.fail(f"meta channels need WABAHOOK_SECRET_KEY (or _FILE); make one with: {KEY_RECIPE}")
+    return sealer
+
+
+def _show_meta(made: meta.IssuedMetaChannel, public_url: str, as_json: bool, verb: str) -> None:
+    if as_json:
+        cli.emit_json(made.as_json())
+        return
+    click.echo(f"meta channel {made.channel} {verb}.")
+    click.echo(f"  webhook path: {made.webhook_path}")
+    if made.verify_token is None:
+        return
+    click.echo(f"  verify token: {made.verify_token}   (shown only now)")
+    click.echo("In the Meta app's dashboard (WhatsApp > Configuration > Webhook > Edit):")
+    click.echo(f"  Callback URL: {public_url.rstrip('/')}{made.webhook_path}")
+    click.echo(f"  Verify token: {made.verify_token}")
+    click.echo("then subscribe the webhook fields you want (at least: messages).")

@@ -12,6 +12,7 @@ import processors.cli.common as cli
 from processors.serving import gunicorn_command
 from receiver.config import ConfigError, Settings, behind_proxy_from_env
 from receiver.exposure import DEFAULT_BIND, ExposureError, check_binds
+from receiver.sealing import stored_key_problem
 
 
 @cli.main.command("serve")
@@ -52,6 +53,8 @@ def serve(bind: str | None, workers: int | None, behind_proxy: bool) -> None:
             )
         except ExposureError as exc:
             raise click.UsageError(str(exc)) from None
+        if problem := stored_key_problem(settings):  # gunicorn says it too, less plainly
+            cli.fail(problem)
     if workers:
         os.environ["WABAHOOK_WORKERS"] = str(workers)
     os.execv(sys.executable, gunicorn_command())  # noqa: S606  (replace this process: signals reach gunicorn)

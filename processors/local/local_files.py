@@ -10,6 +10,7 @@ expected owner) and changed through that descriptor only.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import errno
 import os
@@ -17,8 +18,11 @@ import pwd
 import secrets
 import stat
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypedDict
+
+from receiver.config import ConfigError, check_secret_key
 
 # PostgreSQL refuses to run as root; as root, the embedded servers (and `wabahook up`'s
 # processes) run as this unprivileged user.
@@ -223,14 +227,26 @@ def read_file(
         os.close(fd)
 
 
-def kept_secret(path: Path) -> tuple[str, bool]:
-    """The password kept in `path`, or a new random one written there; (password, is_new)."""
+def kept_secret(path: Path, make: Callable[[], str] | None = None) -> tuple[str, bool]:
+    """The secret kept in `path`, or a new one (`make`, else a random password) written
+    there; (secret, is_new)."""
     kept = (read_file(path) or "").strip()
     if kept:
         return kept, False
-    password = secrets.token_urlsafe(32)
-    write_file(path, password + "\n")
-    return password, True
+    secret = make() if make is not None else secrets.token_urlsafe(32)
+    write_file(path, secret + "\n")
+    return secret, True
+
+
+def kept_secret_key(path: Path) -> str:
+    """The WABAHOOK_SECRET_KEY kept in `path`, or a new one written there."""
+    key, _ = kept_secret(path, lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+    try:
+        return check_secret_key(key)
+    except ConfigError:
+        raise QuickstartError(
+            f"{path} holds no secret key: move it away to make a new one"
+        ) from None
 
 
 def _refusal(path: Path, exc: OSError) -> str:

@@ -28,6 +28,7 @@ from processors.local.local_files import (
     QuickstartError,
     as_user,
     check_reachable,
+    kept_secret_key,
     read_file,
     service_user,
     terminate,
@@ -39,13 +40,20 @@ from processors.local.valkey import EmbeddedValkey
 from processors.migrate import migrate
 from processors.serving import gunicorn_command
 from receiver.auth import Authenticator, BasicCredentials
-from receiver.config import COMMAND_DB_SECONDS, Secret, secret_value
+from receiver.config import (
+    COMMAND_DB_SECONDS,
+    SECRET_KEY_VARIABLE,
+    Secret,
+    check_secret_key,
+    secret_value,
+)
 from receiver.db import Database
 from receiver.intake import channel_auth_loader
 
 DEMO_CHANNEL = "demo"
 DATABASE_NAME = "wabahook"
 CREDENTIALS_FILE = "demo-credentials.json"
+SECRET_KEY_FILE = "secret-key"  # noqa: S105  (WABAHOOK_SECRET_KEY's file)
 # What `up` keeps in var/: never a symbolic link, whoever put one there.
 KEPT_IN_VAR = (
     "postgres",
@@ -54,6 +62,7 @@ KEPT_IN_VAR = (
     "valkey.password",
     "python",
     CREDENTIALS_FILE,
+    SECRET_KEY_FILE,
 )
 REACH_REMEDY = (
     "choose a --var-dir it can reach (e.g. /srv/wabahook) or let it through the folders above"
@@ -191,10 +200,23 @@ class Quickstart:
         write_file(saved, json.dumps(issued.as_json()) + "\n")
         return issued
 
+    def _secret_key(self) -> str:
+        """WABAHOOK_SECRET_KEY as given, else the one kept in var/ (made on the first run)."""
+        if given := secret_value(self.env, SECRET_KEY_VARIABLE):
+            return check_secret_key(given)
+        path = self.var_dir / SECRET_KEY_FILE
+        self._notes.append(f"  meta channels: WABAHOOK_SECRET_KEY_FILE={path} (the key up uses)")
+        return kept_secret_key(path)
+
     def _start_services(self, database_url: str, redis_url: str) -> None:
         urls = {"DATABASE_URL": database_url, "REDIS_URL": redis_url}
         env = {
-            **child_environment(self.env, self._user, urls),
+            **{
+                name: value
+                for name, value in child_environment(self.env, self._user, urls).items()
+                # Only the receiver gets the key (below), as its value, never as a file of ours.
+                if not name.startswith(SECRET_KEY_VARIABLE)
+            },
             "WABAHOOK_BIND": f"{self.host}:{self.port}",
             "WABAHOOK_WORKERS": self.env.get("WABAHOOK_WORKERS", "2"),
             "WABAHOOK_LOG_FORMAT": self.env.get("WABAHOOK_LOG_FORMAT", "text"),
@@ -208,7 +230,9 @@ class Quickstart:
         self._spawn([*cli, "worker", "--quiet"], env)
         self._spawn([*cli, "cron", "--quiet"], env)
         self.echo(f"Starting the receiver on {self.base_url} ...")
-        receiver = self._spawn([python, *gunicorn_command()[1:]], env)
+        receiver = self._spawn(
+            [python, *gunicorn_command()[1:]], {**env, SECRET_KEY_VARIABLE: self._secret_key()}
+        )
         if not _wait_healthy(f"{self.base_url}/healthz", timeout=30) or receiver.poll() is not None:
             raise QuickstartError(f"the receiver did not start on {self.base_url}")
 

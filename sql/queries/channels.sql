@@ -1,6 +1,6 @@
 -- name: create_channel
-INSERT INTO wabahook.channels (name, phone_number)
-VALUES (%(name)s, %(phone_number)s)
+INSERT INTO wabahook.channels (name, phone_number, auth)
+VALUES (%(name)s, %(phone_number)s, %(auth)s)
 ON CONFLICT (name) DO NOTHING
 RETURNING name;
 
@@ -10,7 +10,10 @@ VALUES (%(channel)s, %(username)s, %(secret_sha256)s)
 RETURNING id;
 
 -- name: lock_channel
-SELECT name, enabled, phone_number FROM wabahook.channels WHERE name = %(name)s FOR UPDATE;
+SELECT name, enabled, phone_number, auth FROM wabahook.channels WHERE name = %(name)s FOR UPDATE;
+
+-- name: channel_kind
+SELECT auth FROM wabahook.channels WHERE name = %(name)s;
 
 -- name: valid_credentials
 SELECT id, username, created_at FROM wabahook.channel_credentials
@@ -29,13 +32,17 @@ WHERE name = %(name)s
 RETURNING name;
 
 -- name: list_channels
-SELECT c.name, c.phone_number, c.enabled, c.created_at,
-       count(cc.id) AS valid_credentials,
+-- valid_credentials: a Basic channel's credentials, a meta channel's app secrets.
+SELECT c.name, c.auth, c.phone_number, c.enabled, c.created_at,
+       CASE c.auth
+           WHEN 'meta' THEN (SELECT count(*) FROM wabahook.channel_meta_secrets s
+                             WHERE s.channel = c.name AND s.kind = 'app_secret'
+                               AND (s.expires_at IS NULL OR s.expires_at > now()))
+           ELSE (SELECT count(*) FROM wabahook.channel_credentials cc
+                 WHERE cc.channel = c.name AND (cc.expires_at IS NULL OR cc.expires_at > now()))
+       END AS valid_credentials,
        (SELECT max(received_at) FROM wabahook.raw_events r WHERE r.channel = c.name) AS last_received_at
 FROM wabahook.channels c
-LEFT JOIN wabahook.channel_credentials cc
-       ON cc.channel = c.name AND (cc.expires_at IS NULL OR cc.expires_at > now())
-GROUP BY c.name
 ORDER BY c.name;
 
 -- name: expire_credential_by_secret
@@ -47,3 +54,22 @@ RETURNING id;
 UPDATE wabahook.channels SET phone_number = %(phone_number)s, updated_at = now()
 WHERE name = %(name)s
 RETURNING name;
+
+-- name: add_meta_secret
+INSERT INTO wabahook.channel_meta_secrets (channel, kind, sealed)
+VALUES (%(channel)s, %(kind)s, %(sealed)s);
+
+-- name: valid_meta_secrets
+SELECT id, created_at FROM wabahook.channel_meta_secrets
+WHERE channel = %(channel)s AND kind = %(kind)s AND (expires_at IS NULL OR expires_at > now())
+ORDER BY created_at DESC, id DESC;
+
+-- name: expire_meta_secrets_except
+UPDATE wabahook.channel_meta_secrets SET expires_at = now()
+WHERE channel = %(channel)s AND kind = %(kind)s AND id <> %(keep_id)s
+  AND (expires_at IS NULL OR expires_at > now())
+RETURNING id;
+
+-- name: store_secret_key_check
+-- The first sealed secret brings the key's check value; a later one finds it there.
+INSERT INTO wabahook.secret_key_check (sealed) VALUES (%(sealed)s) ON CONFLICT DO NOTHING;

@@ -80,13 +80,14 @@ def test_list_shows_state_and_credentials(cli) -> None:
     cli("channels", "add", "beta")
     cli("channels", "disable", "beta")
     rows = json.loads(cli("channels", "list", "--json").stdout)
-    assert [(r["name"], r["enabled"], r["valid_credentials"], r["phone_number"]) for r in rows] == [
-        ("acme", True, 1, "+4915112345678"),
-        ("beta", False, 1, None),
-    ]
+    assert [(r["name"], r["auth"], r["enabled"], r["valid_credentials"], r["phone_number"])
+            for r in rows] == [
+        ("acme", "basic", True, 1, "+4915112345678"),
+        ("beta", "basic", False, 1, None),
+    ]  # fmt: skip
     table = cli("channels", "list").stdout.splitlines()
-    assert table[0].split()[:3] == ["CHANNEL", "STATE", "CREDS"]
-    assert table[2].split()[:3] == ["beta", "disabled", "1"]
+    assert table[0].split()[:4] == ["CHANNEL", "KIND", "STATE", "CREDS"]
+    assert table[2].split()[:4] == ["beta", "basic", "disabled", "1"]
 
 
 def test_rotation_in_two_steps(cli, database_url) -> None:

@@ -120,8 +120,11 @@ def test_only_webhooks_and_healthz_are_public(https: tuple[int, ssl.SSLContext])
     port, context = https
     for method, path, expected in (
         ("GET", "/healthz", 200), ("GET", "/metrics", 404), ("GET", "/readyz", 404),
-        # Only POSTs reach the receiver's webhook path (HEAD comes with GET in nginx).
-        ("GET", "/webhooks/acme", 403), ("HEAD", "/webhooks/acme", 403),
+        # POSTs and Meta's GET handshake reach the receiver's webhook path, which answers
+        # 405 to a GET without hub.mode and to HEAD (that comes with GET in nginx)...
+        ("GET", "/webhooks/acme", 405), ("HEAD", "/webhooks/acme", 405),
+        ("GET", "/webhooks/acme?hub.mode=subscribe&hub.verify_token=x&hub.challenge=1", 403),
+        # ...and nothing else gets past nginx.
         ("PUT", "/webhooks/acme", 403), ("DELETE", "/webhooks/acme", 403),
     ):  # fmt: skip
         conn = http.client.HTTPSConnection("localhost", port, context=context, timeout=5)

@@ -20,6 +20,7 @@ import stat
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,11 +28,15 @@ import psycopg
 import pytest
 import redis
 
+from processors.channels import meta
 from processors.local.embedded import free_port
 from processors.local.local_files import SERVER_USER, EmbeddedError, as_user, service_user
 from processors.local.postgres import EmbeddedPostgres, _postgres_bin_dir
 from processors.local.python import borrowed_python
 from processors.local.valkey import EmbeddedValkey
+from receiver.config import Secret
+from receiver.db import Database
+from receiver.sealing import Sealer
 from tests.integration.conftest import wait_until
 from tests.support.servers import reachable_folder
 
@@ -207,9 +212,11 @@ def test_up_serves_the_printed_curl_line_and_stops_cleanly_then_restarts(var_dir
         assert_secret_file(saved)
         assert json.loads(saved.read_text())["password"] in curl_line
 
-        # Logins need the passwords that `up` keeps in var/, mode 0600.
-        for name in ("postgres.password", "valkey.password"):
+        # Logins need the passwords that `up` keeps in var/, mode 0600; so does its
+        # WABAHOOK_SECRET_KEY, with which a meta channel made now is verified at once.
+        for name in ("postgres.password", "valkey.password", "secret-key"):
             assert_secret_file(var_dir / name)
+        assert_meta_handshake(var_dir, port)
         with pytest.raises(psycopg.OperationalError, match="password"):
             psycopg.connect(database_url(var_dir, password=False), connect_timeout=5).close()
         valkey_port = first.valkey_port()
@@ -246,7 +253,7 @@ def test_up_serves_the_printed_curl_line_and_stops_cleanly_then_restarts(var_dir
         assert first.stop() == 0, "".join(first.output)
     assert not (var_dir / "postgres" / "postmaster.pid").exists()
     assert not descendants(first.process.pid)
-    kept = ("postgres.password", "valkey.password")
+    kept = ("postgres.password", "valkey.password", "secret-key")
     secrets_before = {name: (var_dir / name).read_text() for name in kept}
 
     second = Running(var_dir, port)
@@ -257,6 +264,20 @@ def test_up_serves_the_printed_curl_line_and_stops_cleanly_then_restarts(var_dir
         assert {name: (var_dir / name).read_text() for name in kept} == secrets_before
     finally:
         assert second.stop() == 0, "".join(second.output)
+
+
+def assert_meta_handshake(var_dir: Path, port: int) -> None:
+    """A meta channel sealed with the key `up` keeps answers Meta's handshake."""
+    key = Secret((var_dir / "secret-key").read_text().strip())
+    db = Database(Secret(database_url(var_dir)), application_name="wabahook-test", timeout=10)
+    try:
+        made = meta.add_meta_channel(db, Sealer(key), "meta-demo", "app-secret-of-the-test")
+    finally:
+        db.close()
+    query = f"hub.mode=subscribe&hub.verify_token={made.verify_token}&hub.challenge=77"
+    url = f"http://127.0.0.1:{port}{made.webhook_path}?{query}"
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        assert (answer.status, answer.read()) == (200, b"77")
 
 
 def test_up_refuses_a_var_dir_its_unprivileged_user_cannot_reach(var_dir: Path) -> None:
@@ -371,6 +392,9 @@ def test_up_reads_the_servers_from_url_files_and_hands_its_processes_a_minimal_e
             assert "DATABASE_URL_FILE" not in env
             assert "REDIS_URL_FILE" not in env
             assert "ROOT_ONLY_TOKEN" not in env
+            # The key that opens meta channels' secrets: the receiver's alone.
+            receiver = "gunicorn" in Path(f"/proc/{pid}/cmdline").read_text()
+            assert ("WABAHOOK_SECRET_KEY" in env) == receiver
     finally:
         assert running.stop() == 0, "".join(running.output)
     assert not (var_dir / "var" / "postgres").exists()

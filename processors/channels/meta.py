@@ -1,0 +1,174 @@
+"""Meta-direct channels: an app secret and a verify token each, sealed under WABAHOOK_SECRET_KEY."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from processors.channels import ChannelError, normalize_phone_number, validate_name
+from receiver.db import Database
+from receiver.queries import query
+from receiver.sealing import Sealer, key_problem
+
+# Meta's app secrets are 32 hex digits; tokens are what the operator pastes into Meta's
+# dashboard. Both travel as plain text: visible ASCII, no spaces, bounded.
+MAX_SECRET_CHARS = 256
+# The kinds of sealed secret (channel_meta_secrets.kind).
+APP_SECRET = "app_secret"  # noqa: S105
+VERIFY_TOKEN = "verify_token"  # noqa: S105
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedMetaChannel:
+    """A meta channel as shown once to the operator: its verify token is not shown again."""
+
+    channel: str
+    verify_token: str | None = field(repr=False)  # None when this step issued no new one
+
+    @property
+    def webhook_path(self) -> str:
+        """The path Meta posts to (and verifies with a GET) for this channel."""
+        return f"/webhooks/{self.channel}"
+
+    def as_json(self) -> dict[str, Any]:
+        """The fields scripts read."""
+        return {
+            "channel": self.channel,
+            "auth": "meta",
+            "verify_token": self.verify_token,
+            "webhook_path": self.webhook_path,
+        }
+
+
+def check_secret_text(text: str, what: str) -> str:
+    """`text` stripped, if it can be an app secret or a verify token, else ChannelError."""
+    text = text.strip()
+    if not text:
+        raise ChannelError(f"the {what} is empty")
+    if len(text) > MAX_SECRET_CHARS:
+        raise ChannelError(f"the {what} is longer than {MAX_SECRET_CHARS} characters")
+    if not all("!" <= c <= "~" for c in text):
+        raise ChannelError(f"the {what} may hold only visible ASCII characters, no spaces")
+    return text
+
+
+def generate_verify_token() -> str:
+    """A new verify token: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def add_meta_channel(
+    db: Database,
+    sealer: Sealer,
+    name: str,
+    app_secret: str,
+    verify_token: str | None = None,
+    phone_number: str | None = None,
+) -> IssuedMetaChannel:
+    """Create a meta channel with its app secret and a verify token (generated unless given)."""
+    validate_name(name)
+    app_secret = check_secret_text(app_secret, "app secret")
+    token = check_secret_text(verify_token, "verify token") if verify_token else None
+    token = token or generate_verify_token()
+    if phone_number is not None:
+        phone_number = normalize_phone_number(phone_number)
+    with db.transaction() as conn:
+        _ensure_key(conn, sealer)
+        created = conn.execute(
+            query("create_channel"), {"name": name, "phone_number": phone_number, "auth": "meta"}
+        ).fetchone()
+        if created is None:
+            raise ChannelError(f"channel {name!r} already exists")
+        _add_secret(conn, sealer, name, APP_SECRET, app_secret)
+        _add_secret(conn, sealer, name, VERIFY_TOKEN, token)
+    return IssuedMetaChannel(name, token)
+
+
+def rotate_meta(
+    db: Database, sealer: Sealer, name: str, app_secret: str | None, new_verify_token: bool
+) -> IssuedMetaChannel:
+    """Add an app secret (the old one stays valid until `expire_old_secrets`), and/or
+    replace the verify token (Meta asks for it only when the callback is set)."""
+    if app_secret is None and not new_verify_token:
+        raise ChannelError(
+            f"channel {name!r} is a meta channel: rotate its app secret with --app-secret-file"
+            " FILE, or its verify token with --verify-token"
+        )
+    app_secret = check_secret_text(app_secret, "app secret") if app_secret is not None else None
+    with db.transaction() as conn:
+        lock_meta(conn, name)
+        _ensure_key(conn, sealer)
+        if app_secret is not None:
+            valid = conn.execute(
+                query("valid_meta_secrets"), {"channel": name, "kind": APP_SECRET}
+            ).fetchall()
+            if len(valid) >= 2:
+                raise ChannelError(
+                    f"channel {name!r} already has two valid app secrets; finish that rotation"
+                    f" first with: wabahook channels rotate {name} --expire-old"
+                )
+            _add_secret(conn, sealer, name, APP_SECRET, app_secret)
+        token = None
+        if new_verify_token:
+            token = generate_verify_token()
+            _add_secret(conn, sealer, name, VERIFY_TOKEN, token)
+            newest = _valid(conn, name, VERIFY_TOKEN)[0]
+            conn.execute(query("expire_meta_secrets_except"),
+                         {"channel": name, "kind": VERIFY_TOKEN, "keep_id": newest})  # fmt: skip
+    return IssuedMetaChannel(name, token)
+
+
+def expire_old_secrets(db: Database, name: str) -> int:
+    """End every app secret of the meta channel but the newest; returns how many ended."""
+    with db.transaction() as conn:
+        lock_meta(conn, name)
+        valid = _valid(conn, name, APP_SECRET)
+        if not valid:
+            raise ChannelError(f"channel {name!r} has no valid app secret; rotate one in first")
+        ended = conn.execute(
+            query("expire_meta_secrets_except"),
+            {"channel": name, "kind": APP_SECRET, "keep_id": valid[0]},
+        ).fetchall()
+        return len(ended)
+
+
+def channel_kind(db: Database, name: str) -> str:
+    """`basic` or `meta`, or ChannelError when there is no such channel."""
+    validate_name(name)
+    row = db.fetch_one("channel_kind", {"name": name})
+    if row is None:
+        raise ChannelError(f"no channel named {name!r}")
+    return str(row["auth"])
+
+
+def lock_meta(conn: Any, name: str) -> None:
+    """Lock channel `name` for a change; ChannelError unless it is a meta channel."""
+    validate_name(name)
+    row = conn.execute(query("lock_channel"), {"name": name}).fetchone()
+    if row is None:
+        raise ChannelError(f"no channel named {name!r}")
+    if row["auth"] != "meta":
+        raise ChannelError(f"channel {name!r} uses Basic credentials, not Meta's signatures")
+
+
+def _ensure_key(conn: Any, sealer: Sealer) -> None:
+    """Store the key's check value with the first sealed secret, or check it matches."""
+    conn.execute(query("store_secret_key_check"), {"sealed": sealer.check_token()})
+    row = conn.execute(query("secret_key_check")).fetchone()
+    problem = key_problem(sealer, bytes(row["sealed"]), bool(row["meta_channels"]))
+    if problem:
+        raise ChannelError(problem)
+
+
+def _add_secret(conn: Any, sealer: Sealer, name: str, kind: str, plaintext: str) -> None:
+    conn.execute(
+        query("add_meta_secret"),
+        {"channel": name, "kind": kind, "sealed": sealer.seal(plaintext.encode("ascii"))},
+    )
+
+
+def _valid(conn: Any, name: str, kind: str) -> list[int]:
+    """Ids of the valid secrets of `kind`, newest first."""
+    rows = conn.execute(query("valid_meta_secrets"), {"channel": name, "kind": kind}).fetchall()
+    return [row["id"] for row in rows]
