@@ -70,6 +70,8 @@ class Settings:
     role_passwords: tuple[tuple[str, Secret], ...] = ()
     # 360dialog's API key, for `channels connect` (D360_API_KEY or D360_API_KEY_FILE).
     d360_api_key: Secret | None = None
+    # A Graph API access token, for `channels connect --provider meta` (META_ACCESS_TOKEN[_FILE]).
+    meta_access_token: Secret | None = None
     # Seals meta channels' app secrets and verify tokens (WABAHOOK_SECRET_KEY[_FILE]):
     # needed by the receiver and by commands that manage meta channels, by no one else.
     secret_key: Secret | None = None
@@ -119,6 +121,9 @@ class Settings:
                 if (password := secret_value(env, f"WABAHOOK_{component.upper()}_DB_PASSWORD"))
             ),
             d360_api_key=Secret(key) if (key := secret_value(env, "D360_API_KEY")) else None,
+            meta_access_token=Secret(token)
+            if (token := secret_value(env, "META_ACCESS_TOKEN"))
+            else None,
             secret_key=Secret(check_secret_key(key))
             if (key := secret_value(env, SECRET_KEY_VARIABLE))
             else None,

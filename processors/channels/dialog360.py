@@ -43,7 +43,7 @@ def webhook_url(public_url: str, channel: str) -> str:
 def check_base_url(base_url: str) -> str:
     """`base_url` if the API key would travel encrypted to it: https, or http on loopback."""
     parts = urlsplit(base_url)
-    if parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname)):
+    if parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname)):
         return base_url
     raise Dialog360Error(
         "--base-url must be an https:// URL: the API key would travel in clear text"
@@ -51,7 +51,7 @@ def check_base_url(base_url: str) -> str:
     )
 
 
-def _is_loopback(host: str | None) -> bool:
+def is_loopback(host: str | None) -> bool:
     """True for localhost and loopback addresses (127.0.0.0/8, ::1): traffic that stays here."""
     if host == "localhost":
         return True

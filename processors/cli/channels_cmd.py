@@ -9,8 +9,8 @@ import click
 
 import processors.cli.common as cli
 from processors import channels
-from processors.channels import dialog360, meta
-from receiver.config import KEY_RECIPE
+from processors.channels import dialog360, graph, meta
+from receiver.config import KEY_RECIPE, Secret
 from receiver.sealing import Sealer
 
 
@@ -232,15 +232,18 @@ _switch_command("enable", True, "Accept deliveries to channel NAME again.", "ena
 @channels_group.command("connect")
 @click.argument("name")
 @click.option(
-    "--public-url",
-    required=True,
-    help="https:// address where 360dialog reaches this receiver (no port, no _).",
+    "--provider",
+    type=click.Choice(["360dialog", "meta"]),
+    default="360dialog",
+    show_default=True,
+    help="Who posts to this channel: 360dialog (Basic credentials) or Meta (a meta channel).",
 )
 @click.option(
-    "--api-key-file",
-    type=click.File("r"),
-    help="File holding the 360dialog API key [default: env D360_API_KEY].",
+    "--public-url",
+    required=True,
+    help="https:// address where the sender reaches this receiver (360dialog: no port, no _).",
 )
+@secret_file_option("--api-key-file", "360dialog: the API key's file [default: env D360_API_KEY]")
 @click.option(
     "--base-url",
     default=dialog360.DEFAULT_BASE_URL,
@@ -248,33 +251,63 @@ _switch_command("enable", True, "Accept deliveries to channel NAME again.", "ena
     help="360dialog API base URL (On-Premise numbers: https://waba.360dialog.io); https://"
     " only, http:// is taken for localhost, 127.0.0.1 and ::1 alone.",
 )
+@click.option("--waba-id", help="meta: the WhatsApp Business Account to subscribe.")
+@secret_file_option(
+    "--access-token-file", "meta: a Graph API access token's file [default: env META_ACCESS_TOKEN]"
+)
+@click.option(
+    "--graph-url",
+    default=graph.DEFAULT_GRAPH_URL,
+    show_default=True,
+    help="meta: Graph API base URL; https:// only (http:// for loopback alone).",
+)
+@click.option(
+    "--graph-version", default=graph.DEFAULT_GRAPH_VERSION, show_default=True,
+    help="meta: Graph API version.",
+)  # fmt: skip
 @click.option(
     "--timeout",
     type=cli.FiniteFloatRange(0.1, 120),
     default=dialog360.TIMEOUT_SECONDS,
     show_default=True,
-    help="Seconds to wait for each 360dialog answer.",
+    help="Seconds to wait for each answer of the provider's API.",
 )
 @cli.json_option
 def channels_connect(
     name: str,
+    provider: str,
     public_url: str,
     api_key_file: TextIO | None,
     base_url: str,
+    waba_id: str | None,
+    access_token_file: TextIO | None,
+    graph_url: str,
+    graph_version: str,
     timeout: float,
     as_json: bool,
 ) -> None:
-    """Register channel NAME's webhook with 360dialog and read its phone number back.
+    """Register channel NAME's webhook with its provider and verify the registration.
 
-    Issues a new credential, sets it as the webhook's Basic auth header at
-    360dialog, verifies the registration, stores the phone number, and only
+    360dialog: issues a new credential, sets it as the webhook's Basic auth header
+    at 360dialog, verifies the registration, stores the phone number, and only
     then ends the old credentials. The API key is read from D360_API_KEY or
     --api-key-file, never from the command line, and is never stored.
 
+    Meta (a meta channel): subscribes the app to the WABA with this channel's
+    URL and verify token as the callback override (Meta runs the handshake
+    against the receiver first), then reads the subscription back. The access
+    token is read from META_ACCESS_TOKEN or --access-token-file, never stored.
+
     \b
-    Example:
+    Examples:
       D360_API_KEY=... wabahook channels connect acme-de --public-url https://hooks.example.com
+      META_ACCESS_TOKEN=... wabahook channels connect acme-meta --provider meta \\
+          --waba-id 102290129340398 --public-url https://hooks.example.com
     """
+    if provider == "meta":
+        _connect_meta(name, public_url, waba_id, access_token_file, graph_url, graph_version,
+                      timeout, as_json)  # fmt: skip
+        return
     cli.check_url(public_url, "--public-url", schemes=("https",))
     cli.check_url(base_url, "--base-url")
     with cli.errors_as_messages():  # before the key is read: it must not go out in clear text
@@ -292,23 +325,63 @@ def channels_connect(
     click.echo(f"{name}: phone number {connected.phone_number or 'not reported'}")
 
 
+def _connect_meta(
+    name: str,
+    public_url: str,
+    waba_id: str | None,
+    access_token_file: TextIO | None,
+    graph_url: str,
+    graph_version: str,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """`connect --provider meta`: every check before the token is read and sent."""
+    if not waba_id:
+        cli.fail("--provider meta needs --waba-id ID (the WhatsApp Business Account)")
+    with cli.errors_as_messages():
+        graph.callback_url(public_url, channels.validate_name(name))
+        if not graph.WABA_ID.fullmatch(waba_id):
+            raise graph.GraphError(
+                f"--waba-id must be the WABA's numeric id, not {channels.shown(waba_id)}"
+            )
+        graph.check_graph_url(graph_url, graph_version)
+    token = _secret_text(access_token_file, "META_ACCESS_TOKEN", "--access-token-file",
+                         "Meta access token", cli.command_settings().meta_access_token)  # fmt: skip
+    sealer = _sealer()
+    with cli.database() as db, cli.errors_as_messages():
+        done = graph.connect(db, sealer, name, waba_id=waba_id, public_url=public_url,
+                             access_token=token, graph_url=graph_url, version=graph_version,
+                             timeout=timeout)  # fmt: skip
+    if as_json:
+        cli.emit_json({"channel": done.channel, "waba_id": done.waba_id,
+                       "callback_url": done.callback_url, "app": done.app})  # fmt: skip
+        return
+    app = f" (app {cli.escaped(done.app)})" if done.app else ""
+    click.echo(f"{name}: Meta now posts WABA {done.waba_id}'s notifications to"
+               f" {done.callback_url}{app}")  # fmt: skip
+
+
 def _api_key(api_key_file: TextIO | None) -> str:
     """The 360dialog API key from --api-key-file or D360_API_KEY, checked but never shown."""
+    return _secret_text(api_key_file, "D360_API_KEY", "--api-key-file", "360dialog API key",
+                        cli.command_settings().d360_api_key)  # fmt: skip
+
+
+def _secret_text(
+    source: TextIO | None, variable: str, option: str, what: str, from_env: Secret | None
+) -> str:
+    """A provider's credential from a file option or the environment, checked, never shown."""
     try:
-        if api_key_file:
-            api_key = api_key_file.read()
-        else:
-            key = cli.command_settings().d360_api_key
-            api_key = key.reveal() if key else ""
+        text = source.read() if source else (from_env.reveal() if from_env else "")
     except UnicodeDecodeError:
-        cli.fail("--api-key-file is not a text file")
-    api_key = api_key.strip()
-    if not api_key:
-        cli.fail("no 360dialog API key: set D360_API_KEY or use --api-key-file")
+        cli.fail(f"{option} is not a text file")
+    text = text.strip()
+    if not text:
+        cli.fail(f"no {what}: set {variable} or use {option}")
     # It travels in an HTTP header: only visible ASCII survives there.
-    if not all("!" <= c <= "~" for c in api_key):
-        cli.fail("the 360dialog API key may hold only visible ASCII characters, no spaces")
-    return api_key
+    if not all("!" <= c <= "~" for c in text):
+        cli.fail(f"the {what} may hold only visible ASCII characters, no spaces")
+    return text
 
 
 def _show_credential(

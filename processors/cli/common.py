@@ -18,7 +18,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from processors import channels
-from processors.channels import dialog360
+from processors.channels import dialog360, graph
 from processors.local.local_files import EmbeddedError
 from processors.migrate import MigrationError
 from processors.pipeline.drain import BATCH_SIZE
@@ -38,6 +38,7 @@ EXPECTED_ERRORS = (
     channels.ChannelError,
     EmbeddedError,
     dialog360.Dialog360Error,
+    graph.GraphError,
     retention_module.RetentionError,
 )
 

@@ -73,3 +73,9 @@ RETURNING id;
 -- name: store_secret_key_check
 -- The first sealed secret brings the key's check value; a later one finds it there.
 INSERT INTO wabahook.secret_key_check (sealed) VALUES (%(sealed)s) ON CONFLICT DO NOTHING;
+
+-- name: newest_meta_secret
+SELECT sealed FROM wabahook.channel_meta_secrets
+WHERE channel = %(channel)s AND kind = %(kind)s AND (expires_at IS NULL OR expires_at > now())
+ORDER BY created_at DESC, id DESC
+LIMIT 1;

@@ -485,3 +485,41 @@ def test_gunicorn_refuses_to_start_without_the_right_key(
     expected = "not the key" if key == "wrong" else "WABAHOOK_SECRET_KEY is not set"
     assert expected in said
     assert "Traceback" not in said
+
+
+def test_two_numbers_of_two_wabas_on_one_meta_channel_stay_apart(
+    meta_client: FlaskClient, db: Database, database_url: str, cli: Callable[..., Result]
+) -> None:
+    """A Meta app posts every number it serves to one URL: one channel, numbers apart."""
+    from processors.pipeline.drain import drain
+    from tests.integration.processing_helpers import view
+
+    def entry(waba: str, pn: str, display: str, message_id: str, state: str) -> str:
+        return (
+            f'{{"id":"{waba}","changes":[{{"field":"messages","value":{{"messaging_product":'
+            f'"whatsapp","metadata":{{"display_phone_number":"{display}","phone_number_id":'
+            f'"{pn}"}},"statuses":[{{"id":"{message_id}","status":"{state}",'
+            f'"timestamp":"1750000000","recipient_id":"4917000000001"}}]}}}}]}}'
+        )
+
+    body = (
+        '{"object":"whatsapp_business_account","entry":['
+        + entry("300000000000001", "200000000000001", "15550001111", "wamid.M1", "sent") + ","
+        + entry("300000000000002", "200000000000002", "15550002222", "wamid.M2", "failed")
+        + "]}"
+    ).encode()  # fmt: skip
+    assert signed_post(meta_client, body=body).status_code == 200
+    drain(db)
+    numbers = sorted((r["channel"], r["phone_number_id"], r["waba_id"], r["display_phone_number"])
+                     for r in view(database_url, "phone_numbers"))  # fmt: skip
+    assert numbers == [
+        ("meta-acme", "200000000000001", "300000000000001", "15550001111"),
+        ("meta-acme", "200000000000002", "300000000000002", "15550002222"),
+    ]
+    statuses = {r["message_id"]: (r["phone_number_id"], r["status"])
+                for r in view(database_url, "delivery_status")}  # fmt: skip
+    assert statuses == {"wamid.M1": ("200000000000001", "sent"),
+                        "wamid.M2": ("200000000000002", "failed")}  # fmt: skip
+    one = json.loads(cli("stats", "--json", "--days", "3660",
+                         "--phone-number-id", "200000000000002").stdout)  # fmt: skip
+    assert (one["totals"]["sent"], one["totals"]["failed"]) == (1, 1)
