@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from flask import Blueprint, Flask, Response, abort, g, jsonify, request
+from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
@@ -62,7 +63,7 @@ def channel_auth_loader(
         if not rows:
             return None
         if rows[0]["auth"] == "meta":
-            return _meta_auth(channel, rows[0]["enabled"])
+            return _meta_auth(channel, rows)
         return ChannelAuth(
             enabled=rows[0]["enabled"],
             credentials=tuple(
@@ -72,20 +73,23 @@ def channel_auth_loader(
             ),
         )
 
-    def _meta_auth(channel: str, enabled: bool) -> ChannelAuth:
+    def _meta_auth(channel: str, rows: list[DictRow]) -> ChannelAuth:
+        if not rows[0]["enabled"]:
+            # Refused whatever it presents: its secrets stay sealed, a key or none.
+            return ChannelAuth(enabled=False, kind="meta")
         if sealer is None:
             raise SecretsUnavailable(
                 f"channel {channel} takes Meta signatures, but WABAHOOK_SECRET_KEY is not set"
             )
-        sealed = db.fetch_all("channel_meta_secrets", {"channel": channel})
         try:
-            opened = [(row["kind"], sealer.open(bytes(row["sealed"]))) for row in sealed]
+            opened = [(row["kind"], sealer.open(bytes(row["sealed"])))
+                      for row in rows if row["sealed"] is not None]  # fmt: skip
         except SealError:
             raise SecretsUnavailable(
                 f"channel {channel}'s secrets do not open with WABAHOOK_SECRET_KEY"
             ) from None
         return ChannelAuth(
-            enabled=enabled,
+            enabled=True,
             kind="meta",
             app_secrets=tuple(secret for kind, secret in opened if kind == "app_secret"),
             verify_tokens=tuple(secret for kind, secret in opened if kind == "verify_token"),

@@ -42,6 +42,11 @@ REVOKE TRUNCATE ON ALL TABLES IN SCHEMA wabahook FROM wabahook_processor;
 -- Which migrations ran is the owner's record: a row planted there would make migrate
 -- skip a future migration (a fix, say) without a word.
 REVOKE ALL ON wabahook.schema_migrations FROM wabahook_processor;
+-- Channels and what proves their deliveries are the operator's (`wabahook channels`, as
+-- the owner): a processor able to delete an app secret, or to plant a key check value,
+-- could make the receiver refuse every delivery.
+REVOKE ALL ON wabahook.channel_credentials, wabahook.channel_meta_secrets,
+    wabahook.secret_key_check FROM wabahook_processor;
 REVOKE CREATE ON SCHEMA wabahook FROM wabahook_processor;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA wabahook TO wabahook_processor;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA wabahook TO wabahook_processor;

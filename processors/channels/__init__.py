@@ -188,9 +188,17 @@ def exists(db: Database, name: str) -> bool:
 
 
 def _lock(conn: Any, name: str) -> None:
+    """Lock Basic channel `name` for a change of its credentials."""
     validate_name(name)
-    if conn.execute(query("lock_channel"), {"name": name}).fetchone() is None:
+    row = conn.execute(query("lock_channel"), {"name": name}).fetchone()
+    if row is None:
         raise ChannelError(f"no channel named {name!r}")
+    if row["auth"] != "basic":
+        # Basic credentials on it would be ignored: every delivery sent with them refused.
+        raise ChannelError(
+            f"channel {name!r} is a meta channel (Meta's signatures, no Basic credentials):"
+            " use --provider meta, --app-secret-file or --verify-token"
+        )
 
 
 def _issue(conn: Any, name: str) -> IssuedCredential:

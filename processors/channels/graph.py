@@ -13,6 +13,7 @@ from processors.channels import ChannelError, shown, validate_name
 from processors.channels.dialog360 import is_loopback
 from processors.channels.meta import VERIFY_TOKEN, lock_meta
 from receiver.db import Database
+from receiver.logs import escape_controls
 from receiver.queries import query
 from receiver.sealing import Sealer, SealError
 
@@ -48,6 +49,8 @@ def callback_url(public_url: str, channel: str) -> str:
 def check_graph_url(graph_url: str, version: str) -> str:
     """The versioned API root, if the access token would travel encrypted to it."""
     parts = urlsplit(graph_url)
+    if parts.username is not None or parts.password is not None:
+        raise GraphError("--graph-url takes no user:password: the access token is the credential")
     if not (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname))):
         raise GraphError(
             "--graph-url must be an https:// URL: the access token would travel in clear text"
@@ -122,7 +125,8 @@ def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> dict[s
             f"no answer from Meta within {client.timeout.read:g} s ({where})"
         ) from None
     except httpx.TransportError as exc:
-        raise GraphError(f"could not reach Meta at {client.base_url}: {exc}") from None
+        host = client.base_url.host  # never the whole URL: no credential shows
+        raise GraphError(f"could not reach Meta at {host}: {_bounded(exc)}") from None
     try:
         data = response.json() if response.content else {}
     except ValueError:
@@ -147,5 +151,6 @@ def _graph_reason(data: Any) -> str:
 
 
 def _bounded(value: object, limit: int = 200) -> str:
-    text = " ".join(str(value).split())
+    """Remote text for a terminal: one line, control characters escaped, bounded."""
+    text = escape_controls(" ".join(str(value).split()))
     return text if len(text) <= limit else text[: limit - 3] + "..."

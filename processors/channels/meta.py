@@ -14,6 +14,7 @@ from receiver.sealing import Sealer, key_problem
 # Meta's app secrets are 32 hex digits; tokens are what the operator pastes into Meta's
 # dashboard. Both travel as plain text: visible ASCII, no spaces, bounded.
 MAX_SECRET_CHARS = 256
+MIN_SECRET_CHARS = 16
 # The kinds of sealed secret (channel_meta_secrets.kind).
 APP_SECRET = "app_secret"  # noqa: S105
 VERIFY_TOKEN = "verify_token"  # noqa: S105
@@ -50,6 +51,9 @@ def check_secret_text(text: str, what: str) -> str:
         raise ChannelError(f"the {what} is longer than {MAX_SECRET_CHARS} characters")
     if not all("!" <= c <= "~" for c in text):
         raise ChannelError(f"the {what} may hold only visible ASCII characters, no spaces")
+    if len(text) < MIN_SECRET_CHARS:
+        # A handshake is answered to whoever knows the token: it must not be guessable.
+        raise ChannelError(f"the {what} is shorter than {MIN_SECRET_CHARS} characters")
     return text
 
 

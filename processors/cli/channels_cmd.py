@@ -190,6 +190,13 @@ def channels_rotate(
         if kind == "basic" and (app_secret_file or new_verify_token):
             cli.fail(f"channel {name!r} uses Basic credentials: rotate it without"
                      " --app-secret-file and --verify-token")  # fmt: skip
+        if expire_old and (app_secret_file or new_verify_token):
+            cli.fail("--expire-old finishes a rotation: give it alone")
+        if kind == "meta" and not (expire_old or app_secret_file or new_verify_token):
+            cli.fail(
+                f"channel {name!r} is a meta channel: rotate its app secret with"
+                " --app-secret-file FILE, or its verify token with --verify-token"
+            )
         if expire_old:
             expire = meta.expire_old_secrets if kind == "meta" else channels.expire_old
             ended = expire(db, name)
@@ -312,6 +319,9 @@ def channels_connect(
     cli.check_url(base_url, "--base-url")
     with cli.errors_as_messages():  # before the key is read: it must not go out in clear text
         dialog360.check_base_url(base_url)
+    with cli.database() as db, cli.errors_as_messages():
+        if meta.channel_kind(db, name) == "meta":
+            cli.fail(f"channel {name!r} is a meta channel: connect it with --provider meta")
     api_key = _api_key(api_key_file)
     with cli.database() as db, cli.errors_as_messages():
         connected = dialog360.connect(
@@ -338,6 +348,8 @@ def _connect_meta(
     """`connect --provider meta`: every check before the token is read and sent."""
     if not waba_id:
         cli.fail("--provider meta needs --waba-id ID (the WhatsApp Business Account)")
+    cli.check_url(public_url, "--public-url", schemes=("https",))
+    cli.check_url(graph_url, "--graph-url")
     with cli.errors_as_messages():
         graph.callback_url(public_url, channels.validate_name(name))
         if not graph.WABA_ID.fullmatch(waba_id):

@@ -24,6 +24,7 @@ from pathlib import Path
 from types import FrameType
 
 from processors import channels
+from processors.channels import meta
 from processors.local.local_files import (
     QuickstartError,
     as_user,
@@ -182,6 +183,11 @@ class Quickstart:
         try:
             if not channels.exists(db, DEMO_CHANNEL):
                 issued = channels.add_channel(db, DEMO_CHANNEL)
+            elif meta.channel_kind(db, DEMO_CHANNEL) != "basic":
+                raise QuickstartError(
+                    f"channel {DEMO_CHANNEL!r} is a meta channel here: up posts its sample"
+                    " with Basic credentials; use another database or --var-dir"
+                )
             else:
                 channels.set_enabled(db, DEMO_CHANNEL, True)
                 kept = _read_credential(saved)

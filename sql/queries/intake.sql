@@ -1,16 +1,18 @@
 -- name: channel_auth
--- The channel's state and its currently valid credentials (none when unknown).
-SELECT c.enabled, c.auth, cc.username, cc.secret_sha256
+-- The channel's state and what proves its deliveries (no rows when unknown), in one
+-- round trip whatever its kind: a Basic channel's valid credentials, or a meta
+-- channel's valid sealed secrets (receiver.sealing). Their order does not matter.
+SELECT c.enabled, c.auth, cc.username, cc.secret_sha256, NULL::text AS kind, NULL::bytea AS sealed
 FROM wabahook.channels c
 LEFT JOIN wabahook.channel_credentials cc
        ON cc.channel = c.name AND (cc.expires_at IS NULL OR cc.expires_at > now())
-WHERE c.name = %(channel)s;
-
--- name: channel_meta_secrets
--- A meta channel's valid app secrets and verify tokens, sealed (receiver.sealing).
-SELECT kind, sealed FROM wabahook.channel_meta_secrets
-WHERE channel = %(channel)s AND (expires_at IS NULL OR expires_at > now())
-ORDER BY id;
+WHERE c.name = %(channel)s AND c.auth = 'basic'
+UNION ALL
+SELECT c.enabled, c.auth, NULL, NULL, s.kind, s.sealed
+FROM wabahook.channels c
+LEFT JOIN wabahook.channel_meta_secrets s
+       ON s.channel = c.name AND (s.expires_at IS NULL OR s.expires_at > now())
+WHERE c.name = %(channel)s AND c.auth = 'meta';
 
 -- name: secret_key_check
 -- The check value sealed with the key that sealed the meta channels' secrets, and

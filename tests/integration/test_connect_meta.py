@@ -168,6 +168,8 @@ def test_graph_failures_are_one_line_and_change_nothing(
         (["--public-url", "http://hooks.example.com"], {}, "https"),
         (["--graph-url", "http://graph.example.com"], {}, "clear text"),
         (["--graph-version", "24"], {}, "like v24.0"),
+        (["--public-url", "https://[::1"], {}, "must be an https:// URL"),
+        (["--graph-url", "https://user:pw@graph.example.com"], {}, "no user:password"),
         ([], {"META_ACCESS_TOKEN": ""}, "no Meta access token"),
         ([], {"META_ACCESS_TOKEN": "two words"}, "visible ASCII"),
     ],

@@ -260,7 +260,9 @@ def test_rotation_overlap_and_expiry(
     assert signed_post(meta_client, sig=signature(BODY, APP_SECRET)).status_code == 200
     assert signed_post(meta_client, sig=signature(BODY, NEW_SECRET)).status_code == 200
     with pytest.raises(channels.ChannelError, match="--expire-old"):
-        meta.rotate_meta(owner, sealer, "meta-acme", "third-secret", new_verify_token=False)
+        meta.rotate_meta(
+            owner, sealer, "meta-acme", "third-app-secret-of-it", new_verify_token=False
+        )
     assert meta.expire_old_secrets(owner, "meta-acme") == 1
     assert signed_post(meta_client, sig=signature(BODY, APP_SECRET)).status_code == 401
     assert signed_post(meta_client, sig=signature(BODY, NEW_SECRET)).status_code == 200
@@ -523,3 +525,43 @@ def test_two_numbers_of_two_wabas_on_one_meta_channel_stay_apart(
     one = json.loads(cli("stats", "--json", "--days", "3660",
                          "--phone-number-id", "200000000000002").stdout)  # fmt: skip
     assert (one["totals"]["sent"], one["totals"]["failed"]) == (1, 1)
+
+
+# What the review of the first version found ------------------------------------------
+
+
+def test_a_disabled_meta_channel_is_a_401_even_without_the_key(
+    make_app: Callable[[dict[str, str]], Flask],
+    app_env: dict[str, str],
+    meta_channel: meta.IssuedMetaChannel,
+    owner: Database,
+) -> None:
+    channels.set_enabled(owner, "meta-acme", False)
+    client = make_app(app_env).test_client()  # no WABAHOOK_SECRET_KEY: nothing to open
+    assert signed_post(client).status_code == 401
+    assert handshake(client).status_code == 403
+
+
+def test_basic_credential_commands_refuse_a_meta_channel(
+    meta_cli: Callable[..., Result], database_url: str
+) -> None:
+    meta_cli("channels", "add", "hook", "--auth", "meta", "--app-secret-file", "app-secret")
+    before = database_dump(database_url)
+    for args in (["channels", "connect", "hook", "--public-url", "https://hooks.example.com"],
+                 ["channels", "rotate", "hook", "--expire-old", "--verify-token"]):  # fmt: skip
+        result = meta_cli(*args)
+        assert result.exit_code == 1, args
+        assert result.stderr.count("\n") == 1
+    assert "is a meta channel" in meta_cli("channels", "connect", "hook", "--public-url",
+                                           "https://hooks.example.com").stderr  # fmt: skip
+    assert "give it alone" in meta_cli("channels", "rotate", "hook", "--expire-old",
+                                       "--verify-token").stderr  # fmt: skip
+    assert database_dump(database_url) == before  # no Basic credential, nothing expired
+
+
+def test_a_short_verify_token_is_refused(meta_cli: Callable[..., Result], tmp_path) -> None:
+    (tmp_path / "short-token").write_text("guessable")
+    result = meta_cli("channels", "add", "hook", "--auth", "meta", "--app-secret-file",
+                      "app-secret", "--verify-token-file", "short-token")  # fmt: skip
+    assert result.exit_code == 1
+    assert "shorter than 16 characters" in result.stderr

@@ -54,6 +54,8 @@ def https(
         WABAHOOK_TLS_KEY=str(key),
         WABAHOOK_UPSTREAM=upstream.removeprefix("http://"),
     )
+    # The template's access log, where the test can read it.
+    site = site.replace("/var/log/nginx/access.log", str(tmp_path / "access.log"))
     (tmp_path / "site.conf").write_text(site)
     (tmp_path / "nginx.conf").write_text(
         f"daemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log warn;\n"
@@ -173,3 +175,22 @@ def test_repeated_failed_logins_are_rate_limited(
     # The right credentials from the same address still get through.
     good = {"Authorization": basic("acme", channel.password)}
     assert post(port, context, "/webhooks/acme", b"{}", good)[0] == 200  # limits only failures
+
+
+def test_refused_handshakes_are_rate_limited_and_tokens_never_logged(
+    https: tuple[int, ssl.SSLContext], tmp_path: Path
+) -> None:
+    port, context = https
+    token = "guessed-verify-token-0123456789"
+    answers = []
+    for _ in range(30):
+        conn = http.client.HTTPSConnection("localhost", port, context=context, timeout=5)
+        conn.request("GET", f"/webhooks/acme?hub.mode=subscribe&hub.verify_token={token}"
+                            "&hub.challenge=1")  # fmt: skip
+        answers.append(conn.getresponse().status)
+        conn.close()
+    assert answers[0] == 403
+    assert 429 in answers  # guessing tokens is slowed down like guessing passwords
+    said = (tmp_path / "access.log").read_text()  # the https fixture's tmp_path: the same
+    assert "/webhooks/acme" in said
+    assert token not in said

@@ -88,6 +88,51 @@ def test_receiver_role_stores_but_cannot_read_or_change_events(own_server: str) 
     owner.close()
 
 
+def test_a_meta_channel_works_with_the_receivers_login_alone(own_server: str) -> None:
+    """Handshake and signed delivery as wabahook_receiver; the processor cannot touch secrets."""
+    import hashlib
+    import hmac
+
+    from processors.channels import meta
+    from receiver.sealing import Sealer
+
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    owner = Database(Secret(own_server), application_name="wabahook-test", timeout=10)
+    try:
+        made = meta.add_meta_channel(owner, Sealer(Secret(key)), "meta-roles",
+                                     "app-secret-for-the-roles")  # fmt: skip
+    finally:
+        owner.close()
+    app = create_app({"DATABASE_URL": as_user(own_server, "intake"),
+                      "WABAHOOK_CREDENTIAL_TTL": "0", "WABAHOOK_SECRET_KEY": key})  # fmt: skip
+    client = app.test_client()
+    try:
+        query = {"hub.mode": "subscribe", "hub.verify_token": made.verify_token,
+                 "hub.challenge": "5"}  # fmt: skip
+        handshake = client.get("/webhooks/meta-roles", query_string=query)
+        assert (handshake.status_code, handshake.data) == (200, b"5")
+        body = b'{"statuses":[]}'
+        mac = hmac.new(b"app-secret-for-the-roles", body, hashlib.sha256).hexdigest()
+        signed = client.post("/webhooks/meta-roles", data=body,
+                             headers={"X-Hub-Signature-256": f"sha256={mac}"})  # fmt: skip
+        assert signed.status_code == 200
+    finally:
+        app.extensions["wabahook"].db.close()
+    with psycopg.connect(as_user(own_server, "worker"), autocommit=True) as conn:
+        for statement in (
+            "DELETE FROM wabahook.channel_meta_secrets",
+            "DELETE FROM wabahook.secret_key_check",
+            "SELECT sealed FROM wabahook.channel_meta_secrets",
+            "UPDATE wabahook.channel_credentials SET expires_at = now()",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement.encode())
+    with psycopg.connect(own_server, autocommit=True) as conn:
+        # The module's other receivers start without a key: no meta channel may stay.
+        conn.execute("DELETE FROM wabahook.channel_meta_secrets")
+        conn.execute("DELETE FROM wabahook.channels WHERE auth = 'meta'")
+
+
 def test_processor_drains_and_analyst_reads_views_only(own_server: str) -> None:
     def deliver(body: bytes) -> None:
         with psycopg.connect(own_server, autocommit=True) as conn:
