@@ -319,10 +319,10 @@ def channels_connect(
     cli.check_url(base_url, "--base-url")
     with cli.errors_as_messages():  # before the key is read: it must not go out in clear text
         dialog360.check_base_url(base_url)
+    api_key = _api_key(api_key_file)
     with cli.database() as db, cli.errors_as_messages():
         if meta.channel_kind(db, name) == "meta":
             cli.fail(f"channel {name!r} is a meta channel: connect it with --provider meta")
-    api_key = _api_key(api_key_file)
     with cli.database() as db, cli.errors_as_messages():
         connected = dialog360.connect(
             db, name, public_url=public_url, api_key=api_key, base_url=base_url, timeout=timeout

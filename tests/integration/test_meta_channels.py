@@ -543,8 +543,9 @@ def test_a_disabled_meta_channel_is_a_401_even_without_the_key(
 
 
 def test_basic_credential_commands_refuse_a_meta_channel(
-    meta_cli: Callable[..., Result], database_url: str
+    meta_cli: Callable[..., Result], database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("D360_API_KEY", "d360-key-of-the-test")
     meta_cli("channels", "add", "hook", "--auth", "meta", "--app-secret-file", "app-secret")
     before = database_dump(database_url)
     for args in (["channels", "connect", "hook", "--public-url", "https://hooks.example.com"],
