@@ -1,4 +1,10 @@
-"""Intake throughput and latency: the receiver next to a no-op Flask app, same gunicorn, same load.
+"""Intake throughput and latency, side by side in one run, same gunicorn settings and body.
+
+Four apps: a no-op Flask app (the ceiling), the naive design (pool, headers as jsonb, one
+RQ job per request), the lean floor (store_event on one connection, nothing else) and
+wabahook's receiver. Each gets wrk's closed-loop load, then the no-op app and the
+receiver get an open-loop 1,000 req/s (tests/bench/openloop.py). Beside them, the
+commit-rate probe (tests/bench/commit_probe.py) says what one connection can commit.
 
 Run with `make bench` (needs wrk: installed from Debian's packages when missing).
 """
@@ -17,12 +23,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from processors import channels
 from processors.local.embedded import free_port
 from processors.migrate import migrate
 from processors.serving import gunicorn_command
 from receiver.config import Secret
 from receiver.db import Database
+from tests.bench.commit_probe import probe
+from tests.bench.naive_app import NAIVE_TABLE
+from tests.bench.openloop import run_open_loop
 from tests.corpus import CASES
 from tests.support.servers import (
     create_database,
@@ -34,6 +45,13 @@ from tests.support.servers import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+# (label, app, table whose rows count the stored requests)
+APPS = (
+    ("noop", "tests.bench.noop_app:create_app()", None),
+    ("naive", "tests.bench.naive_app:create_app()", "public.naive_events"),
+    ("lean", "tests.bench.lean_app:create_app()", "wabahook.raw_events"),
+    ("receiver", "receiver:create_app()", "wabahook.raw_events"),
+)
 LUA = """
 wrk.method = "POST"
 wrk.body = {body}
@@ -58,13 +76,27 @@ def run_wrk(url: str, script: Path, seconds: int, connections: int) -> dict[str,
         for q in [m.group(1)]
     }
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
     return {"requests_per_second": round(rate), "latency_ms": latency,
-            "non_2xx": int(non2xx.group(1)) if non2xx else 0}  # fmt: skip
+            "requests": int(total.group(1)) if total else 0,
+            "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+            "socket_errors": sum(int(g) for g in socket_errors.groups()) if socket_errors else 0}  # fmt: skip
 
 
 def _ms(text: str) -> float:
     value, unit = float(re.match(r"[\d.]+", text).group()), re.sub(r"[\d.]", "", text)  # type: ignore[union-attr]
     return round(value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 3)
+
+
+def rows(url: str, table: str | None) -> int:
+    if table is None:
+        return 0
+    with psycopg.connect(url) as conn:
+        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # our own table names
+    return int(row[0]) if row else 0
 
 
 def serve(app: str, env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], str]:
@@ -84,6 +116,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rate", type=float, default=1000.0, help="open-loop requests/s offered")
     parser.add_argument("--out", type=Path, default=Path("bench-intake.json"))
     args = parser.parse_args()
     body = next(
@@ -109,18 +142,51 @@ def main() -> None:
             script.write_text(LUA.format(body=json.dumps(body.decode()), auth=auth))
             env = {"DATABASE_URL": url, "REDIS_URL": redis_url, "WABAHOOK_QUEUE": queue,
                    "PROMETHEUS_MULTIPROC_DIR": str(Path(tmp) / "prom")}  # fmt: skip
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(NAIVE_TABLE)
+            print("commit-rate probe ...", file=sys.stderr)
+            commit_rate = probe(url, body, "bench")
             results: dict[str, Any] = {}
-            for label, app in (
-                ("noop", "tests.bench.noop_app:create_app()"),
-                ("receiver", "receiver:create_app()"),
-            ):
+            open_loop: dict[str, Any] = {}
+            headers = {"Content-Type": "application/json", "Authorization": auth}
+            for label, app, table in APPS:
                 process, base = serve(app, env, args.workers)
                 try:
                     run_wrk(f"{base}/webhooks/bench", script, 2, args.connections)  # warm up
+                    before = rows(url, table)
                     print(f"{label}: {args.seconds} s of load ...", file=sys.stderr)
-                    results[label] = run_wrk(
+                    result = run_wrk(
                         f"{base}/webhooks/bench", script, args.seconds, args.connections
                     )
+                    if table:
+                        # wrk stops with up to one request per connection in flight: stored,
+                        # never counted as answered. Every 200 it counted must be a row.
+                        answered = result["requests"] - result["non_2xx"] - result["socket_errors"]
+                        result["answered_200"] = answered
+                        result["rows_stored"] = rows(url, table) - before
+                        result["every_200_stored"] = (
+                            0 <= result["rows_stored"] - answered <= args.connections
+                        )
+                    results[label] = result
+                    if label in ("noop", "receiver"):
+                        print(
+                            f"{label}: {args.rate} req/s offered for {args.seconds} s ...",
+                            file=sys.stderr,
+                        )
+                        before = rows(url, table)
+                        measured = run_open_loop(
+                            f"{base}/webhooks/bench",
+                            body,
+                            headers,
+                            rate=args.rate,
+                            seconds=args.seconds,
+                        )
+                        if table:  # every request was waited for: rows == 200s, exactly
+                            measured["rows_stored"] = rows(url, table) - before
+                            measured["rows_stored_equal_200s"] = measured["rows_stored"] == (
+                                measured["statuses"].get("200", 0)
+                            )
+                        open_loop[label] = measured
                 finally:
                     process.terminate()
                     process.wait(timeout=30)
@@ -131,19 +197,25 @@ def main() -> None:
             client = redis.Redis.from_url(redis_url)
             for key in client.scan_iter(match=f"*{queue}*"):
                 client.delete(key)
-            client.srem("rq:queues", f"rq:queue:{queue}")
+            client.srem("rq:queues", f"rq:queue:{queue}", f"rq:queue:{queue}-naive")
             client.close()
+    noop_rps = results["noop"]["requests_per_second"]
     report = {
         "benchmark": "intake",
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "gunicorn_workers": args.workers,
         "connections": args.connections,
         "body_bytes": len(body),
-        "noop_flask": results["noop"],
-        "receiver": results["receiver"],
-        "intake_ratio": round(
-            results["receiver"]["requests_per_second"] / results["noop"]["requests_per_second"], 3
-        ),
+        "commit_rate_one_connection": commit_rate,
+        **{f"{label}": results[label] for label, _, _ in APPS},
+        "ratio_to_noop": {
+            label: round(results[label]["requests_per_second"] / noop_rps, 3)
+            for label, _, _ in APPS
+        },
+        "intake_ratio": round(results["receiver"]["requests_per_second"] / noop_rps, 3),
         "target_intake_ratio": 0.75,
+        "open_loop": open_loop,
+        "target_p99_ms_at_1000_rps": 15,
     }
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
