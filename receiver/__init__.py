@@ -12,6 +12,7 @@ from receiver import health, intake, logs
 from receiver.auth import Authenticator
 from receiver.config import Settings
 from receiver.db import Database
+from receiver.group_commit import GroupWriter
 from receiver.metrics import Metrics
 from receiver.nudge import Nudger
 from receiver.sealing import Sealer
@@ -48,6 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         ),
         nudger=Nudger(settings.redis_url, settings.queue, settings.redis_timeout, metrics),
         metrics=metrics,
+        writer=GroupWriter(db) if settings.threads > 1 else None,
     )
     app.register_blueprint(intake.blueprint)
     app.register_blueprint(health.blueprint)

@@ -64,6 +64,9 @@ class Settings:
     # Budget for one intake transaction (pool wait + statement); 360dialog gives up after 5 s.
     db_timeout: float = 1.5
     db_pool_size: int = 4
+    # Request threads per gunicorn worker; above 1 the workers are gthread ones and
+    # intake commits in groups (receiver.group_commit).
+    threads: int = 1
     redis_timeout: float = 0.25
     credential_ttl: float = 5.0
     # Passwords that make wabahook's roles logins of their own (`migrate` applies them).
@@ -113,6 +116,7 @@ class Settings:
             log_format="json" if log_format == "json" else "text",
             db_timeout=_number(env, "WABAHOOK_DB_TIMEOUT", float, 1.5, minimum=0.1),
             db_pool_size=_number(env, "WABAHOOK_DB_POOL_SIZE", int, 4, minimum=1),
+            threads=_number(env, "WABAHOOK_THREADS", int, 1, minimum=1),
             redis_timeout=_number(env, "WABAHOOK_REDIS_TIMEOUT", float, 0.25, minimum=0.01),
             credential_ttl=_number(env, "WABAHOOK_CREDENTIAL_TTL", float, 5.0, minimum=0.0),
             role_passwords=tuple(

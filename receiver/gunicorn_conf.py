@@ -8,7 +8,10 @@ from receiver.exposure import DEFAULT_BIND
 bind = os.environ.get("WABAHOOK_BIND", DEFAULT_BIND)
 # Sync workers: one short request at a time each, the load balancer buffers slow
 # clients. Each worker opens its own PostgreSQL pool after the fork.
-worker_class = "sync"
+# WABAHOOK_THREADS above 1: gthread workers, whose request threads hand their rows to
+# one writer per process that commits them in groups (receiver.group_commit).
+threads = max(1, int(os.environ.get("WABAHOOK_THREADS", "1")))
+worker_class = "gthread" if threads > 1 else "sync"
 workers = int(os.environ.get("WABAHOOK_WORKERS", multiprocessing.cpu_count() * 2 + 1))
 # A worker silent this long is replaced: 360dialog gives up after 5 s anyway, and the
 # intake's own deadline (WABAHOOK_DB_TIMEOUT) answers 503 well before.

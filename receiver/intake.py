@@ -128,23 +128,27 @@ def receive(channel: str) -> Response:
     g.authenticated = True
     if not body:
         abort(400, "empty body")
-    with app_state.db.connection() as conn:
-        row = conn.execute(
-            query("store_event"),
-            {
-                "channel": channel,
-                "body": body,
-                "body_sha256": hashlib.sha256(body).digest(),
-                "content_type": request.headers.get("Content-Type"),
-                "headers": Jsonb(_kept_headers()),
-                "client_addr": _client_address(),
-                "request_id": g.request_id,
-            },
-        ).fetchone()
-    if row is None or row["raw_event_id"] is None:
+    row = {
+        "channel": channel,
+        "body": body,
+        "body_sha256": hashlib.sha256(body).digest(),
+        "content_type": request.headers.get("Content-Type"),
+        "headers": _kept_headers(),
+        "client_addr": _client_address(),
+        "request_id": g.request_id,
+    }
+    if app_state.writer is not None:  # request threads: one commit for whatever gathered
+        event_id = app_state.writer.store(row, timeout=app_state.settings.db_timeout)
+    else:
+        with app_state.db.connection() as conn:
+            stored = conn.execute(
+                query("store_event"), {**row, "headers": Jsonb(row["headers"])}
+            ).fetchone()
+        event_id = stored["raw_event_id"] if stored else None
+    if event_id is None:
         # Disabled or removed since this process cached its credentials: nothing stored.
         abort(401)
-    g.event_id = row["raw_event_id"]
+    g.event_id = event_id
     response = jsonify(status="stored", event_id=g.event_id)
     # The nudge runs once the answer is sent: Redis never delays the 200.
     response.call_on_close(app_state.nudger.nudge)

@@ -9,6 +9,7 @@ from flask import current_app
 from receiver.auth import Authenticator
 from receiver.config import Settings
 from receiver.db import Database
+from receiver.group_commit import GroupWriter
 from receiver.metrics import Metrics
 from receiver.nudge import Nudger
 
@@ -22,6 +23,7 @@ class ReceiverState:
     authenticator: Authenticator
     nudger: Nudger
     metrics: Metrics
+    writer: GroupWriter | None = None  # with request threads: commits in groups
 
 
 def state() -> ReceiverState:

@@ -25,6 +25,18 @@ SELECT (SELECT sealed FROM wabahook.secret_key_check) AS sealed,
 SELECT wabahook.store_event(%(channel)s, %(body)s, %(body_sha256)s, %(content_type)s,
                             %(headers)s, %(client_addr)s, %(request_id)s) AS raw_event_id;
 
+-- name: store_events
+-- Stores a batch of deliveries in one statement, one commit (receiver.group_commit):
+-- each row through store_event, the ids in the order of the arrays (NULL: not stored).
+SELECT wabahook.store_event(t.channel, t.body, t.body_sha256, t.content_type, t.headers,
+                            t.client_addr, t.request_id) AS raw_event_id
+FROM unnest(%(channel)s::text[], %(body)s::bytea[], %(body_sha256)s::bytea[],
+            %(content_type)s::text[], %(headers)s::jsonb[], %(client_addr)s::inet[],
+            %(request_id)s::text[])
+     WITH ORDINALITY AS t(channel, body, body_sha256, content_type, headers, client_addr,
+                          request_id, n)
+ORDER BY t.n;
+
 -- name: ping
 -- Readiness: the database answers.
 SELECT 1 AS ok;

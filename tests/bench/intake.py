@@ -45,13 +45,18 @@ from tests.support.servers import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-# (label, app, table whose rows count the stored requests)
+# (label, app, table whose rows count the stored requests, environment of its gunicorn)
+SYNC: dict[str, str] = {}
+GTHREAD = {"WABAHOOK_THREADS": "8"}  # gthread workers; the receiver commits in groups
 APPS = (
-    ("noop", "tests.bench.noop_app:create_app()", None),
-    ("naive", "tests.bench.naive_app:create_app()", "public.naive_events"),
-    ("lean", "tests.bench.lean_app:create_app()", "wabahook.raw_events"),
-    ("receiver", "receiver:create_app()", "wabahook.raw_events"),
+    ("noop", "tests.bench.noop_app:create_app()", None, SYNC),
+    ("naive", "tests.bench.naive_app:create_app()", "public.naive_events", SYNC),
+    ("lean", "tests.bench.lean_app:create_app()", "wabahook.raw_events", SYNC),
+    ("receiver", "receiver:create_app()", "wabahook.raw_events", SYNC),
+    ("noop_gthread", "tests.bench.noop_app:create_app()", None, GTHREAD),
+    ("receiver_gthread", "receiver:create_app()", "wabahook.raw_events", GTHREAD),
 )
+OPEN_LOOP = ("noop", "receiver", "receiver_gthread")
 LUA = """
 wrk.method = "POST"
 wrk.body = {body}
@@ -149,8 +154,8 @@ def main() -> None:
             results: dict[str, Any] = {}
             open_loop: dict[str, Any] = {}
             headers = {"Content-Type": "application/json", "Authorization": auth}
-            for label, app, table in APPS:
-                process, base = serve(app, env, args.workers)
+            for label, app, table, extra in APPS:
+                process, base = serve(app, {**env, **extra}, args.workers)
                 try:
                     run_wrk(f"{base}/webhooks/bench", script, 2, args.connections)  # warm up
                     before = rows(url, table)
@@ -168,7 +173,7 @@ def main() -> None:
                             0 <= result["rows_stored"] - answered <= args.connections
                         )
                     results[label] = result
-                    if label in ("noop", "receiver"):
+                    if label in OPEN_LOOP:
                         print(
                             f"{label}: {args.rate} req/s offered for {args.seconds} s ...",
                             file=sys.stderr,
@@ -207,12 +212,25 @@ def main() -> None:
         "connections": args.connections,
         "body_bytes": len(body),
         "commit_rate_one_connection": commit_rate,
-        **{f"{label}": results[label] for label, _, _ in APPS},
+        **{f"{label}": results[label] for label, _, _, _ in APPS},
+        # Each against the no-op app of its own worker model.
         "ratio_to_noop": {
-            label: round(results[label]["requests_per_second"] / noop_rps, 3)
-            for label, _, _ in APPS
+            label: round(
+                results[label]["requests_per_second"]
+                / results["noop_gthread" if extra else "noop"]["requests_per_second"],
+                3,
+            )
+            for label, _, _, extra in APPS
         },
         "intake_ratio": round(results["receiver"]["requests_per_second"] / noop_rps, 3),
+        "intake_ratio_group_commit": round(
+            results["receiver_gthread"]["requests_per_second"]
+            / results["noop_gthread"]["requests_per_second"],
+            3,
+        ),
+        "intake_ratio_group_commit_vs_sync_noop": round(
+            results["receiver_gthread"]["requests_per_second"] / noop_rps, 3
+        ),
         "target_intake_ratio": 0.75,
         "open_loop": open_loop,
         "target_p99_ms_at_1000_rps": 15,

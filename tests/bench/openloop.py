@@ -16,6 +16,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 ANSWER_TIMEOUT = 5.0  # 360dialog's patience
+# A server closes idle keep-alive connections (gunicorn: after 2 s); one idle this long
+# is not reused, so a request never goes out on a socket the server is closing.
+IDLE_REUSE_SECONDS = 1.0
 
 
 @dataclass
@@ -33,14 +36,20 @@ class Connections:
 
     def __init__(self, host: str, port: int, limit: int) -> None:
         self.host, self.port, self.limit = host, port, limit
-        self.idle: asyncio.LifoQueue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
-            asyncio.LifoQueue()
-        )
+        self.idle: asyncio.LifoQueue[
+            tuple[float, tuple[asyncio.StreamReader, asyncio.StreamWriter]]
+        ] = asyncio.LifoQueue()
         self.opened = 0
         self.peak = 0
 
     async def take(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        if self.idle.empty() and self.opened < self.limit:
+        now = asyncio.get_running_loop().time()
+        while not self.idle.empty():
+            since, conn = self.idle.get_nowait()
+            if now - since < IDLE_REUSE_SECONDS:
+                return conn
+            self.drop(conn)
+        if self.opened < self.limit:
             self.opened += 1
             self.peak = max(self.peak, self.opened)
             try:
@@ -48,10 +57,10 @@ class Connections:
             except OSError:
                 self.opened -= 1
                 raise
-        return await self.idle.get()
+        return (await self.idle.get())[1]
 
     def give_back(self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> None:
-        self.idle.put_nowait(conn)
+        self.idle.put_nowait((asyncio.get_running_loop().time(), conn))
 
     def drop(self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> None:
         conn[1].close()
@@ -112,7 +121,7 @@ async def _run(url: str, body: bytes, headers: dict[str, str], rate: float, seco
         tasks.append(asyncio.create_task(_exchange(conns, request, scheduled, tally)))
     await asyncio.gather(*tasks)
     while not conns.idle.empty():
-        conns.drop(conns.idle.get_nowait())
+        conns.drop(conns.idle.get_nowait()[1])
     answered = len(tally.latencies)
     elapsed = max(tally.last_done - start, 1e-9)
     ordered = sorted(tally.latencies)
