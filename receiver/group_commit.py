@@ -104,16 +104,17 @@ class GroupWriter:
                 pending.done.set()
 
     def _store(self, batch: list[_Pending]) -> list[int | None]:
-        rows = [_plain(pending.row) for pending in batch]
-        with self._db.connection() as conn:
-            if len(rows) == 1:  # the common case at low load: the plain statement
-                found = conn.execute(query("store_event"), rows[0]).fetchone()
-                return [found["raw_event_id"] if found else None]
-            columns = {name: [row[name] for row in rows] for name in COLUMNS}
-            stored = conn.execute(query("store_events"), columns).fetchall()
-        return [row["raw_event_id"] for row in stored]
+        return store_rows(self._db, [pending.row for pending in batch])
 
 
-def _plain(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The row as the statements take it (headers as jsonb)."""
-    return {**row, "headers": Jsonb(row["headers"])}
+def store_rows(db: Database, rows: list[Mapping[str, Any]]) -> list[int | None]:
+    """Store deliveries in one statement and one commit; each one's event id (None: not
+    stored, its channel disabled or removed), in order. The one place intake writes."""
+    values = [{**row, "headers": Jsonb(row["headers"])} for row in rows]
+    with db.connection() as conn:
+        if len(values) == 1:  # the common case (and every sync worker's): the plain statement
+            found = conn.execute(query("store_event"), values[0]).fetchone()
+            return [found["raw_event_id"] if found else None]
+        columns = {name: [value[name] for value in values] for name in COLUMNS}
+        stored = conn.execute(query("store_events"), columns).fetchall()
+    return [row["raw_event_id"] for row in stored]

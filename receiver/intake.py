@@ -16,12 +16,11 @@ from typing import NoReturn
 
 from flask import Blueprint, Flask, Response, abort, g, jsonify, request
 from psycopg.rows import DictRow
-from psycopg.types.json import Jsonb
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from receiver.auth import ChannelAuth, parse_basic, parse_signature
 from receiver.db import Database, DatabaseError, DatabaseUnavailable
-from receiver.queries import query
+from receiver.group_commit import store_rows
 from receiver.sealing import Sealer, SealError, SecretsUnavailable
 from receiver.state import state
 
@@ -113,18 +112,18 @@ def receive(channel: str) -> Response:
         if signature is None:
             abort(401)
         body = _read_body(limit)
-        if not authenticator.check_signature(auth, signature, body):
-            abort(401)
-    else:
-        if not authenticator.check_basic(
-            auth, parse_basic(request.headers.getlist("Authorization"))
-        ):
-            if signature is not None:
-                # What a meta channel would do with a signed request: read the body and
-                # compute a signature, so no answer or timing tells which kind a name is.
-                authenticator.check_signature(None, signature, _read_body(limit))
-            abort(401)
+        authenticated = authenticator.check_signature(auth, signature, body)
+    elif authenticator.check_basic(auth, parse_basic(request.headers.getlist("Authorization"))):
         body = _read_body(limit)
+        authenticated = True
+    else:
+        if signature is not None:
+            # What a meta channel would do with a signed request: read the body and
+            # compute a signature, so no answer or timing tells which kind a name is.
+            authenticator.check_signature(None, signature, _read_body(limit))
+        authenticated = False
+    if not authenticated:
+        abort(401)
     g.authenticated = True
     if not body:
         abort(400, "empty body")
@@ -140,11 +139,7 @@ def receive(channel: str) -> Response:
     if app_state.writer is not None:  # request threads: one commit for whatever gathered
         event_id = app_state.writer.store(row, timeout=app_state.settings.db_timeout)
     else:
-        with app_state.db.connection() as conn:
-            stored = conn.execute(
-                query("store_event"), {**row, "headers": Jsonb(row["headers"])}
-            ).fetchone()
-        event_id = stored["raw_event_id"] if stored else None
+        event_id = store_rows(app_state.db, [row])[0]
     if event_id is None:
         # Disabled or removed since this process cached its credentials: nothing stored.
         abort(401)
@@ -245,17 +240,19 @@ def _database_unavailable(error: DatabaseError) -> Response:
     # (for up to 7 days) and nothing is lost, where a 500 would say nothing useful.
     level = logging.WARNING if isinstance(error, DatabaseUnavailable) else logging.ERROR
     log.log(level, "database unavailable", extra={"error": str(error), "request_id": g.request_id})
-    response = jsonify(error="storage unavailable, retry later")
-    response.status_code = 503
-    response.headers["Retry-After"] = RETRY_AFTER_SECONDS
-    return response
+    return _retry_later()
 
 
 def _secrets_unavailable(error: SecretsUnavailable) -> Response:
     # This server's configuration is at fault, not the sender: 503, never 401, so Meta
     # retries and nothing is lost once the key is set right.
-    log.error("meta channel secrets unavailable", extra={"error": str(error),
-                                                          "request_id": g.request_id})  # fmt: skip
+    log.error("meta channel secrets unavailable",
+              extra={"error": str(error), "request_id": g.request_id})  # fmt: skip
+    return _retry_later()
+
+
+def _retry_later() -> Response:
+    """503 + Retry-After: the sender keeps the notification and tries again."""
     response = jsonify(error="storage unavailable, retry later")
     response.status_code = 503
     response.headers["Retry-After"] = RETRY_AFTER_SECONDS

@@ -109,7 +109,7 @@ def add_channel(db: Database, name: str, phone_number: str | None = None) -> Iss
 def rotate(db: Database, name: str) -> IssuedCredential:
     """Issue a new credential; the previous one stays valid until `expire_old`."""
     with db.transaction() as conn:
-        _lock(conn, name)
+        lock_channel(conn, name)
         valid = conn.execute(query("valid_credentials"), {"channel": name}).fetchall()
         if len(valid) >= 2:
             raise ChannelError(
@@ -122,7 +122,7 @@ def rotate(db: Database, name: str) -> IssuedCredential:
 def expire_old(db: Database, name: str) -> int:
     """End every credential of the channel but the newest; returns how many ended."""
     with db.transaction() as conn:
-        _lock(conn, name)
+        lock_channel(conn, name)
         valid = conn.execute(query("valid_credentials"), {"channel": name}).fetchall()
         if not valid:
             raise ChannelError(f"channel {name!r} has no valid credential; run rotate first")
@@ -135,7 +135,7 @@ def expire_old(db: Database, name: str) -> int:
 def replace_credential(db: Database, name: str) -> IssuedCredential:
     """Issue a new credential and end all others at once (a lost password)."""
     with db.transaction() as conn:
-        _lock(conn, name)
+        lock_channel(conn, name)
         issued = _issue(conn, name)
         newest = conn.execute(query("valid_credentials"), {"channel": name}).fetchall()[0]
         conn.execute(query("expire_credentials_except"), {"channel": name, "keep_id": newest["id"]})
@@ -187,18 +187,24 @@ def exists(db: Database, name: str) -> bool:
     return bool(db.fetch_all("channel_auth", {"channel": name}))
 
 
-def _lock(conn: Any, name: str) -> None:
-    """Lock Basic channel `name` for a change of its credentials."""
+def lock_channel(conn: Any, name: str, kind: str = "basic") -> None:
+    """Lock channel `name` for a change of what proves its deliveries; ChannelError when
+    there is none, or it is of the other kind (its credentials would be ignored: every
+    delivery sent with them refused)."""
     validate_name(name)
     row = conn.execute(query("lock_channel"), {"name": name}).fetchone()
     if row is None:
         raise ChannelError(f"no channel named {name!r}")
-    if row["auth"] != "basic":
-        # Basic credentials on it would be ignored: every delivery sent with them refused.
-        raise ChannelError(
-            f"channel {name!r} is a meta channel (Meta's signatures, no Basic credentials):"
-            " use --provider meta, --app-secret-file or --verify-token"
-        )
+    if row["auth"] != kind:
+        raise ChannelError(WRONG_KIND[kind].format(name=name))
+
+
+# Why a change of one kind's credentials is refused on a channel of the other kind.
+WRONG_KIND = {
+    "basic": "channel {name!r} is a meta channel (Meta's signatures, no Basic credentials):"
+    " use --provider meta, --app-secret-file or --verify-token",
+    "meta": "channel {name!r} uses Basic credentials, not Meta's signatures",
+}
 
 
 def _issue(conn: Any, name: str) -> IssuedCredential:

@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from processors.channels import ChannelError, shown, validate_name
+from processors.channels import ChannelError, lock_channel, shown, validate_name
 from processors.channels.dialog360 import is_loopback
-from processors.channels.meta import VERIFY_TOKEN, lock_meta
+from processors.channels.meta import VERIFY_TOKEN
 from receiver.db import Database
 from receiver.logs import escape_controls
 from receiver.queries import query
@@ -102,7 +102,7 @@ def connect(
 def _verify_token(db: Database, sealer: Sealer, name: str) -> str:
     """The meta channel's current verify token, opened with this process's key."""
     with db.transaction() as conn:
-        lock_meta(conn, name)
+        lock_channel(conn, name, "meta")
         row = conn.execute(
             query("newest_meta_secret"), {"channel": name, "kind": VERIFY_TOKEN}
         ).fetchone()

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from processors.channels import ChannelError, normalize_phone_number, validate_name
+from processors.channels import ChannelError, lock_channel, normalize_phone_number, validate_name
 from receiver.db import Database
 from receiver.queries import query
 from receiver.sealing import Sealer, key_problem
@@ -18,6 +18,10 @@ MIN_SECRET_CHARS = 16
 # The kinds of sealed secret (channel_meta_secrets.kind).
 APP_SECRET = "app_secret"  # noqa: S105
 VERIFY_TOKEN = "verify_token"  # noqa: S105
+NOTHING_TO_ROTATE = (
+    "channel {name!r} is a meta channel: rotate its app secret with --app-secret-file FILE,"
+    " or its verify token with --verify-token"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,19 +99,13 @@ def rotate_meta(
     """Add an app secret (the old one stays valid until `expire_old_secrets`), and/or
     replace the verify token (Meta asks for it only when the callback is set)."""
     if app_secret is None and not new_verify_token:
-        raise ChannelError(
-            f"channel {name!r} is a meta channel: rotate its app secret with --app-secret-file"
-            " FILE, or its verify token with --verify-token"
-        )
+        raise ChannelError(NOTHING_TO_ROTATE.format(name=name))
     app_secret = check_secret_text(app_secret, "app secret") if app_secret is not None else None
     with db.transaction() as conn:
-        lock_meta(conn, name)
+        lock_channel(conn, name, "meta")
         _ensure_key(conn, sealer)
         if app_secret is not None:
-            valid = conn.execute(
-                query("valid_meta_secrets"), {"channel": name, "kind": APP_SECRET}
-            ).fetchall()
-            if len(valid) >= 2:
+            if len(_valid(conn, name, APP_SECRET)) >= 2:
                 raise ChannelError(
                     f"channel {name!r} already has two valid app secrets; finish that rotation"
                     f" first with: wabahook channels rotate {name} --expire-old"
@@ -126,7 +124,7 @@ def rotate_meta(
 def expire_old_secrets(db: Database, name: str) -> int:
     """End every app secret of the meta channel but the newest; returns how many ended."""
     with db.transaction() as conn:
-        lock_meta(conn, name)
+        lock_channel(conn, name, "meta")
         valid = _valid(conn, name, APP_SECRET)
         if not valid:
             raise ChannelError(f"channel {name!r} has no valid app secret; rotate one in first")
@@ -144,16 +142,6 @@ def channel_kind(db: Database, name: str) -> str:
     if row is None:
         raise ChannelError(f"no channel named {name!r}")
     return str(row["auth"])
-
-
-def lock_meta(conn: Any, name: str) -> None:
-    """Lock channel `name` for a change; ChannelError unless it is a meta channel."""
-    validate_name(name)
-    row = conn.execute(query("lock_channel"), {"name": name}).fetchone()
-    if row is None:
-        raise ChannelError(f"no channel named {name!r}")
-    if row["auth"] != "meta":
-        raise ChannelError(f"channel {name!r} uses Basic credentials, not Meta's signatures")
 
 
 def _ensure_key(conn: Any, sealer: Sealer) -> None:

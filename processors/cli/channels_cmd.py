@@ -10,7 +10,7 @@ import click
 import processors.cli.common as cli
 from processors import channels
 from processors.channels import dialog360, graph, meta
-from receiver.config import KEY_RECIPE, Secret
+from receiver.config import KEY_RECIPE, MAX_SECRET_FILE_BYTES, Secret
 from receiver.sealing import Sealer
 
 
@@ -101,8 +101,12 @@ def channels_add(
         return
     if app_secret_file is None:
         cli.fail("--auth meta needs --app-secret-file FILE (the Meta app's secret)")
-    app_secret = _read_secret(app_secret_file, "--app-secret-file")
-    token = _read_secret(verify_token_file, "--verify-token-file") if verify_token_file else None
+    app_secret = _read_secret(app_secret_file, "--app-secret-file", "app secret")
+    token = (
+        _read_secret(verify_token_file, "--verify-token-file", "verify token")
+        if verify_token_file
+        else None
+    )
     sealer = _sealer()
     with cli.database() as db, cli.errors_as_messages():
         made = meta.add_meta_channel(db, sealer, name, app_secret, token, phone_number)
@@ -193,10 +197,7 @@ def channels_rotate(
         if expire_old and (app_secret_file or new_verify_token):
             cli.fail("--expire-old finishes a rotation: give it alone")
         if kind == "meta" and not (expire_old or app_secret_file or new_verify_token):
-            cli.fail(
-                f"channel {name!r} is a meta channel: rotate its app secret with"
-                " --app-secret-file FILE, or its verify token with --verify-token"
-            )
+            cli.fail(meta.NOTHING_TO_ROTATE.format(name=name))
         if expire_old:
             expire = meta.expire_old_secrets if kind == "meta" else channels.expire_old
             ended = expire(db, name)
@@ -206,7 +207,11 @@ def channels_rotate(
                 click.echo(f"{name}: {ended} old credential(s) expired; the newest stays valid")
             return
         if kind == "meta":
-            secret = _read_secret(app_secret_file, "--app-secret-file") if app_secret_file else None
+            secret = (
+                _read_secret(app_secret_file, "--app-secret-file", "app secret")
+                if app_secret_file
+                else None
+            )
             rotated = meta.rotate_meta(db, _sealer(), name, secret, new_verify_token)
         else:
             issued = channels.rotate(db, name)
@@ -383,10 +388,7 @@ def _secret_text(
     source: TextIO | None, variable: str, option: str, what: str, from_env: Secret | None
 ) -> str:
     """A provider's credential from a file option or the environment, checked, never shown."""
-    try:
-        text = source.read() if source else (from_env.reveal() if from_env else "")
-    except UnicodeDecodeError:
-        cli.fail(f"{option} is not a text file")
+    text = _file_text(source, option) if source else (from_env.reveal() if from_env else "")
     text = text.strip()
     if not text:
         cli.fail(f"no {what}: set {variable} or use {option}")
@@ -410,14 +412,22 @@ def _show_credential(
     click.echo(f"  {issued.curl(public_url)}")
 
 
-def _read_secret(source: TextIO, option: str) -> str:
-    """A secret from a file given on the command line (never the secret itself there)."""
+def _read_secret(source: TextIO, option: str, what: str) -> str:
+    """A meta channel's secret from a file given on the command line (never the secret)."""
+    text = _file_text(source, option)
+    with cli.errors_as_messages():
+        return meta.check_secret_text(text, what)
+
+
+def _file_text(source: TextIO, option: str) -> str:
+    """The text of a secret's file, bounded: a wrong path (a device, a log) is not read whole."""
     try:
-        text = source.read(meta.MAX_SECRET_CHARS * 4 + 1)
+        text = source.read(MAX_SECRET_FILE_BYTES + 1)
     except UnicodeDecodeError:
         cli.fail(f"{option} is not a text file")
-    with cli.errors_as_messages():
-        return meta.check_secret_text(text, "app secret" if "app" in option else "verify token")
+    if len(text) > MAX_SECRET_FILE_BYTES:
+        cli.fail(f"{option} is larger than 64 KiB; is it the right file?")
+    return text
 
 
 def _sealer() -> Sealer:

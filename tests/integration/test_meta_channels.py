@@ -138,6 +138,30 @@ def test_a_handshake_of_an_unknown_disabled_or_basic_channel_is_the_same_403(
     assert {(a.status_code, a.data) for a in answers} == {(403, b'{"error":"forbidden"}\n')}
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        f"hub.mode=subscribe&hub.verify_token={TOKEN}&hub.verify_token={TOKEN}&hub.challenge=1",
+        f"hub.mode=subscribe&hub.mode=subscribe&hub.verify_token={TOKEN}&hub.challenge=1",
+        f"hub.mode=subscribe&hub.verify_token={TOKEN}&hub.challenge=1&hub.challenge=2",
+        "hub.mode=subscribe&hub.verify_token=%ff%fe%00&hub.challenge=1",
+        f"hub.mode=subscribe&hub.verify_token={TOKEN}%00&hub.challenge=1",
+        "hub.mode=subscribe&hub.verify_token=" + "x" * 5000 + "&hub.challenge=1",
+        f"hub.mode=%ff&hub.verify_token={TOKEN}&hub.challenge=1",
+        "hub.mode",
+    ],
+    ids=["two-tokens", "two-modes", "two-challenges", "bad-utf8-token", "nul-token",
+         "huge-token", "bad-utf8-mode", "bare-mode"],
+)  # fmt: skip
+def test_a_broken_or_ambiguous_handshake_is_a_403_never_a_500(
+    meta_client: FlaskClient, query: str, database_url: str
+) -> None:
+    response = meta_client.get(f"{PATH}?{query}")
+    assert response.status_code == 403
+    assert response.json == {"error": "forbidden"}
+    assert count(database_url, "raw_events") == 0
+
+
 def test_a_get_without_hub_mode_and_head_are_405(
     meta_client: FlaskClient, channel: channels.IssuedCredential
 ) -> None:
@@ -558,6 +582,17 @@ def test_basic_credential_commands_refuse_a_meta_channel(
     assert "give it alone" in meta_cli("channels", "rotate", "hook", "--expire-old",
                                        "--verify-token").stderr  # fmt: skip
     assert database_dump(database_url) == before  # no Basic credential, nothing expired
+
+
+def test_a_secret_file_too_large_is_refused_unread(
+    meta_cli: Callable[..., Result], tmp_path
+) -> None:
+    (tmp_path / "huge").write_text("a" * (64 * 1024 + 1))
+    result = meta_cli("channels", "add", "hook", "--auth", "meta", "--app-secret-file", "huge")
+    assert result.exit_code == 1
+    assert (
+        result.stderr == "Error: --app-secret-file is larger than 64 KiB; is it the right file?\n"
+    )
 
 
 def test_a_short_verify_token_is_refused(meta_cli: Callable[..., Result], tmp_path) -> None:

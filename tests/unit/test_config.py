@@ -67,6 +67,8 @@ def test_every_variable_is_read() -> None:
         ({"DATABASE_URL": URL, "WABAHOOK_TRUSTED_PROXY_HOPS": "-1"}, "at least 0"),
         ({"DATABASE_URL": URL, "WABAHOOK_LOG_FORMAT": "xml"}, "json or text"),
         ({"DATABASE_URL": URL, "WABAHOOK_QUEUE": "a queue!"}, "simple name"),
+        ({"DATABASE_URL": URL, "WABAHOOK_THREADS": "0"}, "WABAHOOK_THREADS must be at least 1"),
+        ({"DATABASE_URL": URL, "WABAHOOK_THREADS": "many"}, "WABAHOOK_THREADS must be a int"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
