@@ -25,9 +25,10 @@ limit_request_fields = 100
 limit_request_field_size = 8190
 max_requests = 10_000
 max_requests_jitter = 1_000
-# One JSON access line per request on stdout (WABAHOOK_ACCESS_LOG="" turns it off);
-# the app's own line with channel and event id goes to stderr with the other logs.
-accesslog = os.environ.get("WABAHOOK_ACCESS_LOG", "-") or None
+# One log line per request: the app's own (request id, channel, status, duration,
+# event id) on stderr with the other logs. gunicorn's JSON access line would be a
+# second one for the same request; WABAHOOK_ACCESS_LOG=- turns it on (on stdout).
+accesslog = os.environ.get("WABAHOOK_ACCESS_LOG") or None
 logger_class = "receiver.gunicorn_logging.JsonAccessLogger"
 errorlog = "-"
 # gunicorn >= 27 opens a control socket in $HOME by default; several receivers on

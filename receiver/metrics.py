@@ -30,8 +30,15 @@ class Metrics:
             "After-commit Redis nudges that failed (events wait for the sweep instead).",
             registry=self.registry,
         )
+        # labels() validates and locks on every call; a request only needs its child.
+        # Bounded: channels are authenticated names (or "-"), codes a handful.
+        self._children: dict[tuple[str, int], Counter] = {}
 
     def observe(self, channel: str | None, code: int, seconds: float) -> None:
         """Count one webhook request."""
-        self.requests.labels(channel=channel or "-", code=str(code)).inc()
+        key = (channel or "-", code)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.requests.labels(channel=key[0], code=str(code))
+        child.inc()
         self.duration.observe(seconds)

@@ -10,6 +10,7 @@ import subprocess
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -178,25 +179,25 @@ def test_health_endpoints_over_http(receiver: str) -> None:
     assert request(receiver, "GET", "/webhooks/acme")[0] == 405
 
 
-def test_access_log_is_one_json_object_per_request_on_stdout(
-    app_env: dict[str, str], channel: channels.IssuedCredential, tmp_path: Path
-) -> None:
+def _serve_two_requests(
+    app_env: dict[str, str], channel: channels.IssuedCredential, tmp_path: Path, **extra: str
+) -> tuple[str, str]:
+    """What gunicorn wrote on stdout and stderr around one 200 and one 401."""
     from processors.local.embedded import free_port
     from processors.serving import gunicorn_command
     from tests.support.servers import wait_for_port
 
     port = free_port()
-    out = tmp_path / "stdout.log"
-    with out.open("wb") as stdout:
+    out, err = tmp_path / "stdout.log", tmp_path / "stderr.log"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
         env = {
             **os.environ,
             **app_env,
             "WABAHOOK_BIND": f"127.0.0.1:{port}",
             "WABAHOOK_WORKERS": "1",
+            **extra,
         }
-        process = subprocess.Popen(
-            gunicorn_command(), stdout=stdout, stderr=subprocess.DEVNULL, env=env
-        )
+        process = subprocess.Popen(gunicorn_command(), stdout=stdout, stderr=stderr, env=env)
         try:
             assert wait_for_port("127.0.0.1", port, 30)
             base = f"http://127.0.0.1:{port}"
@@ -211,10 +212,38 @@ def test_access_log_is_one_json_object_per_request_on_stdout(
         finally:
             process.terminate()
             process.wait(timeout=15)
-    lines = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    return out.read_text(), err.read_text()
+
+
+def _json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def test_one_json_log_line_per_request(
+    app_env: dict[str, str], channel: channels.IssuedCredential, tmp_path: Path
+) -> None:
+    stdout, stderr = _serve_two_requests(app_env, channel, tmp_path)
+    assert stdout == ""  # gunicorn's own access line is off: it would be a second line
+    lines = [line for line in _json_lines(stderr) if line["logger"] == "wabahook.request"]
+    assert [(line["method"], line["path"], line["status"], line["channel"]) for line in lines] == [
+        ("POST", "/webhooks/acme", 200, "acme"),
+        ("POST", "/webhooks/acme", 401, "acme"),
+    ]
+    assert isinstance(lines[0]["event_id"], int)
+    assert lines[1]["event_id"] is None
+    assert all(len(line["request_id"]) == 32 for line in lines)
+    assert all(line["duration_ms"] >= 0 for line in lines)
+    assert channel.password not in stderr
+
+
+def test_gunicorn_access_log_on_stdout_when_asked(
+    app_env: dict[str, str], channel: channels.IssuedCredential, tmp_path: Path
+) -> None:
+    stdout, stderr = _serve_two_requests(app_env, channel, tmp_path, WABAHOOK_ACCESS_LOG="-")
+    lines = [json.loads(line) for line in stdout.splitlines() if line.strip()]
     assert [(line["method"], line["path"], line["status"]) for line in lines] == [
         ("POST", "/webhooks/acme", 200),
         ("POST", "/webhooks/acme", 401),
     ]
     assert all(len(line["request_id"]) == 32 for line in lines)
-    assert channel.password not in out.read_text()
+    assert channel.password not in stdout + stderr
