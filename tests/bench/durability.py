@@ -17,8 +17,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=40.0)
     parser.add_argument("--out", type=Path, default=Path("bench-durability.json"))
     args = parser.parse_args()
-    account = run(seconds=args.seconds)
-    report = {"benchmark": "durability", "seconds_of_load": args.seconds, **account.as_json()}
+    report: dict[str, object] = {"benchmark": "durability", "seconds_of_load": args.seconds}
+    # Sync workers (a commit per request), then gthread workers committing in groups.
+    for label, threads in (("sync", 1), ("group_commit", 8)):
+        report[label] = run(seconds=args.seconds, receiver_threads=threads).as_json()
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 

@@ -2,7 +2,11 @@
 
 Four apps: a no-op Flask app (the ceiling), the naive design (pool, headers as jsonb, one
 RQ job per request), the lean floor (store_event on one connection, nothing else) and
-wabahook's receiver. Each gets wrk's closed-loop load, then the no-op app and the
+wabahook's receiver, all on a private durable PostgreSQL the run starts (or
+--database-url). The receiver runs again with PostgreSQL's own group commit
+(commit_delay), and with gthread workers and wabahook's group commit. Each load run
+reports CPU microseconds per request by process group; py-spy (when installed)
+samples lean, receiver and gthread receiver in one more run each. Each gets wrk's closed-loop load, then the no-op app and the
 receiver get an open-loop 1,000 req/s (tests/bench/openloop.py). Beside them, the
 commit-rate probe (tests/bench/commit_probe.py) says what one connection can commit.
 
@@ -17,9 +21,13 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +35,13 @@ import psycopg
 
 from processors import channels
 from processors.local.embedded import free_port
+from processors.local.postgres import EmbeddedPostgres
 from processors.migrate import migrate
 from processors.serving import gunicorn_command
 from receiver.config import Secret
 from receiver.db import Database
 from tests.bench.commit_probe import probe
+from tests.bench.cpu import cpu_per_request, profile, summarize
 from tests.bench.naive_app import NAIVE_TABLE
 from tests.bench.openloop import run_open_loop
 from tests.corpus import CASES
@@ -39,7 +49,7 @@ from tests.support.servers import (
     create_database,
     drop_database,
     ensure_command,
-    postgres_server,
+    reachable_folder,
     redis_server,
     wait_for_port,
 )
@@ -53,10 +63,15 @@ APPS = (
     ("naive", "tests.bench.naive_app:create_app()", "public.naive_events", SYNC),
     ("lean", "tests.bench.lean_app:create_app()", "wabahook.raw_events", SYNC),
     ("receiver", "receiver:create_app()", "wabahook.raw_events", SYNC),
+    ("receiver_commit_delay", "receiver:create_app()", "wabahook.raw_events", SYNC),
     ("noop_gthread", "tests.bench.noop_app:create_app()", None, GTHREAD),
     ("receiver_gthread", "receiver:create_app()", "wabahook.raw_events", GTHREAD),
 )
 OPEN_LOOP = ("noop", "receiver", "receiver_gthread")
+PROFILED = ("lean", "receiver", "receiver_gthread")
+# PostgreSQL-side group commit for the sync receiver, on the bench's private server only.
+COMMIT_DELAY_US = 200
+COMMIT_SIBLINGS = 2
 LUA = """
 wrk.method = "POST"
 wrk.body = {body}
@@ -116,12 +131,52 @@ def serve(app: str, env: dict[str, str], workers: int) -> tuple[subprocess.Popen
     return process, f"http://127.0.0.1:{port}"
 
 
+@contextmanager
+def bench_server(url: str | None) -> Iterator[tuple[str, bool]]:
+    """(server URL, private): a durable PostgreSQL of our own unless `url` is given.
+
+    Durable (fsync, synchronous_commit on) like a production server, unlike the test
+    servers; private, so the PostgreSQL-side group commit can be tried on it.
+    """
+    if url:
+        yield url, False
+        return
+    folder = reachable_folder("wabahook-bench-pg-")
+    server = EmbeddedPostgres(folder / "data", durable=True)
+    try:
+        yield server.start(), True
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def set_commit_delay(server: str, delay_us: int, siblings: int) -> None:
+    """PostgreSQL's own group commit (0: off): a committing backend waits `delay_us` for
+    others when at least `siblings` other transactions are open. Our private server only."""
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"ALTER SYSTEM SET commit_delay = {int(delay_us)}")
+        conn.execute(f"ALTER SYSTEM SET commit_siblings = {int(siblings)}")
+        conn.execute("SELECT pg_reload_conf()")
+
+
+def settled_rows(url: str, table: str | None) -> int:
+    """The table's row count once requests still in flight have landed."""
+    count = rows(url, table)
+    while True:
+        time.sleep(0.3)
+        again = rows(url, table)
+        if again == count:
+            return count
+        count = again
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rate", type=float, default=1000.0, help="open-loop requests/s offered")
+    parser.add_argument("--database-url", help="a server to use instead of a private durable one")
     parser.add_argument("--out", type=Path, default=Path("bench-intake.json"))
     args = parser.parse_args()
     body = next(
@@ -130,7 +185,7 @@ def main() -> None:
         if case.name == "cloud status sent with conversation and pricing"
     )
     with (
-        postgres_server() as server,
+        bench_server(args.database_url) as (server, private),
         redis_server() as redis_url,
         tempfile.TemporaryDirectory() as tmp,
     ):
@@ -154,21 +209,26 @@ def main() -> None:
             results: dict[str, Any] = {}
             open_loop: dict[str, Any] = {}
             headers = {"Content-Type": "application/json", "Authorization": auth}
-            for label, app, table, extra in APPS:
+            apps = [app for app in APPS if private or app[0] != "receiver_commit_delay"]
+            for label, app, table, extra in apps:
+                if label == "receiver_commit_delay":
+                    set_commit_delay(server, COMMIT_DELAY_US, COMMIT_SIBLINGS)
                 process, base = serve(app, {**env, **extra}, args.workers)
                 try:
                     run_wrk(f"{base}/webhooks/bench", script, 2, args.connections)  # warm up
-                    before = rows(url, table)
+                    before = settled_rows(url, table)
                     print(f"{label}: {args.seconds} s of load ...", file=sys.stderr)
-                    result = run_wrk(
-                        f"{base}/webhooks/bench", script, args.seconds, args.connections
-                    )
+                    result: dict[str, Any] = {}
+                    with cpu_per_request(process.pid, result):
+                        result.update(run_wrk(
+                            f"{base}/webhooks/bench", script, args.seconds, args.connections
+                        ))  # fmt: skip
                     if table:
                         # wrk stops with up to one request per connection in flight: stored,
                         # never counted as answered. Every 200 it counted must be a row.
                         answered = result["requests"] - result["non_2xx"] - result["socket_errors"]
                         result["answered_200"] = answered
-                        result["rows_stored"] = rows(url, table) - before
+                        result["rows_stored"] = settled_rows(url, table) - before
                         result["every_200_stored"] = (
                             0 <= result["rows_stored"] - answered <= args.connections
                         )
@@ -178,7 +238,7 @@ def main() -> None:
                             f"{label}: {args.rate} req/s offered for {args.seconds} s ...",
                             file=sys.stderr,
                         )
-                        before = rows(url, table)
+                        before = settled_rows(url, table)
                         measured = run_open_loop(
                             f"{base}/webhooks/bench",
                             body,
@@ -187,14 +247,20 @@ def main() -> None:
                             seconds=args.seconds,
                         )
                         if table:  # every request was waited for: rows == 200s, exactly
-                            measured["rows_stored"] = rows(url, table) - before
+                            measured["rows_stored"] = settled_rows(url, table) - before
                             measured["rows_stored_equal_200s"] = measured["rows_stored"] == (
                                 measured["statuses"].get("200", 0)
                             )
                         open_loop[label] = measured
+                    if label in PROFILED:
+                        results[label]["profile"] = profile_under_load(
+                            process.pid, base, script, args.connections, Path(tmp) / label
+                        )
                 finally:
                     process.terminate()
                     process.wait(timeout=30)
+                    if label == "receiver_commit_delay":
+                        set_commit_delay(server, 0, 5)
         finally:
             drop_database(server, name)
             import redis
@@ -205,38 +271,55 @@ def main() -> None:
             client.srem("rq:queues", f"rq:queue:{queue}", f"rq:queue:{queue}-naive")
             client.close()
     noop_rps = results["noop"]["requests_per_second"]
+
+    def ratio(label: str) -> float | None:
+        if label not in results:
+            return None
+        baseline = results["noop_gthread" if "gthread" in label else "noop"]
+        return round(
+            float(results[label]["requests_per_second"]) / baseline["requests_per_second"], 3
+        )
+
     report = {
         "benchmark": "intake",
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "postgresql": "private, durable (fsync and synchronous_commit on)"
+        if private
+        else "given by --database-url",
         "gunicorn_workers": args.workers,
         "connections": args.connections,
         "body_bytes": len(body),
         "commit_rate_one_connection": commit_rate,
-        **{f"{label}": results[label] for label, _, _, _ in APPS},
+        **results,
         # Each against the no-op app of its own worker model.
-        "ratio_to_noop": {
-            label: round(
-                results[label]["requests_per_second"]
-                / results["noop_gthread" if extra else "noop"]["requests_per_second"],
-                3,
-            )
-            for label, _, _, extra in APPS
-        },
-        "intake_ratio": round(results["receiver"]["requests_per_second"] / noop_rps, 3),
-        "intake_ratio_group_commit": round(
-            results["receiver_gthread"]["requests_per_second"]
-            / results["noop_gthread"]["requests_per_second"],
-            3,
-        ),
+        "ratio_to_noop": {label: ratio(label) for label in results},
+        "intake_ratio": ratio("receiver"),
+        "intake_ratio_group_commit": ratio("receiver_gthread"),
         "intake_ratio_group_commit_vs_sync_noop": round(
             results["receiver_gthread"]["requests_per_second"] / noop_rps, 3
         ),
+        "intake_ratio_postgresql_commit_delay": ratio("receiver_commit_delay"),
+        "commit_delay": {"commit_delay_us": COMMIT_DELAY_US, "commit_siblings": COMMIT_SIBLINGS},
         "target_intake_ratio": 0.75,
         "open_loop": open_loop,
         "target_p99_ms_at_1000_rps": 15,
     }
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
+
+
+def profile_under_load(
+    pid: int, base: str, script: Path, connections: int, out: Path
+) -> dict[str, Any]:
+    """py-spy's view of one more load run (apart from the measured one: sampling costs)."""
+    spy = profile(pid, 6, out)
+    if spy is None:
+        return {"skipped": "py-spy is not installed"}
+    run_wrk(f"{base}/webhooks/bench", script, 5, connections)
+    _, problem = spy.communicate(timeout=60)
+    if spy.returncode != 0 or not out.exists():
+        return {"skipped": f"py-spy could not sample: {problem.decode(errors='replace')[-200:]}"}
+    return summarize(out)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support.durability import run
 
 
-def test_every_acknowledged_delivery_is_stored_once_and_processed() -> None:
-    account = run(seconds=16)
+# Sync workers commit each request; gthread workers commit whatever gathered in groups.
+@pytest.mark.parametrize("receiver_threads", [1, 8], ids=["sync", "group-commit"])
+def test_every_acknowledged_delivery_is_stored_once_and_processed(receiver_threads: int) -> None:
+    account = run(seconds=16, receiver_threads=receiver_threads)
     summary = account.as_json()
     assert len(account.faults) == 6, summary
     assert account.answers[200] > 100, summary  # real load went through

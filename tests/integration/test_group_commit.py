@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import psycopg
 import pytest
 
 from processors import channels
+from processors.local.embedded import free_port
+from processors.local.postgres import EmbeddedPostgres
+from processors.migrate import migrate
 from receiver.config import Secret
 from receiver.db import Database, DatabaseError, DatabaseUnavailable
 from receiver.group_commit import GroupWriter
+from tests.integration.conftest import wait_until
 from tests.integration.helpers import basic, count, stored_events
+from tests.support.servers import reachable_folder
 
 
 def row(channel: str, n: int) -> dict[str, object]:
@@ -134,3 +144,75 @@ def test_gthread_receivers_store_concurrent_deliveries_exactly_once(
     assert bodies == sorted(f'{{"n":{n}}}'.encode() for n in range(200))
     wrong = request(base, "POST", "/webhooks/acme", b"{}", {"Authorization": basic("acme", "x")})
     assert wrong[0] == 401
+
+
+def _waiting_on_a_lock(conn: psycopg.Connection[tuple[object, ...]]) -> int | None:
+    """The pid of the writer's backend while its statement waits for a lock, else None."""
+    row = conn.execute(
+        "SELECT pid FROM pg_stat_activity"
+        " WHERE application_name = 'wabahook-test' AND wait_event_type = 'Lock'"
+    ).fetchone()
+    return int(row[0]) if row else None  # type: ignore[call-overload]
+
+
+def test_postgresql_killed_mid_batch_fails_every_request_of_the_batch() -> None:
+    """SIGKILL of PostgreSQL while a batch of 20 is in its statement: all 20 are errors
+    (503 at intake), none is an id, and nothing of the batch is stored."""
+    folder = reachable_folder("wabahook-mid-batch-")
+    # A fixed port: the URLs stay valid across the restart after the kill.
+    server = EmbeddedPostgres(folder / "data", durable=True, port=free_port())
+    try:
+        server.start()
+        url = server.create_database("mid_batch")
+        migrate(url)
+        owner = Database(Secret(url), application_name="owner", timeout=5)
+        channels.add_channel(owner, "acme")
+        owner.close()
+        db = Database(Secret(url), application_name="wabahook-test", timeout=10)
+        writer = GroupWriter(db)
+        sizes: list[int] = []
+        real_store = writer._store
+
+        def watched(batch):  # type: ignore[no-untyped-def]
+            sizes.append(len(batch))  # only looks: the batch goes to PostgreSQL as always
+            return real_store(batch)
+
+        writer._store = watched  # type: ignore[method-assign]
+        locker = psycopg.connect(url, autocommit=True)
+        observer = psycopg.connect(url, autocommit=True)  # outside any transaction: fresh stats
+        try:
+            locker.execute("BEGIN")
+            # Every statement that queues an event now waits: a batch stays in flight.
+            locker.execute("LOCK TABLE wabahook.event_queue IN ACCESS EXCLUSIVE MODE")
+            with ThreadPoolExecutor(max_workers=21) as pool:
+                first = pool.submit(writer.store, row("acme", 0), 15)
+                assert wait_until(lambda: _waiting_on_a_lock(observer) is not None)
+                batch = [pool.submit(writer.store, row("acme", n), 15) for n in range(1, 21)]
+                assert wait_until(lambda: writer._queue.qsize() == 20)  # gathered behind it
+                observer.execute("SELECT pg_cancel_backend(%s)", (_waiting_on_a_lock(observer),))
+                with pytest.raises(DatabaseError):
+                    first.result(timeout=10)
+                assert wait_until(
+                    lambda: sizes[-1:] == [20] and _waiting_on_a_lock(observer) is not None
+                )
+                pid = int((folder / "data" / "postmaster.pid").read_text().split()[0])
+                os.kill(pid, signal.SIGKILL)
+                outcomes: list[object] = []
+                for future in batch:
+                    try:
+                        outcomes.append(future.result(timeout=15))
+                    except DatabaseError as exc:
+                        outcomes.append(exc)
+        finally:
+            locker.close()
+            observer.close()
+            db.close()
+        assert sizes == [1, 20]
+        assert all(isinstance(outcome, DatabaseError) for outcome in outcomes), outcomes
+        assert wait_until(lambda: not Path(f"/proc/{pid}").exists(), timeout=30)  # reaped
+        server.start()  # crash recovery
+        assert count(url, "raw_events") == 0
+        assert count(url, "event_queue") == 0
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)

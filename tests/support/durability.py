@@ -89,8 +89,11 @@ def body(seq: int) -> bytes:
     ).encode()
 
 
-def run(seconds: float = 16.0, threads: int = 6) -> Account:
-    """Drive load for `seconds` while killing and restoring every part; return the account."""
+def run(seconds: float = 16.0, threads: int = 6, receiver_threads: int = 1) -> Account:
+    """Drive load for `seconds` while killing and restoring every part; return the account.
+
+    `receiver_threads` above 1: gthread receivers that commit in groups.
+    """
     account = Account()
     folder = reachable_folder("wabahook-durability-")
     pg_port = free_port()
@@ -108,7 +111,7 @@ def run(seconds: float = 16.0, threads: int = 6) -> Account:
         port = free_port()
         env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "WABAHOOK_QUEUE": "load",
                "WABAHOOK_BIND": f"127.0.0.1:{port}", "WABAHOOK_WORKERS": "3",
-               "WABAHOOK_LOG_FORMAT": "json", "WABAHOOK_ACCESS_LOG": "",
+               "WABAHOOK_LOG_FORMAT": "json", "WABAHOOK_THREADS": str(receiver_threads),
                "GUNICORN_CMD_ARGS": "--log-level warning"}  # fmt: skip
 
         def spawn(argv: list[str]) -> subprocess.Popen[bytes]:
