@@ -1,14 +1,17 @@
 """Intake throughput and latency, side by side in one run, same gunicorn settings and body.
 
-Four apps: a no-op Flask app (the ceiling), the naive design (pool, headers as jsonb, one
-RQ job per request), the lean floor (store_event on one connection, nothing else) and
-wabahook's receiver, all on a private durable PostgreSQL the run starts (or
---database-url). The receiver runs again with PostgreSQL's own group commit
-(commit_delay), and with gthread workers and wabahook's group commit. Each load run
-reports CPU microseconds per request by process group; py-spy (when installed)
-samples lean, receiver and gthread receiver in one more run each. Each gets wrk's closed-loop load, then the no-op app and the
-receiver get an open-loop 1,000 req/s (tests/bench/openloop.py). Beside them, the
-commit-rate probe (tests/bench/commit_probe.py) says what one connection can commit.
+All on a private durable PostgreSQL the run starts (or --database-url):
+- sync workers: a no-op Flask app (the ceiling), the naive design (pool, headers as
+  jsonb, one RQ job per request), the lean floor (store_event on one connection,
+  nothing else), wabahook's receiver, and the receiver with PostgreSQL's own group
+  commit (commit_delay);
+- gthread workers: the no-op app, the lean floor of group commit (request threads and
+  wabahook's GroupWriter, nothing else) and the receiver committing in groups.
+Each gets wrk's closed-loop load and reports CPU microseconds per request by process
+group; the no-op app and the receivers then get an open-loop 1,000 req/s
+(tests/bench/openloop.py); py-spy, when installed, samples lean and both receivers in
+one more run each. Beside them, the commit-rate probe (tests/bench/commit_probe.py)
+says what one connection can commit.
 
 Run with `make bench` (needs wrk: installed from Debian's packages when missing).
 """
@@ -65,6 +68,7 @@ APPS = (
     ("receiver", "receiver:create_app()", "wabahook.raw_events", SYNC),
     ("receiver_commit_delay", "receiver:create_app()", "wabahook.raw_events", SYNC),
     ("noop_gthread", "tests.bench.noop_app:create_app()", None, GTHREAD),
+    ("lean_gthread", "tests.bench.lean_group_app:create_app()", "wabahook.raw_events", GTHREAD),
     ("receiver_gthread", "receiver:create_app()", "wabahook.raw_events", GTHREAD),
 )
 OPEN_LOOP = ("noop", "receiver", "receiver_gthread")
@@ -125,7 +129,9 @@ def serve(app: str, env: dict[str, str], workers: int) -> tuple[subprocess.Popen
     process = subprocess.Popen(
         command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         env={**os.environ, **env, "WABAHOOK_BIND": f"127.0.0.1:{port}", "WABAHOOK_WORKERS": str(workers),
-             "WABAHOOK_LOG_FORMAT": "json", "GUNICORN_CMD_ARGS": "--log-level warning"},
+             "WABAHOOK_LOG_FORMAT": "json",
+             # No worker recycling mid-run, for every app: its CPU would leave the count.
+             "GUNICORN_CMD_ARGS": "--log-level warning --max-requests 0"},
     )  # fmt: skip
     assert wait_for_port("127.0.0.1", port, 30)
     return process, f"http://127.0.0.1:{port}"
