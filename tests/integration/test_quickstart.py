@@ -31,7 +31,7 @@ import redis
 from processors.channels import meta
 from processors.local.embedded import free_port
 from processors.local.local_files import SERVER_USER, EmbeddedError, as_user, service_user
-from processors.local.postgres import EmbeddedPostgres, _postgres_bin_dir
+from processors.local.postgres import EmbeddedPostgres, postgres_bin_dir
 from processors.local.python import borrowed_python
 from processors.local.valkey import EmbeddedValkey
 from receiver.config import Secret
@@ -217,6 +217,7 @@ def test_up_serves_the_printed_curl_line_and_stops_cleanly_then_restarts(var_dir
         for name in ("postgres.password", "valkey.password", "secret-key"):
             assert_secret_file(var_dir / name)
         assert_meta_handshake(var_dir, port)
+        assert_commands_find_the_quickstart(var_dir, first.output)
         with pytest.raises(psycopg.OperationalError, match="password"):
             psycopg.connect(database_url(var_dir, password=False), connect_timeout=5).close()
         valkey_port = first.valkey_port()
@@ -253,6 +254,13 @@ def test_up_serves_the_printed_curl_line_and_stops_cleanly_then_restarts(var_dir
         assert first.stop() == 0, "".join(first.output)
     assert not (var_dir / "postgres" / "postmaster.pid").exists()
     assert not descendants(first.process.pid)
+    # Gone with it: a command now says both ways out, and exits 1.
+    assert not (var_dir / "quickstart.json").exists()
+    gone = wabahook_in(var_dir.parent, var_dir, "stats")
+    assert gone.returncode == 1
+    assert "no quickstart is running here" in gone.stderr
+    assert "set DATABASE_URL" in gone.stderr
+    assert "make run" in gone.stderr
     kept = ("postgres.password", "valkey.password", "secret-key")
     secrets_before = {name: (var_dir / name).read_text() for name in kept}
 
@@ -264,6 +272,37 @@ def test_up_serves_the_printed_curl_line_and_stops_cleanly_then_restarts(var_dir
         assert {name: (var_dir / name).read_text() for name in kept} == secrets_before
     finally:
         assert second.stop() == 0, "".join(second.output)
+
+
+def wabahook_in(folder: Path, var_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`wabahook ARGS` run in `folder` as a newcomer would: no URL of any server set."""
+    given = ("DATABASE_URL", "REDIS_URL", "DATABASE_URL_FILE", "REDIS_URL_FILE")
+    env = {k: v for k, v in os.environ.items() if k not in given and not k.startswith("PG")}
+    if var_dir != folder / "var":
+        env["WABAHOOK_VAR_DIR"] = str(var_dir)
+    return subprocess.run([sys.executable, "-m", "processors.cli", *args], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+def assert_commands_find_the_quickstart(var_dir: Path, output: list[str]) -> None:
+    """`up` said how to query, and commands without DATABASE_URL reach its servers."""
+    assert_secret_file(var_dir / "quickstart.json")
+    stats = wabahook_in(var_dir.parent, var_dir, "stats", "--json")
+    assert stats.returncode == 0, stats.stderr
+    assert json.loads(stats.stdout)["totals"]["requests"] == 1  # the curl line's event
+    said = stats.stderr.strip().splitlines()
+    assert len(said) == 1
+    assert said[0].startswith("wabahook: using the quickstart's servers")
+    assert str(var_dir / "quickstart.json") in said[0]
+    # The printed psql line, pasted into a shell, reaches the same database.
+    query = next(line for line in output if line.strip().startswith("query:"))
+    command = query.split("query:", 1)[1].strip()
+    counted = subprocess.run(
+        ["bash", "-c", command + " -AtXc 'SELECT count(*) FROM wabahook.raw_events'"],
+        capture_output=True, text=True, timeout=30, cwd=var_dir.parent,
+    )  # fmt: skip
+    assert counted.returncode == 0, counted.stderr
+    assert counted.stdout.strip() == "1"
 
 
 def assert_meta_handshake(var_dir: Path, port: int) -> None:
@@ -331,7 +370,7 @@ def test_a_data_folder_left_with_trust_by_an_older_version_gets_a_password_and_k
     (var_dir / "postgres.password").unlink()
     port = free_port()
     subprocess.run(
-        [str(_postgres_bin_dir() / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log"),
+        [str(postgres_bin_dir() / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log"),
          "-w", "-o", f"-p {port}", "start"],
         cwd="/", check=True, capture_output=True, **as_user(service_user()),
     )  # fmt: skip
