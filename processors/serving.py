@@ -1,4 +1,4 @@
-"""How the receiver is started: the one gunicorn command line everything uses."""
+"""How the receiver and the console are started: the gunicorn command lines everything uses."""
 
 from __future__ import annotations
 
@@ -14,4 +14,16 @@ def gunicorn_command() -> list[str]:
         "--config",
         "python:receiver.gunicorn_conf",
         "receiver:create_app()",
+    ]
+
+
+def console_command() -> list[str]:
+    """argv that runs the console under gunicorn with `processors.console.gunicorn_conf`."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "python:processors.console.gunicorn_conf",
+        "processors.console:create_app()",
     ]

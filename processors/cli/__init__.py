@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 # Importing a command module registers its commands on `main`.
-from processors.cli import analytics, channels_cmd, failed, processing, running, schema, stored
+from processors.cli import (
+    analytics,
+    channels_cmd,
+    failed,
+    lookup_cmd,
+    processing,
+    running,
+    schema,
+    stored,
+)
 from processors.cli.common import main
 
 __all__ = [
     "analytics",
     "channels_cmd",
     "failed",
+    "lookup_cmd",
     "main",
     "processing",
     "running",

@@ -70,6 +70,7 @@ __all__ = [
     "fail",
     "first_line",
     "json_option",
+    "limit_option",
     "main",
     "period_options",
     "progress",
@@ -265,6 +266,17 @@ class FiniteFloatRange(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{channels.shown(value)} is not a finite number", param, ctx)
         return number
+
+
+def limit_option(default: int, ceiling: int) -> Callable[[F], F]:
+    """`--limit`: list at most this many events (1 to `ceiling`)."""
+    return click.option(
+        "--limit",
+        type=click.IntRange(1, ceiling),
+        default=default,
+        show_default=True,
+        help="List at most this many events.",
+    )
 
 
 def json_option(func: F) -> F:

@@ -18,13 +18,7 @@ def failed_group() -> None:
 
 
 @failed_group.command("list")
-@click.option(
-    "--limit",
-    type=click.IntRange(1, MAX_LIST),
-    default=100,
-    show_default=True,
-    help="List at most this many events.",
-)
+@cli.limit_option(100, MAX_LIST)
 @cli.json_option
 def failed_list(limit: int, as_json: bool) -> None:
     """List failed events with their error and attempts.

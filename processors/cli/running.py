@@ -1,4 +1,4 @@
-"""Commands that run wabahook: serve and up."""
+"""Commands that run wabahook: serve, console and up."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 import click
 
 import processors.cli.common as cli
-from processors.serving import gunicorn_command
-from receiver.config import ConfigError, Settings, behind_proxy_from_env
+from processors.console.security import PASSWORD_VARIABLE, ConsoleExposureError, check_bind
+from processors.serving import console_command, gunicorn_command
+from receiver.config import ConfigError, Secret, Settings, behind_proxy_from_env, secret_value
 from receiver.exposure import DEFAULT_BIND, ExposureError, check_binds
 from receiver.sealing import stored_key_problem
 
@@ -60,6 +61,38 @@ def serve(bind: str | None, workers: int | None, behind_proxy: bool) -> None:
     os.execv(sys.executable, gunicorn_command())  # noqa: S606  (replace this process: signals reach gunicorn)
 
 
+@cli.main.command("console")
+@click.option(
+    "--bind",
+    default="127.0.0.1:8090",
+    show_default=True,
+    envvar="WABAHOOK_CONSOLE_BIND",
+    help="host:port to listen on; off loopback only with WABAHOOK_CONSOLE_PASSWORD.",
+)
+def console(bind: str) -> None:
+    """Serve the console: overview, event search, message timelines, replay.
+
+    A web app for people, apart from the receiver. On 127.0.0.1 it asks for no
+    login; anywhere else it needs WABAHOOK_CONSOLE_PASSWORD (or _FILE), asked as
+    HTTP Basic with user "console", and refuses to start without it.
+
+    \b
+    Example:
+      wabahook console --bind 127.0.0.1:8090
+    """
+    password = secret_value(os.environ, PASSWORD_VARIABLE)
+    try:
+        check_bind(bind, Secret(password) if password else None)
+    except ConsoleExposureError as exc:
+        raise click.UsageError(str(exc)) from None
+    settings = cli.database_settings()  # fail here, once; a quickstart's servers if no URL
+    os.environ["DATABASE_URL"] = settings.database_url.reveal()
+    if settings.redis_url is not None:
+        os.environ["REDIS_URL"] = settings.redis_url.reveal()
+    os.environ["WABAHOOK_CONSOLE_BIND"] = bind
+    os.execv(sys.executable, console_command())  # noqa: S606  (signals reach gunicorn)
+
+
 @cli.main.command("up")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
@@ -78,12 +111,20 @@ def serve(bind: str | None, workers: int | None, behind_proxy: bool) -> None:
     help="Where the embedded servers keep their data (also WABAHOOK_VAR_DIR; other "
     "commands run without DATABASE_URL look for a running quickstart there).",
 )
-def up(host: str, port: int, var_dir: Path) -> None:
+@click.option(
+    "--console-port",
+    type=click.IntRange(0, 65535),
+    default=8090,
+    show_default=True,
+    help="Port of the console on 127.0.0.1 (0: any free one; the printed line says which).",
+)
+def up(host: str, port: int, var_dir: Path, console_port: int) -> None:
     """Run wabahook on this machine in the foreground, for a first try.
 
     Starts embedded PostgreSQL and Valkey under VAR_DIR unless DATABASE_URL /
     REDIS_URL are set, migrates, creates the channel "demo", serves the
-    receiver and prints a curl line that posts a sample notification.
+    receiver and the console, and prints a curl line that posts a sample
+    notification and the console's address.
     Ctrl-C stops everything it started; the next run reuses VAR_DIR.
 
     \b
@@ -99,7 +140,8 @@ def up(host: str, port: int, var_dir: Path) -> None:
         raise click.UsageError(str(exc)) from None
     with cli.errors_as_messages():
         try:
-            code = Quickstart(var_dir=var_dir, host=host, port=port, echo=click.echo).run()
+            code = Quickstart(var_dir=var_dir, host=host, port=port, echo=click.echo,
+                              console_port=console_port).run()  # fmt: skip
         except QuickstartError as exc:
             cli.fail(str(exc))
     sys.exit(code)

@@ -29,6 +29,7 @@ from processors import channels
 from processors.channels import meta
 from processors.local import discovery
 from processors.local.discovery import DISCOVERY_FILE, SECRET_KEY_FILE
+from processors.local.embedded import free_port
 from processors.local.local_files import (
     QuickstartError,
     as_user,
@@ -43,7 +44,7 @@ from processors.local.postgres import EmbeddedPostgres, postgres_bin_dir
 from processors.local.python import Python, child_environment, python_for
 from processors.local.valkey import EmbeddedValkey
 from processors.migrate import migrate
-from processors.serving import gunicorn_command
+from processors.serving import console_command, gunicorn_command
 from receiver.auth import Authenticator, BasicCredentials
 from receiver.config import (
     COMMAND_DB_SECONDS,
@@ -85,12 +86,14 @@ class Quickstart:
     host: str
     port: int
     echo: Callable[[str], None]
+    console_port: int = 8090  # 0: any free port
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     _stops: list[Callable[[], None]] = field(default_factory=list)
     _children: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _user: pwd.struct_passwd | None = None
     _python: Python = field(default_factory=lambda: Python(sys.executable))
     _notes: list[str] = field(default_factory=list)
+    console_url: str = ""
 
     @property
     def base_url(self) -> str:
@@ -253,6 +256,16 @@ class Quickstart:
         )
         if not _wait_healthy(f"{self.base_url}/healthz", timeout=30) or receiver.poll() is not None:
             raise QuickstartError(f"the receiver did not start on {self.base_url}")
+        port = self.console_port or free_port()
+        self.console_url = f"http://127.0.0.1:{port}/"
+        self.echo(f"Starting the console on {self.console_url} ...")
+        console = self._spawn(
+            [python, *console_command()[1:]], {**env, "WABAHOOK_CONSOLE_BIND": f"127.0.0.1:{port}"}
+        )
+        if not _wait_healthy(self.console_url, timeout=30) or console.poll() is not None:
+            raise QuickstartError(
+                f"the console did not start on {self.console_url} (another port: --console-port)"
+            )
 
     def _spawn(self, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         process = subprocess.Popen(
@@ -279,6 +292,7 @@ class Quickstart:
         self.echo("")
         self.echo(credential.curl(self.base_url))
         self.echo("")
+        self.echo(f"console: {self.console_url}")
         self.echo("Press Ctrl-C to stop everything this command started.")
 
     def _stop_all(self) -> None:

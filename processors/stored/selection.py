@@ -168,6 +168,44 @@ class PhoneNumberId(click.ParamType):  # type: ignore[type-arg]
         return text
 
 
+# A message id, wa_id or BSUID is far shorter; anything longer is a paste gone wrong.
+MAX_KEY = 512
+# Text to find in stored bodies (`events list --text`, the console's search).
+MAX_TEXT = 1_000
+
+
+class Key(click.ParamType):  # type: ignore[type-arg]
+    """A message id or a customer id: printable, no spaces, at most MAX_KEY characters."""
+
+    name = "id"
+
+    def convert(self, value: Any, param: Param, ctx: Context) -> str:
+        text = str(value)
+        if not text or len(text) > MAX_KEY or any(c.isspace() or not c.isprintable() for c in text):
+            self.fail(
+                f"{shown(text)} is not an id: 1 to {MAX_KEY} printable characters, no spaces",
+                param,
+                ctx,
+            )
+        return text
+
+
+class SearchText(click.ParamType):  # type: ignore[type-arg]
+    """Text to find in stored bodies: 1 to MAX_TEXT characters of valid Unicode."""
+
+    name = "text"
+
+    def convert(self, value: Any, param: Param, ctx: Context) -> str:
+        text = str(value)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # an argument that was not UTF-8 on the command line
+            self.fail(f"{shown(text)} is not valid UTF-8", param, ctx)
+        if not text or len(text) > MAX_TEXT:
+            self.fail(f"the text to find has 1 to {MAX_TEXT} characters", param, ctx)
+        return text
+
+
 def selection_options(func: Any) -> Any:
     """The filter options of `replay` and `forward`."""
     options = [

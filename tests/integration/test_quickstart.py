@@ -61,6 +61,8 @@ class Running:
                 str(port),
                 "--var-dir",
                 str(var_dir),
+                "--console-port",
+                "0",
             ],
             cwd=ROOT,
             env=env,
@@ -218,6 +220,7 @@ def test_up_serves_the_printed_curl_line_and_stops_cleanly_then_restarts(var_dir
             assert_secret_file(var_dir / name)
         assert_meta_handshake(var_dir, port)
         assert_commands_find_the_quickstart(var_dir, first.output)
+        assert_console_serves(first.output)
         with pytest.raises(psycopg.OperationalError, match="password"):
             psycopg.connect(database_url(var_dir, password=False), connect_timeout=5).close()
         valkey_port = first.valkey_port()
@@ -303,6 +306,18 @@ def assert_commands_find_the_quickstart(var_dir: Path, output: list[str]) -> Non
     )  # fmt: skip
     assert counted.returncode == 0, counted.stderr
     assert counted.stdout.strip() == "1"
+
+
+def assert_console_serves(output: list[str]) -> None:
+    """`up` printed the console's address (a free port here), and it shows the demo event."""
+    said = [line.strip() for line in output if line.startswith("console: ")]
+    assert len(said) == 1, "".join(output)
+    url = said[0].removeprefix("console: ")
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", url)
+    search = url + "events?message_id=wamid.wabahook-demo-1"
+    with urllib.request.urlopen(search, timeout=10) as page:  # noqa: S310  (checked above)
+        html = page.read().decode()
+    assert "1 event, newest first" in html
 
 
 def assert_meta_handshake(var_dir: Path, port: int) -> None:

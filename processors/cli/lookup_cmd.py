@@ -1,0 +1,301 @@
+"""Commands that look stored deliveries and messages up: events list|show, messages show."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import click
+
+import processors.cli.common as cli
+from processors import lookup
+from processors.channels import shown
+from processors.lookup import when
+from processors.stored.selection import (
+    MAX_ID,
+    ChannelName,
+    Key,
+    SearchText,
+    build_selection,
+    selection_options,
+)
+
+# --limit's ceiling: each listed event's projected rows are counted.
+MAX_LIST = 10_000
+# Cut of an error in a one-line summary (`events show` prints it whole).
+SUMMARY_ERROR = 80
+
+
+@cli.main.group("events")
+def events_group() -> None:
+    """Look stored deliveries (raw events) up: list them, show one."""
+
+
+@events_group.command("list")
+@selection_options
+@click.option("--message-id", type=Key(), help="Only events that carried this message id.")
+@click.option("--wa-id", type=Key(), help="Only events about this customer (wa_id or user id).")
+@click.option("--text", type=SearchText(), help="Only bodies holding this text (case matters).")
+@cli.limit_option(50, MAX_LIST)
+@cli.json_option
+def events_list(
+    channels: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    ids: tuple[int, ...] | None,
+    states: tuple[str, ...],
+    message_id: str | None,
+    wa_id: str | None,
+    text: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List stored deliveries, newest first, with what each held.
+
+    One line per event: id, channel, time received (UTC), state, size and what it
+    projected ("2 statuses, 1 message"). A retry of bytes already stored projects
+    nothing new of its own.
+
+    --message-id and --wa-id match the projected facts (messages, statuses, edits,
+    echoes, preferences) and the sender's retries of their bytes; events not
+    projected (queued, failed, rejected) match when their body names the id.
+    --text matches the stored bytes, as UTF-8 or JSON-escaped (\\u00e9, \\/): a
+    search of every body in the window, so narrow it with --channel and --since.
+
+    \b
+    Examples:
+      wabahook events list --channel acme --since 2h
+      wabahook events list --message-id wamid.HBgLMTY1MDM4Nzk0MzkVAgA --json
+      wabahook events list --state failed --state rejected --limit 20
+      wabahook events list --wa-id 16315551181 --text "order 1234"
+    """
+    selection = build_selection(channels, since, until, ids, states)
+    search = lookup.EventSearch(message_id=message_id, wa_id=wa_id, text=text, limit=limit)
+    with cli.database() as db, cli.errors_as_messages():
+        rows = lookup.list_events(db, selection, search)
+    fields = ("id", "channel", "received_at", "state", "bytes", "held", "summary", "error",
+              "attempts", "duplicate_delivery")  # fmt: skip
+    if as_json:
+        cli.emit_json([{key: row[key] for key in fields} for row in rows])
+        return
+    if not rows:
+        click.echo("no stored events match")
+        return
+    for row in rows:
+        what = lookup.summary({**row, "error": _cut(row["error"])})
+        click.echo(
+            f"{row['id']:>10}  {row['channel']:<20} {when(row['received_at'])}  "
+            f"{row['state']:<9} {row['bytes']:>9,} B  {cli.escaped(what)}"
+        )
+
+
+def _cut(text: str | None, limit: int = SUMMARY_ERROR) -> str | None:
+    return text if text is None or len(text) <= limit else text[: limit - 3] + "..."
+
+
+@events_group.command("show")
+@click.argument("event_id", type=click.IntRange(1, MAX_ID))
+@cli.json_option
+def events_show(event_id: int, as_json: bool) -> None:
+    """Show one stored delivery: how it arrived, its body, its state and what it projected.
+
+    The body is re-indented when it is JSON (the exact bytes: --json, where it is
+    text when valid UTF-8 and base64 otherwise, see body_encoding); anything a
+    sender wrote is shown with control characters escaped.
+
+    \b
+    Example:
+      wabahook events show 1234
+      wabahook events show 1234 --json | jq -r .body
+    """
+    with cli.database() as db, cli.errors_as_messages():
+        event = lookup.show_event(db, event_id)
+    if event is None:
+        cli.fail(f"no stored event {event_id}")
+    if as_json:
+        cli.emit_json(event)
+        return
+    _echo_event(event)
+
+
+def _echo_event(event: Mapping[str, Any]) -> None:
+    """The text of `events show`."""
+    click.echo(f"event {event['id']}")
+    state = event["state"]
+    if event["format"]:
+        state += f" ({event['format']} format)"
+    fields = {
+        "channel": event["channel"],
+        "received at": when(event["received_at"]),
+        "client address": event["client_addr"] or "-",
+        "request id": event["request_id"],
+        "content type": event["content_type"] or "-",
+        "state": state,
+        "attempts": event["attempts"],
+        "error": event["error"],
+        "next attempt": event["next_attempt_at"] and when(event["next_attempt_at"]),
+        "processed at": event["processed_at"] and when(event["processed_at"]),
+        "notes": ", ".join(f"{k} {v}" for k, v in (event["notes"] or {}).items()) or None,
+    }
+    same = event["same_bytes"]
+    if same["deliveries"]:
+        more = same["deliveries"] - len(same["ids"])
+        fields["same bytes"] = (
+            f"{same['deliveries']} other deliveries (sender retries): "
+            + ", ".join(map(str, same["ids"]))
+            + (f" and {more} more" if more > 0 else "")
+        )
+    for name, value in fields.items():
+        if value is not None:
+            click.echo(f"{name:>15}: {cli.escaped(value)}")
+    for name, value in (event["headers"] or {}).items():
+        click.echo(f"{'header':>15}: {cli.escaped(name)}: {cli.escaped(value)}")
+    body = event["body"].encode("utf-8") if event["body_encoding"] == "utf-8" else None
+    pretty = lookup.pretty_json(body) if body is not None else None
+    kind = "JSON" if pretty is not None else event["body_encoding"]
+    click.echo(f"body ({event['bytes']:,} bytes, {kind}, sha256 {event['body_sha256']}):")
+    if pretty is not None:
+        # JSON escapes control characters in strings, not C1 ones or U+2028: each line is.
+        click.echo("\n".join(cli.escaped(line) for line in pretty.split("\n")))
+    elif body is not None:
+        click.echo(cli.escaped(event["body"]))
+    else:
+        click.echo(cli.escaped(_raw(event["body"])))
+    _echo_projected(event["projected"])
+
+
+def _raw(encoded: str) -> str:
+    """A body that is not UTF-8, its bytes that are not shown as \\xNN."""
+    import base64
+
+    return base64.b64decode(encoded).decode("utf-8", "backslashreplace")
+
+
+def _echo_projected(projected: Mapping[str, list[dict[str, Any]]]) -> None:
+    """Each projected row on one line, without the JSON the body above shows already."""
+    if not projected:
+        click.echo("projected: nothing")
+        return
+    click.echo("projected:")
+    for view, rows in projected.items():
+        click.echo(f"  {view} ({len(rows)}):")
+        for row in rows:
+            values = (
+                f"{key}={_value(value)}"
+                for key, value in row.items()
+                if value is not None and key not in ("payload", "details", "raw_event_id")
+            )
+            click.echo(f"    {cli.escaped(' '.join(values))}")
+
+
+def _value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+@cli.main.group("messages")
+def messages_group() -> None:
+    """Look a message up across all its notifications."""
+
+
+@messages_group.command("show")
+@click.argument("message_id", type=Key())
+@click.option("--channel", type=ChannelName(), help="Only this channel.")
+@cli.json_option
+def messages_show(message_id: str, channel: str | None, as_json: bool) -> None:
+    """Show the timeline of one message: its statuses or the message itself, and its edits.
+
+    An outbound message (one the business sent) shows every status with its time,
+    errors (code, title, class), pricing and conversation, the raw event that
+    carried it, and its current status with the rule that decided it: progress only
+    moves forward (sent < delivered < read < played); failed wins when it is not
+    older than the latest progress status; deleted when nothing else; warning and
+    unknown statuses stay in history. An inbound message shows who sent what and
+    when, its edits and revokes. A message id known on several channels is shown
+    for each of them (--channel picks one).
+
+    \b
+    Example:
+      wabahook messages show wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA
+      wabahook messages show gBEGkYiEB1VXAglK1ZEqA1YKPrU --channel acme --json
+    """
+    with cli.database() as db, cli.errors_as_messages():
+        timelines = lookup.message_timelines(db, message_id, channel)
+    if not timelines:
+        where = f" on channel {channel}" if channel else ""
+        cli.fail(f"no message {shown(message_id)}{where}")
+    if as_json:
+        cli.emit_json({"message_id": message_id, "channels": timelines})
+        return
+    for number, timeline in enumerate(timelines):
+        if number:
+            click.echo()
+        _echo_timeline(timeline)
+
+
+def _echo_timeline(timeline: Mapping[str, Any]) -> None:
+    """The text of `messages show` for one channel."""
+    click.echo(f"message {cli.escaped(timeline['message_id'])} on channel {timeline['channel']}")
+    inbound = timeline["inbound"]
+    if inbound is not None:
+        name = inbound["profile_name"] or inbound["contact_name"]
+        sender = inbound["wa_id"] + (f" ({name})" if name else "")
+        click.echo(
+            f"  inbound {cli.escaped(inbound['type'])} from {cli.escaped(sender)}"
+            f", sent {when(inbound['sent_at'])}, event {inbound['raw_event_id']}"
+        )
+        if inbound["text"] is not None:
+            click.echo(f"    text: {cli.escaped(inbound['text'])}")
+    for change in timeline["changes"]:
+        text = f": {change['text']}" if change["text"] is not None else ""
+        click.echo(
+            f"  {change['change']} at {when(change['changed_at'])}{cli.escaped(text)}"
+            f" (event {change['raw_event_id']})"
+        )
+    if inbound is not None and timeline["changes"]:
+        current = inbound["current_text"]
+        click.echo(
+            f"    current text: {cli.escaped(current) if current is not None else '(revoked)'}"
+        )
+    echo = timeline["echo"]
+    if echo is not None:
+        click.echo(
+            f"  sent from the Business app to {cli.escaped(echo['to'])} at {when(echo['sent_at'])}"
+            f", {cli.escaped(echo['type'])}, event {echo['raw_event_id']}"
+        )
+    if timeline["outbound"] is not None:
+        _echo_statuses(timeline["outbound"])
+
+
+def _echo_statuses(outbound: Mapping[str, Any]) -> None:
+    """Each status on a line, its errors below it, then the current status and why."""
+    for status in outbound["statuses"]:
+        extras = []
+        pricing = "/".join(
+            str(status[k])
+            for k in ("pricing_category", "pricing_model", "pricing_type")
+            if status[k]
+        )
+        if pricing:
+            extras.append(f"pricing {pricing}")
+        if status["conversation_id"]:
+            category = status["conversation_category"]
+            extras.append(
+                f"conversation {status['conversation_id']}" + (f" ({category})" if category else "")
+            )
+        extras.append(f"event {status['raw_event_id']}")
+        click.echo(
+            f"  {when(status['status_at'])}  {cli.escaped(status['status']):<10} "
+            f"{cli.escaped(', '.join(extras))}"
+        )
+        for error in status["errors"]:
+            details = f": {error['details']}" if error["details"] else ""
+            click.echo(
+                "      error "
+                + cli.escaped(f"{error['code']} {error['title'] or ''} [{error['class']}]{details}")
+            )
+    current = outbound["current"]
+    status = current["status"] if current else "none"
+    click.echo(f"  current status: {status}")
+    click.echo(f"    why: {cli.escaped(outbound['reason'])}")

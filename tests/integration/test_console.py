@@ -1,0 +1,278 @@
+"""The console: its pages in a real headless Chromium, its login, CSRF and bind rules."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+
+from processors.cli import main
+from processors.console import create_app
+from processors.local.embedded import free_port
+from processors.local.local_files import terminate
+from processors.pipeline.drain import drain
+from receiver.db import Database
+from tests.integration.processing_helpers import status_body, store
+from tests.support.browser import FLAGS, chromium
+from tests.support.servers import ensure_command, wait_for_port
+
+ROOT = Path(__file__).resolve().parents[2]
+XSS = "<script>document.title='pwned'</script><img src=x onerror=alert(1)>"
+INBOUND = (
+    '{"messages":[{"from":"4915100000001","id":"wamid.console-in","timestamp":"1750000100",'
+    '"type":"text","text":{"body":"' + XSS.replace("'", "\\u0027") + '"}}],'
+    '"contacts":[{"wa_id":"4915100000001","profile":{"name":"Ada"}}]}'
+).encode()
+FAILED = status_body(
+    "wamid.console-2", "failed", 1750000030,
+    '"errors":[{"code":131026,"title":"Message undeliverable"}]',
+)  # fmt: skip
+
+
+@pytest.fixture
+def stored(db: Database) -> dict[str, Any]:
+    """Three statuses of one message out of order, a failure, an inbound message whose text
+    is markup, and a body that is not JSON; all processed."""
+    ids = store(db, [
+        status_body("wamid.console-1", "read", 1750000020),
+        status_body("wamid.console-1", "sent", 1750000000),
+        status_body("wamid.console-1", "delivered", 1750000010),
+        FAILED,
+        INBOUND,
+        b"not json <b>at all</b>",
+    ])  # fmt: skip
+    drain(db)
+    return {"read": ids[0], "sent": ids[1], "delivered": ids[2], "failed": ids[3],
+            "inbound": ids[4], "rejected": ids[5]}  # fmt: skip
+
+
+@pytest.fixture
+def console_app(database_url: str) -> Flask:
+    app = create_app({"DATABASE_URL": database_url})
+    app.config["TESTING"] = True
+    return app
+
+
+def state_of(database_url: str, event_id: int) -> str:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT state FROM wabahook.raw_event_log WHERE raw_event_id = %s", [event_id]
+        ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def with_csrf(client: FlaskClient) -> str:
+    """The CSRF token a page of the console hands this client (its cookie)."""
+    assert client.get("/problems").status_code == 200
+    cookie = client.get_cookie("wabahook_csrf")
+    assert cookie is not None
+    return cookie.value
+
+
+def test_search_detail_and_timeline_show_what_was_stored(
+    console_app: Flask, stored: dict[str, Any]
+) -> None:
+    client = console_app.test_client()
+    page = client.get("/events?message_id=wamid.console-1").text
+    for key in ("read", "sent", "delivered"):
+        assert f'href="/events/{stored[key]}"' in page
+    assert f'href="/events/{stored["failed"]}"' not in page
+    timeline = client.get("/messages/wamid.console-1").text
+    table = timeline[timeline.index('id="timeline"') :]
+    assert table.index(">sent<") < table.index(">delivered<") < table.index(">read<")
+    assert 'Current status: <span class="status-read">read</span>' in timeline
+    failure = client.get("/messages/wamid.console-2").text
+    assert "131026" in failure
+    assert "(undeliverable)" in failure
+    assert client.get("/messages/wamid.nowhere").status_code == 404
+    assert client.get("/messages/wamid.%00nul").status_code == 404  # never a database error
+    assert client.get("/events/999999").status_code == 404
+    assert client.get(f"/events/{2**64}").status_code == 404  # beyond bigint
+
+
+def test_stored_markup_is_text_never_markup(console_app: Flask, stored: dict[str, Any]) -> None:
+    client = console_app.test_client()
+    event = client.get(f"/events/{stored['inbound']}")
+    assert "<script>" not in event.text
+    assert "&lt;script&gt;" in event.text
+    assert "script-src" not in event.headers["Content-Security-Policy"]  # none may run
+    message = client.get("/messages/wamid.console-in").text
+    assert "<img src=x" not in message
+    assert "&lt;img src=x onerror=alert(1)&gt;" in message
+    search = client.get("/events", query_string={"text": "<b>at all"}).text
+    assert f'href="/events/{stored["rejected"]}"' in search
+    assert "<b>at all" not in search
+
+
+def test_a_bad_search_is_one_message_and_400(console_app: Flask, stored: dict[str, Any]) -> None:
+    client = console_app.test_client()
+    for query, said in (("since=yesterday", "neither an ISO 8601 time"),
+                        ("state=lost", "state must be one of"),
+                        ("limit=0", "0 is not in the range"),
+                        ("message_id=a%00b", "is not an id"),
+                        ("wa_id=" + "9" * 600, "is not an id"),
+                        ("text=" + "x" * 1001, "1 to 1000 characters"),
+                        ("channel=Not%20A%20Name", "channel")):  # fmt: skip
+        answer = client.get(f"/events?{query}")
+        assert answer.status_code == 400, query
+        assert said in answer.text, query
+
+
+def test_replay_is_a_post_with_the_pages_csrf_token(
+    console_app: Flask, stored: dict[str, Any], database_url: str
+) -> None:
+    client = console_app.test_client()
+    rejected = stored["rejected"]
+    url = f"/events/{rejected}/replay"
+    token = with_csrf(client)
+    assert client.post(url).status_code == 403  # no token
+    assert client.post(url, data={"csrf_token": "guess"}).status_code == 403
+    assert client.post(url, data={"csrf_token": token},
+                       headers={"Origin": "https://evil.example"}).status_code == 403  # fmt: skip
+    assert client.get(url).status_code == 405  # never a GET that changes state
+    assert state_of(database_url, rejected) == "rejected"
+    answer = client.post(url, data={"csrf_token": token})
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == f"/events/{rejected}?replayed=1"
+    assert state_of(database_url, rejected) == "queued"
+    assert client.post("/events/999999/replay", data={"csrf_token": token}).status_code == 404
+
+
+def test_a_password_asks_for_a_login(database_url: str, stored: dict[str, Any]) -> None:
+    app = create_app({"DATABASE_URL": database_url, "WABAHOOK_CONSOLE_PASSWORD": "s3cret-pw"})
+    client = app.test_client()
+    refused = client.get("/")
+    assert refused.status_code == 401
+    assert refused.headers["WWW-Authenticate"] == 'Basic realm="wabahook console"'
+    for user, password in (("console", "wrong"), ("admin", "s3cret-pw"), ("console", "")):
+        login = base64.b64encode(f"{user}:{password}".encode()).decode()
+        assert client.get("/", headers={"Authorization": f"Basic {login}"}).status_code == 401
+    login = base64.b64encode(b"console:s3cret-pw").decode()
+    assert client.get("/", headers={"Authorization": f"Basic {login}"}).status_code == 200
+
+
+def test_a_public_bind_without_a_password_refuses_to_start(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WABAHOOK_CONSOLE_PASSWORD", raising=False)
+    result = CliRunner().invoke(main, ["console", "--bind", "0.0.0.0:8090"])
+    assert result.exit_code == 2
+    assert "without WABAHOOK_CONSOLE_PASSWORD" in result.stderr
+    # gunicorn started with the console's settings directly refuses the same way.
+    env = {**os.environ, "DATABASE_URL": database_url,
+           "WABAHOOK_CONSOLE_BIND": f"0.0.0.0:{free_port()}"}  # fmt: skip
+    env.pop("WABAHOOK_CONSOLE_PASSWORD", None)
+    from processors.serving import console_command
+
+    started = subprocess.run(console_command(), env=env, cwd=ROOT, capture_output=True,
+                             text=True, timeout=60)  # fmt: skip
+    assert started.returncode != 0
+    assert "without WABAHOOK_CONSOLE_PASSWORD" in started.stderr
+
+
+@pytest.fixture
+def console_url(database_url: str, stored: dict[str, Any]) -> Iterator[str]:
+    """The console as `wabahook console` serves it (gunicorn), on a free loopback port."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url}
+    env.pop("REDIS_URL", None)  # the sweep's job: no Redis of this test to nudge
+    process = subprocess.Popen(
+        [sys.executable, "-m", "processors.cli", "console", "--bind", f"127.0.0.1:{port}"],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert wait_for_port("127.0.0.1", port, 30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        terminate(process)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by its chromedriver (nothing downloaded)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium()
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument("--window-size=1200,1000")
+    driver = webdriver.Chrome(
+        service=Service(ensure_command("chromedriver", "chromium-driver")), options=options
+    )
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def screenshot(driver: Any, name: str, folder: Path) -> None:
+    """Keep what the page looked like (CONSOLE_SCREENSHOTS: where; else the test's folder)."""
+    target = Path(os.environ.get("CONSOLE_SCREENSHOTS") or folder)
+    target.mkdir(parents=True, exist_ok=True)
+    assert driver.save_screenshot(str(target / f"console-{name}.png"))
+
+
+def test_the_console_in_chromium(
+    console_url: str, browser: Any, stored: dict[str, Any], database_url: str, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(console_url + "/")
+    assert "Today (UTC)" in browser.find_element(By.TAG_NAME, "h1").text
+    screenshot(browser, "overview", tmp_path)
+
+    # A search by message id is a link anyone can open: it finds the three statuses.
+    browser.get(console_url + "/events?message_id=wamid.console-1")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#results tr")[1:]
+    assert [row.find_element(By.TAG_NAME, "a").text for row in rows] == [
+        str(stored["delivered"]),
+        str(stored["sent"]),
+        str(stored["read"]),
+    ]  # newest first
+    screenshot(browser, "events", tmp_path)
+    rows[0].find_element(By.TAG_NAME, "a").click()
+    assert browser.find_element(By.TAG_NAME, "h1").text == f"Event {stored['delivered']}"
+    screenshot(browser, "event", tmp_path)
+    browser.find_element(By.LINK_TEXT, "wamid.console-1").click()
+
+    # The timeline: statuses by their own time (not arrival), and why read is current.
+    cells = browser.find_elements(By.CSS_SELECTOR, "#timeline tr td:first-child")
+    assert [cell.text for cell in cells] == ["sent", "delivered", "read"]
+    assert "Current status: read" in browser.find_element(By.ID, "current").text
+    screenshot(browser, "message", tmp_path)
+
+    # A body with markup shows as text, and nothing of it runs.
+    browser.get(f"{console_url}/events/{stored['inbound']}")
+    assert XSS in browser.find_element(By.ID, "body").text
+    assert browser.title != "pwned"
+    assert not browser.find_elements(By.CSS_SELECTOR, "pre img, dd img, td img")
+    screenshot(browser, "markup", tmp_path)
+
+    # Replay from the page: the rejected event is queued again.
+    browser.get(console_url + "/problems")
+    screenshot(browser, "problems", tmp_path)
+    browser.find_element(By.CSS_SELECTOR, f"button[value='{stored['rejected']}']").click()
+    assert "Queued again" in browser.find_element(By.ID, "replayed").text
+    assert state_of(database_url, stored["rejected"]) == "queued"
+    screenshot(browser, "replayed", tmp_path)
+
+    # A phone's screen: the pages fit its width.
+    browser.set_window_size(390, 844)
+    browser.get(console_url + "/events?message_id=wamid.console-1")
+    width = browser.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 390 + 1
+    screenshot(browser, "phone", tmp_path)
