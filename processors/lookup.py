@@ -163,7 +163,12 @@ def pretty_json(body: bytes) -> str | None:
         document = json.loads(text_bytes.decode("utf-8"))
     except (ValueError, RecursionError):  # not UTF-8, not JSON, or a number too long
         return None
-    return json.dumps(document, indent=2, ensure_ascii=False)
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (\ud800) JSON allows: keep it escaped
+        return json.dumps(document, indent=2)
+    return text
 
 
 def show_event(db: Database, event_id: int) -> dict[str, Any] | None:

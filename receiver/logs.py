@@ -27,9 +27,10 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
-# Control characters (C0, DEL, C1) and Unicode line separators: a sender's text that
-# carries them could otherwise start a forged log line or drive the reader's terminal.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+# Control characters (C0, DEL, C1), Unicode line separators and bidi controls: a
+# sender's text that carries them could otherwise start a forged log line, drive the
+# reader's terminal, or show a line's parts in another order than they are.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\u202a-\u202e\u2066-\u2069]")
 
 
 def escape_controls(text: str) -> str:

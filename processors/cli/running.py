@@ -85,10 +85,7 @@ def console(bind: str) -> None:
         check_bind(bind, Secret(password) if password else None)
     except ConsoleExposureError as exc:
         raise click.UsageError(str(exc)) from None
-    settings = cli.database_settings()  # fail here, once; a quickstart's servers if no URL
-    os.environ["DATABASE_URL"] = settings.database_url.reveal()
-    if settings.redis_url is not None:
-        os.environ["REDIS_URL"] = settings.redis_url.reveal()
+    cli.database_settings()  # fail here, once, rather than in gunicorn's worker
     os.environ["WABAHOOK_CONSOLE_BIND"] = bind
     os.execv(sys.executable, console_command())  # noqa: S606  (signals reach gunicorn)
 

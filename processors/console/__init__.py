@@ -7,6 +7,7 @@ pages, no build step, nothing fetched from the network. gunicorn loads
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -14,15 +15,19 @@ from typing import Any
 from flask import Flask
 
 from processors.console import security, views
+from processors.local import discovery
 from receiver.config import COMMAND_DB_SECONDS, Secret, Settings, secret_value
 from receiver.db import Database
 
 __all__ = ["create_app"]
+log = logging.getLogger("wabahook.console")
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The console app from `config` (environment-style keys) or the environment."""
     env = os.environ if config is None else config
+    # Without DATABASE_URL, a quickstart running in this folder (as every command does).
+    env = discovery.environment(env, say=log.info)
     settings = Settings.from_env(env)
     password = secret_value(env, security.PASSWORD_VARIABLE)
     app = Flask("wabahook-console")

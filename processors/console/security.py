@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from urllib.parse import urlsplit
 
@@ -40,18 +41,22 @@ def protect(app: Flask, password: Secret | None) -> None:
 
     @app.before_request
     def _authenticate() -> Response | None:
+        g.csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
+        if digest is None and not _loopback_host():
+            # Without a login, only pages asked for by a loopback name: a page of another
+            # site whose name was re-pointed to 127.0.0.1 (DNS rebinding) gets nothing.
+            return Response("the console answers on 127.0.0.1 or localhost only\n", 403)
         if digest is not None and not _basic_ok(digest):
             return Response(
                 "login required\n", 401, {"WWW-Authenticate": 'Basic realm="wabahook console"'}
             )
-        g.csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
         if request.method == "POST":
             _check_csrf()
         return None
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        if request.cookies.get(CSRF_COOKIE) != g.get("csrf"):
+        if request.cookies.get(CSRF_COOKIE) != g.csrf:
             response.set_cookie(CSRF_COOKIE, g.csrf, httponly=True, samesite="Strict")
         # Stored bodies are the senders' text: never scripts, never framed elsewhere.
         response.headers["Content-Security-Policy"] = (
@@ -64,6 +69,17 @@ def protect(app: Flask, password: Secret | None) -> None:
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["Cache-Control"] = "no-store"
         return response
+
+
+def _loopback_host() -> bool:
+    """Whether the request names this machine by a loopback name or address."""
+    host = urlsplit(f"//{request.host}").hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # any other name could point anywhere, a rebinding site's included
 
 
 def _basic_ok(digest: bytes) -> bool:
@@ -88,3 +104,5 @@ def _check_csrf() -> None:
     origin = request.headers.get("Origin")
     if origin and urlsplit(origin).netloc != request.host:
         abort(403)  # a form posted from another site
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        abort(403)  # a browser that sent no Origin still says where the form came from

@@ -108,9 +108,17 @@ def environment(env: Mapping[str, str], say: Callable[[str], None]) -> Mapping[s
     if not secret_value(env, "REDIS_URL"):
         added["REDIS_URL"] = found.redis_url
     key_file = found.path.parent / SECRET_KEY_FILE
-    if not secret_value(env, SECRET_KEY_VARIABLE) and key_file.exists():
+    if not secret_value(env, SECRET_KEY_VARIABLE) and _ours(key_file):
         added[f"{SECRET_KEY_VARIABLE}_FILE"] = str(key_file)  # its meta channels' key
     return {**env, **added}
+
+
+def _ours(path: Path) -> bool:
+    """A regular file of ours, with one name, that no one else may write."""
+    try:
+        return read_file(path) is not None and not path.lstat().st_mode & 0o022
+    except (OSError, EmbeddedError, UnicodeDecodeError):
+        return False
 
 
 def _alive(pid: int) -> bool:

@@ -40,26 +40,33 @@ def _processes() -> Iterator[tuple[int, int, str, float]]:
             int(entry),
             int(fields[1]),
             cmdline.decode(errors="replace"),
-            (int(fields[11]) + int(fields[12])) / _TICKS,
+            sum(int(value) for value in fields[11:15]) / _TICKS,  # utime stime cutime cstime
         )
 
 
-def cpu_by_group(gunicorn_pid: int) -> dict[str, float]:
-    """CPU seconds so far of the gunicorn tree under `gunicorn_pid` and of PostgreSQL."""
+def cpu_by_group(gunicorn_pid: int, postgres_pid: int | None) -> dict[str, float]:
+    """CPU seconds so far of the gunicorn tree under `gunicorn_pid` and of PostgreSQL: the
+    tree under `postgres_pid` (the bench's own server), else every postgres process."""
     processes = list(_processes())
     children: dict[int, list[int]] = collections.defaultdict(list)
     for pid, parent, _, _ in processes:
         children[parent].append(pid)
-    tree, stack = set(), [gunicorn_pid]
-    while stack:
-        pid = stack.pop()
-        tree.add(pid)
-        stack.extend(children[pid])
+
+    def tree(root: int) -> set[int]:
+        found, stack = set(), [root]
+        while stack:
+            pid = stack.pop()
+            found.add(pid)
+            stack.extend(children[pid])
+        return found
+
+    ours = tree(gunicorn_pid)
+    server = tree(postgres_pid) if postgres_pid else None
     groups = {"gunicorn": 0.0, "postgres": 0.0}
     for pid, _, cmdline, seconds in processes:
-        if pid in tree:
+        if pid in ours:
             groups["gunicorn"] += seconds
-        elif cmdline.startswith("postgres") or "bin/postgres" in cmdline:
+        elif pid in server if server is not None else "postgres" in cmdline.split(" ", 1)[0]:
             groups["postgres"] += seconds
     return groups
 
@@ -71,11 +78,13 @@ def children_cpu() -> float:
 
 
 @contextmanager
-def cpu_per_request(gunicorn_pid: int, result: dict[str, Any]) -> Iterator[None]:
+def cpu_per_request(
+    gunicorn_pid: int, postgres_pid: int | None, result: dict[str, Any]
+) -> Iterator[None]:
     """Around one load run: adds CPU microseconds per request by group to `result`."""
-    before, load_before = cpu_by_group(gunicorn_pid), children_cpu()
+    before, load_before = cpu_by_group(gunicorn_pid, postgres_pid), children_cpu()
     yield
-    after, load_after = cpu_by_group(gunicorn_pid), children_cpu()
+    after, load_after = cpu_by_group(gunicorn_pid, postgres_pid), children_cpu()
     requests = max(1, int(result.get("requests", 0)))
     spent = {group: after[group] - before[group] for group in before}
     spent["load_generator"] = load_after - load_before

@@ -138,19 +138,21 @@ def serve(app: str, env: dict[str, str], workers: int) -> tuple[subprocess.Popen
 
 
 @contextmanager
-def bench_server(url: str | None) -> Iterator[tuple[str, bool]]:
-    """(server URL, private): a durable PostgreSQL of our own unless `url` is given.
+def bench_server(url: str | None) -> Iterator[tuple[str, int | None]]:
+    """(server URL, its postmaster's pid): a durable PostgreSQL of our own unless `url`
+    is given (then no pid: the server is not ours to measure or reconfigure).
 
     Durable (fsync, synchronous_commit on) like a production server, unlike the test
     servers; private, so the PostgreSQL-side group commit can be tried on it.
     """
     if url:
-        yield url, False
+        yield url, None
         return
     folder = reachable_folder("wabahook-bench-pg-")
     server = EmbeddedPostgres(folder / "data", durable=True)
     try:
-        yield server.start(), True
+        started = server.start()
+        yield started, int((folder / "data" / "postmaster.pid").read_text().split()[0])
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
@@ -191,7 +193,7 @@ def main() -> None:
         if case.name == "cloud status sent with conversation and pricing"
     )
     with (
-        bench_server(args.database_url) as (server, private),
+        bench_server(args.database_url) as (server, postmaster),
         redis_server() as redis_url,
         tempfile.TemporaryDirectory() as tmp,
     ):
@@ -215,6 +217,7 @@ def main() -> None:
             results: dict[str, Any] = {}
             open_loop: dict[str, Any] = {}
             headers = {"Content-Type": "application/json", "Authorization": auth}
+            private = postmaster is not None
             apps = [app for app in APPS if private or app[0] != "receiver_commit_delay"]
             for label, app, table, extra in apps:
                 if label == "receiver_commit_delay":
@@ -225,7 +228,7 @@ def main() -> None:
                     before = settled_rows(url, table)
                     print(f"{label}: {args.seconds} s of load ...", file=sys.stderr)
                     result: dict[str, Any] = {}
-                    with cpu_per_request(process.pid, result):
+                    with cpu_per_request(process.pid, postmaster, result):
                         result.update(run_wrk(
                             f"{base}/webhooks/bench", script, args.seconds, args.connections
                         ))  # fmt: skip

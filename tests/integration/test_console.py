@@ -115,6 +115,20 @@ def test_stored_markup_is_text_never_markup(console_app: Flask, stored: dict[str
     assert "<b>at all" not in search
 
 
+def test_a_lone_surrogate_in_a_json_body_is_shown_escaped(
+    console_app: Flask, db: Database, cli: Any
+) -> None:
+    # JSON allows "\\ud800"; no UTF-8 text holds it. Stored, rejected, and still shown.
+    (event_id,) = store(db, [b'{"text":"\\ud800 alone"}'])
+    drain(db)
+    page = console_app.test_client().get(f"/events/{event_id}")
+    assert page.status_code == 200
+    assert "\\ud800 alone" in page.text
+    shown = cli("events", "show", str(event_id))
+    assert shown.exit_code == 0, shown.output
+    assert "\\ud800 alone" in shown.stdout
+
+
 def test_a_bad_search_is_one_message_and_400(console_app: Flask, stored: dict[str, Any]) -> None:
     client = console_app.test_client()
     for query, said in (("since=yesterday", "neither an ISO 8601 time"),
@@ -141,6 +155,8 @@ def test_replay_is_a_post_with_the_pages_csrf_token(
     assert client.post(url, data={"csrf_token": token},
                        headers={"Origin": "https://evil.example"}).status_code == 403  # fmt: skip
     assert client.get(url).status_code == 405  # never a GET that changes state
+    assert client.post(url, data={"csrf_token": token},
+                       headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403  # fmt: skip
     assert state_of(database_url, rejected) == "rejected"
     answer = client.post(url, data={"csrf_token": token})
     assert answer.status_code == 303
@@ -160,6 +176,25 @@ def test_a_password_asks_for_a_login(database_url: str, stored: dict[str, Any]) 
         assert client.get("/", headers={"Authorization": f"Basic {login}"}).status_code == 401
     login = base64.b64encode(b"console:s3cret-pw").decode()
     assert client.get("/", headers={"Authorization": f"Basic {login}"}).status_code == 200
+    # Logged in once (the CSRF cookie is set), then the login is gone: asked again, no 500.
+    assert client.get_cookie("wabahook_csrf") is not None
+    again = client.get("/events")
+    assert again.status_code == 401
+    assert "WWW-Authenticate" in again.headers
+    # With a password, any host name may reach it (a proxy's, say).
+    named = client.get("/", headers={"Authorization": f"Basic {login}", "Host": "ops.example"})
+    assert named.status_code == 200
+
+
+def test_without_a_password_only_loopback_names_are_answered(
+    console_app: Flask, stored: dict[str, Any]
+) -> None:
+    client = console_app.test_client()
+    for host in ("localhost", "127.0.0.1:8090", "[::1]:8090", "localhost:8090"):
+        assert client.get("/", headers={"Host": host}).status_code == 200, host
+    # A site whose name was re-pointed to 127.0.0.1 (DNS rebinding) reads nothing.
+    for host in ("evil.example:8090", "127.0.0.1.evil.example", "0.0.0.0:8090"):
+        assert client.get("/", headers={"Host": host}).status_code == 403, host
 
 
 def test_a_public_bind_without_a_password_refuses_to_start(

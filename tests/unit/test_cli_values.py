@@ -70,3 +70,12 @@ def test_connect_failures_read_as_one_line_with_the_server(libpq: str, reason: s
 def test_the_password_and_the_url_are_redacted_wherever_quoted() -> None:
     message = f'failed: "{URL}" and again S3cretPW'
     assert redacted(message, Secret(URL)) == 'failed: "********" and again ********'
+
+
+def test_bidi_controls_are_escaped_like_other_controls() -> None:
+    from receiver.logs import escape_controls
+
+    # U+202E would show "txt.exe" as "exe.txt"; U+2066..2069 isolate runs likewise.
+    assert escape_controls("invoice\u202etxt.exe") == "invoice\\u202etxt.exe"
+    assert escape_controls("a\u2066b\u2069c") == "a\\u2066b\\u2069c"
+    assert escape_controls("plain \u00e9 text \u4e2d") == "plain \u00e9 text \u4e2d"
