@@ -217,11 +217,14 @@ def test_a_public_bind_without_a_password_refuses_to_start(
 
 
 @pytest.fixture
-def console_url(database_url: str, stored: dict[str, Any]) -> Iterator[str]:
-    """The console as `wabahook console` serves it (gunicorn), on a free loopback port."""
+def console_url(database_url: str, stored: dict[str, Any], tmp_path: Path) -> Iterator[str]:
+    """The console as `wabahook console` serves it (gunicorn), on a free loopback port,
+    its database named by a file as the deploy files do."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url}
-    env.pop("REDIS_URL", None)  # the sweep's job: no Redis of this test to nudge
+    url_file = tmp_path / "database-url"
+    url_file.write_text(database_url)
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env["DATABASE_URL_FILE"] = str(url_file)  # the sweep's job: no Redis of this test
     process = subprocess.Popen(
         [sys.executable, "-m", "processors.cli", "console", "--bind", f"127.0.0.1:{port}"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
