@@ -46,7 +46,7 @@ class Secret:
 
 
 # The roles of sql/roles.sql, by the component that logs in with each.
-ROLE_COMPONENTS = ("receiver", "processor", "analyst")
+ROLE_COMPONENTS = ("receiver", "processor", "analyst", "console")
 
 
 @dataclass(frozen=True, slots=True)

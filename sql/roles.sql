@@ -69,3 +69,33 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- The console (`wabahook console`): the analyst's views, plus the stored events it shows
+-- and replay through replay_events() (the owner's function: it cannot write the queue
+-- itself). Made here if this login may create roles; an older install without it keeps
+-- working, its console running with another login until `migrate --roles` makes it.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'wabahook_console') THEN
+        CREATE ROLE wabahook_console NOLOGIN;
+    END IF;
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE WARNING 'wabahook_console not created: run migrate --roles with a login that may';
+END
+$$;
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'wabahook_console') THEN
+        BEGIN
+            GRANT wabahook_analyst TO wabahook_console;
+        EXCEPTION WHEN insufficient_privilege THEN
+            NULL;  -- granted by the migrate --roles that made it; this login may not
+        END;
+        GRANT USAGE ON SCHEMA wabahook TO wabahook_console;
+        GRANT SELECT ON wabahook.raw_events, wabahook.event_queue TO wabahook_console;
+        GRANT SELECT (name, enabled, auth) ON wabahook.channels TO wabahook_console;
+        GRANT EXECUTE ON FUNCTION wabahook.replay_events(
+            text[], timestamptz, timestamptz, bigint[], text[], text) TO wabahook_console;
+    END IF;
+END
+$$;

@@ -33,8 +33,8 @@ def replay(db: Database, selection: Selection) -> tuple[str, int]:
     """Queue the selected events again (due now); returns the replay's id and its size."""
     marker = uuid.uuid4().hex
     with db.transaction(timeout=MAINTENANCE_SECONDS) as conn:
-        cursor = conn.execute(query("replay"), {**selection.params(), "marker": marker})
-        return marker, cursor.rowcount
+        row = conn.execute(query("replay"), {**selection.params(), "marker": marker}).fetchone()
+        return marker, int(row["queued"]) if row else 0
 
 
 def remaining(db: Database, marker: str) -> tuple[int, int]:

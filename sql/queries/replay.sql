@@ -7,13 +7,10 @@ GROUP BY channel, state
 ORDER BY channel, state;
 
 -- name: replay
--- Queue the selected events again, due now, marked with the replay's id.
-INSERT INTO wabahook.event_queue (raw_event_id, received_at, channel, replay)
-SELECT raw_event_id, received_at, channel, %(marker)s
-FROM wabahook.selected_events(%(channels)s::text[], %(since)s::timestamptz,
-                              %(until)s::timestamptz, %(ids)s::bigint[], %(states)s::text[])
-ON CONFLICT (raw_event_id) DO UPDATE
-    SET not_before = now(), last_error = NULL, replay = excluded.replay;
+-- Queue the selected events again, due now, marked with the replay's id (how many).
+SELECT wabahook.replay_events(%(channels)s::text[], %(since)s::timestamptz,
+                              %(until)s::timestamptz, %(ids)s::bigint[], %(states)s::text[],
+                              %(marker)s) AS queued;
 
 -- name: replay_remaining
 -- A replay's events still queued, and those that failed.

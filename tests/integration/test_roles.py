@@ -358,3 +358,51 @@ def test_a_login_that_may_not_alter_the_roles_is_told_how_to_fix_it(own_server: 
     finally:
         with psycopg.connect(own_server, autocommit=True) as conn:
             conn.execute("DROP USER creator")
+
+
+def test_the_console_runs_with_its_own_role(own_server: str) -> None:
+    """Pages and replay under wabahook_console; its login reads no credential and can
+    change no stored event or queue row but through replay_events()."""
+    from processors.console import create_app as create_console
+
+    with psycopg.connect(own_server, autocommit=True) as conn:
+        conn.execute("CREATE USER ops LOGIN IN ROLE wabahook_console")
+        conn.execute("INSERT INTO wabahook.channels (name) VALUES ('desk') ON CONFLICT DO NOTHING")
+        stored = conn.execute(
+            "SELECT wabahook.store_event('desk', %s, sha256(%s), NULL, '{}', NULL, 'r')",
+            [b"not json", b"not json"],
+        ).fetchone()
+    assert stored is not None
+    event_id = stored[0]
+    owner = Database(Secret(own_server), application_name="t", timeout=10)
+    try:
+        drain(owner)  # rejected: not JSON
+    finally:
+        owner.close()
+    app = create_console({"DATABASE_URL": as_user(own_server, "ops")})
+    client = app.test_client()
+    for page in ("/", "/problems", f"/events/{event_id}", "/events?text=not+json",
+                 "/events?channel=desk&state=rejected", "/messages/m1"):  # fmt: skip
+        assert client.get(page).status_code == 200, page
+    token = client.get_cookie("wabahook_csrf")
+    assert token is not None
+    replayed = client.post(f"/events/{event_id}/replay", data={"csrf_token": token.value})
+    assert replayed.status_code == 303
+    with psycopg.connect(own_server) as conn:
+        queued = conn.execute(
+            "SELECT count(*) FROM wabahook.event_queue WHERE raw_event_id = %s", [event_id]
+        ).fetchone()
+    assert queued == (1,)
+    with psycopg.connect(as_user(own_server, "ops"), autocommit=True) as conn:
+        for statement in (
+            "SELECT * FROM wabahook.channel_credentials",
+            "SELECT * FROM wabahook.channel_meta_secrets",
+            "DELETE FROM wabahook.raw_events",
+            "DELETE FROM wabahook.event_queue",
+            "INSERT INTO wabahook.event_queue (raw_event_id, received_at, channel)"
+            " VALUES (1, now(), 'desk')",
+            "UPDATE wabahook.channels SET enabled = false",
+            "SELECT wabahook.store_event('desk', '\\x00', '\\x00', NULL, '{}', NULL, 'r')",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement.encode())
