@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
@@ -30,6 +31,7 @@ blueprint = Blueprint("console", __name__, template_folder="templates")
 log = logging.getLogger("wabahook.console")
 PROBLEMS_SHOWN = 100
 MAX_LIST = 1_000  # events a search page lists at most
+TEXT_WINDOW = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,9 @@ def _search(args: dict[str, str]) -> tuple[Selection, lookup.EventSearch]:
     """The page's query parameters checked as the CLI checks its options."""
     channel = ChannelName().convert(args["channel"], None, None) if args["channel"] else None
     since = Moment().convert(args["since"], None, None) if args["since"] else None
+    if args["text"] and since is None:
+        # A text search reads every body it may match: a page looks back a week unless told.
+        since = datetime.now(UTC) - TEXT_WINDOW
     until = Moment().convert(args["until"], None, None) if args["until"] else None
     if args["state"] and args["state"] not in STATES:
         raise click.BadParameter(f"state must be one of {', '.join(STATES)}")

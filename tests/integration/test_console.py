@@ -129,6 +129,26 @@ def test_a_lone_surrogate_in_a_json_body_is_shown_escaped(
     assert "\\ud800 alone" in shown.stdout
 
 
+def test_a_text_search_looks_a_week_back_unless_told(
+    console_app: Flask, stored: dict[str, Any], database_url: str
+) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:  # stored ten days ago
+        row = conn.execute(
+            "INSERT INTO wabahook.raw_events (channel, received_at, body, body_sha256, request_id)"
+            " VALUES ('acme', now() - interval '10 days', 'an old needle', '\\x00', 'r')"
+            " RETURNING id"
+        ).fetchone()
+    assert row is not None
+    old = f'href="/events/{row[0]}"'
+    client = console_app.test_client()
+    recent = client.get("/events?text=old+needle").text
+    assert old not in recent
+    assert "last 7 days" in recent
+    further = client.get("/events?text=old+needle&since=30d").text
+    assert old in further
+    assert "last 7 days" not in further
+
+
 def test_a_bad_search_is_one_message_and_400(console_app: Flask, stored: dict[str, Any]) -> None:
     client = console_app.test_client()
     for query, said in (("since=yesterday", "neither an ISO 8601 time"),
