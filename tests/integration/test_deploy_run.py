@@ -56,6 +56,7 @@ IMAGE_BASE_ENV = {"PATH": "/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sb
 CONTAINER_TMP = "/tmp"  # noqa: S108
 STATUS = b'{"statuses":[{"id":"wamid.DEPLOY1","status":"delivered","timestamp":"1750000000"}]}'
 COMPONENTS = ("migrate", "receiver", "worker", "cron")
+CONSOLE_DEFAULT_BIND = "127.0.0.1:8090"  # `wabahook console` without --bind
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,14 @@ class Passwords:
     owner: str = field(default_factory=lambda: secrets.token_hex(16))
     receiver: str = field(default_factory=lambda: secrets.token_hex(16))
     processor: str = field(default_factory=lambda: secrets.token_hex(16))
+    console: str = field(default_factory=lambda: secrets.token_hex(16))
     redis: str = field(default_factory=lambda: secrets.token_hex(16))
 
     def placeholders(self) -> dict[str, str]:
         """Placeholder of the example files -> password."""
         return {"OWNER-PASSWORD": self.owner, "RECEIVER-PASSWORD": self.receiver,
-                "PROCESSOR-PASSWORD": self.processor, "REDIS-PASSWORD": self.redis}  # fmt: skip
+                "PROCESSOR-PASSWORD": self.processor, "CONSOLE-PASSWORD": self.console,
+                "REDIS-PASSWORD": self.redis}  # fmt: skip
 
     def compose_variables(self) -> dict[str, str]:
         """What deploy/.env would hold for compose."""
@@ -117,6 +120,7 @@ class Flavour:
     metrics_port: int | None
     probes: list[tuple[str, int, str]] = field(default_factory=list)  # process, port, path
     notes: list[str] = field(default_factory=list)
+    console_port: int | None = None  # where the console listens, when the flavour has one
 
 
 class Runner:
@@ -331,6 +335,19 @@ def write_secret(path: Path, content: str, mode: int) -> None:
     path.chmod(mode)
 
 
+def rebind_console(spec: Spec) -> int:
+    """The console's address (--bind, WABAHOOK_CONSOLE_BIND or its default) -> a free
+    loopback port (noted in spec.ports); returns it."""
+    port = free_port()
+    shipped = spec.env.get("WABAHOOK_CONSOLE_BIND", CONSOLE_DEFAULT_BIND)
+    if "--bind" in spec.argv:
+        at = spec.argv.index("--bind") + 1
+        shipped, spec.argv[at] = spec.argv[at], f"127.0.0.1:{port}"
+    spec.ports[int(shipped.rpartition(":")[2])] = port
+    spec.env["WABAHOOK_CONSOLE_BIND"] = f"127.0.0.1:{port}"
+    return port
+
+
 def rebind(spec: Spec, receiver_port: int, metrics_port: int) -> None:
     """Listening addresses -> loopback, their ports -> free ones (noted in spec.ports)."""
     if "WABAHOOK_BIND" in spec.env:
@@ -377,6 +394,9 @@ def finish(flavour: Flavour) -> Flavour:
     for spec in flavour.specs.values():
         spec.argv = this_executable(spec.argv)
         rebind(spec, flavour.receiver_port, metrics)
+    if "console" in flavour.specs:
+        flavour.console_port = rebind_console(flavour.specs["console"])
+        flavour.notes.append(f"console -> 127.0.0.1:{flavour.console_port}")
     if metrics in flavour.specs["worker"].ports.values():
         flavour.metrics_port = metrics
     flavour.notes += [
@@ -402,6 +422,7 @@ def systemd_flavour(deploy: Path, sandbox: Path, servers: Servers, passwords: Pa
         ("receiver", "wabahook-receiver.service", None),
         ("worker", "wabahook-worker@.service", "1"),
         ("cron", "wabahook-cron.service", None),
+        ("console", "wabahook-console.service", None),
     ):
         unit = df.read_unit(folder / file, instance)
         dynamic = unit.value("Service", "DynamicUser") == "yes"
@@ -547,6 +568,7 @@ def kubernetes_flavour(deploy: Path, sandbox: Path, servers: Servers, passwords:
         ("receiver", "Deployment", "wabahook-receiver"),
         ("worker", "Deployment", "wabahook-worker"),
         ("cron", "Deployment", "wabahook-cron"),
+        ("console", "Deployment", "wabahook-console"),
     ):
         pod = df.kubernetes_object(resources, kind, name)["spec"]["template"]["spec"]
         (container,) = pod["containers"]
@@ -696,12 +718,22 @@ def run(flavour: Flavour, runner: Runner, servers: Servers) -> None:
         "status in wabahook.delivery_status",
     )  # fmt: skip
 
-    dbname = flavour.database[2]
-    connected = logins(owner_url, dbname)
-    assert connected == {
+    expected = {
         ("wabahook-receiver", "wabahook_receiver"),
         ("wabahook-worker", "wabahook_processor"),
-    }, f"logins seen: {connected}\n{runner.describe()}"
+    }
+    if flavour.console_port is not None:  # the console shows the event, with its own login
+        runner.start(specs["console"])
+        page = "/messages/wamid.DEPLOY1"
+        wait_while_running(
+            runner, lambda: http_get(flavour.console_port or 0, page)[0] == 200, 30,
+            "the console's page of the message",
+        )  # fmt: skip
+        assert b"delivered" in http_get(flavour.console_port, page)[1], runner.describe()
+        expected.add(("wabahook-console", "wabahook_console"))
+    dbname = flavour.database[2]
+    connected = logins(owner_url, dbname)
+    assert connected == expected, f"logins seen: {connected}\n{runner.describe()}"
     if flavour.metrics_port is not None:
         code, body = http_get(flavour.metrics_port, "/metrics")
         assert code == 200, runner.describe()
@@ -736,11 +768,13 @@ def run(flavour: Flavour, runner: Runner, servers: Servers) -> None:
 
     exited = [n for n, (_, p) in runner.started.items() if n != "migrate" and p.poll() is not None]
     assert not exited, f"{', '.join(exited)} exited before the stop\n{runner.describe()}"
-    codes = runner.stop(["receiver", "worker", "cron"])
+    codes = runner.stop(
+        [name for name in ("receiver", "worker", "cron", "console") if name in specs]
+    )
     # A clean stop: 0, or death by the stop signal itself (systemd and kubelet count it clean).
     clean = {name: {0, -specs[name].stop_signal} for name in codes}
     assert all(codes[n] in clean[n] for n in codes), f"stopped: {codes}\n{runner.describe()}"
-    for name in COMPONENTS:
+    for name in specs:
         assert "Traceback" not in runner.output(name), f"{name}\n{runner.describe()}"
 
 
