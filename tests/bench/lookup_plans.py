@@ -41,8 +41,12 @@ SELECT wabahook.create_raw_event_partition(
     (date_trunc('month', now() AT TIME ZONE 'UTC') - make_interval(months => k))::date)
 FROM generate_series(1, 13) k
 """
-# One delivery per message carrying its statuses (raw_event_id = m in the bench).
-STATUS_EVENTS = """
+
+
+def deliveries(value_members: str, rows: str) -> str:
+    """INSERT of one Cloud API delivery per row of `rows`, its `value` holding
+    `value_members` (jsonb_build_object arguments) besides the number's metadata."""
+    return f"""
 INSERT INTO wabahook.raw_events (id, channel, received_at, body, body_sha256, content_type, request_id)
 SELECT raw_event_id, channel, received_at, body, sha256(body), 'application/json', 'bench-' || raw_event_id
 FROM (
@@ -53,15 +57,22 @@ FROM (
                 'messaging_product', 'whatsapp',
                 'metadata', jsonb_build_object('display_phone_number', '15550783881',
                                                'phone_number_id', '106540352242922'),
-                'statuses', statuses))))))::text, 'UTF8') AS body
-    FROM (SELECT raw_event_id, channel, received_at,
+                {value_members}))))))::text, 'UTF8') AS body
+    FROM {rows}
+) b
+"""
+
+
+# One delivery per message carrying its statuses (raw_event_id = m in the bench).
+STATUS_EVENTS = deliveries(
+    "'statuses', statuses",
+    """(SELECT raw_event_id, channel, received_at,
                  jsonb_agg(jsonb_build_object(
                      'id', message_id, 'status', status,
                      'timestamp', extract(epoch FROM status_at)::bigint::text,
                      'recipient_id', recipient_id) ORDER BY status_at) AS statuses
-          FROM wabahook.status_event GROUP BY raw_event_id, channel, received_at) s
-) b
-"""
+          FROM wabahook.status_event GROUP BY raw_event_id, channel, received_at) s""",
+)
 # Inbound messages from the same customers ('49' || n), ids after the status events'.
 INBOUND = """
 INSERT INTO wabahook.inbound_message
@@ -73,23 +84,12 @@ SELECT 'ch' || (k %% 5), 'in' || k, '49' || (k %% 100000), 'text', t.at, '106540
 FROM generate_series(1, %(count)s) k
 CROSS JOIN LATERAL (SELECT now() - (k %% 365) * interval '1 day' - (k * 7 %% 86400) * interval '1 second' AS at) t
 """
-INBOUND_EVENTS = """
-INSERT INTO wabahook.raw_events (id, channel, received_at, body, body_sha256, content_type, request_id)
-SELECT raw_event_id, channel, received_at, body, sha256(body), 'application/json', 'bench-' || raw_event_id
-FROM (
-    SELECT raw_event_id, channel, received_at, convert_to(jsonb_build_object(
-        'object', 'whatsapp_business_account',
-        'entry', jsonb_build_array(jsonb_build_object('id', '102290129340398', 'changes',
-            jsonb_build_array(jsonb_build_object('field', 'messages', 'value', jsonb_build_object(
-                'messaging_product', 'whatsapp',
-                'metadata', jsonb_build_object('display_phone_number', '15550783881',
-                                               'phone_number_id', '106540352242922'),
-                'contacts', jsonb_build_array(jsonb_build_object(
+INBOUND_EVENTS = deliveries(
+    """'contacts', jsonb_build_array(jsonb_build_object(
                     'profile', jsonb_build_object('name', 'Customer ' || wa_id), 'wa_id', wa_id)),
-                'messages', jsonb_build_array(payload)))))))::text, 'UTF8') AS body
-    FROM wabahook.inbound_message
-) b
-"""
+                'messages', jsonb_build_array(payload)""",
+    "wabahook.inbound_message",
+)
 # Sender retries: 1 % of deliveries arrive again, same bytes, 30 s later.
 RETRIES = """
 INSERT INTO wabahook.raw_events (id, channel, received_at, body, body_sha256, content_type, request_id)

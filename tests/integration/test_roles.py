@@ -11,7 +11,8 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -40,6 +41,13 @@ def own_server() -> Iterator[str]:
             for user, role in (("intake", "receiver"), ("worker", "processor"), ("bi", "analyst")):
                 conn.execute(f"CREATE USER {user} LOGIN IN ROLE wabahook_{role}".encode())
         yield url
+
+
+def assert_refused(conn: psycopg.Connection[Any], statements: Iterable[str]) -> None:
+    """Each statement is refused to this login for want of a privilege."""
+    for statement in statements:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(statement.encode())
 
 
 def as_user(url: str, user: str) -> str:
@@ -71,9 +79,7 @@ def test_receiver_role_stores_but_cannot_read_or_change_events(own_server: str) 
     channels.add_channel(owner, "off")
     channels.set_enabled(owner, "off", False)
     with psycopg.connect(as_user(own_server, "intake"), autocommit=True) as conn:
-        for statement in forbidden:
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                conn.execute(statement.encode())
+        assert_refused(conn, forbidden)
         # The receiver's login alone cannot store for a made-up or a disabled channel.
         for name in ("nosuch", "off"):
             stored = conn.execute(
@@ -119,14 +125,15 @@ def test_a_meta_channel_works_with_the_receivers_login_alone(own_server: str) ->
     finally:
         app.extensions["wabahook"].db.close()
     with psycopg.connect(as_user(own_server, "worker"), autocommit=True) as conn:
-        for statement in (
-            "DELETE FROM wabahook.channel_meta_secrets",
-            "DELETE FROM wabahook.secret_key_check",
-            "SELECT sealed FROM wabahook.channel_meta_secrets",
-            "UPDATE wabahook.channel_credentials SET expires_at = now()",
-        ):
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                conn.execute(statement.encode())
+        assert_refused(
+            conn,
+            (
+                "DELETE FROM wabahook.channel_meta_secrets",
+                "DELETE FROM wabahook.secret_key_check",
+                "SELECT sealed FROM wabahook.channel_meta_secrets",
+                "UPDATE wabahook.channel_credentials SET expires_at = now()",
+            ),
+        )
     with psycopg.connect(own_server, autocommit=True) as conn:
         # The module's other receivers start without a key: no meta channel may stay.
         conn.execute("DELETE FROM wabahook.channel_meta_secrets")
@@ -176,14 +183,15 @@ def test_processor_drains_and_analyst_reads_views_only(own_server: str) -> None:
         assert conn.execute("SELECT count(*) FROM wabahook.delivery_funnel_daily").fetchone() == (
             1,
         )
-        for statement in (
-            "SELECT * FROM wabahook.raw_events",
-            "SELECT * FROM wabahook.event_queue",
-            "SELECT * FROM wabahook.channel_credentials",
-            "DELETE FROM wabahook.message_delivery",
-        ):
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                conn.execute(statement.encode())
+        assert_refused(
+            conn,
+            (
+                "SELECT * FROM wabahook.raw_events",
+                "SELECT * FROM wabahook.event_queue",
+                "SELECT * FROM wabahook.channel_credentials",
+                "DELETE FROM wabahook.message_delivery",
+            ),
+        )
 
 
 def test_gunicorn_receiver_runs_with_the_receiver_role(
@@ -334,13 +342,14 @@ def test_processor_cannot_take_a_partition_name(own_server: str) -> None:
 
 def test_processor_cannot_touch_the_migration_record(own_server: str) -> None:
     with psycopg.connect(as_user(own_server, "worker"), autocommit=True) as conn:
-        for statement in (
-            "SELECT * FROM wabahook.schema_migrations",
-            "INSERT INTO wabahook.schema_migrations (version, name, checksum)"
-            " VALUES (9999, 'planted', 'x')",
-        ):
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                conn.execute(statement.encode())
+        assert_refused(
+            conn,
+            (
+                "SELECT * FROM wabahook.schema_migrations",
+                "INSERT INTO wabahook.schema_migrations (version, name, checksum)"
+                " VALUES (9999, 'planted', 'x')",
+            ),
+        )
 
 
 def test_a_login_that_may_not_alter_the_roles_is_told_how_to_fix_it(own_server: str) -> None:
@@ -394,15 +403,16 @@ def test_the_console_runs_with_its_own_role(own_server: str) -> None:
         ).fetchone()
     assert queued == (1,)
     with psycopg.connect(as_user(own_server, "ops"), autocommit=True) as conn:
-        for statement in (
-            "SELECT * FROM wabahook.channel_credentials",
-            "SELECT * FROM wabahook.channel_meta_secrets",
-            "DELETE FROM wabahook.raw_events",
-            "DELETE FROM wabahook.event_queue",
-            "INSERT INTO wabahook.event_queue (raw_event_id, received_at, channel)"
-            " VALUES (1, now(), 'desk')",
-            "UPDATE wabahook.channels SET enabled = false",
-            "SELECT wabahook.store_event('desk', '\\x00', '\\x00', NULL, '{}', NULL, 'r')",
-        ):
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                conn.execute(statement.encode())
+        assert_refused(
+            conn,
+            (
+                "SELECT * FROM wabahook.channel_credentials",
+                "SELECT * FROM wabahook.channel_meta_secrets",
+                "DELETE FROM wabahook.raw_events",
+                "DELETE FROM wabahook.event_queue",
+                "INSERT INTO wabahook.event_queue (raw_event_id, received_at, channel)"
+                " VALUES (1, now(), 'desk')",
+                "UPDATE wabahook.channels SET enabled = false",
+                "SELECT wabahook.store_event('desk', '\\x00', '\\x00', NULL, '{}', NULL, 'r')",
+            ),
+        )
