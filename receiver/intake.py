@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import logging
@@ -12,6 +13,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from flask import Blueprint, Flask, Response, abort, g, jsonify, request
@@ -49,6 +51,33 @@ RETRY_AFTER_SECONDS = "5"
 MAX_CHALLENGE_CHARS = 512
 STORED_ANSWER = '{"event_id":%d,"status":"stored"}\n'
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+@dataclass(slots=True)
+class _Facts:
+    """What the request's log line and metrics say, gathered as it is handled.
+
+    One object on `g` rather than a field each: every `g` access goes through a
+    context-local proxy, and intake pays for each of them on every request.
+    """
+
+    started: float
+    request_id: str
+    channel: str | None = None
+    authenticated: bool = False
+    event_id: int | None = None
+
+
+def _facts() -> _Facts:
+    facts: _Facts = g.facts
+    return facts
+
+
+def _header(environ: dict[str, Any], key: str) -> list[str]:
+    """A header's values as werkzeug's getlist gives them from a WSGI environ (one at most:
+    the server joins repeated headers), without walking every header to find it."""
+    value = environ.get(key)
+    return [] if value is None else [value]
 
 
 def channel_auth_loader(
@@ -102,12 +131,14 @@ def channel_auth_loader(
 @blueprint.route("/webhooks/<channel>", methods=["POST"], provide_automatic_options=False)
 def receive(channel: str) -> Response:
     """Store one delivery and acknowledge it; processing happens later, elsewhere."""
-    g.channel = channel
+    facts = _facts()
+    facts.channel = channel
     app_state = state()
     authenticator = app_state.authenticator
     limit = app_state.settings.max_body_bytes
+    environ = request.environ
     auth = authenticator.lookup(channel)
-    signature = parse_signature(request.headers.getlist("X-Hub-Signature-256"))
+    signature = parse_signature(_header(environ, "HTTP_X_HUB_SIGNATURE_256"))
     if auth is not None and auth.is_meta:
         # Meta signs the body: a request without a well-formed signature is refused
         # before its body is read, a wrong signature after.
@@ -115,7 +146,7 @@ def receive(channel: str) -> Response:
             abort(401)
         body = _read_body(limit)
         authenticated = authenticator.check_signature(auth, signature, body)
-    elif authenticator.check_basic(auth, parse_basic(request.headers.getlist("Authorization"))):
+    elif authenticator.check_basic(auth, parse_basic(_header(environ, "HTTP_AUTHORIZATION"))):
         body = _read_body(limit)
         authenticated = True
     else:
@@ -126,10 +157,9 @@ def receive(channel: str) -> Response:
         authenticated = False
     if not authenticated:
         abort(401)
-    g.authenticated = True
+    facts.authenticated = True
     if not body:
         abort(400, "empty body")
-    environ = request.environ
     row = {
         "channel": channel,
         "body": body,
@@ -137,7 +167,7 @@ def receive(channel: str) -> Response:
         "content_type": environ.get("CONTENT_TYPE") or None,
         "headers": _kept_headers(environ),
         "client_addr": _client_address(environ.get("REMOTE_ADDR")),
-        "request_id": g.request_id,
+        "request_id": facts.request_id,
     }
     if app_state.writer is not None:  # request threads: one commit for whatever gathered
         event_id = app_state.writer.store(row, timeout=app_state.settings.db_timeout)
@@ -146,7 +176,7 @@ def receive(channel: str) -> Response:
     if event_id is None:
         # Disabled or removed since this process cached its credentials: nothing stored.
         abort(401)
-    g.event_id = event_id
+    facts.event_id = event_id
     # What jsonify(event_id=..., status="stored") writes, without its encoder per request.
     response = Response(STORED_ANSWER % event_id, mimetype="application/json")
     # The nudge runs once the answer is sent: Redis never delays the 200.
@@ -157,7 +187,7 @@ def receive(channel: str) -> Response:
 @blueprint.route("/webhooks/<channel>", methods=["GET"], provide_automatic_options=False)
 def handshake(channel: str) -> Response:
     """Meta's verification of a callback URL: the challenge back, for the right token only."""
-    g.channel = channel
+    _facts().channel = channel
     args = request.args
     if request.method != "GET" or "hub.mode" not in args:
         raise MethodNotAllowed(valid_methods=["GET", "POST"])
@@ -183,34 +213,36 @@ def register_hooks(app: Flask) -> None:
 
 
 def _start_request() -> None:
-    g.started = time.perf_counter()
+    started = time.perf_counter()
     supplied = request.environ.get("HTTP_X_REQUEST_ID", "")
-    g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+    g.facts = _Facts(started, supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex)
 
 
 def _finish_request(response: Response) -> Response:
     """The request's one log line (gunicorn's own access line is off by default)."""
-    response.headers["X-Request-ID"] = g.request_id
-    elapsed = time.perf_counter() - g.started
-    environ = request.environ
+    facts = _facts()
+    response.headers["X-Request-ID"] = facts.request_id
+    elapsed = time.perf_counter() - facts.started
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    environ = req.environ
     path = environ.get("PATH_INFO", "")
     if path.startswith("/webhooks/"):
         # Only authenticated channels become label values: made-up names stay "-".
-        channel = g.get("channel") if g.get("authenticated") else None
+        channel = facts.channel if facts.authenticated else None
         state().metrics.observe(channel, response.status_code, elapsed)
     if path not in QUIET_PATHS:
         log.info(
             "request",
             extra={
-                "request_id": g.request_id,
+                "request_id": facts.request_id,
                 "method": environ.get("REQUEST_METHOD"),
-                "path": request.path,
-                "channel": g.get("channel"),
+                "path": req.path,
+                "channel": facts.channel,
                 "status": response.status_code,
                 "duration_ms": round(elapsed * 1000, 2),
-                "bytes": request.content_length,
-                "event_id": g.get("event_id"),
-                "client": request.remote_addr,
+                "bytes": req.content_length,
+                "event_id": facts.event_id,
+                "client": req.remote_addr,
             },
         )
     return response
@@ -246,7 +278,11 @@ def _database_unavailable(error: DatabaseError) -> Response:
     # Any database trouble, even one that is our own bug, is a 503: the sender retries
     # (for up to 7 days) and nothing is lost, where a 500 would say nothing useful.
     level = logging.WARNING if isinstance(error, DatabaseUnavailable) else logging.ERROR
-    log.log(level, "database unavailable", extra={"error": str(error), "request_id": g.request_id})
+    log.log(
+        level,
+        "database unavailable",
+        extra={"error": str(error), "request_id": _facts().request_id},
+    )
     return _retry_later()
 
 
@@ -254,7 +290,7 @@ def _secrets_unavailable(error: SecretsUnavailable) -> Response:
     # This server's configuration is at fault, not the sender: 503, never 401, so Meta
     # retries and nothing is lost once the key is set right.
     log.error("meta channel secrets unavailable",
-              extra={"error": str(error), "request_id": g.request_id})  # fmt: skip
+              extra={"error": str(error), "request_id": _facts().request_id})  # fmt: skip
     return _retry_later()
 
 
@@ -319,6 +355,7 @@ def _kept_headers(environ: dict[str, Any]) -> dict[str, str]:
     return {name: environ[key] for name, key in STORED_HEADERS.items() if environ.get(key)}
 
 
+@functools.lru_cache(maxsize=1024)  # the same few addresses: the load balancer's hops
 def _client_address(remote_addr: str | None) -> str | None:
     """The client's address for `inet`; a malformed forwarded value is None, never an error."""
     try:
