@@ -71,6 +71,11 @@ def cpu_by_group(gunicorn_pid: int, postgres_pid: int | None) -> dict[str, float
     return groups
 
 
+def tree_seconds(root: int) -> float:
+    """CPU seconds so far of the process tree under `root`."""
+    return cpu_by_group(root, -1)["gunicorn"]
+
+
 def children_cpu() -> float:
     """CPU seconds of this process's reaped children (the load generator's runs)."""
     usage = os.times()

@@ -28,12 +28,14 @@ from rq import Queue, SimpleWorker
 from processors.migrate import migrate
 from processors.pipeline.drain import BATCH_SIZE, DrainResult, drain, drain_batch
 from processors.pipeline.projections import projection_tables
+from processors.pipeline.rebuild import rebuild
 from receiver.config import Secret
 from receiver.db import Database
 from tests.corpus import CASES
 from tests.support.servers import create_database, drop_database, postgres_server, redis_server
 
 TARGET_EVENTS_PER_SECOND = 25_000
+TARGET_REBUILD_SECONDS_PER_MILLION = 60
 POISON_BATCH = 1000
 POISONED_EVENTS = 5
 TARGET_POISON_RATIO = 3.0
@@ -48,8 +50,8 @@ def corpus(events: int, offset: int = 0) -> Iterator[bytes]:
         yield bodies[i % len(bodies)].replace(b'"id":"', b'"id":"%d-' % (offset + i))
 
 
-def load(url: str, events: int, offset: int = 0) -> float:
-    """COPY the events into raw_events and the queue; returns seconds taken."""
+def load(url: str, events: int, offset: int = 0, *, queued: bool = True) -> float:
+    """COPY the events into raw_events (and the queue, when `queued`); returns seconds taken."""
     started = time.perf_counter()
     with psycopg.connect(url) as conn, conn.cursor() as cur:
         with cur.copy(
@@ -57,11 +59,12 @@ def load(url: str, events: int, offset: int = 0) -> float:
         ) as copy:
             for body in corpus(events, offset):
                 copy.write_row(("bench", body, hashlib.sha256(body).digest(), "bench"))
-        cur.execute(
-            "INSERT INTO wabahook.event_queue (raw_event_id, received_at, channel)"
-            " SELECT id, received_at, channel FROM wabahook.raw_events"
-            " ON CONFLICT (raw_event_id) DO NOTHING"
-        )
+        if queued:
+            cur.execute(
+                "INSERT INTO wabahook.event_queue (raw_event_id, received_at, channel)"
+                " SELECT id, received_at, channel FROM wabahook.raw_events"
+                " ON CONFLICT (raw_event_id) DO NOTHING"
+            )
         cur.execute("ANALYZE")
     return time.perf_counter() - started
 
@@ -91,6 +94,33 @@ def measure_drain(url: str, events: int, batch_size: int) -> dict[str, Any]:
         "failed": stats.failed,
         "messages": stats.items["messages"],
         "statuses": stats.items["statuses"],
+    }
+
+
+def measure_rebuild(url: str, drained: int, events: int, batch_size: int) -> dict[str, Any]:
+    """`wabahook rebuild`'s own function over `events` stored events: the drained ones and
+    more loaded (unqueued: already processed, as in a store being rebuilt)."""
+    if events > drained:
+        print(f"loading {events - drained} more events for the rebuild ...", file=sys.stderr)
+        load(url, events - drained, offset=drained, queued=False)
+    db = Database(Secret(url), application_name="wabahook-bench-rebuild", timeout=600)
+    logging.getLogger("wabahook").setLevel(logging.WARNING)
+    try:
+        print(f"rebuilding {events} events ...", file=sys.stderr)
+        started = time.perf_counter()
+        stats = rebuild(db, batch_size=batch_size)
+        seconds = time.perf_counter() - started
+    finally:
+        db.close()
+    assert stats.totals.events == events, (stats.totals.events, events)
+    per_million = seconds / events * 1_000_000
+    return {
+        "events": events,
+        "seconds": round(seconds, 3),
+        "events_per_second": round(events / seconds),
+        "seconds_per_million": round(per_million, 1),
+        "target_seconds_per_million": TARGET_REBUILD_SECONDS_PER_MILLION,
+        "meets_target": per_million <= TARGET_REBUILD_SECONDS_PER_MILLION,
     }
 
 
@@ -236,6 +266,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--baseline-events", type=int, default=5_000)
+    parser.add_argument(
+        "--rebuild-events", type=int, default=1_000_000, help="events rebuilt (0: no rebuild)"
+    )
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     parser.add_argument("--poison-repeats", type=int, default=7)
     parser.add_argument("--out", type=Path, default=Path("bench-report.json"))
@@ -252,6 +285,11 @@ def main() -> None:
             load_seconds = load(url, args.events)
             print("draining with one worker ...", file=sys.stderr)
             result = measure_drain(url, args.events, args.batch_size)
+            rebuilt = (
+                measure_rebuild(url, args.events, args.rebuild_events, args.batch_size)
+                if args.rebuild_events
+                else None
+            )
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute("TRUNCATE wabahook.raw_events, wabahook.event_results")
             load(url, args.baseline_events)
@@ -279,6 +317,7 @@ def main() -> None:
         "target_events_per_second": TARGET_EVENTS_PER_SECOND,
         "meets_target": result["events_per_second"] >= TARGET_EVENTS_PER_SECOND,
         "poisoned_batch": poisoned,
+        "rebuild": rebuilt,
     }
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))

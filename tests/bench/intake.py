@@ -3,10 +3,12 @@
 All on a private durable PostgreSQL the run starts (or --database-url):
 - sync workers: a no-op Flask app (the ceiling), the naive design (pool, headers as
   jsonb, one RQ job per request), the lean floor (store_event on one connection,
-  nothing else), wabahook's receiver, and the receiver with PostgreSQL's own group
-  commit (commit_delay);
+  nothing else), the lean floor of an out-of-process writer (tests/bench/writer_floor.py
+  commits for every worker), wabahook's receiver, and the receiver with PostgreSQL's own
+  group commit (commit_delay);
 - gthread workers: the no-op app, the lean floor of group commit (request threads and
-  wabahook's GroupWriter, nothing else) and the receiver committing in groups.
+  wabahook's GroupWriter, nothing else), the out-of-process writer's floor, and the
+  receiver committing in groups.
 Each gets wrk's closed-loop load and reports CPU microseconds per request by process
 group; the no-op app and the receivers then get an open-loop 1,000 req/s
 (tests/bench/openloop.py); py-spy, when installed, samples lean and both receivers in
@@ -44,7 +46,7 @@ from processors.serving import gunicorn_command
 from receiver.config import Secret
 from receiver.db import Database
 from tests.bench.commit_probe import probe
-from tests.bench.cpu import cpu_per_request, profile, summarize
+from tests.bench.cpu import cpu_per_request, profile, summarize, tree_seconds
 from tests.bench.naive_app import NAIVE_TABLE
 from tests.bench.openloop import run_open_loop
 from tests.corpus import CASES
@@ -65,10 +67,17 @@ APPS = (
     ("noop", "tests.bench.noop_app:create_app()", None, SYNC),
     ("naive", "tests.bench.naive_app:create_app()", "public.naive_events", SYNC),
     ("lean", "tests.bench.lean_app:create_app()", "wabahook.raw_events", SYNC),
+    ("lean_writer", "tests.bench.lean_writer_app:create_app()", "wabahook.raw_events", SYNC),
     ("receiver", "receiver:create_app()", "wabahook.raw_events", SYNC),
     ("receiver_commit_delay", "receiver:create_app()", "wabahook.raw_events", SYNC),
     ("noop_gthread", "tests.bench.noop_app:create_app()", None, GTHREAD),
     ("lean_gthread", "tests.bench.lean_group_app:create_app()", "wabahook.raw_events", GTHREAD),
+    (
+        "lean_writer_gthread",
+        "tests.bench.lean_writer_app:create_app()",
+        "wabahook.raw_events",
+        GTHREAD,
+    ),
     ("receiver_gthread", "receiver:create_app()", "wabahook.raw_events", GTHREAD),
 )
 OPEN_LOOP = ("noop", "receiver", "receiver_gthread")
@@ -158,6 +167,19 @@ def bench_server(url: str | None) -> Iterator[tuple[str, int | None]]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def start_writer(url: str, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """tests/bench/writer_floor.py on a socket in `folder`, ready for connections."""
+    path = str(folder / "writer.sock")
+    process = subprocess.Popen([sys.executable, "-m", "tests.bench.writer_floor", path, url],
+                               cwd=ROOT)  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not os.path.exists(path):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the bench's writer did not start")
+        time.sleep(0.05)
+    return process, path
+
+
 def set_commit_delay(server: str, delay_us: int, siblings: int) -> None:
     """PostgreSQL's own group commit (0: off): a committing backend waits `delay_us` for
     others when at least `siblings` other transactions are open. Our private server only."""
@@ -186,6 +208,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0, help="open-loop requests/s offered")
     parser.add_argument("--database-url", help="a server to use instead of a private durable one")
     parser.add_argument("--out", type=Path, default=Path("bench-intake.json"))
+    parser.add_argument(
+        "--only",
+        type=lambda text: set(text.split(",")),
+        help="comma-separated labels to run (default: all); ratios need their no-op app",
+    )
     args = parser.parse_args()
     body = next(
         case.body
@@ -218,20 +245,30 @@ def main() -> None:
             open_loop: dict[str, Any] = {}
             headers = {"Content-Type": "application/json", "Authorization": auth}
             private = postmaster is not None
-            apps = [app for app in APPS if private or app[0] != "receiver_commit_delay"]
+            apps = [app for app in APPS if (private or app[0] != "receiver_commit_delay")
+                    and (args.only is None or app[0] in args.only)]  # fmt: skip
             for label, app, table, extra in apps:
                 if label == "receiver_commit_delay":
                     set_commit_delay(server, COMMIT_DELAY_US, COMMIT_SIBLINGS)
+                writer = start_writer(url, Path(tmp)) if "lean_writer" in label else None
+                if writer is not None:
+                    extra = {**extra, "WABAHOOK_BENCH_WRITER": writer[1]}
                 process, base = serve(app, {**env, **extra}, args.workers)
                 try:
                     run_wrk(f"{base}/webhooks/bench", script, 2, args.connections)  # warm up
                     before = settled_rows(url, table)
                     print(f"{label}: {args.seconds} s of load ...", file=sys.stderr)
                     result: dict[str, Any] = {}
+                    writer_before = tree_seconds(writer[0].pid) if writer else 0.0
                     with cpu_per_request(process.pid, postmaster, result):
                         result.update(run_wrk(
                             f"{base}/webhooks/bench", script, args.seconds, args.connections
                         ))  # fmt: skip
+                    if writer is not None:
+                        spent = tree_seconds(writer[0].pid) - writer_before
+                        result["cpu_us_per_request"]["writer"] = round(
+                            spent / max(1, result["requests"]) * 1e6
+                        )
                     if table:
                         # wrk stops with up to one request per connection in flight: stored,
                         # never counted as answered. Every 200 it counted must be a row.
@@ -268,6 +305,9 @@ def main() -> None:
                 finally:
                     process.terminate()
                     process.wait(timeout=30)
+                    if writer is not None:
+                        writer[0].terminate()
+                        writer[0].wait(timeout=30)
                     if label == "receiver_commit_delay":
                         set_commit_delay(server, 0, 5)
         finally:
@@ -279,14 +319,14 @@ def main() -> None:
                 client.delete(key)
             client.srem("rq:queues", f"rq:queue:{queue}", f"rq:queue:{queue}-naive")
             client.close()
-    noop_rps = results["noop"]["requests_per_second"]
 
-    def ratio(label: str) -> float | None:
-        if label not in results:
+    def ratio(label: str, baseline: str | None = None) -> float | None:
+        baseline = baseline or ("noop_gthread" if "gthread" in label else "noop")
+        if label not in results or baseline not in results:
             return None
-        baseline = results["noop_gthread" if "gthread" in label else "noop"]
         return round(
-            float(results[label]["requests_per_second"]) / baseline["requests_per_second"], 3
+            float(results[label]["requests_per_second"]) / results[baseline]["requests_per_second"],
+            3,
         )
 
     report = {
@@ -304,9 +344,7 @@ def main() -> None:
         "ratio_to_noop": {label: ratio(label) for label in results},
         "intake_ratio": ratio("receiver"),
         "intake_ratio_group_commit": ratio("receiver_gthread"),
-        "intake_ratio_group_commit_vs_sync_noop": round(
-            results["receiver_gthread"]["requests_per_second"] / noop_rps, 3
-        ),
+        "intake_ratio_group_commit_vs_sync_noop": ratio("receiver_gthread", "noop"),
         "intake_ratio_postgresql_commit_delay": ratio("receiver_commit_delay"),
         "commit_delay": {"commit_delay_us": COMMIT_DELAY_US, "commit_siblings": COMMIT_SIBLINGS},
         "target_intake_ratio": 0.75,
