@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ def rebuild(
     *,
     batch_size: int = draining.BATCH_SIZE,
     on_progress: Callable[[RebuildStats], None] | None = None,
+    lanes: int = draining.LANES,
 ) -> RebuildStats:
     """Project every raw event into fresh tables aside, then swap them in atomically.
 
@@ -54,12 +56,9 @@ def rebuild(
     stats = RebuildStats()
     _prepare(db)
     with db.connection() as conn:
-        last, until = 0, _newest_event(conn)
-    while last < until:
-        with db.transaction(timeout=MAINTENANCE_SECONDS) as conn:
-            last = _project_range(conn, last, until, batch_size, stats)
-        if on_progress is not None:
-            on_progress(stats)
+        before_oldest, until = _event_bounds(conn)
+    _project_all(db, before_oldest, until, batch_size, stats, on_progress, lanes)
+    last = until
     with db.transaction(timeout=MAINTENANCE_SECONDS) as conn:
         # Drains wait here until the swap commits, then carry on with the new tables.
         conn.execute(
@@ -100,6 +99,56 @@ def _prepare(db: Database) -> None:
                     table=sql.Identifier(ASIDE, table), like=sql.Identifier(LIVE, table)
                 )
             )
+
+
+def _project_all(
+    db: Database,
+    after: int,
+    until: int,
+    batch_size: int,
+    stats: RebuildStats,
+    on_progress: Callable[[RebuildStats], None] | None,
+    lanes: int,
+) -> None:
+    """Project the events with after < id <= until, in windows of `batch_size` ids, each
+    in its own transaction, on `lanes` connections at once (as a drain does: one lane
+    parses in Python while another waits for PostgreSQL). Projections do not depend on
+    the order events are projected in, so windows may finish in any order."""
+    windows = iter(range(after, until, batch_size))
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def lane() -> None:
+        try:
+            while not errors:
+                with lock:
+                    start = next(windows, None)
+                if start is None:
+                    return
+                done = RebuildStats()
+                with db.transaction(timeout=MAINTENANCE_SECONDS) as conn:
+                    _project_range(conn, start, min(start + batch_size, until), batch_size, done)
+                with lock:
+                    stats.totals += done.totals
+                    if on_progress is not None:
+                        on_progress(stats)
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=lane, name=f"rebuild-lane-{n}") for n in range(lanes)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+def _event_bounds(conn: draining.Connection) -> tuple[int, int]:
+    """(the id before the oldest stored event, the newest id): the range to project."""
+    row = conn.execute(query("raw_event_bounds")).fetchone()
+    assert row is not None
+    return int(row["before_oldest"]), int(row["newest"])
 
 
 def _newest_event(conn: draining.Connection) -> int:

@@ -159,6 +159,12 @@ SELECT count(*) AS events, coalesce(sum(octet_length(body)), 0) AS bytes FROM wa
 -- name: newest_raw_event
 SELECT coalesce(max(id), 0) AS newest FROM wabahook.raw_events;
 
+-- name: raw_event_bounds
+-- The ids a rebuild projects: after before_oldest, up to newest (retention may have
+-- dropped the oldest months, so the ids need not start near 1).
+SELECT coalesce(min(id) - 1, 0) AS before_oldest, coalesce(max(id), 0) AS newest
+FROM wabahook.raw_events;
+
 -- name: raw_event_partitions
 -- Monthly partitions of raw_events (not the default one), oldest first.
 SELECT c.relname AS name,
