@@ -152,34 +152,49 @@ def drain(
     totals = DrainResult()
     deadline = None if time_budget is None else time.monotonic() + time_budget
     lock = threading.Lock()
+
+    def lane(failed: threading.Event) -> None:
+        nonlocal totals
+        while not failed.is_set() and (deadline is None or time.monotonic() < deadline):
+            result = drain_batch(db, batch_size)
+            if result.claimed:
+                with lock:
+                    totals += result
+                    if on_batch is not None:
+                        on_batch(result)
+            if result.claimed < batch_size:
+                return
+
+    run_lanes(lane, lanes, "drain-lane")
+    return totals
+
+
+def run_lanes(lane: Callable[[threading.Event], None], lanes: int, name: str) -> None:
+    """Run `lane` on `lanes` threads at once (in this thread when one) and wait for them.
+
+    A lane that raises sets the event every lane is given, so that the others stop after
+    their current batch; the first error is raised here, in the caller's thread.
+    """
+    failed = threading.Event()
     errors: list[BaseException] = []
 
-    def lane() -> None:
-        nonlocal totals
+    def guarded() -> None:
         try:
-            while not errors and (deadline is None or time.monotonic() < deadline):
-                result = drain_batch(db, batch_size)
-                if result.claimed:
-                    with lock:
-                        totals += result
-                        if on_batch is not None:
-                            on_batch(result)
-                if result.claimed < batch_size:
-                    return
+            lane(failed)
         except BaseException as exc:  # re-raised in the caller's thread
             errors.append(exc)
+            failed.set()
 
     if lanes <= 1:
-        lane()
+        guarded()
     else:
-        threads = [threading.Thread(target=lane, name=f"drain-lane-{n}") for n in range(lanes)]
+        threads = [threading.Thread(target=guarded, name=f"{name}-{n}") for n in range(lanes)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
     if errors:
         raise errors[0]
-    return totals
 
 
 def drain_batch(db: Database, batch_size: int = BATCH_SIZE) -> DrainResult:

@@ -116,32 +116,22 @@ def _project_all(
     the order events are projected in, so windows may finish in any order."""
     windows = iter(range(after, until, batch_size))
     lock = threading.Lock()
-    errors: list[BaseException] = []
 
-    def lane() -> None:
-        try:
-            while not errors:
-                with lock:
-                    start = next(windows, None)
-                if start is None:
-                    return
-                done = RebuildStats()
-                with db.transaction(timeout=MAINTENANCE_SECONDS) as conn:
-                    _project_range(conn, start, min(start + batch_size, until), batch_size, done)
-                with lock:
-                    stats.totals += done.totals
-                    if on_progress is not None:
-                        on_progress(stats)
-        except BaseException as exc:  # re-raised in the caller's thread
-            errors.append(exc)
+    def lane(failed: threading.Event) -> None:
+        while not failed.is_set():
+            with lock:
+                start = next(windows, None)
+            if start is None:
+                return
+            done = RebuildStats()
+            with db.transaction(timeout=MAINTENANCE_SECONDS) as conn:
+                _project_range(conn, start, min(start + batch_size, until), batch_size, done)
+            with lock:
+                stats.totals += done.totals
+                if on_progress is not None:
+                    on_progress(stats)
 
-    threads = [threading.Thread(target=lane, name=f"rebuild-lane-{n}") for n in range(lanes)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
+    draining.run_lanes(lane, lanes, "rebuild-lane")
 
 
 def _event_bounds(conn: draining.Connection) -> tuple[int, int]:
