@@ -10,7 +10,8 @@ Frames: a 4-byte length, then the row's seven fields, each a 4-byte length and b
 (channel, body, body_sha256, content_type, headers JSON, client address, request id).
 Answers: the event id as 8 signed bytes, -1 for "not stored".
 
-Run: python -m tests.bench.writer_floor SOCKET DATABASE_URL
+Run: python -m tests.bench.writer_floor SOCKET DATABASE_URL (WABAHOOK_BENCH_GATHER_MS: how
+long a batch may wait for company; 0, the default: never).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import selectors
 import socket
 import struct
 import sys
+import time
 from typing import cast
 
 import psycopg
@@ -49,8 +51,9 @@ def decode(payload: bytes) -> list[bytes]:
     return fields
 
 
-def serve(path: str, url: str) -> None:
-    """Answer rows until killed."""
+def serve(path: str, url: str, gather_seconds: float = 0.0, gather_rows: int = 16) -> None:
+    """Answer rows until killed. With `gather_seconds`, a batch waits up to that long after
+    its first row for `gather_rows` rows: fewer, larger commits, for some latency."""
     conn = psycopg.connect(url, autocommit=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     if os.path.exists(path):
@@ -61,32 +64,48 @@ def serve(path: str, url: str) -> None:
     selector.register(listener, selectors.EVENT_READ)
     buffers: dict[socket.socket, bytearray] = {}
     while True:
-        arrived: list[tuple[socket.socket, list[bytes]]] = []
-        for key, _ in selector.select():
-            sock = key.fileobj
-            assert isinstance(sock, socket.socket)
-            if sock is listener:
-                peer, _ = listener.accept()
-                peer.setblocking(False)
-                selector.register(peer, selectors.EVENT_READ)
-                buffers[peer] = bytearray()
-                continue
-            data = sock.recv(1 << 20)
-            if not data:
-                selector.unregister(sock)
-                sock.close()
-                del buffers[sock]
-                continue
-            buffer = buffers[sock]
-            buffer += data
-            while len(buffer) >= 4:
-                (size,) = LENGTH.unpack_from(buffer)
-                if len(buffer) < 4 + size:
-                    break
-                arrived.append((sock, decode(bytes(buffer[4 : 4 + size]))))
-                del buffer[: 4 + size]
+        arrived = _read(selector, listener, buffers, None)
+        if not arrived:
+            continue
+        due = time.monotonic() + gather_seconds
+        while len(arrived) < gather_rows and (left := due - time.monotonic()) > 0:
+            arrived += _read(selector, listener, buffers, left)
         for start in range(0, len(arrived), MAX_BATCH_ROWS):
             _store(conn, arrived[start : start + MAX_BATCH_ROWS])
+
+
+def _read(
+    selector: selectors.BaseSelector,
+    listener: socket.socket,
+    buffers: dict[socket.socket, bytearray],
+    timeout: float | None,
+) -> list[tuple[socket.socket, list[bytes]]]:
+    """The rows that arrived within `timeout` (None: until something happens)."""
+    arrived: list[tuple[socket.socket, list[bytes]]] = []
+    for key, _ in selector.select(timeout):
+        sock = key.fileobj
+        assert isinstance(sock, socket.socket)
+        if sock is listener:
+            peer, _ = listener.accept()
+            peer.setblocking(False)
+            selector.register(peer, selectors.EVENT_READ)
+            buffers[peer] = bytearray()
+            continue
+        data = sock.recv(1 << 20)
+        if not data:
+            selector.unregister(sock)
+            sock.close()
+            del buffers[sock]
+            continue
+        buffer = buffers[sock]
+        buffer += data
+        while len(buffer) >= 4:
+            (size,) = LENGTH.unpack_from(buffer)
+            if len(buffer) < 4 + size:
+                break
+            arrived.append((sock, decode(bytes(buffer[4 : 4 + size]))))
+            del buffer[: 4 + size]
+    return arrived
 
 
 def _store(
@@ -102,4 +121,4 @@ def _store(
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], sys.argv[2])
+    serve(sys.argv[1], sys.argv[2], float(os.environ.get("WABAHOOK_BENCH_GATHER_MS", "0")) / 1000)
