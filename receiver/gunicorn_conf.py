@@ -36,6 +36,24 @@ errorlog = "-"
 control_socket_disable = True
 
 
+def when_ready(server: object) -> None:
+    """With WABAHOOK_INTAKE_WRITER=process: start the host's writer before the workers."""
+    from receiver.config import Settings
+    from receiver.writer import Supervisor
+
+    if Settings.from_env().intake_writer:
+        supervisor = Supervisor(server.log.error)  # type: ignore[attr-defined]
+        supervisor.start()
+        server.wabahook_writer = supervisor  # type: ignore[attr-defined]
+
+
+def on_exit(server: object) -> None:
+    """Stop the writer once the workers are gone."""
+    supervisor = getattr(server, "wabahook_writer", None)
+    if supervisor is not None:
+        supervisor.stop()
+
+
 def child_exit(server: object, worker: object) -> None:
     """Let Prometheus' multiprocess mode forget a worker that exited."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

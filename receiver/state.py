@@ -12,6 +12,7 @@ from receiver.db import Database
 from receiver.group_commit import GroupWriter
 from receiver.metrics import Metrics
 from receiver.nudge import Nudger
+from receiver.writer import WriterClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +24,8 @@ class ReceiverState:
     authenticator: Authenticator
     nudger: Nudger
     metrics: Metrics
-    writer: GroupWriter | None = None  # with request threads: commits in groups
+    # Commits in groups: the host's writer process, or this process's writer thread.
+    writer: WriterClient | GroupWriter | None = None
 
 
 def state() -> ReceiverState:

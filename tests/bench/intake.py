@@ -7,8 +7,9 @@ All on a private durable PostgreSQL the run starts (or --database-url):
   commits for every worker), wabahook's receiver, and the receiver with PostgreSQL's own
   group commit (commit_delay);
 - gthread workers: the no-op app, the lean floor of group commit (request threads and
-  wabahook's GroupWriter, nothing else), the out-of-process writer's floor, and the
-  receiver committing in groups.
+  wabahook's GroupWriter, nothing else), the out-of-process writer's floor, the
+  receiver committing in groups, and the receiver through its writer process
+  (WABAHOOK_INTAKE_WRITER=process: its CPU counts in gunicorn's tree).
 Each gets wrk's closed-loop load and reports CPU microseconds per request by process
 group; the no-op app and the receivers then get an open-loop 1,000 req/s
 (tests/bench/openloop.py); py-spy, when installed, samples lean and both receivers in
@@ -63,12 +64,14 @@ ROOT = Path(__file__).resolve().parents[2]
 # (label, app, table whose rows count the stored requests, environment of its gunicorn)
 SYNC: dict[str, str] = {}
 GTHREAD = {"WABAHOOK_THREADS": "8"}  # gthread workers; the receiver commits in groups
+WRITER = {"WABAHOOK_INTAKE_WRITER": "process"}  # the host's writer process commits for all
 APPS = (
     ("noop", "tests.bench.noop_app:create_app()", None, SYNC),
     ("naive", "tests.bench.naive_app:create_app()", "public.naive_events", SYNC),
     ("lean", "tests.bench.lean_app:create_app()", "wabahook.raw_events", SYNC),
     ("lean_writer", "tests.bench.lean_writer_app:create_app()", "wabahook.raw_events", SYNC),
     ("receiver", "receiver:create_app()", "wabahook.raw_events", SYNC),
+    ("receiver_writer", "receiver:create_app()", "wabahook.raw_events", {**SYNC, **WRITER}),
     ("receiver_commit_delay", "receiver:create_app()", "wabahook.raw_events", SYNC),
     ("noop_gthread", "tests.bench.noop_app:create_app()", None, GTHREAD),
     ("lean_gthread", "tests.bench.lean_group_app:create_app()", "wabahook.raw_events", GTHREAD),
@@ -79,8 +82,14 @@ APPS = (
         GTHREAD,
     ),
     ("receiver_gthread", "receiver:create_app()", "wabahook.raw_events", GTHREAD),
+    (
+        "receiver_writer_gthread",
+        "receiver:create_app()",
+        "wabahook.raw_events",
+        {**GTHREAD, **WRITER},
+    ),
 )
-OPEN_LOOP = ("noop", "receiver", "receiver_gthread")
+OPEN_LOOP = ("noop", "receiver", "receiver_gthread", "receiver_writer_gthread")
 PROFILED = ("lean", "receiver", "receiver_gthread")
 # PostgreSQL-side group commit for the sync receiver, on the bench's private server only.
 COMMIT_DELAY_US = 200
@@ -345,6 +354,8 @@ def main() -> None:
         "intake_ratio": ratio("receiver"),
         "intake_ratio_group_commit": ratio("receiver_gthread"),
         "intake_ratio_group_commit_vs_sync_noop": ratio("receiver_gthread", "noop"),
+        "intake_ratio_writer_process": ratio("receiver_writer_gthread"),
+        "intake_ratio_writer_process_sync": ratio("receiver_writer"),
         "intake_ratio_postgresql_commit_delay": ratio("receiver_commit_delay"),
         "commit_delay": {"commit_delay_us": COMMIT_DELAY_US, "commit_siblings": COMMIT_SIBLINGS},
         "target_intake_ratio": 0.75,

@@ -1,0 +1,342 @@
+"""One intake writer per receiver host: every worker's rows, committed in groups.
+
+A durable commit costs PostgreSQL a WAL flush, and a worker that waits for one loses its
+core and caches; one connection commits a few thousand single rows a second but tens of
+thousands in batches. With `WABAHOOK_INTAKE_WRITER=process`, gunicorn's master starts
+this process (and starts it again if it dies); sync or gthread workers send each row
+over a Unix socket in a folder only this user can enter, and wait. The writer reads
+whatever has arrived from all of them, stores it with one statement and one commit
+(`store_rows`, the one place intake writes) and answers each row with its own outcome.
+
+What a request learns: its event id; "not stored" (its channel was disabled meanwhile:
+401); "failed" (the batch's commit failed: 503). A writer that cannot be reached before
+a row is sent is no reason to refuse it: the worker stores that row itself. Once a row
+is sent, any trouble (the writer died, no answer within the deadline) is a 503, never a
+second attempt that could store it twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import selectors
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from receiver.db import Database, DatabaseError, DatabaseUnavailable
+from receiver.group_commit import COLUMNS, MAX_BATCH_ROWS, store_rows
+
+log = logging.getLogger("wabahook.writer")
+
+SOCKET_VARIABLE = "WABAHOOK_WRITER_SOCKET"  # set by gunicorn's master for its workers
+_LENGTH = struct.Struct("!I")
+_ANSWER = struct.Struct("!q")
+NOT_STORED = -1
+FAILED = -2
+# A frame is one row: its body is at most WABAHOOK_MAX_BODY_BYTES. Anything far larger
+# is a broken peer, not a delivery.
+MAX_FRAME_BYTES = 256 * 1024 * 1024
+_TEXT = ("channel", "content_type", "client_addr", "request_id")
+
+
+def encode(row: Mapping[str, Any]) -> bytes:
+    """One row as a frame: a length, then each of COLUMNS as a length and its bytes
+    (text as UTF-8, headers as JSON; a length of 2**32-1 is None)."""
+    parts = []
+    for name in COLUMNS:
+        value = row[name]
+        if name == "headers":
+            value = json.dumps(value, separators=(",", ":"))
+        if value is None:
+            parts.append(_LENGTH.pack(0xFFFFFFFF))
+            continue
+        data = value.encode() if isinstance(value, str) else bytes(value)
+        parts.append(_LENGTH.pack(len(data)) + data)
+    payload = b"".join(parts)
+    return _LENGTH.pack(len(payload)) + payload
+
+
+def decode(payload: bytes) -> dict[str, Any]:
+    """The row of one frame's payload (what encode() was given)."""
+    row: dict[str, Any] = {}
+    at = 0
+    for name in COLUMNS:
+        (size,) = _LENGTH.unpack_from(payload, at)
+        at += 4
+        if size == 0xFFFFFFFF:
+            row[name] = None
+            continue
+        data = payload[at : at + size]
+        at += size
+        if name == "headers":
+            row[name] = json.loads(data)
+        elif name in _TEXT:
+            row[name] = data.decode()
+        else:
+            row[name] = data
+    if at != len(payload):
+        raise ValueError("a frame longer than its row")
+    return row
+
+
+class WriterClient:
+    """A worker's side: sends a row to the writer and waits for its outcome."""
+
+    def __init__(self, path: str, db: Database) -> None:
+        self._path = path
+        self._db = db
+        self._local = threading.local()  # one connection per request thread
+
+    def store(self, row: Mapping[str, Any], timeout: float) -> int | None:
+        """The new event's id (None: not stored), DatabaseError, or DatabaseUnavailable
+        when the writer does not answer within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        sock = self._socket(timeout)
+        if sock is None:  # nothing sent: this worker may store the row itself
+            return store_rows(self._db, [row])[0]
+        try:
+            sock.settimeout(timeout)
+            sock.sendall(encode(row))
+            answer = b""
+            while len(answer) < _ANSWER.size:
+                sock.settimeout(max(0.001, deadline - time.monotonic()))
+                part = sock.recv(_ANSWER.size - len(answer))
+                if not part:
+                    raise ConnectionError("the intake writer closed the connection")
+                answer += part
+        except OSError as exc:  # timeouts included
+            self._forget(sock)
+            reason = "no answer in time" if isinstance(exc, TimeoutError) else "connection lost"
+            raise DatabaseUnavailable(f"intake writer: {reason}") from None
+        (outcome,) = _ANSWER.unpack(answer)
+        if outcome == FAILED:
+            raise DatabaseUnavailable("intake writer: the batch was not stored")
+        return None if outcome == NOT_STORED else outcome
+
+    def _socket(self, timeout: float) -> socket.socket | None:
+        local = self._local
+        if getattr(local, "pid", None) == os.getpid() and local.sock is not None:
+            sock: socket.socket = local.sock
+            return sock
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(self._path)
+        except OSError:
+            sock.close()
+            return None
+        local.sock, local.pid = sock, os.getpid()
+        return sock
+
+    def close(self) -> None:
+        """Close this thread's connection to the writer, if it has one."""
+        sock = getattr(self._local, "sock", None)
+        if sock is not None:
+            self._forget(sock)
+
+    def _forget(self, sock: socket.socket) -> None:
+        # Its stream may hold a late answer to this row: the next row needs a fresh one.
+        sock.close()
+        self._local.sock = None
+
+
+class Writer:
+    """The writer process: reads rows from every worker, stores them in groups."""
+
+    def __init__(self, path: str, db: Database) -> None:
+        self._db = db
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if os.path.exists(path):
+            os.unlink(path)  # a socket left by a writer that died
+        self._listener.bind(path)
+        self._listener.listen(256)
+        self._listener.setblocking(False)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._listener, selectors.EVENT_READ)
+        self._buffers: dict[socket.socket, bytearray] = {}
+
+    def serve(self, parent: int, stopping: threading.Event) -> None:
+        """Store what arrives until `stopping` is set or `parent` (gunicorn's master) is
+        gone; a batch in hand is stored and answered first."""
+        while not stopping.is_set() and os.getppid() == parent:
+            arrived = self._read(timeout=0.5)
+            for start in range(0, len(arrived), MAX_BATCH_ROWS):
+                self._store(arrived[start : start + MAX_BATCH_ROWS])
+
+    def _read(self, timeout: float) -> list[tuple[socket.socket, dict[str, Any]]]:
+        """The rows that arrived within `timeout`, from every connection at once."""
+        ready: list[socket.socket] = []
+        for key, _ in self._selector.select(timeout):
+            sock = key.fileobj
+            assert isinstance(sock, socket.socket)
+            if sock is self._listener:
+                # Every connection waiting, each read in this same pass: a worker's first
+                # row joins the batch of those that arrived with it.
+                ready += self._accept_all()
+            else:
+                ready.append(sock)
+        arrived: list[tuple[socket.socket, dict[str, Any]]] = []
+        for sock in ready:
+            arrived += self._receive(sock)
+        # Rows of a connection dropped meanwhile have no one to answer: not stored.
+        return [(sock, row) for sock, row in arrived if sock in self._buffers]
+
+    def _accept_all(self) -> list[socket.socket]:
+        accepted: list[socket.socket] = []
+        while True:
+            try:
+                peer, _ = self._listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return accepted
+            peer.setblocking(False)
+            self._selector.register(peer, selectors.EVENT_READ)
+            self._buffers[peer] = bytearray()
+            accepted.append(peer)
+
+    def _receive(self, sock: socket.socket) -> list[tuple[socket.socket, dict[str, Any]]]:
+        """The whole frames `sock` has sent so far (none when it has nothing new)."""
+        try:
+            data = sock.recv(1 << 20)
+        except BlockingIOError:
+            return []
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(sock)
+            return []
+        buffer = self._buffers[sock]
+        buffer += data
+        rows = []
+        try:
+            while len(buffer) >= _LENGTH.size:
+                (size,) = _LENGTH.unpack_from(buffer)
+                if size > MAX_FRAME_BYTES:
+                    raise ValueError(f"a frame of {size} bytes")
+                if len(buffer) < _LENGTH.size + size:
+                    break
+                rows.append((sock, decode(bytes(buffer[4 : 4 + size]))))
+                del buffer[: 4 + size]
+        except (ValueError, UnicodeDecodeError, struct.error) as exc:
+            log.error("intake writer: a malformed frame; connection dropped",
+                      extra={"error": str(exc)})  # fmt: skip
+            self._drop(sock)
+        return rows
+
+    def _store(self, batch: list[tuple[socket.socket, dict[str, Any]]]) -> None:
+        try:
+            ids = store_rows(self._db, [row for _, row in batch])
+            outcomes = [NOT_STORED if event_id is None else event_id for event_id in ids]
+        except DatabaseError as exc:
+            level = logging.WARNING if isinstance(exc, DatabaseUnavailable) else logging.ERROR
+            log.log(level, "intake writer: batch not stored",
+                    extra={"error": str(exc), "rows": len(batch)})  # fmt: skip
+            outcomes = [FAILED] * len(batch)
+        for (sock, _), outcome in zip(batch, outcomes, strict=True):
+            try:
+                sock.send(_ANSWER.pack(outcome))
+            except OSError:  # that worker gave up (deadline) or died: it answered 503
+                self._drop(sock)
+
+    def _drop(self, sock: socket.socket) -> None:
+        if sock in self._buffers:
+            self._selector.unregister(sock)
+            del self._buffers[sock]
+        sock.close()
+
+
+class Supervisor:
+    """In gunicorn's master: keeps one writer process running, and names its socket to
+    the workers (through the environment they inherit)."""
+
+    RESTART_SECONDS = 0.5
+
+    def __init__(self, log_error: Any) -> None:
+        self._folder = tempfile.mkdtemp(prefix="wabahook-writer-")  # 0700: ours alone
+        self.path = str(Path(self._folder) / "writer.sock")
+        self._log_error = log_error
+        self._stopping = threading.Event()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._thread = threading.Thread(target=self._run, name="writer-supervisor", daemon=True)
+
+    def start(self) -> None:
+        """Start the writer, wait until it listens, and keep it running."""
+        os.environ[SOCKET_VARIABLE] = self.path
+        self._process = self._spawn()
+        self._wait_listening(self._process)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the writer (its rows in flight are answered first) and remove its folder."""
+        self._stopping.set()
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for name in os.listdir(self._folder):
+            os.unlink(os.path.join(self._folder, name))
+        os.rmdir(self._folder)
+
+    @property
+    def pid(self) -> int | None:
+        """The running writer's pid."""
+        return self._process.pid if self._process is not None else None
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-c", ENTRY, self.path])
+
+    def _wait_listening(self, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
+        deadline = time.monotonic() + seconds
+        while not os.path.exists(self.path) and process.poll() is None:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            process = self._process
+            assert process is not None
+            # gunicorn's master reaps every child; wait() then sees it gone either way.
+            code = process.wait()
+            if self._stopping.is_set():
+                return
+            self._log_error("intake writer exited (%s); starting another", code)
+            time.sleep(self.RESTART_SECONDS)
+            if not self._stopping.is_set():
+                self._process = self._spawn()
+
+
+# Not `python -m receiver.writer`: the package imports this module first.
+ENTRY = "from receiver.writer import main; main()"
+
+
+def main() -> None:
+    """The writer process (`python -c ENTRY SOCKET`), configured from the environment."""
+    from receiver.config import Settings
+    from receiver.logs import configure
+
+    settings = Settings.from_env()
+    configure(settings.log_format)
+    parent = os.getppid()
+    # SIGTERM: finish the batch in hand, then go (the loop checks between batches).
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the master, which stops us
+    db = Database(settings.database_url, application_name="wabahook-writer",
+                  timeout=settings.db_timeout, max_size=1)  # fmt: skip
+    try:
+        Writer(sys.argv[1], db).serve(parent, stopping)
+    finally:
+        db.close()
