@@ -42,8 +42,13 @@ def when_ready(server: object) -> None:
     from receiver.writer import Supervisor
 
     if Settings.from_env().intake_writer:
-        supervisor = Supervisor(server.log.error)  # type: ignore[attr-defined]
-        supervisor.start()
+        try:
+            supervisor = Supervisor(server.log.error)  # type: ignore[attr-defined]
+            supervisor.start()
+        except OSError as exc:  # no folder for its socket (a read-only /tmp...)
+            # Intake goes on without it: each worker commits its own deliveries.
+            server.log.error("intake writer not started (%s): workers commit themselves", exc)  # type: ignore[attr-defined]
+            return
         server.wabahook_writer = supervisor  # type: ignore[attr-defined]
 
 

@@ -127,7 +127,11 @@ class WriterClient:
         local = self._local
         if getattr(local, "pid", None) == os.getpid() and local.sock is not None:
             sock: socket.socket = local.sock
-            return sock
+            if _open(sock):
+                return sock
+            # The writer that had it is gone (and maybe replaced): nothing was sent on it,
+            # so this row may still go to the new writer, or be stored here.
+            self._forget(sock)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.settimeout(timeout)
@@ -148,6 +152,17 @@ class WriterClient:
         # Its stream may hold a late answer to this row: the next row needs a fresh one.
         sock.close()
         self._local.sock = None
+
+
+def _open(sock: socket.socket) -> bool:
+    """Whether the writer's end of `sock` is still there (it says nothing between rows)."""
+    try:
+        sock.settimeout(0.0)  # a look, not a wait: with a timeout, recv would wait it out
+        return sock.recv(1, socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
 
 
 class Writer:
@@ -270,10 +285,10 @@ class Supervisor:
 
     def start(self) -> None:
         """Start the writer, wait until it listens, and keep it running."""
-        os.environ[SOCKET_VARIABLE] = self.path
         self._process = self._spawn()
         self._wait_listening(self._process)
         self._thread.start()
+        os.environ[SOCKET_VARIABLE] = self.path  # for the workers, forked after this
 
     def stop(self) -> None:
         """Stop the writer (its rows in flight are answered first) and remove its folder."""

@@ -89,7 +89,7 @@ APPS = (
         {**GTHREAD, **WRITER},
     ),
 )
-OPEN_LOOP = ("noop", "receiver", "receiver_gthread", "receiver_writer_gthread")
+OPEN_LOOP = ("noop", "receiver", "receiver_writer", "receiver_gthread", "receiver_writer_gthread")
 PROFILED = ("lean", "receiver", "receiver_gthread")
 # PostgreSQL-side group commit for the sync receiver, on the bench's private server only.
 COMMIT_DELAY_US = 200

@@ -208,6 +208,22 @@ def test_a_killed_writer_is_replaced_and_no_acknowledged_row_is_lost_or_doubled(
     assert sorted(answers.items())[-1][1] == 200
 
 
+def test_a_worker_idle_through_a_writer_restart_sends_its_next_row_to_the_new_one(
+    serve_with_writer: Callable[..., str],
+    channel: channels.IssuedCredential,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    base = serve_with_writer(threads=1, workers=1)
+    assert post(base, channel, 1)[0] == 200  # the worker is now connected to this writer
+    (first,) = writer_pids(tmp_path)
+    os.kill(first, signal.SIGKILL)
+    assert wait_until(lambda: writer_pids(tmp_path) not in ([], [first]), timeout=15)
+    # Its old connection is dead, but nothing was sent on it yet: no reason for a 503.
+    assert post(base, channel, 2)[0] == 200
+    assert sorted(stored_by_body(database_url)) == [b'{"n":1}', b'{"n":2}']
+
+
 @pytest.fixture
 def writer_process(database_url: str, tmp_path: Path) -> Iterator[Callable[..., str]]:
     started: list[subprocess.Popen[bytes]] = []
