@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import resource
 import selectors
 import signal
 import socket
@@ -46,6 +47,7 @@ FAILED = -2
 # A frame is one row: its body is at most WABAHOOK_MAX_BODY_BYTES. Anything far larger
 # is a broken peer, not a delivery.
 MAX_FRAME_BYTES = 256 * 1024 * 1024
+ACCEPT_PAUSE_SECONDS = 0.2
 _TEXT = ("channel", "content_type", "client_addr", "request_id")
 
 
@@ -79,7 +81,9 @@ def decode(payload: bytes) -> dict[str, Any]:
         data = payload[at : at + size]
         at += size
         if name == "headers":
-            row[name] = json.loads(data)
+            row[name] = headers = json.loads(data)
+            if not isinstance(headers, dict):
+                raise ValueError("headers that are not an object")
         elif name in _TEXT:
             row[name] = data.decode()
         else:
@@ -179,6 +183,7 @@ class Writer:
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._listener, selectors.EVENT_READ)
         self._buffers: dict[socket.socket, bytearray] = {}
+        self._listening_again = 0.0  # when a paused listener is watched again (0: it is)
 
     def serve(self, parent: int, stopping: threading.Event) -> None:
         """Store what arrives until `stopping` is set or `parent` (gunicorn's master) is
@@ -190,6 +195,11 @@ class Writer:
 
     def _read(self, timeout: float) -> list[tuple[socket.socket, dict[str, Any]]]:
         """The rows that arrived within `timeout`, from every connection at once."""
+        if self._listening_again and time.monotonic() >= self._listening_again:
+            self._selector.register(self._listener, selectors.EVENT_READ)
+            self._listening_again = 0.0
+        elif self._listening_again:
+            timeout = min(timeout, self._listening_again - time.monotonic())
         ready: list[socket.socket] = []
         for key, _ in self._selector.select(timeout):
             sock = key.fileobj
@@ -212,6 +222,13 @@ class Writer:
             try:
                 peer, _ = self._listener.accept()
             except (BlockingIOError, InterruptedError):
+                return accepted
+            except OSError as exc:  # out of file descriptors, a peer gone before accept...
+                # Not fatal: the connected workers go on, and the ones waiting to connect
+                # are let in once the listener is watched again, a moment later.
+                log.error("intake writer: cannot accept connections", extra={"error": str(exc)})
+                self._selector.unregister(self._listener)
+                self._listening_again = time.monotonic() + ACCEPT_PAUSE_SECONDS
                 return accepted
             peer.setblocking(False)
             self._selector.register(peer, selectors.EVENT_READ)
@@ -241,10 +258,11 @@ class Writer:
                     break
                 rows.append((sock, decode(bytes(buffer[4 : 4 + size]))))
                 del buffer[: 4 + size]
-        except (ValueError, UnicodeDecodeError, struct.error) as exc:
+        except Exception as exc:  # any frame we cannot read: that peer alone is dropped
             log.error("intake writer: a malformed frame; connection dropped",
-                      extra={"error": str(exc)})  # fmt: skip
+                      extra={"error": f"{type(exc).__name__}: {exc}"[:200]})  # fmt: skip
             self._drop(sock)
+            return []
         return rows
 
     def _store(self, batch: list[tuple[socket.socket, dict[str, Any]]]) -> None:
@@ -255,6 +273,10 @@ class Writer:
             level = logging.WARNING if isinstance(exc, DatabaseUnavailable) else logging.ERROR
             log.log(level, "intake writer: batch not stored",
                     extra={"error": str(exc), "rows": len(batch)})  # fmt: skip
+            outcomes = [FAILED] * len(batch)
+        except Exception as exc:  # our own bug: still an answer (503) for every row
+            log.exception("intake writer: batch not stored",
+                          extra={"error": type(exc).__name__, "rows": len(batch)})  # fmt: skip
             outcomes = [FAILED] * len(batch)
         for (sock, _), outcome in zip(batch, outcomes, strict=True):
             try:
@@ -344,6 +366,10 @@ def main() -> None:
 
     settings = Settings.from_env()
     configure(settings.log_format)
+    # A connection per request thread of every worker: as many files as the host allows.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     parent = os.getppid()
     # SIGTERM: finish the batch in hand, then go (the loop checks between batches).
     stopping = threading.Event()

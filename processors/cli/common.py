@@ -23,7 +23,7 @@ from processors.channels import dialog360, graph
 from processors.local import discovery
 from processors.local.local_files import EmbeddedError
 from processors.migrate import MigrationError
-from processors.pipeline.drain import BATCH_SIZE
+from processors.pipeline.drain import BATCH_SIZE, LANES
 from processors.stored import retention as retention_module
 from processors.stored.selection import ChannelName, PhoneNumberId
 from receiver.config import COMMAND_DB_SECONDS, ConfigError, Secret, Settings
@@ -201,7 +201,8 @@ def database(settings: Settings | None = None) -> Iterator[Database]:
             settings.database_url,
             application_name="wabahook-cli",
             timeout=COMMAND_DB_SECONDS,
-            max_size=1,
+            # drain and rebuild run their lanes at once, a connection each (plus one).
+            max_size=LANES + 1,
         )
         try:
             yield db

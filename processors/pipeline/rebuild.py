@@ -22,6 +22,8 @@ log = logging.getLogger("wabahook.rebuild")
 LIVE = draining.LIVE_SCHEMA
 ASIDE = "wabahook_rebuild"
 REPLACED = "wabahook_replaced"
+# Tries of one window of events before its failures are kept (and counted).
+WINDOW_ATTEMPTS = 3
 # What a rebuild builds aside and swaps in: every projection's tables and the results.
 TABLES = (*projection_tables(), "event_results")
 
@@ -123,15 +125,36 @@ def _project_all(
                 start = next(windows, None)
             if start is None:
                 return
-            done = RebuildStats()
-            with db.transaction(timeout=MAINTENANCE_SECONDS) as conn:
-                _project_range(conn, start, min(start + batch_size, until), batch_size, done)
+            done = _project_window(db, start, min(start + batch_size, until), batch_size)
             with lock:
                 stats.totals += done.totals
                 if on_progress is not None:
                     on_progress(stats)
 
     draining.run_lanes(lane, lanes, "rebuild-lane")
+
+
+class _TryAgain(Exception):
+    """Rolls a window's transaction back: one of its events failed."""
+
+
+def _project_window(db: Database, after: int, until: int, batch_size: int) -> RebuildStats:
+    """One window in its own transaction. A failed event is never queued again by a
+    rebuild, so a window with one is rolled back and projected anew (lanes can meet on
+    the same rows: a deadlock or lock timeout is worth another try); the last try is
+    kept, its failures counted, as a single lane always did."""
+    for attempt in range(1, WINDOW_ATTEMPTS + 1):
+        done = RebuildStats()
+        try:
+            with db.transaction(timeout=MAINTENANCE_SECONDS) as conn:
+                _project_range(conn, after, until, batch_size, done)
+                if done.totals.failed and attempt < WINDOW_ATTEMPTS:
+                    raise _TryAgain
+        except _TryAgain:
+            log.warning("rebuild: window tried again", extra={"after": after, "attempt": attempt})
+            continue
+        return done
+    raise AssertionError("unreachable")  # the last attempt always returns
 
 
 def _event_bounds(conn: draining.Connection) -> tuple[int, int]:

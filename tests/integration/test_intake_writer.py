@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -225,24 +227,32 @@ def test_a_worker_idle_through_a_writer_restart_sends_its_next_row_to_the_new_on
 
 
 @pytest.fixture
-def writer_process(database_url: str, tmp_path: Path) -> Iterator[Callable[..., str]]:
+def writer_processes() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        process.terminate()
+        process.wait(timeout=30)
 
-    def start(url: str = database_url) -> str:
-        path = str(tmp_path / f"w{len(started)}.sock")
+
+@pytest.fixture
+def writer_process(
+    database_url: str, tmp_path: Path, writer_processes: list[subprocess.Popen[bytes]]
+) -> Callable[..., str]:
+    def start(url: str = database_url, open_files: int | None = None) -> str:
+        path = str(tmp_path / f"w{len(writer_processes)}.sock")
         process = subprocess.Popen(
             [sys.executable, "-c", ENTRY, path],
             env={**os.environ, "DATABASE_URL": url, "WABAHOOK_DB_TIMEOUT": "1"},
             cwd=ROOT,
         )
-        started.append(process)
+        writer_processes.append(process)
         assert wait_until(lambda: os.path.exists(path), timeout=30)
+        if open_files is not None:  # soft and hard, after its own raise: it stays there
+            resource.prlimit(process.pid, resource.RLIMIT_NOFILE, (open_files, open_files))
         return path
 
-    yield start
-    for process in started:
-        process.terminate()
-        process.wait(timeout=30)
+    return start
 
 
 def row(channel: str, n: int) -> dict[str, object]:
@@ -272,6 +282,81 @@ def test_a_disabled_channel_is_not_stored_and_a_failed_batch_is_an_error(
     finally:
         broken.close()
     assert count(database_url, "raw_events") == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [b"[" * 100_000 + b"]" * 100_000, b'"a string"', b"\xff not json"],
+    ids=["nested-too-deep", "not-an-object", "not-utf8"],
+)
+def test_a_malformed_frame_drops_its_connection_alone(
+    writer_process: Callable[..., str],
+    writer_processes: list[subprocess.Popen[bytes]],
+    db: Database,
+    database_url: str,
+    headers: bytes,
+) -> None:
+    channels.add_channel(db, "on")
+    path = writer_process()
+    good = encode(row("on", 1))
+    fields = decode(good[4:])  # the same frame, with other headers bytes
+
+    def field(value: bytes) -> bytes:
+        return len(value).to_bytes(4, "big") + value
+
+    payload = b"".join((field(b"on"), field(fields["body"]), field(fields["body_sha256"]),
+                        field(b"application/json"), field(headers),
+                        b"\xff\xff\xff\xff",  # no client address
+                        field(b"r-bad")))  # fmt: skip
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as bad:
+        bad.settimeout(10)
+        bad.connect(path)
+        bad.sendall(len(payload).to_bytes(4, "big") + payload)
+        assert bad.recv(8) == b""  # closed, no answer
+    # The writer itself lives on (one that crashed would be gone within a second).
+    assert not wait_until(lambda: writer_processes[0].poll() is not None, timeout=1.0)
+    client = WriterClient(path, db)
+    try:
+        assert isinstance(client.store(row("on", 2), timeout=5), int)  # still serving
+    finally:
+        client.close()
+    assert [bytes(e["body"]) for e in stored_events(database_url)] == [b'{"n":2}']
+
+
+def test_a_writer_out_of_files_serves_its_connections_and_accepts_again_later(
+    writer_process: Callable[..., str],
+    writer_processes: list[subprocess.Popen[bytes]],
+    db: Database,
+    database_url: str,
+) -> None:
+    channels.add_channel(db, "on")
+    path = writer_process(open_files=48)
+    first = WriterClient(path, db)
+    flood: list[socket.socket] = []
+    try:
+        assert isinstance(first.store(row("on", 1), timeout=5), int)
+        for _ in range(60):  # more connections than the writer may open files
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(path)
+            flood.append(sock)
+        time.sleep(0.5)  # it accepts what it can, then cannot
+        assert isinstance(first.store(row("on", 2), timeout=5), int)  # still served
+        for sock in flood:
+            sock.close()
+        flood.clear()
+        later = WriterClient(path, db)
+        try:
+            assert isinstance(later.store(row("on", 3), timeout=10), int)  # accepted again
+        finally:
+            later.close()
+    finally:
+        first.close()
+        for sock in flood:
+            sock.close()
+    assert writer_processes[0].poll() is None
+    assert sorted(bytes(e["body"]) for e in stored_events(database_url)) == [
+        b'{"n":1}', b'{"n":2}', b'{"n":3}'
+    ]  # fmt: skip
 
 
 def test_without_a_writer_to_reach_a_worker_stores_the_row_itself(

@@ -179,6 +179,39 @@ def test_rebuild_yields_identical_tables(
     assert len(view(database_url, "messages_inbound")) == len(before["inbound_message"])
 
 
+def test_a_rebuild_window_whose_event_fails_once_is_projected_again(
+    db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lanes can meet on the same rows (a deadlock, a lock timeout): a rebuild never
+    queues a failed event again, so its window is rolled back and tried anew."""
+    store(db, [case.body for case in CASES])
+    drain(db)
+    before = snapshot(database_url)
+    prepare = rebuild_module._prepare
+
+    def prepare_with_a_fault(db: Database) -> None:
+        prepare(db)
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            # A sequence is not rolled back: the first projection of wamid.T1 fails, only.
+            conn.execute("CREATE SEQUENCE public.wabahook_test_tries")
+            conn.execute(
+                "CREATE FUNCTION public.wabahook_test_fail_once() RETURNS trigger LANGUAGE plpgsql"
+                " AS $$ BEGIN IF nextval('public.wabahook_test_tries') = 1 THEN"
+                " RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END IF;"
+                " RETURN NEW; END $$"
+            )
+            conn.execute(
+                "CREATE TRIGGER fail_once BEFORE INSERT ON wabahook_rebuild.inbound_message"
+                " FOR EACH ROW WHEN (NEW.message_id = 'wamid.T1')"
+                " EXECUTE FUNCTION public.wabahook_test_fail_once()"
+            )
+
+    monkeypatch.setattr(rebuild_module, "_prepare", prepare_with_a_fault)
+    stats = rebuild_module.rebuild(db, batch_size=4)
+    assert stats.totals.failed == 0
+    assert snapshot(database_url) == before  # wamid.T1 included
+
+
 def test_rebuild_while_intake_and_workers_run_loses_and_doubles_nothing(
     db: Database, database_url: str
 ) -> None:
