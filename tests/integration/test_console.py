@@ -288,6 +288,8 @@ def test_the_console_in_chromium(
     console_url: str, browser: Any, stored: dict[str, Any], database_url: str, tmp_path: Path
 ) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
 
     browser.get(console_url + "/")
     assert "Today (UTC)" in browser.find_element(By.TAG_NAME, "h1").text
@@ -324,7 +326,11 @@ def test_the_console_in_chromium(
     browser.get(console_url + "/problems")
     screenshot(browser, "problems", tmp_path)
     browser.find_element(By.CSS_SELECTOR, f"button[value='{stored['rejected']}']").click()
-    assert "Queued again" in browser.find_element(By.ID, "replayed").text
+    # A form's POST, its 303 and the page it leads to: the click does not wait for them.
+    notice = WebDriverWait(browser, 15).until(
+        expected_conditions.presence_of_element_located((By.ID, "replayed"))
+    )
+    assert "Queued again" in notice.text
     assert state_of(database_url, stored["rejected"]) == "queued"
     screenshot(browser, "replayed", tmp_path)
 
