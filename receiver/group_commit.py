@@ -107,11 +107,14 @@ class GroupWriter:
         return store_rows(self._db, [pending.row for pending in batch])
 
 
-def store_rows(db: Database, rows: list[Mapping[str, Any]]) -> list[int | None]:
-    """Store deliveries in one statement and one commit; each one's event id (None: not
-    stored, its channel disabled or removed), in order. The one place intake writes."""
+def store_rows(
+    db: Database, rows: list[Mapping[str, Any]], timeout: float | None = None
+) -> list[int | None]:
+    """Store deliveries in one statement and one commit, done within `timeout` seconds
+    (default: the database's); each one's event id (None: not stored, its channel
+    disabled or removed), in order. The one place intake writes."""
     values = [{**row, "headers": Jsonb(row["headers"])} for row in rows]
-    with db.connection() as conn:
+    with db.connection(timeout) as conn:
         if len(values) == 1:  # the common case (and every sync worker's): the plain statement
             found = conn.execute(query("store_event"), values[0]).fetchone()
             return [found["raw_event_id"] if found else None]

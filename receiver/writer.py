@@ -42,6 +42,11 @@ log = logging.getLogger("wabahook.writer")
 SOCKET_VARIABLE = "WABAHOOK_WRITER_SOCKET"  # set by gunicorn's master for its workers
 _LENGTH = struct.Struct("!I")
 _ANSWER = struct.Struct("!q")
+# When the worker gives up on the row: time.monotonic(), which Linux counts host-wide.
+_DEADLINE = struct.Struct("!d")
+# A row is only stored if its commit can end this long before its worker gives up: a
+# commit after the worker has answered 503 would be stored and then sent again.
+DEADLINE_MARGIN_SECONDS = 0.05
 NOT_STORED = -1
 FAILED = -2
 # A frame is one row: its body is at most WABAHOOK_MAX_BODY_BYTES. Anything far larger
@@ -51,10 +56,11 @@ ACCEPT_PAUSE_SECONDS = 0.2
 _TEXT = ("channel", "content_type", "client_addr", "request_id")
 
 
-def encode(row: Mapping[str, Any]) -> bytes:
-    """One row as a frame: a length, then each of COLUMNS as a length and its bytes
-    (text as UTF-8, headers as JSON; a length of 2**32-1 is None)."""
-    parts = []
+def encode(row: Mapping[str, Any], deadline: float) -> bytes:
+    """One row as a frame: a length, the row's deadline (time.monotonic()), then each of
+    COLUMNS as a length and its bytes (text as UTF-8, headers as JSON; a length of
+    2**32-1 is None)."""
+    parts = [_DEADLINE.pack(deadline)]
     for name in COLUMNS:
         value = row[name]
         if name == "headers":
@@ -68,10 +74,11 @@ def encode(row: Mapping[str, Any]) -> bytes:
     return _LENGTH.pack(len(payload)) + payload
 
 
-def decode(payload: bytes) -> dict[str, Any]:
-    """The row of one frame's payload (what encode() was given)."""
+def decode(payload: bytes) -> tuple[dict[str, Any], float]:
+    """The row of one frame's payload and its deadline (what encode() was given)."""
     row: dict[str, Any] = {}
-    at = 0
+    (deadline,) = _DEADLINE.unpack_from(payload)
+    at = _DEADLINE.size
     for name in COLUMNS:
         (size,) = _LENGTH.unpack_from(payload, at)
         at += 4
@@ -90,7 +97,10 @@ def decode(payload: bytes) -> dict[str, Any]:
             row[name] = data
     if at != len(payload):
         raise ValueError("a frame longer than its row")
-    return row
+    return row, deadline
+
+
+_Arrived = tuple[socket.socket, dict[str, Any], float]  # a connection, its row, the deadline
 
 
 class WriterClient:
@@ -110,7 +120,7 @@ class WriterClient:
             return store_rows(self._db, [row])[0]
         try:
             sock.settimeout(timeout)
-            sock.sendall(encode(row))
+            sock.sendall(encode(row, deadline))
             answer = b""
             while len(answer) < _ANSWER.size:
                 sock.settimeout(max(0.001, deadline - time.monotonic()))
@@ -193,7 +203,7 @@ class Writer:
             for start in range(0, len(arrived), MAX_BATCH_ROWS):
                 self._store(arrived[start : start + MAX_BATCH_ROWS])
 
-    def _read(self, timeout: float) -> list[tuple[socket.socket, dict[str, Any]]]:
+    def _read(self, timeout: float) -> list[_Arrived]:
         """The rows that arrived within `timeout`, from every connection at once."""
         if self._listening_again and time.monotonic() >= self._listening_again:
             self._selector.register(self._listener, selectors.EVENT_READ)
@@ -210,11 +220,11 @@ class Writer:
                 ready += self._accept_all()
             else:
                 ready.append(sock)
-        arrived: list[tuple[socket.socket, dict[str, Any]]] = []
+        arrived: list[_Arrived] = []
         for sock in ready:
             arrived += self._receive(sock)
         # Rows of a connection dropped meanwhile have no one to answer: not stored.
-        return [(sock, row) for sock, row in arrived if sock in self._buffers]
+        return [found for found in arrived if found[0] in self._buffers]
 
     def _accept_all(self) -> list[socket.socket]:
         accepted: list[socket.socket] = []
@@ -235,7 +245,7 @@ class Writer:
             self._buffers[peer] = bytearray()
             accepted.append(peer)
 
-    def _receive(self, sock: socket.socket) -> list[tuple[socket.socket, dict[str, Any]]]:
+    def _receive(self, sock: socket.socket) -> list[_Arrived]:
         """The whole frames `sock` has sent so far (none when it has nothing new)."""
         try:
             data = sock.recv(1 << 20)
@@ -248,7 +258,7 @@ class Writer:
             return []
         buffer = self._buffers[sock]
         buffer += data
-        rows = []
+        rows: list[_Arrived] = []
         try:
             while len(buffer) >= _LENGTH.size:
                 (size,) = _LENGTH.unpack_from(buffer)
@@ -256,7 +266,7 @@ class Writer:
                     raise ValueError(f"a frame of {size} bytes")
                 if len(buffer) < _LENGTH.size + size:
                     break
-                rows.append((sock, decode(bytes(buffer[4 : 4 + size]))))
+                rows.append((sock, *decode(bytes(buffer[4 : 4 + size]))))
                 del buffer[: 4 + size]
         except Exception as exc:  # any frame we cannot read: that peer alone is dropped
             log.error("intake writer: a malformed frame; connection dropped",
@@ -265,9 +275,21 @@ class Writer:
             return []
         return rows
 
-    def _store(self, batch: list[tuple[socket.socket, dict[str, Any]]]) -> None:
+    def _store(self, arrived: list[_Arrived]) -> None:
+        now = time.monotonic()
+        # A row whose worker gives up before a commit could end is not stored: that
+        # worker answers 503 and the sender tries again; storing it too would double it.
+        late = [(sock, row, due) for sock, row, due in arrived
+                if due - now <= DEADLINE_MARGIN_SECONDS]  # fmt: skip
+        batch = [(sock, row, due) for sock, row, due in arrived
+                 if due - now > DEADLINE_MARGIN_SECONDS]  # fmt: skip
+        self._answer(late, [FAILED] * len(late))
+        if not batch:
+            return
+        # The commit must end before the first of them gives up, or not happen.
+        budget = min(due for _, _, due in batch) - now - DEADLINE_MARGIN_SECONDS
         try:
-            ids = store_rows(self._db, [row for _, row in batch])
+            ids = store_rows(self._db, [row for _, row, _ in batch], timeout=budget)
             outcomes = [NOT_STORED if event_id is None else event_id for event_id in ids]
         except DatabaseError as exc:
             level = logging.WARNING if isinstance(exc, DatabaseUnavailable) else logging.ERROR
@@ -278,7 +300,10 @@ class Writer:
             log.exception("intake writer: batch not stored",
                           extra={"error": type(exc).__name__, "rows": len(batch)})  # fmt: skip
             outcomes = [FAILED] * len(batch)
-        for (sock, _), outcome in zip(batch, outcomes, strict=True):
+        self._answer(batch, outcomes)
+
+    def _answer(self, rows: list[_Arrived], outcomes: list[int]) -> None:
+        for (sock, _, _), outcome in zip(rows, outcomes, strict=True):
             try:
                 sock.send(_ANSWER.pack(outcome))
             except OSError:  # that worker gave up (deadline) or died: it answered 503
