@@ -351,11 +351,6 @@ class Supervisor:
             os.unlink(os.path.join(self._folder, name))
         os.rmdir(self._folder)
 
-    @property
-    def pid(self) -> int | None:
-        """The running writer's pid."""
-        return self._process.pid if self._process is not None else None
-
     def _spawn(self) -> subprocess.Popen[bytes]:
         return subprocess.Popen([sys.executable, "-c", ENTRY, self.path])
 
