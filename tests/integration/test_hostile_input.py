@@ -111,6 +111,10 @@ def raw_requests(auth: str) -> list[Raw]:
         Raw("invalid UTF-8 in the path", post("/webhooks/%ff%ed%a0%80", a, good), 401),
         Raw("NUL in the password", post("/webhooks/acme", {"Authorization": basic("acme", b"pw\x00")}, good), 401),
         Raw("field forged through a header", post("/webhooks/acme", {"X-Forwarded-For": "1.1.1.1 status=200 channel=other"}, good), 401),
+        # Kept headers are stored as jsonb, which refuses NUL: gunicorn refuses control
+        # characters first, and bytes past ASCII arrive as Latin-1 text.
+        Raw("NUL in a kept header", post("/webhooks/acme", {**a, "User-Agent": "a\x00b"}, good), 400),
+        Raw("bytes past ASCII in a kept header", post("/webhooks/acme", {**a, "User-Agent": "\xc3\x28\xff"}, good), 200, stored=1),
     ]  # fmt: skip
 
 
@@ -161,7 +165,9 @@ def test_the_catalogue_of_hostile_input(receiver: Receiver, database_url: str) -
     addresses = rows(
         database_url, "SELECT client_addr::text AS a FROM wabahook.raw_events ORDER BY id"
     )
-    assert [r["a"] for r in addresses] == ["fe80::1/128", None]
+    assert [r["a"] for r in addresses] == ["fe80::1/128", None, "127.0.0.1/32"]
+    (kept,) = rows(database_url, "SELECT headers FROM wabahook.raw_events ORDER BY id DESC LIMIT 1")
+    assert kept["headers"]["user-agent"] == "\xc3\x28\xff"  # type: ignore[index]
 
     # Bodies: every one is stored and acknowledged; processing decides what it is.
     event_of: dict[int, Hostile] = {}
