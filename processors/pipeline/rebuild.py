@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from psycopg import sql
+from psycopg.rows import DictRow
 
 from processors.migrate import apply_roles, recreate_views
 from processors.pipeline import drain as draining
@@ -73,6 +74,10 @@ def rebuild(
         before, until = stats.totals.events, _newest_event(conn)
         while last < until:
             last = _project_range(conn, last, until, batch_size, stats)
+        missed = query("rebuild_missed_events").format(
+            live=sql.Identifier(LIVE), aside=sql.Identifier(ASIDE)
+        )
+        _project_rows(conn, conn.execute(missed).fetchall(), stats)
         stats.caught_up = stats.totals.events - before
         conn.execute(query("create_schema").format(schema=sql.Identifier(REPLACED)))
         for table in TABLES:
@@ -177,12 +182,19 @@ def _project_range(
     conn: draining.Connection, after: int, until: int, limit: int, stats: RebuildStats
 ) -> int:
     """Project up to `limit` events with after < id <= until; return the last id done."""
-    started = time.perf_counter()
     rows = conn.execute(
         query("rebuild_events"), {"after": after, "until": until, "limit": limit}
     ).fetchall()
     if not rows:
         return until
-    events = draining.process(conn, rows, ASIDE)  # the drain's own step, into the aside tables
-    stats.totals += draining.DrainResult.of(events, time.perf_counter() - started)
+    _project_rows(conn, rows, stats)
     return int(rows[-1]["raw_event_id"])
+
+
+def _project_rows(conn: draining.Connection, rows: list[DictRow], stats: RebuildStats) -> None:
+    """Project raw event `rows` into the aside tables, with the drain's own step."""
+    if not rows:
+        return
+    started = time.perf_counter()
+    events = draining.process(conn, rows, ASIDE)
+    stats.totals += draining.DrainResult.of(events, time.perf_counter() - started)

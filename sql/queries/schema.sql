@@ -49,6 +49,22 @@ WHERE id > %(after)s AND id <= %(until)s
 ORDER BY id
 LIMIT %(limit)s;
 
+-- name: rebuild_missed_events
+-- The raw events the {live} tables have a result for and the {aside} ones lack: ids
+-- are given at insert, not at commit, so an event can commit after the window of its
+-- id was read, and a drain can project it before the swap.
+-- Runs while the swap holds its locks: the results are compared whole (narrow rows),
+-- and only the few raw events found are read, each by its key (LATERAL), whatever
+-- the planner guesses of the new tables it has no statistics for yet.
+SELECT r.id AS raw_event_id, r.received_at, 0 AS attempts, r.channel, r.body, r.body_sha256
+FROM {live}.event_results l
+CROSS JOIN LATERAL (
+    SELECT * FROM wabahook.raw_events e
+    WHERE e.id = l.raw_event_id AND e.received_at = l.received_at
+) r
+WHERE NOT EXISTS (SELECT FROM {aside}.event_results a WHERE a.raw_event_id = l.raw_event_id)
+ORDER BY r.id;
+
 -- name: drop_schema_if_exists
 DROP SCHEMA IF EXISTS {schema} CASCADE;
 

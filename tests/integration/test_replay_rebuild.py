@@ -212,6 +212,47 @@ def test_a_rebuild_window_whose_event_fails_once_is_projected_again(
     assert snapshot(database_url) == before  # wamid.T1 included
 
 
+def test_an_event_committed_after_its_window_was_read_is_rebuilt_too(
+    db: Database, database_url: str
+) -> None:
+    """Ids are given at insert, not at commit: an event below the rebuild's newest id
+    can commit after its window was read, and a drain can project it into the old
+    tables before the swap. The new tables must have it as well."""
+    store(db, [case.body for case in CASES])
+    drain(db)
+    late = psycopg.connect(database_url)  # its event stays uncommitted for now
+    try:
+        body = status_body("wamid.LATE", "delivered", 1750000000)
+        (late_id,) = late.execute(
+            "SELECT wabahook.store_event('acme', %s, sha256(%s), NULL, '{}', NULL, 'late')",
+            [body, body],
+        ).fetchone()  # type: ignore[misc]
+        (newer,) = store(db, [status_body("wamid.NEWER", "sent", 1750000001)])
+        assert late_id < newer  # so the rebuild's bound covers the late event's id
+        drain(db)
+        committed: list[int] = []
+
+        def commit_and_drain(stats: rebuild_module.RebuildStats) -> None:
+            if not committed:  # after the only window, read before the commit
+                late.commit()
+                committed.append(drain(db).processed)  # into the old tables
+
+        stats = rebuild_module.rebuild(db, batch_size=1000, on_progress=commit_and_drain, lanes=1)
+    finally:
+        late.close()
+    assert committed == [1]
+    assert stats.caught_up == 1
+    rebuilt = snapshot(database_url)
+    assert late_id in {row[0] for row in rebuilt["event_results"]}
+    assert any("wamid.LATE" in str(row) for row in rebuilt["status_event"])
+    clear_projections(database_url)  # the same events projected from scratch
+    with psycopg.connect(database_url) as conn:
+        ids = [row[0] for row in conn.execute("SELECT id FROM wabahook.raw_events").fetchall()]
+    requeue(db, ids)
+    drain(db)
+    assert snapshot(database_url) == rebuilt
+
+
 def test_rebuild_while_intake_and_workers_run_loses_and_doubles_nothing(
     db: Database, database_url: str
 ) -> None:
