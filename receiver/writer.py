@@ -115,12 +115,11 @@ class WriterClient:
         """The new event's id (None: not stored), DatabaseError, or DatabaseUnavailable
         when the writer does not answer within `timeout` seconds."""
         deadline = time.monotonic() + timeout
-        sock = self._socket(timeout)
-        if sock is None:  # nothing sent: this worker may store the row itself
+        frame = encode(row, deadline)
+        sock = self._send(frame, timeout)
+        if sock is None:  # no writer took the frame: this worker may store the row itself
             return store_rows(self._db, [row])[0]
         try:
-            sock.settimeout(timeout)
-            sock.sendall(encode(row, deadline))
             answer = b""
             while len(answer) < _ANSWER.size:
                 sock.settimeout(max(0.001, deadline - time.monotonic()))
@@ -137,15 +136,35 @@ class WriterClient:
             raise DatabaseUnavailable("intake writer: the batch was not stored")
         return None if outcome == NOT_STORED else outcome
 
-    def _socket(self, timeout: float) -> socket.socket | None:
+    def _send(self, frame: bytes, timeout: float) -> socket.socket | None:
+        """The connection that took all of `frame`, or None when no writer could.
+
+        A send that fails took less than the whole frame, which a writer never stores:
+        the row is still this worker's. A writer that died (and was replaced) since this
+        thread's last row shows as EPIPE on the first send: then once more, on a new
+        connection, without a look at the socket before every row.
+        """
+        for fresh in (False, True):
+            sock = self._socket(timeout, fresh)
+            if sock is None:
+                return None
+            try:
+                sock.settimeout(timeout)
+                sock.sendall(frame, socket.MSG_NOSIGNAL)
+            except (BrokenPipeError, ConnectionResetError):
+                self._forget(sock)
+                continue
+            except OSError as exc:  # a writer that takes nothing in time: it is stuck
+                self._forget(sock)
+                raise DatabaseUnavailable(f"intake writer: {exc.__class__.__name__}") from None
+            return sock
+        return None
+
+    def _socket(self, timeout: float, fresh: bool) -> socket.socket | None:
         local = self._local
-        if getattr(local, "pid", None) == os.getpid() and local.sock is not None:
+        if not fresh and getattr(local, "pid", None) == os.getpid() and local.sock is not None:
             sock: socket.socket = local.sock
-            if _open(sock):
-                return sock
-            # The writer that had it is gone (and maybe replaced): nothing was sent on it,
-            # so this row may still go to the new writer, or be stored here.
-            self._forget(sock)
+            return sock
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.settimeout(timeout)
@@ -166,17 +185,6 @@ class WriterClient:
         # Its stream may hold a late answer to this row: the next row needs a fresh one.
         sock.close()
         self._local.sock = None
-
-
-def _open(sock: socket.socket) -> bool:
-    """Whether the writer's end of `sock` is still there (it says nothing between rows)."""
-    try:
-        sock.settimeout(0.0)  # a look, not a wait: with a timeout, recv would wait it out
-        return sock.recv(1, socket.MSG_PEEK) != b""
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
 
 
 class Writer:
