@@ -9,10 +9,11 @@ whatever has arrived from all of them, stores it with one statement and one comm
 (`store_rows`, the one place intake writes) and answers each row with its own outcome.
 
 What a request learns: its event id; "not stored" (its channel was disabled meanwhile:
-401); "failed" (the batch's commit failed: 503). A writer that cannot be reached before
-a row is sent is no reason to refuse it: the worker stores that row itself. Once a row
-is sent, any trouble (the writer died, no answer within the deadline) is a 503, never a
-second attempt that could store it twice.
+401); "failed" (the batch's commit failed: 503). A writer that cannot take a row (none
+listening, or a send that failed: less than the whole frame, which is never stored) is
+no reason to refuse it: the worker stores that row itself. Once a whole row is sent, any
+trouble (the writer died, no answer within the deadline) is a 503, never a second
+attempt that could store it twice.
 """
 
 from __future__ import annotations
