@@ -23,6 +23,7 @@ import logging
 import os
 import resource
 import selectors
+import shutil
 import signal
 import socket
 import struct
@@ -330,6 +331,11 @@ class Supervisor:
     the workers (through the environment they inherit)."""
 
     RESTART_SECONDS = 0.5
+    # A writer that keeps dying at once is started less and less often (the workers
+    # commit their own rows meanwhile), up to this long apart...
+    MAX_RESTART_SECONDS = 30.0
+    # ...and one that ran this long was healthy: its successor starts quickly again.
+    STABLE_SECONDS = 10.0
 
     def __init__(self, log_error: Any) -> None:
         self._folder = tempfile.mkdtemp(prefix="wabahook-writer-")  # 0700: ours alone
@@ -337,6 +343,7 @@ class Supervisor:
         self._log_error = log_error
         self._stopping = threading.Event()
         self._process: subprocess.Popen[bytes] | None = None
+        self._started = 0.0
         self._thread = threading.Thread(target=self._run, name="writer-supervisor", daemon=True)
 
     def start(self) -> None:
@@ -356,11 +363,11 @@ class Supervisor:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
-        for name in os.listdir(self._folder):
-            os.unlink(os.path.join(self._folder, name))
-        os.rmdir(self._folder)
+        # Already gone, maybe (a cleaner of /tmp): nothing to stop gunicorn's exit for.
+        shutil.rmtree(self._folder, ignore_errors=True)
 
     def _spawn(self) -> subprocess.Popen[bytes]:
+        self._started = time.monotonic()
         return subprocess.Popen([sys.executable, "-c", ENTRY, self.path])
 
     def _wait_listening(self, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
@@ -371,6 +378,7 @@ class Supervisor:
             time.sleep(0.02)
 
     def _run(self) -> None:
+        delay = self.RESTART_SECONDS
         while not self._stopping.is_set():
             process = self._process
             assert process is not None
@@ -378,10 +386,13 @@ class Supervisor:
             code = process.wait()
             if self._stopping.is_set():
                 return
-            self._log_error("intake writer exited (%s); starting another", code)
-            time.sleep(self.RESTART_SECONDS)
-            if not self._stopping.is_set():
-                self._process = self._spawn()
+            if time.monotonic() - self._started >= self.STABLE_SECONDS:
+                delay = self.RESTART_SECONDS
+            self._log_error("intake writer exited (%s); starting another in %g s", code, delay)
+            if self._stopping.wait(delay):
+                return
+            self._process = self._spawn()
+            delay = min(delay * 2, self.MAX_RESTART_SECONDS)
 
 
 # Not `python -m receiver.writer`: the package imports this module first.
@@ -407,6 +418,11 @@ def main() -> None:
     db = Database(settings.database_url, application_name="wabahook-writer",
                   timeout=settings.db_timeout, max_size=1)  # fmt: skip
     try:
-        Writer(sys.argv[1], db).serve(parent, stopping)
+        writer = Writer(sys.argv[1], db)
+    except OSError as exc:  # its folder gone, say: one line; the master tries again later
+        log.error("intake writer cannot listen", extra={"error": f"{sys.argv[1]}: {exc}"})
+        raise SystemExit(1) from None
+    try:
+        writer.serve(parent, stopping)
     finally:
         db.close()

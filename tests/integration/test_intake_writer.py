@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import signal
 import socket
@@ -226,6 +227,49 @@ def test_a_worker_idle_through_a_writer_restart_sends_its_next_row_to_the_new_on
     # Its old connection is dead, but nothing was sent on it yet: no reason for a 503.
     assert post(base, channel, 2)[0] == 200
     assert sorted(stored_by_body(database_url)) == [b'{"n":1}', b'{"n":2}']
+
+
+def test_a_writer_that_keeps_dying_is_restarted_less_often_and_intake_goes_on(
+    start_gunicorn: Callable[..., str],
+    app_env: dict[str, str],
+    channel: channels.IssuedCredential,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "gunicorn.log"
+    base = start_gunicorn(
+        {**app_env, "WABAHOOK_INTAKE_WRITER": "process", "TMPDIR": str(tmp_path)},
+        workers=1,
+        stderr=log,
+    )
+    (writer,) = writer_pids(tmp_path)
+    master = int(Path(f"/proc/{writer}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    (folder,) = tmp_path.glob("wabahook-writer-*")
+    # Its socket's folder gone (a cleaner of /tmp, say): every new writer exits at once.
+    for entry in folder.iterdir():
+        entry.unlink()
+    folder.rmdir()
+    os.kill(writer, signal.SIGKILL)
+
+    def delays() -> list[float]:
+        text = log.read_text(errors="replace")
+        return [float(found) for found in re.findall(r"starting another in ([\d.]+) s", text)]
+
+    assert wait_until(lambda: len(delays()) >= 4, timeout=30)
+    assert delays()[:4] == [0.5, 1.0, 2.0, 4.0]
+    # Meanwhile each worker commits its own rows: nothing is refused.
+    assert post(base, channel, 1)[0] == 200
+    assert sorted(stored_by_body(database_url)) == [b'{"n":1}']
+    os.kill(master, signal.SIGTERM)  # and gunicorn still stops cleanly, folder or none
+    assert wait_until(lambda: not Path(f"/proc/{master}").exists() or _zombie(master), 30)
+    assert "Traceback" not in log.read_text(errors="replace")
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 @pytest.fixture
