@@ -7,6 +7,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import signal
 import socket
 import struct
@@ -30,6 +31,7 @@ from receiver.db import Database, DatabaseUnavailable
 from receiver.writer import ENTRY, WriterClient, decode, encode
 from tests.integration.conftest import ROOT, wait_until
 from tests.integration.helpers import basic, count, stored_events
+from tests.integration.test_quickstart import status_of
 
 
 def writer_pids(folder: Path) -> list[int]:
@@ -51,11 +53,11 @@ def writer_pids(folder: Path) -> list[int]:
 def serve_with_writer(
     start_gunicorn: Callable[..., str], app_env: dict[str, str], tmp_path: Path
 ) -> Callable[..., str]:
-    def start(threads: int = 1, workers: int = 2, **extra: str) -> str:
+    def start(threads: int = 1, workers: int = 2, stderr: Path | None = None, **extra: str) -> str:
         return start_gunicorn(
             {**app_env, "WABAHOOK_INTAKE_WRITER": "process", "WABAHOOK_THREADS": str(threads),
              "TMPDIR": str(tmp_path), **extra},
-            workers=workers,
+            workers=workers, stderr=stderr,
         )  # fmt: skip
 
     return start
@@ -230,25 +232,18 @@ def test_a_worker_idle_through_a_writer_restart_sends_its_next_row_to_the_new_on
 
 
 def test_a_writer_that_keeps_dying_is_restarted_less_often_and_intake_goes_on(
-    start_gunicorn: Callable[..., str],
-    app_env: dict[str, str],
+    serve_with_writer: Callable[..., str],
     channel: channels.IssuedCredential,
     database_url: str,
     tmp_path: Path,
 ) -> None:
     log = tmp_path / "gunicorn.log"
-    base = start_gunicorn(
-        {**app_env, "WABAHOOK_INTAKE_WRITER": "process", "TMPDIR": str(tmp_path)},
-        workers=1,
-        stderr=log,
-    )
+    base = serve_with_writer(workers=1, stderr=log)
     (writer,) = writer_pids(tmp_path)
-    master = int(Path(f"/proc/{writer}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    (folder,) = tmp_path.glob("wabahook-writer-*")
+    master = status_of(writer)["PPid"][0]
     # Its socket's folder gone (a cleaner of /tmp, say): every new writer exits at once.
-    for entry in folder.iterdir():
-        entry.unlink()
-    folder.rmdir()
+    (folder,) = tmp_path.glob("wabahook-writer-*")
+    shutil.rmtree(folder)
     os.kill(writer, signal.SIGKILL)
 
     def delays() -> list[float]:
@@ -261,13 +256,14 @@ def test_a_writer_that_keeps_dying_is_restarted_less_often_and_intake_goes_on(
     assert post(base, channel, 1)[0] == 200
     assert sorted(stored_by_body(database_url)) == [b'{"n":1}']
     os.kill(master, signal.SIGTERM)  # and gunicorn still stops cleanly, folder or none
-    assert wait_until(lambda: not Path(f"/proc/{master}").exists() or _zombie(master), 30)
+    assert wait_until(lambda: _exited(master), 30)
     assert "Traceback" not in log.read_text(errors="replace")
 
 
-def _zombie(pid: int) -> bool:
+def _exited(pid: int) -> bool:
+    """Whether `pid` has ended (gone, or a zombie its parent has yet to reap)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        return "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return True
 
