@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from psycopg import sql
+from psycopg import errors, sql
 
 from receiver.config import MAINTENANCE_SECONDS
 from receiver.db import Database
 from receiver.queries import query
+
+# Detaching takes raw_events' ACCESS EXCLUSIVE lock, and every intake INSERT queues
+# behind a DETACH waiting for it: a wait must stay far below the receiver's 1.5 s.
+LOCK_WAIT = "100ms"
+# Tries, paused so that the queued INSERTs go through in between: about four seconds
+# outlast a short reader (a console search) but not a pg_dump, which is reported.
+LOCK_TRIES = 10
+LOCK_PAUSE_SECONDS = 0.3
 
 
 class RetentionError(Exception):
@@ -51,15 +61,52 @@ def expired(db: Database, cutoff: datetime) -> list[Month]:
     return months
 
 
-def drop(db: Database, months: list[Month], force: bool = False) -> None:
-    """Detach and drop the partitions; refuse ones with queued events unless `force`."""
+def drop(
+    db: Database,
+    months: list[Month],
+    force: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Detach and drop the partitions; refuse ones with queued events unless `force`.
+
+    Each month goes in its own transaction: those dropped before a busy one stay dropped.
+    """
     waiting = [m.name for m in months if m.queued]
     if waiting and not force:
         raise RetentionError(
             f"{', '.join(waiting)} still hold queued events; drain them first, or use --force"
         )
     for month in months:
-        with db.transaction(timeout=MAINTENANCE_SECONDS) as conn:
-            partition = sql.Identifier("wabahook", month.name)
-            conn.execute(query("detach_partition").format(partition=partition))
-            conn.execute(query("drop_partition").format(partition=partition))
+        _drop_partition(db, month.name, sleep)
+
+
+def _drop_partition(db: Database, name: str, sleep: Callable[[float], None]) -> None:
+    """Drop one partition within LOCK_TRIES short lock waits, else a RetentionError."""
+    for attempt in range(LOCK_TRIES):
+        if attempt:
+            sleep(LOCK_PAUSE_SECONDS)
+        if _try_drop(db, name):
+            return
+    raise RetentionError(f"partition {name} busy ({_holder(db, name)})")
+
+
+def _try_drop(db: Database, name: str) -> bool:
+    """Detach and drop in one transaction if its locks come within LOCK_WAIT; else False."""
+    partition = sql.Identifier("wabahook", name)
+    with db.connection(timeout=MAINTENANCE_SECONDS) as conn:
+        try:
+            with conn.transaction():
+                conn.execute(query("local_lock_timeout"), {"timeout": LOCK_WAIT})
+                conn.execute(query("detach_partition").format(partition=partition))
+                conn.execute(query("drop_partition").format(partition=partition))
+        except errors.LockNotAvailable:
+            return False
+    return True
+
+
+def _holder(db: Database, name: str) -> str:
+    """Who holds a lock the DETACH of partition `name` needs, for the operator."""
+    row = db.fetch_one("partition_lock_holder", {"partition": name})
+    if row is None:  # it let go between the last try and this look
+        return "its holder has just let go: run again"
+    return f"held by pid {row['pid']}"

@@ -93,8 +93,31 @@ SELECT (SELECT count(*) FROM {partition}) AS events,
        (SELECT count(*) FROM wabahook.event_queue
         WHERE received_at >= %(lower)s AND received_at < %(upper)s) AS queued;
 
+-- name: local_lock_timeout
+-- SET LOCAL with a parameter: the longest this transaction waits for each lock.
+SELECT set_config('lock_timeout', %(timeout)s, true);
+
 -- name: detach_partition
 ALTER TABLE wabahook.raw_events DETACH PARTITION {partition};
+
+-- name: partition_lock_holder
+-- A session holding a lock that detaching %(partition)s needs: on raw_events, that
+-- partition or the default one (its constraint changes too). The one in the oldest
+-- transaction first: the likeliest to be the long reader in the way.
+SELECT l.pid
+FROM pg_locks l
+LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.granted
+  AND l.pid <> pg_backend_pid()
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND l.relation IN (
+      SELECT 'wabahook.raw_events'::regclass
+      UNION ALL
+      SELECT c.oid FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      WHERE i.inhparent = 'wabahook.raw_events'::regclass
+        AND (c.relname = %(partition)s OR pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'))
+ORDER BY a.xact_start NULLS LAST, l.pid
+LIMIT 1;
 
 -- name: drop_partition
 DROP TABLE {partition};

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import psycopg
 import pytest
 from click.testing import CliRunner, Result
+from flask.testing import FlaskClient
 
+from processors import channels
 from processors.cli import main
 from processors.pipeline.drain import drain
 from receiver.db import Database
+from tests.integration.conftest import ROOT
+from tests.integration.helpers import basic
 from tests.integration.processing_helpers import status_body, store, view
 
 
@@ -97,3 +106,101 @@ def test_retention_arguments(cli: Callable[..., Result]) -> None:
     assert bad.exit_code == 2
     assert "not an age like 90d" in bad.stderr
     assert "no month is entirely older than" in cli("retention", "--older-than", "3650d").stdout
+
+
+BODY = b'{"object":"whatsapp_business_account","entry":[]}'
+
+
+def processed_month(url: str, month: str) -> str:
+    """A monthly partition holding one event already processed (no queue row); its name."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT wabahook.create_raw_event_partition(%s)", [month])
+        conn.execute(
+            "INSERT INTO wabahook.raw_events (channel, received_at, body, body_sha256, request_id)"
+            " VALUES ('acme', %s::date + interval '3 days', '{}', sha256('{}'), 'r')",
+            [month],
+        )
+    return "raw_events_" + month[:7].replace("-", "_")
+
+
+def open_reader(url: str, table: str) -> psycopg.Connection[tuple[object, ...]]:
+    """A session whose open transaction has read `table`: it holds its locks until it ends."""
+    reader = psycopg.connect(url)
+    reader.execute(f"SELECT count(*) FROM wabahook.{table}").fetchone()
+    return reader
+
+
+def test_a_long_reader_makes_retention_give_up_without_holding_up_intake(
+    client: FlaskClient, channel: channels.IssuedCredential, app_env: dict[str, str]
+) -> None:
+    url = app_env["DATABASE_URL"]
+    old = processed_month(url, "2025-01-01")
+    auth = basic(channel.username, channel.password)
+    with open_reader(url, "raw_events") as reader:
+        retention = subprocess.Popen(
+            [sys.executable, "-m", "processors.cli", "retention", "--older-than", "150d"],
+            env={**os.environ, **app_env},
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        answers = []
+        try:
+            while retention.poll() is None:
+                answer = client.post("/webhooks/acme", data=BODY, headers={"Authorization": auth})
+                answers.append(answer.status_code)
+                time.sleep(0.02)
+            _, stderr = retention.communicate(timeout=60)
+        finally:
+            retention.kill()
+            retention.wait()
+        assert len(answers) >= 3  # intake was busy the whole time retention tried
+        assert set(answers) == {200}
+        assert retention.returncode == 1
+        pid = reader.info.backend_pid
+        assert stderr.decode().splitlines() == [f"Error: partition {old} busy (held by pid {pid})"]
+        assert old in partitions(url)
+    rerun = subprocess.run(
+        [sys.executable, "-m", "processors.cli", "retention", "--older-than", "150d"],
+        env={**os.environ, **app_env},
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert old not in partitions(url)
+
+
+def test_months_dropped_before_a_busy_one_stay_dropped_and_a_rerun_goes_on(
+    cli: Callable[..., Result], database_url: str
+) -> None:
+    january = processed_month(database_url, "2025-01-01")
+    february = processed_month(database_url, "2025-02-01")
+    with open_reader(database_url, february) as reader:
+        busy = cli("retention", "--older-than", "150d")
+        assert busy.exit_code == 1
+        pid = reader.info.backend_pid
+        assert busy.stderr.splitlines() == [f"Error: partition {february} busy (held by pid {pid})"]
+        assert january not in partitions(database_url)
+        assert february in partitions(database_url)
+    rerun = cli("retention", "--older-than", "150d")
+    assert rerun.exit_code == 0
+    assert f"dropped {february}: 1 events" in rerun.stdout
+    assert february not in partitions(database_url)
+
+
+def test_a_reader_that_finishes_soon_only_delays_retention(
+    cli: Callable[..., Result], database_url: str
+) -> None:
+    old = processed_month(database_url, "2025-01-01")
+    reader = open_reader(database_url, "raw_events")
+    # It lets go while retention is still trying: the lock is taken then.
+    finish = threading.Timer(0.5, reader.close)
+    finish.start()
+    try:
+        result = cli("retention", "--older-than", "150d")
+    finally:
+        finish.join()
+    assert result.exit_code == 0, result.stderr
+    assert f"dropped {old}: 1 events" in result.stdout
+    assert old not in partitions(database_url)
