@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import json
 import re
+from array import array
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import accumulate
 from typing import Any, Literal, NoReturn
 
 from processors.pipeline.projections import REGISTRY, Change
@@ -31,7 +33,13 @@ STORED_ONLY_FIELDS = frozenset({"history", "smb_app_state_sync"})
 UTF8_BOM = b"\xef\xbb\xbf"
 # Far deeper than any notification, far below what Python's json can recurse into.
 MAX_DEPTH = 256
-_BRACKET_OR_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+# A JSON string, ended by its closing quote or, unterminated, by the end of the body:
+# once started, the match never fails, so no byte is scanned twice. (A pattern that
+# needs the closing quote restarts at every escaped quote of an unterminated string,
+# which is quadratic in its length.)
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACKET_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 and -1 as signed bytes
 # Cheap pre-check for escapes jsonb refuses (\u0000 and lone surrogates); a match
 # is confirmed by walking the decoded document, since pairs and "\\u0000" are fine.
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
@@ -121,16 +129,11 @@ def too_deep(body: bytes) -> bool:
     """
     if body.count(b"[") + body.count(b"{") <= MAX_DEPTH:
         return False  # the common case: not even enough brackets
-    depth = 0
-    for token in _BRACKET_OR_STRING.finditer(body):
-        match token.group()[:1]:
-            case b"[" | b"{":
-                depth += 1
-                if depth > MAX_DEPTH:
-                    return True
-            case b"]" | b"}":
-                depth -= 1
-    return False
+    # Every step runs in C and visits each byte a bounded number of times: strings out,
+    # then only brackets kept, then the deepest running sum of their +1 and -1.
+    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    steps = array("b", brackets.translate(_BRACKET_STEPS))
+    return max(accumulate(steps), default=0) > MAX_DEPTH
 
 
 def _refuse_constant(name: str) -> NoReturn:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
 
-from processors.pipeline.parse import Rejected, parse
+from processors.pipeline.parse import MAX_DEPTH, Rejected, parse, too_deep
 from processors.pipeline.values import MAX_NOTE_KEYS, Notes, TimeWindow, label, printable
 from tests.hostile import BODIES, Hostile
 
@@ -114,6 +116,41 @@ def test_nesting_is_judged_on_the_bytes_whatever_the_callers_stack() -> None:
     with pytest.raises(Rejected, match="nested deeper than 256 levels"):
         parse(nested(257))
     assert parse(b'{"statuses":[],"n":"' + b"[" * 5000 + b'"}').format == "onprem"  # in a string
+
+
+@pytest.mark.parametrize(
+    ("body", "deep"),
+    [
+        (b"[" * MAX_DEPTH + b"]" * MAX_DEPTH, False),
+        (b"[" * (MAX_DEPTH + 1), True),  # unclosed counts too
+        (b"{}" * 1000 + b"[" * MAX_DEPTH, False),  # many brackets, never deep
+        (b'"' + b"[" * 1000 + b'"', False),  # inside a string
+        (b'"\\\\"' + b"[" * 300, True),  # an escaped backslash ends nothing: the string closed
+        (b'"\\\\\\"' + b"[" * 300, False),  # an escaped quote does not close it: still inside
+        (b"[]" * 300 + b'"' + b'\\"' * 1000, False),  # unterminated: the rest is the string
+        (b"[]" * 300 + b'"\\', False),  # a lone backslash at the very end
+        (b"]" * 1000 + b"[" * MAX_DEPTH, False),  # closers first do not lower the bar
+    ],
+)
+def test_nesting_is_measured_on_the_tokens(body: bytes, deep: bool) -> None:
+    assert too_deep(body) is deep
+
+
+def test_parsing_takes_linear_time_on_bodies_built_to_be_slow() -> None:
+    # A hang guard, not a speed target: each of these takes well under a second here, and
+    # a string pattern that restarts at every escaped quote took hours on the first.
+    script = (
+        "from processors.pipeline.parse import parse, Rejected\n"
+        "from processors.lookup import shown_body\n"
+        "from tests.pathological import bodies, clean\n"
+        "for body in [clean(), *bodies().values()]:\n"
+        "    try:\n"
+        "        parse(body)\n"
+        "    except Rejected:\n"
+        "        pass\n"
+        "    shown_body(body)\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
 
 
 def test_notes_are_the_same_in_every_process() -> None:
