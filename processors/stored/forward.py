@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
@@ -24,6 +25,13 @@ USER_AGENT = "wabahook-forward"
 # hostile destination that answers gigabytes costs no more memory than a polite one.
 ANSWER_BYTES = 1024
 ERROR_CHARS = 200
+# What a request can carry in a header value (RFC 9110 field-value: visible ASCII,
+# obs-text, spaces and tabs between them); a CR, an LF or a NUL would end or split it.
+FIELD_VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
+
+
+class UnsendableHeader(ValueError):
+    """A stored header value no request can carry; the message says which and why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +123,8 @@ def forward(
     destination, auth = split_credentials(destination)
     pacer = Pacer(rate, sleep)
     results: list[ForwardResult] = []
-    extra = dict(headers or {})
+    # The CLI lets only printable ASCII through; the rest goes out as bytes, like stored ones.
+    extra = {name.encode("ascii"): value.encode("ascii") for name, value in (headers or {}).items()}
     # identity: the answer's first bytes are read raw, and a compressed answer
     # could inflate far beyond what was read off the wire.
     client_headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
@@ -156,13 +165,14 @@ def _deliver(
     pacer: Pacer,
     destination: str,
     event: dict[str, Any],
-    extra: dict[str, str],
+    extra: dict[bytes, bytes],
     max_attempts: int,
     sleep: Callable[[float], None],
 ) -> ForwardResult:
-    headers = {"X-Wabahook-Event-Id": str(event["raw_event_id"]), **extra}
-    if event["content_type"]:
-        headers["Content-Type"] = event["content_type"]
+    try:
+        headers = _request_headers(event, extra)
+    except UnsendableHeader as exc:  # failed without a try: the run goes on to the next event
+        return ForwardResult(event["raw_event_id"], "failed", None, 0, _error_text(str(exc)))
     status: int | None = None
     error: str | None = None
     for attempt in range(1, max_attempts + 1):
@@ -187,6 +197,28 @@ def _deliver(
             backoff = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** (attempt - 1))
             sleep(min(MAX_BACKOFF_SECONDS, retry_after) if retry_after is not None else backoff)
     return ForwardResult(event["raw_event_id"], "failed", status, attempt, error)
+
+
+def _request_headers(event: dict[str, Any], extra: dict[bytes, bytes]) -> dict[bytes, bytes]:
+    """The headers of `event`'s request, as bytes: httpx sends those as they are."""
+    headers = {b"X-Wabahook-Event-Id": str(event["raw_event_id"]).encode(), **extra}
+    if event["content_type"]:
+        headers[b"Content-Type"] = _as_received("Content-Type", event["content_type"])
+    return headers
+
+
+def _as_received(name: str, value: str) -> bytes:
+    """A stored header value as the bytes it arrived as; UnsendableHeader if none could be."""
+    try:
+        # The receiver keeps a header's bytes past ASCII as Latin-1 text: this undoes it.
+        raw = value.encode("latin-1")
+    except UnicodeEncodeError:  # the reason first: a long value is cut short when stored
+        raise UnsendableHeader(f"stored {name} holds a character past Latin-1: {value!r}") from None
+    # Surrounding spaces are no part of a field value, and h11 refuses to send them.
+    raw = raw.strip(b" \t")
+    if not FIELD_VALUE.fullmatch(raw):
+        raise UnsendableHeader(f"stored {name} holds a control character: {value!r}")
+    return raw
 
 
 def _first_bytes(response: httpx.Response, limit: int = ANSWER_BYTES) -> bytes:

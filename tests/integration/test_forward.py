@@ -273,3 +273,59 @@ def test_bad_credentials_in_the_url_are_not_shown(
     result = cli("forward", *args)
     assert result.exit_code == 1
     assert result.stderr == f"Error: {message}\n"
+
+
+def store_with_content_type(url: str, content_type: str) -> int:
+    """A stored event whose Content-Type is `content_type` (as the receiver keeps it); its id."""
+    body = CASES[0].body
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "INSERT INTO wabahook.raw_events (channel, body, body_sha256, content_type, request_id)"
+            " VALUES ('acme', %s, sha256(%s), %s, 'r') RETURNING id",
+            [body, body, content_type],
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_content_type_with_a_byte_past_ascii_is_sent_as_it_was_received(
+    cli: Callable[..., Result], database_url: str
+) -> None:
+    # The receiver kept the byte 0xe9 as Latin-1 text.
+    event = store_with_content_type(database_url, "application/json; charset=\xe9")
+    with FakeServer(lambda request: (200, {}, b"ok")) as server:
+        result = cli("forward", "--to", server.url, "--ids", str(event), "--json")
+    assert result.exit_code == 0, result.output
+    (request,) = server.requests
+    # http.server decodes header bytes as Latin-1: encoding them back gives what was sent.
+    assert request.headers["content-type"].encode("latin-1") == b"application/json; charset=\xe9"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "reason"),
+    [
+        ("application/json; charset=\u20ac", "a character past Latin-1"),
+        ("application/json\r\nX-Injected: 1", "a control character"),
+    ],
+    ids=["past Latin-1", "CR LF"],
+)
+def test_an_unsendable_content_type_fails_its_event_and_the_run_goes_on(
+    cli: Callable[..., Result], database_url: str, content_type: str, reason: str
+) -> None:
+    unsendable = store_with_content_type(database_url, content_type)
+    fine = store_with_content_type(database_url, "application/json")
+    with FakeServer(lambda request: (200, {}, b"ok")) as server:
+        result = cli("forward", "--to", server.url, "--ids", f"{unsendable}-{fine}", "--json")
+    assert result.exit_code == 1, result.output
+    failed, delivered = json.loads(result.stdout)["results"]
+    assert (failed["raw_event_id"], failed["outcome"]) == (unsendable, "failed")
+    assert (failed["status"], failed["attempts"]) == (None, 0)  # nothing went out
+    assert failed["error"] == f"stored Content-Type holds {reason}: {content_type!r}"
+    assert (delivered["raw_event_id"], delivered["outcome"]) == (fine, "delivered")
+    assert [r.headers["x-wabahook-event-id"] for r in server.requests] == [str(fine)]
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT raw_event_id, error, delivered_at IS NOT NULL"
+            " FROM wabahook.forward_deliveries ORDER BY raw_event_id"
+        ).fetchall()
+    assert rows == [(unsendable, failed["error"], False), (fine, None, True)]
