@@ -64,9 +64,44 @@ class _Redactor(logging.Filter):
 # could have put a function or an operator of the same name (CVE-2018-1058's pattern).
 SEARCH_PATH = "pg_catalog,pg_temp"
 
+# Every session runs under these, whatever the database, the role or the client's
+# environment ask for: psycopg parses timestamps in the ISO DateStyle only (and
+# intervals in the postgres IntervalStyle only), and times and partition bounds read
+# back as text must mean UTC. Set after connecting, since libpq sends PGTZ,
+# PGDATESTYLE and PGOPTIONS at startup, where they win over a connection's `options`.
+SESSION_SETTINGS: Mapping[str, str] = {
+    "DateStyle": "ISO, YMD",
+    "TimeZone": "UTC",
+    "IntervalStyle": "postgres",
+    "search_path": SEARCH_PATH,
+}
+# One statement, so one round trip per new connection; qualified, as the role's own
+# search_path still holds when it runs.
+_PIN_SESSION = "SELECT " + ", ".join(
+    ["pg_catalog.set_config(%s, %s, false)"] * len(SESSION_SETTINGS)
+)
+
 REDACTOR = _Redactor()
 for _logger in ("psycopg", "psycopg.pool"):
     logging.getLogger(_logger).addFilter(REDACTOR)
+
+
+def pin_session(conn: psycopg.Connection[Any]) -> None:
+    """Give `conn`'s session SESSION_SETTINGS (the pool's `configure` step)."""
+    conn.execute(_PIN_SESSION, [part for setting in SESSION_SETTINGS.items() for part in setting])
+    if not conn.autocommit:
+        conn.commit()  # a rollback would undo the settings
+
+
+def connect(conninfo: str, **kwargs: Any) -> psycopg.Connection[Any]:
+    """A direct autocommit connection (psycopg.connect's `kwargs`) under SESSION_SETTINGS."""
+    conn = psycopg.connect(conninfo, autocommit=True, **kwargs)
+    try:
+        pin_session(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 class DatabaseUnavailable(DatabaseError):
@@ -177,13 +212,13 @@ class Database:
             timeout=self.timeout,
             name=self._application_name,
             connection_class=psycopg.Connection[DictRow],
+            configure=pin_session,
             kwargs={
                 "autocommit": True,
                 "row_factory": dict_row,
                 "connect_timeout": max(2, int(self.timeout + 0.999)),
                 "application_name": self._application_name,
-                "options": f"-c statement_timeout={statement_ms} -c lock_timeout={statement_ms}"
-                f" -c search_path={SEARCH_PATH}",
+                "options": f"-c statement_timeout={statement_ms} -c lock_timeout={statement_ms}",
             },
         )
         pool.open(wait=False)
