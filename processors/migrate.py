@@ -15,7 +15,7 @@ from psycopg.rows import tuple_row
 
 from processors.pipeline.projections import projection_tables
 from receiver.config import ROLE_COMPONENTS, Secret
-from receiver.db import SEARCH_PATH, first_line
+from receiver.db import connect, first_line
 from receiver.queries import query, sql_dir
 
 MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -120,12 +120,7 @@ def unfilled_projection_tables(conninfo: str, before: frozenset[str]) -> list[st
 
 
 def _connect(conninfo: str) -> psycopg.Connection[Any]:
-    return psycopg.connect(
-        conninfo,
-        autocommit=True,
-        application_name="wabahook-migrate",
-        options=f"-c search_path={SEARCH_PATH}",
-    )
+    return connect(conninfo, application_name="wabahook-migrate")
 
 
 def _apply(

@@ -27,7 +27,7 @@ from processors.pipeline.drain import BATCH_SIZE, LANES
 from processors.stored import retention as retention_module
 from processors.stored.selection import ChannelName, PhoneNumberId
 from receiver.config import COMMAND_DB_SECONDS, ConfigError, Secret, Settings
-from receiver.db import REDACTOR, Database, DatabaseError, first_line
+from receiver.db import REDACTOR, Database, DatabaseError, connect, first_line
 from receiver.logs import escape_controls
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -138,7 +138,7 @@ def check_database(url: Secret) -> None:
     """Connect once, within CONNECT_TIMEOUT_SECONDS, so that a command fails fast and says why."""
     params = database_params(url)
     try:
-        psycopg.connect(
+        connect(
             url.reveal(), connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name="wabahook-cli"
         ).close()
     except psycopg.Error as exc:

@@ -8,11 +8,11 @@ import pwd
 import subprocess
 from pathlib import Path
 
-import psycopg
 from psycopg import sql
 
 from processors.local import local_files
 from processors.local.embedded import absolute, free_port, password_file
+from receiver.db import connect
 
 
 class EmbeddedPostgres:
@@ -125,7 +125,7 @@ class EmbeddedPostgres:
 
     def create_database(self, dbname: str) -> str:
         """Create `dbname` unless it exists; return its URL."""
-        with psycopg.connect(self.url, autocommit=True) as conn:
+        with connect(self.url) as conn:
             found = conn.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", [dbname]
             ).fetchone()
