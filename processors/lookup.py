@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +40,12 @@ DERIVED_VIEWS = frozenset({"raw_event_log", "marketing_preferences"})
 PROGRESS = ("sent", "delivered", "read", "played")
 # Deliveries of the same bytes `events show` names; the rest are counted.
 SHOWN_RETRIES = 20
+# The most of a body `events show` and the console display, re-indented or not: 256 KiB
+# of text is thousands of lines. The exact bytes are `events show --raw` or a download.
+SHOWN_CHARS = 256 * 1024
+# Rows of each view a page or `events show` lists for one event (a batched body may hold
+# thousands of statuses); --json lists them all.
+SHOWN_ROWS = 50
 
 
 def needles(value: str, quoted: bool = False) -> list[bytes]:
@@ -150,11 +156,35 @@ def body_text(body: bytes) -> tuple[str, str]:
         return base64.b64encode(body).decode("ascii"), "base64"
 
 
-def pretty_json(body: bytes) -> str | None:
+@dataclass(frozen=True, slots=True)
+class ShownBody:
+    """A stored body as `events show` and the console display it: bounded, never markup."""
+
+    text: str
+    kind: str  # "JSON" (re-indented), "utf-8" (as stored) or "base64" (not UTF-8: \xNN shown)
+    cut: bool  # only the first SHOWN_CHARS characters are shown
+
+
+def shown_body(body: bytes, limit: int = SHOWN_CHARS) -> ShownBody:
+    """What to display of `body`: at most `limit` characters, however it indents."""
+    pretty = pretty_json(body, limit)
+    if pretty is not None:
+        return ShownBody(pretty[0], "JSON", pretty[1])
+    try:
+        text, kind = body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        # Each byte shows as at most four characters: decode no more than can be shown.
+        text, kind = body[: limit + 1].decode("utf-8", "backslashreplace"), "base64"
+    return ShownBody(text[:limit], kind, len(text) > limit or len(body) > limit + 1)
+
+
+def pretty_json(body: bytes, limit: int = SHOWN_CHARS) -> tuple[str, bool] | None:
     """The body re-indented when it is a JSON document, else None.
 
-    Nesting is judged on the bytes first (as the parser does): a hostile body must not
-    reach Python's recursion limit.
+    At most `limit` characters, and True when cut there: indenting multiplies a deeply
+    nested body (a megabyte of brackets would become hundreds), so the encoder is
+    stopped once it has made enough. Nesting is judged on the bytes first (as the parser
+    does): a hostile body must not reach Python's recursion limit.
     """
     text_bytes = body.removeprefix(UTF8_BOM)
     if too_deep(text_bytes):
@@ -163,12 +193,32 @@ def pretty_json(body: bytes) -> str | None:
         document = json.loads(text_bytes.decode("utf-8"))
     except (ValueError, RecursionError):  # not UTF-8, not JSON, or a number too long
         return None
-    text = json.dumps(document, indent=2, ensure_ascii=False)
+    readable = json.JSONEncoder(indent=2, ensure_ascii=False)
+    text, cut = _first_chars(readable.iterencode(document), limit)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate (\ud800) JSON allows: keep it escaped
-        return json.dumps(document, indent=2)
-    return text
+        text, cut = _first_chars(json.JSONEncoder(indent=2).iterencode(document), limit)
+    return text, cut
+
+
+def _first_chars(chunks: Iterator[str], limit: int) -> tuple[str, bool]:
+    """The first `limit` characters the chunks make, and whether there were more."""
+    parts: list[str] = []
+    size = 0
+    for chunk in chunks:  # the encoder makes its chunks lazily: stop it early
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return "".join(parts)[:limit], True
+    return "".join(parts), False
+
+
+def stored_bytes(event: Mapping[str, Any]) -> bytes:
+    """The exact stored body of an event from show_event()."""
+    if event["body_encoding"] == "utf-8":
+        return str(event["body"]).encode("utf-8")
+    return base64.b64decode(event["body"])
 
 
 def show_event(db: Database, event_id: int) -> dict[str, Any] | None:
@@ -292,7 +342,10 @@ def current_status_reason(statuses: Sequence[Mapping[str, Any]]) -> str:
 __all__ = [
     "DERIVED_VIEWS",
     "PROJECTED_VIEWS",
+    "SHOWN_CHARS",
+    "SHOWN_ROWS",
     "EventSearch",
+    "ShownBody",
     "body_text",
     "current_status_reason",
     "list_events",
@@ -301,6 +354,8 @@ __all__ = [
     "pretty_json",
     "projected_counts",
     "show_event",
+    "shown_body",
+    "stored_bytes",
     "summary",
     "when",
 ]

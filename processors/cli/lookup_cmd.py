@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -97,23 +98,31 @@ def _cut(text: str | None, limit: int = SUMMARY_ERROR) -> str | None:
 
 @events_group.command("show")
 @click.argument("event_id", type=click.IntRange(1, MAX_ID))
+@click.option("--raw", is_flag=True, help="Write the exact stored bytes of the body, nothing else.")
 @cli.json_option
-def events_show(event_id: int, as_json: bool) -> None:
+def events_show(event_id: int, raw: bool, as_json: bool) -> None:
     """Show one stored delivery: how it arrived, its body, its state and what it projected.
 
-    The body is re-indented when it is JSON (the exact bytes: --json, where it is
-    text when valid UTF-8 and base64 otherwise, see body_encoding); anything a
-    sender wrote is shown with control characters escaped.
+    The body is re-indented when it is JSON, and shown up to 256 KiB of text; anything
+    a sender wrote is shown with control characters escaped. The exact bytes: --raw,
+    or --json (text when valid UTF-8 and base64 otherwise, see body_encoding).
 
     \b
     Example:
       wabahook events show 1234
+      wabahook events show 1234 --raw > body.json
       wabahook events show 1234 --json | jq -r .body
     """
+    if raw and as_json:
+        raise click.UsageError("--raw and --json cannot be combined")
     with cli.database() as db, cli.errors_as_messages():
         event = lookup.show_event(db, event_id)
     if event is None:
         cli.fail(f"no stored event {event_id}")
+    if raw:
+        body = lookup.stored_bytes(event)
+        sys.stdout.buffer.write(body)
+        return
     if as_json:
         cli.emit_json(event)
         return
@@ -152,25 +161,19 @@ def _echo_event(event: Mapping[str, Any]) -> None:
             click.echo(f"{name:>15}: {cli.escaped(value)}")
     for name, value in (event["headers"] or {}).items():
         click.echo(f"{'header':>15}: {cli.escaped(name)}: {cli.escaped(value)}")
-    body = event["body"].encode("utf-8") if event["body_encoding"] == "utf-8" else None
-    pretty = lookup.pretty_json(body) if body is not None else None
-    kind = "JSON" if pretty is not None else event["body_encoding"]
-    click.echo(f"body ({event['bytes']:,} bytes, {kind}, sha256 {event['body_sha256']}):")
-    if pretty is not None:
+    shown = lookup.shown_body(lookup.stored_bytes(event))
+    click.echo(f"body ({event['bytes']:,} bytes, {shown.kind}, sha256 {event['body_sha256']}):")
+    if shown.kind == "JSON":
         # JSON escapes control characters in strings, not C1 ones or U+2028: each line is.
-        click.echo("\n".join(cli.escaped(line) for line in pretty.split("\n")))
-    elif body is not None:
-        click.echo(cli.escaped(event["body"]))
-    else:
-        click.echo(cli.escaped(_raw(event["body"])))
+        click.echo("\n".join(cli.escaped(line) for line in shown.text.split("\n")))
+    else:  # line breaks too are the sender's: escaped, so no line can pass for ours
+        click.echo(cli.escaped(shown.text))
+    if shown.cut:
+        click.echo(
+            f"... (the first {lookup.SHOWN_CHARS // 1024} KiB shown; the exact bytes:"
+            f" wabahook events show {event['id']} --raw)"
+        )
     _echo_projected(event["projected"])
-
-
-def _raw(encoded: str) -> str:
-    """A body that is not UTF-8, its bytes that are not shown as \\xNN."""
-    import base64
-
-    return base64.b64decode(encoded).decode("utf-8", "backslashreplace")
 
 
 def _echo_projected(projected: Mapping[str, list[dict[str, Any]]]) -> None:
@@ -181,13 +184,15 @@ def _echo_projected(projected: Mapping[str, list[dict[str, Any]]]) -> None:
     click.echo("projected:")
     for view, rows in projected.items():
         click.echo(f"  {view} ({len(rows)}):")
-        for row in rows:
+        for row in rows[: lookup.SHOWN_ROWS]:
             values = (
                 f"{key}={_value(value)}"
                 for key, value in row.items()
                 if value is not None and key not in ("payload", "details", "raw_event_id")
             )
             click.echo(f"    {cli.escaped(' '.join(values))}")
+        if len(rows) > lookup.SHOWN_ROWS:
+            click.echo(f"    ... and {len(rows) - lookup.SHOWN_ROWS} more (--json lists them all)")
 
 
 def _value(value: Any) -> str:

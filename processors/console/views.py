@@ -103,10 +103,25 @@ def event(event_id: int) -> tuple[str, int]:
     found = lookup.show_event(_state().db, event_id) if event_id <= MAX_ID else None
     if found is None:
         return render_template("missing.html", what=f"event {event_id}"), 404
-    body = found["body"].encode() if found["body_encoding"] == "utf-8" else b""
-    pretty = lookup.pretty_json(body) if body else None
+    shown = lookup.shown_body(lookup.stored_bytes(found))
     replayed = request.args.get("replayed") == "1"
-    return render_template("event.html", event=found, pretty=pretty, replayed=replayed), 200
+    return render_template(
+        "event.html", event=found, shown=shown, shown_kib=lookup.SHOWN_CHARS // 1024,
+        shown_rows=lookup.SHOWN_ROWS, replayed=replayed,
+    ), 200  # fmt: skip
+
+
+@blueprint.get("/events/<int:event_id>/raw")
+def event_raw(event_id: int) -> Response:
+    """The exact stored bytes of one delivery, as a download (never shown as a page)."""
+    found = _state().db.fetch_one("lookup_event", {"id": event_id}) if event_id <= MAX_ID else None
+    if found is None:
+        abort(404)
+    return Response(
+        bytes(found["body"]),
+        mimetype="application/octet-stream",
+        headers={"Content-Disposition": f"attachment; filename=event-{event_id}.body"},
+    )
 
 
 @blueprint.get("/messages/<path:message_id>")

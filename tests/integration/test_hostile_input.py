@@ -243,3 +243,65 @@ def check_outcomes(database_url: str, event_of: dict[int, Hostile]) -> None:
             assert [v for (m, _), v in statuses.items() if m == message_id] == [codes], case.name
     assert "wamid.after" in messages
     assert not {m for m, _ in statuses} & {"t-big", "t-ms", "t-bc", "t-1970", "t-ahead", "s-long"}
+
+
+def test_bodies_built_to_be_slow_through_every_reader(
+    receiver: Receiver, database_url: str, tmp_path: Path
+) -> None:
+    """Bodies at the size limit built to make a parser slow: posted, drained, shown, rendered.
+
+    Each step runs as a command under a hang guard (the commands' timeout), never a speed
+    target: `make bench` measures what they cost next to a clean body of the same size.
+    """
+    from processors.console import create_app
+    from processors.lookup import SHOWN_CHARS
+    from tests.pathological import bodies, clean
+
+    cases = {"clean": clean(), **bodies()}
+    headers = {"Authorization": receiver.auth, "Content-Type": "application/json"}
+    event_of: dict[str, int] = {}
+    for name, body in cases.items():
+        assert len(body) <= MIB, name
+        assert exchange(receiver, Raw(name, post("/webhooks/acme", headers, body), 200)) == 200
+        (newest,) = rows(database_url, "SELECT max(id) AS id FROM wabahook.raw_events")
+        event_of[name] = int(newest["id"])  # type: ignore[call-overload]
+
+    drained = wabahook(database_url, "drain", "--until-empty", "--json")
+    assert drained.returncode == 0, drained.stderr
+    assert json.loads(drained.stdout)["failed"] == 0
+    states = {int(r["raw_event_id"]): r["state"] for r in outcomes(database_url)}  # type: ignore[call-overload]
+    assert states[event_of["clean"]] == "processed"
+    assert {states[i] for i in event_of.values()} <= {"processed", "rejected"}
+
+    # What is shown of a body is bounded however it indents; the exact bytes are a flag away.
+    nested = event_of["nested arrays at the depth limit"]
+    shown = wabahook(database_url, "events", "show", str(nested))
+    assert shown.returncode == 0, shown.stderr
+    assert SHOWN_CHARS < len(shown.stdout) < SHOWN_CHARS + 64 * 1024
+    assert f"wabahook events show {nested} --raw" in shown.stdout
+    raw = subprocess.run(
+        [sys.executable, "-m", "processors.cli", "events", "show", str(nested), "--raw"],
+        env={**os.environ, "DATABASE_URL": database_url}, cwd=ROOT, capture_output=True,
+        timeout=300, check=True,
+    )  # fmt: skip
+    assert raw.stdout == cases["nested arrays at the depth limit"]
+    # A clean batch of thousands of statuses lists a few of each view's rows, and says so.
+    batched = wabahook(database_url, "events", "show", str(event_of["clean"]))
+    assert batched.returncode == 0, batched.stderr
+    assert len(batched.stdout) < SHOWN_CHARS + 64 * 1024
+    assert "more (--json lists them all)" in batched.stdout
+
+    console = create_app({"DATABASE_URL": database_url}).test_client()
+    for name, event_id in event_of.items():
+        page = console.get(f"/events/{event_id}")
+        assert page.status_code == 200, name
+        # Markup escapes make a shown character at most five: &#34;
+        assert len(page.data) < 5 * SHOWN_CHARS + 64 * 1024, name
+        download = console.get(f"/events/{event_id}/raw")
+        assert download.data == cases[name], name
+        assert download.headers["Content-Disposition"].startswith("attachment;")
+        assert download.mimetype == "application/octet-stream"
+
+    report = wabahook(database_url, "report", "--out", str(tmp_path / "report.html"))
+    assert report.returncode == 0, report.stderr
+    assert "Traceback" not in drained.stderr + shown.stderr + batched.stderr + report.stderr

@@ -6,7 +6,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from processors.lookup import body_text, current_status_reason, needles, pretty_json
+from processors.lookup import (
+    SHOWN_CHARS,
+    body_text,
+    current_status_reason,
+    needles,
+    pretty_json,
+    shown_body,
+)
+from tests.pathological import bodies
 
 
 def at(second: int) -> datetime:
@@ -21,10 +29,30 @@ def test_needles_cover_the_ways_a_sender_writes_a_value() -> None:
 def test_bodies_render_as_text_or_base64_and_json_only_when_it_is() -> None:
     assert body_text(b'{"a":1}') == ('{"a":1}', "utf-8")
     assert body_text(b"\xff") == ("/w==", "base64")
-    assert pretty_json(b'\xef\xbb\xbf{"a":[1]}') == '{\n  "a": [\n    1\n  ]\n}'
+    assert pretty_json(b'\xef\xbb\xbf{"a":[1]}') == ('{\n  "a": [\n    1\n  ]\n}', False)
     assert pretty_json(b"[" * 100_000) is None  # judged on the bytes, never recursed into
     assert pretty_json(b"1" * 10_000) is None  # longer than Python's int parsing allows
     assert pretty_json(b"not json") is None
+
+
+def test_what_is_shown_of_a_body_is_bounded_however_it_indents() -> None:
+    # A megabyte of nested brackets indents to a quarter of a gigabyte: only the start is made.
+    nested = bodies()["nested arrays at the depth limit"]
+    shown = shown_body(nested)
+    assert shown.kind == "JSON"
+    assert shown.cut
+    assert len(shown.text) == SHOWN_CHARS
+    assert shown.text.startswith('{\n  "statuses": [],\n  "n": [\n    [\n      [')
+    small = shown_body(b'{"a":"\xc3\xa9"}')
+    assert (small.text, small.kind, small.cut) == ('{\n  "a": "\u00e9"\n}', "JSON", False)
+    text = shown_body(b"x" * (SHOWN_CHARS + 1))
+    assert (len(text.text), text.kind, text.cut) == (SHOWN_CHARS, "utf-8", True)
+    binary = shown_body(b"\xff" * SHOWN_CHARS)
+    assert (binary.kind, binary.cut) == ("base64", True)
+    assert binary.text.startswith("\\xff\\xff")
+    assert len(binary.text) == SHOWN_CHARS
+    exact = shown_body(b"\xff")
+    assert (exact.text, exact.cut) == ("\\xff", False)
 
 
 @pytest.mark.parametrize(
