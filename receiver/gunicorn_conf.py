@@ -2,6 +2,9 @@
 
 import multiprocessing
 import os
+import socket
+import time
+from typing import Any
 
 from receiver.exposure import DEFAULT_BIND
 
@@ -16,6 +19,12 @@ workers = int(os.environ.get("WABAHOOK_WORKERS", multiprocessing.cpu_count() * 2
 # A worker silent this long is replaced: 360dialog gives up after 5 s anyway, and the
 # intake's own deadline (WABAHOOK_DB_TIMEOUT) answers 503 well before.
 timeout = 5
+# A request's body must have arrived this long after the app is handed the request, or
+# it is answered 408 (pre_request below). Without a bound a stalled body meets the
+# `timeout` above: a sync worker is aborted mid-read (a 500, a new worker), a gthread
+# request thread waits for good. 3 s, counting the credential lookup before the read,
+# leaves the store's database deadline (WABAHOOK_DB_TIMEOUT, 1.5 s) room inside the 5 s.
+BODY_DEADLINE_SECONDS = 3.0
 # SIGTERM: stop accepting, finish in-flight requests for up to this long.
 graceful_timeout = 10
 keepalive = 2
@@ -91,3 +100,65 @@ def on_starting(server: object) -> None:
         for name in os.listdir(folder):
             if name.endswith(".db"):
                 os.remove(os.path.join(folder, name))
+
+
+def pre_request(worker: object, req: Any) -> None:
+    """Bound the time the app can wait for this request's body (BODY_DEADLINE_SECONDS)."""
+    # The parser's unreader recv()s the body from `sock`, the connection itself: a plain
+    # HTTP/1 request only (HTTP/2 streams are fed otherwise and keep gunicorn's bounds).
+    unreader: Any = getattr(req, "unreader", None)
+    sock = getattr(unreader, "sock", None)
+    if isinstance(sock, socket.socket):
+        unreader.sock = _DeadlineSocket(sock, req, time.monotonic() + BODY_DEADLINE_SECONDS)
+
+
+def post_request(worker: object, req: Any, environ: object, resp: object) -> None:
+    """Give gunicorn its connection back as it was, for its own reads (keep-alive)."""
+    unreader: Any = getattr(req, "unreader", None)
+    bounded = getattr(unreader, "sock", None)
+    if isinstance(bounded, _DeadlineSocket):
+        unreader.sock = bounded.restored()
+
+
+class _DeadlineSocket:
+    """The connection as gunicorn's body reader sees it during a request: every recv()
+    waits at most until the body's deadline, then raises TimeoutError (answered 408).
+
+    A fixed timeout per recv() would not bound the body: gunicorn's readers loop over
+    recv() until they hold what was asked for, so a sender trickling a byte a second
+    would hold the worker for as long as it likes. A timeout recomputed before each
+    recv() bounds the whole read, in whichever thread does it: a sync worker's main thread
+    (where a SIGALRM would also do) as well as a gthread request thread (which no signal
+    reaches). A watchdog shutting the socket down at the deadline would need a thread and
+    race the answer; here nothing happens unless the app waits for bytes still to come.
+    """
+
+    __slots__ = ("_deadline", "_prior", "_req", "_sock", "_touched")
+
+    def __init__(self, sock: socket.socket, req: Any, deadline: float) -> None:
+        self._sock = sock
+        self._req = req
+        self._deadline = deadline
+        self._prior = sock.gettimeout()
+        self._touched = False
+
+    def recv(self, size: int) -> bytes:
+        """One recv(), given what is left of the deadline."""
+        left = self._deadline - time.monotonic()
+        if left > 0:
+            self._touched = True
+            self._sock.settimeout(left)
+            try:
+                return self._sock.recv(size)
+            except TimeoutError:
+                pass
+        # The rest of the body may still come: the connection cannot carry another
+        # request. gunicorn drops the app's own Connection header; this one it heeds.
+        self._req.force_close()
+        raise TimeoutError("request body not received before its deadline")
+
+    def restored(self) -> socket.socket:
+        """The connection, with the timeout it had before the request."""
+        if self._touched:  # settimeout is a system call: skipped when no recv() was needed
+            self._sock.settimeout(self._prior)
+        return self._sock

@@ -330,7 +330,8 @@ def _read_body(limit: int) -> bytes:
 
 
 def _read_stream(size: int) -> bytes:
-    """Up to `size` bytes of the request body; 400 when the body is not well formed."""
+    """Up to `size` bytes of the request body; 400 when the body is not well formed,
+    408 when it does not arrive in time."""
     stream = request.environ["wsgi.input"]
     parts: list[bytes] = []
     got = 0
@@ -343,10 +344,20 @@ def _read_stream(size: int) -> bytes:
             got += len(part)
     except HTTPException:
         raise
+    except TimeoutError:  # under gunicorn: the body's deadline (receiver.gunicorn_conf)
+        _too_slow()
     except Exception:  # the server's body reader: bad chunk sizes, a connection cut mid-chunk
         # Whatever the reader's reason, the body did not arrive whole; nothing is stored.
         _bad_body("malformed or incomplete body")
     return b"".join(parts)
+
+
+def _too_slow() -> NoReturn:
+    """408 and close the connection: the rest of the body may still be on its way."""
+    response = jsonify(error="request body not received in time")
+    response.status_code = 408
+    response.headers["Connection"] = "close"
+    abort(response)
 
 
 def _bad_body(reason: str) -> NoReturn:
