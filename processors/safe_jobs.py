@@ -13,9 +13,12 @@ from __future__ import annotations
 import io
 import logging
 import pickle
+import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+import redis
+from redis.client import PubSub, PubSubWorkerThread
 from rq import SimpleWorker
 from rq.exceptions import DeserializationError, NoSuchJobError
 from rq.job import Job
@@ -32,6 +35,8 @@ ALLOWED_JOBS = frozenset(
 
 # wabahook enqueues its jobs with at most this many retries (receiver.nudge).
 MAX_RETRIES = 2
+# redis-py's PubSubWorkerThread.stop() waits for the listening thread's current poll.
+PUBSUB_POLL_SECONDS = 1.0
 
 
 class RefusedJob(Exception):
@@ -152,22 +157,29 @@ class GuardedWorker(SimpleWorker):
             count_refusal("unreadable")
         super().handle_exception(job, *exc_info)
 
-    def unsubscribe(self) -> None:
-        """RQ's unsubscribe, with a bounded wait for the listening thread.
+    def subscribe(self) -> None:
+        """RQ's subscribe, with a listening thread that polls every second, not every minute.
 
-        RQ polls its pubsub thread every 60 s; since redis-py 8.2 the thread's stop()
-        joins it, and a thread that already read the unsubscribe reply waits out that
-        poll first: a worker asked to stop hung for up to a minute.
+        A stop (RQ's unsubscribe) joins that thread through redis-py's stop(), and so
+        waits for the poll under way: with RQ's 60 s, a worker asked to stop could hang
+        for a minute.
         """
-        thread = self.pubsub_thread
-        if thread is None or self.pubsub is None:
-            return
-        self.log.info("Worker %s: unsubscribing from channel %s", self.name,
-                      self.pubsub_channel_name)  # fmt: skip
-        self.pubsub.unsubscribe()
-        thread._running.clear()  # what stop() does, without its unbounded join
-        thread.join(timeout=1)  # RQ's own bound; a daemon thread left waiting ends with us
-        self.pubsub.close()
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        # RQ declares the attribute without a type: mypy takes it for None.
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]
+            sleep_time=PUBSUB_POLL_SECONDS, daemon=True, exception_handler=self._pubsub_failed
+        )
+
+    def _pubsub_failed(
+        self, exc: BaseException, pubsub: PubSub, thread: PubSubWorkerThread
+    ) -> None:
+        """Listen on through a lost connection (redis-py resubscribes); end on anything else."""
+        if not isinstance(exc, redis.exceptions.ConnectionError):
+            raise exc
+        self.log.error("Worker %s: pubsub lost Redis (%s), retrying in 2 s", self.name, exc)
+        time.sleep(2)
 
     def request_stop(self, signum: int, frame: Any) -> None:
         """SIGTERM/SIGINT: RQ ends its loop; we must not start another one."""
