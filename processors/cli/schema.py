@@ -95,9 +95,12 @@ def rebuild_command(dry_run: bool, batch_size: int, as_json: bool) -> None:
                 )
             return
         with cli.progress(work["events"], "rebuilding", quiet=as_json) as reach:
-            stats = rebuild_module.rebuild(
-                db, batch_size=batch_size, on_progress=lambda s: reach(s.totals.events)
-            )
+            try:
+                stats = rebuild_module.rebuild(
+                    db, batch_size=batch_size, on_progress=lambda s: reach(s.totals.events)
+                )
+            except rebuild_module.RebuildError as exc:
+                cli.fail(str(exc))
     totals = stats.totals
     result = {"events": totals.events, "processed": totals.processed, "rejected": totals.rejected,
               "failed": totals.failed, "caught_up": stats.caught_up}  # fmt: skip

@@ -15,7 +15,7 @@ from processors.migrate import apply_roles, recreate_views
 from processors.pipeline import drain as draining
 from processors.pipeline.projections import projection_tables
 from receiver.config import MAINTENANCE_SECONDS
-from receiver.db import Database
+from receiver.db import Database, DatabaseError
 from receiver.queries import query
 
 log = logging.getLogger("wabahook.rebuild")
@@ -29,12 +29,36 @@ WINDOW_ATTEMPTS = 3
 TABLES = (*projection_tables(), "event_results")
 
 
+class RebuildError(Exception):
+    """A rebuild stopped before its swap; the live tables are as they were."""
+
+
 @dataclass(slots=True)
 class RebuildStats:
     """What a rebuild went through: the batches' results added up, and the catch-up."""
 
     totals: draining.DrainResult = field(default_factory=draining.DrainResult)
     caught_up: int = 0
+    # The first event that failed (its id and error): a rebuild with one swaps nothing in.
+    first_failure: tuple[int, str] | None = None
+
+    def add(self, other: RebuildStats) -> None:
+        """Count `other` in."""
+        self.totals += other.totals
+        self.first_failure = self.first_failure or other.first_failure
+
+    def check(self) -> None:
+        """Raise RebuildError if an event failed: a rebuild never queues one again, so
+        swapping its tables in would make that event's facts vanish."""
+        if self.first_failure is None:
+            return
+        event_id, error = self.first_failure
+        failed = self.totals.failed
+        raise RebuildError(
+            f"rebuild stopped, the live tables unchanged: {failed} event"
+            f"{'' if failed == 1 else 's'} failed (event {event_id}: {error}); fix the"
+            " cause (wabahook failed list) and run it again"
+        )
 
 
 def estimate(db: Database) -> dict[str, int]:
@@ -58,9 +82,26 @@ def rebuild(
     """
     stats = RebuildStats()
     _prepare(db)
+    try:
+        _build_and_swap(db, batch_size, stats, on_progress, lanes)
+    except BaseException:
+        _drop_aside(db)  # a rebuild that stopped leaves nothing behind
+        raise
+    log.info("rebuilt", extra={"events": stats.totals.events, "caught_up": stats.caught_up})
+    return stats
+
+
+def _build_and_swap(
+    db: Database,
+    batch_size: int,
+    stats: RebuildStats,
+    on_progress: Callable[[RebuildStats], None] | None,
+    lanes: int,
+) -> None:
     with db.connection() as conn:
         before_oldest, until = _event_bounds(conn)
     _project_all(db, before_oldest, until, batch_size, stats, on_progress, lanes)
+    stats.check()
     last = until
     with db.transaction(timeout=MAINTENANCE_SECONDS) as conn:
         # Drains wait here until the swap commits, then carry on with the new tables.
@@ -78,6 +119,7 @@ def rebuild(
             live=sql.Identifier(LIVE), aside=sql.Identifier(ASIDE)
         )
         _project_rows(conn, conn.execute(missed).fetchall(), stats)
+        stats.check()  # raised inside the transaction: nothing is swapped
         stats.caught_up = stats.totals.events - before
         conn.execute(query("create_schema").format(schema=sql.Identifier(REPLACED)))
         for table in TABLES:
@@ -91,8 +133,15 @@ def rebuild(
         apply_roles(conn)  # new tables and views start without grants
         conn.execute(query("drop_schema_with_tables").format(schema=sql.Identifier(REPLACED)))
         conn.execute(query("drop_empty_schema").format(schema=sql.Identifier(ASIDE)))
-    log.info("rebuilt", extra={"events": stats.totals.events, "caught_up": stats.caught_up})
-    return stats
+
+
+def _drop_aside(db: Database) -> None:
+    """Drop what a stopped rebuild built aside (best effort: the next rebuild does it too)."""
+    try:
+        with db.transaction(timeout=MAINTENANCE_SECONDS) as conn:
+            conn.execute(query("drop_schema_if_exists").format(schema=sql.Identifier(ASIDE)))
+    except DatabaseError as exc:
+        log.warning("rebuild: could not drop the tables built aside", extra={"error": str(exc)})
 
 
 def _prepare(db: Database) -> None:
@@ -132,9 +181,10 @@ def _project_all(
                 return
             done = _project_window(db, start, min(start + batch_size, until), batch_size)
             with lock:
-                stats.totals += done.totals
+                stats.add(done)
                 if on_progress is not None:
                     on_progress(stats)
+                stats.check()  # the other lanes stop after their window
 
     draining.run_lanes(lane, lanes, "rebuild-lane")
 
@@ -146,8 +196,8 @@ class _TryAgain(Exception):
 def _project_window(db: Database, after: int, until: int, batch_size: int) -> RebuildStats:
     """One window in its own transaction. A failed event is never queued again by a
     rebuild, so a window with one is rolled back and projected anew (lanes can meet on
-    the same rows: a deadlock or lock timeout is worth another try); the last try is
-    kept, its failures counted, as a single lane always did."""
+    the same rows: a deadlock or lock timeout is worth another try); failures of the
+    last try are counted, and stop the rebuild."""
     for attempt in range(1, WINDOW_ATTEMPTS):
         done = RebuildStats()
         try:
@@ -198,3 +248,6 @@ def _project_rows(conn: draining.Connection, rows: list[DictRow], stats: Rebuild
     started = time.perf_counter()
     events = draining.process(conn, rows, ASIDE)
     stats.totals += draining.DrainResult.of(events, time.perf_counter() - started)
+    failed = next((e for e in events if e.failure is not None), None)
+    if failed is not None and failed.failure is not None and stats.first_failure is None:
+        stats.first_failure = (failed.raw_event_id, failed.failure.error)

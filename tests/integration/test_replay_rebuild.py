@@ -212,6 +212,42 @@ def test_a_rebuild_window_whose_event_fails_once_is_projected_again(
     assert snapshot(database_url) == before  # wamid.T1 included
 
 
+def test_a_rebuild_with_an_event_that_keeps_failing_swaps_nothing_in(
+    cli: Callable[..., Result], db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed event is never queued again by a rebuild: swapping its window in would
+    make its facts vanish. The rebuild stops instead, and the live tables stay."""
+    store(db, [case.body for case in CASES])
+    drain(db)
+    before = snapshot(database_url)
+    prepare = rebuild_module._prepare
+
+    def prepare_with_a_fault(db: Database) -> None:
+        prepare(db)
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(
+                "CREATE FUNCTION public.wabahook_test_fail() RETURNS trigger LANGUAGE plpgsql"
+                " AS $$ BEGIN RAISE EXCEPTION 'always refused'; END $$"
+            )
+            conn.execute(
+                "CREATE TRIGGER fail_always BEFORE INSERT ON wabahook_rebuild.inbound_message"
+                " FOR EACH ROW WHEN (NEW.message_id = 'wamid.T1')"
+                " EXECUTE FUNCTION public.wabahook_test_fail()"
+            )
+
+    monkeypatch.setattr(rebuild_module, "_prepare", prepare_with_a_fault)
+    result = cli("rebuild", "--batch-size", "4")
+    assert result.exit_code == 1
+    assert "rebuild stopped, the live tables unchanged: 1 event failed" in result.output
+    assert "always refused" in result.output
+    assert snapshot(database_url) == before  # wamid.T1 included
+    with psycopg.connect(database_url) as conn:
+        schemas = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'wabahook%' ORDER BY 1"
+        ).fetchall()
+    assert schemas == [("wabahook",)]  # nothing left aside
+
+
 def test_an_event_committed_after_its_window_was_read_is_rebuilt_too(
     db: Database, database_url: str
 ) -> None:
