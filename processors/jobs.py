@@ -7,7 +7,6 @@ import logging
 from typing import Any
 
 import redis
-from rq import Queue
 
 from processors.metrics import WorkerMetrics
 from processors.migrate import PARTITION_MONTHS_AHEAD
@@ -15,7 +14,7 @@ from processors.pipeline import drain as draining
 from processors.pipeline.queue_health import queue_health
 from receiver.config import COMMAND_DB_SECONDS, WORKER_DB_SECONDS, Settings
 from receiver.db import Database, DatabaseError
-from receiver.nudge import DRAIN_TIME_BUDGET, enqueue_drain
+from receiver.nudge import DRAIN_TIME_BUDGET, enqueue_drain, job_queue
 
 log = logging.getLogger("wabahook.jobs")
 
@@ -50,7 +49,7 @@ def redis_connection(settings: Settings) -> redis.Redis:
 
 def enqueue(settings: Settings, slot: int = 0) -> bool:
     """Enqueue the drain of `slot` on the configured queue (False: already there)."""
-    return enqueue_drain(Queue(settings.queue, connection=redis_connection(settings)), slot)
+    return enqueue_drain(job_queue(settings.queue, redis_connection(settings)), slot)
 
 
 def drain(slot: int = 0) -> dict[str, Any]:

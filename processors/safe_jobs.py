@@ -1,29 +1,30 @@
-"""What a worker takes from Redis: only wabahook's own jobs, read without running code.
+"""What crosses Redis: wabahook's own jobs as JSON, and only those a worker runs.
 
-RQ imports and calls whatever dotted callable a job names, and unpickles its
-arguments; so anyone who can write to Redis could run code as the worker. Here a
-job's data is read by an unpickler that refuses every global (jobs carry only plain
-values: names, numbers, strings, lists, dicts), and only the jobs of
-`processors.jobs` listed below may run; anything else fails as a refused job,
-logged and kept in RQ's failed registry, and is never imported.
+RQ imports and calls whatever dotted callable a job names, and by default unpickles
+its arguments; so anyone who can write to Redis could run code as the worker. Here
+jobs are written and read with RQ's JSON serializer (plain values only, nothing to
+unpickle), and only the jobs of `processors.jobs` listed below may run; anything
+else fails as a refused job, logged and kept in RQ's failed registry, and is never
+imported.
 """
 
 from __future__ import annotations
 
-import io
 import logging
-import pickle
 import time
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any
 
 import redis
 from redis.client import PubSub, PubSubWorkerThread
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker, cron_job_registry
+from rq.cron import CronJob, CronScheduler
+from rq.defaults import DEFAULT_CRON_JOB_HISTORY_LIMIT, DEFAULT_CRON_JOB_HISTORY_TTL
 from rq.exceptions import DeserializationError, NoSuchJobError
 from rq.job import Job
+from rq.utils import now
 
-from receiver.nudge import DRAIN_JOB
+from receiver.nudge import DRAIN_JOB, JOB_SERIALIZER, job_queue
 
 log = logging.getLogger("wabahook.worker")
 
@@ -52,25 +53,6 @@ def count_refusal(reason: str) -> None:
     from processors.jobs import worker_metrics  # the worker's one registry
 
     worker_metrics().refused_jobs.labels(reason=reason).inc()
-
-
-class _PlainUnpickler(pickle.Unpickler):
-    """Reads pickles of plain values only: no class, function or module is ever looked up."""
-
-    def find_class(self, module: str, name: str) -> NoReturn:
-        raise pickle.UnpicklingError(f"refused to load {module[:80]}.{name[:80]}")
-
-
-class PlainPickle:
-    """RQ's own (pickle) format, written as usual and read with `_PlainUnpickler`."""
-
-    @staticmethod
-    def dumps(obj: Any, *args: Any, **kwargs: Any) -> bytes:
-        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-
-    @staticmethod
-    def loads(data: bytes, *args: Any, **kwargs: Any) -> Any:
-        return _PlainUnpickler(io.BytesIO(data)).load()
 
 
 class AllowListJob(Job):
@@ -145,7 +127,9 @@ class GuardedWorker(SimpleWorker):
     """RQ's SimpleWorker taking only wabahook's jobs, and remembering a requested stop."""
 
     def __init__(self, queues: list[str], **kwargs: Any) -> None:
-        super().__init__(queues, **{**kwargs, "job_class": AllowListJob, "serializer": PlainPickle})
+        super().__init__(
+            queues, **{**kwargs, "job_class": AllowListJob, "serializer": JOB_SERIALIZER}
+        )
         self.stop_requested = False
 
     def handle_exception(self, job: Job, *exc_info: Any) -> None:
@@ -153,7 +137,7 @@ class GuardedWorker(SimpleWorker):
         if isinstance(exc_info[1], RefusedJob):
             count_refusal(exc_info[1].reason)
             job.retries_left = 0  # refused once is refused for good
-        elif isinstance(exc_info[1], DeserializationError):  # data the plain unpickler refused
+        elif isinstance(exc_info[1], DeserializationError):  # not JSON (a pickle), not a call
             count_refusal("unreadable")
         super().handle_exception(job, *exc_info)
 
@@ -185,3 +169,38 @@ class GuardedWorker(SimpleWorker):
         """SIGTERM/SIGINT: RQ ends its loop; we must not start another one."""
         self.stop_requested = True
         super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
+
+
+class JsonCronScheduler(CronScheduler):
+    """RQ's cron scheduler, enqueuing its jobs as JSON (RQ 2.12's always pickles them)."""
+
+    def enqueue_jobs(self) -> list[CronJob]:
+        """Enqueue the jobs that are due, as RQ does, on a JSON queue."""
+        enqueued_at = now()
+        due = [job for job in self.get_jobs() if job.should_run()]
+        for job in due:
+            _enqueue_cron_job(job, self.connection)
+            job.set_enqueue_time(enqueued_at)
+            self.log.info("Enqueued job %s to queue %s", job.func_name, job.queue_name)
+        return due
+
+
+def _enqueue_cron_job(cron_job: CronJob, connection: redis.Redis) -> Job:
+    """RQ's CronJob.enqueue, on a queue of JOB_SERIALIZER."""
+    assert cron_job.func is not None  # registered with a function, not a name
+    queue: Queue = job_queue(cron_job.queue_name, connection)
+    with connection.pipeline() as pipeline:
+        job = queue.enqueue(
+            cron_job.func, *cron_job.args, **cron_job.kwargs, **cron_job.job_options,
+            pipeline=pipeline,
+        )  # fmt: skip
+        assert job.enqueued_at is not None
+        history = cron_job.job_history_key
+        pipeline.zadd(history, {job.id: job.enqueued_at.timestamp()})
+        pipeline.zremrangebyrank(history, 0, -(DEFAULT_CRON_JOB_HISTORY_LIMIT + 1))
+        pipeline.expire(history, DEFAULT_CRON_JOB_HISTORY_TTL)
+        cron_job_registry.add(
+            cron_job.name, pipeline, enqueue_timestamp=job.enqueued_at.timestamp()
+        )
+        pipeline.execute()
+    return job

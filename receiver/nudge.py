@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry as RedisRetry
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
+from rq.serializers import JSONSerializer
 
 from receiver.config import Secret
 from receiver.metrics import Metrics
@@ -25,6 +26,9 @@ log = logging.getLogger("wabahook.nudge")
 DRAIN_JOB = "processors.jobs.drain"
 DRAIN_TIME_BUDGET = 30.0
 DRAIN_JOB_TIMEOUT = 180
+# Jobs travel as JSON: plain values, so a worker reads them without unpickling
+# anything (processors.safe_jobs checks them before it logs or runs them).
+JOB_SERIALIZER = JSONSerializer
 # Most requests stop at this key: at most one enqueue attempt per window per process.
 GATE_MILLISECONDS = 500
 # After a failure, Redis is left alone this long: the sweep finds the events anyway,
@@ -37,8 +41,13 @@ def drain_job_id(queue_name: str, slot: int = 0) -> str:
     return f"wabahook-{queue_name}-drain-{slot}"
 
 
+def job_queue(name: str, connection: redis.Redis) -> Queue:
+    """The RQ queue `name`, writing its jobs as workers read them (JOB_SERIALIZER)."""
+    return Queue(name, connection=connection, serializer=JOB_SERIALIZER)
+
+
 def enqueue_drain(queue: Queue, slot: int = 0) -> bool:
-    """Enqueue the drain of `slot` unless one is already queued or running there."""
+    """Enqueue the drain of `slot` on `queue` (a `job_queue`) unless one is already there."""
     try:
         queue.enqueue_call(
             DRAIN_JOB,
@@ -84,7 +93,7 @@ class Nudger:
                 retry=RedisRetry(NoBackoff(), 0),  # one attempt: the timeout is the whole budget
                 health_check_interval=0,
             )
-            self._queue = Queue(queue_name, connection=self._redis)
+            self._queue = job_queue(queue_name, self._redis)
 
     def nudge(self) -> None:
         """Enqueue a drain unless one was just requested; count and log any failure."""

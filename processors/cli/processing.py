@@ -78,7 +78,7 @@ def worker(
         _serve_metrics(metrics_port, metrics_host)
     log = logging.getLogger("wabahook.worker")
     while True:
-        # Only wabahook's own jobs, their data read without running code.
+        # Only wabahook's own jobs, read as JSON and checked before they are logged or run.
         rq_worker = GuardedWorker(
             [settings.queue],
             connection=connection,
@@ -121,14 +121,16 @@ def cron(quiet: bool) -> None:
       DATABASE_URL=... REDIS_URL=... wabahook cron
     """
     import redis
-    from rq.cron import CronScheduler
+
+    from processors.safe_jobs import JsonCronScheduler
 
     settings = _settings_with_redis()
     with cli.errors_as_messages():
         logs.configure(settings.log_format)
     log = logging.getLogger("wabahook.cron")
     while True:
-        scheduler = CronScheduler(
+        # RQ's scheduler, enqueuing its jobs as JSON, the only format workers take.
+        scheduler = JsonCronScheduler(
             connection=jobs.redis_connection(settings),
             logging_level="WARNING" if quiet else "INFO",
         )

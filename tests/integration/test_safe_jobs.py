@@ -17,11 +17,13 @@ from pathlib import Path
 import pytest
 import redis
 from rq import Callback, Queue, Retry
+from rq.serializers import JSONSerializer
 from rq.webhook import Webhook
 
 from processors import jobs
 from receiver.config import Settings
 from receiver.db import Database
+from receiver.nudge import DRAIN_JOB
 from tests.integration.conftest import start_worker
 from tests.integration.helpers import count
 from tests.integration.processing_helpers import status_body, store
@@ -58,7 +60,7 @@ def environment(database_url: str, redis_url: str, queue_name: str) -> dict[str,
 def queue(redis_url: str, queue_name: str) -> Iterator[Queue]:
     """This test's RQ queue, as someone with access to Redis would write to it."""
     connection = redis.Redis.from_url(redis_url)
-    yield Queue(queue_name, connection=connection)
+    yield Queue(queue_name, connection=connection, serializer=JSONSerializer)
     connection.close()
 
 
@@ -75,18 +77,23 @@ def test_a_job_naming_any_other_callable_is_refused_and_never_run(
     assert count(database_url, "event_results") == 10  # the drain behind it ran
 
 
-def test_a_pickle_that_would_run_code_is_never_unpickled(
+def test_a_pickled_job_is_refused_and_never_unpickled(
     db: Database, database_url: str, redis_url: str, queue: Queue, processes, tmp_path: Path
 ) -> None:
+    """A pickle that would run code, and a drain as an old wabahook pickled it."""
     marker = tmp_path / "ran"
 
     def plant() -> None:
         job = queue.enqueue_call("processors.jobs.sweep")  # an allowed name...
         payload = pickle.dumps(("processors.jobs.sweep", None, (Planted(marker),), {}))
         queue.connection.hset(job.key, "data", zlib.compress(payload))  # ...poisoned data
+        old = pickle.dumps((DRAIN_JOB, None, (), {"slot": 1}), protocol=pickle.HIGHEST_PROTOCOL)
+        queue.enqueue_call(DRAIN_JOB, kwargs={"slot": 1}, job_id=f"{queue.name}-old")
+        queue.connection.hset(f"rq:job:{queue.name}-old", "data", zlib.compress(old))
 
     worker_run(environment(database_url, redis_url, queue.name), db, plant, processes)
     assert not marker.exists()
+    assert queue.failed_job_registry.count == 2  # refused, kept in sight
     assert count(database_url, "event_results") == 10
 
 
