@@ -14,13 +14,10 @@ from processors.pipeline import drain as draining
 from processors.pipeline.queue_health import queue_health
 from receiver.config import COMMAND_DB_SECONDS, WORKER_DB_SECONDS, Settings
 from receiver.db import Database, DatabaseError
-from receiver.nudge import DRAIN_TIME_BUDGET, enqueue_drain, job_queue
+from receiver.nudge import DRAIN_SLOTS, DRAIN_TIME_BUDGET, enqueue_drain, job_queue
 
 log = logging.getLogger("wabahook.jobs")
 
-# Concurrent drains: a drain that finds a full batch starts the next slot, so a
-# backlog spreads over up to this many workers; each slot is one unique RQ job.
-DRAIN_SLOTS = 4
 SWEEP_SECONDS = 5
 
 

@@ -1,17 +1,20 @@
-"""What crosses Redis: wabahook's own jobs as JSON, and only those a worker runs.
+"""What crosses Redis: wabahook's own jobs as JSON, checked before a worker logs or runs them.
 
-RQ imports and calls whatever dotted callable a job names, and by default unpickles
-its arguments; so anyone who can write to Redis could run code as the worker. Here
-jobs are written and read with RQ's JSON serializer (plain values only, nothing to
-unpickle), and only the jobs of `processors.jobs` listed below may run; anything
-else fails as a refused job, logged and kept in RQ's failed registry, and is never
-imported.
+RQ imports and calls whatever dotted callable a job names, with the arguments its
+data holds; so anyone who can write to Redis could run code as the worker, or
+hand a job arguments whose log line or work has no bound. Here jobs are written
+and read with RQ's JSON serializer (plain values only, nothing to unpickle), a
+job hash with an oversized field is skipped unread, and a job runs only if it
+names one of `processors.jobs`' jobs with the arguments it declares below;
+anything else fails as a refused job, counted, logged in a few bounded lines and
+kept in RQ's failed registry, and is never imported.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -24,24 +27,47 @@ from rq.exceptions import DeserializationError, NoSuchJobError
 from rq.job import Job
 from rq.utils import now
 
-from receiver.nudge import DRAIN_JOB, JOB_SERIALIZER, job_queue
+from receiver.logs import escape_controls
+from receiver.nudge import DRAIN_JOB, DRAIN_SLOTS, JOB_SERIALIZER, job_queue
 
 log = logging.getLogger("wabahook.worker")
 
-# The jobs a worker runs: dotted names, as the receiver, the cron and the CLI enqueue them.
-ALLOWED_JOBS = frozenset(
-    (DRAIN_JOB, *(f"processors.jobs.{name}" for name in ("sweep", "maintain_partitions")))
-)
 
+def _slot(value: object) -> bool:
+    """A drain slot: a plain int (a bool is no slot), 0 <= slot < DRAIN_SLOTS."""
+    return type(value) is int and 0 <= value < DRAIN_SLOTS
+
+
+# The jobs a worker runs, by the dotted names the receiver, the cron and the CLI
+# enqueue, with the keyword arguments each takes and the test of each value (one
+# left out takes the function's default). None takes positional arguments.
+JOB_ARGUMENTS: dict[str, dict[str, Callable[[object], bool]]] = {
+    DRAIN_JOB: {"slot": _slot},
+    "processors.jobs.sweep": {},
+    "processors.jobs.maintain_partitions": {},
+}
+ALLOWED_JOBS = frozenset(JOB_ARGUMENTS)
 
 # wabahook enqueues its jobs with at most this many retries (receiver.nudge).
 MAX_RETRIES = 2
+# A job's data, inflated, is under 100 bytes; this much could only be planted. It
+# also bounds what RQ would log of a refused job's name and arguments.
+MAX_DATA_BYTES = 1024
+# Any other field of a job hash (a traceback of a retried job is a few KB): more is
+# skipped unread, since RQ would load it whole (and inflate data and exc_info).
+MAX_FIELD_BYTES = 16 * 1024
+# RQ logs a job's id and origin (its queue's name) as stored, a few times a job: an
+# id much longer than wabahook's own (a queue name and a suffix) is skipped, such an
+# origin cut short.
+MAX_NAME_CHARS = 512
+# What logs show of any other stored text: a job's description, a refused name.
+MAX_SHOWN_CHARS = 200
 # redis-py's PubSubWorkerThread.stop() waits for the listening thread's current poll.
 PUBSUB_POLL_SECONDS = 1.0
 
 
 class RefusedJob(Exception):
-    """A job that names something other than one of wabahook's own jobs."""
+    """A job that is not one of wabahook's own, with the arguments it takes."""
 
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
@@ -55,33 +81,126 @@ def count_refusal(reason: str) -> None:
     worker_metrics().refused_jobs.labels(reason=reason).inc()
 
 
+def refused_call(name: object, instance: object, args: object, kwargs: object) -> str | None:
+    """Why a decoded call is refused ("not_allowed", "arguments"), or None if it may run."""
+    if not isinstance(name, str) or name not in JOB_ARGUMENTS or instance is not None:
+        return "not_allowed"
+    declared = JOB_ARGUMENTS[name]
+    # JSON gives a list where RQ wrote a tuple: empty either way.
+    if not isinstance(args, list | tuple) or args or type(kwargs) is not dict:
+        return "arguments"
+    if not all(key in declared and declared[key](value) for key, value in kwargs.items()):
+        return "arguments"
+    return None
+
+
+def shown(text: str) -> str:
+    """A stored text as logs may show it: escaped, bounded."""
+    return ascii(text[:MAX_SHOWN_CHARS])[:MAX_SHOWN_CHARS]
+
+
+def _bounded(text: str | None, limit: int) -> str | None:
+    """A stored text RQ logs as it is: control characters escaped, cut at `limit`."""
+    if text is None:
+        return None
+    return escape_controls(text[:limit])
+
+
+def _inflated_size(value: bytes, limit: int) -> int:
+    """The size RQ reads of a field it inflates (data, exc_info), counted up to limit + 1."""
+    try:
+        inflated = zlib.decompressobj().decompress(value, limit + 1)
+    except zlib.error:
+        return len(value)  # RQ takes such a field as stored
+    return max(len(value), len(inflated))
+
+
+def _oversized(field: bytes, value: bytes) -> bool:
+    """Whether a job hash field is larger than any of wabahook's own."""
+    if field == b"data":
+        return _inflated_size(value, MAX_DATA_BYTES) > MAX_DATA_BYTES
+    if field == b"exc_info":
+        return _inflated_size(value, MAX_FIELD_BYTES) > MAX_FIELD_BYTES
+    return len(value) > MAX_FIELD_BYTES
+
+
+def _skipped(job_id: str, why: str) -> NoSuchJobError:
+    """Log and count a job hash passed over unread; RQ's dequeue skips a job that is gone."""
+    log.error("skipped an unreadable job", extra={"job_id": shown(job_id), "error": why})
+    count_refusal("unreadable")
+    return NoSuchJobError(f"unreadable job {shown(job_id)}")
+
+
+# What a refusal's message says, by reason (the label of wabahook_refused_jobs_total).
+_WHY = {
+    "webhook": "it names webhooks",
+    "not_allowed": "not one of wabahook's jobs",
+    "arguments": "not the arguments it takes",
+    "unreadable": "its data is not a JSON call",
+}
+
+
 class AllowListJob(Job):
-    """A job that runs only if it names an allowed function, with no instance or callbacks."""
+    """A job that runs only if it names an allowed function and its arguments, nothing else."""
+
+    _refusal: str | None = None  # why it must not run, from the hash read (restore)
+    _name: str | None = None  # the function its data names, if that is a text
+
+    @classmethod
+    def fetch(cls, id: str, connection: redis.Redis | None = None, serializer: Any = None) -> Job:
+        """RQ's fetch; an id too long to log, or one RQ's Job refuses, is skipped."""
+        if len(id) > MAX_NAME_CHARS:
+            raise _skipped(id, f"an id of {len(id)} characters")
+        try:
+            return super().fetch(id, connection=connection, serializer=serializer)
+        except ValueError as exc:
+            # Raised out of the dequeue, it would end the worker's loop, and the
+            # intermediate queue's cleanup would meet it again.
+            raise _skipped(id, "an id RQ refuses") from exc
 
     def restore(self, raw_data: dict[bytes, bytes]) -> None:
-        """Read the job hash; one RQ cannot read is skipped like a job that is gone."""
-        try:
-            super().restore(raw_data)
-        except Exception as exc:
-            # Raised out of the dequeue, any error would stop the worker (RQ quits on it);
-            # a missing job is what RQ's dequeue passes over.
-            log.error("skipped an unreadable job", extra={"job_id": shown(self.id)})
-            count_refusal("unreadable")
-            raise NoSuchJobError(f"unreadable job {shown(self.id)}") from exc
+        """Read the job hash and judge the job; one RQ cannot read is skipped like a job gone."""
+        big = sorted(field for field, value in raw_data.items() if _oversized(field, value))
+        if big:
+            names = ", ".join(field.decode("ascii", "replace") for field in big)
+            raise _skipped(self.id, f"oversized: {shown(names)}")
         # RQ posts a finished or failed job to its webhooks, with headers the job names:
-        # a request anywhere, with the traceback. wabahook's jobs have none.
-        self._refusal = "webhook" if self.webhooks else None
-        self.webhooks = []
+        # a request anywhere, with the traceback. wabahook's jobs have none; RQ would
+        # log the whole of a malformed one.
+        webhooks = bool(raw_data.get(b"webhooks"))
+        try:
+            super().restore({k: v for k, v in raw_data.items() if k != b"webhooks"})
+        except Exception as exc:
+            # Raised out of the dequeue, any error would stop the worker (RQ quits on it).
+            raise _skipped(self.id, type(exc).__name__) from exc
+        self.description = _bounded(self.description, MAX_SHOWN_CHARS)
+        self.origin = _bounded(self.origin, MAX_NAME_CHARS) or ""
         # Ours retry at most twice; a planted job must not run again a million times.
         if self.retries_left is not None:
             self.retries_left = min(self.retries_left, MAX_RETRIES)
+        self._refusal = self._call_refusal()
+        if webhooks:
+            self._refusal = "webhook"
 
-    _refusal: str | None = None
+    def _call_refusal(self) -> str | None:
+        """Why the call this job's data holds is refused, or None."""
+        try:
+            call = (self.func_name, self.instance, self.args, self.kwargs)
+        except DeserializationError:  # not JSON (a pickle), too deep, not a call
+            return "unreadable"
+        self._name = call[0] if isinstance(call[0], str) else None
+        return refused_call(*call)
+
+    def _refused(self) -> RefusedJob:
+        """This job's refusal, in a message that shows nothing planted unbounded."""
+        reason = self._refusal or "not_allowed"
+        what = shown(self._name) if self._name is not None else "a job"
+        return RefusedJob(f"refused to run {what}: {_WHY[reason]}", reason)
 
     @property
     def func(self) -> Callable[..., Any] | None:
         if self._refusal == "webhook":
-            raise RefusedJob(f"refused {shown(self.func_name)}: it names webhooks", "webhook")
+            raise self._refused()
         # Callbacks first: a job carrying one is refused before it runs, not after.
         for callback in (
             self._success_callback_name,
@@ -89,11 +208,8 @@ class AllowListJob(Job):
             self._stopped_callback_name,
         ):
             _no_callback(callback)
-        name = self.func_name
-        if name not in ALLOWED_JOBS or self.instance is not None:
-            raise RefusedJob(
-                f"refused to run {shown(name)}: not one of wabahook's jobs", "not_allowed"
-            )
+        if self._refusal is not None:
+            raise self._refused()
         return super().func  # type: ignore[no-any-return]
 
     @property
@@ -112,15 +228,17 @@ class AllowListJob(Job):
         return None
 
 
+def _refusal_in(exc: BaseException | None) -> RefusedJob | None:
+    """The refusal a job's failure is, if it is one."""
+    if isinstance(exc, DeserializationError):  # RQ read the data before its function
+        return RefusedJob(f"refused to run a job: {_WHY['unreadable']}", "unreadable")
+    return exc if isinstance(exc, RefusedJob) else None
+
+
 def _no_callback(name: str | None) -> None:
     # wabahook's jobs have none; a callback name would be code to import.
     if name:
         raise RefusedJob(f"refused the callback {shown(name)}", "callback")
-
-
-def shown(value: object) -> str:
-    """A job's name as logs may show it: escaped, bounded."""
-    return ascii(value)[:120]
 
 
 class GuardedWorker(SimpleWorker):
@@ -133,13 +251,18 @@ class GuardedWorker(SimpleWorker):
         self.stop_requested = False
 
     def handle_exception(self, job: Job, *exc_info: Any) -> None:
-        """Count a refused job once, however often RQ looked at its function."""
-        if isinstance(exc_info[1], RefusedJob):
-            count_refusal(exc_info[1].reason)
-            job.retries_left = 0  # refused once is refused for good
-        elif isinstance(exc_info[1], DeserializationError):  # not JSON (a pickle), not a call
-            count_refusal("unreadable")
-        super().handle_exception(job, *exc_info)
+        """Count and log a refused job once, however often RQ looked at its function."""
+        refusal = _refusal_in(exc_info[1])
+        if refusal is None:
+            super().handle_exception(job, *exc_info)
+            return
+        count_refusal(refusal.reason)
+        job.retries_left = 0  # refused once is refused for good
+        # Not RQ's report: it logs the job's name as stored, with the arguments.
+        log.error(
+            "refused a job",
+            extra={"job_id": shown(job.id), "reason": refusal.reason, "error": str(refusal)},
+        )
 
     def subscribe(self) -> None:
         """RQ's subscribe, with a listening thread that polls every second, not every minute.

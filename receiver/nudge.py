@@ -26,6 +26,9 @@ log = logging.getLogger("wabahook.nudge")
 DRAIN_JOB = "processors.jobs.drain"
 DRAIN_TIME_BUDGET = 30.0
 DRAIN_JOB_TIMEOUT = 180
+# Concurrent drains: a drain that finds a full batch starts the next slot, so a
+# backlog spreads over up to this many workers; each slot is one unique RQ job.
+DRAIN_SLOTS = 4
 # Jobs travel as JSON: plain values, so a worker reads them without unpickling
 # anything (processors.safe_jobs checks them before it logs or runs them).
 JOB_SERIALIZER = JSONSerializer
