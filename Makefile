@@ -21,9 +21,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## bench: drain, intake, durability under kills, analytics at scale (bench-*.json)
+## bench: drain, hostile bodies and the batch deadline, intake, durability under kills, analytics at scale (bench-*.json)
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.drain --out bench-report.json $(BENCH_ARGS)
+	$(BIN)/python -m tests.bench.deadline --out bench-deadline.json
 	$(BIN)/python -m tests.bench.intake --workers 5 --out bench-intake.json
 	$(BIN)/python -m tests.bench.durability --out bench-durability.json
 	$(BIN)/python -m tests.bench.analytics --out bench-analytics.json $(BENCH_ANALYTICS_ARGS)

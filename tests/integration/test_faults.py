@@ -10,6 +10,7 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from rq import Queue
+from rq.serializers import JSONSerializer
 
 from processors import channels
 from receiver.nudge import GATE_MILLISECONDS, drain_job_id
@@ -128,7 +129,7 @@ def test_redis_nudge_enqueues_one_drain_job_for_a_burst(
         assert post(client, channel)[0].status_code == 200
     connection = redis.Redis.from_url(redis_url)
     try:
-        queue = Queue(queue_name, connection=connection)
+        queue = Queue(queue_name, connection=connection, serializer=JSONSerializer)
         assert queue.job_ids == [f"wabahook-{queue_name}-drain-0"]
         assert queue.jobs[0].func_name == "processors.jobs.drain"
     finally:
