@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -74,6 +75,10 @@ class Settings:
     writer_socket: str | None = None
     redis_timeout: float = 0.25
     credential_ttl: float = 5.0
+    # The batch deadline: the longest one event of a drain's batch may take to parse before
+    # it is rejected from outside (processors.pipeline.deadline). A body at the size limit
+    # parses in well under a second; only a step that hangs comes near.
+    batch_deadline: float = 10.0
     # Passwords that make wabahook's roles logins of their own (`migrate` applies them).
     role_passwords: tuple[tuple[str, Secret], ...] = ()
     # 360dialog's API key, for `channels connect` (D360_API_KEY or D360_API_KEY_FILE).
@@ -131,6 +136,7 @@ class Settings:
             writer_socket=env.get("WABAHOOK_WRITER_SOCKET") or None,
             redis_timeout=_number(env, "WABAHOOK_REDIS_TIMEOUT", float, 0.25, minimum=0.01),
             credential_ttl=_number(env, "WABAHOOK_CREDENTIAL_TTL", float, 5.0, minimum=0.0),
+            batch_deadline=_number(env, "WABAHOOK_BATCH_DEADLINE", float, 10.0, minimum=0.1),
             role_passwords=tuple(
                 (f"wabahook_{component}", Secret(password))
                 for component in ROLE_COMPONENTS
@@ -222,6 +228,8 @@ def _number(
         value = kind(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a {kind.__name__}, not {raw!r}") from None
+    if not math.isfinite(value):  # float() takes "nan" and "inf": no setting means either
+        raise ConfigError(f"{name} must be a finite number, not {raw!r}")
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, not {raw!r}")
     return value

@@ -47,8 +47,10 @@ def test_every_variable_is_read() -> None:
             "WABAHOOK_TRUSTED_PROXY_HOPS": "0",
             "WABAHOOK_QUEUE": "tenant-a",
             "WABAHOOK_LOG_FORMAT": "TEXT",
+            "WABAHOOK_BATCH_DEADLINE": "2.5",
         }
     )
+    assert settings.batch_deadline == 2.5
     assert settings.max_body_bytes == 2048
     assert settings.trusted_proxy_hops == 0
     assert settings.queue == "tenant-a"
@@ -70,6 +72,9 @@ def test_every_variable_is_read() -> None:
         ({"DATABASE_URL": URL, "WABAHOOK_THREADS": "0"}, "WABAHOOK_THREADS must be at least 1"),
         ({"DATABASE_URL": URL, "WABAHOOK_THREADS": "many"}, "WABAHOOK_THREADS must be a int"),
         ({"DATABASE_URL": URL, "WABAHOOK_INTAKE_WRITER": "thread"}, "process or worker, not"),
+        ({"DATABASE_URL": URL, "WABAHOOK_BATCH_DEADLINE": "0"}, "at least 0.1"),
+        ({"DATABASE_URL": URL, "WABAHOOK_BATCH_DEADLINE": "nan"}, "must be a finite number"),
+        ({"DATABASE_URL": URL, "WABAHOOK_DB_TIMEOUT": "inf"}, "must be a finite number"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
