@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -16,10 +18,12 @@ from processors import jobs
 from processors.channels import shown
 from processors.metrics import keep_values_in_process
 from processors.pipeline import drain as drain_module
+from processors.pipeline.deadline import DEADLINE_REJECTION, report, supervise
 from processors.pipeline.projections import REGISTRY
 from processors.pipeline.queue_health import queue_health
 from receiver import logs
 from receiver.config import Settings
+from receiver.nudge import JOB_SERIALIZER
 
 # RQ keeps a worker under its name in Redis keys and CLIENT SETNAME, which refuses blanks.
 WORKER_NAME = re.compile(r"[A-Za-z0-9._:@-]{1,100}")
@@ -61,17 +65,46 @@ def worker(
     each time. Run as many workers as you like; they share the queue with
     FOR UPDATE SKIP LOCKED. SIGTERM finishes the current batch first.
 
+    The RQ loop runs in a child process, watched by this one: an event whose parsing
+    takes longer than WABAHOOK_BATCH_DEADLINE seconds (default 10) is rejected
+    ("processing deadline exceeded"), the child restarted, the rest drained.
+
     \b
     Example:
       DATABASE_URL=... REDIS_URL=... wabahook worker --metrics-port 9101
     """
+    settings = _settings_with_redis()
+    with cli.errors_as_messages():
+        logs.configure(settings.log_format)
+    # The queue name leads, so operators (and tests) can tell whose worker it is.
+    worker_name = name or f"{settings.queue}-{uuid.uuid4().hex[:12]}"
+
+    def child() -> int:
+        _work(settings, worker_name, burst, quiet, metrics_port, metrics_host)
+        return 0
+
+    def overran(event_id: int) -> None:
+        drain_module.reject_overrun(settings.database_url, event_id)
+        _forget_killed_worker(settings, worker_name)
+
+    # The drain runs in a child under the batch deadline (processors.pipeline.deadline).
+    sys.exit(supervise(child, deadline=settings.batch_deadline, on_overrun=overran))
+
+
+def _work(
+    settings: Settings,
+    name: str,
+    burst: bool,
+    quiet: bool,
+    metrics_port: int | None,
+    metrics_host: str,
+) -> None:
+    """The worker's RQ loop, in the supervised child: restarted on trouble until stopped."""
     import redis
 
     from processors.safe_jobs import GuardedWorker
 
-    settings = _settings_with_redis()
     with cli.errors_as_messages():
-        logs.configure(settings.log_format)
         connection = jobs.redis_connection(settings)
     keep_values_in_process()  # before any metric exists
     if metrics_port:
@@ -79,12 +112,7 @@ def worker(
     log = logging.getLogger("wabahook.worker")
     while True:
         # Only wabahook's own jobs, read as JSON and checked before they are logged or run.
-        rq_worker = GuardedWorker(
-            [settings.queue],
-            connection=connection,
-            # The queue name leads, so operators (and tests) can tell whose worker it is.
-            name=name or f"{settings.queue}-{uuid.uuid4().hex[:12]}",
-        )
+        rq_worker = GuardedWorker([settings.queue], connection=connection, name=name)
         try:
             # No RQ scheduler process: drains retry at once; the cron sweep is the backoff.
             rq_worker.work(
@@ -103,6 +131,36 @@ def worker(
         log.error("the RQ worker loop ended on an error, restarting in 2 s")
         if _stopped_while_waiting(2):
             return
+
+
+def _forget_killed_worker(settings: Settings, name: str) -> None:
+    """After the child was killed: end RQ's record of it and of the drain it ran (so the
+    next child may take the name, and the drain's slot is free), and enqueue a drain for
+    the events its batches held."""
+    import redis
+    from rq import Worker
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    log = logging.getLogger("wabahook.worker")
+    connection = jobs.redis_connection(settings)
+    try:
+        killed = Worker.find_by_key(
+            Worker.redis_worker_namespace_prefix + name,
+            connection=connection,
+            serializer=JOB_SERIALIZER,
+        )
+        if killed is not None:
+            job_id = killed.get_current_job_id()
+            killed.register_death()  # type: ignore[no-untyped-call]
+            if job_id:  # deleting the job frees its unique id (the drain's slot)
+                with contextlib.suppress(NoSuchJobError):
+                    Job.fetch(job_id, connection=connection, serializer=JOB_SERIALIZER).delete()
+        jobs.enqueue(settings)
+    except redis.exceptions.RedisError as exc:  # the sweep enqueues the drain later
+        log.warning("could not tidy up after the killed worker", extra={"error": str(exc)})
+    finally:
+        connection.close()
 
 
 @cli.main.command("cron")
@@ -156,24 +214,37 @@ def cron(quiet: bool) -> None:
 def drain_command(until_empty: bool, batch_size: int, as_json: bool) -> None:
     """Process queued events now, in this process (no Redis needed).
 
+    An event whose parsing takes longer than WABAHOOK_BATCH_DEADLINE seconds (default
+    10) is rejected ("processing deadline exceeded") and the drain goes on.
+
     \b
     Example:
       wabahook drain --until-empty
     """
-    with cli.database() as db, cli.errors_as_messages():
-        if not until_empty:
-            stats = drain_module.drain_batch(db, batch_size)
-        else:
-            due = queue_health(db)["queued"]
-            with cli.progress(due, "draining", quiet=as_json) as reach:
-                seen = 0
+    settings = cli.database_settings()
+    stats = drain_module.DrainResult()
 
-                def advance(result: drain_module.DrainResult) -> None:
-                    nonlocal seen
-                    seen += result.events
-                    reach(seen)
+    def take(line: bytes) -> None:
+        nonlocal stats
+        stats += drain_module.DrainResult.from_line(line)
 
-                stats = drain_module.drain(db, batch_size=batch_size, on_batch=advance)
+    def overran(event_id: int) -> None:
+        nonlocal stats
+        if drain_module.reject_overrun(settings.database_url, event_id):
+            stats += drain_module.DrainResult.overrun()
+            click.echo(f"event {event_id} rejected: {DEADLINE_REJECTION}", err=True)
+
+    def child() -> int:
+        try:
+            _drain_here(settings, until_empty, batch_size, quiet=as_json)
+        except click.ClickException as exc:
+            exc.show()
+            return exc.exit_code
+        return 0
+
+    code = supervise(child, deadline=settings.batch_deadline, on_overrun=overran, on_line=take)
+    if code:
+        sys.exit(code)
     if as_json:
         cli.emit_json(stats.as_dict())
         return
@@ -181,6 +252,25 @@ def drain_command(until_empty: bool, batch_size: int, as_json: bool) -> None:
     click.echo(
         f"processed {stats.processed}, rejected {stats.rejected}, failed {stats.failed} ({items})"
     )
+
+
+def _drain_here(settings: Settings, until_empty: bool, batch_size: int, quiet: bool) -> None:
+    """`wabahook drain` in its supervised child: each batch's result goes to the parent."""
+    with cli.database(settings) as db, cli.errors_as_messages():
+        if not until_empty:
+            report(drain_module.drain_batch(db, batch_size).to_line())
+            return
+        due = queue_health(db)["queued"]
+        with cli.progress(due, "draining", quiet=quiet) as reach:
+            seen = 0
+
+            def advance(result: drain_module.DrainResult) -> None:
+                nonlocal seen
+                seen += result.events
+                reach(seen)
+                report(result.to_line())
+
+            drain_module.drain(db, batch_size=batch_size, on_batch=advance)
 
 
 @cli.main.command("sweep")

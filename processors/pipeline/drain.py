@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, dict_row
 
 from processors.pipeline.batch import (
     LIVE_SCHEMA,
@@ -23,12 +23,13 @@ from processors.pipeline.batch import (
     ensure_stage_tables,
     projection_query,
 )
+from processors.pipeline.deadline import DEADLINE_REJECTION, parse_lane
 from processors.pipeline.isolation import line, project_isolated
 from processors.pipeline.parse import Rejected, parse
 from processors.pipeline.projections import REGISTRY
 from processors.pipeline.values import SummaryNotes
-from receiver.config import BATCH_SECONDS
-from receiver.db import Database
+from receiver.config import BATCH_SECONDS, Secret
+from receiver.db import Database, connect
 from receiver.queries import query
 
 __all__ = [
@@ -112,6 +113,27 @@ class DrainResult:
             notes=MappingProxyType(dict(notes)),
             rejections=_summed(self.rejections, other.rejections),
         )
+
+    @classmethod
+    def overrun(cls) -> DrainResult:
+        """The result of an event rejected for overrunning the batch deadline."""
+        kind = rejection_kind(DEADLINE_REJECTION)
+        return cls(claimed=1, rejected=1, rejections=MappingProxyType({kind: 1}))
+
+    def to_line(self) -> bytes:
+        """This result as one line of JSON, for a supervising parent (see deadline.report)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return json.dumps(
+            {k: dict(v) if isinstance(v, Mapping) else v for k, v in values.items()}
+        ).encode()
+
+    @classmethod
+    def from_line(cls, line: bytes) -> DrainResult:
+        """A result to_line() wrote."""
+        values: dict[str, Any] = json.loads(line)
+        for name in ("items", "notes", "rejections"):
+            values[name] = MappingProxyType(values[name])
+        return cls(**values)
 
     @property
     def events(self) -> int:
@@ -220,7 +242,11 @@ def process(conn: Connection, rows: Sequence[DictRow], schema: str = LIVE_SCHEMA
 
     Returns the events; those with a `failure` were not projected and have no result.
     """
-    events = [classify(row) for row in rows]
+    events = []
+    with parse_lane() as parsing:  # the batch deadline watches this lane while it parses
+        for row in rows:
+            parsing(row["raw_event_id"])
+            events.append(classify(row))
     project_isolated(conn, events, schema)
     record_results(conn, [e for e in events if e.failure is None], schema)
     return events
@@ -295,6 +321,39 @@ def _record_failure(conn: Connection, event: Claimed, failure: Failure) -> None:
             "retry": failure.transient,
         },
     )
+
+
+# The supervising parent's statements may wait this long for the killed child's
+# transactions to be rolled back.
+OVERRUN_DB_SECONDS = 30
+
+
+def reject_overrun(database_url: Secret, event_id: int) -> bool:
+    """Record queued event `event_id` rejected for overrunning the batch deadline.
+
+    For the parent of a killed drain (processors.pipeline.deadline), which has no pool:
+    one connection, waiting for the lock until PostgreSQL has rolled the child's batch
+    back. False when the event is no longer queued.
+    """
+    seconds = f"{OVERRUN_DB_SECONDS}s"
+    options = f"-c lock_timeout={seconds} -c statement_timeout={seconds}"
+    with connect(database_url.reveal(), row_factory=dict_row, options=options) as conn:
+        ensure_stage_tables(conn)
+        with conn.transaction():
+            row = conn.execute(query("claim_event"), {"id": event_id}).fetchone()
+            if row is None:
+                return False
+            event = Claimed(
+                raw_event_id=row["raw_event_id"],
+                received_at=row["received_at"],
+                attempts=row["attempts"],
+                channel=row["channel"],
+                body=None,
+                rejection=DEADLINE_REJECTION,
+            )
+            record_results(conn, [event])
+            conn.execute(query("dequeue"), {"ids": [event_id]})
+    return True
 
 
 def rejection_kind(reason: str | None) -> str:

@@ -13,6 +13,15 @@ FROM claimed c
 LEFT JOIN wabahook.raw_events r ON r.id = c.raw_event_id AND r.received_at = c.received_at
 ORDER BY c.raw_event_id;
 
+-- name: claim_event
+-- One queued event, waiting for its lock: the batch deadline's rejection, taken once the
+-- killed drain that held it has been rolled back.
+SELECT q.raw_event_id, q.received_at, q.attempts, r.channel
+FROM wabahook.event_queue q
+LEFT JOIN wabahook.raw_events r ON r.id = q.raw_event_id AND r.received_at = q.received_at
+WHERE q.raw_event_id = %(id)s
+FOR UPDATE OF q;
+
 -- name: create_stage_tables
 CREATE TEMP TABLE IF NOT EXISTS stage_doc (
     raw_event_id bigint PRIMARY KEY, channel text, received_at timestamptz,

@@ -139,7 +139,10 @@ def drain_watched(url: str) -> DrainResult:
             db.close()
         return 0
 
-    assert supervise(child, deadline=10.0, database_url=Secret(url), on_line=take) == 0
+    def overran(event_id: int) -> None:
+        raise AssertionError(f"a clean event {event_id} overran the batch deadline")
+
+    assert supervise(child, deadline=10.0, on_overrun=overran, on_line=take) == 0
     return totals
 
 
