@@ -7,8 +7,9 @@ import logging
 from typing import Any
 
 import redis
+from prometheus_client import CollectorRegistry
 
-from processors.metrics import WorkerMetrics
+from processors.metrics import OperationsCollector, QueueCollector, WorkerMetrics
 from processors.migrate import PARTITION_MONTHS_AHEAD
 from processors.pipeline import drain as draining
 from processors.pipeline.queue_health import queue_health
@@ -19,6 +20,8 @@ from receiver.nudge import DRAIN_SLOTS, DRAIN_TIME_BUDGET, enqueue_drain, job_qu
 log = logging.getLogger("wabahook.jobs")
 
 SWEEP_SECONDS = 5
+# A scrape's wait for its connection and its statements: Prometheus gives up after 10 s.
+SCRAPE_DB_SECONDS = 5.0
 
 
 @functools.cache
@@ -35,6 +38,24 @@ def context() -> tuple[Settings, Database]:
 def worker_metrics() -> WorkerMetrics:
     """This process's drain metrics (served by `wabahook worker --metrics-port`)."""
     return WorkerMetrics()
+
+
+@functools.cache
+def scraped_registry() -> CollectorRegistry:
+    """What `wabahook worker --metrics-port` serves: the drain metrics and the gauges read
+    from PostgreSQL at scrape time, through a pool of one connection of their own (frequent
+    or slow scrapes must never take the drain's connections)."""
+    settings, _ = context()
+    db = Database(
+        settings.database_url,
+        application_name="wabahook-metrics",
+        timeout=SCRAPE_DB_SECONDS,
+        max_size=1,
+    )
+    registry = worker_metrics().registry
+    registry.register(QueueCollector(db))
+    registry.register(OperationsCollector(db))
+    return registry
 
 
 def redis_connection(settings: Settings) -> redis.Redis:

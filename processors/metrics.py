@@ -51,7 +51,8 @@ class WorkerMetrics:
         )  # fmt: skip
         self.refused_jobs = Counter(
             "wabahook_refused_jobs",
-            "Jobs from Redis the worker refused to run: not_allowed, callback or unreadable.",
+            "Jobs from Redis the worker refused to run: not_allowed, arguments, callback,"
+            " webhook or unreadable.",
             ["reason"], registry=self.registry,
         )  # fmt: skip
 

@@ -321,12 +321,7 @@ def _serve_metrics(port: int, host: str) -> None:
     """Serve this worker's Prometheus metrics on host:port, or stop with one line."""
     from prometheus_client import start_http_server
 
-    from processors.metrics import OperationsCollector, QueueCollector
-
-    registry = jobs.worker_metrics().registry
-    registry.register(QueueCollector(jobs.context()[1]))
-    registry.register(OperationsCollector(jobs.context()[1]))
     try:
-        start_http_server(port, addr=host, registry=registry)
+        start_http_server(port, addr=host, registry=jobs.scraped_registry())
     except OSError as exc:
         cli.fail(f"cannot serve metrics on {shown(host)} port {port}: {exc.strerror or exc}")

@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from processors import channels
 from processors.local.embedded import free_port
+from receiver.db import Database
 from tests.integration.conftest import wait_until
 from tests.integration.helpers import basic
 from tests.integration.processing_helpers import status_body, store
@@ -112,6 +113,31 @@ def test_worker_serves_drain_and_queue_metrics(
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+def test_scrapes_never_take_the_drains_connections(
+    db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prometheus_client import generate_latest
+
+    from processors import jobs
+
+    store(db, [status_body("m1", "sent", 1750000000)])
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    for cached in (jobs.context, jobs.worker_metrics, jobs.scraped_registry):
+        cached.cache_clear()
+    _, drains = jobs.context()
+    try:
+        registry = jobs.scraped_registry()
+        requests = drains.pool.get_stats().get("requests_num", 0)
+        for _ in range(5):
+            found = samples(generate_latest(registry).decode())
+        assert found[("wabahook_queued_events", ())] == 1  # read from the database
+        assert drains.pool.get_stats().get("requests_num", 0) == requests
+    finally:
+        drains.close()
+        for cached in (jobs.context, jobs.worker_metrics, jobs.scraped_registry):
+            cached.cache_clear()
 
 
 @pytest.mark.parametrize("name", ["alerts.yml"])
