@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from processors.pipeline.parse import MAX_DEPTH, Rejected, parse, too_deep
 from processors.pipeline.values import MAX_NOTE_KEYS, Notes, TimeWindow, label, printable
@@ -181,3 +183,38 @@ def test_ids_too_long_for_their_key_are_noted() -> None:
 def test_rejections_name_json_types(body: bytes, reason: str) -> None:
     with pytest.raises(Rejected, match=reason):
         parse(body)
+
+
+def reference_depth(body: bytes) -> int:
+    """The deepest nesting of `body`'s brackets outside strings, one byte at a time."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == ord("\\"):
+                escaped = True
+            elif byte == ord('"'):
+                in_string = False
+        elif byte == ord('"'):
+            in_string = True
+        elif byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return deepest
+
+
+@given(
+    st.lists(
+        st.sampled_from([b"[", b"]", b"{", b"}", b'"', b"\\", b"a", b"[" * 64, b'\\"', b"\n"]),
+        max_size=60,
+    )
+)
+def test_the_nesting_check_agrees_with_a_byte_by_byte_reading(parts: list[bytes]) -> None:
+    # Tokens a linear scan could get wrong: quotes, escapes, runs of brackets, a string
+    # left open at the end.
+    body = b"".join(parts)
+    assert too_deep(body) is (reference_depth(body) > MAX_DEPTH)
