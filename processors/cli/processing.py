@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 import click
 
@@ -79,9 +80,9 @@ def worker(
     # The queue name leads, so operators (and tests) can tell whose worker it is.
     worker_name = name or f"{settings.queue}-{uuid.uuid4().hex[:12]}"
 
-    def child() -> int:
-        _work(settings, worker_name, burst, quiet, metrics_port, metrics_host)
-        return 0
+    child = _as_child(
+        lambda: _work(settings, worker_name, burst, quiet, metrics_port, metrics_host)
+    )
 
     def overran(event_id: int) -> None:
         drain_module.reject_overrun(settings.database_url, event_id)
@@ -111,9 +112,11 @@ def _work(
         _serve_metrics(metrics_port, metrics_host)
     log = logging.getLogger("wabahook.worker")
     while True:
-        # Only wabahook's own jobs, read as JSON and checked before they are logged or run.
-        rq_worker = GuardedWorker([settings.queue], connection=connection, name=name)
         try:
+            # Only wabahook's own jobs, read as JSON and checked before they are logged or
+            # run. RQ asks Redis for its address here already: inside the try, so that a
+            # Redis still down on a restart is waited for too.
+            rq_worker = GuardedWorker([settings.queue], connection=connection, name=name)
             # No RQ scheduler process: drains retry at once; the cron sweep is the backoff.
             rq_worker.work(
                 burst=burst, with_scheduler=False, logging_level="WARNING" if quiet else "INFO"
@@ -234,13 +237,7 @@ def drain_command(until_empty: bool, batch_size: int, as_json: bool) -> None:
             stats += drain_module.DrainResult.overrun()
             click.echo(f"event {event_id} rejected: {DEADLINE_REJECTION}", err=True)
 
-    def child() -> int:
-        try:
-            _drain_here(settings, until_empty, batch_size, quiet=as_json)
-        except click.ClickException as exc:
-            exc.show()
-            return exc.exit_code
-        return 0
+    child = _as_child(lambda: _drain_here(settings, until_empty, batch_size, quiet=as_json))
 
     code = supervise(child, deadline=settings.batch_deadline, on_overrun=overran, on_line=take)
     if code:
@@ -252,6 +249,20 @@ def drain_command(until_empty: bool, batch_size: int, as_json: bool) -> None:
     click.echo(
         f"processed {stats.processed}, rejected {stats.rejected}, failed {stats.failed} ({items})"
     )
+
+
+def _as_child(run: Callable[[], None]) -> Callable[[], int]:
+    """`run` as a supervised child process: its exit status, a click error in one line."""
+
+    def child() -> int:
+        try:
+            run()
+        except click.ClickException as exc:
+            exc.show()
+            return exc.exit_code
+        return 0
+
+    return child
 
 
 def _drain_here(settings: Settings, until_empty: bool, batch_size: int, quiet: bool) -> None:

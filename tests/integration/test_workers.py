@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import psycopg
@@ -16,6 +18,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from processors import jobs
+from processors.local.valkey import EmbeddedValkey
 from processors.pipeline.drain import DrainResult, drain
 from processors.pipeline.queue_health import queue_health
 from receiver.config import Secret, Settings
@@ -23,7 +26,7 @@ from receiver.db import Database
 from tests.integration.conftest import start_worker, wait_until
 from tests.integration.helpers import count
 from tests.integration.processing_helpers import store, view
-from tests.support.servers import own_valkey
+from tests.support.servers import own_valkey, reachable_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -174,6 +177,29 @@ def test_sweep_recovers_events_whose_nudges_redis_lost(
         start_worker(env, processes, "--burst").wait(timeout=120)
     assert count(database_url, "event_results") == 50
     assert queue_health(db)["queued"] == 0
+
+
+def test_a_worker_waits_out_a_redis_that_is_down(
+    db: Database, database_url: str, queue_name: str, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """Started (or restarted after losing it) while Redis is down: it waits, then drains."""
+    folder = reachable_folder("wabahook-test-valkey-")
+    valkey = EmbeddedValkey(folder / "valkey")
+    try:
+        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": valkey.start(),
+               "WABAHOOK_QUEUE": queue_name}  # fmt: skip
+        valkey.stop()
+        worker = start_worker(env, processes)
+        time.sleep(6)  # more than two of its 2 s pauses
+        assert worker.poll() is None, "the worker ended while Redis was down"
+        valkey.start()
+        store(db, workload(20))
+        assert jobs.enqueue(Settings.from_env(env))
+        assert wait_until(lambda: count(database_url, "event_results") == 20, timeout=60)
+        assert worker.poll() is None
+    finally:
+        valkey.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_end_to_end_gunicorn_to_worker(
