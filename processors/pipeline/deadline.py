@@ -142,7 +142,13 @@ def supervise(
             "event exceeded the batch deadline: rejected, drain restarted",
             extra={"raw_event_id": outcome.event_id, "deadline_seconds": deadline},
         )
-        on_overrun(outcome.event_id)
+        try:
+            on_overrun(outcome.event_id)
+        except Exception as exc:  # PostgreSQL away: the next child meets the event again
+            log.error(
+                "could not reject the event that exceeded the batch deadline",
+                extra={"raw_event_id": outcome.event_id, "error": str(exc)},
+            )
 
 
 def _run_child(child: Callable[[], int]) -> None:
