@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -27,7 +26,7 @@ from psycopg.rows import dict_row
 from processors import channels
 from tests.hostile import BODIES, Hostile, cloud_text
 from tests.integration.helpers import basic
-from tests.support.rawhttp import read_answer
+from tests.support.rawhttp import Receiver, read_answer
 
 ROOT = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
@@ -43,20 +42,6 @@ class Raw:
     status: int | None  # None: the connection is closed, no answer can be read
     stored: int = 0  # raw events it must leave
     half_close: bool = True
-
-
-@dataclass(frozen=True)
-class Receiver:
-    url: str
-    log: Path
-    auth: str
-
-    @property
-    def address(self) -> tuple[str, int]:
-        parts = urlsplit(self.url)
-        assert parts.hostname
-        assert parts.port
-        return parts.hostname, parts.port
 
 
 def exchange(receiver: Receiver, raw: Raw) -> int | None:

@@ -179,6 +179,27 @@ def test_rebuild_yields_identical_tables(
     assert len(view(database_url, "messages_inbound")) == len(before["inbound_message"])
 
 
+def fail_in_rebuild(monkeypatch: pytest.MonkeyPatch, database_url: str, plpgsql: str) -> None:
+    """Run `plpgsql` before each row of wamid.T1 the next rebuild projects aside."""
+    prepare = rebuild_module._prepare
+
+    def prepare_with_a_fault(db: Database) -> None:
+        prepare(db)
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("CREATE SEQUENCE public.wabahook_test_tries")
+            conn.execute(
+                "CREATE FUNCTION public.wabahook_test_fault() RETURNS trigger LANGUAGE plpgsql"
+                f" AS $$ BEGIN {plpgsql} END $$"
+            )
+            conn.execute(
+                "CREATE TRIGGER fault BEFORE INSERT ON wabahook_rebuild.inbound_message"
+                " FOR EACH ROW WHEN (NEW.message_id = 'wamid.T1')"
+                " EXECUTE FUNCTION public.wabahook_test_fault()"
+            )
+
+    monkeypatch.setattr(rebuild_module, "_prepare", prepare_with_a_fault)
+
+
 def test_a_rebuild_window_whose_event_fails_once_is_projected_again(
     db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -187,26 +208,12 @@ def test_a_rebuild_window_whose_event_fails_once_is_projected_again(
     store(db, [case.body for case in CASES])
     drain(db)
     before = snapshot(database_url)
-    prepare = rebuild_module._prepare
-
-    def prepare_with_a_fault(db: Database) -> None:
-        prepare(db)
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            # A sequence is not rolled back: the first projection of wamid.T1 fails, only.
-            conn.execute("CREATE SEQUENCE public.wabahook_test_tries")
-            conn.execute(
-                "CREATE FUNCTION public.wabahook_test_fail_once() RETURNS trigger LANGUAGE plpgsql"
-                " AS $$ BEGIN IF nextval('public.wabahook_test_tries') = 1 THEN"
-                " RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END IF;"
-                " RETURN NEW; END $$"
-            )
-            conn.execute(
-                "CREATE TRIGGER fail_once BEFORE INSERT ON wabahook_rebuild.inbound_message"
-                " FOR EACH ROW WHEN (NEW.message_id = 'wamid.T1')"
-                " EXECUTE FUNCTION public.wabahook_test_fail_once()"
-            )
-
-    monkeypatch.setattr(rebuild_module, "_prepare", prepare_with_a_fault)
+    # A sequence is not rolled back: the first projection of wamid.T1 fails, only.
+    fail_in_rebuild(
+        monkeypatch, database_url,
+        "IF nextval('public.wabahook_test_tries') = 1 THEN"
+        " RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END IF; RETURN NEW;",
+    )  # fmt: skip
     stats = rebuild_module.rebuild(db, batch_size=4)
     assert stats.totals.failed == 0
     assert snapshot(database_url) == before  # wamid.T1 included
@@ -220,22 +227,7 @@ def test_a_rebuild_with_an_event_that_keeps_failing_swaps_nothing_in(
     store(db, [case.body for case in CASES])
     drain(db)
     before = snapshot(database_url)
-    prepare = rebuild_module._prepare
-
-    def prepare_with_a_fault(db: Database) -> None:
-        prepare(db)
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute(
-                "CREATE FUNCTION public.wabahook_test_fail() RETURNS trigger LANGUAGE plpgsql"
-                " AS $$ BEGIN RAISE EXCEPTION 'always refused'; END $$"
-            )
-            conn.execute(
-                "CREATE TRIGGER fail_always BEFORE INSERT ON wabahook_rebuild.inbound_message"
-                " FOR EACH ROW WHEN (NEW.message_id = 'wamid.T1')"
-                " EXECUTE FUNCTION public.wabahook_test_fail()"
-            )
-
-    monkeypatch.setattr(rebuild_module, "_prepare", prepare_with_a_fault)
+    fail_in_rebuild(monkeypatch, database_url, "RAISE EXCEPTION 'always refused';")
     result = cli("rebuild", "--batch-size", "4")
     assert result.exit_code == 1
     assert "rebuild stopped, the live tables unchanged: 1 event failed" in result.output

@@ -10,32 +10,17 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from processors import channels
 from tests.integration.helpers import basic, count, stored_events
+from tests.support.rawhttp import Receiver
 
 MIB = 1024 * 1024
 GUARD = 30.0  # a hang guard, not a speed target
 TRICKLE_PAUSE = 0.5
-
-
-@dataclass(frozen=True)
-class Receiver:
-    url: str
-    log: Path
-    auth: str
-
-    @property
-    def address(self) -> tuple[str, int]:
-        parts = urlsplit(self.url)
-        assert parts.hostname
-        assert parts.port
-        return parts.hostname, parts.port
 
 
 @pytest.fixture(params=["sync", "gthread"])
