@@ -12,7 +12,9 @@ kept in RQ's failed registry, and is never imported.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import time
 import zlib
 from collections.abc import Callable
@@ -327,3 +329,25 @@ def _enqueue_cron_job(cron_job: CronJob, connection: redis.Redis) -> Job:
         )
         pipeline.execute()
     return job
+
+
+def forget_dead_namesake(
+    connection: redis.Redis, name: str, *, alive: Callable[[int], bool]
+) -> None:
+    """End RQ's record of a worker named `name` on this host whose process is not `alive`,
+    and delete the job it was running (freeing a drain's slot). A namesake elsewhere, or
+    alive, is left alone: RQ then refuses the name, as it should."""
+    dead = SimpleWorker.find_by_key(
+        SimpleWorker.redis_worker_namespace_prefix + name,
+        connection=connection,
+        serializer=JOB_SERIALIZER,
+    )
+    if dead is None or dead.death_date is not None or dead.hostname != socket.gethostname():
+        return  # none, its end already recorded (its job id may be a new job's now), or elsewhere
+    if dead.pid is not None and alive(dead.pid):
+        return
+    job_id = dead.get_current_job_id()
+    dead.register_death()  # type: ignore[no-untyped-call]
+    if job_id:
+        with contextlib.suppress(NoSuchJobError):
+            AllowListJob.fetch(job_id, connection=connection, serializer=JOB_SERIALIZER).delete()

@@ -145,13 +145,13 @@ class _DeadlineSocket:
     def recv(self, size: int) -> bytes:
         """One recv(), given what is left of the deadline."""
         left = self._deadline - time.monotonic()
-        if left > 0:
-            self._touched = True
-            self._sock.settimeout(left)
-            try:
-                return self._sock.recv(size)
-            except TimeoutError:
-                pass
+        self._touched = True
+        # Past the deadline, bytes that have already arrived are still taken (no wait).
+        self._sock.settimeout(max(left, 0.0))
+        try:
+            return self._sock.recv(size)
+        except (TimeoutError, BlockingIOError):
+            pass
         # The rest of the body may still come: the connection cannot carry another
         # request. gunicorn drops the app's own Connection header; this one it heeds.
         self._req.force_close()

@@ -120,8 +120,9 @@ def events_show(event_id: int, raw: bool, as_json: bool) -> None:
     if event is None:
         cli.fail(f"no stored event {event_id}")
     if raw:
-        body = lookup.stored_bytes(event)
-        sys.stdout.buffer.write(body)
+        if sys.stdout.isatty():  # a sender's bytes, unescaped, would drive the terminal
+            cli.fail("--raw writes the exact bytes: send them to a file (> body.json) or a pipe")
+        sys.stdout.buffer.write(lookup.stored_bytes(event))
         return
     if as_json:
         cli.emit_json(event)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import signal
@@ -10,21 +9,21 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
 
 import click
 
 import processors.cli.common as cli
 from processors import jobs
 from processors.channels import shown
+from processors.cli.supervision import supervised
 from processors.metrics import keep_values_in_process
 from processors.pipeline import drain as drain_module
-from processors.pipeline.deadline import DEADLINE_REJECTION, report, supervise
+from processors.pipeline.deadline import report
 from processors.pipeline.projections import REGISTRY
 from processors.pipeline.queue_health import queue_health
 from receiver import logs
 from receiver.config import Settings
-from receiver.nudge import JOB_SERIALIZER
+from receiver.nudge import DRAIN_SLOTS, enqueue_drain, job_queue
 
 # RQ keeps a worker under its name in Redis keys and CLIENT SETNAME, which refuses blanks.
 WORKER_NAME = re.compile(r"[A-Za-z0-9._:@-]{1,100}")
@@ -80,16 +79,13 @@ def worker(
     # The queue name leads, so operators (and tests) can tell whose worker it is.
     worker_name = name or f"{settings.queue}-{uuid.uuid4().hex[:12]}"
 
-    child = _as_child(
-        lambda: _work(settings, worker_name, burst, quiet, metrics_port, metrics_host)
-    )
-
-    def overran(event_id: int) -> None:
-        drain_module.reject_overrun(settings.database_url, event_id)
-        _forget_killed_worker(settings, worker_name)
-
     # The drain runs in a child under the batch deadline (processors.pipeline.deadline).
-    sys.exit(supervise(child, deadline=settings.batch_deadline, on_overrun=overran))
+    code = supervised(
+        settings,
+        lambda: _work(settings, worker_name, burst, quiet, metrics_port, metrics_host),
+        tidy=lambda: _forget_killed_worker(settings, worker_name),
+    )
+    sys.exit(code)
 
 
 def _work(
@@ -103,7 +99,8 @@ def _work(
     """The worker's RQ loop, in the supervised child: restarted on trouble until stopped."""
     import redis
 
-    from processors.safe_jobs import GuardedWorker
+    from processors.local.discovery import process_alive
+    from processors.safe_jobs import GuardedWorker, forget_dead_namesake
 
     with cli.errors_as_messages():
         connection = jobs.redis_connection(settings)
@@ -113,6 +110,9 @@ def _work(
     log = logging.getLogger("wabahook.worker")
     while True:
         try:
+            # A worker of this name whose process is gone (a child the batch deadline
+            # killed while Redis was away) would make RQ refuse the name.
+            forget_dead_namesake(connection, name, alive=process_alive)
             # Only wabahook's own jobs, read as JSON and checked before they are logged or
             # run. RQ asks Redis for its address here already: inside the try, so that a
             # Redis still down on a restart is waited for too.
@@ -139,28 +139,22 @@ def _work(
 def _forget_killed_worker(settings: Settings, name: str) -> None:
     """After the child was killed: end RQ's record of it and of the drain it ran (so the
     next child may take the name, and the drain's slot is free), and enqueue a drain for
-    the events its batches held."""
+    the events its batches held. Best effort: the next child and the sweep do it too."""
     import redis
-    from rq import Worker
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job
+
+    from processors.safe_jobs import forget_dead_namesake
 
     log = logging.getLogger("wabahook.worker")
-    connection = jobs.redis_connection(settings)
+    assert settings.redis_url is not None
+    # Bounded: while this runs, no child drains.
+    connection = redis.Redis.from_url(
+        settings.redis_url.reveal(), socket_timeout=5, socket_connect_timeout=5
+    )
     try:
-        killed = Worker.find_by_key(
-            Worker.redis_worker_namespace_prefix + name,
-            connection=connection,
-            serializer=JOB_SERIALIZER,
-        )
-        if killed is not None:
-            job_id = killed.get_current_job_id()
-            killed.register_death()  # type: ignore[no-untyped-call]
-            if job_id:  # deleting the job frees its unique id (the drain's slot)
-                with contextlib.suppress(NoSuchJobError):
-                    Job.fetch(job_id, connection=connection, serializer=JOB_SERIALIZER).delete()
-        jobs.enqueue(settings)
-    except redis.exceptions.RedisError as exc:  # the sweep enqueues the drain later
+        forget_dead_namesake(connection, name, alive=lambda pid: False)
+        queue = job_queue(settings.queue, connection)
+        any(enqueue_drain(queue, slot) for slot in range(DRAIN_SLOTS))
+    except redis.exceptions.RedisError as exc:
         log.warning("could not tidy up after the killed worker", extra={"error": str(exc)})
     finally:
         connection.close()
@@ -231,15 +225,16 @@ def drain_command(until_empty: bool, batch_size: int, as_json: bool) -> None:
         nonlocal stats
         stats += drain_module.DrainResult.from_line(line)
 
-    def overran(event_id: int) -> None:
+    def rejected(event_id: int) -> None:
         nonlocal stats
-        if drain_module.reject_overrun(settings.database_url, event_id):
-            stats += drain_module.DrainResult.overrun()
-            click.echo(f"event {event_id} rejected: {DEADLINE_REJECTION}", err=True)
+        stats += drain_module.DrainResult.overrun()
 
-    child = _as_child(lambda: _drain_here(settings, until_empty, batch_size, quiet=as_json))
-
-    code = supervise(child, deadline=settings.batch_deadline, on_overrun=overran, on_line=take)
+    code = supervised(
+        settings,
+        lambda: _drain_here(settings, until_empty, batch_size, quiet=as_json),
+        on_rejected=rejected,
+        on_line=take,
+    )
     if code:
         sys.exit(code)
     if as_json:
@@ -249,20 +244,6 @@ def drain_command(until_empty: bool, batch_size: int, as_json: bool) -> None:
     click.echo(
         f"processed {stats.processed}, rejected {stats.rejected}, failed {stats.failed} ({items})"
     )
-
-
-def _as_child(run: Callable[[], None]) -> Callable[[], int]:
-    """`run` as a supervised child process: its exit status, a click error in one line."""
-
-    def child() -> int:
-        try:
-            run()
-        except click.ClickException as exc:
-            exc.show()
-            return exc.exit_code
-        return 0
-
-    return child
 
 
 def _drain_here(settings: Settings, until_empty: bool, batch_size: int, quiet: bool) -> None:

@@ -14,11 +14,12 @@ import click
 import processors.cli.common as cli
 from processors import jobs
 from processors.channels import shown
+from processors.cli.supervision import supervised
 from processors.pipeline import drain as drain_module
 from processors.stored import forward as forward_module
 from processors.stored import replay as replay_module
 from processors.stored.selection import build_selection, selection_options
-from receiver.db import Database
+from receiver.config import Settings
 
 # RFC 9110: a field name is a token; a value holds no control characters but tab.
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -77,8 +78,9 @@ def replay_command(
         marker, queued = replay_module.replay(db, selection)
         if queued and settings.redis_url is not None and not wait:
             jobs.enqueue(settings)
-        if wait and queued:
-            _wait_for_replay(db, marker, queued, quiet=as_json)
+    if wait and queued:
+        _wait_for_replay(settings, marker, queued, quiet=as_json)
+    with cli.database(settings) as db, cli.errors_as_messages():
         left, failures = replay_module.remaining(db, marker)
     if as_json:
         cli.emit_json({"replay": marker, "queued": queued, "waiting": left, "failed": failures})
@@ -88,16 +90,27 @@ def replay_command(
         click.echo(f"done: {queued - left - failures} processed, {failures} failed")
 
 
-def _wait_for_replay(db: Database, marker: str, queued: int, quiet: bool) -> None:
-    """Drain in this process (workers may help) until the replay's events are out."""
-    with cli.progress(queued, "replaying", quiet=quiet) as reach:
-        while True:
-            left, failures = replay_module.remaining(db, marker)
-            reach(queued - left - failures)
-            if left == 0:
-                return
-            if not drain_module.drain_batch(db).claimed:
-                time.sleep(0.2)  # another worker holds them
+def _wait_for_replay(settings: Settings, marker: str, queued: int, quiet: bool) -> None:
+    """Drain here (workers may help) until the replay's events are out, under the batch
+    deadline like every drain: in a child process that this one watches."""
+
+    def drain_until_out() -> None:
+        with (
+            cli.database(settings) as db,
+            cli.errors_as_messages(),
+            cli.progress(queued, "replaying", quiet=quiet) as reach,
+        ):
+            while True:
+                left, failures = replay_module.remaining(db, marker)
+                reach(queued - left - failures)
+                if left == 0:
+                    return
+                if not drain_module.drain_batch(db).claimed:
+                    time.sleep(0.2)  # another worker holds them
+
+    code = supervised(settings, drain_until_out)
+    if code:
+        sys.exit(code)
 
 
 @cli.main.command("forward")

@@ -90,7 +90,7 @@ def running(folder: Path) -> Quickstart | None:
         started = record.get("started")
     except (ValueError, KeyError, TypeError):
         return None
-    if found.pid <= 0 or not _alive(found.pid) or started != _start_time(found.pid):
+    if found.pid <= 0 or not process_alive(found.pid) or started != _start_time(found.pid):
         return None  # stopped without cleaning up, or its pid is another process's now
     return found
 
@@ -121,7 +121,8 @@ def _ours(path: Path) -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` exists on this host."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

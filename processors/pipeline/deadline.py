@@ -19,7 +19,6 @@ import logging
 import mmap
 import os
 import signal
-import struct
 import sys
 import threading
 import time
@@ -31,60 +30,59 @@ from types import FrameType
 log = logging.getLogger("wabahook.drain")
 
 DEADLINE_REJECTION = "processing deadline exceeded"
-# Lanes that can be watched at once in one child; a lane beyond them runs unwatched.
-LANES = 32
 POLL_SECONDS = 0.05
-_SLOT = struct.Struct("=qd")  # the event being parsed (0: none) and since when (monotonic)
 _PR_SET_PDEATHSIG = 1
 
 
 class ParseClock:
-    """Which event each lane is parsing, and since when, in memory a parent can read."""
+    """Which event this process is parsing, and since when, in memory a parent can read.
+
+    One lane parses at a time (the others wait for the lock, unwatched): parsing is
+    Python holding the GIL, so lanes gain nothing by parsing at once, and a lane stuck
+    in C code would stop another lane's parse too, which would then overrun the deadline
+    as well, innocent. So at most one event is ever on the clock, and it is the culprit.
+    """
 
     def __init__(self) -> None:
         # Anonymous and shared: a child forked after this writes where the parent reads.
-        self._memory = mmap.mmap(-1, _SLOT.size * LANES)
-        self._free = list(range(LANES))
+        self._memory = mmap.mmap(-1, 16)
+        view = memoryview(self._memory)
+        # Aligned 8-byte words, each written whole: the time before the event, so that a
+        # reader never pairs an event with a time older than its own.
+        self._event = view[:8].cast("q")
+        self._since = view[8:].cast("d")
         self._lock = threading.Lock()
 
     @contextlib.contextmanager
     def lane(self) -> Iterator[Callable[[int], None]]:
-        """A lane's slot while it parses; yields `parsing(event_id)`, called before each event."""
-        with self._lock:
-            slot = self._free.pop() if self._free else None
-        if slot is None:
-            yield _unwatched
-            return
-        offset = slot * _SLOT.size
-        memory = self._memory
+        """The clock for one lane's parse: yields `parsing(event_id)`, called before each event."""
+        event, since = self._event, self._since
 
         def parsing(event_id: int) -> None:
-            _SLOT.pack_into(memory, offset, event_id, time.monotonic())
+            since[0] = time.monotonic()
+            event[0] = event_id
 
-        try:
-            yield parsing
-        finally:
-            _SLOT.pack_into(memory, offset, 0, 0.0)
-            with self._lock:
-                self._free.append(slot)
+        with self._lock:
+            try:
+                yield parsing
+            finally:
+                event[0] = 0
 
     def overrun(self, seconds: float) -> int | None:
-        """An event some lane has been parsing for longer than `seconds`, if any."""
-        now = time.monotonic()
-        for slot in range(LANES):
-            event_id, since = _SLOT.unpack_from(self._memory, slot * _SLOT.size)
-            if event_id and now - since > seconds:
-                return int(event_id)
+        """The event being parsed for longer than `seconds`, if any."""
+        event_id = self._event[0]
+        since = self._since[0]
+        if event_id and time.monotonic() - since > seconds:
+            return int(event_id)
         return None
 
     def clear(self) -> None:
-        """Forget every lane (their child is gone)."""
-        self._memory[:] = bytes(len(self._memory))
-        self._free = list(range(LANES))
+        """Forget the event on the clock (its child is gone)."""
+        self._event[0] = 0
 
 
 def _unwatched(event_id: int) -> None:
-    """A lane with no slot left: nobody watches it."""
+    """A lane no one watches (not under supervise())."""
 
 
 # The clock of this process's lanes: set in a child that runs under supervise().
@@ -125,15 +123,19 @@ def supervise(
     """
     global _clock, _report_fd
     clock = ParseClock()
+    stop = _Stop()
     while True:
         reader, writer = os.pipe()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child
             os.close(reader)
             _clock, _report_fd = clock, writer
-            _run_child(child)
+            _run_child(child, parent)
         os.close(writer)
-        with _Lines(reader, on_line or _ignored) as lines:
+        with contextlib.suppress(OSError):  # the child may have done it, or be gone
+            os.setpgid(pid, pid)
+        with _Lines(reader, on_line or _ignored) as lines, stop.handing_on(pid):
             outcome = _watch(pid, clock, deadline, lines)
         if not isinstance(outcome, Overrun):
             return outcome
@@ -149,21 +151,46 @@ def supervise(
                 "could not reject the event that exceeded the batch deadline",
                 extra={"raw_event_id": outcome.event_id, "error": str(exc)},
             )
+        if stop.signum is not None:  # asked to stop while stuck: stop, do not start again
+            return 128 + stop.signum
 
 
-def _run_child(child: Callable[[], int]) -> None:
+class _Stop:
+    """SIGTERM and SIGINT, handed on to the child, and remembered."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    @contextlib.contextmanager
+    def handing_on(self, pid: int) -> Iterator[None]:
+        """While child `pid` runs: each stop signal goes on to it."""
+
+        def hand_on(signum: int, frame: FrameType | None) -> None:
+            self.signum = signum
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+        previous = {s: signal.signal(s, hand_on) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+def _run_child(child: Callable[[], int], parent: int) -> None:
     """The child's life: `child`, then exit with its status, never returning."""
     code = 1
     try:
         # Its own process group, so that a terminal's Ctrl-C reaches it once, through the
         # parent; and it ends with its parent, killed or not.
         os.setpgid(0, 0)
-        _die_with_parent()
+        _die_with(parent)
         code = child()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
-        code = 130
+        code = 128 + signal.SIGINT
     except BaseException:
         traceback.print_exc()
     finally:
@@ -172,40 +199,38 @@ def _run_child(child: Callable[[], int]) -> None:
         os._exit(code)
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to kill this process when its parent dies (elsewhere: nothing)."""
+def _die_with(parent: int) -> None:
+    """Ask Linux to kill this process when `parent` dies (elsewhere: nothing)."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:  # the parent died before prctl took effect
+    # The parent died before prctl took effect. (Not "is the parent 1": in a container
+    # without an init, the parent is process 1 itself.)
+    if os.getppid() != parent:
         os._exit(1)
 
 
 def _watch(pid: int, clock: ParseClock, deadline: float, lines: _Lines) -> int | Overrun:
     """Wait for child `pid`: its exit status, or the event it overran on (it is killed)."""
+    while True:
+        lines.read()
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            lines.read_to_end()
+            return _exit_status(status)
+        overrun = clock.overrun(deadline)
+        if overrun is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return Overrun(overrun)
+        time.sleep(POLL_SECONDS)
 
-    def hand_on(signum: int, frame: FrameType | None) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signum)
 
-    previous = {s: signal.signal(s, hand_on) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        while True:
-            lines.read()
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                lines.read_to_end()
-                return os.waitstatus_to_exitcode(status) % 256
-            overrun = clock.overrun(deadline)
-            if overrun is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                return Overrun(overrun)
-            time.sleep(POLL_SECONDS)
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+def _exit_status(status: int) -> int:
+    """A child's wait status as a shell gives it: its exit code, or 128 + the signal."""
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 128 - code
 
 
 # The child's end of its pipe to the parent (None: not a supervised child).

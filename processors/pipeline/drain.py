@@ -264,6 +264,9 @@ def classify(row: DictRow) -> Claimed:
     if event.body is None:
         event.rejection = "the raw event is no longer stored"
         return event
+    if row.get("carried_rejection"):  # a rebuild's event that overran the batch deadline
+        event.rejection = row["carried_rejection"]
+        return event
     try:
         event.parsed = parse(event.body, event.received_at)
     except Rejected as exc:

@@ -42,11 +42,17 @@ SELECT viewname FROM pg_views WHERE schemaname = 'wabahook';
 DROP VIEW IF EXISTS {view} CASCADE;
 
 -- name: rebuild_events
--- The raw events a rebuild projects next, in id order.
-SELECT id AS raw_event_id, received_at, 0 AS attempts, channel, body, body_sha256
-FROM wabahook.raw_events
-WHERE id > %(after)s AND id <= %(until)s
-ORDER BY id
+-- The raw events a rebuild projects next, in id order. One that overran the batch
+-- deadline keeps that rejection without being parsed again (carried_rejection): a
+-- rebuild has no watcher to stop a parse that hangs.
+SELECT e.id AS raw_event_id, e.received_at, 0 AS attempts, e.channel, e.body, e.body_sha256,
+       (SELECT x.error FROM wabahook.event_results x
+        WHERE x.raw_event_id = e.id AND x.state = 'rejected'
+          AND x.error = 'processing deadline exceeded'
+       ) AS carried_rejection
+FROM wabahook.raw_events e
+WHERE e.id > %(after)s AND e.id <= %(until)s
+ORDER BY e.id
 LIMIT %(limit)s;
 
 -- name: rebuild_missed_events
@@ -56,7 +62,8 @@ LIMIT %(limit)s;
 -- Runs while the swap holds its locks: the results are compared whole (narrow rows),
 -- and only the few raw events found are read, each by its key (LATERAL), whatever
 -- the planner guesses of the new tables it has no statistics for yet.
-SELECT r.id AS raw_event_id, r.received_at, 0 AS attempts, r.channel, r.body, r.body_sha256
+SELECT r.id AS raw_event_id, r.received_at, 0 AS attempts, r.channel, r.body, r.body_sha256,
+       CASE WHEN l.error = 'processing deadline exceeded' THEN l.error END AS carried_rejection
 FROM {live}.event_results l
 CROSS JOIN LATERAL (
     SELECT * FROM wabahook.raw_events e

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -74,6 +76,11 @@ def test_a_hanging_parse_is_rejected_and_its_batch_drains_on(
         (queued,) = conn.execute("SELECT count(*) FROM wabahook.event_queue").fetchone() or (0,)
     assert queued == 0
 
+    # A rebuild has no watcher: it keeps the rejection instead of parsing the body again.
+    rebuilt = hanging_wabahook(database_url, "rebuild", "--json")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert states(database_url) == found
+
 
 def test_without_a_hang_the_deadline_changes_nothing(db: Database, database_url: str) -> None:
     ids = store(db, [status_body(f"wamid.calm-{n}", "sent", 1750000000 + n) for n in range(3)])
@@ -106,7 +113,7 @@ def test_a_worker_rejects_a_hanging_parse_and_drains_on(
     assert "event exceeded the batch deadline" in worked.stderr
     found = states(database_url)
     assert found[hanging] == ("rejected", "processing deadline exceeded")
-    assert {found[i] for i in ids if i != hanging} == {("processed", None)}
+    assert {found[i] for i in ids if i != hanging} == {("processed", None)}, worked.stderr
     connection = redis.Redis.from_url(app_env["REDIS_URL"])
     try:  # RQ's record of the killed child was ended; the next child took its name
         worker = Worker.find_by_key(
@@ -117,3 +124,26 @@ def test_a_worker_rejects_a_hanging_parse_and_drains_on(
         assert registry.get_job_ids() == []
     finally:
         connection.close()
+
+
+def test_a_stop_asked_during_a_hang_stops_the_drain(db: Database, database_url: str) -> None:
+    """Ctrl-C reaches a child stuck in C code only when it is killed: then the drain ends
+    (the event rejected), it does not start again."""
+    ids = store(db, [HANG, status_body("wamid.later", "sent", 1750000000)])
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("WABAHOOK_", "REDIS_URL"))}
+    drain = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.hanging_parser", "drain", "--until-empty"],
+        env={**clean, "DATABASE_URL": database_url, "WABAHOOK_BATCH_DEADLINE": "3"},
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        time.sleep(1.5)  # the child is in the hanging parse by now
+        drain.send_signal(signal.SIGINT)
+        _, stderr = drain.communicate(timeout=PATIENCE)
+    finally:
+        if drain.poll() is None:
+            drain.kill()
+    assert drain.returncode == 128 + signal.SIGINT, stderr
+    found = states(database_url)
+    assert found[ids[0]] == ("rejected", "processing deadline exceeded")
+    assert found[ids[1]] == ("queued", None)  # nothing was started after the stop

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import pty
+import subprocess
+import sys
 from collections.abc import Callable
 
 import psycopg
@@ -129,6 +133,32 @@ def test_events_show_prints_a_json_body_pretty_its_state_retries_and_projected_r
     # A retry projected nothing of its own.
     assert json.loads(ok(cli, "events", "show", str(third), "--json"))["projected"] == {}
     assert "projected: nothing" in ok(cli, "events", "show", str(third))
+
+
+def test_raw_bytes_go_to_a_file_or_a_pipe_never_to_a_terminal(
+    db: Database, database_url: str
+) -> None:
+    (event_id,) = store(db, [b'{"note":"\x1b]0;owned\x07\x1b[2J"}'])
+    command = [sys.executable, "-m", "processors.cli", "events", "show", str(event_id), "--raw"]
+    env = {**os.environ, "DATABASE_URL": database_url}
+    piped = subprocess.run(command, env=env, capture_output=True, timeout=60, check=False)
+    assert (piped.returncode, piped.stdout) == (0, b'{"note":"\x1b]0;owned\x07\x1b[2J"}')
+    leader, follower = pty.openpty()
+    try:
+        shown = subprocess.run(
+            command, env=env, stdout=follower, stderr=subprocess.PIPE, timeout=60, check=False
+        )
+        os.set_blocking(leader, False)
+        try:
+            written = os.read(leader, 65536)
+        except BlockingIOError:
+            written = b""
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert shown.returncode == 1
+    assert b"send them to a file" in shown.stderr
+    assert b"\x1b" not in written
 
 
 def test_events_show_escapes_what_a_sender_wrote_and_keeps_bytes_in_base64(
