@@ -18,7 +18,7 @@ from processors.cli.supervision import supervised
 from processors.pipeline import drain as drain_module
 from processors.stored import forward as forward_module
 from processors.stored import replay as replay_module
-from processors.stored.selection import build_selection, selection_options
+from processors.stored.selection import ALL_OPTION, build_selection, chosen, selection_options
 from receiver.config import Settings
 
 # RFC 9110: a field name is a token; a value holds no control characters but tab.
@@ -29,6 +29,7 @@ HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 @cli.main.command("replay")
 @selection_options
 @click.option("--failed", is_flag=True, help="Shortcut for --state failed.")
+@ALL_OPTION
 @click.option(
     "--dry-run", is_flag=True, help="Only say how many events of which channel and state."
 )
@@ -41,6 +42,7 @@ def replay_command(
     ids: tuple[int, ...] | None,
     states: tuple[str, ...],
     failed: bool,
+    all_events: bool,
     dry_run: bool,
     wait: bool,
     as_json: bool,
@@ -56,9 +58,11 @@ def replay_command(
       wabahook replay --state rejected --state failed --dry-run
       wabahook replay --channel acme --since 2026-11-01 --until 2026-11-02 --wait
       wabahook replay --ids 1200-1300
+      wabahook replay --all --dry-run
     """
-    selection = build_selection(
-        channels, since, until, ids, states + (("failed",) if failed else ())
+    selection = chosen(
+        build_selection(channels, since, until, ids, states + (("failed",) if failed else ())),
+        all_events,
     )
     settings = cli.database_settings()
     with cli.database(settings) as db, cli.errors_as_messages():
@@ -122,6 +126,7 @@ def _wait_for_replay(settings: Settings, marker: str, queued: int, quiet: bool) 
     " auth, and is never stored or printed.",
 )
 @selection_options
+@ALL_OPTION
 @click.option(
     "--header",
     "header_lines",
@@ -159,6 +164,7 @@ def forward_command(
     until: datetime | None,
     ids: tuple[int, ...] | None,
     states: tuple[str, ...],
+    all_events: bool,
     header_lines: tuple[str, ...],
     header_file: TextIO | None,
     rate: float,
@@ -189,7 +195,7 @@ def forward_command(
     headers = _headers(header_lines, header_file)
     if credentials and any(name.lower() == "authorization" for name in headers):
         cli.fail("--to holds user:password and an Authorization header is given too: use one")
-    selection = build_selection(channels, since, until, ids, states)
+    selection = chosen(build_selection(channels, since, until, ids, states), all_events)
     with cli.database() as db, cli.errors_as_messages():
         total = forward_module.pending_count(db, selection, destination, again)
         with cli.progress(total, "forwarding", quiet=as_json) as reach:

@@ -236,3 +236,25 @@ def build_selection(
     if since is not None and until is not None and since >= until:
         raise click.BadParameter("--since must be before --until")
     return Selection(tuple(channels), since, until, tuple(ids or ()), tuple(states))
+
+
+ALL_OPTION = click.option(
+    "--all", "all_events", is_flag=True, help="Every stored event (instead of filters)."
+)
+
+
+def chosen(selection: Selection, all_events: bool) -> Selection:
+    """`selection` if it says which events (filters, or --all alone), else a usage error.
+
+    Replaying or forwarding every stored event is never what a forgotten filter meant.
+    """
+    filtered = any((selection.channels, selection.since, selection.until, selection.ids,
+                    selection.states))  # fmt: skip
+    if all_events and filtered:
+        raise click.UsageError("--all selects every stored event: give it without filters")
+    if not all_events and not filtered:
+        raise click.UsageError(
+            "say which events: --channel, --since, --until, --ids, --state (or --failed),"
+            " or --all for every stored event"
+        )
+    return selection

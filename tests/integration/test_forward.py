@@ -57,7 +57,7 @@ def test_exact_bytes_and_content_type_arrive_despite_failures_then_resume(
     cli: Callable[..., Result], stored: list[tuple[int, bytes, str | None]]
 ) -> None:
     with FakeServer(flaky(2)) as server:
-        result = cli("forward", "--to", f"{server.url}/hook", "--rate", "1000", "--header",
+        result = cli("forward", "--to", f"{server.url}/hook", "--all", "--rate", "1000", "--header",
                      "Authorization: Bearer t0ken", "--json")  # fmt: skip
         assert result.exit_code == 0, result.output
         report = json.loads(result.stdout)
@@ -72,7 +72,7 @@ def test_exact_bytes_and_content_type_arrive_despite_failures_then_resume(
             assert request.headers["authorization"] == "Bearer t0ken"
             assert request.path == "/hook"
         sent = len(server.requests)
-        again = cli("forward", "--to", f"{server.url}/hook", "--rate", "1000")
+        again = cli("forward", "--to", f"{server.url}/hook", "--all", "--rate", "1000")
         assert again.stdout.strip().endswith(f"0 delivered, 0 failed, to {server.url}/hook")
         assert len(server.requests) == sent  # nothing acknowledged is sent twice
         forced = cli("forward", "--to", f"{server.url}/hook", "--rate", "1000", "--again",
@@ -90,14 +90,16 @@ def test_an_interrupted_forward_continues_where_it_stopped(
         return (200, {}, b"ok") if ok else (400, {}, b"not today")
 
     with FakeServer(answer) as server:
-        first = cli("forward", "--to", server.url, "--rate", "1000", "--json")
+        first = cli("forward", "--to", server.url, "--all", "--rate", "1000", "--json")
         assert first.exit_code == 1
         report = json.loads(first.stdout)
         assert (report["delivered"], report["failed"]) == (5, 7)
         assert {r["attempts"] for r in report["results"] if r["outcome"] == "failed"} == {1}
         assert "HTTP 400: not today" in report["results"][-1]["error"]
         server.answer = lambda request: (200, {}, b"ok")
-        second = json.loads(cli("forward", "--to", server.url, "--rate", "1000", "--json").stdout)
+        second = json.loads(
+            cli("forward", "--to", server.url, "--all", "--rate", "1000", "--json").stdout
+        )
         assert [r["raw_event_id"] for r in second["results"]] == [6, 7, 8, 9, 10, 11, 12]
 
 

@@ -139,6 +139,8 @@ def test_replay_selects_a_time_window_channel_and_ids(
         (["--ids", "5-x"], "not an id or a range"),
         (["--since", "1h", "--until", "2h"], "--since must be before --until"),
         (["--state", "lost"], "'lost' is not one of"),
+        ([], "say which events: --channel, --since, --until, --ids, --state (or --failed),"),
+        (["--all", "--channel", "acme"], "--all selects every stored event"),
     ],
 )
 def test_replay_refuses_bad_filters(
@@ -147,6 +149,19 @@ def test_replay_refuses_bad_filters(
     result = cli("replay", *args)
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+def test_every_stored_event_is_replayed_only_when_asked_outright(
+    cli: Callable[..., Result], db: Database
+) -> None:
+    store(db, [case.body for case in CASES[:3]])
+    refused = cli("replay", "--dry-run")
+    assert refused.exit_code == 2
+    assert "or --all for every stored event" in refused.stderr
+    assert json.loads(cli("replay", "--all", "--dry-run", "--json").stdout)["events"] == 3
+    forward = cli("forward", "--to", "http://127.0.0.1:9/")
+    assert forward.exit_code == 2
+    assert "or --all for every stored event" in forward.stderr
 
 
 def test_replaying_everything_changes_nothing(db: Database, database_url: str) -> None:
