@@ -7,6 +7,7 @@ import click
 import processors.cli.common as cli
 from processors import jobs
 from processors.stored.selection import MAX_ID
+from receiver.queries import query
 
 # --limit's ceiling: the list is read into memory at once.
 MAX_LIST = 100_000
@@ -80,6 +81,16 @@ def failed_retry(event_ids: tuple[int, ...], retry_all: bool) -> None:
         cli.fail("name event ids or use --all")
     settings = cli.database_settings()
     with cli.database(settings) as db, cli.errors_as_messages():
-        rows = db.fetch_all("retry_failed", {"all": retry_all, "ids": list(event_ids)})
+        with db.transaction() as conn:
+            rows = conn.execute(
+                query("retry_failed"), {"all": retry_all, "ids": list(event_ids)}
+            ).fetchall()
+            if missing := sorted(set(event_ids) - {row["raw_event_id"] for row in rows}):
+                # Raised inside the transaction: none of them is made due.
+                cli.fail(
+                    f"not failed: event{'s' if len(missing) > 1 else ''}"
+                    f" {', '.join(map(str, missing[:20]))}{' …' if len(missing) > 20 else ''}"
+                    " (wabahook failed list shows those that are)"
+                )
         nudged = settings.redis_url is not None and rows and jobs.enqueue(settings)
     click.echo(f"{len(rows)} event(s) due for a retry" + (", drain enqueued" if nudged else ""))

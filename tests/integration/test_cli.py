@@ -221,6 +221,11 @@ def test_failed_list_show_and_retry(cli, db, database_url) -> None:
     assert cli("drain").stdout.startswith("processed 1")
     assert cli("failed", "list").stdout == "no failed events\n"
     assert cli("failed", "retry").exit_code == 1
+    not_failed = cli("failed", "retry", str(event_id), "999")
+    assert not_failed.exit_code == 1
+    assert not_failed.stderr == (
+        f"Error: not failed: events {event_id}, 999 (wabahook failed list shows those that are)\n"
+    )
 
 
 def test_worker_and_cron_need_redis(monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:
