@@ -120,7 +120,7 @@ class Watchdog:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._watched: dict[int, tuple[float, int]] = {}
+        self._watched: dict[int, tuple[float, psycopg.Connection[Any]]] = {}
         self._thread: threading.Thread | None = None
         self._pid = 0
 
@@ -130,7 +130,7 @@ class Watchdog:
         self._ensure_thread()
         token = id(conn)
         with self._lock:
-            self._watched[token] = (deadline, conn.fileno())
+            self._watched[token] = (deadline, conn)
         try:
             yield
         finally:
@@ -152,10 +152,22 @@ class Watchdog:
             time.sleep(self.POLL_SECONDS)
             now = time.monotonic()
             with self._lock:
-                for token, (deadline, fd) in list(self._watched.items()):
+                for token, (deadline, conn) in list(self._watched.items()):
                     if now >= deadline:
                         del self._watched[token]
-                        _sever(fd)
+                        _sever_open(conn)
+
+
+def _sever_open(conn: psycopg.Connection[Any]) -> None:
+    """Sever `conn` if it is still open. Never by a number remembered from before: a
+    connection closed meanwhile (its pool closed under it) freed its descriptor, which
+    another connection, of another pool or test, may hold now."""
+    try:
+        fd = None if conn.closed else conn.fileno()
+    except psycopg.Error:
+        fd = None  # closed since
+    if fd is not None:
+        _sever(fd)
 
 
 def _sever(fd: int) -> None:

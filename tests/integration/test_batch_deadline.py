@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
@@ -24,6 +23,7 @@ from rq.registry import StartedJobRegistry
 from processors import jobs
 from receiver.config import Settings
 from receiver.db import Database
+from tests.integration.conftest import wait_until
 from tests.integration.processing_helpers import status_body, store
 from tests.pathological import bodies
 
@@ -126,6 +126,16 @@ def test_a_worker_rejects_a_hanging_parse_and_drains_on(
         connection.close()
 
 
+def parsing(database_url: str) -> bool:
+    """Whether a drain holds a claimed batch open (it parses between its statements)."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND application_name = 'wabahook-cli' AND state = 'idle in transaction'"
+        ).fetchone()
+    return bool(row and row[0])
+
+
 def test_a_stop_asked_during_a_hang_stops_the_drain(db: Database, database_url: str) -> None:
     """Ctrl-C reaches a child stuck in C code only when it is killed: then the drain ends
     (the event rejected), it does not start again."""
@@ -137,7 +147,8 @@ def test_a_stop_asked_during_a_hang_stops_the_drain(db: Database, database_url: 
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
-        time.sleep(1.5)  # the child is in the hanging parse by now
+        # The child has claimed its batch and sits in the hanging parse.
+        assert wait_until(lambda: parsing(database_url), timeout=60)
         drain.send_signal(signal.SIGINT)
         _, stderr = drain.communicate(timeout=PATIENCE)
     finally:
