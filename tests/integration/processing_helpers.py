@@ -31,8 +31,10 @@ def store(db: Database, bodies: Iterable[bytes], channel: str = "acme") -> list[
     The channel is created (enabled) if it does not exist: store_event() stores for
     known, enabled channels only.
     """
+    bodies = list(bodies)
     ids = []
-    with db.connection() as conn:
+    # A round trip a body: a large store on a loaded machine outlasts the pool's deadline.
+    with db.connection(timeout=db.timeout + 0.05 * len(bodies)) as conn:
         conn.execute(
             "INSERT INTO wabahook.channels (name) VALUES (%s) ON CONFLICT DO NOTHING", [channel]
         )
