@@ -36,7 +36,7 @@ PROJECTED_VIEWS: tuple[tuple[str, str, str], ...] = (
 # Views with a raw_event_id whose rows are folded from rows listed above (or describe
 # the store itself): showing them again would count a fact twice.
 DERIVED_VIEWS = frozenset({"raw_event_log", "marketing_preferences"})
-# Progress statuses in their order (SPEC §4): the current status never moves back.
+# Progress statuses in their order: the current status never moves back.
 PROGRESS = ("sent", "delivered", "read", "played")
 # Deliveries of the same bytes `events show` names; the rest are counted.
 SHOWN_RETRIES = 20
@@ -293,7 +293,7 @@ def when(moment: datetime | None) -> str:
 
 
 def current_status_reason(statuses: Sequence[Mapping[str, Any]]) -> str:
-    """Which SPEC §4 rule decides the current status of a message with these statuses.
+    """Which rule decides the current status of a message with these statuses.
 
     The same rule as wabahook.current_status(): progress only moves forward, failed
     wins when it is not older than the latest progress status, deleted when nothing

@@ -1,6 +1,6 @@
 """`POST /webhooks/<channel>`: authenticate, store the exact bytes, answer 200.
 
-`GET` answers Meta's verification handshake for meta channels (SPEC §3b).
+`GET` answers Meta's verification handshake for meta channels.
 """
 
 from __future__ import annotations

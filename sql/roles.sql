@@ -1,4 +1,4 @@
--- Roles of least privilege (SPEC §5). Applied by `wabahook migrate --roles` (needs
+-- Roles of least privilege. Applied by `wabahook migrate --roles` (needs
 -- CREATEROLE) and re-applied by every later `migrate` and `rebuild` once the roles
 -- exist, because re-created views and tables start without grants.
 -- Each role is one component's database login once `migrate --roles` is given its

@@ -1,4 +1,4 @@
-"""A corpus of notification bodies from PAYLOADS.md, each with the facts it must produce.
+"""A corpus of notification bodies of every documented shape, each with the facts it must produce.
 
 The cases of each kind of operations data live in tests/corpora/, one module each.
 """

@@ -1,5 +1,5 @@
 -- Stored deliveries and their processing state; the events replay and forward select.
--- The public SQL surface (SPEC §5). Columns may be added, never renamed or dropped.
+-- The public SQL surface. Columns may be added, never renamed or dropped.
 
 CREATE VIEW wabahook.raw_event_log AS
 SELECT r.id AS raw_event_id, r.channel, r.received_at, r.body_sha256,

@@ -1,6 +1,6 @@
 -- Inbound messages, their edits and revokes, and contacts
 -- (processors/pipeline/projections/messages.py, message_changes.py).
--- The public SQL surface (SPEC §5). Columns may be added, never renamed or dropped.
+-- The public SQL surface. Columns may be added, never renamed or dropped.
 
 CREATE VIEW wabahook.message_changes AS
 SELECT channel, message_id, change, changed_at, change_message_id, text, payload, raw_event_id,

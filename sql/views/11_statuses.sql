@@ -1,5 +1,5 @@
 -- Status events and each message's delivery (processors/pipeline/projections/statuses.py).
--- The public SQL surface (SPEC §5). Columns may be added, never renamed or dropped.
+-- The public SQL surface. Columns may be added, never renamed or dropped.
 
 CREATE VIEW wabahook.status_events AS
 SELECT channel, message_id, status, status_at, phone_number_id, recipient_id, conversation_id,

@@ -1,5 +1,5 @@
 -- Error notifications (processors/pipeline/projections/errors.py).
--- The public SQL surface (SPEC §5). Columns may be added, never renamed or dropped.
+-- The public SQL surface. Columns may be added, never renamed or dropped.
 
 CREATE VIEW wabahook.notification_errors AS
 SELECT channel, code, title, details, raw_event_id, received_at

@@ -1,5 +1,5 @@
 -- Business numbers of each channel (processors/pipeline/projections/numbers.py).
--- The public SQL surface (SPEC §5). Columns may be added, never renamed or dropped.
+-- The public SQL surface. Columns may be added, never renamed or dropped.
 
 CREATE VIEW wabahook.phone_numbers AS
 SELECT channel, phone_number_id, nullif(waba_id, '') AS waba_id, display_phone_number,

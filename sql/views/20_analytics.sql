@@ -1,4 +1,4 @@
--- Analytics (SPEC §5). Each view has a twin function taking a time zone name, for
+-- Analytics. Each view has a twin function taking a time zone name, for
 -- days and hours other than UTC's: SELECT * FROM wabahook.delivery_funnel_daily_in('Europe/Berlin').
 -- The daily ones also take a phone number id (NULL: every number), for one business
 -- number of a channel that delivers several: delivery_funnel_daily_in('UTC', '1065…').

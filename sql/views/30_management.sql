@@ -1,6 +1,6 @@
 -- Management notifications: templates, phone numbers, the account
 -- (processors/pipeline/projections/templates.py, phone_numbers.py, accounts.py).
--- The public SQL surface (SPEC §5). Columns may be added, never renamed or dropped.
+-- The public SQL surface. Columns may be added, never renamed or dropped.
 
 CREATE VIEW wabahook.template_events AS
 SELECT channel, waba_id, template_id, template_name, language, kind, event, previous, reason,

@@ -1,6 +1,6 @@
 -- Marketing preferences, message echoes and calls (processors/pipeline/projections/
 -- preferences.py, echoes.py, calls.py, call_errors.py).
--- The public SQL surface (SPEC §5). Columns may be added, never renamed or dropped.
+-- The public SQL surface. Columns may be added, never renamed or dropped.
 
 CREATE VIEW wabahook.marketing_preference_events AS
 SELECT channel, wa_id, category, value, detail, changed_at, source, message_id, waba_id,

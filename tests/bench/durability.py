@@ -1,4 +1,4 @@
-"""Nothing lost (SPEC §9): load while gunicorn workers, RQ workers, Redis and PostgreSQL are killed.
+"""Nothing lost: load while gunicorn workers, RQ workers, Redis and PostgreSQL are killed.
 
 Run with `make bench`; writes the account to a JSON report.
 """

@@ -1,4 +1,4 @@
-"""Management notifications about phone numbers and the account (PAYLOADS.md §6)."""
+"""Management notifications about phone numbers and the account."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Management notifications about templates (PAYLOADS.md §6; numbers and the account: accounts.py).
+"""Management notifications about templates (numbers and the account: accounts.py).
 
 Template 1689556908129832 goes through a history spread over several cases (approved,
 quality dropped, recategorised, paused, a recategorisation announced, components

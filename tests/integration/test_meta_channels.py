@@ -1,4 +1,4 @@
-"""Meta-direct channels (SPEC §3b): the handshake, signed deliveries, secrets sealed at rest."""
+"""Meta-direct channels: the handshake, signed deliveries, secrets sealed at rest."""
 
 from __future__ import annotations
 

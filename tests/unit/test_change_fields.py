@@ -7,7 +7,7 @@ import pytest
 from processors.pipeline.parse import STORED_ONLY_FIELDS, parse
 from processors.pipeline.projections import read_fields
 
-# SPEC §1 and §5 "Operations data": the fields of the Cloud API a projection reads.
+# The fields of the Cloud API a projection reads.
 PROJECTED = (
     "messages", "message_template_status_update", "message_template_quality_update",
     "template_category_update", "message_template_components_update",

@@ -29,7 +29,7 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "pywa"
 
 UNKNOWN_PREFIXES = ("ignored_change:", "unknown_type:")
 
-# Change fields SPEC §1 / §5 and PAYLOADS §6 name.
+# The change fields of the Cloud API the documentation names.
 SPEC_FIELDS = frozenset(
     {
         "messages", "message_template_status_update", "message_template_quality_update",
