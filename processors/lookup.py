@@ -97,6 +97,16 @@ def list_events(db: Database, selection: Selection, search: EventSearch) -> list
     return rows
 
 
+def events_naming(db: Database, selection: Selection, search: EventSearch) -> set[int] | None:
+    """The events naming the search's message id and wa_id (both: each), None if neither given."""
+    ids: set[int] | None = None
+    for key, value in (("message_id", search.message_id), ("wa_id", search.wa_id)):
+        if value is not None:
+            found = _events_naming(db, key, value, selection)
+            ids = found if ids is None else ids & found
+    return ids
+
+
 def _events_naming(db: Database, key: str, value: str, selection: Selection) -> set[int]:
     """Events whose facts name `value` as `key`, their retries, unprojected bodies naming it."""
     channels = list(selection.channels) or None
@@ -348,6 +358,7 @@ __all__ = [
     "ShownBody",
     "body_text",
     "current_status_reason",
+    "events_naming",
     "list_events",
     "message_timelines",
     "needles",

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask
 
-from processors.console import security, views
+from processors.console import display, security, views
 from processors.local import discovery
 from receiver.config import COMMAND_DB_SECONDS, Secret, Settings, secret_value
 from receiver.db import Database
@@ -37,4 +37,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["wabahook_console"] = views.ConsoleState(settings=settings, db=db)
     security.protect(app, Secret(password) if password else None)
     app.register_blueprint(views.blueprint)
+    display.install(app)
     return app

@@ -1,11 +1,10 @@
-"""The console's pages: overview, event search and detail, message timeline, problems."""
+"""The console's pages: overview, events and messages, event detail, message timeline, problems."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, time
 
 import click
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
@@ -13,25 +12,15 @@ from redis.exceptions import RedisError
 from werkzeug.wrappers import Response
 
 from processors import analytics, jobs, lookup
+from processors.console import search
 from processors.stored import replay as replay_module
-from processors.stored.selection import (
-    MAX_ID,
-    STATES,
-    ChannelName,
-    Key,
-    Moment,
-    SearchText,
-    Selection,
-    build_selection,
-)
+from processors.stored.selection import MAX_ID, Key, Selection
 from receiver.config import Settings
 from receiver.db import Database
 
 blueprint = Blueprint("console", __name__, template_folder="templates")
 log = logging.getLogger("wabahook.console")
 PROBLEMS_SHOWN = 100
-MAX_LIST = 1_000  # events a search page lists at most
-TEXT_WINDOW = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -51,8 +40,10 @@ def overview() -> str:
     """Today's funnel and failures, intake health, the queue, what needs attention."""
     summary = analytics.summarize(_state().db, days=1)
     problems = _state().db.fetch_all("console_problem_events", {"limit": 10})
+    # The cards count from the start of today in UTC: their links list from there too.
+    today = lookup.when(datetime.combine(datetime.now(UTC).date(), time(), UTC))
     return render_template("overview.html", summary=summary, totals=summary.totals,
-                           problems=problems)  # fmt: skip
+                           problems=problems, today=today)  # fmt: skip
 
 
 @blueprint.get("/problems")
@@ -79,22 +70,42 @@ def replay(event_id: int) -> Response:
     return redirect(url_for("console.event", event_id=event_id, replayed=1), code=303)
 
 
-def page_args() -> dict[str, Any]:
-    """The query parameters of the event search, as given (for the form and links)."""
-    names = ("message_id", "wa_id", "text", "channel", "since", "until", "state", "limit")
-    return {name: request.args.get(name, "") for name in names}
-
-
 @blueprint.get("/events")
 def events() -> tuple[str, int]:
-    """Stored deliveries matching the search (bookmarkable: the query string is the search)."""
-    args = page_args()
+    """Stored deliveries, newest first, a page at a time (the query string is the search)."""
+    args = search.given(request.args, search.EVENT_ARGS)
     try:
-        selection, search = _search(args)
-    except click.BadParameter as exc:
-        return render_template("events.html", args=args, rows=None, error=exc.format_message()), 400
-    rows = lookup.list_events(_state().db, selection, search) if _searched(args) else None
-    return render_template("events.html", args=args, rows=rows, error=None), 200
+        filters = search.event_filters(args)
+    except search.BadFilter as exc:
+        return render_template("events.html", args=args, page=None, filters=None,
+                               held=search.HELD, error=str(exc)), 400  # fmt: skip
+    page = search.event_page(_state().db, filters)
+    return render_template("events.html", args=args, page=page, filters=filters,
+                           held=search.HELD, error=None), 200  # fmt: skip
+
+
+@blueprint.get("/messages")
+def messages() -> tuple[str, int]:
+    """Outbound messages by current status (failed ones with their errors), newest first."""
+    args = search.given(request.args, search.MESSAGE_ARGS)
+    try:
+        filters = search.message_filters(args)
+    except search.BadFilter as exc:
+        return render_template("messages.html", args=args, rows=None, more=False,
+                               filters=None, error=str(exc)), 400  # fmt: skip
+    rows, more = search.message_page(_state().db, filters)
+    return render_template("messages.html", args=args, rows=rows, more=more, filters=filters,
+                           max_pages=search.MAX_PAGES, error=None), 200  # fmt: skip
+
+
+@blueprint.app_template_global()
+def keeping(args: dict[str, str], **changes: object) -> dict[str, object]:
+    """The query of a link to the next page: the filters given, the page changed, no blanks."""
+    merged: dict[str, object] = {
+        name: value for name, value in args.items() if name not in ("before", "after", "page")
+    }
+    merged.update(changes)
+    return {name: value for name, value in merged.items() if value not in ("", None)}
 
 
 @blueprint.get("/events/<int:event_id>")
@@ -136,29 +147,3 @@ def message(message_id: str) -> tuple[str, int]:
     if not timelines:
         return render_template("missing.html", what=f"message {message_id}"), 404
     return render_template("message.html", message_id=message_id, timelines=timelines), 200
-
-
-def _searched(args: dict[str, str]) -> bool:
-    return any(args[name] for name in args if name != "limit")
-
-
-def _search(args: dict[str, str]) -> tuple[Selection, lookup.EventSearch]:
-    """The page's query parameters checked as the CLI checks its options."""
-    channel = ChannelName().convert(args["channel"], None, None) if args["channel"] else None
-    since = Moment().convert(args["since"], None, None) if args["since"] else None
-    if args["text"] and since is None:
-        # A text search reads every body it may match: a page looks back a week unless told.
-        since = datetime.now(UTC) - TEXT_WINDOW
-    until = Moment().convert(args["until"], None, None) if args["until"] else None
-    if args["state"] and args["state"] not in STATES:
-        raise click.BadParameter(f"state must be one of {', '.join(STATES)}")
-    limit = click.IntRange(1, MAX_LIST)(args["limit"] or "50")
-    selection = build_selection((channel,) if channel else (), since, until, None,
-                                (args["state"],) if args["state"] else ())  # fmt: skip
-    search = lookup.EventSearch(
-        message_id=Key()(args["message_id"]) if args["message_id"] else None,
-        wa_id=Key()(args["wa_id"]) if args["wa_id"] else None,
-        text=SearchText()(args["text"]) if args["text"] else None,
-        limit=limit,
-    )
-    return selection, search

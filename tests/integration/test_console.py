@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import html
 import os
+import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,10 +21,12 @@ from flask.testing import FlaskClient
 
 from processors.cli import main
 from processors.console import create_app
+from processors.console.display import MISSING
 from processors.local.embedded import free_port
 from processors.local.local_files import terminate
 from processors.pipeline.drain import drain
 from receiver.db import Database
+from tests.corpora.management import management
 from tests.integration.processing_helpers import status_body, store
 from tests.support.browser import FLAGS, chromium
 from tests.support.servers import ensure_command, wait_for_port
@@ -234,6 +239,201 @@ def test_a_public_bind_without_a_password_refuses_to_start(
                              text=True, timeout=60)  # fmt: skip
     assert started.returncode != 0
     assert "without WABAHOOK_CONSOLE_PASSWORD" in started.stderr
+
+
+def links(page: str, anchor: str) -> str | None:
+    """The address of the link with id `anchor` on a page, unescaped; None if there is none."""
+    match = re.search(rf'<a [^>]*\bid="{anchor}" href="([^"]*)"', page)
+    return html.unescape(match.group(1)) if match else None
+
+
+def listed(page: str) -> list[int]:
+    """The event ids an Events page lists, in its order."""
+    table = page[page.index('id="results"') :] if 'id="results"' in page else ""
+    return [int(found) for found in re.findall(r'<td><a href="/events/([0-9]+)">', table)]
+
+
+def test_events_lists_the_newest_by_default_a_page_at_a_time(
+    console_app: Flask, db: Database
+) -> None:
+    ids = store(db, [status_body(f"wamid.page-{n}", "sent", 1750000000 + n) for n in range(7)])
+    store(db, [status_body("wamid.elsewhere", "sent", 1750000000)], channel="other")
+    drain(db)
+    client = console_app.test_client()
+    first = client.get("/events?channel=acme&limit=3").text
+    assert listed(first) == ids[::-1][:3]  # no search needed: the newest, newest first
+    assert "3 events, newest first" in first
+    assert links(first, "newer") is None
+    older = links(first, "older")
+    assert older is not None
+    assert "channel=acme" in older
+    assert "limit=3" in older
+    second = client.get(older).text
+    assert listed(second) == ids[::-1][3:6]
+    third = client.get(links(second, "older") or "").text
+    assert listed(third) == ids[:1]
+    assert links(third, "older") is None
+    back = client.get(links(third, "newer") or "").text  # newer: the page just above
+    assert listed(back) == ids[::-1][3:6]
+    top = client.get(links(back, "newer") or "").text
+    assert listed(top) == ids[::-1][:3]
+    assert links(top, "newer") is None
+    everything = client.get("/events").text  # unfiltered: every channel
+    assert len(listed(everything)) == 8
+
+
+def test_events_filter_by_state_held_error_code_and_time(
+    console_app: Flask, stored: dict[str, Any]
+) -> None:
+    client = console_app.test_client()
+    assert listed(client.get("/events?state=rejected").text) == [stored["rejected"]]
+    statuses = listed(client.get("/events?held=status_events&since=2000-01-01").text)
+    assert sorted(statuses) == sorted(stored[k] for k in ("read", "sent", "delivered", "failed"))
+    inbound = client.get("/events?held=messages_inbound").text
+    assert listed(inbound) == [stored["inbound"]]
+    assert 'id="window"' in inbound  # looked for in the last week, and says so
+    assert listed(client.get("/events?error_code=131026").text) == [stored["failed"]]
+    assert listed(client.get("/events?error_code=131000").text) == []
+    assert listed(client.get("/events?until=2000-01-01").text) == []
+    assert len(listed(client.get("/events?since=2000-01-01&state=processed").text)) == 5
+    one = client.get("/events?message_id=wamid.console-2").text
+    assert "1 event, newest first" in one
+
+
+def test_a_sender_retry_is_marked_in_the_list_and_on_its_page(
+    console_app: Flask, db: Database
+) -> None:
+    body = status_body("wamid.twice", "sent", 1750000000)
+    first, again = store(db, [body, body])
+    drain(db)
+    client = console_app.test_client()
+    page = client.get("/events").text
+    rows = {event: page[page.index(f'href="/events/{event}"') :].split("</tr>")[0]
+            for event in (first, again)}  # fmt: skip
+    assert "sender retry" in rows[again]
+    assert "sender retry" not in rows[first]
+    assert listed(client.get("/events?retry=1").text) == [again]
+    assert 'id="retry"' in client.get(f"/events/{again}").text
+    assert 'id="retry"' not in client.get(f"/events/{first}").text
+
+
+def test_failed_messages_are_listed_with_their_errors(
+    console_app: Flask, stored: dict[str, Any]
+) -> None:
+    client = console_app.test_client()
+    page = client.get("/messages?status=failed").text
+    assert "Failed messages" in page
+    table = page[page.index('id="messages"') :]
+    assert 'href="/messages/wamid.console-2"' in table
+    assert "wamid.console-1" not in table  # read: not failed
+    row = table.split("</tr>")[1]
+    assert "131026" in row
+    assert "Message undeliverable (undeliverable)" in row
+    assert ">49<" in row  # the recipient
+    assert "2025-06-15T15:07:10Z" in row  # when it failed, in UTC
+    assert "wamid.console-1" in client.get("/messages?reached=read").text
+    assert "wamid.console-2" not in client.get("/messages?status=read").text
+    assert "wamid.console-2" in client.get("/messages?error_code=131026").text
+    assert 'id="none"' in client.get("/messages?status=failed&since=1h").text
+
+
+def test_overview_cards_lead_to_what_they_count(
+    console_app: Flask, db: Database, stored: dict[str, Any]
+) -> None:
+    now = int(time.time())
+    errors = '"errors":[{"code":131049,"title":"Ecosystem engagement"}]'
+    store(db, [status_body("wamid.today-failed", "failed", now - 5, errors)])
+    drain(db)
+    client = console_app.test_client()
+    overview = client.get("/").text
+    failed = links(overview, "card-failed")
+    assert failed is not None
+    assert "status=failed" in failed
+    assert "since=" in failed
+    assert "wamid.today-failed" in client.get(failed).text
+    assert "wamid.console-2" not in client.get(failed).text  # failed, but not today
+    rejected = links(overview, "card-rejected")
+    assert rejected is not None
+    assert rejected.startswith("/events?state=rejected")
+    assert listed(client.get(rejected).text) == [stored["rejected"]]
+    assert links(overview, "card-failed-events") == "/events?state=failed"
+    for card in ("card-sent", "card-delivered", "card-read", "card-requests", "card-retries",
+                 "card-queued"):  # fmt: skip
+        target = links(overview, card)
+        assert target is not None, card
+        assert client.get(target).status_code == 200, card
+    assert links(overview, "failed-messages") == failed
+
+
+def test_values_are_json_times_end_in_z_and_nothing_shows_as_none(
+    console_app: Flask, db: Database, stored: dict[str, Any]
+) -> None:
+    paused = management(
+        "message_template_status_update",
+        '{"event":"PAUSED","message_template_id":1689556908129832,'
+        '"message_template_name":"order_confirmation","message_template_language":"en_US",'
+        '"reason":null}',
+    )
+    store(db, [paused])
+    drain(db)
+    client = console_app.test_client()
+    failed = client.get(f"/events/{stored['failed']}").text
+    assert '<pre class="json">[\n  {\n    &#34;code&#34;: 131026' in failed
+    assert "{&#39;code&#39;" not in failed  # never a Python repr
+    overview = client.get("/").text
+    templates = overview[overview.index("Templates needing attention") :]
+    assert "order_confirmation" in templates
+    assert f"<td>{MISSING}</td>" in templates.split("</table>")[0]  # no quality yet
+    pages = [failed, overview, client.get("/events").text, client.get("/problems").text,
+             client.get("/messages").text, client.get("/messages/wamid.console-1").text,
+             client.get(f"/events/{stored['inbound']}").text]  # fmt: skip
+    for page in pages:
+        assert "None" not in page
+        assert "+00:00" not in page
+    assert re.search(r">2025-06-15T15:06:40Z<", pages[5])  # the timeline's first status
+
+
+def test_filters_from_the_query_string_are_400_never_500(
+    console_app: Flask, stored: dict[str, Any]
+) -> None:
+    client = console_app.test_client()
+    for query, said in (("before=abc", "not an event id"),
+                        ("before=" + "9" * 30, "not an event id"),
+                        ("after=-1", "not an event id"),
+                        ("before=5&after=2", "not both"),
+                        ("error_code=1e5", "not a whole number"),
+                        ("error_code=99999999999", "not a whole number"),
+                        ("error_code=" + "1" * 5000, "not a whole number"),
+                        ("held=raw_events", "held must be one of"),
+                        ("held=status_events%22;--", "held must be one of"),
+                        ("retry=yes", "retry is 1"),
+                        ("limit=%D9%A3", "not a whole number"),
+                        ("limit=" + "9" * 5000, "not a whole number"),
+                        ("limit=1001", "not in the range"),
+                        ("since=9999-12-31T23:59:59-01:00", "outside the years"),
+                        ("since=99999999999w", "too long ago"),
+                        ("since=2h&until=3h", "since must be before until"),
+                        ("text=%00", None)):  # fmt: skip
+        answer = client.get(f"/events?{query}")
+        if said is None:
+            assert answer.status_code in (200, 400), query
+            continue
+        assert answer.status_code == 400, query
+        assert said in answer.text, query
+    for query, said in (("status=lost", "status must be one of"),
+                        ("reached=sent", "reached must be one of"),
+                        ("page=0", "not in the range"),
+                        ("page=201", "not in the range"),
+                        ("page=x", "not a whole number"),
+                        ("channel=%00", "channel"),
+                        ("error_code=2147483648", "not a whole number"),
+                        ("until=0001-01-01T00:00:00%2B01:00", "outside the years")):  # fmt: skip
+        answer = client.get(f"/messages?{query}")
+        assert answer.status_code == 400, query
+        assert said in answer.text, query
+    assert client.get("/events?before=1&limit=1000").status_code == 200
+    assert client.get("/events?after=9223372036854775807").status_code == 200
+    assert client.get("/messages?page=200&error_code=-2147483648").status_code == 200
 
 
 @pytest.fixture
