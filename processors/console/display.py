@@ -46,6 +46,8 @@ def cell(key: str, value: Any) -> Cell:
     """A projected row's value (as to_jsonb() made it): JSON pretty, times in Z, None a dash."""
     if value is None:
         return Cell(MISSING)
+    if isinstance(value, list) and not any(isinstance(item, dict | list) for item in value):
+        return Cell(json.dumps(value, ensure_ascii=True))  # [131026]: one line reads best
     if isinstance(value, dict | list):
         text = json.dumps(value, indent=2, ensure_ascii=False)
         try:

@@ -540,3 +540,67 @@ def test_the_console_in_chromium(
     width = browser.execute_script("return document.documentElement.scrollWidth")
     assert width <= 390 + 1
     screenshot(browser, "phone", tmp_path)
+
+
+def test_lists_pages_and_links_in_chromium(
+    console_url: str, browser: Any, stored: dict[str, Any], db: Database, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    (retry,) = store(db, [FAILED])  # the failure's bytes again: a sender retry
+    drain(db)
+
+    def ids_listed() -> list[str]:
+        rows = browser.find_elements(By.CSS_SELECTOR, "#results tr")[1:]
+        return [row.find_element(By.TAG_NAME, "a").text for row in rows]
+
+    # Unfiltered: the newest first, two a page, and back again.
+    browser.get(console_url + "/events?limit=2")
+    assert ids_listed() == [str(retry), str(stored["rejected"])]
+    badge = browser.find_element(By.CSS_SELECTOR, "#results .badge.retry")
+    assert badge.text == "sender retry"
+    screenshot(browser, "events-newest", tmp_path)
+    browser.find_element(By.ID, "older").click()
+    assert ids_listed() == [str(stored["inbound"]), str(stored["failed"])]
+    assert not browser.find_elements(By.CSS_SELECTOR, "#results .badge")  # the first delivery
+    screenshot(browser, "events-older", tmp_path)
+    browser.find_element(By.ID, "newer").click()
+    assert ids_listed() == [str(retry), str(stored["rejected"])]
+
+    # The overview's cards lead to what they count.
+    browser.get(console_url + "/")
+    screenshot(browser, "overview-cards", tmp_path)
+    browser.find_element(By.ID, "card-rejected").click()
+    assert ids_listed() == [str(stored["rejected"])]
+    assert browser.find_element(By.CSS_SELECTOR, "select[name=state]").get_attribute("value") == (
+        "rejected"
+    )
+
+    # Failed messages, each with its errors; a click leads to the message's timeline.
+    browser.get(console_url + "/messages?status=failed")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Failed messages"
+    row = browser.find_elements(By.CSS_SELECTOR, "#messages tr")[1]
+    assert "131026 Message undeliverable (undeliverable)" in row.text
+    assert "2025-06-15T15:07:10Z" in row.text
+    screenshot(browser, "failed-messages", tmp_path)
+    row.find_element(By.LINK_TEXT, "wamid.console-2").click()
+    assert "Current status: failed" in browser.find_element(By.ID, "current").text
+
+    # The retry's page says what it is, and its projected errors read as JSON.
+    browser.get(f"{console_url}/events/{retry}")
+    assert browser.find_element(By.ID, "retry").text == "sender retry"
+    browser.get(f"{console_url}/events/{stored['failed']}")
+    errors = browser.find_element(By.CSS_SELECTOR, "pre.json").text
+    assert errors.startswith("[\n  {\n")
+    assert '"code": 131026' in errors
+    browser.execute_script(
+        "arguments[0].scrollIntoView()", browser.find_element(By.CSS_SELECTOR, "pre.json")
+    )
+    screenshot(browser, "event-json", tmp_path)
+
+    # On a phone's screen the lists fit its width.
+    browser.set_window_size(390, 844)
+    for path in ("/events", "/messages?status=failed"):
+        browser.get(console_url + path)
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= 391, path
+    screenshot(browser, "phone-messages", tmp_path)
