@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from processors import utc
 from receiver.db import Database
 
 # Rows per list: enough to act on, few enough to read in a terminal.
@@ -74,10 +75,12 @@ def read_operations(
 
 
 def plain(row: dict[str, Any]) -> dict[str, Any]:
-    """A row as JSON takes it: dates and times in ISO 8601, decimals as floats."""
+    """A row as JSON takes it: dates and times in ISO 8601 (times in UTC, Z), decimals as floats."""
     out = {}
     for key, value in row.items():
-        if isinstance(value, (date, datetime)):
+        if isinstance(value, datetime):
+            value = utc.iso(value, fraction=True)
+        elif isinstance(value, date):
             value = value.isoformat()
         elif value is not None and not isinstance(value, (int, float, str, bool, dict, list)):
             value = float(value)  # Decimal

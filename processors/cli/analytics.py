@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,8 @@ from processors import analytics
 from processors.channels import shown
 from processors.operations import Operations
 from receiver.db import Database
+
+FUNNEL_HEADER = ("DAY", "SENT", "DELIVERED", "READ", "FAILED", "DELIV %", "READ %")
 
 
 @cli.main.command("stats")
@@ -35,7 +36,7 @@ def stats_command(
       wabahook stats --channel acme --phone-number-id 106540352242922
     """
     with cli.database() as db, cli.errors_as_messages():
-        _check_number(db, phone_number_id, channel)
+        _check_scope(db, channel, phone_number_id)
         summary = analytics.summarize(db, days, channel, phone_number_id=phone_number_id)
     if as_json:
         cli.emit_json(summary.as_json())
@@ -43,18 +44,13 @@ def stats_command(
     totals = summary.totals
     click.echo(f"last {days} day(s), {scope_of(channel, phone_number_id)}")
     click.echo("")
-    click.echo(f"{'DAY':<12}{'SENT':>9}{'DELIVERED':>11}{'READ':>9}{'FAILED':>8}"
-               f"{'DELIV %':>9}{'READ %':>8}")  # fmt: skip
-    for row in summary.funnel:
-        click.echo(
-            f"{row['day'].isoformat():<12}{row['sent']:>9}{row['delivered']:>11}{row['read']:>9}"
-            f"{row['failed']:>8}{_percent(row['delivered_rate']):>9}{_percent(row['read_rate']):>8}"
-        )
-    click.echo(
-        f"{'total':<12}{totals['sent']:>9}{totals['delivered']:>11}{totals['read']:>9}"
-        f"{totals['failed']:>8}{_percent(totals['delivered_rate']):>9}"
-        f"{_percent(totals['read_rate']):>8}"
-    )
+    funnel = [*summary.funnel, {**totals, "day": "total"}]
+    cli.echo_table(
+        FUNNEL_HEADER,
+        ([row["day"], row["sent"], row["delivered"], row["read"], row["failed"],
+          _percent(row["delivered_rate"]), _percent(row["read_rate"])] for row in funnel),
+        right=FUNNEL_HEADER[1:],
+    )  # fmt: skip
     latency = summary.latency
     click.echo("")
     click.echo(
@@ -66,9 +62,12 @@ def stats_command(
     )
     click.echo("")
     click.echo("top failures" if summary.failures else "no failures")
-    for row in summary.failures:
-        click.echo(
-            f"  {row['messages']:>8}  {row['error_code']}  {cli.escaped(row['error_title'] or '')}"
+    if summary.failures:
+        cli.echo_table(
+            ("MESSAGES", "CODE", "TITLE"),
+            ([row["messages"], row["error_code"], row["error_title"]] for row in summary.failures),
+            right=("MESSAGES",),
+            indent="  ",
         )
     _show_operations(summary.operations)
     queue = summary.queue
@@ -110,7 +109,7 @@ def report_command(out: Path, channel: str | None, phone_number_id: str | None, 
     if not out.parent.is_dir():  # say so before the queries, not after them
         cli.fail(f"cannot write {shown(out)}: no directory {shown(out.parent)}")
     with cli.database() as db, cli.errors_as_messages():
-        _check_number(db, phone_number_id, channel)
+        _check_scope(db, channel, phone_number_id)
         summary = analytics.summarize(db, days, channel, phone_number_id=phone_number_id)
         latencies = analytics.latency_samples(db, days, channel, phone_number_id)
     try:
@@ -126,61 +125,48 @@ def scope_of(channel: str | None, phone_number_id: str | None) -> str:
     return f"{scope}, phone number id {phone_number_id}" if phone_number_id else scope
 
 
-def _check_number(db: Database, phone_number_id: str | None, channel: str | None) -> None:
-    """A number no notification named is a typo, not an empty summary."""
+def _check_scope(db: Database, channel: str | None, phone_number_id: str | None) -> None:
+    """A channel or a number nothing knows of is a typo, not an empty summary."""
     if phone_number_id and not analytics.knows_phone_number(db, phone_number_id, channel):
         where = f" of channel {channel}" if channel else ""
         cli.fail(f"no notification{where} named phone number id {phone_number_id}")
+    cli.check_channels(db, [channel] if channel else [])
 
 
 def _show_operations(ops: Operations) -> None:
     """The sections of `stats` a person acts on (nothing shown for an empty one)."""
-    esc = cli.escaped
     if ops.failure_classes:
-        click.echo("")
-        click.echo("failures by class")
-        for row in ops.failure_classes:
-            click.echo(f"  {row['messages']:>8}  {esc(row['error_class'])}")
+        _section("failures by class")
+        cli.echo_table(
+            ("MESSAGES", "CLASS"),
+            ([row["messages"], row["error_class"]] for row in ops.failure_classes),
+            right=("MESSAGES",),
+            indent="  ",
+        )
     if ops.templates:
-        click.echo("")
-        click.echo("templates needing attention")
-        for row in ops.templates:
-            state = " ".join(
-                esc(part)
-                for part in (
-                    row["status"],
-                    row["status_reason"],
-                    row["quality"] and f"quality {row['quality']}",
-                )
-                if part and part != "NONE"
-            )
-            name = esc(row["template_name"] or row["template_id"])
-            language = esc(row["language"] or "-")
-            when = _when(row["status_at"] or row["quality_at"])
-            click.echo(f"  {name} ({language})  {state}  {when}")
+        _section("templates needing attention")
+        cli.echo_table(
+            ("TEMPLATE", "STATE", "SINCE"),
+            ([_template(row), _template_state(row), row["status_at"] or row["quality_at"]]
+             for row in ops.templates),
+            indent="  ",
+        )  # fmt: skip
     if ops.numbers:
-        click.echo("")
-        click.echo("phone number changes")
-        for row in ops.numbers:
-            limits = (
-                f" {esc(row['old_limit'] or '?')} → {esc(row['current_limit'])}"
-                if row["current_limit"]
-                else ""
-            )
-            click.echo(
-                f"  {_when(row['event_at'])}  {esc(row['display_phone_number'] or row['waba_id'])}"
-                f"  {esc(row['event'])}{limits}"
-            )
+        _section("phone number changes")
+        cli.echo_table(
+            ("AT", "NUMBER", "CHANGE"),
+            ([row["event_at"], row["display_phone_number"] or row["waba_id"], _change(row)]
+             for row in ops.numbers),
+            indent="  ",
+        )  # fmt: skip
     if ops.accounts:
-        click.echo("")
-        click.echo("account alerts and restrictions")
-        for row in ops.accounts:
-            severity = f" [{esc(row['severity'])}]" if row["severity"] else ""
-            summary = f"  {esc(row['summary'])}" if row["summary"] else ""
-            click.echo(
-                f"  {_when(row['event_at'])}  {esc(row['waba_id'])}  {esc(row['field'])}"
-                f" {esc(row['event'] or '')}{severity}{summary}"
-            )
+        _section("account alerts and restrictions")
+        cli.echo_table(
+            ("AT", "WABA", "EVENT", "SUMMARY"),
+            ([row["event_at"], row["waba_id"], _account_event(row), row["summary"]]
+             for row in ops.accounts),
+            indent="  ",
+        )  # fmt: skip
     opt_outs = ops.opt_outs
     if opt_outs.get("stopped") or opt_outs.get("resumed"):
         click.echo("")
@@ -189,22 +175,45 @@ def _show_operations(ops: Operations) -> None:
             f" ({opt_outs['stopped_by_error']} seen as error 131050), {opt_outs['resumed']} resumed"
         )
     if ops.pricing:
-        click.echo("")
-        click.echo("outbound messages by pricing (PMP)")
-        for row in ops.pricing_totals:
-            click.echo(
-                f"  {row['messages']:>8}  {esc(row['pricing_category'] or '-')}"
-                f" / {esc(row['pricing_type'] or '-')}"
-            )
+        _section("outbound messages by pricing (PMP)")
+        cli.echo_table(
+            ("MESSAGES", "CATEGORY / TYPE"),
+            ([row["messages"], f"{row['pricing_category'] or cli.MISSING}"
+              f" / {row['pricing_type'] or cli.MISSING}"] for row in ops.pricing_totals),
+            right=("MESSAGES",),
+            indent="  ",
+        )  # fmt: skip
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+def _section(title: str) -> None:
+    click.echo("")
+    click.echo(title)
 
 
-def _percent(value: Any) -> str:
-    return "-" if value is None else f"{float(value):.1%}"
+def _template(row: dict[str, Any]) -> str:
+    return f"{row['template_name'] or row['template_id']} ({row['language'] or cli.MISSING})"
+
+
+def _template_state(row: dict[str, Any]) -> str:
+    parts = (row["status"], row["status_reason"], row["quality"] and f"quality {row['quality']}")
+    return " ".join(part for part in parts if part and part != "NONE")
+
+
+def _change(row: dict[str, Any]) -> str:
+    """A number's event, with its messaging limit's change when it has one."""
+    if not row["current_limit"]:
+        return str(row["event"])
+    return f"{row['event']} {row['old_limit'] or '?'} → {row['current_limit']}"
+
+
+def _account_event(row: dict[str, Any]) -> str:
+    severity = f" [{row['severity']}]" if row["severity"] else ""
+    return f"{row['field']} {row['event'] or ''}".strip() + severity
+
+
+def _percent(value: Any) -> str | None:
+    return None if value is None else f"{float(value):.1%}"
 
 
 def _seconds(value: Any) -> str:
-    return "-" if value is None else f"{float(value):.1f}s"
+    return cli.MISSING if value is None else f"{float(value):.1f}s"

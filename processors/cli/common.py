@@ -7,7 +7,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -18,7 +18,7 @@ import click
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from processors import channels
+from processors import channels, utc
 from processors.channels import dialog360, graph
 from processors.local import discovery
 from processors.local.local_files import EmbeddedError
@@ -53,17 +53,23 @@ _SERVER = re.compile(
     r'connection to server (?:at "(?P<host>[^"]*)"(?: \([^)]*\))?, port (?P<port>[0-9]+)'
     r'|on socket "(?P<socket>[^"]*)") failed: '
 )
+# What a table shows for a value that is not there: never "None", never a blank.
+MISSING = "\u2013"
 __all__ = [
     "CONNECT_TIMEOUT_SECONDS",
     "DEFAULT_PUBLIC_URL",
+    "MISSING",
     "FiniteFloatRange",
     "batch_size_option",
+    "cell",
+    "check_channels",
     "check_database",
     "check_url",
     "command_settings",
     "database",
     "database_params",
     "database_settings",
+    "echo_table",
     "emit_json",
     "errors_as_messages",
     "escaped",
@@ -75,6 +81,7 @@ __all__ = [
     "period_options",
     "progress",
     "redacted",
+    "when",
 ]
 
 
@@ -99,6 +106,75 @@ def escaped(value: object) -> str:
     drive the operator's terminal or overwrite what it shows.
     """
     return escape_controls(str(value))
+
+
+def when(moment: datetime | None) -> str:
+    """A time as every command prints it: 2026-12-07T07:40:12Z (MISSING when there is none)."""
+    return MISSING if moment is None else utc.iso(moment)
+
+
+def cell(value: object) -> str:
+    """A value in a table: MISSING when absent, times in UTC, JSON as JSON, text escaped."""
+    if value is None or value == "":
+        return MISSING
+    if isinstance(value, datetime):
+        return utc.iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict | list):  # an error object, say: as JSON, never a Python repr
+        return escaped(json.dumps(value, ensure_ascii=False, default=_json_default))
+    return escaped(value)
+
+
+def echo_table(
+    header: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    right: Collection[str] = (),
+    indent: str = "",
+) -> None:
+    """`rows` under `header`, each column as wide as its widest cell (`right`: right-aligned).
+
+    Cells go through cell(); the last column is left unpadded, so that a long error
+    or title ends the line rather than pushing spaces after it.
+    """
+    shown = [list(header), *([cell(value) for value in row] for row in rows)]
+    widths = [max(len(line[column]) for line in shown) for column in range(len(header))]
+    for line in shown:
+        parts = [
+            text.rjust(width) if name in right else text.ljust(width)
+            for name, text, width in zip(header, line, widths, strict=True)
+        ]
+        if header[-1] not in right:
+            parts[-1] = line[-1]
+        click.echo(indent + "  ".join(parts))
+
+
+def check_channels(db: Database, names: Iterable[str]) -> None:
+    """Stop with a one-line error for a channel name the caller can know nothing of.
+
+    A login that may read the channels table asks it, so a channel that has stored
+    nothing yet is known too; an analyst's login may not. Either asks the public views
+    next (a stored delivery, a status, a message), which is all an analyst could ever
+    see of a channel, and which still name one whose row is gone.
+    """
+    missing = list(dict.fromkeys(names))
+    if not missing:
+        return
+    readable = db.fetch_one("cli_channels_table_readable")
+    if readable and readable["readable"]:
+        missing = _unknown(db, "cli_known_channels", missing)
+    if missing:
+        missing = _unknown(db, "cli_seen_channels", missing)
+    if missing:
+        fail(f"no channel named {missing[0]!r}")
+
+
+def _unknown(db: Database, lookup: str, names: list[str]) -> list[str]:
+    """Those of `names` the named query `lookup` does not find."""
+    known = {row["name"] for row in db.fetch_all(lookup, {"names": names})}
+    return [name for name in names if name not in known]
 
 
 class CommandState:
@@ -291,7 +367,9 @@ def emit_json(data: Any) -> None:
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return utc.iso(value, fraction=True)
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)

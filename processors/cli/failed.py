@@ -6,7 +6,7 @@ import click
 
 import processors.cli.common as cli
 from processors import jobs
-from processors.stored.selection import MAX_ID
+from processors.stored.selection import MAX_ID, ChannelName
 from receiver.queries import query
 
 # --limit's ceiling: the list is read into memory at once.
@@ -19,28 +19,32 @@ def failed_group() -> None:
 
 
 @failed_group.command("list")
+@click.option("--channel", type=ChannelName(), help="Only this channel.")
 @cli.limit_option(100, MAX_LIST)
 @cli.json_option
-def failed_list(limit: int, as_json: bool) -> None:
+def failed_list(channel: str | None, limit: int, as_json: bool) -> None:
     """List failed events with their error and attempts.
 
     \b
     Example:
       wabahook failed list --json
+      wabahook failed list --channel acme
     """
     with cli.database() as db, cli.errors_as_messages():
-        rows = db.fetch_all("failed_events", {"limit": limit})
+        cli.check_channels(db, [channel] if channel else [])
+        rows = db.fetch_all("failed_events", {"limit": limit, "channel": channel})
     if as_json:
         cli.emit_json([dict(row) for row in rows])
         return
     if not rows:
         click.echo("no failed events")
         return
-    for row in rows:
-        click.echo(
-            f"{row['raw_event_id']:>10}  {row['channel']:<20} attempts {row['attempts']:<3} "
-            f"{cli.escaped(row['last_error'])}"
-        )
+    cli.echo_table(
+        ("ID", "CHANNEL", "RECEIVED", "ATTEMPTS", "NEXT ATTEMPT", "ERROR"),
+        ([row["raw_event_id"], row["channel"], row["received_at"], row["attempts"],
+          row["not_before"], row["last_error"]] for row in rows),
+        right=("ID", "ATTEMPTS"),
+    )  # fmt: skip
 
 
 @failed_group.command("show")
@@ -62,7 +66,7 @@ def failed_show(event_id: int, as_json: bool) -> None:
         cli.emit_json({**dict(row), "body": body.decode("utf-8", "replace")})
         return
     for key in ("raw_event_id", "channel", "received_at", "attempts", "last_error", "not_before"):
-        click.echo(f"{key:>13}: {cli.escaped(row[key])}")
+        click.echo(f"{key:>13}: {cli.cell(row[key])}")
     click.echo(f"{'body':>13}: {cli.escaped(body[:2000].decode('utf-8', 'replace'))}")
 
 

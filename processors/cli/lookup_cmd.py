@@ -11,9 +11,9 @@ from typing import Any
 import click
 
 import processors.cli.common as cli
-from processors import lookup
+from processors import lookup, utc
 from processors.channels import shown
-from processors.lookup import when
+from processors.cli.common import when
 from processors.stored.selection import (
     MAX_ID,
     ChannelName,
@@ -55,9 +55,9 @@ def events_list(
 ) -> None:
     """List stored deliveries, newest first, with what each held.
 
-    One line per event: id, channel, time received (UTC), state, size and what it
-    projected ("2 statuses, 1 message"). A retry of bytes already stored projects
-    nothing new of its own.
+    One line per event: id, channel, time received (UTC), state, size, whether it is
+    a sender retry (the same bytes as an earlier delivery on its channel) and what
+    it projected ("2 statuses, 1 message"). A retry projects nothing new of its own.
 
     --message-id and --wa-id match the projected facts (messages, statuses, edits,
     echoes, preferences) and the sender's retries of their bytes; events not
@@ -75,6 +75,7 @@ def events_list(
     selection = build_selection(channels, since, until, ids, states)
     search = lookup.EventSearch(message_id=message_id, wa_id=wa_id, text=text, limit=limit)
     with cli.database() as db, cli.errors_as_messages():
+        cli.check_channels(db, selection.channels)
         rows = lookup.list_events(db, selection, search)
     fields = ("id", "channel", "received_at", "state", "bytes", "held", "summary", "error",
               "attempts", "duplicate_delivery")  # fmt: skip
@@ -84,12 +85,13 @@ def events_list(
     if not rows:
         click.echo("no stored events match")
         return
-    for row in rows:
-        what = lookup.summary({**row, "error": _cut(row["error"])})
-        click.echo(
-            f"{row['id']:>10}  {row['channel']:<20} {when(row['received_at'])}  "
-            f"{row['state']:<9} {row['bytes']:>9,} B  {cli.escaped(what)}"
-        )
+    cli.echo_table(
+        ("ID", "CHANNEL", "RECEIVED", "STATE", "BYTES", "RETRY", "WHAT IT HELD"),
+        ([row["id"], row["channel"], row["received_at"], row["state"], f"{row['bytes']:,}",
+          row["duplicate_delivery"], lookup.summary({**row, "error": _cut(row["error"])})]
+         for row in rows),
+        right=("ID", "BYTES"),
+    )  # fmt: skip
 
 
 def _cut(text: str | None, limit: int = SUMMARY_ERROR) -> str | None:
@@ -119,6 +121,9 @@ def events_show(event_id: int, raw: bool, as_json: bool) -> None:
         event = lookup.show_event(db, event_id)
     if event is None:
         cli.fail(f"no stored event {event_id}")
+    event["projected"] = {
+        view: [_times_in_utc(row) for row in rows] for view, rows in event["projected"].items()
+    }
     if raw:
         if sys.stdout.isatty():  # a sender's bytes, unescaped, would drive the terminal
             cli.fail("--raw writes the exact bytes: send them to a file (> body.json) or a pipe")
@@ -130,6 +135,23 @@ def events_show(event_id: int, raw: bool, as_json: bool) -> None:
     _echo_event(event)
 
 
+def _times_in_utc(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A projected row with its times (`..._at`) written as every command writes them.
+
+    PostgreSQL's JSON writes a timestamptz as 2026-12-07T07:40:12+00:00.
+    """
+    return {key: _utc_text(value) if key.endswith("_at") else value for key, value in row.items()}
+
+
+def _utc_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return utc.iso(datetime.fromisoformat(value), fraction=True)
+    except ValueError:  # not a time after all: kept as it is
+        return value
+
+
 def _echo_event(event: Mapping[str, Any]) -> None:
     """The text of `events show`."""
     click.echo(f"event {event['id']}")
@@ -139,9 +161,10 @@ def _echo_event(event: Mapping[str, Any]) -> None:
     fields = {
         "channel": event["channel"],
         "received at": when(event["received_at"]),
-        "client address": event["client_addr"] or "-",
+        "client address": event["client_addr"] or cli.MISSING,
         "request id": event["request_id"],
-        "content type": event["content_type"] or "-",
+        "content type": event["content_type"] or cli.MISSING,
+        "sender retry": _retry(event),
         "state": state,
         "attempts": event["attempts"],
         "error": event["error"],
@@ -175,6 +198,14 @@ def _echo_event(event: Mapping[str, Any]) -> None:
             f" wabahook events show {event['id']} --raw)"
         )
     _echo_projected(event["projected"])
+
+
+def _retry(event: Mapping[str, Any]) -> str:
+    """Whether the event repeats earlier bytes of its channel, and the first that carried them."""
+    if not event["duplicate_delivery"]:
+        return "no"
+    earlier = [other for other in event["same_bytes"]["ids"] if other < event["id"]]
+    return f"yes (same bytes as event {earlier[0]})" if earlier else "yes"
 
 
 def _echo_projected(projected: Mapping[str, list[dict[str, Any]]]) -> None:
@@ -227,6 +258,7 @@ def messages_show(message_id: str, channel: str | None, as_json: bool) -> None:
       wabahook messages show gBEGkYiEB1VXAglK1ZEqA1YKPrU --channel acme --json
     """
     with cli.database() as db, cli.errors_as_messages():
+        cli.check_channels(db, [channel] if channel else [])
         timelines = lookup.message_timelines(db, message_id, channel)
     if not timelines:
         where = f" on channel {channel}" if channel else ""

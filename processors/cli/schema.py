@@ -150,4 +150,4 @@ def retention_command(age: timedelta, dry_run: bool, force: bool, as_json: bool)
     for month in months:
         click.echo(f"{verb} {month.name}: {month.events} events ({month.queued} queued)")
     if not months:
-        click.echo(f"no month is entirely older than {cutoff:%Y-%m-%d %H:%M} UTC")
+        click.echo(f"no month is entirely older than {cli.when(cutoff)}")

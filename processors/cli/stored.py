@@ -66,6 +66,7 @@ def replay_command(
     )
     settings = cli.database_settings()
     with cli.database(settings) as db, cli.errors_as_messages():
+        cli.check_channels(db, selection.channels)
         if dry_run:
             planned = replay_module.plan(db, selection)
             if as_json:
@@ -75,8 +76,12 @@ def replay_command(
                 ]
                 cli.emit_json({"events": planned.total, "by_channel_and_state": groups})
                 return
-            for (channel, state), events in planned.counts.items():
-                click.echo(f"{channel:<24} {state:<10} {events:>10}")
+            if planned.counts:
+                cli.echo_table(
+                    ("CHANNEL", "STATE", "EVENTS"),
+                    ([channel, state, n] for (channel, state), n in planned.counts.items()),
+                    right=("EVENTS",),
+                )
             click.echo(f"{planned.total} event(s) would be replayed")
             return
         marker, queued = replay_module.replay(db, selection)
@@ -197,6 +202,7 @@ def forward_command(
         cli.fail("--to holds user:password and an Authorization header is given too: use one")
     selection = chosen(build_selection(channels, since, until, ids, states), all_events)
     with cli.database() as db, cli.errors_as_messages():
+        cli.check_channels(db, selection.channels)
         total = forward_module.pending_count(db, selection, destination, again)
         with cli.progress(total, "forwarding", quiet=as_json) as reach:
             sent = itertools.count(1)
@@ -216,9 +222,12 @@ def forward_command(
             }
         )
     else:
-        for result in failed:
-            error = cli.escaped(result.error)
-            click.echo(f"{result.raw_event_id:>10}  failed after {result.attempts}: {error}")
+        if failed:
+            cli.echo_table(
+                ("ID", "ATTEMPTS", "FAILED WITH"),
+                ([r.raw_event_id, r.attempts, r.error] for r in failed),
+                right=("ID", "ATTEMPTS"),
+            )
         click.echo(f"{delivered} delivered, {len(failed)} failed, to {shown_destination}")
     if failed:
         sys.exit(1)

@@ -141,7 +141,7 @@ FROM wabahook.event_queue;
 SELECT q.raw_event_id, q.channel, q.received_at, q.attempts, q.last_error,
        nullif(q.not_before, 'infinity') AS not_before
 FROM wabahook.event_queue q
-WHERE q.last_error IS NOT NULL
+WHERE q.last_error IS NOT NULL AND (%(channel)s::text IS NULL OR q.channel = %(channel)s)
 ORDER BY q.raw_event_id
 LIMIT %(limit)s;
 

@@ -179,7 +179,9 @@ def test_stats_figures(cli: Callable[..., Result], analytics_db: str) -> None:
     text = cli("stats", "--days", "5").stdout
     assert re.search(rf"{D1.date().isoformat()}\s+5\s+3\s+2\s+2\s+60\.0%\s+66\.7%", text)
     assert "131047  Re-engagement message" in text
-    assert cli("stats", "--channel", "nobody", "--json").exit_code == 0
+    assert cli("stats", "--channel", "acme", "--json").exit_code == 0
+    unknown = cli("stats", "--channel", "nobody", "--json")
+    assert (unknown.exit_code, unknown.stderr) == (1, "Error: no channel named 'nobody'\n")
 
 
 @pytest.mark.parametrize("populated", [False, True], ids=["empty", "with data"])

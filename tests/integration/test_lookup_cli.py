@@ -13,6 +13,7 @@ from collections.abc import Callable
 import psycopg
 from click.testing import Result
 
+from processors.channels import add_channel
 from processors.lookup import DERIVED_VIEWS, PROJECTED_VIEWS
 from processors.pipeline.drain import drain
 from receiver.db import Database
@@ -22,6 +23,7 @@ from tests.support.bodies import T0
 
 CLI = Callable[..., Result]
 FAILED = '"errors":[{"code":131047,"title":"Re-engagement message"}]'
+HEADER = ["ID", "CHANNEL", "RECEIVED", "STATE", "BYTES", "RETRY", "WHAT", "IT", "HELD"]
 
 
 def ok(cli: CLI, *args: str) -> str:
@@ -33,11 +35,11 @@ def ok(cli: CLI, *args: str) -> str:
 def listed(cli: CLI, *args: str) -> list[int]:
     """The ids `events list` prints, in its order."""
     out = ok(cli, "events", "list", *args)
-    return (
-        []
-        if out == "no stored events match\n"
-        else [int(line.split()[0]) for line in out.splitlines()]
-    )
+    if out == "no stored events match\n":
+        return []
+    header, *lines = out.splitlines()
+    assert header.split() == HEADER
+    return [int(line.split()[0]) for line in lines]
 
 
 def refused(cli: CLI, *args: str) -> str:
@@ -70,15 +72,23 @@ def test_events_list_finds_a_message_in_projected_facts_retries_and_queued_bodie
     assert listed(cli, "--message-id", "wamid.A", "--state", "processed") == [retry, read, sent]
     assert listed(cli, "--wa-id", "16315550142") == [inbound]
     assert listed(cli, "--text", '"status":"read"') == [read]
+    add_channel(db, "other")  # a channel that stored nothing yet: nothing matches, no error
     assert listed(cli, "--message-id", "wamid.A", "--channel", "other") == []
+    assert ok(cli, "events", "list", "--channel", "other") == "no stored events match\n"
     assert ok(cli, "events", "list", "--message-id", "wamid.none") == "no stored events match\n"
 
-    lines = ok(cli, "events", "list").splitlines()
+    header, *lines = ok(cli, "events", "list").splitlines()
+    assert header.split() == HEADER
     assert lines[0].split()[3:] == ["queued", f"{len(status_body('wamid.A', 'delivered', T0 + 3))}",
-                                    "B", "not", "processed", "yet"]  # fmt: skip
+                                    "no", "not", "processed", "yet"]  # fmt: skip
+    assert lines[0].split()[2].endswith("Z")  # received, in UTC
+    assert lines[1].split()[5] == "yes"  # the sender's retry of `sent`
     assert lines[1].endswith("nothing new (repeats an earlier delivery)")
     assert lines[2].endswith(" 1 message")
     assert lines[4].endswith(" 1 status")
+    # Columns line up under their header: each value starts where its name does.
+    for line in lines:
+        assert line[header.index("RETRY")] in "yn", line
 
     data = json.loads(ok(cli, "events", "list", "--message-id", "wamid.A", "--json"))
     assert [row["id"] for row in data] == [queued, retry, read, sent]
@@ -90,6 +100,8 @@ def test_events_list_finds_a_message_in_projected_facts_retries_and_queued_bodie
     assert data[0]["summary"] == "not processed yet"
     assert data[1]["held"] == {}
     assert data[1]["duplicate_delivery"] is True
+    assert data[1]["received_at"].endswith("Z")
+    assert "+00:00" not in json.dumps(data)
 
 
 def test_events_list_matches_escaped_text_and_counts_what_an_event_held(
@@ -122,6 +134,15 @@ def test_events_show_prints_a_json_body_pretty_its_state_retries_and_projected_r
     assert "  status_events (1):\n" in out
     assert "status=failed" in out
     assert "error_codes=[131047]" in out
+    # Errors as JSON, never a Python repr; times in UTC with a Z, never +00:00.
+    assert 'errors=[{"code": 131047, "title": "Re-engagement message"}]' in out
+    assert "{'code'" not in out
+    assert "+00:00" not in out
+    assert "status_at=2025-06-15T15:06:40Z" in out
+    assert "    received at: 20" in out
+    assert "   sender retry: no\n" in out
+    third_out = ok(cli, "events", "show", str(third))
+    assert f"   sender retry: yes (same bytes as event {first})\n" in third_out
 
     data = json.loads(ok(cli, "events", "show", str(first), "--json"))
     assert data["body"] == body.decode()
@@ -130,6 +151,8 @@ def test_events_show_prints_a_json_body_pretty_its_state_retries_and_projected_r
     assert [row["status"] for row in data["projected"]["status_events"]] == ["failed"]
     assert data["state"] == "processed"
     assert data["attempts"] == 1
+    assert "+00:00" not in json.dumps(data)
+    assert data["projected"]["status_events"][0]["status_at"] == "2025-06-15T15:06:40Z"
     # A retry projected nothing of its own.
     assert json.loads(ok(cli, "events", "show", str(third), "--json"))["projected"] == {}
     assert "projected: nothing" in ok(cli, "events", "show", str(third))
@@ -280,8 +303,16 @@ def test_unknown_ids_and_bad_input_are_one_line_errors(cli: CLI, db: Database) -
     store(db, [status_body("wamid.A", "sent", T0)])
     assert refused(cli, "events", "show", "99") == "Error: no stored event 99"
     assert refused(cli, "messages", "show", "wamid.none") == "Error: no message 'wamid.none'"
+    add_channel(db, "beta")
     assert refused(cli, "messages", "show", "wamid.A", "--channel", "beta") == (
         "Error: no message 'wamid.A' on channel beta"
+    )
+    assert refused(cli, "messages", "show", "wamid.A", "--channel", "nope") == (
+        "Error: no channel named 'nope'"
+    )
+    assert refused(cli, "events", "list", "--channel", "nope") == "Error: no channel named 'nope'"
+    assert refused(cli, "events", "list", "--channel", "acme", "--channel", "nope") == (
+        "Error: no channel named 'nope'"
     )
     assert "not an id" in refused(cli, "messages", "show", "wamid.\x1b[2J")
     assert "0 is not in the range" in refused(cli, "events", "list", "--limit", "0")

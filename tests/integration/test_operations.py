@@ -130,19 +130,24 @@ def test_the_summary_has_the_hand_computed_operations(operations_db: str, db: Da
     assert ops.failure_classes == [{"error_class": "opt_out", "messages": 1}]
 
 
-def test_stats_shows_what_to_act_on(operations_db: str, cli: Callable[..., Result]) -> None:
+def test_stats_shows_what_to_act_on(
+    operations_db: str, cli: Callable[..., Result], db: Database
+) -> None:
     text = cli("stats").stdout
-    assert re.search(r"templates needing attention\n.*spring_sale \(en_US\)\s+PAUSED", text)
+    assert re.search(
+        r"templates needing attention\n  TEMPLATE .*\n.*spring_sale \(en_US\)\s+PAUSED", text
+    )
     assert re.search(r"receipt \(en_US\)\s+quality YELLOW", text)
     assert re.search(r"15550783881\s+DOWNGRADE TIER_10K → TIER_1K", text)
     assert re.search(r"account_update ACCOUNT_RESTRICTION", text)
     assert "account_alerts OBA_APPROVED [CRITICAL]  Payment failed" in text
     assert "marketing opt-outs  2 stopped (1 seen as error 131050), 0 resumed" in text
     assert re.search(r"1\s+service / free_customer_service", text)
-    assert re.search(r"failures by class\n\s+1\s+opt_out", text)
+    assert re.search(r"failures by class\n\s+MESSAGES\s+CLASS\n\s+1\s+opt_out", text)
     data = json.loads(cli("stats", "--json").stdout)["operations"]
     assert data["opt_outs"] == {"stopped": 2, "stopped_by_error": 1, "resumed": 0}
     assert len(data["templates_needing_attention"]) == 2
+    store(db, [], channel="nobody")  # a channel with nothing stored
     other = json.loads(cli("stats", "--json", "--channel", "nobody").stdout)["operations"]
     assert other["templates_needing_attention"] == []
     assert other["opt_outs"]["stopped"] == 0

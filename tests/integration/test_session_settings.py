@@ -131,7 +131,7 @@ def test_drain_stats_and_events_list_run_and_show_utc(
 
     assert ok(cli, "drain").startswith("processed 2, rejected 0, failed 0")
 
-    paused_at = datetime.fromtimestamp(AN_HOUR_AGO, UTC).strftime("%Y-%m-%d %H:%M")
+    paused_at = datetime.fromtimestamp(AN_HOUR_AGO, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     stats = ok(cli, "stats")
     assert f"spring_sale (en_US)  PAUSED  {paused_at}" in stats
 
@@ -160,5 +160,9 @@ def test_partition_bounds_come_back_at_utc_month_starts(
 
     plan = json.loads(ok(cli, "retention", "--older-than", "200d", "--dry-run", "--json"))
     assert [(m["partition"], m["from"], m["until"]) for m in plan["months"]] == [
-        (f"raw_events_{old:%Y_%m}", old.isoformat(), month_start(old, 1).isoformat())
+        (
+            f"raw_events_{old:%Y_%m}",
+            f"{old:%Y-%m-%dT%H:%M:%SZ}",
+            f"{month_start(old, 1):%Y-%m-%dT%H:%M:%SZ}",
+        )
     ]
