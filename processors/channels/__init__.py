@@ -12,16 +12,6 @@ from receiver.auth import CHANNEL_NAME, digest, generate_secret
 from receiver.db import Database
 from receiver.queries import query
 
-SAMPLE_NOTIFICATION = (
-    '{"object":"whatsapp_business_account","entry":[{"id":"100000000000001","changes":[{'
-    '"field":"messages","value":{"messaging_product":"whatsapp","metadata":{'
-    '"display_phone_number":"15550001111","phone_number_id":"100000000000002"},'
-    '"contacts":[{"profile":{"name":"Kerry"},"wa_id":"16315551234"}],"messages":[{'
-    '"from":"16315551234","id":"wamid.wabahook-demo-1","timestamp":"1764000000",'
-    '"type":"text","text":{"body":"Hello from wabahook"}}]}}]}]}'
-)
-
-
 # E.164 allows at most 15 digits; fewer than 7 is no dialable number anywhere.
 PHONE_NUMBER = re.compile(r"\+?[0-9]{7,15}")
 # What people write between digit groups: "+49 (151) 123-45.67". Dropped before storing.
@@ -52,11 +42,12 @@ class IssuedCredential:
         """The path 360dialog posts to for this channel."""
         return f"/webhooks/{self.channel}"
 
-    def curl(self, base_url: str) -> str:
-        """A single-line curl command that posts a sample notification."""
+    def curl(self, base_url: str, body: str) -> str:
+        """A single-line curl command that posts `body` (a sample notification: JSON with no
+        single quote) with this credential."""
         return (
             f"curl -sS -w '\\n' -u {self.username}:{self.password} "
-            f"-H 'Content-Type: application/json' --data-binary '{SAMPLE_NOTIFICATION}' "
+            f"-H 'Content-Type: application/json' --data-binary '{body}' "
             f"{base_url.rstrip('/')}{self.webhook_path}"
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, TextIO, TypeVar
 
@@ -10,6 +11,7 @@ import click
 import processors.cli.common as cli
 from processors import channels
 from processors.channels import dialog360, graph, meta
+from processors.local import demo, discovery
 from receiver.config import KEY_RECIPE, MAX_SECRET_FILE_BYTES, Secret
 from receiver.sealing import Sealer
 
@@ -28,12 +30,20 @@ class PhoneNumber(click.ParamType):  # type: ignore[type-arg]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+def _receiver_url(ctx: click.Context, param: click.Parameter, given: str | None) -> str:
+    """The URL given, else the receiver of the quickstart running here, else the default."""
+    if given:
+        return given
+    found = discovery.running(discovery.var_dir(os.environ))
+    return found.receiver_url if found is not None else cli.DEFAULT_PUBLIC_URL
+
+
 # add and rotate print a curl line; its URL is where the sender reaches this receiver.
 public_url_option = click.option(
     "--public-url",
-    default=cli.DEFAULT_PUBLIC_URL,
-    show_default=True,
-    help="Where 360dialog reaches this receiver (used in the printed curl line).",
+    callback=_receiver_url,
+    help="Where 360dialog reaches this receiver (used in the printed curl line; default: "
+    f"the receiver of the quickstart running here, else {cli.DEFAULT_PUBLIC_URL}).",
 )
 
 
@@ -409,7 +419,7 @@ def _show_credential(
     click.echo(f"  password:     {issued.password}")
     click.echo(f"  webhook path: {issued.webhook_path}")
     click.echo("Test it:")
-    click.echo(f"  {issued.curl(public_url)}")
+    click.echo(f"  {issued.curl(public_url, demo.sample_notification())}")
 
 
 def _read_secret(source: TextIO, option: str, what: str) -> str:

@@ -115,13 +115,20 @@ def console(bind: str) -> None:
     show_default=True,
     help="Port of the console on 127.0.0.1 (0: any free one; the printed line says which).",
 )
-def up(host: str, port: int, var_dir: Path, console_port: int) -> None:
+@click.option(
+    "--no-demo",
+    is_flag=True,
+    help="Do not seed the demo outbound messages (seeded once per VAR_DIR, only into the "
+    "embedded PostgreSQL).",
+)
+def up(host: str, port: int, var_dir: Path, console_port: int, no_demo: bool) -> None:
     """Run wabahook on this machine in the foreground, for a first try.
 
-    Starts embedded PostgreSQL and Valkey under VAR_DIR unless DATABASE_URL /
-    REDIS_URL are set, migrates, creates the channel "demo", serves the
-    receiver and the console, and prints a curl line that posts a sample
-    notification and the console's address.
+    Starts embedded PostgreSQL and Valkey unless DATABASE_URL / REDIS_URL are
+    set (their data under VAR_DIR; started as root, under /var/lib/wabahook/),
+    migrates, creates the channel "demo" with a few demo messages, serves the
+    receiver, a worker, cron and the console, and prints a curl line that posts
+    a sample notification and the console's address. One `up` per VAR_DIR.
     Ctrl-C stops everything it started; the next run reuses VAR_DIR.
 
     \b
@@ -138,7 +145,7 @@ def up(host: str, port: int, var_dir: Path, console_port: int) -> None:
     with cli.errors_as_messages():
         try:
             code = Quickstart(var_dir=var_dir, host=host, port=port, echo=click.echo,
-                              console_port=console_port).run()  # fmt: skip
+                              console_port=console_port, demo=not no_demo).run()  # fmt: skip
         except QuickstartError as exc:
             cli.fail(str(exc))
     sys.exit(code)

@@ -15,10 +15,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from processors.local.local_files import EmbeddedError, read_file, write_file
+from processors.local.local_files import (
+    EmbeddedError,
+    QuickstartError,
+    locked_file,
+    read_file,
+    write_file,
+)
 from receiver.config import SECRET_KEY_VARIABLE, ConfigError, secret_value
 
 DISCOVERY_FILE = "quickstart.json"
+LOCK_FILE = "up.lock"  # held by the one `up` of a folder for as long as it runs
 SECRET_KEY_FILE = "secret-key"  # noqa: S105  (where `up` keeps WABAHOOK_SECRET_KEY)
 VAR_DIR_VARIABLE = "WABAHOOK_VAR_DIR"
 NOTHING_TO_USE = (
@@ -37,6 +44,7 @@ class Quickstart:
     database_url: str
     redis_url: str
     receiver_url: str
+    console_url: str = ""
 
 
 def var_dir(env: Mapping[str, str]) -> Path:
@@ -44,7 +52,9 @@ def var_dir(env: Mapping[str, str]) -> Path:
     return Path(env.get(VAR_DIR_VARIABLE, "").strip() or "var")
 
 
-def publish(folder: Path, *, database_url: str, redis_url: str, receiver_url: str) -> Path:
+def publish(
+    folder: Path, *, database_url: str, redis_url: str, receiver_url: str, console_url: str
+) -> Path:
     """Say in `folder` that this process runs a quickstart with these URLs (mode 0600)."""
     path = folder / DISCOVERY_FILE
     record = {
@@ -53,9 +63,37 @@ def publish(folder: Path, *, database_url: str, redis_url: str, receiver_url: st
         "database_url": database_url,
         "redis_url": redis_url,
         "receiver_url": receiver_url,
+        "console_url": console_url,
     }
     write_file(path, json.dumps(record, indent=2) + "\n")
     return path
+
+
+def claim(folder: Path) -> int:
+    """Hold `folder` for this `up` (a lock the kernel drops when we die); the lock's descriptor.
+
+    A second `up` in the same folder is refused before it starts or touches anything.
+    """
+    fd = locked_file(folder / LOCK_FILE)
+    if fd is None:
+        raise QuickstartError(_already_running(folder))
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def _already_running(folder: Path) -> str:
+    found = running(folder)
+    if found is not None:
+        return (
+            f"already running (pid {found.pid}): console {found.console_url}, "
+            f"receiver {found.receiver_url}"
+        )
+    try:
+        pid = (read_file(folder / LOCK_FILE) or "").strip() or "?"
+    except (OSError, EmbeddedError, UnicodeDecodeError):
+        pid = "?"
+    return f"already starting in {folder} (pid {pid}): wait for it, or stop it first"
 
 
 def withdraw(path: Path) -> None:
@@ -86,6 +124,7 @@ def running(folder: Path) -> Quickstart | None:
             database_url=str(record["database_url"]),
             redis_url=str(record["redis_url"]),
             receiver_url=str(record["receiver_url"]),
+            console_url=str(record.get("console_url", "")),
         )
         started = record.get("started")
     except (ValueError, KeyError, TypeError):

