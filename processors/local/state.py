@@ -60,7 +60,7 @@ def runnable(
     `base` (kept at the same places relative to each other: programs find their libraries
     by relative paths) in a folder `user` can reach.
 
-    The copy is made once per content (named by a fingerprint of its files), first in a
+    The copy is made once per content (named by a digest of its files), first in a
     staging folder, then renamed into place, so a half-made copy is never run.
     """
     if user is None or _reaches(user, base / program):
@@ -100,11 +100,15 @@ def _reaches(user: pwd.struct_passwd, program: Path) -> bool:
 
 
 def _fingerprint(base: Path, parts: tuple[str, ...]) -> str:
-    """A digest of the names, sizes and modification times of the files in `parts`."""
+    """A digest of the names and contents of the files in `parts`: one copy per content,
+    however many clones or reinstalls hold the same programs."""
     digest = hashlib.sha256()
     for part in (part for part in parts if (base / part).is_dir()):
         for path in sorted((base / part).rglob("*")):
-            info = path.lstat()
-            name = path.relative_to(base)
-            digest.update(f"{name}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+            digest.update(f"{path.relative_to(base)}\0".encode())
+            if path.is_symlink():
+                digest.update(os.readlink(path).encode())
+            elif path.is_file():
+                with path.open("rb") as file:
+                    digest.update(hashlib.file_digest(file, "sha256").digest())
     return digest.hexdigest()[:16]
