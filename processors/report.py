@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime
+import math
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from processors import utc
 from processors.analytics import Summary
 
 COLORS = {"sent": "#8da0cb", "delivered": "#66c2a5", "read": "#1b9e77", "failed": "#e7298a"}
+# What a table or a label shows for a value that is not there.
+MISSING = "\u2013"
+# Data spanning less than this is charted by the hour, longer by the day.
+HOURLY_SPAN = timedelta(days=2)
+# Bins of a latency histogram.
+BINS = 50
 
 
 def render(summary: Summary, latencies: list[dict[str, Any]]) -> str:
@@ -52,7 +61,7 @@ def render(summary: Summary, latencies: list[dict[str, Any]]) -> str:
         "</section>"
         for title, figure in charts
     ) + _operations_tables(summary)
-    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    generated = utc.iso(datetime.now(UTC))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>wabahook report: last {summary.days} days, {html.escape(scope)}</title>
@@ -81,7 +90,7 @@ Generated {generated} by wabahook.</p>
 
 def _fmt(value: Any) -> str:
     if value is None:
-        return "-"
+        return MISSING
     if isinstance(value, float):
         return f"{value:.1%}"
     return f"{value:,}"
@@ -106,15 +115,65 @@ def _layout(figure: go.Figure, top: int = 20, **kwargs: Any) -> go.Figure:
     return figure
 
 
+def count_step(largest: float) -> int:
+    """A tick step for an axis of counts up to `largest`: 1, 2 or 5 times a power of ten.
+
+    Whole numbers only: plotly would otherwise label 0, 0.5, 1 for a count of one.
+    About six ticks at most.
+    """
+    if largest <= 6:
+        return 1
+    rough = largest / 6
+    power = int(10 ** math.floor(math.log10(rough)))
+    return next(step * power for step in (1, 2, 5, 10) if step * power >= rough)
+
+
+def _counts(largest: float, title: str | None = None) -> dict[str, Any]:
+    """An axis of counts: from zero, whole-number ticks."""
+    axis: dict[str, Any] = {"rangemode": "tozero", "tickmode": "linear", "tick0": 0,
+                            "dtick": count_step(largest), "tickformat": ",d"}  # fmt: skip
+    if title:
+        axis["title"] = {"text": title}
+    return axis
+
+
+def _categories(labels: Sequence[str]) -> dict[str, Any]:
+    """An axis of days or hours as categories, in this order: never a continuous time axis
+    (plotly would label one hour of data in milliseconds)."""
+    return {"type": "category", "categoryorder": "array", "categoryarray": list(labels)}
+
+
+def day_labels(first: date, last: date) -> list[str]:
+    """Every day from `first` to `last`, as 2026-12-07."""
+    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
 def _funnel(summary: Summary) -> go.Figure:
-    days = [row["day"].isoformat() for row in summary.funnel]
+    rows = {row["day"]: row for row in summary.funnel}
+    days = day_labels(min(rows), max(rows)) if rows else []
+    by_label = {day.isoformat(): row for day, row in rows.items()}
     figure = go.Figure(
         [
-            go.Bar(name=key, x=days, y=[row[key] for row in summary.funnel], marker_color=color)
+            go.Bar(name=key, x=days, y=[by_label.get(d, {}).get(key, 0) for d in days],
+                   marker_color=color)
             for key, color in COLORS.items()
         ]
+    )  # fmt: skip
+    largest = max((row[key] for row in summary.funnel for key in COLORS), default=0)
+    return _layout(
+        figure, barmode="group", xaxis=_categories(days), yaxis=_counts(largest, "messages")
     )
-    return _layout(figure, barmode="group", yaxis_title="messages")
+
+
+def histogram_bins(values: Sequence[float]) -> tuple[float, float, list[int]]:
+    """(start, size, counts) of BINS equal bins over `values`, each bin [a, a + size)."""
+    low, high = min(values), max(values)
+    # A little wider than the values' range, so that the largest falls inside the last bin.
+    size = (high - low) / BINS * 1.000001 or 1.0
+    counts = [0] * BINS
+    for value in values:
+        counts[min(int((value - low) / size), BINS - 1)] += 1
+    return low, size, counts
 
 
 def _latency(latencies: list[dict[str, Any]]) -> go.Figure:
@@ -123,70 +182,122 @@ def _latency(latencies: list[dict[str, Any]]) -> go.Figure:
     for column, (key, color) in enumerate(
         [("sent_to_delivered", COLORS["delivered"]), ("delivered_to_read", COLORS["read"])], start=1
     ):
-        values = [row[key] for row in latencies if row[key] is not None]
+        values = [float(row[key]) for row in latencies if row[key] is not None]
+        start, size, counts = histogram_bins(values) if values else (0.0, 1.0, [0])
         figure.add_trace(
-            go.Histogram(x=values, nbinsx=50, marker_color=color, showlegend=False),
+            # Bins given, not left to plotly: the tallest is then known for the count axis.
+            go.Histogram(x=values, xbins={"start": start, "end": start + size * BINS,
+                                          "size": size},
+                         marker_color=color, showlegend=False),
             row=1, col=column,
         )  # fmt: skip
         figure.update_xaxes(title_text="seconds", row=1, col=column)
-    figure.update_yaxes(title_text="messages", row=1, col=1)
+        figure.update_yaxes(
+            **_counts(max(counts), "messages" if column == 1 else None), row=1, col=column
+        )
     return _layout(figure, top=60)  # room for the subplot titles below the toolbar
 
 
 def _failures(summary: Summary) -> go.Figure:
     rows = list(reversed(summary.failures))
     labels = [
-        _plain_text(f"{row['error_code']} {row['error_title'] or ''}".strip()) for row in rows
+        _plain_text(f"{_code(row['error_code'])} {row['error_title'] or ''}".strip())
+        for row in rows
     ]
+    counts = [row["messages"] for row in rows]
     figure = go.Figure(
-        [go.Bar(x=[row["messages"] for row in rows], y=labels, orientation="h",
-                marker_color=COLORS["failed"], name="failed messages")]
+        [go.Bar(x=counts, y=labels, orientation="h", marker_color=COLORS["failed"],
+                name="failed messages")]
     )  # fmt: skip
-    return _layout(figure, xaxis_title="messages", yaxis={"automargin": True})
+    return _layout(
+        figure,
+        xaxis=_counts(max(counts, default=0), "messages"),
+        yaxis={**_categories(labels), "automargin": True},
+    )
+
+
+def _code(code: int | None) -> str:
+    return MISSING if code is None else str(code)
+
+
+def intake_buckets(intake: list[dict[str, Any]]) -> tuple[str, list[str], list[dict[str, int]]]:
+    """("hour" or "day", the labels, the counts of each): hours for a short span of data,
+    days for a longer one, every hour or day in between present (zero when quiet)."""
+    keys = ("requests", "duplicate_deliveries", "rejected")
+    if not intake:
+        return "hour", [], []
+    first, last = min(row["hour"] for row in intake), max(row["hour"] for row in intake)
+    if last - first < HOURLY_SPAN:
+        steps = int((last - first) / utc.HOUR) + 1
+        labels = [utc.hour_label(first + n * utc.HOUR) for n in range(steps)]
+        unit, label_of = "hour", utc.hour_label
+    else:
+        labels = day_labels(first.date(), last.date())
+        unit, label_of = "day", lambda moment: moment.date().isoformat()
+    totals = {label: dict.fromkeys(keys, 0) for label in labels}
+    for row in intake:
+        bucket = totals[label_of(row["hour"])]
+        for key in keys:
+            bucket[key] += row[key]
+    return unit, labels, [totals[label] for label in labels]
 
 
 def _intake(summary: Summary) -> go.Figure:
-    hours = [row["hour"].isoformat() for row in summary.intake]
+    unit, labels, counts = intake_buckets(summary.intake)
     figure = go.Figure(
         [
-            go.Bar(name="deliveries", x=hours, y=[row["requests"] for row in summary.intake],
+            go.Bar(name="deliveries", x=labels, y=[c["requests"] for c in counts],
                    marker_color=COLORS["sent"]),
-            go.Bar(name="sender retries", x=hours, marker_color="#fc8d62",
-                   y=[row["duplicate_deliveries"] for row in summary.intake]),
-            go.Bar(name="rejected", x=hours, y=[row["rejected"] for row in summary.intake],
+            go.Bar(name="sender retries", x=labels, marker_color="#fc8d62",
+                   y=[c["duplicate_deliveries"] for c in counts]),
+            go.Bar(name="rejected", x=labels, y=[c["rejected"] for c in counts],
                    marker_color=COLORS["failed"]),
         ]
     )  # fmt: skip
-    return _layout(figure, barmode="overlay", yaxis_title="per hour")
+    largest = max((c["requests"] for c in counts), default=0)
+    return _layout(
+        figure, barmode="overlay", xaxis=_categories(labels), yaxis=_counts(largest, f"per {unit}")
+    )
 
 
 def _pricing(summary: Summary) -> go.Figure:
     rows = summary.operations.pricing
     kinds = sorted({(row["pricing_category"], row["pricing_type"]) for row in rows}, key=str)
-    days = sorted({row["day"] for row in rows})
-    counts = {(row["day"], row["pricing_category"], row["pricing_type"]): row["messages"]
-              for row in rows}  # fmt: skip
+    days = day_labels(min(r["day"] for r in rows), max(r["day"] for r in rows)) if rows else []
+    counts = {(row["day"].isoformat(), row["pricing_category"], row["pricing_type"]):
+              row["messages"] for row in rows}  # fmt: skip
     figure = go.Figure(
         [
             go.Bar(
-                name=_plain_text(f"{category or '-'} / {kind or '-'}"),
-                x=[day.isoformat() for day in days],
+                name=_plain_text(f"{category or MISSING} / {kind or MISSING}"),
+                x=days,
                 y=[counts.get((day, category, kind), 0) for day in days],
             )
             for category, kind in kinds
         ]
     )
-    return _layout(figure, barmode="stack", yaxis_title="messages")
+    per_day = [sum(counts.get((day, c, k), 0) for c, k in kinds) for day in days]
+    return _layout(
+        figure,
+        barmode="stack",
+        xaxis=_categories(days),
+        yaxis=_counts(max(per_day, default=0), "messages"),
+    )
 
 
 def _failure_classes(summary: Summary) -> go.Figure:
     rows = list(reversed(summary.operations.failure_classes))
+    labels = [_plain_text(row["error_class"]) for row in rows]
+    counts = [row["messages"] for row in rows]
     figure = go.Figure(
-        [go.Bar(x=[row["messages"] for row in rows],
-                y=[_plain_text(row["error_class"]) for row in rows], orientation="h",
-                marker_color=COLORS["failed"], name="failed messages by class")]
+        [go.Bar(x=counts, y=labels, orientation="h", marker_color=COLORS["failed"],
+                name="failed messages by class")]
     )  # fmt: skip
-    return _layout(figure, xaxis_title="messages", yaxis={"automargin": True})
+    return _layout(
+        figure,
+        xaxis=_counts(max(counts, default=0), "messages"),
+        yaxis={**_categories(labels), "automargin": True},
+    )
 
 
 # The tables of operations data: (title, columns shown, rows), each cell escaped.
@@ -224,8 +335,8 @@ def _table(columns: list[str], rows: list[dict[str, Any]]) -> str:
 
 
 def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
+    if value is None or value == "":
+        return MISSING
     if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+        return utc.iso(value)
     return str(value)

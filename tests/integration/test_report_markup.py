@@ -74,3 +74,28 @@ def test_stored_error_titles_are_text_in_the_report(
     assert '131001 &lt;a href="https://evil.example"&gt;click&lt;/a&gt;' in dom
     assert "131002 &lt;b&gt;x&lt;/b&gt;&lt;br&gt;y" in dom
     assert '131003 say "hi" &amp; it\'s &amp;lt;fine&amp;gt;' in dom
+
+
+def tick_labels(dom: str, axis: str) -> list[str]:
+    """The text of every tick label of `axis` ("x" or "y") plotly drew, in every chart."""
+    return re.findall(rf'<g class="{axis}tick">\s*<text[^>]*>([^<]*)</text>', dom)
+
+
+def test_an_hour_of_data_is_charted_in_whole_counts_and_hours(
+    cli: Callable[..., Result], db: Database, tmp_path: Path
+) -> None:
+    at = int((datetime.now(UTC) - timedelta(minutes=5)).timestamp())
+    store(db, [status_body("m1", "sent", at), status_body("m1", "delivered", at + 2)])
+    drain(db)
+    out = tmp_path / "report.html"
+    assert cli("report", "--out", str(out), "--days", "1").exit_code == 0
+    dom, log = render(out)
+    assert "Uncaught" not in log
+    counts = tick_labels(dom, "y")
+    assert counts
+    assert all(re.fullmatch(r"[0-9][0-9,]*", label) for label in counts), counts
+    hours = [label for label in tick_labels(dom, "x") if "T" in label]
+    assert hours
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:00Z", label) for label in hours), hours
+    # No time axis: plotly labels one hour of a time axis in fractions of a second.
+    assert not [label for label in tick_labels(dom, "x") if ":" in label and "T" not in label]
