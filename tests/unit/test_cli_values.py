@@ -79,3 +79,44 @@ def test_bidi_controls_are_escaped_like_other_controls() -> None:
     assert escape_controls("invoice\u202etxt.exe") == "invoice\\u202etxt.exe"
     assert escape_controls("a\u2066b\u2069c") == "a\\u2066b\\u2069c"
     assert escape_controls("plain \u00e9 text \u4e2d") == "plain \u00e9 text \u4e2d"
+
+
+def test_times_are_written_in_utc_with_a_z() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from processors import utc
+
+    berlin = datetime(2026, 12, 7, 8, 40, 12, 250_000, tzinfo=timezone(timedelta(hours=1)))
+    assert utc.iso(berlin) == "2026-12-07T07:40:12Z"
+    assert utc.iso(berlin, fraction=True) == "2026-12-07T07:40:12.250000Z"
+    assert utc.iso(datetime(2026, 12, 7, 7, 40, 12, tzinfo=UTC), fraction=True) == (
+        "2026-12-07T07:40:12Z"
+    )
+    assert utc.iso(datetime(2026, 12, 7, 7)) == "2026-12-07T07:00:00Z"  # naive: UTC
+    assert utc.hour_label(datetime(2026, 12, 7, 7)) == "2026-12-07T07:00Z"
+
+
+def test_table_cells_show_a_dash_json_and_escaped_text() -> None:
+    from datetime import UTC, date, datetime
+
+    from processors.cli.common import MISSING, cell
+
+    assert MISSING == "\u2013"
+    assert [cell(None), cell(""), cell(0), cell(True)] == [MISSING, MISSING, "0", "yes"]
+    assert cell(datetime(2026, 12, 7, 7, 40, 12, 5, tzinfo=UTC)) == "2026-12-07T07:40:12Z"
+    assert cell(date(2026, 12, 7)) == "2026-12-07"
+    assert (
+        cell([{"code": 131047, "title": "caf\u00e9"}]) == '[{"code": 131047, "title": "caf\u00e9"}]'
+    )
+    assert cell("a\x1b[2Jb") == "a\\x1b[2Jb"
+
+
+def test_tables_line_up_under_their_header(capsys: pytest.CaptureFixture[str]) -> None:
+    from processors.cli.common import echo_table
+
+    echo_table(("ID", "STATE", "ERROR"), [[7, "failed", "boom"], [1234, None, None]], right={"ID"})
+    assert capsys.readouterr().out.splitlines() == [
+        "  ID  STATE   ERROR",
+        "   7  failed  boom",
+        "1234  \u2013       \u2013",
+    ]

@@ -108,8 +108,10 @@ def test_the_funnel_lists_every_day_between_its_first_and_last() -> None:
 
 
 def test_every_count_axis_of_the_report_is_whole() -> None:
-    latencies: list[dict[str, Any]] = [{"sent_to_delivered": 1.5, "delivered_to_read": None},
-                 {"sent_to_delivered": 2.0, "delivered_to_read": 30.0}]  # fmt: skip
+    latencies: list[dict[str, Any]] = [
+        {"sent_to_delivered": 1.5, "delivered_to_read": None},
+        {"sent_to_delivered": 2.0, "delivered_to_read": 30.0},
+    ]
     failures = [{"error_code": None, "error_title": "no code", "messages": 1}]
     shown = charts(summary(failures=failures, intake=[intake_row(HOUR)]), latencies)
     traces, layout = shown["Delivery and read latency"]
