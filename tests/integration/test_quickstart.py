@@ -284,6 +284,7 @@ def test_up_serves_the_printed_curl_line_and_stops_cleanly_then_restarts(var_dir
         valkey.close()
         assert_servers_apart_from_the_clone(var_dir, first)
         assert_a_second_up_refuses_and_harms_nothing(var_dir, first, curl_line)
+        assert_channels_add_prints_the_quickstarts_address(var_dir, port)
     finally:
         stopped = first.stop_timed()
     assert stopped.code == 0, "".join(first.output)
@@ -309,11 +310,20 @@ def test_up_serves_the_printed_curl_line_and_stops_cleanly_then_restarts(var_dir
         assert line.split("--data-binary")[0] == curl_line.split("--data-binary")[0]  # same login
         assert query_line(second.output) == query_line(first.output)  # same port, same psql line
         assert run_curl(line)["status"] == "stored"
-        assert len(stored_bodies(var_dir)) == 6  # the first run's five are still there
+        assert len(stored_bodies(var_dir)) == 7  # the first run's six are still there
         assert {name: (var_dir / name).read_text() for name in kept} == secrets_before
         assert "outbound messages" not in "".join(second.output)  # seeded once per var/
     finally:
         assert second.stop() == 0, "".join(second.output)
+
+
+def assert_channels_add_prints_the_quickstarts_address(var_dir: Path, port: int) -> None:
+    """Its curl line reaches the running quickstart, not a default port."""
+    added = wabahook_in(var_dir.parent, var_dir, "channels", "add", "shop")
+    assert added.returncode == 0, added.stderr
+    line = next(x.strip() for x in added.stdout.splitlines() if x.strip().startswith("curl "))
+    assert line.endswith(f" http://127.0.0.1:{port}/webhooks/shop"), line
+    assert run_curl(line)["status"] == "stored"
 
 
 def query_line(output: list[str]) -> str:
