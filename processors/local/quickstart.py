@@ -86,6 +86,7 @@ class Quickstart:
             self.var_dir = var_files.prepare(self.var_dir)
             lock = discovery.claim(self.var_dir)  # before anything is started or touched
             self._stops.append(lambda: os.close(lock))
+            self._refuse_taken_ports()
             database_url = self._database()
             redis_url = self._redis()
             self.echo("Migrating the database ...")
@@ -113,6 +114,17 @@ class Quickstart:
             self._stop_all()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+    def _refuse_taken_ports(self) -> None:
+        """Before anything starts: a port in use would be answered by someone else's server."""
+        wanted = [(self.host, self.port, "--port")]
+        if self.console_port:
+            wanted.append(("127.0.0.1", self.console_port, "--console-port"))
+        for host, port, option in wanted:
+            if var_files.port_taken(host, port):
+                raise QuickstartError(
+                    f"{host}:{port} is taken by another program: choose another {option}"
+                )
 
     def _servers_home(self) -> Path:
         """Where the embedded servers keep their data: var/, or as root a folder of theirs."""

@@ -67,14 +67,21 @@ def kept_port(var_dir: Path, name: str) -> int:
 
 def refuse_taken(var_dir: Path, name: str, port: int) -> None:
     """Refuse, in one line, a kept port another program took meanwhile."""
-    with socket.socket() as probe:
+    if port_taken("127.0.0.1", port):
+        path = var_dir / f"{name}.port"
+        raise QuickstartError(
+            f"port {port} of the embedded {name} (kept in {path}) is taken by another "
+            f"program: stop it, or remove {path} to choose another port"
+        )
+
+
+def port_taken(host: str, port: int) -> bool:
+    """Whether a program listens on `host`:`port` (a port that only lingers is free)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         # As the servers bind: a port that only lingers after our own last run is free.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind(("127.0.0.1", port))
+            probe.bind((host, port))
         except OSError:
-            path = var_dir / f"{name}.port"
-            raise QuickstartError(
-                f"port {port} of the embedded {name} (kept in {path}) is taken by another "
-                f"program: stop it, or remove {path} to choose another port"
-            ) from None
+            return True
+    return False

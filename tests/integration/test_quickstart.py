@@ -59,7 +59,7 @@ class Stopped:
 class Running:
     """A `wabahook up` process whose output is read line by line."""
 
-    def __init__(self, var_dir: Path, port: int, **settings: str) -> None:
+    def __init__(self, var_dir: Path, port: int, *, console_port: int = 0, **settings: str) -> None:
         given = ("DATABASE_URL", "REDIS_URL", "DATABASE_URL_FILE", "REDIS_URL_FILE")
         env = {k: v for k, v in os.environ.items() if k not in given} | settings
         self.process = subprocess.Popen(
@@ -73,7 +73,7 @@ class Running:
                 "--var-dir",
                 str(var_dir),
                 "--console-port",
-                "0",
+                str(console_port),
             ],
             cwd=ROOT,
             env=env,
@@ -366,9 +366,19 @@ def assert_a_second_up_refuses_and_harms_nothing(
         f"receiver {found['receiver_url']}"
     )
     assert json.loads((var_dir / "quickstart.json").read_text()) == found
+    # An `up` elsewhere on a port the first one uses is refused before it starts anything.
+    console_port = int(found["console_url"].rsplit(":", 1)[1].strip("/"))
+    other = var_dir / "other"
+    refused = Running(other, free_port(), console_port=console_port).refusal()
+    assert refused == (
+        f"Error: 127.0.0.1:{console_port} is taken by another program: choose another "
+        "--console-port"
+    )
+    assert sorted(p.name for p in other.iterdir()) == ["up.lock"]
     before = len(stored_bodies(var_dir))
     assert run_curl(curl_line)["status"] == "stored"  # a sender retry, still taken
     assert len(stored_bodies(var_dir)) == before + 1
+    assert wait_until(lambda: processed_texts(var_dir) == ["Hello from wabahook"], timeout=30)
 
 
 def wabahook_in(folder: Path, var_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
