@@ -108,7 +108,14 @@ def _work(
     if metrics_port:
         _serve_metrics(metrics_port, metrics_host)
     log = logging.getLogger("wabahook.worker")
+    stop = threading.Event()
+    rq_worker: GuardedWorker | None = None
     while True:
+        # Between RQ's loops a stop request lands here (RQ's handlers belong to its loop):
+        # also while Redis is away and every attempt to reach it takes its time.
+        _catch_stop(stop)
+        if stop.is_set():
+            return
         try:
             # A worker of this name whose process is gone (a child the batch deadline
             # killed while Redis was away) would make RQ refuse the name.
@@ -122,17 +129,21 @@ def _work(
                 burst=burst, with_scheduler=False, logging_level="WARNING" if quiet else "INFO"
             )
         except redis.exceptions.ConnectionError as exc:
+            if rq_worker is not None and rq_worker.stop_requested:
+                return  # asked to stop, and Redis went away while RQ wound up (say, with up)
             # RQ gives up in some places when Redis goes away; a worker must not.
+            _catch_stop(stop)
             log.warning("Redis unavailable, worker restarts in 2 s", extra={"error": str(exc)})
-            if _stopped_while_waiting(2):
+            if stop.wait(2):
                 return
             connection = jobs.redis_connection(settings)
             continue
         if burst or rq_worker.stop_requested:
             return  # burst done, or a shutdown was requested
         # RQ quits its loop on an error of its own (and logs it): a worker must go on.
+        _catch_stop(stop)
         log.error("the RQ worker loop ended on an error, restarting in 2 s")
-        if _stopped_while_waiting(2):
+        if stop.wait(2):
             return
 
 
@@ -290,16 +301,10 @@ def sweep_command(as_json: bool) -> None:
         click.echo("drain enqueued" if health["drain_enqueued"] else "a drain is already waiting")
 
 
-def _stopped_while_waiting(seconds: float) -> bool:
-    """Wait between two RQ loops; True if SIGTERM or SIGINT came meanwhile.
-
-    RQ's own signal handlers belong to the loop that ended: without these, a stop
-    requested now would reach nobody and the worker would run on.
-    """
-    stop = threading.Event()
+def _catch_stop(stop: threading.Event) -> None:
+    """SIGTERM and SIGINT set `stop` from now on (until RQ's loop installs its own)."""
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    return stop.wait(seconds)
 
 
 def _settings_with_redis() -> Settings:

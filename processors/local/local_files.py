@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ctypes
 import errno
 import fcntl
 import os
 import pwd
 import secrets
+import signal
 import stat
 import subprocess
 from collections.abc import Callable
@@ -31,6 +33,16 @@ SERVER_USER = "wabahook-pg"
 _OPEN = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _FOLDER_REMEDY = "keep the data in a folder it can reach (e.g. --var-dir /srv/wabahook)"
 _PROGRAM_REMEDY = "install wabahook where it can"
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def end_with_parent() -> None:
+    """Run in a child before exec: be sent SIGTERM when the process that started it dies,
+    however it dies (Linux; elsewhere nothing)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class QuickstartError(RuntimeError):

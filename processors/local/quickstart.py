@@ -11,7 +11,6 @@ wabahook's own processes stay ours, bound to loopback.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shlex
 import shutil
@@ -31,6 +30,7 @@ from processors.local.discovery import SECRET_KEY_FILE
 from processors.local.embedded import free_port
 from processors.local.local_files import (
     QuickstartError,
+    end_with_parent,
     kept_secret_key,
     read_file,
     service_user,
@@ -47,7 +47,6 @@ DATABASE_NAME = "wabahook"
 URL_FILES = ("DATABASE_URL_FILE", "REDIS_URL_FILE")
 # Ctrl-C: every process is asked to stop at once; what is still there after this is killed.
 STOP_SECONDS = 10
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -174,8 +173,10 @@ class Quickstart:
             return given
         port = var_files.kept_port(self.var_dir, "valkey")
         var_files.refuse_taken(self.var_dir, "valkey", port)
-        server = EmbeddedValkey(self._servers_home() / "valkey", port=port,
-                                password_path=self.var_dir / "valkey.password")  # fmt: skip
+        password = self.var_dir / "valkey.password"
+        server = EmbeddedValkey(
+            self._servers_home() / "valkey", port=port, password_path=password, tied=True
+        )
         self.echo(f"Starting embedded Valkey on 127.0.0.1:{server.port} ...")
         server.start()
         self._stops.append(server.stop)
@@ -230,7 +231,7 @@ class Quickstart:
         # A session of its own: Ctrl-C in the terminal reaches `up` alone, which stops the
         # processes in order; and they end with `up` even if it is killed.
         process = subprocess.Popen(
-            argv, env=env, start_new_session=True, preexec_fn=_end_with_parent
+            argv, env=env, start_new_session=True, preexec_fn=end_with_parent
         )
         self._children.append(process)
         return process
@@ -284,11 +285,6 @@ class Quickstart:
                 stop()
             except Exception as exc:  # keep stopping the rest
                 self.echo(f"wabahook: while stopping: {exc}")
-
-
-def _end_with_parent() -> None:
-    """In the child, before exec: be sent SIGTERM when `up` dies, however it dies."""
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _psql() -> str:

@@ -18,7 +18,12 @@ class EmbeddedValkey:
     """
 
     def __init__(
-        self, data_dir: Path, *, port: int | None = None, password_path: Path | None = None
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        password_path: Path | None = None,
+        tied: bool = False,
     ) -> None:
         self.data_dir = absolute(data_dir)
         self.password_file = password_path or password_file(self.data_dir)
@@ -26,6 +31,7 @@ class EmbeddedValkey:
         self.password: str | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._user: pwd.struct_passwd | None = None
+        self._tied = tied  # ends with the process that started it, however that one ends
 
     @property
     def url(self) -> str:
@@ -78,6 +84,7 @@ class EmbeddedValkey:
             stderr=subprocess.DEVNULL,
             cwd="/",
             start_new_session=True,  # Ctrl-C in the terminal is for `up`, which stops it last
+            preexec_fn=local_files.end_with_parent if self._tied else None,
             **local_files.as_user(user),
         )
         self._process = process

@@ -589,3 +589,34 @@ def test_a_pg_hba_conf_that_is_a_symbolic_link_is_refused(server_dir: Path) -> N
         EmbeddedPostgres(data).start()
     assert copy.stat().st_uid == 0
     assert not (data / "postmaster.pid").exists()
+
+
+def test_an_up_killed_outright_leaves_no_process_of_its_own_and_the_next_one_starts(
+    var_dir: Path,
+) -> None:
+    killed = Running(var_dir, free_port())
+    try:
+        killed.wait_for_curl_line()
+        started = descendants(killed.process.pid)
+        assert len(started) >= 5, started
+    finally:
+        killed.process.kill()  # no chance to stop anything itself
+        killed.process.wait(timeout=30)
+    def survivors() -> list[str]:
+        found = []
+        for pid in started:
+            with contextlib.suppress(OSError):
+                found.append(Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " "))
+        return found
+
+    assert wait_until(lambda: not survivors(), timeout=30), survivors()
+    killed.reader.join(timeout=10)  # its processes held our end of the pipe until now
+    assert killed.process.stdout is not None
+    killed.process.stdout.close()
+    again = Running(var_dir, free_port())
+    try:
+        line = again.wait_for_curl_line()
+        assert run_curl(line)["status"] == "stored"
+        assert len(stored_bodies(var_dir)) == 4  # the seeded three kept; seeded only once
+    finally:
+        assert again.stop() == 0, "".join(again.output)
