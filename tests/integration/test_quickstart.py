@@ -59,7 +59,15 @@ class Stopped:
 class Running:
     """A `wabahook up` process whose output is read line by line."""
 
-    def __init__(self, var_dir: Path, port: int, *, console_port: int = 0, **settings: str) -> None:
+    def __init__(
+        self,
+        var_dir: Path,
+        port: int,
+        *,
+        console_port: int = 0,
+        options: tuple[str, ...] = (),
+        **settings: str,
+    ) -> None:
         given = ("DATABASE_URL", "REDIS_URL", "DATABASE_URL_FILE", "REDIS_URL_FILE")
         env = {k: v for k, v in os.environ.items() if k not in given} | settings
         self.process = subprocess.Popen(
@@ -74,6 +82,7 @@ class Running:
                 str(var_dir),
                 "--console-port",
                 str(console_port),
+                *options,
             ],
             cwd=ROOT,
             env=env,
@@ -594,14 +603,16 @@ def test_a_pg_hba_conf_that_is_a_symbolic_link_is_refused(server_dir: Path) -> N
 def test_an_up_killed_outright_leaves_no_process_of_its_own_and_the_next_one_starts(
     var_dir: Path,
 ) -> None:
-    killed = Running(var_dir, free_port())
+    killed = Running(var_dir, free_port(), options=("--no-demo",))
     try:
         killed.wait_for_curl_line()
+        assert stored_bodies(var_dir) == []  # --no-demo: nothing seeded
         started = descendants(killed.process.pid)
         assert len(started) >= 5, started
     finally:
         killed.process.kill()  # no chance to stop anything itself
         killed.process.wait(timeout=30)
+
     def survivors() -> list[str]:
         found = []
         for pid in started:
@@ -617,6 +628,6 @@ def test_an_up_killed_outright_leaves_no_process_of_its_own_and_the_next_one_sta
     try:
         line = again.wait_for_curl_line()
         assert run_curl(line)["status"] == "stored"
-        assert len(stored_bodies(var_dir)) == 4  # the seeded three kept; seeded only once
+        assert len(stored_bodies(var_dir)) == 4  # seeded now (three), then the curl line
     finally:
         assert again.stop() == 0, "".join(again.output)
