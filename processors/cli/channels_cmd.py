@@ -30,6 +30,7 @@ class PhoneNumber(click.ParamType):  # type: ignore[type-arg]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
 def _receiver_url(ctx: click.Context, param: click.Parameter, given: str | None) -> str:
     """The URL given, else the receiver of the quickstart running here, else the default."""
     if given:
