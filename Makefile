@@ -10,7 +10,22 @@ RUN_STAMP  := $(VENV)/.run-$(SUM)
 TEST_STAMP := $(VENV)/.test-$(SUM)
 WHEELHOUSE := $(VENV)/wheelhouse
 
-.PHONY: run test test-setup bench lint check clean
+# Debian packages the tests drive (the console and the report in Chromium, nginx in front
+# of gunicorn) and the bench's load generator: installed when run as root; otherwise a
+# test that needs one is skipped and names it (under CI=true a skip fails the run).
+TEST_PACKAGES  := chromium chromium-driver nginx-light
+BENCH_PACKAGES := wrk
+define install_missing
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing Debian packages:" $$missing; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  fi; \
+	fi
+endef
+
+.PHONY: run test test-fast test-setup docs bench lint check clean
 
 $(RUN_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,14 +44,24 @@ $(TEST_STAMP): $(RUN_STAMP)
 run: $(RUN_STAMP)
 	$(BIN)/wabahook up $(UP_ARGS)
 
-## test: run the test suite (uses DATABASE_URL/REDIS_URL when set, embedded servers otherwise)
+## test: run the whole test suite in parallel (DATABASE_URL/REDIS_URL when set, embedded servers otherwise)
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(call install_missing,$(TEST_PACKAGES))
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+
+## test-fast: the inner loop: unit and database tests, nothing that starts gunicorn, nginx or Chromium
+test-fast: $(TEST_STAMP)
+	$(BIN)/python -m pytest -n auto -m "not slow" $(PYTEST_ARGS)
+
+## docs: build the documentation site into site/ (broken links fail the build)
+docs: $(TEST_STAMP)
+	$(BIN)/mkdocs build --strict --quiet
 
 test-setup: $(TEST_STAMP)
 
 ## bench: drain, hostile bodies and the batch deadline, Ctrl-C of up, intake, durability under kills, analytics at scale (bench-*.json)
 bench: $(TEST_STAMP)
+	$(call install_missing,$(BENCH_PACKAGES))
 	$(BIN)/python -m tests.bench.drain --out bench-report.json $(BENCH_ARGS)
 	$(BIN)/python -m tests.bench.deadline --out bench-deadline.json
 	$(BIN)/python -m tests.bench.stop --out bench-stop.json
@@ -53,4 +78,4 @@ lint: $(TEST_STAMP)
 check: lint test
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var site .pytest_cache .mypy_cache .ruff_cache

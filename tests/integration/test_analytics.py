@@ -185,6 +185,7 @@ def test_stats_figures(cli: Callable[..., Result], analytics_db: str) -> None:
 
 
 @pytest.mark.parametrize("populated", [False, True], ids=["empty", "with data"])
+@pytest.mark.slow  # Chromium
 def test_report_opens_offline_and_draws_its_charts(
     populated: bool,
     cli: Callable[..., Result],

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import psycopg
+import pytest
 import redis
 from rq import Worker
 from rq.registry import StartedJobRegistry
@@ -26,6 +27,8 @@ from receiver.db import Database
 from tests.integration.conftest import wait_until
 from tests.integration.processing_helpers import status_body, store
 from tests.pathological import bodies
+
+pytestmark = pytest.mark.slow  # supervised workers killed at the deadline
 
 ROOT = Path(__file__).resolve().parents[2]
 HANG = bodies()["brackets then an unterminated string of escaped quotes"]

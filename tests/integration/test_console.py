@@ -29,7 +29,7 @@ from receiver.db import Database
 from tests.corpora.management import management
 from tests.integration.processing_helpers import status_body, store
 from tests.support.browser import FLAGS, chromium
-from tests.support.servers import ensure_command, wait_for_port
+from tests.support.servers import require_command, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 XSS = "<script>document.title='pwned'</script><img src=x onerror=alert(1)>"
@@ -468,7 +468,7 @@ def browser() -> Iterator[Any]:
         options.add_argument(flag)
     options.add_argument("--window-size=1200,1000")
     driver = webdriver.Chrome(
-        service=Service(ensure_command("chromedriver", "chromium-driver")), options=options
+        service=Service(require_command("chromedriver", "chromium-driver")), options=options
     )
     driver.set_page_load_timeout(30)
     try:

@@ -44,6 +44,8 @@ from receiver.db import Database
 from tests.support import deploy_files as df
 from tests.support.servers import own_postgres, wait_for_port
 
+pytestmark = pytest.mark.slow  # every process the deploy files start
+
 ROOT = Path(__file__).resolve().parents[2]
 WABAHOOK = str(ROOT / ".venv" / "bin" / "wabahook")
 SHIPPED_EXECUTABLE = "/opt/wabahook/venv/bin/wabahook"

@@ -15,8 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from processors.local.embedded import free_port
 from tests.support.servers import wait_for_port
+
+pytestmark = pytest.mark.slow  # gunicorn on the binds it refuses
 
 ROOT = Path(__file__).resolve().parents[2]
 WABAHOOK = str(Path(sys.executable).parent / "wabahook")

@@ -18,6 +18,8 @@ from tests.integration.helpers import basic, count
 from tests.support.proxy import TcpProxy, closed_port
 from tests.support.servers import own_valkey, server_port, with_dbname
 
+pytestmark = pytest.mark.slow  # servers cut off under gunicorn
+
 PATH = "/webhooks/acme"
 BODY = b'{"statuses":[{"id":"gBGG1","status":"sent","timestamp":"1700000000"}]}'
 # 360dialog gives up after 5 s; every failure must be answered well before that.

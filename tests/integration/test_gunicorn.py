@@ -22,6 +22,8 @@ from tests.integration.conftest import wait_until
 from tests.integration.helpers import basic, count, stored_events
 from tests.support.rawhttp import read_answer
 
+pytestmark = pytest.mark.slow  # gunicorn itself
+
 BODY = b'{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[]}]}'
 SENDER_PATIENCE = 4.5
 

@@ -28,6 +28,8 @@ from tests.hostile import BODIES, Hostile, cloud_text
 from tests.integration.helpers import basic
 from tests.support.rawhttp import Receiver, read_answer
 
+pytestmark = pytest.mark.slow  # hostile bodies through gunicorn and a worker
+
 ROOT = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
 PATIENCE = 10.0  # a hang guard, not a speed target

@@ -31,6 +31,8 @@ from processors.local.embedded import free_port
 from processors.local.local_files import as_user
 from tests.integration.test_quickstart import descendants, run_curl, stop_leftovers
 
+pytestmark = pytest.mark.slow  # fresh clones set up and `make run`
+
 ROOT = Path(__file__).resolve().parents[2]
 WHEELHOUSE = ROOT / ".venv" / "wheelhouse"
 START_SECONDS = 300  # a hang guard: a venv installed from wheels, then `up`

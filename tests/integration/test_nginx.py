@@ -17,13 +17,15 @@ import pytest
 from processors import channels
 from processors.local.embedded import free_port
 from tests.integration.helpers import basic, count, stored_events
-from tests.support.servers import ensure_command, wait_for_port
+from tests.support.servers import require_command, wait_for_port
+
+pytestmark = pytest.mark.slow  # nginx in front of gunicorn
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def nginx_binary() -> str:
-    return ensure_command("nginx", "nginx-light")
+    return require_command("nginx", "nginx-light")
 
 
 @pytest.fixture

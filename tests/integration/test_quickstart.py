@@ -45,6 +45,8 @@ from receiver.sealing import Sealer
 from tests.integration.conftest import wait_until
 from tests.support.servers import reachable_folder
 
+pytestmark = pytest.mark.slow  # `wabahook up` with its servers
+
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 90
 REFUSAL_SECONDS = 60

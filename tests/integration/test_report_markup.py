@@ -18,6 +18,8 @@ from receiver.db import Database
 from tests.integration.processing_helpers import status_body, store
 from tests.support.browser import render
 
+pytestmark = pytest.mark.slow  # the report in Chromium
+
 TITLES = {
     131001: '<a href="https://evil.example">click</a>',
     131002: "<b>x</b><br>y",

@@ -28,6 +28,8 @@ from tests.integration.helpers import count
 from tests.integration.processing_helpers import store, view
 from tests.support.servers import own_valkey, reachable_folder
 
+pytestmark = pytest.mark.slow  # workers, gunicorn and servers of their own
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -6,7 +6,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.support.servers import ensure_command
+from tests.support.servers import require_command
 
 FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -17,7 +17,7 @@ FLAGS = [
 
 def chromium() -> str:
     """Path of Debian's Chromium, installed when missing."""
-    return ensure_command("chromium", "chromium")
+    return require_command("chromium", "chromium")
 
 
 def render(page: Path, wait_ms: int = 5000) -> tuple[str, str]:

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -90,8 +91,17 @@ def unique_name(prefix: str) -> str:
     return f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
 
 
+def require_command(command: str, package: str) -> str:
+    """Path of `command`, or the test is skipped naming Debian's `package` (which `make
+    test` installs when run as root; under CI=true a skip fails the run)."""
+    found = shutil.which(command) or shutil.which(command, path="/usr/sbin:/sbin")
+    if not found:
+        pytest.skip(f"{command} is missing: apt-get install {package} (make test does, as root)")
+    return found
+
+
 def ensure_command(command: str, package: str) -> str:
-    """Path of `command`, installed from Debian's `package` when missing (CI machines allow it)."""
+    """For `make bench`: path of `command`, installed from Debian's `package` when missing."""
     found = shutil.which(command) or shutil.which(command, path="/usr/sbin:/sbin")
     if found:
         return found
