@@ -123,14 +123,13 @@ _INTERESTING = re.compile(r"\((receiver|psycopg|psycopg_pool|flask|werkzeug|guni
 
 
 def summarize(raw: Path, top: int = 25) -> dict[str, Any]:
-    """Share of the samples of request handling (and of the group-commit writer) per
-    function, inclusive, the largest first."""
+    """Share of the samples of request handling per function, inclusive, the largest first."""
     inclusive: collections.Counter[str] = collections.Counter()
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         frames = stack.split(";")
-        if not any("handle_request" in frame or "GroupWriter._run" in frame for frame in frames):
+        if not any("handle_request" in frame for frame in frames):
             continue  # the arbiter, start-up, waiting for a connection
         total += int(count)
         for name in {re.sub(r":\d+\)$", ")", frame) for frame in frames}:

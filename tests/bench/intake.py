@@ -1,19 +1,13 @@
 """Intake throughput and latency, side by side in one run, same gunicorn settings and body.
 
-All on a private durable PostgreSQL the run starts (or --database-url):
-- sync workers: a no-op Flask app (the ceiling), the naive design (pool, headers as
-  jsonb, one RQ job per request), the lean floor (store_event on one connection,
-  nothing else), the lean floor of an out-of-process writer (tests/bench/writer_floor.py
-  commits for every worker), wabahook's receiver, and the receiver with PostgreSQL's own
-  group commit (commit_delay);
-- gthread workers: the no-op app, the lean floor of group commit (request threads and
-  wabahook's GroupWriter, nothing else), the out-of-process writer's floor, the
-  receiver committing in groups, and the receiver through its writer process
-  (WABAHOOK_INTAKE_WRITER=process: its CPU counts in gunicorn's tree).
-Each gets wrk's closed-loop load and reports CPU microseconds per request by process
-group; the no-op app and the receivers then get an open-loop 1,000 req/s
-(tests/bench/openloop.py); py-spy, when installed, samples lean and both receivers in
-one more run each. Beside them, the commit-rate probe (tests/bench/commit_probe.py)
+All with sync workers, on a private durable PostgreSQL the run starts (or
+--database-url): a no-op Flask app (the ceiling), the naive design (pool, headers as
+jsonb, one RQ job per request), the lean floor (store_event on one connection, nothing
+else), wabahook's receiver, and the receiver with PostgreSQL's own grouping of commits
+(commit_delay). Each gets wrk's closed-loop load and reports CPU microseconds per
+request by process group; the no-op app and the receiver then get an open-loop 1,000
+req/s (tests/bench/openloop.py); py-spy, when installed, samples lean and the receiver
+in one more run each. Beside them, the commit-rate probe (tests/bench/commit_probe.py)
 says what one connection can commit.
 
 Run with `make bench` (needs wrk: installed from Debian's packages when missing).
@@ -47,7 +41,7 @@ from processors.serving import gunicorn_command
 from receiver.config import Secret
 from receiver.db import Database
 from tests.bench.commit_probe import probe
-from tests.bench.cpu import cpu_per_request, profile, summarize, tree_seconds
+from tests.bench.cpu import cpu_per_request, profile, summarize
 from tests.bench.naive_app import NAIVE_TABLE
 from tests.bench.openloop import run_open_loop
 from tests.corpus import CASES
@@ -63,34 +57,15 @@ from tests.support.servers import (
 ROOT = Path(__file__).resolve().parents[2]
 # (label, app, table whose rows count the stored requests, environment of its gunicorn)
 SYNC: dict[str, str] = {}
-GTHREAD = {"WABAHOOK_THREADS": "8"}  # gthread workers; the receiver commits in groups
-WRITER = {"WABAHOOK_INTAKE_WRITER": "process"}  # the host's writer process commits for all
 APPS = (
     ("noop", "tests.bench.noop_app:create_app()", None, SYNC),
     ("naive", "tests.bench.naive_app:create_app()", "public.naive_events", SYNC),
     ("lean", "tests.bench.lean_app:create_app()", "wabahook.raw_events", SYNC),
-    ("lean_writer", "tests.bench.lean_writer_app:create_app()", "wabahook.raw_events", SYNC),
     ("receiver", "receiver:create_app()", "wabahook.raw_events", SYNC),
-    ("receiver_writer", "receiver:create_app()", "wabahook.raw_events", {**SYNC, **WRITER}),
     ("receiver_commit_delay", "receiver:create_app()", "wabahook.raw_events", SYNC),
-    ("noop_gthread", "tests.bench.noop_app:create_app()", None, GTHREAD),
-    ("lean_gthread", "tests.bench.lean_group_app:create_app()", "wabahook.raw_events", GTHREAD),
-    (
-        "lean_writer_gthread",
-        "tests.bench.lean_writer_app:create_app()",
-        "wabahook.raw_events",
-        GTHREAD,
-    ),
-    ("receiver_gthread", "receiver:create_app()", "wabahook.raw_events", GTHREAD),
-    (
-        "receiver_writer_gthread",
-        "receiver:create_app()",
-        "wabahook.raw_events",
-        {**GTHREAD, **WRITER},
-    ),
 )
-OPEN_LOOP = ("noop", "receiver", "receiver_writer", "receiver_gthread", "receiver_writer_gthread")
-PROFILED = ("lean", "receiver", "receiver_gthread")
+OPEN_LOOP = ("noop", "receiver")
+PROFILED = ("lean", "receiver")
 # PostgreSQL-side group commit for the sync receiver, on the bench's private server only.
 COMMIT_DELAY_US = 200
 COMMIT_SIBLINGS = 2
@@ -176,19 +151,6 @@ def bench_server(url: str | None) -> Iterator[tuple[str, int | None]]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def start_writer(url: str, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """tests/bench/writer_floor.py on a socket in `folder`, ready for connections."""
-    path = str(folder / "writer.sock")
-    process = subprocess.Popen([sys.executable, "-m", "tests.bench.writer_floor", path, url],
-                               cwd=ROOT)  # fmt: skip
-    deadline = time.monotonic() + 30
-    while not os.path.exists(path):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("the bench's writer did not start")
-        time.sleep(0.05)
-    return process, path
-
-
 def set_commit_delay(server: str, delay_us: int, siblings: int) -> None:
     """PostgreSQL's own group commit (0: off): a committing backend waits `delay_us` for
     others when at least `siblings` other transactions are open. Our private server only."""
@@ -259,25 +221,16 @@ def main() -> None:
             for label, app, table, extra in apps:
                 if label == "receiver_commit_delay":
                     set_commit_delay(server, COMMIT_DELAY_US, COMMIT_SIBLINGS)
-                writer = start_writer(url, Path(tmp)) if "lean_writer" in label else None
-                if writer is not None:
-                    extra = {**extra, "WABAHOOK_BENCH_WRITER": writer[1]}
                 process, base = serve(app, {**env, **extra}, args.workers)
                 try:
                     run_wrk(f"{base}/webhooks/bench", script, 2, args.connections)  # warm up
                     before = settled_rows(url, table)
                     print(f"{label}: {args.seconds} s of load ...", file=sys.stderr)
                     result: dict[str, Any] = {}
-                    writer_before = tree_seconds(writer[0].pid) if writer else 0.0
                     with cpu_per_request(process.pid, postmaster, result):
                         result.update(run_wrk(
                             f"{base}/webhooks/bench", script, args.seconds, args.connections
                         ))  # fmt: skip
-                    if writer is not None:
-                        spent = tree_seconds(writer[0].pid) - writer_before
-                        result["cpu_us_per_request"]["writer"] = round(
-                            spent / max(1, result["requests"]) * 1e6
-                        )
                     if table:
                         # wrk stops with up to one request per connection in flight: stored,
                         # never counted as answered. Every 200 it counted must be a row.
@@ -314,9 +267,6 @@ def main() -> None:
                 finally:
                     process.terminate()
                     process.wait(timeout=30)
-                    if writer is not None:
-                        writer[0].terminate()
-                        writer[0].wait(timeout=30)
                     if label == "receiver_commit_delay":
                         set_commit_delay(server, 0, 5)
         finally:
@@ -329,14 +279,11 @@ def main() -> None:
             client.srem("rq:queues", f"rq:queue:{queue}", f"rq:queue:{queue}-naive")
             client.close()
 
-    def ratio(label: str, baseline: str | None = None) -> float | None:
-        baseline = baseline or ("noop_gthread" if "gthread" in label else "noop")
-        if label not in results or baseline not in results:
+    def ratio(label: str) -> float | None:
+        if label not in results or "noop" not in results:
             return None
-        return round(
-            float(results[label]["requests_per_second"]) / results[baseline]["requests_per_second"],
-            3,
-        )
+        rate = float(results[label]["requests_per_second"])
+        return round(rate / results["noop"]["requests_per_second"], 3)
 
     report = {
         "benchmark": "intake",
@@ -349,13 +296,8 @@ def main() -> None:
         "body_bytes": len(body),
         "commit_rate_one_connection": commit_rate,
         **results,
-        # Each against the no-op app of its own worker model.
         "ratio_to_noop": {label: ratio(label) for label in results},
         "intake_ratio": ratio("receiver"),
-        "intake_ratio_group_commit": ratio("receiver_gthread"),
-        "intake_ratio_group_commit_vs_sync_noop": ratio("receiver_gthread", "noop"),
-        "intake_ratio_writer_process": ratio("receiver_writer_gthread"),
-        "intake_ratio_writer_process_sync": ratio("receiver_writer"),
         "intake_ratio_postgresql_commit_delay": ratio("receiver_commit_delay"),
         "commit_delay": {"commit_delay_us": COMMIT_DELAY_US, "commit_siblings": COMMIT_SIBLINGS},
         "target_intake_ratio": 0.75,
