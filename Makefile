@@ -55,7 +55,7 @@ test-fast: $(TEST_STAMP)
 
 ## docs: build the documentation site into site/ (broken links fail the build)
 docs: $(TEST_STAMP)
-	$(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 test-setup: $(TEST_STAMP)
 

@@ -18,6 +18,7 @@ from processors.pipeline.drain import drain
 from receiver.db import Database
 from tests.integration.processing_helpers import status_body, store
 from tests.support.browser import render
+from tests.support.docs import sql_statements
 
 TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 D1 = TODAY - timedelta(days=2)
@@ -147,14 +148,8 @@ def test_every_analytics_view_says_what_a_row_is(analytics_db: str) -> None:
     assert all(r["comment"] for r in comments), [r["relname"] for r in comments if not r["comment"]]
 
 
-README_QUERY = re.compile(r"```sql\n(.*?)```", re.DOTALL)
-
-
-def test_the_readme_queries_run(analytics_db: str) -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    queries = [
-        q.strip() for block in README_QUERY.findall(readme) for q in block.split(";") if q.strip()
-    ]
+def test_the_documented_queries_run(analytics_db: str) -> None:
+    queries = sql_statements()
     assert len(queries) >= 7
     with psycopg.connect(analytics_db) as conn:
         for statement in queries:

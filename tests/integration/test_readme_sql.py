@@ -1,13 +1,12 @@
-"""The README's SQL examples give the numbers `wabahook stats` gives, on data where a
-naive query would not: messages that failed without ever being sent, and older ones."""
+"""The SQL examples of the README and the docs give the numbers `wabahook stats` gives,
+on data where a naive query would not: messages that failed without ever being sent,
+and older ones."""
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -18,27 +17,17 @@ from psycopg.rows import dict_row
 from processors.pipeline.drain import drain
 from receiver.db import Database
 from tests.integration.processing_helpers import status_body, store
+from tests.support.docs import sql_statements
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-SQL_BLOCK = re.compile(r"```sql\n(.*?)```", re.DOTALL)
 FAILED = '"errors":[{"code":131047,"title":"Re-engagement message"}]'
 UNDELIVERABLE = '"errors":[{"code":131026,"title":"Message undeliverable"}]'
 # Sessions in other time zones: a query that means the UTC day must not depend on them.
 TIME_ZONES = ("UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago")
 
 
-def readme_statements() -> list[str]:
-    """Every statement of every ```sql block of the README, in order."""
-    text = README.read_text(encoding="utf-8")
-    return [
-        part.strip() for block in SQL_BLOCK.findall(text) for part in block.split(";")
-        if part.strip()
-    ]  # fmt: skip
-
-
 def statement_about(words: str) -> str:
-    """The README statement whose leading comment holds `words`."""
-    (found,) = [s for s in readme_statements() if words.lower() in s.split("\n")[0].lower()]
+    """The statement whose leading comment holds `words` (the first, where pages repeat it)."""
+    found, *_ = [s for s in sql_statements() if words.lower() in s.split("\n")[0].lower()]
     return found
 
 
@@ -71,7 +60,7 @@ def run(url: str, statement: str, time_zone: str = "UTC") -> list[dict[str, Any]
 
 
 def test_the_readme_has_the_examples_this_file_checks() -> None:
-    assert len(readme_statements()) >= 7
+    assert len(sql_statements()) >= 7
     assert statement_about("Failures by error code")
 
 
@@ -80,7 +69,7 @@ def test_what_happened_today_counts_as_stats_does(
     demo_db: str, cli: Callable[..., Result], time_zone: str
 ) -> None:
     """The README's first example: today's messages by current status."""
-    first = readme_statements()[0]
+    first = sql_statements()[0]
     by_status = {row["status"]: row["count"] for row in run(demo_db, first, time_zone)}
     totals = json.loads(cli("stats", "--days", "1", "--json").stdout)["totals"]
     assert (totals["sent"], totals["failed"]) == (6, 4)  # the data is what it should be
