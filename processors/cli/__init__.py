@@ -6,6 +6,7 @@ from __future__ import annotations
 from processors.cli import (
     analytics,
     channels_cmd,
+    connect_cmd,
     failed,
     lookup_cmd,
     processing,
@@ -18,6 +19,7 @@ from processors.cli.common import main
 __all__ = [
     "analytics",
     "channels_cmd",
+    "connect_cmd",
     "failed",
     "lookup_cmd",
     "main",

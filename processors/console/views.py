@@ -11,8 +11,8 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from redis.exceptions import RedisError
 from werkzeug.wrappers import Response
 
+import processors.console.search as search
 from processors import analytics, jobs, lookup
-from processors.console import search
 from processors.stored import replay as replay_module
 from processors.stored.selection import MAX_ID, Key, Selection
 from receiver.config import Settings
