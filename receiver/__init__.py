@@ -12,12 +12,10 @@ from receiver import health, intake, logs
 from receiver.auth import Authenticator
 from receiver.config import Settings
 from receiver.db import Database
-from receiver.group_commit import GroupWriter
 from receiver.metrics import Metrics
 from receiver.nudge import Nudger
 from receiver.sealing import Sealer
 from receiver.state import ReceiverState
-from receiver.writer import WriterClient
 
 __all__ = ["create_app"]
 
@@ -50,19 +48,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         ),
         nudger=Nudger(settings.redis_url, settings.queue, settings.redis_timeout, metrics),
         metrics=metrics,
-        writer=_writer(settings, db),
     )
     app.register_blueprint(intake.blueprint)
     app.register_blueprint(health.blueprint)
     intake.register_hooks(app)
     return app
-
-
-def _writer(settings: Settings, db: Database) -> WriterClient | GroupWriter | None:
-    """Who commits a request's row: the host's writer process (named by gunicorn's master),
-    this process's writer thread (request threads), or the request itself (None)."""
-    if settings.intake_writer and settings.writer_socket:
-        return WriterClient(settings.writer_socket, db)
-    if settings.threads > 1:
-        return GroupWriter(db)
-    return None

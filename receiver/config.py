@@ -65,14 +65,6 @@ class Settings:
     # Budget for one intake transaction (pool wait + statement); 360dialog gives up after 5 s.
     db_timeout: float = 1.5
     db_pool_size: int = 4
-    # Request threads per gunicorn worker; above 1 the workers are gthread ones and
-    # intake commits in groups (receiver.group_commit).
-    threads: int = 1
-    # WABAHOOK_INTAKE_WRITER=process: gunicorn's master runs one writer process that
-    # commits every worker's rows in groups (receiver.writer); it names its socket to
-    # the workers in WABAHOOK_WRITER_SOCKET.
-    intake_writer: bool = False
-    writer_socket: str | None = None
     redis_timeout: float = 0.25
     credential_ttl: float = 5.0
     # The batch deadline: the longest one event of a drain's batch may take to parse before
@@ -111,11 +103,6 @@ class Settings:
         if log_format not in ("json", "text"):
             raise ConfigError(f"WABAHOOK_LOG_FORMAT must be json or text, not {log_format!r}")
         behind_proxy = behind_proxy_from_env(env)
-        intake_writer = env.get("WABAHOOK_INTAKE_WRITER", "").strip().lower()
-        if intake_writer not in ("", "process", "worker"):
-            raise ConfigError(
-                f"WABAHOOK_INTAKE_WRITER must be process or worker, not {intake_writer!r}"
-            )
         queue = env.get("WABAHOOK_QUEUE", "wabahook").strip()
         if not queue or not queue.replace("-", "").replace("_", "").replace(".", "").isalnum():
             raise ConfigError(f"WABAHOOK_QUEUE must be a simple name, not {queue!r}")
@@ -131,9 +118,6 @@ class Settings:
             log_format="json" if log_format == "json" else "text",
             db_timeout=_number(env, "WABAHOOK_DB_TIMEOUT", float, 1.5, minimum=0.1),
             db_pool_size=_number(env, "WABAHOOK_DB_POOL_SIZE", int, 4, minimum=1),
-            threads=_number(env, "WABAHOOK_THREADS", int, 1, minimum=1),
-            intake_writer=intake_writer == "process",
-            writer_socket=env.get("WABAHOOK_WRITER_SOCKET") or None,
             redis_timeout=_number(env, "WABAHOOK_REDIS_TIMEOUT", float, 0.25, minimum=0.01),
             credential_ttl=_number(env, "WABAHOOK_CREDENTIAL_TTL", float, 5.0, minimum=0.0),
             batch_deadline=_number(env, "WABAHOOK_BATCH_DEADLINE", float, 10.0, minimum=0.1),

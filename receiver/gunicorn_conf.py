@@ -10,20 +10,19 @@ from receiver.exposure import DEFAULT_BIND
 
 bind = os.environ.get("WABAHOOK_BIND", DEFAULT_BIND)
 # Sync workers: one short request at a time each, the load balancer buffers slow
-# clients. Each worker opens its own PostgreSQL pool after the fork.
-# WABAHOOK_THREADS above 1: gthread workers, whose request threads hand their rows to
-# one writer per process that commits them in groups (receiver.group_commit).
-threads = max(1, int(os.environ.get("WABAHOOK_THREADS", "1")))
-worker_class = "gthread" if threads > 1 else "sync"
+# clients. Each worker opens its own PostgreSQL pool after the fork, and each request
+# commits its own row: PostgreSQL groups concurrent commits itself, and the in-app
+# alternatives measured no better (docs/design/intake-commit.md).
+worker_class = "sync"
 workers = int(os.environ.get("WABAHOOK_WORKERS", multiprocessing.cpu_count() * 2 + 1))
 # A worker silent this long is replaced: 360dialog gives up after 5 s anyway, and the
 # intake's own deadline (WABAHOOK_DB_TIMEOUT) answers 503 well before.
 timeout = 5
 # A request's body must have arrived this long after the app is handed the request, or
 # it is answered 408 (pre_request below). Without a bound a stalled body meets the
-# `timeout` above: a sync worker is aborted mid-read (a 500, a new worker), a gthread
-# request thread waits for good. 3 s, counting the credential lookup before the read,
-# leaves the store's database deadline (WABAHOOK_DB_TIMEOUT, 1.5 s) room inside the 5 s.
+# `timeout` above: the worker is aborted mid-read (a 500, a new worker). 3 s, counting
+# the credential lookup before the read, leaves the store's database deadline
+# (WABAHOOK_DB_TIMEOUT, 1.5 s) room inside the 5 s.
 BODY_DEADLINE_SECONDS = 3.0
 # SIGTERM: stop accepting, finish in-flight requests for up to this long.
 graceful_timeout = 10
@@ -43,29 +42,6 @@ errorlog = "-"
 # gunicorn >= 27 opens a control socket in $HOME by default; several receivers on
 # one host (or a read-only home) would trip over it, and nothing here uses it.
 control_socket_disable = True
-
-
-def when_ready(server: object) -> None:
-    """With WABAHOOK_INTAKE_WRITER=process: start the host's writer before the workers."""
-    from receiver.config import Settings
-    from receiver.writer import Supervisor
-
-    if Settings.from_env().intake_writer:
-        try:
-            supervisor = Supervisor(server.log.error)  # type: ignore[attr-defined]
-            supervisor.start()
-        except OSError as exc:  # no folder for its socket (a read-only /tmp...)
-            # Intake goes on without it: each worker commits its own deliveries.
-            server.log.error("intake writer not started (%s): workers commit themselves", exc)  # type: ignore[attr-defined]
-            return
-        server.wabahook_writer = supervisor  # type: ignore[attr-defined]
-
-
-def on_exit(server: object) -> None:
-    """Stop the writer once the workers are gone."""
-    supervisor = getattr(server, "wabahook_writer", None)
-    if supervisor is not None:
-        supervisor.stop()
 
 
 def child_exit(server: object, worker: object) -> None:
@@ -127,10 +103,9 @@ class _DeadlineSocket:
     A fixed timeout per recv() would not bound the body: gunicorn's readers loop over
     recv() until they hold what was asked for, so a sender trickling a byte a second
     would hold the worker for as long as it likes. A timeout recomputed before each
-    recv() bounds the whole read, in whichever thread does it: a sync worker's main thread
-    (where a SIGALRM would also do) as well as a gthread request thread (which no signal
-    reaches). A watchdog shutting the socket down at the deadline would need a thread and
-    race the answer; here nothing happens unless the app waits for bytes still to come.
+    recv() bounds the whole read, with no signal to catch. A watchdog shutting the socket
+    down at the deadline would need a thread and race the answer; here nothing happens
+    unless the app waits for bytes still to come.
     """
 
     __slots__ = ("_deadline", "_prior", "_req", "_sock", "_touched")

@@ -18,11 +18,11 @@ from typing import Any, NoReturn
 
 from flask import Blueprint, Flask, Response, abort, g, jsonify, request
 from psycopg.rows import DictRow
+from psycopg.types.json import Jsonb
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from receiver.auth import ChannelAuth, parse_basic, parse_signature
 from receiver.db import Database, DatabaseError, DatabaseUnavailable
-from receiver.group_commit import store_rows
 from receiver.sealing import Sealer, SealError, SecretsUnavailable
 from receiver.state import state
 
@@ -160,19 +160,21 @@ def receive(channel: str) -> Response:
     facts.authenticated = True
     if not body:
         abort(400, "empty body")
-    row = {
-        "channel": channel,
-        "body": body,
-        "body_sha256": hashlib.sha256(body).digest(),
-        "content_type": environ.get("CONTENT_TYPE") or None,
-        "headers": _kept_headers(environ),
-        "client_addr": _client_address(environ.get("REMOTE_ADDR")),
-        "request_id": facts.request_id,
-    }
-    if app_state.writer is not None:  # request threads: one commit for whatever gathered
-        event_id = app_state.writer.store(row, timeout=app_state.settings.db_timeout)
-    else:
-        event_id = store_rows(app_state.db, [row])[0]
+    # One statement, one durable commit per delivery: concurrent commits of the workers
+    # share WAL flushes in PostgreSQL itself (docs/design/intake-commit.md).
+    stored = app_state.db.fetch_one(
+        "store_event",
+        {
+            "channel": channel,
+            "body": body,
+            "body_sha256": hashlib.sha256(body).digest(),
+            "content_type": environ.get("CONTENT_TYPE") or None,
+            "headers": Jsonb(_kept_headers(environ)),
+            "client_addr": _client_address(environ.get("REMOTE_ADDR")),
+            "request_id": facts.request_id,
+        },
+    )
+    event_id = stored["raw_event_id"] if stored else None
     if event_id is None:
         # Disabled or removed since this process cached its credentials: nothing stored.
         abort(401)

@@ -9,10 +9,8 @@ from flask import current_app
 from receiver.auth import Authenticator
 from receiver.config import Settings
 from receiver.db import Database
-from receiver.group_commit import GroupWriter
 from receiver.metrics import Metrics
 from receiver.nudge import Nudger
-from receiver.writer import WriterClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,8 +22,6 @@ class ReceiverState:
     authenticator: Authenticator
     nudger: Nudger
     metrics: Metrics
-    # Commits in groups: the host's writer process, or this process's writer thread.
-    writer: WriterClient | GroupWriter | None = None
 
 
 def state() -> ReceiverState:

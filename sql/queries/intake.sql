@@ -25,20 +25,6 @@ SELECT (SELECT sealed FROM wabahook.secret_key_check) AS sealed,
 SELECT wabahook.store_event(%(channel)s, %(body)s, %(body_sha256)s, %(content_type)s,
                             %(headers)s, %(client_addr)s, %(request_id)s) AS raw_event_id;
 
--- name: store_events
--- Stores a batch of deliveries in one statement, one commit (receiver.group_commit):
--- each row through store_event, the ids in the order of the arrays (NULL: not stored).
--- The arrays travel in binary (the b placeholders): as text, each body would be
--- hex-escaped by the client and parsed back by the server.
-SELECT wabahook.store_event(t.channel, t.body, t.body_sha256, t.content_type, t.headers,
-                            t.client_addr, t.request_id) AS raw_event_id
-FROM unnest(%(channel)b::text[], %(body)b::bytea[], %(body_sha256)b::bytea[],
-            %(content_type)b::text[], %(headers)b::jsonb[], %(client_addr)b::inet[],
-            %(request_id)b::text[])
-     WITH ORDINALITY AS t(channel, body, body_sha256, content_type, headers, client_addr,
-                          request_id, n)
-ORDER BY t.n;
-
 -- name: ping
 -- Readiness: the database answers.
 SELECT 1 AS ok;

@@ -18,13 +18,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench-durability.json"))
     args = parser.parse_args()
     report: dict[str, object] = {"benchmark": "durability", "seconds_of_load": args.seconds}
-    # Sync workers (a commit per request), gthread workers committing in groups, and
-    # gthread workers through the host's writer process (killed too).
-    for label, threads, writer in (("sync", 1, False), ("group_commit", 8, False),
-                                   ("writer_process", 8, True)):  # fmt: skip
-        report[label] = run(
-            seconds=args.seconds, receiver_threads=threads, intake_writer=writer
-        ).as_json()
+    report["sync"] = run(seconds=args.seconds).as_json()  # sync workers, a commit per request
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 

@@ -1,8 +1,7 @@
 """A body that stalls or trickles, sent straight to gunicorn: 408 before its worker timeout.
 
-gunicorn aborts a sync worker silent for its `timeout` (5 s) with a 500; a gthread
-request thread would wait for the rest of the body forever. Either way a few stalled
-connections would hold or cycle every worker, so the receiver bounds the whole body.
+gunicorn aborts a worker silent for its `timeout` (5 s) with a 500: a few stalled
+connections would cycle every worker, so the receiver bounds the whole body.
 """
 
 from __future__ import annotations
@@ -23,9 +22,8 @@ GUARD = 30.0  # a hang guard, not a speed target
 TRICKLE_PAUSE = 0.5
 
 
-@pytest.fixture(params=["sync", "gthread"])
+@pytest.fixture
 def receiver(
-    request: pytest.FixtureRequest,
     start_gunicorn: Callable[..., str],
     app_env: dict[str, str],
     channel: channels.IssuedCredential,
@@ -34,8 +32,6 @@ def receiver(
     """One worker, so the request after a stalled one is answered by the same process."""
     log = tmp_path / "gunicorn.log"
     env = {**app_env, "WABAHOOK_MAX_BODY_BYTES": str(2 * MIB), "WABAHOOK_LOG_FORMAT": "text"}
-    if request.param == "gthread":
-        env["WABAHOOK_THREADS"] = "4"
     url = start_gunicorn(env, workers=1, stderr=log)
     return Receiver(url, log, basic(channel.username, channel.password))
 

@@ -31,7 +31,6 @@ from processors.migrate import migrate
 from processors.serving import gunicorn_command
 from receiver.config import Secret
 from receiver.db import Database
-from receiver.writer import ENTRY
 from tests.support.servers import reachable_folder, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,14 +89,8 @@ def body(seq: int) -> bytes:
     ).encode()
 
 
-def run(
-    seconds: float = 16.0, threads: int = 6, receiver_threads: int = 1, intake_writer: bool = False
-) -> Account:
-    """Drive load for `seconds` while killing and restoring every part; return the account.
-
-    `receiver_threads` above 1: gthread receivers that commit in groups. `intake_writer`:
-    the host's writer process commits for every worker, and is SIGKILLed too.
-    """
+def run(seconds: float = 16.0, threads: int = 6) -> Account:
+    """Drive load for `seconds` while killing and restoring every part; return the account."""
     account = Account()
     folder = reachable_folder("wabahook-durability-")
     pg_port = free_port()
@@ -115,8 +108,7 @@ def run(
         port = free_port()
         env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "WABAHOOK_QUEUE": "load",
                "WABAHOOK_BIND": f"127.0.0.1:{port}", "WABAHOOK_WORKERS": "3",
-               "WABAHOOK_LOG_FORMAT": "json", "WABAHOOK_THREADS": str(receiver_threads),
-               "WABAHOOK_INTAKE_WRITER": "process" if intake_writer else "worker",
+               "WABAHOOK_LOG_FORMAT": "json",
                "GUNICORN_CMD_ARGS": "--log-level warning"}  # fmt: skip
 
         def spawn(argv: list[str]) -> subprocess.Popen[bytes]:
@@ -157,9 +149,7 @@ def run(
             action()
             account.faults.append(name)
 
-        fault("SIGKILL a gunicorn worker", lambda: _kill_child(receiver.pid, writer=False))
-        if intake_writer:
-            fault("SIGKILL the intake writer", lambda: _kill_child(receiver.pid, writer=True))
+        fault("SIGKILL a gunicorn worker", lambda: _kill_worker(receiver.pid))
         fault(
             "SIGKILL an RQ worker (and start another)",
             lambda: (
@@ -252,20 +242,12 @@ def _post(port: int, auth: str, payload: bytes) -> int:
         conn.close()
 
 
-def _kill_child(master: int, *, writer: bool) -> None:
-    """SIGKILL one of the gunicorn master's workers, or its intake writer."""
+def _kill_worker(master: int) -> None:
+    """SIGKILL one of the gunicorn master's workers."""
     children = subprocess.run(
         ["pgrep", "-P", str(master)], capture_output=True, text=True
     ).stdout.split()
-    for child in children:
-        try:
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if (ENTRY.encode() in cmdline) == writer:
-            os.kill(int(child), signal.SIGKILL)
-            return
-    raise AssertionError(f"no {'writer' if writer else 'worker'} among {children}")
+    os.kill(int(children[0]), signal.SIGKILL)
 
 
 def _postmaster_pid(folder: Path) -> int:

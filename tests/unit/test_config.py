@@ -69,9 +69,6 @@ def test_every_variable_is_read() -> None:
         ({"DATABASE_URL": URL, "WABAHOOK_TRUSTED_PROXY_HOPS": "-1"}, "at least 0"),
         ({"DATABASE_URL": URL, "WABAHOOK_LOG_FORMAT": "xml"}, "json or text"),
         ({"DATABASE_URL": URL, "WABAHOOK_QUEUE": "a queue!"}, "simple name"),
-        ({"DATABASE_URL": URL, "WABAHOOK_THREADS": "0"}, "WABAHOOK_THREADS must be at least 1"),
-        ({"DATABASE_URL": URL, "WABAHOOK_THREADS": "many"}, "WABAHOOK_THREADS must be a int"),
-        ({"DATABASE_URL": URL, "WABAHOOK_INTAKE_WRITER": "thread"}, "process or worker, not"),
         ({"DATABASE_URL": URL, "WABAHOOK_BATCH_DEADLINE": "0"}, "at least 0.1"),
         ({"DATABASE_URL": URL, "WABAHOOK_BATCH_DEADLINE": "nan"}, "must be a finite number"),
         ({"DATABASE_URL": URL, "WABAHOOK_DB_TIMEOUT": "inf"}, "must be a finite number"),
@@ -80,17 +77,6 @@ def test_every_variable_is_read() -> None:
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(env)
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"), [("", False), ("worker", False), ("process", True), (" Process ", True)]
-)
-def test_the_intake_writer_is_the_workers_unless_asked_for_a_process(
-    value: str, expected: bool
-) -> None:
-    settings = Settings.from_env({"DATABASE_URL": URL, "WABAHOOK_INTAKE_WRITER": value})
-    assert settings.intake_writer is expected
-    assert settings.writer_socket is None  # named by gunicorn's master, never by default
 
 
 def test_secrets_never_show_in_repr_or_str() -> None:
