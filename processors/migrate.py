@@ -1,4 +1,8 @@
-"""Forward-only migrations from `sql/migrations/`, then views from `sql/views/`."""
+"""Forward-only migrations from `sql/migrations/`, then functions and views re-created.
+
+The files of `sql/functions/` and `sql/views/` hold the current definitions; every
+migrate runs them again after the pending migrations (docs/design/sql-layout.md).
+"""
 
 from __future__ import annotations
 
@@ -65,22 +69,27 @@ def migrate(
     on_apply: Callable[[Migration], None] | None = None,
     roles: bool = False,
     logins: Sequence[tuple[str, Secret]] = (),
+    functions_folder: Path | None = None,
 ) -> list[Migration]:
-    """Apply pending migrations (each in its own transaction), then re-create the views.
+    """Apply pending migrations (each in its own transaction), then re-create functions and views.
 
     Runs under an advisory lock so concurrent calls queue up instead of racing.
     With `roles`, creates the roles of sql/roles.sql; their grants are re-applied on
     every run once they exist. `logins` ((role, password) pairs) creates the roles too
-    and lets each log in with its password. Returns the migrations applied by this call.
+    and lets each log in with its password. `functions_folder` defaults to the `functions`
+    folder beside the migrations' one. Returns the migrations applied by this call.
     """
     migrations = discover(folder)
     views_folder = views_folder or sql_dir() / "views"
+    # The function files define the functions as the migrations beside them leave them: a
+    # folder of other migrations (an older release's, in the upgrade tests) goes without.
+    functions_folder = functions_folder or (folder or sql_dir() / "migrations").parent / "functions"
     try:
         with _connect(conninfo) as conn:
             conn.execute(query("lock_migrations"), {"key": LOCK_KEY})
             try:
                 applied = _apply(conn, migrations, on_apply)
-                recreate_views(conn, views_folder)
+                recreate_functions_and_views(conn, functions_folder, views_folder)
                 apply_roles(conn, create=roles or bool(logins))
                 set_login_passwords(conn, logins)
                 conn.execute(query("ensure_partitions"), {"months_ahead": PARTITION_MONTHS_AHEAD})
@@ -212,11 +221,113 @@ def set_login_passwords(
 
 def recreate_views(conn: psycopg.Connection[Any], folder: Path | None = None) -> None:
     """Drop every view of the schema and create them again from `folder`, atomically."""
-    folder = folder or sql_dir() / "views"
-    files = sorted(folder.glob("*.sql")) if folder.is_dir() else []
     with conn.transaction():
-        views = conn.cursor(row_factory=tuple_row).execute(query("schema_views")).fetchall()
-        for (view,) in views:
-            conn.execute(query("drop_view").format(view=sql.Identifier("wabahook", str(view))))
-        for path in files:
-            conn.execute(path.read_bytes())
+        _drop_views(conn)
+        _create_views(conn, folder or sql_dir() / "views")
+
+
+def recreate_functions_and_views(
+    conn: psycopg.Connection[Any], functions_folder: Path, views_folder: Path
+) -> None:
+    """Drop the views, run the function files, then create the views, atomically.
+
+    The views go first: one may use a function whose result type or arguments change.
+    Functions come before the views that call them, and after the migrations that made
+    the tables they read.
+    """
+    with conn.transaction():
+        _drop_views(conn)
+        recreate_functions(conn, functions_folder)
+        _create_views(conn, views_folder)
+
+
+def recreate_functions(conn: psycopg.Connection[Any], folder: Path) -> None:
+    """Run every file of `folder` in name order; drop the overloads they define no more.
+
+    Each file holds CREATE OR REPLACE statements, which keep a function's owner and
+    grants. Call it inside a transaction, with the views dropped.
+    """
+    files = sorted(folder.glob("*.sql")) if folder.is_dir() else []
+    before = _function_versions(conn)
+    for path in files:
+        _run_function_file(conn, path)
+    _drop_replaced_overloads(conn, before)
+
+
+# Every function of the schema: its oid, name and the xmin of its pg_proc row. CREATE OR
+# REPLACE writes a new row version even for an unchanged definition, so against a
+# snapshot taken before the transaction wrote any, a changed xmin (or a new oid) says the
+# function was defined again.
+_FUNCTION_VERSIONS = sql.SQL(
+    "SELECT p.oid::bigint, p.proname::text, p.xmin::text FROM pg_catalog.pg_proc p"
+    " WHERE p.pronamespace = 'wabahook'::pg_catalog.regnamespace"
+)
+# The schema's functions among `oids` as PostgreSQL spells their signatures, aggregates
+# first: an aggregate depends on its state function.
+_SIGNATURES = sql.SQL(
+    "SELECT p.oid::pg_catalog.regprocedure::text FROM pg_catalog.pg_proc p"
+    " WHERE p.oid = ANY(%(oids)s::pg_catalog.oid[]) ORDER BY p.prokind <> 'a', p.oid"
+)
+_DROP_ROUTINE = sql.SQL("DROP ROUTINE {signature} RESTRICT")
+_CREATED_NAMES = re.compile(
+    rb"\bCREATE\s+OR\s+REPLACE\s+(?:FUNCTION|AGGREGATE|PROCEDURE)\s+wabahook\.(\w+)",
+    re.IGNORECASE,
+)
+
+
+def _function_versions(conn: psycopg.Connection[Any]) -> dict[int, tuple[str, str]]:
+    """{oid: (name, row version)} of every function of the schema."""
+    rows = conn.cursor(row_factory=tuple_row).execute(_FUNCTION_VERSIONS).fetchall()
+    return {int(oid): (str(name), str(xmin)) for oid, name, xmin in rows}
+
+
+def _run_function_file(conn: psycopg.Connection[Any], path: Path) -> None:
+    """Run one function file; where CREATE OR REPLACE may not, drop its functions first."""
+    text = path.read_bytes()
+    try:
+        with conn.transaction():
+            conn.execute(text)
+    except psycopg.errors.InvalidFunctionDefinition:
+        # A changed result type, a renamed argument or a removed default: PostgreSQL
+        # replaces none of these. Drop the file's functions (RESTRICT: nothing may use
+        # them but the views, dropped already) and create them anew; the file's REVOKEs
+        # and sql/roles.sql give the new ones their rights.
+        names = sorted({m.decode() for m in _CREATED_NAMES.findall(text)})
+        versions = _function_versions(conn)
+        _drop_functions(conn, [oid for oid, (name, _) in versions.items() if name in names])
+        conn.execute(text)
+
+
+def _drop_replaced_overloads(
+    conn: psycopg.Connection[Any], before: dict[int, tuple[str, str]]
+) -> None:
+    """Drop the functions that share a name with one defined since `before` but were not."""
+    after = _function_versions(conn)
+    defined = {oid for oid, version in after.items() if before.get(oid) != version}
+    names = {after[oid][0] for oid in defined}
+    _drop_functions(
+        conn, [oid for oid, (name, _) in after.items() if name in names and oid not in defined]
+    )
+
+
+def _drop_functions(conn: psycopg.Connection[Any], oids: list[int]) -> None:
+    """Drop the functions `oids`; one that something still depends on stops the migrate."""
+    if not oids:
+        return
+    rows = conn.cursor(row_factory=tuple_row).execute(_SIGNATURES, {"oids": oids}).fetchall()
+    for (signature,) in rows:
+        # regprocedure's text is PostgreSQL's own, quoted where it must be.
+        conn.execute(_DROP_ROUTINE.format(signature=sql.SQL(str(signature))))
+
+
+def _drop_views(conn: psycopg.Connection[Any]) -> None:
+    """Drop every view of the schema (and what depends on them)."""
+    views = conn.cursor(row_factory=tuple_row).execute(query("schema_views")).fetchall()
+    for (view,) in views:
+        conn.execute(query("drop_view").format(view=sql.Identifier("wabahook", str(view))))
+
+
+def _create_views(conn: psycopg.Connection[Any], folder: Path) -> None:
+    """Run the files of `folder` in name order."""
+    for path in sorted(folder.glob("*.sql")) if folder.is_dir() else []:
+        conn.execute(path.read_bytes())
