@@ -17,8 +17,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import DictRow
 
-from processors.pipeline.parse import ParsedEvent
-from processors.pipeline.projections import REGISTRY, Projection
+from processors.pipeline.model import ParsedEvent, Projection
+from processors.pipeline.projections import REGISTRY
 from receiver.queries import query
 
 LIVE_SCHEMA = "wabahook"

@@ -1,4 +1,4 @@
-"""Parse both notification formats (On-Premise v1 and Cloud API) into one model.
+"""Parse both notification formats (On-Premise v1 and Cloud API) into processors.pipeline.model.
 
 The parser reads the stored bytes and yields plain facts plus, for each item, its
 JSON path inside the body. PostgreSQL later extracts the item's payload from its
@@ -16,16 +16,14 @@ from __future__ import annotations
 import json
 import re
 from array import array
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import accumulate
-from typing import Any, Literal, NoReturn
+from typing import Any, NoReturn
 
-from processors.pipeline.projections import REGISTRY, Change
+from processors.pipeline.model import Change, ParsedEvent
+from processors.pipeline.projections import REGISTRY
 from processors.pipeline.reading import label_of, shown, time_of
-from processors.pipeline.values import Notes, TimeWindow, json_int
-
-Format = Literal["cloud", "onprem"]
+from processors.pipeline.values import TimeWindow, json_int
 
 # Fields WhatsApp sends that no projection reads: kept in the raw event and counted.
 STORED_ONLY_FIELDS = frozenset({"history", "smb_app_state_sync"})
@@ -49,27 +47,14 @@ class Rejected(Exception):
     """The body can never be projected; the message is the reason shown to operators."""
 
 
-@dataclass(slots=True)
-class ParsedEvent:
-    """Everything one body says, item by item."""
-
-    format: Format
-    items: dict[str, list[Any]] = field(default_factory=dict)  # by projection name
-    notes: Notes = field(default_factory=Notes)
-    window: TimeWindow = field(default_factory=lambda: TimeWindow.for_event(datetime.now(UTC)))
-
-    def of(self, projection: str) -> list[Any]:
-        """The items read for the projection named `projection` (in body order)."""
-        return self.items.get(projection, [])
-
-    def take(self, change: Change) -> None:
-        """Read `change` with every projection of its field; a field none reads is noted."""
-        readers = [p for p in REGISTRY if change.field in p.fields]
-        if not readers:
-            kind = "stored_change" if change.field in STORED_ONLY_FIELDS else "ignored_change"
-            self.notes.add(f"{kind}:{shown(change.field)}")
-        for projection in readers:
-            self.items.setdefault(projection.name, []).extend(projection.read(self, change))
+def _take(event: ParsedEvent, change: Change) -> None:
+    """Read `change` into `event` with each projection of its field; a field none reads is noted."""
+    readers = [p for p in REGISTRY if change.field in p.fields]
+    if not readers:
+        kind = "stored_change" if change.field in STORED_ONLY_FIELDS else "ignored_change"
+        event.notes.add(f"{kind}:{shown(change.field)}")
+    for projection in readers:
+        event.items.setdefault(projection.name, []).extend(projection.read(event, change))
 
 
 def parse(body: bytes, received_at: datetime | None = None) -> ParsedEvent:
@@ -85,7 +70,7 @@ def parse(body: bytes, received_at: datetime | None = None) -> ParsedEvent:
         k in document for k in ("contacts", "messages", "statuses", "errors")
     ):
         event = ParsedEvent("onprem", window=window)
-        event.take(Change("messages", document, (), 0, None, None, None))
+        _take(event, Change("messages", document, (), 0, None, None, None))
         return event
     raise Rejected("unknown shape: neither a Cloud API nor an On-Premise notification")
 
@@ -160,7 +145,8 @@ def _parse_cloud(document: dict[str, Any], window: TimeWindow) -> ParsedEvent:
                 continue
             value = change["value"]
             metadata = value.get("metadata")
-            event.take(
+            _take(
+                event,
                 Change(
                     field=shown(change.get("field")),
                     value=value,
@@ -169,7 +155,7 @@ def _parse_cloud(document: dict[str, Any], window: TimeWindow) -> ParsedEvent:
                     waba_id=waba_id,
                     entry_time=entry_time,
                     phone_number_id=label_of(event, metadata, "phone_number_id"),
-                )
+                ),
             )
             position += 1
     return event
@@ -193,4 +179,4 @@ def _has_unstorable_text(value: Any) -> bool:
     return False
 
 
-__all__ = ["ParsedEvent", "Rejected", "parse"]
+__all__ = ["Rejected", "parse"]

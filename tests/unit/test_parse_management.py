@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from processors.pipeline.parse import ParsedEvent, Rejected, parse
+from processors.pipeline.model import ParsedEvent
+from processors.pipeline.parse import Rejected, parse
 from processors.pipeline.projections.accounts import ACCOUNT_FIELDS, AccountEvent
 from processors.pipeline.projections.phone_numbers import PhoneNumberEvent
 from processors.pipeline.projections.templates import KINDS, TemplateEvent

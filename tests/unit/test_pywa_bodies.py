@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from processors.pipeline.parse import ParsedEvent, parse
+from processors.pipeline.model import ParsedEvent
+from processors.pipeline.parse import parse
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "pywa"
 

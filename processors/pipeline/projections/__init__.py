@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from processors.pipeline.projections.base import Change, Projection
+from processors.pipeline.model import Projection
 
 
 def _discovered() -> tuple[Projection, ...]:
@@ -44,4 +44,4 @@ def read_fields() -> frozenset[str]:
     return frozenset(field for projection in REGISTRY for field in projection.fields)
 
 
-__all__ = ["REGISTRY", "Change", "Projection", "projection_tables", "read_fields"]
+__all__ = ["REGISTRY", "projection_tables", "read_fields"]

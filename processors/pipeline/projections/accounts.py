@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from processors.pipeline.projections.base import Change, Projection, comma_path
+from processors.pipeline.model import Change, Projection, comma_path
 from processors.pipeline.reading import Reading, object_of, text_of
 
 ACCOUNT_FIELDS = frozenset(

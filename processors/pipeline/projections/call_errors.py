@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from processors.pipeline.projections.base import Change, Projection, comma_path
+from processors.pipeline.model import Change, Projection, comma_path
 from processors.pipeline.reading import Path, Reading, code_of, indexed
 from processors.pipeline.values import string
 

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from processors.pipeline.projections.base import Change, Projection, comma_path
+from processors.pipeline.model import Change, ParsedEvent, Projection, comma_path
 from processors.pipeline.reading import Path, Reading, code_of, indexed
-
-if TYPE_CHECKING:
-    from processors.pipeline.parse import ParsedEvent
 from processors.pipeline.values import string
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from processors.pipeline.projections.base import Change, Projection, comma_path
+from processors.pipeline.model import Change, Projection, comma_path
 from processors.pipeline.reading import (
     Path,
     Reading,

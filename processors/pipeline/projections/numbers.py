@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from processors.pipeline.projections.base import Change, Projection
+from processors.pipeline.model import Change, Projection
 from processors.pipeline.reading import Reading, label_of
 from processors.pipeline.values import integer
 

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from processors.pipeline.model import Change, Projection
 from processors.pipeline.projections.accounts import ORIGIN_COLUMNS, Origin
-from processors.pipeline.projections.base import Change, Projection
 from processors.pipeline.reading import Reading, free_text_of, text_of
 
 PHONE_NUMBER_FIELDS = frozenset({"phone_number_quality_update", "phone_number_name_update"})

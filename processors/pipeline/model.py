@@ -1,15 +1,23 @@
-"""What a projection is: the changes it reads, how its items are staged, the tables it writes."""
+"""What the parser and the projections pass each other: changes, parsed events, projections.
+
+The parser (processors.pipeline.parse) makes Changes and ParsedEvents and hands each
+change to the projections of processors.pipeline.projections; a projection reads a
+change's items into the ParsedEvent and stages them. Both sides import this module,
+and it imports neither of them: the types they share live here, so no import of the
+one needs the other.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from processors.pipeline.reading import Path
+from processors.pipeline.values import Notes, TimeWindow
 
-if TYPE_CHECKING:
-    from processors.pipeline.parse import ParsedEvent
+Format = Literal["cloud", "onprem"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +35,20 @@ class Change:
     waba_id: str | None  # `entry.id` (None for On-Premise)
     entry_time: int | None  # `entry.time`, unix seconds, when given and plausible
     phone_number_id: str | None  # `value.metadata.phone_number_id`, when given
+
+
+@dataclass(slots=True)
+class ParsedEvent:
+    """Everything one body says, item by item."""
+
+    format: Format
+    items: dict[str, list[Any]] = field(default_factory=dict)  # by projection name
+    notes: Notes = field(default_factory=Notes)
+    window: TimeWindow = field(default_factory=lambda: TimeWindow.for_event(datetime.now(UTC)))
+
+    def of(self, projection: str) -> list[Any]:
+        """The items read for the projection named `projection` (in body order)."""
+        return self.items.get(projection, [])
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # one of each: compared (and cached) by identity
@@ -55,3 +77,6 @@ def comma_path(path: Sequence[str]) -> str:
     """An item's path in its document, as the projection queries split it (on commas)."""
     # Path steps are our own keys and array indices: never a comma among them.
     return ",".join(path)
+
+
+__all__ = ["Change", "Format", "ParsedEvent", "Projection", "comma_path"]
