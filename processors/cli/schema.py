@@ -28,8 +28,9 @@ def migrate_command(roles: bool, as_json: bool) -> None:
     """Create or update the database schema (safe to run at every release).
 
     Applies the pending files of sql/migrations in order, each in its own
-    transaction, under an advisory lock; re-creates the views; prepares the
-    raw-event partitions of the coming months.
+    transaction, under an advisory lock; re-creates the functions and views
+    (sql/functions, sql/views); prepares the raw-event partitions of the
+    coming months.
 
     With WABAHOOK_RECEIVER_DB_PASSWORD, WABAHOOK_PROCESSOR_DB_PASSWORD or
     WABAHOOK_ANALYST_DB_PASSWORD set, it also creates the roles and makes
