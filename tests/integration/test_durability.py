@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support.durability import run
+
+pytestmark = pytest.mark.slow  # gunicorn, workers and servers killed under load
 
 
 def test_every_acknowledged_delivery_is_stored_once_and_processed() -> None:

@@ -17,6 +17,8 @@ from processors import channels
 from tests.integration.helpers import basic, count, stored_events
 from tests.support.rawhttp import Receiver
 
+pytestmark = pytest.mark.slow  # gunicorn reading stalled bodies
+
 MIB = 1024 * 1024
 GUARD = 30.0  # a hang guard, not a speed target
 TRICKLE_PAUSE = 0.5
