@@ -20,6 +20,7 @@ from psycopg.rows import tuple_row
 from processors.pipeline.projections import projection_tables
 from receiver.config import ROLE_COMPONENTS, Secret
 from receiver.db import connect, first_line
+from receiver.errors import WabahookError
 from receiver.queries import query, sql_dir
 
 MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -28,7 +29,7 @@ LOCK_KEY = int.from_bytes(b"wabahook", "big") & 0x7FFF_FFFF_FFFF_FFFF
 PARTITION_MONTHS_AHEAD = 3
 
 
-class MigrationError(Exception):
+class MigrationError(WabahookError):
     """The migrations on disk and those applied to the database disagree."""
 
 

@@ -29,6 +29,7 @@ from rq.exceptions import DeserializationError, NoSuchJobError
 from rq.job import Job
 from rq.utils import now
 
+from receiver.errors import WabahookError
 from receiver.logs import escape_controls
 from receiver.nudge import DRAIN_JOB, DRAIN_SLOTS, JOB_SERIALIZER, job_queue
 
@@ -68,7 +69,7 @@ MAX_SHOWN_CHARS = 200
 PUBSUB_POLL_SECONDS = 1.0
 
 
-class RefusedJob(Exception):
+class RefusedJob(WabahookError):
     """A job that is not one of wabahook's own, with the arguments it takes."""
 
     def __init__(self, message: str, reason: str) -> None:

@@ -14,6 +14,8 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from redis.connection import parse_url as parse_redis_url
 
+from receiver.errors import WabahookError
+
 MIB = 1024 * 1024
 
 # Time limits (seconds) of each kind of database work, in one place. The intake's own
@@ -26,7 +28,7 @@ MAX_SECRET_FILE_BYTES = 64 * 1024
 Number = TypeVar("Number", int, float)
 
 
-class ConfigError(ValueError):
+class ConfigError(WabahookError, ValueError):
     """A configuration value is missing or malformed."""
 
 

@@ -17,10 +17,11 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from receiver.config import Secret
+from receiver.errors import WabahookError
 from receiver.queries import query
 
 
-class DatabaseError(Exception):
+class DatabaseError(WabahookError):
     """A database operation failed; the message is safe to show to an operator."""
 
 

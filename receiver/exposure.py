@@ -12,12 +12,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
+from receiver.errors import WabahookError
+
 BEHIND_PROXY_FLAG = "--behind-proxy"
 # Where `wabahook serve` and receiver.gunicorn_conf listen unless told otherwise.
 DEFAULT_BIND = "127.0.0.1:8080"
 
 
-class ExposureError(ValueError):
+class ExposureError(WabahookError, ValueError):
     """A bind address other machines can reach, without a proxy in front."""
 
 

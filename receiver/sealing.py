@@ -6,13 +6,14 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from receiver.config import SECRET_KEY_VARIABLE, Secret, Settings, check_secret_key
 from receiver.db import Database, DatabaseError
+from receiver.errors import WabahookError
 
 # Sealed once with the key in use and kept in the database: a different key cannot open
 # it, so a wrong key is told at start instead of as a 401 to every signed delivery.
 CHECK_VALUE = b"wabahook secret key check v1"
 
 
-class SealError(Exception):
+class SealError(WabahookError):
     """A sealed value could not be opened: another key sealed it, or it was altered."""
 
 
@@ -55,7 +56,7 @@ class Sealer:
         return "Sealer(<key hidden>)"
 
 
-class SecretsUnavailable(Exception):
+class SecretsUnavailable(WabahookError):
     """A meta channel's secrets cannot be opened here: no key, or not the key that sealed them.
 
     A fault of this server's configuration: the receiver answers 503 (the sender retries)

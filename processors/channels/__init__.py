@@ -10,6 +10,7 @@ from psycopg.rows import DictRow
 
 from receiver.auth import CHANNEL_NAME, digest, generate_secret
 from receiver.db import Database
+from receiver.errors import WabahookError
 from receiver.queries import query
 
 # E.164 allows at most 15 digits; fewer than 7 is no dialable number anywhere.
@@ -19,7 +20,7 @@ PHONE_SEPARATORS = re.compile(r"[ ().-]")
 PHONE_RULE = "an optional +, then 7 to 15 digits (spaces, dashes, dots and parentheses are dropped)"
 
 
-class ChannelError(Exception):
+class ChannelError(WabahookError):
     """A channel operation was refused; the message says why."""
 
 

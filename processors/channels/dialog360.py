@@ -12,12 +12,13 @@ import httpx
 
 from processors import channels
 from receiver.db import Database
+from receiver.errors import WabahookError
 
 DEFAULT_BASE_URL = "https://waba-v2.360dialog.io"
 TIMEOUT_SECONDS = 10.0
 
 
-class Dialog360Error(Exception):
+class Dialog360Error(WabahookError):
     """360dialog refused, failed or did not answer; the message says which."""
 
 

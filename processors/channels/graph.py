@@ -13,6 +13,7 @@ from processors.channels import ChannelError, lock_channel, shown, validate_name
 from processors.channels.dialog360 import is_loopback
 from processors.channels.meta import VERIFY_TOKEN
 from receiver.db import Database
+from receiver.errors import WabahookError
 from receiver.logs import escape_controls
 from receiver.queries import query
 from receiver.sealing import Sealer, SealError
@@ -24,7 +25,7 @@ WABA_ID = re.compile(r"[0-9]{1,32}", re.ASCII)
 GRAPH_VERSION = re.compile(r"v[0-9]{1,3}\.[0-9]{1,3}", re.ASCII)
 
 
-class GraphError(Exception):
+class GraphError(WabahookError):
     """Meta's Graph API refused, failed or did not answer; the message says which."""
 
 

@@ -19,30 +19,15 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from processors import channels, utc
-from processors.channels import dialog360, graph
 from processors.local import discovery
-from processors.local.local_files import EmbeddedError
-from processors.migrate import MigrationError
 from processors.pipeline.drain import BATCH_SIZE, LANES
-from processors.stored import retention as retention_module
 from processors.stored.selection import ChannelName, PhoneNumberId
-from receiver.config import COMMAND_DB_SECONDS, ConfigError, Secret, Settings
-from receiver.db import REDACTOR, Database, DatabaseError, connect, first_line
+from receiver.config import COMMAND_DB_SECONDS, Secret, Settings
+from receiver.db import REDACTOR, Database, connect, first_line
+from receiver.errors import WabahookError
 from receiver.logs import escape_controls
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-EXPECTED_ERRORS = (
-    ConfigError,
-    DatabaseError,
-    MigrationError,
-    channels.ChannelError,
-    EmbeddedError,
-    dialog360.Dialog360Error,
-    graph.GraphError,
-    retention_module.RetentionError,
-)
 
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
@@ -92,10 +77,10 @@ def fail(message: str) -> NoReturn:
 
 @contextmanager
 def errors_as_messages() -> Iterator[None]:
-    """Turn the project's expected errors into one-line CLI errors."""
+    """Turn wabahook's own errors into one-line CLI errors."""
     try:
         yield
-    except EXPECTED_ERRORS as exc:
+    except WabahookError as exc:
         fail(first_line(exc))
 
 

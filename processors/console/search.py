@@ -23,6 +23,7 @@ from processors.stored.selection import (
     Selection,
 )
 from receiver.db import Database
+from receiver.errors import WabahookError
 from receiver.queries import query
 
 PAGE = 50  # rows a page lists unless told
@@ -42,7 +43,7 @@ _CODE = re.compile(r"-?[0-9]{1,10}", re.ASCII)
 _ID = re.compile(r"[0-9]{1,19}", re.ASCII)
 
 
-class BadFilter(ValueError):
+class BadFilter(WabahookError, ValueError):
     """A filter of the query string that names nothing the page can look for."""
 
 

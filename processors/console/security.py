@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, abort, g, request
 
 from receiver.config import Secret
+from receiver.errors import WabahookError
 from receiver.exposure import is_local
 
 USER = "console"
@@ -21,7 +22,7 @@ CSRF_COOKIE = "wabahook_csrf"
 CSRF_FIELD = "csrf_token"
 
 
-class ConsoleExposureError(ValueError):
+class ConsoleExposureError(WabahookError, ValueError):
     """A bind other machines can reach, without a password."""
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TypedDict
 
 from receiver.config import ConfigError, check_secret_key
+from receiver.errors import WabahookError
 
 # PostgreSQL refuses to run as root; as root, the embedded servers (and `wabahook up`'s
 # processes) run as this unprivileged user.
@@ -45,11 +46,11 @@ def end_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-class QuickstartError(RuntimeError):
+class QuickstartError(WabahookError, RuntimeError):
     """Something the quickstart needs did not start."""
 
 
-class EmbeddedError(RuntimeError):
+class EmbeddedError(WabahookError, RuntimeError):
     """An embedded server could not be started."""
 
 

@@ -24,6 +24,7 @@ from processors.pipeline.model import Change, ParsedEvent
 from processors.pipeline.projections import REGISTRY
 from processors.pipeline.reading import label_of, shown, time_of
 from processors.pipeline.values import TimeWindow, json_int
+from receiver.errors import WabahookError
 
 # Fields WhatsApp sends that no projection reads: kept in the raw event and counted.
 STORED_ONLY_FIELDS = frozenset({"history", "smb_app_state_sync"})
@@ -43,7 +44,7 @@ _BRACKET_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 and -1 as s
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
 
-class Rejected(Exception):
+class Rejected(WabahookError):
     """The body can never be projected; the message is the reason shown to operators."""
 
 

@@ -16,6 +16,7 @@ from processors.pipeline import drain as draining
 from processors.pipeline.projections import projection_tables
 from receiver.config import MAINTENANCE_SECONDS
 from receiver.db import Database, DatabaseError
+from receiver.errors import WabahookError
 from receiver.queries import query
 
 log = logging.getLogger("wabahook.rebuild")
@@ -29,7 +30,7 @@ WINDOW_ATTEMPTS = 3
 TABLES = (*projection_tables(), "event_results")
 
 
-class RebuildError(Exception):
+class RebuildError(WabahookError):
     """A rebuild stopped before its swap; the live tables are as they were."""
 
 
@@ -189,7 +190,7 @@ def _project_all(
     draining.run_lanes(lane, lanes, "rebuild-lane")
 
 
-class _TryAgain(Exception):
+class _TryAgain(WabahookError):
     """Rolls a window's transaction back: one of its events failed."""
 
 

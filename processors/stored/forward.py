@@ -15,6 +15,7 @@ import httpx
 
 from processors.stored.selection import Selection
 from receiver.db import Database
+from receiver.errors import WabahookError
 from receiver.queries import query
 
 PAGE = 200
@@ -30,7 +31,7 @@ ERROR_CHARS = 200
 FIELD_VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
 
 
-class UnsendableHeader(ValueError):
+class UnsendableHeader(WabahookError, ValueError):
     """A stored header value no request can carry; the message says which and why."""
 
 

@@ -11,6 +11,7 @@ from psycopg import errors, sql
 
 from receiver.config import MAINTENANCE_SECONDS
 from receiver.db import Database
+from receiver.errors import WabahookError
 from receiver.queries import query
 
 # Detaching takes raw_events' ACCESS EXCLUSIVE lock, and every intake INSERT queues
@@ -22,7 +23,7 @@ LOCK_TRIES = 10
 LOCK_PAUSE_SECONDS = 0.3
 
 
-class RetentionError(Exception):
+class RetentionError(WabahookError):
     """A partition cannot be dropped yet; the message says why."""
 
 

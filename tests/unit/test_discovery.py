@@ -17,6 +17,7 @@ URLS = {
     "database_url": "postgresql://postgres:pw@127.0.0.1:5999/wabahook",
     "redis_url": "redis://:pw@127.0.0.1:6999/0",
     "receiver_url": "http://127.0.0.1:8080",
+    "console_url": "http://127.0.0.1:8090/",
 }
 
 
