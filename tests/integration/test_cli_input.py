@@ -500,6 +500,7 @@ def test_migrate_names_the_cause_on_one_line_without_the_password(
     assert PASSWORD not in done.stderr + done.stdout
 
 
+@pytest.mark.slow  # waits out a server that never answers
 def test_a_server_that_never_answers_is_given_up_on_within_seconds(
     wabahook: Run,
 ) -> None:

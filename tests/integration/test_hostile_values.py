@@ -174,6 +174,7 @@ def bodies(draw: st.DrawFn, cloud: bool) -> Body:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=st.data())
+@pytest.mark.slow  # a property test through real drains
 def test_hostile_values_never_fail_stall_or_sink_siblings(
     data: st.DataObject, cloud: bool, db: Database, database_url: str
 ) -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+import pytest
 
 from processors.pipeline.drain import drain
 from processors.pipeline.rebuild import rebuild
@@ -62,6 +63,7 @@ def shown(database_url: str, message_id: str) -> dict[str, Any] | None:
     return {key: row[key] for key in ("text", "current_text", "edited_at", "revoked_at")}
 
 
+@pytest.mark.slow  # every arrival order
 def test_current_text_edited_and_revoked_at_in_every_arrival_order(
     db: Database, database_url: str
 ) -> None:

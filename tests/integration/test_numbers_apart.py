@@ -176,6 +176,7 @@ def test_a_number_no_notification_named_is_a_one_line_error(
     assert "is not a phone number id" in result.output
 
 
+@pytest.mark.slow  # Chromium
 def test_the_report_of_one_number_in_a_browser(
     two_numbers: str, cli: Callable[..., Result], tmp_path: Path
 ) -> None:

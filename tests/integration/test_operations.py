@@ -159,6 +159,7 @@ def test_stats_of_an_empty_database_has_no_operations_sections(cli: Callable[...
     assert "opt-outs" not in text
 
 
+@pytest.mark.slow  # Chromium
 def test_the_report_shows_operations_in_a_browser(
     operations_db: str, cli: Callable[..., Result], tmp_path: Path
 ) -> None:
@@ -210,6 +211,7 @@ def test_every_operations_gauge_has_an_alert_or_a_panel_and_nothing_else_is_name
     assert names <= alerted | charted
 
 
+@pytest.mark.slow  # Chromium
 def test_a_senders_template_name_is_text_in_the_report(
     db: Database, cli: Callable[..., Result], tmp_path: Path
 ) -> None:

@@ -50,6 +50,7 @@ def stored(db: Database, database_url: str) -> tuple[list[int], dict[str, Any]]:
 
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
+@pytest.mark.slow  # a property test through real drains
 def test_permutations_and_repetitions_yield_identical_tables(
     data: st.DataObject,
     stored: tuple[list[int], dict[str, Any]],

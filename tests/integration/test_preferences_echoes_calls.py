@@ -205,6 +205,7 @@ def the_call(url: str) -> tuple[Any, ...]:
         ),
     ],
 )  # fmt: skip
+@pytest.mark.slow  # every arrival order
 def test_a_calls_status_follows_the_rules_in_every_order(
     bodies: list[bytes], expected: tuple[Any, ...], db: Database, database_url: str
 ) -> None:

@@ -130,6 +130,7 @@ def open_reader(url: str, table: str) -> psycopg.Connection[tuple[object, ...]]:
     return reader
 
 
+@pytest.mark.slow  # waits out a lock timeout
 def test_a_long_reader_makes_retention_give_up_without_holding_up_intake(
     client: FlaskClient, channel: channels.IssuedCredential, app_env: dict[str, str]
 ) -> None:

@@ -121,6 +121,10 @@ def create_database(server_url: str, name: str, template: str | None = None) -> 
         statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         if template:
             statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+            # A copy per test: copying the files is about 5x faster than PostgreSQL 15's
+            # default of writing the copy through the WAL (14 only copies files).
+            if conn.info.server_version >= 150000:
+                statement += sql.SQL(" STRATEGY FILE_COPY")
         conn.execute(statement)
     return with_dbname(server_url, name)
 
