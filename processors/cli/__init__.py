@@ -14,6 +14,7 @@ from processors.cli import (
     running,
     schema,
     stored,
+    workers,
 )
 from processors.cli.common import main
 
@@ -29,4 +30,5 @@ __all__ = [
     "running",
     "schema",
     "stored",
+    "workers",
 ]
