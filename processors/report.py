@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import html
-import math
-from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import plotly.graph_objects as go
@@ -14,14 +12,29 @@ from plotly.subplots import make_subplots
 
 from processors import utc
 from processors.analytics import Summary
+from processors.report_axes import (
+    BINS,
+    category_axis,
+    count_step,
+    counts_axis,
+    day_labels,
+    histogram_bins,
+    intake_buckets,
+)
 
 COLORS = {"sent": "#8da0cb", "delivered": "#66c2a5", "read": "#1b9e77", "failed": "#e7298a"}
 # What a table or a label shows for a value that is not there.
 MISSING = "\u2013"
-# Data spanning less than this is charted by the hour, longer by the day.
-HOURLY_SPAN = timedelta(days=2)
-# Bins of a latency histogram.
-BINS = 50
+# The axes and buckets are report_axes': still importable from here, as before the split.
+__all__ = [
+    "COLORS",
+    "MISSING",
+    "count_step",
+    "day_labels",
+    "histogram_bins",
+    "intake_buckets",
+    "render",
+]
 
 
 def render(summary: Summary, latencies: list[dict[str, Any]]) -> str:
@@ -115,39 +128,6 @@ def _layout(figure: go.Figure, top: int = 20, **kwargs: Any) -> go.Figure:
     return figure
 
 
-def count_step(largest: float) -> int:
-    """A tick step for an axis of counts up to `largest`: 1, 2 or 5 times a power of ten.
-
-    Whole numbers only: plotly would otherwise label 0, 0.5, 1 for a count of one.
-    About six ticks at most.
-    """
-    if largest <= 6:
-        return 1
-    rough = largest / 6
-    power = int(10 ** math.floor(math.log10(rough)))
-    return next(step * power for step in (1, 2, 5, 10) if step * power >= rough)
-
-
-def _counts(largest: float, title: str | None = None) -> dict[str, Any]:
-    """An axis of counts: from zero, whole-number ticks."""
-    axis: dict[str, Any] = {"rangemode": "tozero", "tickmode": "linear", "tick0": 0,
-                            "dtick": count_step(largest), "tickformat": ",d"}  # fmt: skip
-    if title:
-        axis["title"] = {"text": title}
-    return axis
-
-
-def _categories(labels: Sequence[str]) -> dict[str, Any]:
-    """An axis of days or hours as categories, in this order: never a continuous time axis
-    (plotly would label one hour of data in milliseconds)."""
-    return {"type": "category", "categoryorder": "array", "categoryarray": list(labels)}
-
-
-def day_labels(first: date, last: date) -> list[str]:
-    """Every day from `first` to `last`, as 2026-12-07."""
-    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
-
-
 def _funnel(summary: Summary) -> go.Figure:
     rows = {row["day"]: row for row in summary.funnel}
     days = day_labels(min(rows), max(rows)) if rows else []
@@ -161,19 +141,8 @@ def _funnel(summary: Summary) -> go.Figure:
     )  # fmt: skip
     largest = max((row[key] for row in summary.funnel for key in COLORS), default=0)
     return _layout(
-        figure, barmode="group", xaxis=_categories(days), yaxis=_counts(largest, "messages")
+        figure, barmode="group", xaxis=category_axis(days), yaxis=counts_axis(largest, "messages")
     )
-
-
-def histogram_bins(values: Sequence[float]) -> tuple[float, float, list[int]]:
-    """(start, size, counts) of BINS equal bins over `values`, each bin [a, a + size)."""
-    low, high = min(values), max(values)
-    # A little wider than the values' range, so that the largest falls inside the last bin.
-    size = (high - low) / BINS * 1.000001 or 1.0
-    counts = [0] * BINS
-    for value in values:
-        counts[min(int((value - low) / size), BINS - 1)] += 1
-    return low, size, counts
 
 
 def _latency(latencies: list[dict[str, Any]]) -> go.Figure:
@@ -193,7 +162,7 @@ def _latency(latencies: list[dict[str, Any]]) -> go.Figure:
         )  # fmt: skip
         figure.update_xaxes(title_text="seconds", row=1, col=column)
         figure.update_yaxes(
-            **_counts(max(counts), "messages" if column == 1 else None), row=1, col=column
+            **counts_axis(max(counts), "messages" if column == 1 else None), row=1, col=column
         )
     return _layout(figure, top=60)  # room for the subplot titles below the toolbar
 
@@ -211,35 +180,13 @@ def _failures(summary: Summary) -> go.Figure:
     )  # fmt: skip
     return _layout(
         figure,
-        xaxis=_counts(max(counts, default=0), "messages"),
-        yaxis={**_categories(labels), "automargin": True},
+        xaxis=counts_axis(max(counts, default=0), "messages"),
+        yaxis={**category_axis(labels), "automargin": True},
     )
 
 
 def _code(code: int | None) -> str:
     return MISSING if code is None else str(code)
-
-
-def intake_buckets(intake: list[dict[str, Any]]) -> tuple[str, list[str], list[dict[str, int]]]:
-    """("hour" or "day", the labels, the counts of each): hours for a short span of data,
-    days for a longer one, every hour or day in between present (zero when quiet)."""
-    keys = ("requests", "duplicate_deliveries", "rejected")
-    if not intake:
-        return "hour", [], []
-    first, last = min(row["hour"] for row in intake), max(row["hour"] for row in intake)
-    if last - first < HOURLY_SPAN:
-        steps = int((last - first) / utc.HOUR) + 1
-        labels = [utc.hour_label(first + n * utc.HOUR) for n in range(steps)]
-        unit, label_of = "hour", utc.hour_label
-    else:
-        labels = day_labels(first.date(), last.date())
-        unit, label_of = "day", lambda moment: moment.date().isoformat()
-    totals = {label: dict.fromkeys(keys, 0) for label in labels}
-    for row in intake:
-        bucket = totals[label_of(row["hour"])]
-        for key in keys:
-            bucket[key] += row[key]
-    return unit, labels, [totals[label] for label in labels]
 
 
 def _intake(summary: Summary) -> go.Figure:
@@ -256,7 +203,10 @@ def _intake(summary: Summary) -> go.Figure:
     )  # fmt: skip
     largest = max((c["requests"] for c in counts), default=0)
     return _layout(
-        figure, barmode="overlay", xaxis=_categories(labels), yaxis=_counts(largest, f"per {unit}")
+        figure,
+        barmode="overlay",
+        xaxis=category_axis(labels),
+        yaxis=counts_axis(largest, f"per {unit}"),
     )
 
 
@@ -280,8 +230,8 @@ def _pricing(summary: Summary) -> go.Figure:
     return _layout(
         figure,
         barmode="stack",
-        xaxis=_categories(days),
-        yaxis=_counts(max(per_day, default=0), "messages"),
+        xaxis=category_axis(days),
+        yaxis=counts_axis(max(per_day, default=0), "messages"),
     )
 
 
@@ -295,8 +245,8 @@ def _failure_classes(summary: Summary) -> go.Figure:
     )  # fmt: skip
     return _layout(
         figure,
-        xaxis=_counts(max(counts, default=0), "messages"),
-        yaxis={**_categories(labels), "automargin": True},
+        xaxis=counts_axis(max(counts, default=0), "messages"),
+        yaxis={**category_axis(labels), "automargin": True},
     )
 
 
