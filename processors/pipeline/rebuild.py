@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from psycopg import sql
 from psycopg.rows import DictRow
 
-from processors.migrate import apply_roles, recreate_views
+from processors.migrate import apply_roles
 from processors.pipeline import drain as draining
 from processors.pipeline.projections import projection_tables
+from processors.schema_objects import recreate_views
 from receiver.config import MAINTENANCE_SECONDS
 from receiver.db import Database, DatabaseError
 from receiver.errors import WabahookError

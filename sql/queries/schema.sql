@@ -41,6 +41,24 @@ SELECT viewname FROM pg_views WHERE schemaname = 'wabahook';
 -- name: drop_view
 DROP VIEW IF EXISTS {view} CASCADE;
 
+-- name: function_versions
+-- Every function of the schema: its oid, name and the xmin of its pg_proc row. CREATE OR
+-- REPLACE writes a new row version even for an unchanged definition, so against a
+-- snapshot taken before the transaction wrote any, a changed xmin (or a new oid) says the
+-- function was defined again.
+SELECT p.oid::bigint, p.proname::text, p.xmin::text FROM pg_catalog.pg_proc p
+WHERE p.pronamespace = 'wabahook'::pg_catalog.regnamespace;
+
+-- name: function_signatures
+-- The schema's functions among the oids given, as PostgreSQL spells their signatures,
+-- aggregates first: an aggregate depends on its state function.
+SELECT p.oid::pg_catalog.regprocedure::text FROM pg_catalog.pg_proc p
+WHERE p.oid = ANY(%(oids)s::pg_catalog.oid[]) ORDER BY p.prokind <> 'a', p.oid;
+
+-- name: drop_routine
+-- The signature is regprocedure's text: PostgreSQL's own, quoted where it must be.
+DROP ROUTINE {signature} RESTRICT;
+
 -- name: rebuild_events
 -- The raw events a rebuild projects next, in id order. One that overran the batch
 -- deadline keeps that rejection without being parsed again (carried_rejection): a
