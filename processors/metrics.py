@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, values
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from processors.pipeline.drain import DrainResult
+from processors.pipeline.drain_result import DrainResult
 from processors.pipeline.queue_health import queue_health
 from receiver.db import Database, DatabaseError
 

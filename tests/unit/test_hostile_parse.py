@@ -80,7 +80,7 @@ def test_note_keys_are_capped_and_printable() -> None:
 
 
 def test_a_drain_summary_and_its_metric_labels_stay_bounded() -> None:
-    from processors.pipeline.drain import DrainResult, rejection_kind
+    from processors.pipeline.drain_result import DrainResult, rejection_kind
 
     total = DrainResult()
     for n in range(50):
