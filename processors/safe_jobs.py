@@ -5,8 +5,8 @@ data holds; so anyone who can write to Redis could run code as the worker, or
 hand a job arguments whose log line or work has no bound. Here jobs are written
 and read with RQ's JSON serializer (plain values only, nothing to unpickle), a
 job hash with an oversized field is skipped unread, and a job runs only if it
-names one of `processors.jobs`' jobs with the arguments it declares below;
-anything else fails as a refused job, counted, logged in a few bounded lines and
+names one of `processors.jobs`' jobs with the arguments processors.job_contract
+declares; anything else fails as a refused job, counted, logged in a few bounded lines and
 kept in RQ's failed registry, and is never imported.
 """
 
@@ -16,65 +16,35 @@ import contextlib
 import logging
 import socket
 import time
-import zlib
 from collections.abc import Callable
 from typing import Any
 
 import redis
 from redis.client import PubSub, PubSubWorkerThread
-from rq import Queue, SimpleWorker, cron_job_registry
-from rq.cron import CronJob, CronScheduler
-from rq.defaults import DEFAULT_CRON_JOB_HISTORY_LIMIT, DEFAULT_CRON_JOB_HISTORY_TTL
+from rq import SimpleWorker
 from rq.exceptions import DeserializationError, NoSuchJobError
 from rq.job import Job
-from rq.utils import now
 
-from receiver.errors import WabahookError
-from receiver.logs import escape_controls
-from receiver.nudge import DRAIN_JOB, DRAIN_SLOTS, JOB_SERIALIZER, job_queue
+from processors.job_contract import (
+    MAX_NAME_CHARS,
+    MAX_RETRIES,
+    MAX_SHOWN_CHARS,
+    REFUSAL_REASONS,
+    RefusedJob,
+    bounded,
+    oversized,
+    refused_call,
+    shown,
+)
+from processors.json_cron import JsonCronScheduler
+from receiver.nudge import JOB_SERIALIZER
+
+# JsonCronScheduler lives in processors.json_cron; the CLI imports it from here, with the worker.
+__all__ = ["AllowListJob", "GuardedWorker", "JsonCronScheduler", "forget_dead_namesake"]
 
 log = logging.getLogger("wabahook.worker")
-
-
-def _slot(value: object) -> bool:
-    """A drain slot: a plain int (a bool is no slot), 0 <= slot < DRAIN_SLOTS."""
-    return type(value) is int and 0 <= value < DRAIN_SLOTS
-
-
-# The jobs a worker runs, by the dotted names the receiver, the cron and the CLI
-# enqueue, with the keyword arguments each takes and the test of each value (one
-# left out takes the function's default). None takes positional arguments.
-JOB_ARGUMENTS: dict[str, dict[str, Callable[[object], bool]]] = {
-    DRAIN_JOB: {"slot": _slot},
-    "processors.jobs.sweep": {},
-    "processors.jobs.maintain_partitions": {},
-}
-ALLOWED_JOBS = frozenset(JOB_ARGUMENTS)
-
-# wabahook enqueues its jobs with at most this many retries (receiver.nudge).
-MAX_RETRIES = 2
-# A job's data, inflated, is under 100 bytes; this much could only be planted. It
-# also bounds what RQ would log of a refused job's name and arguments.
-MAX_DATA_BYTES = 1024
-# Any other field of a job hash (a traceback of a retried job is a few KB): more is
-# skipped unread, since RQ would load it whole (and inflate data and exc_info).
-MAX_FIELD_BYTES = 16 * 1024
-# RQ logs a job's id and origin (its queue's name) as stored, a few times a job: an
-# id much longer than wabahook's own (a queue name and a suffix) is skipped, such an
-# origin cut short.
-MAX_NAME_CHARS = 512
-# What logs show of any other stored text: a job's description, a refused name.
-MAX_SHOWN_CHARS = 200
 # redis-py's PubSubWorkerThread.stop() waits for the listening thread's current poll.
 PUBSUB_POLL_SECONDS = 1.0
-
-
-class RefusedJob(WabahookError):
-    """A job that is not one of wabahook's own, with the arguments it takes."""
-
-    def __init__(self, message: str, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 def count_refusal(reason: str) -> None:
@@ -84,63 +54,11 @@ def count_refusal(reason: str) -> None:
     worker_metrics().refused_jobs.labels(reason=reason).inc()
 
 
-def refused_call(name: object, instance: object, args: object, kwargs: object) -> str | None:
-    """Why a decoded call is refused ("not_allowed", "arguments"), or None if it may run."""
-    if not isinstance(name, str) or name not in JOB_ARGUMENTS or instance is not None:
-        return "not_allowed"
-    declared = JOB_ARGUMENTS[name]
-    # JSON gives a list where RQ wrote a tuple: empty either way.
-    if not isinstance(args, list | tuple) or args or type(kwargs) is not dict:
-        return "arguments"
-    if not all(key in declared and declared[key](value) for key, value in kwargs.items()):
-        return "arguments"
-    return None
-
-
-def shown(text: str) -> str:
-    """A stored text as logs may show it: escaped, bounded."""
-    return ascii(text[:MAX_SHOWN_CHARS])[:MAX_SHOWN_CHARS]
-
-
-def _bounded(text: str | None, limit: int) -> str | None:
-    """A stored text RQ logs as it is: control characters escaped, cut at `limit`."""
-    if text is None:
-        return None
-    return escape_controls(text[:limit])
-
-
-def _inflated_size(value: bytes, limit: int) -> int:
-    """The size RQ reads of a field it inflates (data, exc_info), counted up to limit + 1."""
-    try:
-        inflated = zlib.decompressobj().decompress(value, limit + 1)
-    except zlib.error:
-        return len(value)  # RQ takes such a field as stored
-    return max(len(value), len(inflated))
-
-
-def _oversized(field: bytes, value: bytes) -> bool:
-    """Whether a job hash field is larger than any of wabahook's own."""
-    if field == b"data":
-        return _inflated_size(value, MAX_DATA_BYTES) > MAX_DATA_BYTES
-    if field == b"exc_info":
-        return _inflated_size(value, MAX_FIELD_BYTES) > MAX_FIELD_BYTES
-    return len(value) > MAX_FIELD_BYTES
-
-
 def _skipped(job_id: str, why: str) -> NoSuchJobError:
     """Log and count a job hash passed over unread; RQ's dequeue skips a job that is gone."""
     log.error("skipped an unreadable job", extra={"job_id": shown(job_id), "error": why})
     count_refusal("unreadable")
     return NoSuchJobError(f"unreadable job {shown(job_id)}")
-
-
-# What a refusal's message says, by reason (the label of wabahook_refused_jobs_total).
-_WHY = {
-    "webhook": "it names webhooks",
-    "not_allowed": "not one of wabahook's jobs",
-    "arguments": "not the arguments it takes",
-    "unreadable": "its data is not a JSON call",
-}
 
 
 class AllowListJob(Job):
@@ -163,7 +81,7 @@ class AllowListJob(Job):
 
     def restore(self, raw_data: dict[bytes, bytes]) -> None:
         """Read the job hash and judge the job; one RQ cannot read is skipped like a job gone."""
-        big = sorted(field for field, value in raw_data.items() if _oversized(field, value))
+        big = sorted(field for field, value in raw_data.items() if oversized(field, value))
         if big:
             names = ", ".join(field.decode("ascii", "replace") for field in big)
             raise _skipped(self.id, f"oversized: {shown(names)}")
@@ -176,8 +94,8 @@ class AllowListJob(Job):
         except Exception as exc:
             # Raised out of the dequeue, any error would stop the worker (RQ quits on it).
             raise _skipped(self.id, type(exc).__name__) from exc
-        self.description = _bounded(self.description, MAX_SHOWN_CHARS)
-        self.origin = _bounded(self.origin, MAX_NAME_CHARS) or ""
+        self.description = bounded(self.description, MAX_SHOWN_CHARS)
+        self.origin = bounded(self.origin, MAX_NAME_CHARS) or ""
         # Ours retry at most twice; a planted job must not run again a million times.
         if self.retries_left is not None:
             self.retries_left = min(self.retries_left, MAX_RETRIES)
@@ -198,7 +116,7 @@ class AllowListJob(Job):
         """This job's refusal, in a message that shows nothing planted unbounded."""
         reason = self._refusal or "not_allowed"
         what = shown(self._name) if self._name is not None else "a job"
-        return RefusedJob(f"refused to run {what}: {_WHY[reason]}", reason)
+        return RefusedJob(f"refused to run {what}: {REFUSAL_REASONS[reason]}", reason)
 
     @property
     def func(self) -> Callable[..., Any] | None:
@@ -234,7 +152,7 @@ class AllowListJob(Job):
 def _refusal_in(exc: BaseException | None) -> RefusedJob | None:
     """The refusal a job's failure is, if it is one."""
     if isinstance(exc, DeserializationError):  # RQ read the data before its function
-        return RefusedJob(f"refused to run a job: {_WHY['unreadable']}", "unreadable")
+        return RefusedJob(f"refused to run a job: {REFUSAL_REASONS['unreadable']}", "unreadable")
     return exc if isinstance(exc, RefusedJob) else None
 
 
@@ -295,41 +213,6 @@ class GuardedWorker(SimpleWorker):
         """SIGTERM/SIGINT: RQ ends its loop; we must not start another one."""
         self.stop_requested = True
         super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
-
-
-class JsonCronScheduler(CronScheduler):
-    """RQ's cron scheduler, enqueuing its jobs as JSON (RQ 2.12's always pickles them)."""
-
-    def enqueue_jobs(self) -> list[CronJob]:
-        """Enqueue the jobs that are due, as RQ does, on a JSON queue."""
-        enqueued_at = now()
-        due = [job for job in self.get_jobs() if job.should_run()]
-        for job in due:
-            _enqueue_cron_job(job, self.connection)
-            job.set_enqueue_time(enqueued_at)
-            self.log.info("Enqueued job %s to queue %s", job.func_name, job.queue_name)
-        return due
-
-
-def _enqueue_cron_job(cron_job: CronJob, connection: redis.Redis) -> Job:
-    """RQ's CronJob.enqueue, on a queue of JOB_SERIALIZER."""
-    assert cron_job.func is not None  # registered with a function, not a name
-    queue: Queue = job_queue(cron_job.queue_name, connection)
-    with connection.pipeline() as pipeline:
-        job = queue.enqueue(
-            cron_job.func, *cron_job.args, **cron_job.kwargs, **cron_job.job_options,
-            pipeline=pipeline,
-        )  # fmt: skip
-        assert job.enqueued_at is not None
-        history = cron_job.job_history_key
-        pipeline.zadd(history, {job.id: job.enqueued_at.timestamp()})
-        pipeline.zremrangebyrank(history, 0, -(DEFAULT_CRON_JOB_HISTORY_LIMIT + 1))
-        pipeline.expire(history, DEFAULT_CRON_JOB_HISTORY_TTL)
-        cron_job_registry.add(
-            cron_job.name, pipeline, enqueue_timestamp=job.enqueued_at.timestamp()
-        )
-        pipeline.execute()
-    return job
 
 
 def forget_dead_namesake(

@@ -7,7 +7,7 @@ import inspect
 
 import pytest
 
-from processors.safe_jobs import ALLOWED_JOBS, JOB_ARGUMENTS, refused_call
+from processors.job_contract import ALLOWED_JOBS, JOB_ARGUMENTS, refused_call
 from receiver.nudge import DRAIN_JOB, DRAIN_JOB_TIMEOUT, DRAIN_SLOTS, DRAIN_TIME_BUDGET
 
 
