@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from receiver import health, intake, logs
+from receiver import health, intake, logs, request_hooks
 from receiver.auth import Authenticator
 from receiver.config import Settings
 from receiver.db import Database
@@ -51,5 +51,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.register_blueprint(intake.blueprint)
     app.register_blueprint(health.blueprint)
-    intake.register_hooks(app)
+    request_hooks.register_hooks(app)
     return app

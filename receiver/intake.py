@@ -8,26 +8,21 @@ from __future__ import annotations
 import functools
 import hashlib
 import ipaddress
-import logging
-import random
-import re
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from flask import Blueprint, Flask, Response, abort, g, jsonify, request
+from flask import Blueprint, Response, abort, jsonify, request
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from receiver.auth import ChannelAuth, parse_basic, parse_signature
-from receiver.db import Database, DatabaseError, DatabaseUnavailable
+from receiver.db import Database
+from receiver.request_hooks import facts
 from receiver.sealing import Sealer, SealError, SecretsUnavailable
 from receiver.state import state
 
 blueprint = Blueprint("intake", __name__)
-log = logging.getLogger("wabahook.request")
 
 # Headers worth keeping with the body, by their WSGI environ keys. Never Authorization
 # or cookies.
@@ -45,32 +40,9 @@ STORED_HEADERS = {
     "x-hub-signature-256": "HTTP_X_HUB_SIGNATURE_256",
     "x-hub-signature": "HTTP_X_HUB_SIGNATURE",
 }
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-RETRY_AFTER_SECONDS = "5"
 # Meta's challenge is a number; anything far longer is no handshake (and not echoed).
 MAX_CHALLENGE_CHARS = 512
 STORED_ANSWER = '{"event_id":%d,"status":"stored"}\n'
-QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-
-
-@dataclass(slots=True)
-class _Facts:
-    """What the request's log line and metrics say, gathered as it is handled.
-
-    One object on `g` rather than a field each: every `g` access goes through a
-    context-local proxy, and intake pays for each of them on every request.
-    """
-
-    started: float
-    request_id: str
-    channel: str | None = None
-    authenticated: bool = False
-    event_id: int | None = None
-
-
-def _facts() -> _Facts:
-    facts: _Facts = g.facts
-    return facts
 
 
 def _header(environ: dict[str, Any], key: str) -> list[str]:
@@ -131,8 +103,8 @@ def channel_auth_loader(
 @blueprint.route("/webhooks/<channel>", methods=["POST"], provide_automatic_options=False)
 def receive(channel: str) -> Response:
     """Store one delivery and acknowledge it; processing happens later, elsewhere."""
-    facts = _facts()
-    facts.channel = channel
+    current = facts()
+    current.channel = channel
     app_state = state()
     authenticator = app_state.authenticator
     limit = app_state.settings.max_body_bytes
@@ -157,7 +129,7 @@ def receive(channel: str) -> Response:
         authenticated = False
     if not authenticated:
         abort(401)
-    facts.authenticated = True
+    current.authenticated = True
     if not body:
         abort(400, "empty body")
     # One statement, one durable commit per delivery: concurrent commits of the workers
@@ -171,14 +143,14 @@ def receive(channel: str) -> Response:
             "content_type": environ.get("CONTENT_TYPE") or None,
             "headers": Jsonb(_kept_headers(environ)),
             "client_addr": _client_address(environ.get("REMOTE_ADDR")),
-            "request_id": facts.request_id,
+            "request_id": current.request_id,
         },
     )
     event_id = stored["raw_event_id"] if stored else None
     if event_id is None:
         # Disabled or removed since this process cached its credentials: nothing stored.
         abort(401)
-    facts.event_id = event_id
+    current.event_id = event_id
     # What jsonify(event_id=..., status="stored") writes, without its encoder per request.
     response = Response(STORED_ANSWER % event_id, mimetype="application/json")
     # The nudge runs once the answer is sent: Redis never delays the 200.
@@ -189,7 +161,7 @@ def receive(channel: str) -> Response:
 @blueprint.route("/webhooks/<channel>", methods=["GET"], provide_automatic_options=False)
 def handshake(channel: str) -> Response:
     """Meta's verification of a callback URL: the challenge back, for the right token only."""
-    _facts().channel = channel
+    facts().channel = channel
     args = request.args
     if request.method != "GET" or "hub.mode" not in args:
         raise MethodNotAllowed(valid_methods=["GET", "POST"])
@@ -205,112 +177,6 @@ def handshake(channel: str) -> Response:
     return response
 
 
-def register_hooks(app: Flask) -> None:
-    """Request ids, the access log line and uniform error answers."""
-    app.before_request(_start_request)
-    app.after_request(_finish_request)
-    app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(DatabaseError, _database_unavailable)
-    app.register_error_handler(SecretsUnavailable, _secrets_unavailable)
-
-
-def _start_request() -> None:
-    started = time.perf_counter()
-    supplied = request.environ.get("HTTP_X_REQUEST_ID", "")
-    g.facts = _Facts(started, supplied if _REQUEST_ID.match(supplied) else _new_request_id())
-
-
-def _new_request_id() -> str:
-    """32 hex digits, as uuid4().hex, without its os.urandom call: a system call per
-    request (measured 25-30 µs here), for an id that only has to be unique, not secret.
-    Python reseeds `random` in every forked worker."""
-    return f"{random.getrandbits(128):032x}"
-
-
-def _finish_request(response: Response) -> Response:
-    """The request's one log line (gunicorn's own access line is off by default)."""
-    facts = _facts()
-    response.headers["X-Request-ID"] = facts.request_id
-    elapsed = time.perf_counter() - facts.started
-    req = request._get_current_object()  # type: ignore[attr-defined]
-    environ = req.environ
-    path = environ.get("PATH_INFO", "")
-    if path.startswith("/webhooks/"):
-        # Only authenticated channels become label values: made-up names stay "-".
-        channel = facts.channel if facts.authenticated else None
-        state().metrics.observe(channel, response.status_code, elapsed)
-    if path not in QUIET_PATHS:
-        log.info(
-            "request",
-            extra={
-                "request_id": facts.request_id,
-                "method": environ.get("REQUEST_METHOD"),
-                "path": req.path,
-                "channel": facts.channel,
-                "status": response.status_code,
-                "duration_ms": round(elapsed * 1000, 2),
-                "bytes": req.content_length,
-                "event_id": facts.event_id,
-                "client": req.remote_addr,
-            },
-        )
-    return response
-
-
-def _http_error(error: HTTPException) -> Response:
-    code = error.code or 500
-    if code == 401:
-        # One answer for every reason: wrong password, unknown or disabled channel...
-        response = jsonify(error="unauthorized")
-        response.headers["WWW-Authenticate"] = 'Basic realm="wabahook"'
-    elif code == 403:
-        # The handshake's one refusal: unknown, disabled or Basic channel, wrong token...
-        response = jsonify(error="forbidden")
-    elif code == 413:
-        response = jsonify(error="body too large")
-    elif code == 400:
-        response = jsonify(error=error.description or "bad request")
-    else:
-        response = jsonify(error=(error.name or "error").lower())
-    response.status_code = code
-    if isinstance(error, MethodNotAllowed) and error.valid_methods:
-        # What this path takes: POST for webhooks (GET for Meta's handshake; never HEAD,
-        # which the handshake refuses), GET (and HEAD) for health and metrics.
-        methods = set(error.valid_methods)
-        if request.path.startswith("/webhooks/"):
-            methods = {"GET", "POST"}
-        response.headers["Allow"] = ", ".join(sorted(methods))
-    return response
-
-
-def _database_unavailable(error: DatabaseError) -> Response:
-    # Any database trouble, even one that is our own bug, is a 503: the sender retries
-    # (for up to 7 days) and nothing is lost, where a 500 would say nothing useful.
-    level = logging.WARNING if isinstance(error, DatabaseUnavailable) else logging.ERROR
-    log.log(
-        level,
-        "database unavailable",
-        extra={"error": str(error), "request_id": _facts().request_id},
-    )
-    return _retry_later()
-
-
-def _secrets_unavailable(error: SecretsUnavailable) -> Response:
-    # This server's configuration is at fault, not the sender: 503, never 401, so Meta
-    # retries and nothing is lost once the key is set right.
-    log.error("meta channel secrets unavailable",
-              extra={"error": str(error), "request_id": _facts().request_id})  # fmt: skip
-    return _retry_later()
-
-
-def _retry_later() -> Response:
-    """503 + Retry-After: the sender keeps the notification and tries again."""
-    response = jsonify(error="storage unavailable, retry later")
-    response.status_code = 503
-    response.headers["Retry-After"] = RETRY_AFTER_SECONDS
-    return response
-
-
 def _read_body(limit: int) -> bytes:
     """The whole body, or 413 when it is over `limit` bytes: never a truncated body."""
     declared = request.content_length
@@ -320,7 +186,7 @@ def _read_body(limit: int) -> bytes:
         body = _read_stream(declared)
         if len(body) != declared:
             # The sender closed early: what arrived is not the notification it meant.
-            _bad_body(f"body ended after {len(body)} of {declared} bytes")
+            _refuse_body(400, f"body ended after {len(body)} of {declared} bytes")
         return body
     if not request.environ.get("wsgi.input_terminated"):
         return b""  # neither Content-Length nor a chunked body: HTTP says there is none
@@ -347,25 +213,19 @@ def _read_stream(size: int) -> bytes:
     except HTTPException:
         raise
     except TimeoutError:  # under gunicorn: the body's deadline (receiver.gunicorn_conf)
-        _too_slow()
+        # The rest of the body may still be on its way.
+        _refuse_body(408, "request body not received in time")
     except Exception:  # the server's body reader: bad chunk sizes, a connection cut mid-chunk
         # Whatever the reader's reason, the body did not arrive whole; nothing is stored.
-        _bad_body("malformed or incomplete body")
+        _refuse_body(400, "malformed or incomplete body")
     return b"".join(parts)
 
 
-def _too_slow() -> NoReturn:
-    """408 and close the connection: the rest of the body may still be on its way."""
-    response = jsonify(error="request body not received in time")
-    response.status_code = 408
-    response.headers["Connection"] = "close"
-    abort(response)
-
-
-def _bad_body(reason: str) -> NoReturn:
-    """400 and close the connection: the rest of its byte stream cannot be trusted."""
+def _refuse_body(status: int, reason: str) -> NoReturn:
+    """`status` and close the connection: what is left of its byte stream cannot be read
+    as the next request."""
     response = jsonify(error=reason)
-    response.status_code = 400
+    response.status_code = status
     response.headers["Connection"] = "close"
     abort(response)
 

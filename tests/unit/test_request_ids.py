@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 
-from receiver.intake import _new_request_id
+from receiver.request_hooks import _new_request_id
 
 
 def test_an_id_has_uuid4_hex_shape_and_ids_do_not_repeat() -> None:
