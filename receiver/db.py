@@ -166,12 +166,9 @@ def _sever_open(conn: psycopg.Connection[Any]) -> None:
     try:
         fd = None if conn.closed else conn.fileno()
     except psycopg.Error:
-        fd = None  # closed since
-    if fd is not None:
-        _sever(fd)
-
-
-def _sever(fd: int) -> None:
+        return  # closed since
+    if fd is None:
+        return
     try:
         with socket.socket(fileno=os.dup(fd)) as sock:
             sock.shutdown(socket.SHUT_RDWR)
@@ -189,14 +186,12 @@ class Database:
         application_name: str,
         timeout: float,
         max_size: int = 4,
-        min_size: int = 1,
     ) -> None:
         self._url = url
         REDACTOR.watch(url)
         self._application_name = application_name
         self.timeout = timeout
         self._max_size = max_size
-        self._min_size = min(min_size, max_size)
         self._pool: ConnectionPool[psycopg.Connection[DictRow]] | None = None
         self._pid = 0
         self._lock = threading.Lock()
@@ -219,7 +214,7 @@ class Database:
         statement_ms = max(100, int(self.timeout * 1000))
         pool: ConnectionPool[psycopg.Connection[DictRow]] = ConnectionPool(
             self._url.reveal(),
-            min_size=self._min_size,
+            min_size=1,
             max_size=self._max_size,
             open=False,
             timeout=self.timeout,

@@ -79,7 +79,6 @@ class Nudger:
         timeout: float,
         metrics: Metrics | None = None,
     ) -> None:
-        self.queue_name = queue_name
         self._metrics = metrics
         self.failures = 0
         self._gate_key = f"wabahook:{queue_name}:nudge"

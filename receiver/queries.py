@@ -32,14 +32,12 @@ def parse_queries(text: str, source: str = "<string>") -> dict[str, sql.SQL]:
 
 
 @functools.cache
-def load_queries(folder: Path | None = None) -> dict[str, sql.SQL]:
+def load_queries() -> dict[str, sql.SQL]:
     """All named queries of `sql/queries/*.sql` and `sql/projections/*.sql`, names unique."""
-    paths = (
-        sorted(folder.glob("*.sql"))
-        if folder is not None
-        else [*sorted((sql_dir() / "queries").glob("*.sql")),
-              *sorted((sql_dir() / "projections").glob("*.sql"))]
-    )  # fmt: skip
+    paths = [
+        *sorted((sql_dir() / "queries").glob("*.sql")),
+        *sorted((sql_dir() / "projections").glob("*.sql")),
+    ]
     queries: dict[str, sql.SQL] = {}
     for path in paths:
         for name, query in parse_queries(path.read_text(encoding="utf-8"), str(path)).items():
