@@ -6,7 +6,6 @@ import os
 import secrets
 import shutil
 import socket
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -97,21 +96,6 @@ def require_command(command: str, package: str) -> str:
     found = shutil.which(command) or shutil.which(command, path="/usr/sbin:/sbin")
     if not found:
         pytest.skip(f"{command} is missing: apt-get install {package} (make test does, as root)")
-    return found
-
-
-def ensure_command(command: str, package: str) -> str:
-    """For `make bench`: path of `command`, installed from Debian's `package` when missing."""
-    found = shutil.which(command) or shutil.which(command, path="/usr/sbin:/sbin")
-    if found:
-        return found
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", package], check=True, env=env, capture_output=True
-    )
-    found = shutil.which(command) or shutil.which(command, path="/usr/sbin:/sbin")
-    assert found, f"{package} did not install {command}"
     return found
 
 
