@@ -135,38 +135,30 @@ def _check_scope(db: Database, channel: str | None, phone_number_id: str | None)
 
 def _show_operations(ops: Operations) -> None:
     """The sections of `stats` a person acts on (nothing shown for an empty one)."""
-    if ops.failure_classes:
-        _section("failures by class")
-        cli.echo_table(
-            ("MESSAGES", "CLASS"),
-            ([row["messages"], row["error_class"]] for row in ops.failure_classes),
-            right=("MESSAGES",),
-            indent="  ",
-        )
-    if ops.templates:
-        _section("templates needing attention")
-        cli.echo_table(
-            ("TEMPLATE", "STATE", "SINCE"),
-            ([_template(row), _template_state(row), row["status_at"] or row["quality_at"]]
-             for row in ops.templates),
-            indent="  ",
-        )  # fmt: skip
-    if ops.numbers:
-        _section("phone number changes")
-        cli.echo_table(
-            ("AT", "NUMBER", "CHANGE"),
-            ([row["event_at"], row["display_phone_number"] or row["waba_id"], _change(row)]
-             for row in ops.numbers),
-            indent="  ",
-        )  # fmt: skip
-    if ops.accounts:
-        _section("account alerts and restrictions")
-        cli.echo_table(
-            ("AT", "WABA", "EVENT", "SUMMARY"),
-            ([row["event_at"], row["waba_id"], _account_event(row), row["summary"]]
-             for row in ops.accounts),
-            indent="  ",
-        )  # fmt: skip
+    _table_section(
+        "failures by class",
+        ("MESSAGES", "CLASS"),
+        [[row["messages"], row["error_class"]] for row in ops.failure_classes],
+    )
+    _table_section(
+        "templates needing attention",
+        ("TEMPLATE", "STATE", "SINCE"),
+        [
+            [_template(row), _template_state(row), row["status_at"] or row["quality_at"]]
+            for row in ops.templates
+        ],
+    )
+    _table_section(
+        "phone number changes",
+        ("AT", "NUMBER", "CHANGE"),
+        [
+            [row["event_at"], row["display_phone_number"] or row["waba_id"], _change(row)]
+            for row in ops.numbers
+        ],
+    )
+    _table_section("account alerts and restrictions", ("AT", "WABA", "EVENT", "SUMMARY"),
+                   [[row["event_at"], row["waba_id"], _account_event(row), row["summary"]]
+                    for row in ops.accounts])  # fmt: skip
     opt_outs = ops.opt_outs
     if opt_outs.get("stopped") or opt_outs.get("resumed"):
         click.echo("")
@@ -174,20 +166,21 @@ def _show_operations(ops: Operations) -> None:
             f"marketing opt-outs  {opt_outs['stopped']} stopped"
             f" ({opt_outs['stopped_by_error']} seen as error 131050), {opt_outs['resumed']} resumed"
         )
-    if ops.pricing:
-        _section("outbound messages by pricing (PMP)")
-        cli.echo_table(
-            ("MESSAGES", "CATEGORY / TYPE"),
-            ([row["messages"], f"{row['pricing_category'] or cli.MISSING}"
-              f" / {row['pricing_type'] or cli.MISSING}"] for row in ops.pricing_totals),
-            right=("MESSAGES",),
-            indent="  ",
-        )  # fmt: skip
+    _table_section(
+        "outbound messages by pricing (PMP)",
+        ("MESSAGES", "CATEGORY / TYPE"),
+        [[row["messages"], f"{row['pricing_category'] or cli.MISSING} / "
+          f"{row['pricing_type'] or cli.MISSING}"] for row in ops.pricing_totals],
+    )  # fmt: skip
 
 
-def _section(title: str) -> None:
+def _table_section(title: str, headers: tuple[str, ...], rows: list[list[Any]]) -> None:
+    """A titled table of `stats`, or nothing when it has no rows; counts align right."""
+    if not rows:
+        return
     click.echo("")
     click.echo(title)
+    cli.echo_table(headers, rows, right=tuple(h for h in headers if h == "MESSAGES"), indent="  ")
 
 
 def _template(row: dict[str, Any]) -> str:

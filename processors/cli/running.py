@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -14,6 +16,8 @@ from processors.serving import console_command, gunicorn_command
 from receiver.config import ConfigError, Secret, Settings, behind_proxy_from_env, secret_value
 from receiver.exposure import DEFAULT_BIND, ExposureError, check_binds
 from receiver.sealing import stored_key_problem
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @cli.main.command("serve")
@@ -90,15 +94,16 @@ def console(bind: str) -> None:
     os.execv(sys.executable, console_command())  # noqa: S606  (signals reach gunicorn)
 
 
+def port_option(name: str, default: int, help_text: str, lowest: int = 1) -> Callable[[F], F]:
+    """A TCP port option (`lowest` 0: any free port)."""
+    return click.option(
+        name, type=click.IntRange(lowest, 65535), default=default, show_default=True, help=help_text
+    )
+
+
 @cli.main.command("up")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port",
-    type=click.IntRange(1, 65535),
-    default=8080,
-    show_default=True,
-    help="Port to listen on.",
-)
+@port_option("--port", 8080, "Port to listen on.")
 @click.option(
     "--var-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -108,12 +113,11 @@ def console(bind: str) -> None:
     help="Where the embedded servers keep their data (also WABAHOOK_VAR_DIR; other "
     "commands run without DATABASE_URL look for a running quickstart there).",
 )
-@click.option(
+@port_option(
     "--console-port",
-    type=click.IntRange(0, 65535),
-    default=8090,
-    show_default=True,
-    help="Port of the console on 127.0.0.1 (0: any free one; the printed line says which).",
+    8090,
+    "Port of the console on 127.0.0.1 (0: any free one; the printed line says which).",
+    lowest=0,
 )
 @click.option(
     "--no-demo",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
+from typing import Any, TypeVar
 
 import click
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
@@ -19,6 +21,7 @@ from receiver.config import Settings
 from receiver.db import Database
 
 blueprint = Blueprint("console", __name__, template_folder="templates")
+Filters = TypeVar("Filters")  # what a search page makes of its query string
 log = logging.getLogger("wabahook.console")
 PROBLEMS_SHOWN = 100
 
@@ -73,29 +76,45 @@ def replay(event_id: int) -> Response:
 @blueprint.get("/events")
 def events() -> tuple[str, int]:
     """Stored deliveries, newest first, a page at a time (the query string is the search)."""
-    args = search.given(request.args, search.EVENT_ARGS)
-    try:
-        filters = search.event_filters(args)
-    except search.BadFilter as exc:
-        return render_template("events.html", args=args, page=None, filters=None,
-                               held=search.HELD, error=str(exc)), 400  # fmt: skip
-    page = search.event_page(_state().db, filters)
-    return render_template("events.html", args=args, page=page, filters=filters,
-                           held=search.HELD, error=None), 200  # fmt: skip
+    return _search_page(
+        "events.html", search.EVENT_ARGS, search.event_filters,
+        lambda filters: {"page": search.event_page(_state().db, filters)},
+        empty={"page": None}, held=search.HELD,
+    )  # fmt: skip
 
 
 @blueprint.get("/messages")
 def messages() -> tuple[str, int]:
     """Outbound messages by current status (failed ones with their errors), newest first."""
-    args = search.given(request.args, search.MESSAGE_ARGS)
+
+    def found(filters: search.MessageFilters) -> dict[str, Any]:
+        rows, more = search.message_page(_state().db, filters)
+        return {"rows": rows, "more": more}
+
+    return _search_page(
+        "messages.html", search.MESSAGE_ARGS, search.message_filters, found,
+        empty={"rows": None, "more": False}, max_pages=search.MAX_PAGES,
+    )  # fmt: skip
+
+
+def _search_page(
+    template: str,
+    names: tuple[str, ...],
+    parse: Callable[[dict[str, str]], Filters],
+    run: Callable[[Filters], dict[str, Any]],
+    *,
+    empty: dict[str, Any],
+    **context: Any,
+) -> tuple[str, int]:
+    """A search page: the form as given, then the results, or the reason and 400."""
+    args = search.given(request.args, names)
     try:
-        filters = search.message_filters(args)
+        filters = parse(args)
     except search.BadFilter as exc:
-        return render_template("messages.html", args=args, rows=None, more=False,
-                               filters=None, error=str(exc)), 400  # fmt: skip
-    rows, more = search.message_page(_state().db, filters)
-    return render_template("messages.html", args=args, rows=rows, more=more, filters=filters,
-                           max_pages=search.MAX_PAGES, error=None), 200  # fmt: skip
+        return render_template(template, args=args, filters=None, error=str(exc),
+                               **empty, **context), 400  # fmt: skip
+    return render_template(template, args=args, filters=filters, error=None,
+                           **run(filters), **context), 200  # fmt: skip
 
 
 @blueprint.app_template_global()
