@@ -50,8 +50,9 @@ test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 ## test-fast: the inner loop: unit and database tests, nothing that starts gunicorn, nginx or Chromium
+# (two workers a core: these tests mostly wait on PostgreSQL and on the CLI's start-up)
 test-fast: $(TEST_STAMP)
-	$(BIN)/python -m pytest -n auto -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $$(( $$(nproc) * 2 )) -m "not slow" $(PYTEST_ARGS)
 
 ## docs: build the documentation site into site/ (broken links fail the build)
 docs: $(TEST_STAMP)
