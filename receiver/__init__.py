@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
-
-from receiver import health, intake, logs, request_hooks
-from receiver.auth import Authenticator
-from receiver.config import Settings
-from receiver.db import Database
-from receiver.metrics import Metrics
-from receiver.nudge import Nudger
-from receiver.sealing import Sealer
-from receiver.state import ReceiverState
+if TYPE_CHECKING:
+    from flask import Flask
 
 __all__ = ["create_app"]
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the receiver app from `config` (environment-style keys) or the environment."""
+    # Imported here, not above: every `receiver.*` import runs this package first, and the
+    # CLI, which needs the settings and the database layer, starts faster without Flask.
+    from flask import Flask
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from receiver import health, intake, logs, request_hooks
+    from receiver.auth import Authenticator
+    from receiver.config import Settings
+    from receiver.db import Database
+    from receiver.metrics import Metrics
+    from receiver.nudge import Nudger
+    from receiver.sealing import Sealer
+    from receiver.state import ReceiverState
+
     settings = Settings.from_env(config)
     logs.configure(settings.log_format)
     app = Flask("receiver")
