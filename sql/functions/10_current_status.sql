@@ -1,4 +1,4 @@
--- The current status of a message from its merged facts (SPEC §4): progress only
+-- The current status of a message from its merged facts: progress only
 -- moves forward; failed wins when it is not older than the latest progress;
 -- deleted is the status of a message that has nothing else.
 CREATE OR REPLACE FUNCTION wabahook.current_status(
