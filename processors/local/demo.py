@@ -101,8 +101,11 @@ def post(url: str, credential: channels.IssuedCredential, body: bytes) -> None:
         headers={"Content-Type": "application/json", "Authorization": f"Basic {token}"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
-        answer.read()
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            answer.read()
+    except OSError as exc:  # URLError and HTTPError are OSErrors: one line, not a traceback
+        raise QuickstartError(f"the receiver did not take the demo notifications: {exc}") from None
 
 
 def credential(database_url: str, saved: Path) -> channels.IssuedCredential:

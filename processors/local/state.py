@@ -12,6 +12,7 @@ server user's.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import pwd
@@ -49,6 +50,7 @@ def checkout_home(var_dir: Path, root: Path = STATE_ROOT) -> Path:
     return shared_folder(root / f"{label[:40]}-{digest}")
 
 
+@functools.cache
 def runnable(
     base: Path,
     parts: tuple[str, ...],
@@ -61,7 +63,9 @@ def runnable(
     by relative paths) in a folder `user` can reach.
 
     The copy is made once per content (named by a digest of its files), first in a
-    staging folder, then renamed into place, so a half-made copy is never run.
+    staging folder, then renamed into place, so a half-made copy is never run. The answer
+    is remembered for the process: a server's start and stop each ask, and the digest
+    reads every file of the programs.
     """
     if user is None or _reaches(user, base / program):
         return base

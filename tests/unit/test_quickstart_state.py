@@ -69,6 +69,7 @@ def test_programs_the_server_user_cannot_reach_are_run_from_a_copy_kept_together
             assert not path.stat().st_mode & 0o022, path
         # A changed program is a new copy; the same content is never copied twice.
         program.write_text("#!/bin/sh\necho changed\n")
+        state.runnable.cache_clear()  # a process takes its programs as fixed; a new one looks again
         changed = state.runnable(hidden, ("pkg/bin", "pkg.libs"), "pkg/bin/hello", user, root)
         assert changed != base
         assert sorted(p.name for p in (root / state.PROGRAMS).iterdir()) == sorted(
@@ -97,3 +98,24 @@ def test_a_kept_port_is_kept_and_a_taken_one_refused_in_one_line(tmp_path: Path)
         f"port {taken} of the embedded postgres (kept in {tmp_path}/postgres.port) is taken "
         f"by another program: stop it, or remove {tmp_path}/postgres.port to choose another port"
     )
+
+
+@pytest.mark.parametrize("kept", ["", "abc", "80", "99999", "-1", "8080\n8081", "9" * 400])
+def test_a_kept_port_that_is_no_port_is_replaced(tmp_path: Path, kept: str) -> None:
+    (tmp_path / "valkey.port").write_text(kept)
+    (tmp_path / "valkey.port").chmod(0o600)
+    port = var_files.kept_port(tmp_path, "valkey")
+    assert 1024 <= port <= 65535
+    assert (tmp_path / "valkey.port").read_text() == f"{port}\n"
+
+
+def test_a_receiver_that_refuses_the_demo_is_one_line(tmp_path: Path) -> None:
+    from processors.channels import IssuedCredential
+    from processors.local import demo
+    from processors.local.embedded import free_port
+
+    credential = IssuedCredential("demo", "demo", "not-the-password")
+    with pytest.raises(QuickstartError) as refused:  # nobody listens there
+        demo.post(f"http://127.0.0.1:{free_port()}/webhooks/demo", credential, b"{}")
+    assert str(refused.value).startswith("the receiver did not take the demo notifications: ")
+    assert "\n" not in str(refused.value)
