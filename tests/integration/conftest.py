@@ -1,4 +1,4 @@
-"""Real PostgreSQL and Redis: a template database per session, a copy per test."""
+"""Real PostgreSQL and Redis: a template database per session, emptied again for each test."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from processors.serving import gunicorn_command
 from receiver import create_app
 from receiver.config import Secret
 from receiver.db import Database
+from tests.support.databases import TestDatabase
 from tests.support.servers import (
     create_database,
     drop_database,
@@ -53,12 +54,17 @@ def template_db(pg_server: str) -> Iterator[str]:
     drop_database(pg_server, name)
 
 
+@pytest.fixture(scope="session")
+def test_database(pg_server: str, template_db: str) -> Iterator[TestDatabase]:
+    database = TestDatabase(pg_server, template_db, unique_name("wabahook_t"))
+    yield database
+    database.drop()
+
+
 @pytest.fixture
-def database_url(pg_server: str, template_db: str) -> Iterator[str]:
-    name = unique_name("wabahook_t")
-    url = create_database(pg_server, name, template=template_db)
-    yield url
-    drop_database(pg_server, name)
+def database_url(test_database: TestDatabase) -> str:
+    """This test's database: the template's schema and reference data, no other row."""
+    return test_database.fresh()
 
 
 @pytest.fixture

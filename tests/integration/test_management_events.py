@@ -83,6 +83,7 @@ ORDERS = [list(HISTORY), list(reversed(HISTORY))] + [
 ]
 
 
+@pytest.mark.slow  # every order of the notifications
 @pytest.mark.parametrize("batch_size", [1, 3, 100])
 def test_a_templates_state_is_the_latest_of_each_attribute_in_any_order(
     db: Database, database_url: str, batch_size: int

@@ -73,6 +73,7 @@ def current(url: str) -> tuple[tuple[Any, ...], ...]:
     )
 
 
+@pytest.mark.slow  # every order of each case
 @pytest.mark.parametrize(
     ("bodies", "expected"),
     [

@@ -180,6 +180,7 @@ ORDERS = [
 ]
 
 
+@pytest.mark.slow  # every order of the carriers
 def test_delivery_facts_come_from_the_earliest_carrier_in_any_order(
     db: Database, database_url: str
 ) -> None:

@@ -296,6 +296,7 @@ def test_an_event_committed_after_its_window_was_read_is_rebuilt_too(
     assert snapshot(database_url) == rebuilt
 
 
+@pytest.mark.slow  # intake and workers in threads through a rebuild
 def test_rebuild_while_intake_and_workers_run_loses_and_doubles_nothing(
     db: Database, database_url: str
 ) -> None:

@@ -172,6 +172,7 @@ def test_a_long_reader_makes_retention_give_up_without_holding_up_intake(
     assert old not in partitions(url)
 
 
+@pytest.mark.slow  # a busy month of rows
 def test_months_dropped_before_a_busy_one_stay_dropped_and_a_rerun_goes_on(
     cli: Callable[..., Result], database_url: str
 ) -> None:

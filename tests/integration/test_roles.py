@@ -140,11 +140,24 @@ def test_a_meta_channel_works_with_the_receivers_login_alone(own_server: str) ->
         conn.execute("DELETE FROM wabahook.channels WHERE auth = 'meta'")
 
 
+def ensure_channel(url: str, name: str) -> None:
+    """Channel `name` exists (each test may run first, or alone in its test process)."""
+    owner = Database(Secret(url), application_name="wabahook-test", timeout=10)
+    try:
+        if not channels.exists(owner, name):
+            channels.add_channel(owner, name)
+    finally:
+        owner.close()
+
+
 def test_processor_drains_and_analyst_reads_views_only(own_server: str) -> None:
+    ensure_channel(own_server, "acme-processor")
+
     def deliver(body: bytes) -> None:
         with psycopg.connect(own_server, autocommit=True) as conn:
             conn.execute(
-                "SELECT wabahook.store_event('acme', %s, sha256(%s), NULL, '{}', NULL, 'r')",
+                "SELECT wabahook.store_event('acme-processor', %s, sha256(%s), NULL, '{}',"
+                " NULL, 'r')",
                 [body, body],
             )
 
@@ -164,7 +177,7 @@ def test_processor_drains_and_analyst_reads_views_only(own_server: str) -> None:
         # Failure isolation (staging indexes, the server-side loop) works with its rights.
         stats = drain(worker)
         assert (stats.rejected, stats.failed) == (1, 1)
-        assert stats.processed >= 1  # m1, and what the receiver's test stored before
+        assert stats.processed >= 1  # m1, and what other tests stored before
         with psycopg.connect(own_server, autocommit=True) as conn:
             conn.execute("DROP TRIGGER test_poison ON wabahook.status_event")
             conn.execute("UPDATE wabahook.event_queue SET not_before = now()")
@@ -177,7 +190,8 @@ def test_processor_drains_and_analyst_reads_views_only(own_server: str) -> None:
         owner.close()
     with psycopg.connect(as_user(own_server, "bi"), autocommit=True) as conn:
         statuses = conn.execute(
-            "SELECT message_id, status FROM wabahook.delivery_status ORDER BY 1"
+            "SELECT message_id, status FROM wabahook.delivery_status"
+            " WHERE channel = 'acme-processor' ORDER BY 1"
         )
         assert statuses.fetchall() == [("m1", "sent"), ("m2", "read"), ("p1", "sent")]
         assert conn.execute("SELECT count(*) FROM wabahook.delivery_funnel_daily").fetchone() == (
@@ -381,6 +395,11 @@ def test_the_console_runs_with_its_own_role(own_server: str) -> None:
             "SELECT wabahook.store_event('desk', %s, sha256(%s), NULL, '{}', NULL, 'r')",
             [b"not json", b"not json"],
         ).fetchone()
+        # A message of its own for the message page (whichever test ran first here).
+        conn.execute(
+            "SELECT wabahook.store_event('desk', %s, sha256(%s), NULL, '{}', NULL, 'r')",
+            [b'{"statuses":[{"id":"c1","status":"sent","timestamp":"1750000000"}]}'] * 2,
+        )
     assert stored is not None
     event_id = stored[0]
     owner = Database(Secret(own_server), application_name="t", timeout=10)
@@ -391,7 +410,7 @@ def test_the_console_runs_with_its_own_role(own_server: str) -> None:
     app = create_console({"DATABASE_URL": as_user(own_server, "ops")})
     client = app.test_client()
     for page in ("/", "/problems", f"/events/{event_id}", "/events?text=not+json",
-                 "/events?channel=desk&state=rejected", "/messages/m1"):  # fmt: skip
+                 "/events?channel=desk&state=rejected", "/messages/c1"):  # fmt: skip
         assert client.get(page).status_code == 200, page
     token = client.get_cookie("wabahook_csrf")
     assert token is not None
