@@ -6,6 +6,7 @@ import base64
 import binascii
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
@@ -25,6 +26,7 @@ COMMAND_DB_SECONDS = 30.0  # a CLI command's, the quickstart's and a sweep's
 BATCH_SECONDS = 300.0  # one drain batch: claim, project, dequeue, commit
 MAINTENANCE_SECONDS = 600.0  # one step of a rebuild, replay or retention
 MAX_SECRET_FILE_BYTES = 64 * 1024
+QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}")
 Number = TypeVar("Number", int, float)
 
 
@@ -106,8 +108,10 @@ class Settings:
             raise ConfigError(f"WABAHOOK_LOG_FORMAT must be json or text, not {log_format!r}")
         behind_proxy = behind_proxy_from_env(env)
         queue = env.get("WABAHOOK_QUEUE", "wabahook").strip()
-        if not queue or not queue.replace("-", "").replace("_", "").replace(".", "").isalnum():
-            raise ConfigError(f"WABAHOOK_QUEUE must be a simple name, not {queue!r}")
+        if not QUEUE_NAME.fullmatch(queue):  # it goes into RQ's job ids, which take no '.'
+            raise ConfigError(
+                f"WABAHOOK_QUEUE must be 1-100 of A-Z a-z 0-9 _ -, not {shown(queue)}"
+            )
         return cls(
             database_url=Secret(database_url),
             redis_url=Secret(redis_url) if redis_url else None,
@@ -202,6 +206,12 @@ def behind_proxy_from_env(env: Mapping[str, str] | None = None) -> bool:
     if raw in ("1", "true", "yes"):
         return True
     raise ConfigError(f"WABAHOOK_BEHIND_PROXY must be 1 or 0, not {raw!r}")
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """A value for an error message: quoted, control characters escaped, cut to `limit`."""
+    text = repr(str(value))
+    return text if len(text) <= limit else f"{text[: limit - 4]}...{text[0]}"
 
 
 def _number(

@@ -33,11 +33,9 @@ limit_request_fields = 100
 limit_request_field_size = 8190
 max_requests = 10_000
 max_requests_jitter = 1_000
-# One log line per request: the app's own (request id, channel, status, duration,
-# event id) on stderr with the other logs. gunicorn's JSON access line would be a
-# second one for the same request; WABAHOOK_ACCESS_LOG=- turns it on (on stdout).
-accesslog = os.environ.get("WABAHOOK_ACCESS_LOG") or None
-logger_class = "receiver.gunicorn_logging.JsonAccessLogger"
+# One log line per request, the app's own (request id, channel, status, duration, event
+# id), on stderr with the other logs: gunicorn's access line would say it a second time.
+accesslog = None
 errorlog = "-"
 # gunicorn >= 27 opens a control socket in $HOME by default; several receivers on
 # one host (or a read-only home) would trip over it, and nothing here uses it.

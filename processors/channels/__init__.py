@@ -9,6 +9,7 @@ from typing import Any
 from psycopg.rows import DictRow
 
 from receiver.auth import CHANNEL_NAME, digest, generate_secret
+from receiver.config import shown
 from receiver.db import Database
 from receiver.errors import WabahookError
 from receiver.queries import query
@@ -22,12 +23,6 @@ PHONE_RULE = "an optional +, then 7 to 15 digits (spaces, dashes, dots and paren
 
 class ChannelError(WabahookError):
     """A channel operation was refused; the message says why."""
-
-
-def shown(value: object, limit: int = 40) -> str:
-    """A value for an error message: quoted, control characters escaped, cut to `limit`."""
-    text = repr(str(value))
-    return text if len(text) <= limit else f"{text[: limit - 4]}...{text[0]}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from processors.channels import ChannelError, lock_channel, shown, validate_name
+from processors.channels import ChannelError, lock_channel, validate_name
 from processors.channels.dialog360 import is_loopback
 from processors.channels.meta import VERIFY_TOKEN
+from receiver.config import shown
 from receiver.db import Database
 from receiver.errors import WabahookError
 from receiver.logs import escape_controls

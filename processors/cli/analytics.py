@@ -9,8 +9,8 @@ import click
 
 import processors.cli.common as cli
 from processors import analytics
-from processors.channels import shown
 from processors.operations import Operations
+from receiver.config import shown
 from receiver.db import Database
 
 FUNNEL_HEADER = ("DAY", "SENT", "DELIVERED", "READ", "FAILED", "DELIV %", "READ %")

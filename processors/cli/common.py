@@ -9,8 +9,6 @@ from urllib.parse import urlsplit
 
 import click
 
-from processors import channels
-
 # Output and errors live in processors.cli.output, settings and the database in
 # processors.cli.command_database: re-exported here, so that a command module reaches
 # all it shares as `cli.<name>`.
@@ -38,6 +36,7 @@ from processors.cli.output import (
 )
 from processors.pipeline.drain import BATCH_SIZE
 from processors.stored.selection import ChannelName, PhoneNumberId
+from receiver.config import shown
 from receiver.db import first_line
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -84,7 +83,7 @@ def check_url(url: str, option: str, schemes: tuple[str, ...] = ("http", "https"
         valid = False
     if not valid or any(c.isspace() or not c.isprintable() for c in url):
         allowed = " or ".join(f"{scheme}://" for scheme in schemes)
-        fail(f"{option} must be an {allowed} URL, not {channels.shown(url)}")
+        fail(f"{option} must be an {allowed} URL, not {shown(url)}")
     return url
 
 
@@ -127,7 +126,7 @@ class FiniteFloatRange(click.FloatRange):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         number = super().convert(value, param, ctx)
         if not math.isfinite(number):
-            self.fail(f"{channels.shown(value)} is not a finite number", param, ctx)
+            self.fail(f"{shown(value)} is not a finite number", param, ctx)
         return number
 
 

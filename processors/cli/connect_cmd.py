@@ -11,6 +11,7 @@ from processors import channels
 from processors.channels import dialog360, graph, meta
 from processors.cli.channels_cmd import channels_group
 from processors.cli.secret_files import key_sealer, secret_file_option, secret_text
+from receiver.config import shown
 
 
 @channels_group.command("connect")
@@ -130,9 +131,7 @@ def _connect_meta(
     with cli.errors_as_messages():
         graph.callback_url(public_url, channels.validate_name(name))
         if not graph.WABA_ID.fullmatch(waba_id):
-            raise graph.GraphError(
-                f"--waba-id must be the WABA's numeric id, not {channels.shown(waba_id)}"
-            )
+            raise graph.GraphError(f"--waba-id must be the WABA's numeric id, not {shown(waba_id)}")
         graph.check_graph_url(graph_url, graph_version)
     token = secret_text(access_token_file, "META_ACCESS_TOKEN", "--access-token-file",
                          "Meta access token", cli.command_settings().meta_access_token)  # fmt: skip

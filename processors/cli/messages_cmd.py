@@ -9,9 +9,9 @@ import click
 
 import processors.cli.common as cli
 from processors import lookup
-from processors.channels import shown
 from processors.cli.common import when
 from processors.stored.selection import ChannelName, Key
+from receiver.config import shown
 
 
 @cli.main.group("messages")

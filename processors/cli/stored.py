@@ -13,13 +13,12 @@ import click
 
 import processors.cli.common as cli
 from processors import jobs
-from processors.channels import shown
 from processors.cli.supervision import supervised
 from processors.pipeline import drain as drain_module
 from processors.stored import forward as forward_module
 from processors.stored import replay as replay_module
 from processors.stored.selection import ALL_OPTION, build_selection, chosen, selection_options
-from receiver.config import Settings
+from receiver.config import Settings, shown
 
 # RFC 9110: a field name is a token; a value holds no control characters but tab.
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")

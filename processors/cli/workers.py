@@ -14,11 +14,10 @@ import click
 
 import processors.cli.common as cli
 from processors import jobs
-from processors.channels import shown
 from processors.cli.supervision import supervised
 from processors.metrics import keep_values_in_process
 from receiver import logs
-from receiver.config import Settings
+from receiver.config import Settings, shown
 from receiver.nudge import DRAIN_SLOTS, enqueue_drain, job_queue
 
 # RQ keeps a worker under its name in Redis keys and CLIENT SETNAME, which refuses blanks.

@@ -12,7 +12,6 @@ import click
 from psycopg import sql
 
 from processors import lookup
-from processors.channels import shown
 from processors.stored.selection import (
     MAX_ID,
     STATES,
@@ -22,6 +21,7 @@ from processors.stored.selection import (
     SearchText,
     Selection,
 )
+from receiver.config import shown
 from receiver.db import Database
 from receiver.errors import WabahookError
 from receiver.queries import query

@@ -205,7 +205,6 @@ class Quickstart:
             "WABAHOOK_LOG_FORMAT": self.env.get("WABAHOOK_LOG_FORMAT", "text"),
             # Requests are logged by the app; gunicorn's start-up chatter would bury the banner.
             "GUNICORN_CMD_ARGS": self.env.get("GUNICORN_CMD_ARGS", "--log-level warning"),
-            "WABAHOOK_ACCESS_LOG": self.env.get("WABAHOOK_ACCESS_LOG", ""),
         }
         self._stops.append(self._stop_children)
         self.echo("Starting a worker and the cron scheduler ...")

@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from processors.channels import ChannelError, shown, validate_name
+from processors.channels import ChannelError, validate_name
+from receiver.config import shown
 
 STATES = ("queued", "processed", "rejected", "failed")
 _DURATION = re.compile(r"([0-9]+)\s*([smhdw])", re.ASCII)

@@ -68,7 +68,11 @@ def test_every_variable_is_read() -> None:
         ({"DATABASE_URL": URL, "WABAHOOK_BEHIND_PROXY": "maybe"}, "must be 1 or 0"),
         ({"DATABASE_URL": URL, "WABAHOOK_TRUSTED_PROXY_HOPS": "-1"}, "at least 0"),
         ({"DATABASE_URL": URL, "WABAHOOK_LOG_FORMAT": "xml"}, "json or text"),
-        ({"DATABASE_URL": URL, "WABAHOOK_QUEUE": "a queue!"}, "simple name"),
+        ({"DATABASE_URL": URL, "WABAHOOK_QUEUE": "a queue!"}, "1-100 of A-Z a-z 0-9 _ -"),
+        # RQ refuses '.' in job ids, and the drain's job id holds the queue's name.
+        ({"DATABASE_URL": URL, "WABAHOOK_QUEUE": "tenant.a"}, "not 'tenant.a'"),
+        ({"DATABASE_URL": URL, "WABAHOOK_QUEUE": "q" * 101}, "not 'qqq"),
+        ({"DATABASE_URL": URL, "WABAHOOK_QUEUE": "qu\u0435ue"}, "1-100 of"),  # a Cyrillic e
         ({"DATABASE_URL": URL, "WABAHOOK_BATCH_DEADLINE": "0"}, "at least 0.1"),
         ({"DATABASE_URL": URL, "WABAHOOK_BATCH_DEADLINE": "nan"}, "must be a finite number"),
         ({"DATABASE_URL": URL, "WABAHOOK_DB_TIMEOUT": "inf"}, "must be a finite number"),
@@ -86,6 +90,11 @@ def test_secrets_never_show_in_repr_or_str() -> None:
         assert ":pw@" not in text
     assert repr(Secret("x")) == "Secret('********')"
     assert f"{Secret('hidden')}" == "Secret('********')"
+
+
+def test_a_queue_name_of_100_characters_is_taken() -> None:
+    name = "Q_-9" * 25
+    assert Settings.from_env({"DATABASE_URL": URL, "WABAHOOK_QUEUE": name}).queue == name
 
 
 def test_settings_are_frozen() -> None:
