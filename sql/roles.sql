@@ -47,6 +47,8 @@ REVOKE ALL ON wabahook.schema_migrations FROM wabahook_processor;
 -- could make the receiver refuse every delivery.
 REVOKE ALL ON wabahook.channel_credentials, wabahook.channel_meta_secrets,
     wabahook.secret_key_check FROM wabahook_processor;
+-- Destinations' signing secrets are the operator's too: the relay reads them, sealed.
+REVOKE INSERT, UPDATE, DELETE ON wabahook.destination_secrets FROM wabahook_processor;
 REVOKE CREATE ON SCHEMA wabahook FROM wabahook_processor;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA wabahook TO wabahook_processor;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA wabahook TO wabahook_processor;

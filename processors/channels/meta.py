@@ -82,7 +82,7 @@ def add_meta_channel(
     if phone_number is not None:
         phone_number = normalize_phone_number(phone_number)
     with db.transaction() as conn:
-        _ensure_key(conn, sealer)
+        ensure_key(conn, sealer)
         created = conn.execute(
             query("create_channel"), {"name": name, "phone_number": phone_number, "auth": "meta"}
         ).fetchone()
@@ -103,7 +103,7 @@ def rotate_meta(
     app_secret = check_secret_text(app_secret, "app secret") if app_secret is not None else None
     with db.transaction() as conn:
         lock_channel(conn, name, "meta")
-        _ensure_key(conn, sealer)
+        ensure_key(conn, sealer)
         if app_secret is not None:
             if len(_valid(conn, name, APP_SECRET)) >= 2:
                 raise ChannelError(
@@ -144,7 +144,7 @@ def channel_kind(db: Database, name: str) -> str:
     return str(row["auth"])
 
 
-def _ensure_key(conn: Any, sealer: Sealer) -> None:
+def ensure_key(conn: Any, sealer: Sealer) -> None:
     """Store the key's check value with the first sealed secret, or check it matches."""
     conn.execute(query("store_secret_key_check"), {"sealed": sealer.check_token()})
     row = conn.execute(query("secret_key_check")).fetchone()

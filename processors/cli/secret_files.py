@@ -58,5 +58,8 @@ def key_sealer() -> Sealer:
     """The sealer of WABAHOOK_SECRET_KEY, or a one-line error saying how to make one."""
     sealer = Sealer.of(cli.command_settings().secret_key)
     if sealer is None:
-        cli.fail(f"meta channels need WABAHOOK_SECRET_KEY (or _FILE); make one with: {KEY_RECIPE}")
+        cli.fail(
+            "meta channels and destinations need WABAHOOK_SECRET_KEY (or _FILE) to seal their"
+            f" secrets; make one with: {KEY_RECIPE}"
+        )
     return sealer

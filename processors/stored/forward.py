@@ -2,37 +2,29 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import unquote
 
 import httpx
 
+from processors.relay.http import (
+    RETRY_STATUSES,
+    UnsendableHeader,
+    as_received,
+    error_text,
+    first_bytes,
+    retry_after,
+)
 from processors.stored.selection import Selection
 from receiver.db import Database
-from receiver.errors import WabahookError
 from receiver.queries import query
 
 PAGE = 200
 MAX_BACKOFF_SECONDS = 30.0
-RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 USER_AGENT = "wabahook-forward"
-# Of a destination's answer only this much is read: enough for the error text, and a
-# hostile destination that answers gigabytes costs no more memory than a polite one.
-ANSWER_BYTES = 1024
-ERROR_CHARS = 200
-# What a request can carry in a header value (RFC 9110 field-value: visible ASCII,
-# obs-text, spaces and tabs between them); a CR, an LF or a NUL would end or split it.
-FIELD_VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
-
-
-class UnsendableHeader(WabahookError, ValueError):
-    """A stored header value no request can carry; the message says which and why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,30 +165,30 @@ def _deliver(
     try:
         headers = _request_headers(event, extra)
     except UnsendableHeader as exc:  # failed without a try: the run goes on to the next event
-        return ForwardResult(event["raw_event_id"], "failed", None, 0, _error_text(str(exc)))
+        return ForwardResult(event["raw_event_id"], "failed", None, 0, error_text(str(exc)))
     status: int | None = None
     error: str | None = None
     for attempt in range(1, max_attempts + 1):
         pacer.wait()
-        retry_after: float | None = None
+        asked: float | None = None
         try:
             with client.stream(
                 "POST", destination, content=bytes(event["body"]), headers=headers
             ) as response:
-                answer = _first_bytes(response)
+                answer = first_bytes(response)
         except httpx.TransportError as exc:
-            status, error = None, _error_text(f"{type(exc).__name__}: {exc}")
+            status, error = None, error_text(f"{type(exc).__name__}: {exc}")
         else:
             status = response.status_code
             if 200 <= status < 300:
                 return ForwardResult(event["raw_event_id"], "delivered", status, attempt, None)
-            error = _error_text(f"HTTP {status}: {answer.decode('utf-8', 'replace')}")
+            error = error_text(f"HTTP {status}: {answer.decode('utf-8', 'replace')}")
             if status not in RETRY_STATUSES:
                 break  # the destination refuses this event: retrying will not help
-            retry_after = _retry_after(response)
+            asked = retry_after(response)
         if attempt < max_attempts:
             backoff = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** (attempt - 1))
-            sleep(min(MAX_BACKOFF_SECONDS, retry_after) if retry_after is not None else backoff)
+            sleep(min(MAX_BACKOFF_SECONDS, asked) if asked is not None else backoff)
     return ForwardResult(event["raw_event_id"], "failed", status, attempt, error)
 
 
@@ -204,55 +196,8 @@ def _request_headers(event: dict[str, Any], extra: dict[bytes, bytes]) -> dict[b
     """The headers of `event`'s request, as bytes: httpx sends those as they are."""
     headers = {b"X-Wabahook-Event-Id": str(event["raw_event_id"]).encode(), **extra}
     if event["content_type"]:
-        headers[b"Content-Type"] = _as_received("Content-Type", event["content_type"])
+        headers[b"Content-Type"] = as_received("Content-Type", event["content_type"])
     return headers
-
-
-def _as_received(name: str, value: str) -> bytes:
-    """A stored header value as the bytes it arrived as; UnsendableHeader if none could be."""
-    try:
-        # The receiver keeps a header's bytes past ASCII as Latin-1 text: this undoes it.
-        raw = value.encode("latin-1")
-    except UnicodeEncodeError:  # the reason first: a long value is cut short when stored
-        raise UnsendableHeader(f"stored {name} holds a character past Latin-1: {value!r}") from None
-    # Surrounding spaces are no part of a field value, and h11 refuses to send them.
-    raw = raw.strip(b" \t")
-    if not FIELD_VALUE.fullmatch(raw):
-        raise UnsendableHeader(f"stored {name} holds a control character: {value!r}")
-    return raw
-
-
-def _first_bytes(response: httpx.Response, limit: int = ANSWER_BYTES) -> bytes:
-    """At most `limit` bytes of the answer's body; the rest is never read.
-
-    Leaving the stream early makes httpx close that connection instead of reusing it.
-    """
-    kept = bytearray()
-    for chunk in response.iter_raw():  # transport-sized chunks (64 KiB at most)
-        kept += chunk[: limit - len(kept)]
-        if len(kept) >= limit:
-            break
-    return bytes(kept)
-
-
-def _error_text(text: str) -> str:
-    """A per-event error as stored: cut short, and without NUL, which text columns refuse."""
-    return text[:ERROR_CHARS].replace("\x00", "\N{REPLACEMENT CHARACTER}").strip()
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds the destination asked to wait (RFC 9110: digits or an HTTP-date), else None."""
-    value = response.headers.get("Retry-After", "").strip()
-    # isascii: str.isdigit() also takes superscripts and other scripts' digits.
-    if value.isascii() and value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when.tzinfo is None:  # an HTTP-date is always GMT
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _record(db: Database, destination: str, result: ForwardResult) -> None:

@@ -8,7 +8,8 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from processors.stored.forward import _retry_after, split_credentials
+from processors.relay.http import retry_after
+from processors.stored.forward import split_credentials
 
 
 def answer(retry_after: bytes) -> httpx.Response:
@@ -23,14 +24,14 @@ def answer(retry_after: bytes) -> httpx.Response:
      b"Thu, 01 Jan 2099 00:00:00 +9999"],
 )  # fmt: skip
 def test_anything_but_ascii_digits_or_a_date_is_no_hint(value: bytes) -> None:
-    assert _retry_after(answer(value)) is None
+    assert retry_after(answer(value)) is None
 
 
 def test_seconds_and_http_dates_are_hints() -> None:
-    assert _retry_after(answer(b" 7 ")) == 7.0
-    assert _retry_after(answer(b"Wed, 21 Oct 2015 07:28:00 GMT")) == 0.0  # already past
+    assert retry_after(answer(b" 7 ")) == 7.0
+    assert retry_after(answer(b"Wed, 21 Oct 2015 07:28:00 GMT")) == 0.0  # already past
     soon = format_datetime(datetime.now(UTC) + timedelta(seconds=20), usegmt=True)
-    assert 15 <= (_retry_after(answer(soon.encode())) or 0) <= 20
+    assert 15 <= (retry_after(answer(soon.encode())) or 0) <= 20
 
 
 @pytest.mark.parametrize(

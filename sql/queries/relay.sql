@@ -1,0 +1,161 @@
+-- Destinations and the relay's deliveries.
+
+-- name: destination_add
+INSERT INTO wabahook.destinations
+    (name, url, format, channels, kinds, max_in_flight, max_age, timeout_seconds, ordered,
+     allow_addresses)
+VALUES (%(name)s, %(url)s, %(format)s, %(channels)s, %(kinds)s, %(max_in_flight)s,
+        make_interval(secs => %(max_age)s), %(timeout)s, %(ordered)s, %(allow_addresses)s)
+ON CONFLICT (name) DO NOTHING
+RETURNING id;
+
+-- name: destination_secret_add
+INSERT INTO wabahook.destination_secrets (destination_id, sealed)
+VALUES (%(destination)s, %(sealed)s);
+
+-- name: destination_secrets_expire_others
+UPDATE wabahook.destination_secrets SET expires_at = now()
+WHERE destination_id = %(destination)s AND id <> (
+    SELECT max(id) FROM wabahook.destination_secrets WHERE destination_id = %(destination)s
+) AND (expires_at IS NULL OR expires_at > now());
+
+-- name: destination_valid_secrets
+SELECT sealed FROM wabahook.destination_secrets
+WHERE destination_id = %(destination)s AND (expires_at IS NULL OR expires_at > now())
+ORDER BY id DESC;
+
+-- name: destinations_all
+SELECT d.id, d.name, d.url, d.format, d.channels, d.kinds, d.max_in_flight,
+       extract(epoch FROM d.max_age)::float8 AS max_age_seconds, d.timeout_seconds,
+       d.ordered, d.allow_addresses, d.paused, d.created_at,
+       count(r.*) FILTER (WHERE r.state IN ('pending', 'retrying')) AS pending,
+       count(r.*) FILTER (WHERE r.state = 'delivered') AS delivered,
+       count(r.*) FILTER (WHERE r.state = 'dead') AS dead,
+       min(r.stored_at) FILTER (WHERE r.state IN ('pending', 'retrying')) AS oldest_pending_at
+FROM wabahook.destinations d
+LEFT JOIN wabahook.relay_deliveries r ON r.destination_id = d.id
+GROUP BY d.id
+ORDER BY d.name;
+
+-- name: destination_set_paused
+UPDATE wabahook.destinations SET paused = %(paused)s WHERE name = %(name)s RETURNING id;
+
+-- name: destination_remove
+DELETE FROM wabahook.destinations WHERE name = %(name)s RETURNING id;
+
+-- name: destination_id
+SELECT id FROM wabahook.destinations WHERE name = %(name)s;
+
+-- name: relay_horizon
+-- The oldest transaction that may still store an event: of the transactions writing to
+-- raw_events now (their lock on it is taken before their id is given), the oldest;
+-- else the next id to be given. Not the snapshot's oldest running transaction: that
+-- one may be anyone's, in any database of the cluster (a long report, a rebuild), and
+-- would hold every delivery back. pg_locks shows ids in 32 bits: widened by the epoch.
+WITH snap AS (
+    SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next
+), writers AS (
+    SELECT DISTINCT x.transactionid::text::bigint AS low
+    FROM pg_locks r
+    JOIN pg_locks x ON x.pid = r.pid AND x.locktype = 'transactionid' AND x.mode = 'ExclusiveLock'
+    WHERE r.locktype = 'relation' AND r.mode = 'RowExclusiveLock' AND r.pid <> pg_backend_pid()
+      AND r.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND (r.relation = 'wabahook.raw_events'::regclass OR r.relation IN (
+          SELECT inhrelid FROM pg_inherits WHERE inhparent = 'wabahook.raw_events'::regclass))
+)
+SELECT least(
+    min(snap.next),
+    min((snap.next >> 32 << 32) + w.low
+        - CASE WHEN (snap.next >> 32 << 32) + w.low > snap.next THEN 4294967296 ELSE 0 END)
+) AS horizon
+FROM snap LEFT JOIN writers w ON true;
+
+-- name: relay_destinations_behind
+-- Raw destinations whose queue is behind the horizon; one relay scans each at a time.
+SELECT id, channels, horizon FROM wabahook.destinations
+WHERE format = 'raw' AND horizon < %(horizon)s
+ORDER BY id
+FOR UPDATE SKIP LOCKED;
+
+-- name: relay_queue_events
+-- Every event of a transaction in [horizon, new horizon): all of them have ended, so
+-- none can appear later below the new horizon.
+INSERT INTO wabahook.relay_deliveries (destination_id, raw_event_id, channel, stored_at)
+SELECT %(destination)s, e.id, e.channel, e.received_at
+FROM wabahook.raw_events e
+WHERE e.stored_xid >= %(after)s AND e.stored_xid < %(until)s
+  AND (cardinality(%(channels)s::text[]) = 0 OR e.channel = ANY (%(channels)s::text[]))
+ON CONFLICT DO NOTHING;
+
+-- name: relay_move_horizon
+UPDATE wabahook.destinations SET horizon = %(horizon)s WHERE id = %(destination)s;
+
+-- name: relay_queue_stored
+-- Stored events for a destination (--from-start, replay --to-destination), again if
+-- they were delivered before.
+INSERT INTO wabahook.relay_deliveries (destination_id, raw_event_id, channel, stored_at)
+SELECT %(destination)s, e.id, e.channel, e.received_at
+FROM wabahook.raw_events e
+WHERE (cardinality(%(ids)s::bigint[]) = 0 OR e.id = ANY (%(ids)s::bigint[]))
+  AND (cardinality(%(channels)s::text[]) = 0 OR e.channel = ANY (%(channels)s::text[]))
+ON CONFLICT (destination_id, raw_event_id, fact_key) DO UPDATE
+SET state = 'pending', next_attempt_at = now(), leased_until = NULL
+WHERE relay_deliveries.state IN ('delivered', 'dead');
+
+-- name: relay_destinations_active
+SELECT d.id, d.name, d.url, d.max_in_flight, extract(epoch FROM d.max_age)::float8 AS max_age,
+       d.timeout_seconds, d.ordered, d.allow_addresses,
+       ARRAY(SELECT s.id FROM wabahook.destination_secrets s
+             WHERE s.destination_id = d.id AND (s.expires_at IS NULL OR s.expires_at > now())
+             ORDER BY s.id) AS secret_ids
+FROM wabahook.destinations d
+WHERE NOT d.paused AND d.format = 'raw'
+ORDER BY d.id;
+
+-- name: relay_claim
+UPDATE wabahook.relay_deliveries r
+SET leased_until = now() + make_interval(secs => %(lease)s)
+WHERE r.id IN (
+    SELECT id FROM wabahook.relay_deliveries
+    WHERE destination_id = %(destination)s AND state IN ('pending', 'retrying')
+      AND next_attempt_at <= now() AND (leased_until IS NULL OR leased_until < now())
+    ORDER BY next_attempt_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING r.id, r.raw_event_id, r.channel, r.attempts, r.stored_at;
+
+-- name: relay_claim_ordered
+-- The first undelivered event of each channel, if it is due and nobody holds it: one at
+-- a time per channel, in event id order (a dead one no longer holds the line).
+UPDATE wabahook.relay_deliveries r
+SET leased_until = now() + make_interval(secs => %(lease)s)
+WHERE r.id IN (
+    SELECT head.id FROM (
+        SELECT DISTINCT ON (channel) id, next_attempt_at, leased_until
+        FROM wabahook.relay_deliveries
+        WHERE destination_id = %(destination)s AND state IN ('pending', 'retrying')
+        ORDER BY channel, raw_event_id, fact_key
+    ) head
+    WHERE head.next_attempt_at <= now()
+      AND (head.leased_until IS NULL OR head.leased_until < now())
+    LIMIT %(limit)s
+)
+  -- Checked again on the row itself: another relay may have leased it meanwhile.
+  AND (r.leased_until IS NULL OR r.leased_until < now())
+RETURNING r.id, r.raw_event_id, r.channel, r.attempts, r.stored_at;
+
+-- name: relay_bodies
+SELECT id, body, content_type FROM wabahook.raw_events WHERE id = ANY (%(ids)s::bigint[]);
+
+-- name: relay_record
+UPDATE wabahook.relay_deliveries
+SET state = %(state)s,
+    attempts = attempts + 1,
+    last_status = %(status)s,
+    last_error = %(error)s,
+    last_attempt_at = now(),
+    next_attempt_at = now() + make_interval(secs => %(delay)s),
+    delivered_at = CASE WHEN %(state)s = 'delivered' THEN now() END,
+    leased_until = NULL
+WHERE id = %(id)s;

@@ -1,0 +1,364 @@
+"""The relay against a real HTTP destination on loopback: signed, retried, never lost."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import pytest
+from click.testing import CliRunner, Result
+
+from processors import channels
+from processors.cli import main
+from processors.relay import destinations
+from processors.relay.destinations import DestinationError, NewDestination
+from processors.relay.engine import Relay, backoff
+from processors.relay.http import refused
+from processors.relay.signing import verify
+from receiver.config import Secret
+from receiver.db import Database
+from receiver.sealing import Sealer
+from tests.support.fake_http import Answer, FakeServer, Recorded
+
+KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
+SECRET = "whsec_" + base64.b64encode(b"s" * 32).decode()
+Cli = Callable[..., Result]
+
+
+@pytest.fixture
+def sealer() -> Sealer:
+    return Sealer(Secret(KEY))
+
+
+@pytest.fixture
+def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("WABAHOOK_SECRET_KEY", KEY)
+    runner = CliRunner()
+    return lambda *args, input=None: runner.invoke(
+        main, list(args), input=input, catch_exceptions=False
+    )
+
+
+def store(db: Database, channel: str, body: bytes, content_type: str | None = None) -> int:
+    """Store a delivery as the receiver does (one store_event call)."""
+    with db.connection() as conn:
+        row = conn.execute(
+            "SELECT wabahook.store_event(%s, %s, sha256(%s), %s, '{}', NULL, 'r') AS id",
+            [channel, body, body, content_type],
+        ).fetchone()
+    assert row is not None
+    assert row["id"] is not None
+    return int(row["id"])
+
+
+def ok(request: Recorded) -> Answer:
+    return 200, {}, b"ok"
+
+
+def rows(db: Database, statement: str) -> list[tuple[Any, ...]]:
+    with db.connection() as conn, conn.cursor(row_factory=psycopg.rows.tuple_row) as cur:
+        return cur.execute(statement.encode()).fetchall()
+
+
+def relay_until_idle(db: Database, sealer: Sealer) -> Relay:
+    relay = Relay(db, sealer, threads=4)
+    relay.run(until_idle=True)
+    return relay
+
+
+def test_each_event_arrives_byte_for_byte_signed_with_its_content_type(
+    db: Database, sealer: Sealer
+) -> None:
+    channels.add_channel(db, "acme")
+    channels.add_channel(db, "beta")
+    with FakeServer(ok) as app:
+        destinations.add(db, sealer, NewDestination("crm", app.url + "/hook"), SECRET)
+        bodies = [b'{"statuses":[]}', b"\x00not json\xff", b'{"messages":[{"id":"1"}]}']
+        ids = [store(db, "acme", body, "application/json") for body in bodies]
+        other = store(db, "beta", b"{}", None)
+        relay_until_idle(db, sealer)
+        assert sorted(r.body for r in app.requests) == sorted([*bodies, b"{}"])
+        for request in app.requests:
+            assert request.path == "/hook"
+            headers = request.headers
+            assert verify(SECRET, headers["webhook-id"], int(headers["webhook-timestamp"]),
+                          request.body, headers["webhook-signature"])  # fmt: skip
+            event = int(headers["x-wabahook-event-id"])
+            assert headers["webhook-id"].endswith(f"-{event}")
+            assert headers["x-wabahook-channel"] == ("beta" if event == other else "acme")
+            assert "authorization" not in headers
+            expected = None if event == other else "application/json"
+            assert headers.get("content-type") == expected
+    states = rows(db, "SELECT raw_event_id, state, attempts FROM wabahook.relay_deliveries"
+                      " ORDER BY 1")  # fmt: skip
+    assert states == [(i, "delivered", 1) for i in sorted([*ids, other])]
+
+
+def test_events_stored_before_the_destination_are_sent_only_when_asked(
+    db: Database, sealer: Sealer, cli: Cli
+) -> None:
+    channels.add_channel(db, "acme")
+    before = store(db, "acme", b'{"before":1}')
+    with FakeServer(ok) as app:
+        destinations.add(db, sealer, NewDestination("now", app.url), SECRET)
+        after = store(db, "acme", b'{"after":1}')
+        relay_until_idle(db, sealer)
+        assert [r.body for r in app.requests] == [b'{"after":1}']
+        result = cli("destinations", "add", "all", "--url", app.url, "--from-start")
+        assert result.exit_code == 0, result.output
+        assert "2 stored events queued" in result.output
+        relay_until_idle(db, sealer)
+    sent = rows(
+        db,
+        "SELECT d.name, r.raw_event_id FROM wabahook.relay_deliveries r JOIN"
+        " wabahook.destinations d ON d.id = r.destination_id ORDER BY 1, 2",
+    )
+    assert sent == [("all", before), ("all", after), ("now", after)]
+
+
+def test_a_failing_destination_is_retried_honouring_retry_after_and_keeps_the_webhook_id(
+    db: Database, sealer: Sealer
+) -> None:
+    channels.add_channel(db, "acme")
+    answers = iter([(500, {}, b"boom"), (429, {"Retry-After": "0"}, b"slow down")])
+
+    def flaky(request: Recorded) -> Answer:
+        return next(answers, (204, {}, b""))
+
+    with FakeServer(flaky) as app:
+        destinations.add(db, sealer, NewDestination("crm", app.url), SECRET)
+        store(db, "acme", b"{}")
+        relay = Relay(db, sealer, threads=2)
+        relay.step()  # queue and send: 500
+        relay._pool.shutdown(wait=True)
+        relay._record()
+        assert rows(db, "SELECT state, attempts, last_status, last_error"
+                        " FROM wabahook.relay_deliveries") == [
+            ("retrying", 1, 500, "HTTP 500: boom")]  # fmt: skip
+        with db.connection() as conn:  # the backoff, passed
+            conn.execute("UPDATE wabahook.relay_deliveries SET next_attempt_at = now()")
+        relay_until_idle(db, sealer)  # 429 with Retry-After: 0, then 204
+        ids = {r.headers["webhook-id"] for r in app.requests}
+        assert len(app.requests) == 3
+        assert len(ids) == 1
+    assert rows(db, "SELECT state, attempts, last_status FROM wabahook.relay_deliveries") == [
+        ("delivered", 3, 204)
+    ]
+
+
+def test_a_refusal_is_dead_at_once_and_an_old_event_dies_after_max_age(
+    db: Database, sealer: Sealer
+) -> None:
+    channels.add_channel(db, "acme")
+    with FakeServer(lambda r: (400, {}, b"x" * 100_000)) as app:
+        destinations.add(db, sealer, NewDestination("picky", app.url), SECRET)
+        store(db, "acme", b"{}")
+        relay_until_idle(db, sealer)
+    destinations.set_paused(db, "picky", True)  # its server is gone from here on
+    with FakeServer(lambda r: (503, {}, b"")) as app:
+        destinations.add(db, sealer, NewDestination("down", app.url, max_age_seconds=60), SECRET)
+        store(db, "acme", b"{}")
+        Relay(db, sealer).scan()  # its delivery queued, then made two minutes old
+        with db.connection() as conn:
+            conn.execute(
+                "UPDATE wabahook.relay_deliveries SET stored_at = now() - '2 min'::interval"
+                " WHERE state = 'pending'"
+            )
+        relay_until_idle(db, sealer)
+    states = rows(db, "SELECT d.name, r.state, r.last_status, length(r.last_error)"
+                      " FROM wabahook.relay_deliveries r JOIN wabahook.destinations d"
+                      " ON d.id = r.destination_id ORDER BY 1, r.raw_event_id")  # fmt: skip
+    # A refusal is not retried, and its answer is read no further than 1 KiB (200
+    # characters kept); past --max-age a failure is final. A paused destination's
+    # events wait for it.
+    assert states == [("down", "dead", 503, 9), ("picky", "dead", 400, 200),
+                      ("picky", "pending", None, None)]  # fmt: skip
+
+
+def test_paused_destinations_queue_and_resume_in_order_when_ordered(
+    db: Database, sealer: Sealer, cli: Cli
+) -> None:
+    channels.add_channel(db, "acme")
+    with FakeServer(ok) as app:
+        assert cli("destinations", "add", "seq", "--url", app.url, "--ordered",
+                   "--secret-file", "-", input=SECRET).exit_code == 0  # fmt: skip
+        assert cli("destinations", "pause", "seq").exit_code == 0
+        ids = [store(db, "acme", f'{{"n":{n}}}'.encode()) for n in range(5)]
+        relay_until_idle(db, sealer)
+        assert app.requests == []
+        assert cli("destinations", "resume", "seq").exit_code == 0
+        relay_until_idle(db, sealer)
+        assert [int(r.headers["x-wabahook-event-id"]) for r in app.requests] == ids
+
+
+def test_add_refuses_what_cannot_work(db: Database, sealer: Sealer, cli: Cli) -> None:
+    cases = [
+        (["--url", "ftp://x"], "--url must be an http:// or https:// URL, not 'ftp://x'"),
+        (["--url", "http://u:p@h/"], "--url must not hold a user or password"),
+        (["--url", "http://h/", "--kind", "message.status"], "--kind filters facts"),
+        (["--url", "http://h/", "--allow-address", "nope"], "--allow-address takes"),
+        (["--url", "http://h/", "--format", "facts"], "--format facts is not available"),
+    ]
+    for args, message in cases:
+        result = cli("destinations", "add", "d1", *args)
+        assert result.exit_code == 1, (args, result.output)
+        assert message in result.stderr, (args, result.output)
+    bad_secret = cli("destinations", "add", "d1", "--url", "http://h/", "--secret-file", "-",
+                     input="whsec_short")  # fmt: skip
+    assert bad_secret.exit_code == 1
+    assert "24 to 64 random bytes" in bad_secret.stderr
+    assert cli("destinations", "add", "Bad!", "--url", "http://h/").exit_code == 1
+    assert cli("destinations", "list").output.startswith("No destinations yet")
+    assert cli("destinations", "add", "d1", "--url", "http://h/").exit_code == 0
+    again = cli("destinations", "add", "d1", "--url", "http://h/")
+    assert again.exit_code == 1
+    assert "exists already" in again.stderr
+    with pytest.raises(DestinationError, match="no destination named 'ghost'"):
+        destinations.set_paused(db, "ghost", True)
+
+
+def test_the_secret_is_shown_once_and_kept_sealed(database_url: str, cli: Cli) -> None:
+    result = cli("destinations", "add", "crm", "--url", "http://127.0.0.1:9/", "--json")
+    assert result.exit_code == 0, result.output
+    import json
+
+    secret = json.loads(result.output)["secret"]
+    assert secret.startswith("whsec_")
+    with psycopg.connect(database_url) as conn:
+        dump = repr(conn.execute("SELECT * FROM wabahook.destination_secrets").fetchall())
+    assert secret.removeprefix("whsec_") not in dump
+    listed = cli("destinations", "show", "crm", "--json")
+    assert secret not in listed.output
+    assert '"url": "http://127.0.0.1:9/"' in listed.output
+
+
+def test_rotation_signs_with_both_secrets_until_the_old_one_expires(
+    db: Database, sealer: Sealer, cli: Cli
+) -> None:
+    channels.add_channel(db, "acme")
+    new = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    with FakeServer(ok) as app:
+        destinations.add(db, sealer, NewDestination("crm", app.url), SECRET)
+        assert cli("destinations", "rotate-secret", "crm", "--secret-file", "-",
+                   input=new).exit_code == 0  # fmt: skip
+        store(db, "acme", b"{}")
+        relay_until_idle(db, sealer)
+        assert cli("destinations", "rotate-secret", "crm", "--expire-old").exit_code == 0
+        store(db, "acme", b"[]")
+        relay_until_idle(db, sealer)
+        first, second = app.requests
+    for request, valid in ((first, (SECRET, new)), (second, (new,))):
+        headers = request.headers
+        for secret in (SECRET, new):
+            signed = verify(secret, headers["webhook-id"], int(headers["webhook-timestamp"]),
+                            request.body, headers["webhook-signature"])  # fmt: skip
+            assert signed == (secret in valid)
+
+
+def test_link_local_and_metadata_addresses_are_refused_unless_allowed() -> None:
+    for address in ("169.254.169.254", "0.0.0.0", "fe80::1", "fd00:ec2::254",
+                    "::ffff:169.254.169.254"):  # fmt: skip
+        assert refused(address), address
+        assert not refused(address, ("169.254.0.0/16", "0.0.0.0/8", "fe80::/10",
+                                     "fd00:ec2::254/128")), address  # fmt: skip
+    for address in ("127.0.0.1", "::1", "10.1.2.3", "192.168.0.9", "203.0.113.5"):
+        assert not refused(address), address
+
+
+def test_a_destination_whose_name_resolves_to_a_refused_address_gets_nothing(
+    db: Database, sealer: Sealer
+) -> None:
+    """The check is on the connected peer: a loopback address counts as refused when a
+    test narrows the rule, so nothing outside loopback is ever contacted."""
+    from processors.relay import http
+
+    channels.add_channel(db, "acme")
+    with FakeServer(ok) as app:
+        destinations.add(db, sealer, NewDestination("meta", app.url), SECRET)
+        store(db, "acme", b"{}")
+        original = http.REFUSED_NETWORKS
+        http.REFUSED_NETWORKS = (*original, __import__("ipaddress").ip_network("127.0.0.0/8"))
+        try:
+            relay = Relay(db, sealer, threads=1)
+            relay.step()
+            relay._pool.shutdown(wait=True)
+            relay._record()
+        finally:
+            http.REFUSED_NETWORKS = original
+        assert app.requests == []
+    ((state, error),) = rows(db, "SELECT state, last_error FROM wabahook.relay_deliveries")
+    assert state == "retrying"
+    assert "refused to connect to 127.0.0.1" in error
+
+
+def test_two_relays_share_the_work_and_send_each_event_once(
+    db: Database, sealer: Sealer, database_url: str
+) -> None:
+    channels.add_channel(db, "acme")
+    lock = threading.Lock()
+    seen: list[bytes] = []
+
+    def record(request: Recorded) -> Answer:
+        with lock:
+            seen.append(request.body)
+        return 200, {}, b""
+
+    with FakeServer(record) as app:
+        destinations.add(db, sealer, NewDestination("crm", app.url, max_in_flight=4), SECRET)
+        bodies = [f'{{"n":{n}}}'.encode() for n in range(60)]
+        for body in bodies:
+            store(db, "acme", body)
+        others = [Database(Secret(database_url), application_name="t", timeout=10) for _ in "ab"]
+        try:
+            threads = [threading.Thread(target=relay_until_idle, args=(o, sealer)) for o in others]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+        finally:
+            for other in others:
+                other.close()
+    assert sorted(seen) == sorted(bodies)
+
+
+def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:
+    assert backoff(1, 7.0) == 7.0
+    assert backoff(3, 10**9) == 3600.0
+    first = [backoff(1, None) for _ in range(50)]
+    assert all(0.5 <= b <= 1.0 for b in first)
+    assert len(set(first)) > 1
+    assert all(1800 <= backoff(10_000, None) <= 3600 for _ in range(20))
+
+
+def test_an_event_committed_late_is_sent_and_others_transactions_hold_nothing_back(
+    db: Database, sealer: Sealer, database_url: str
+) -> None:
+    """Event ids commit out of order: one whose storing transaction is still open holds
+    the events stored after it back (for the milliseconds an intake takes), and is sent
+    with them once committed; a long transaction that stores no events delays nothing."""
+    channels.add_channel(db, "acme")
+    with FakeServer(ok) as app:
+        destinations.add(db, sealer, NewDestination("crm", app.url), SECRET)
+        with psycopg.connect(database_url) as other:
+            other.execute("SELECT pg_current_xact_id()")  # someone else's long transaction
+            store(db, "acme", b'{"first":1}')
+            relay_until_idle(db, sealer)
+            assert [r.body for r in app.requests] == [b'{"first":1}']
+        with psycopg.connect(database_url) as slow:
+            early = slow.execute(
+                "SELECT wabahook.store_event('acme', %s, sha256(%s), NULL, '{}', NULL, 'r')",
+                [b'{"early":1}', b'{"early":1}'],
+            ).fetchone()  # its id taken, not committed yet
+            late = store(db, "acme", b'{"late":1}')
+            relay_until_idle(db, sealer)
+            assert len(app.requests) == 1  # "late" waits: "early" may still come below it
+            slow.commit()
+        relay_until_idle(db, sealer)
+        assert early is not None
+        assert early[0] < late
+        assert sorted(r.body for r in app.requests[1:]) == [b'{"early":1}', b'{"late":1}']
