@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
 from rq import Queue, cron_job_registry
 from rq.cron import CronJob, CronScheduler
@@ -14,6 +16,14 @@ from receiver.nudge import job_queue
 
 class JsonCronScheduler(CronScheduler):
     """RQ's cron scheduler, enqueuing its jobs as JSON (RQ 2.12's always pickles them)."""
+
+    stop_requested = False
+
+    def _request_stop(self, signum: int, frame: Any) -> None:
+        # Remembered: RQ's scheduler tells Redis of its end after a stop, and with Redis
+        # gone (stopped with `up`) that raises an error that must not restart it.
+        self.stop_requested = True
+        super()._request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
     def enqueue_jobs(self) -> list[CronJob]:
         """Enqueue the jobs that are due, as RQ does, on a JSON queue."""

@@ -40,6 +40,8 @@ PROJECTED_VIEWS: tuple[tuple[str, str, str], ...] = (
     ("call_events", "call event", "call events"),
     ("call_errors", "call error", "call errors"),
     ("marketing_preference_events", "preference", "preferences"),
+    # Not a projection, but what became of the event too: its deliveries to destinations.
+    ("destination_deliveries", "delivery", "deliveries"),
 )
 # Views with a raw_event_id whose rows are folded from rows listed above (or describe
 # the store itself): showing them again would count a fact twice.

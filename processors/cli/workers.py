@@ -7,7 +7,6 @@ import re
 import signal
 import sys
 import threading
-import time
 import uuid
 
 import click
@@ -189,7 +188,11 @@ def cron(quiet: bool) -> None:
     with cli.errors_as_messages():
         logs.configure(settings.log_format)
     log = logging.getLogger("wabahook.cron")
+    stop = threading.Event()
     while True:
+        _catch_stop(stop)  # between RQ's loops a stop request lands here
+        if stop.is_set():
+            return
         # RQ's scheduler, enqueuing its jobs as JSON, the only format workers take.
         scheduler = JsonCronScheduler(
             connection=jobs.redis_connection(settings),
@@ -203,9 +206,13 @@ def cron(quiet: bool) -> None:
             scheduler.start()  # type: ignore[no-untyped-call]
             return  # stopped by a signal
         except redis.exceptions.ConnectionError as exc:
+            if scheduler.stop_requested:
+                return  # asked to stop, and Redis went away while RQ wound up
             # RQ's scheduler gives up when Redis goes away; the sweep must not.
+            _catch_stop(stop)
             log.warning("Redis unavailable, scheduler restarts in 2 s", extra={"error": str(exc)})
-            time.sleep(2)
+            if stop.wait(2):
+                return
 
 
 def _catch_stop(stop: threading.Event) -> None:

@@ -207,10 +207,12 @@ class Quickstart:
             "GUNICORN_CMD_ARGS": self.env.get("GUNICORN_CMD_ARGS", "--log-level warning"),
         }
         self._stops.append(self._stop_children)
-        self.echo("Starting a worker and the cron scheduler ...")
+        self.echo("Starting a worker, the cron scheduler and the relay ...")
         cli = [sys.executable, "-m", "processors.cli"]
         self._spawn([*cli, "worker", "--quiet"], env)
         self._spawn([*cli, "cron", "--quiet"], env)
+        # The relay seals and opens destinations' signing secrets with the key of `up`.
+        self._spawn([*cli, "relay", "--quiet"], {**env, SECRET_KEY_VARIABLE: self._secret_key()})
         self.echo(f"Starting the receiver on {self.base_url} ...")
         receiver = self._spawn(gunicorn_command(), {**env, SECRET_KEY_VARIABLE: self._secret_key()})
         if not _wait_healthy(f"{self.base_url}/healthz", timeout=30) or receiver.poll() is not None:

@@ -10,7 +10,6 @@ Several relays share the work through `FOR UPDATE SKIP LOCKED`.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -21,17 +20,11 @@ from typing import Any
 import httpx
 
 from processors.relay import destinations
+from processors.relay.attempt import Outcome, attempt
 from processors.relay.http import (
-    RETRY_STATUSES,
-    UnsendableHeader,
-    as_received,
     destination_client,
-    error_text,
-    first_bytes,
-    retry_after,
 )
-from processors.relay.signing import signature
-from receiver.db import Database
+from receiver.db import Database, DatabaseUnavailable
 from receiver.queries import query
 from receiver.sealing import Sealer
 
@@ -39,22 +32,13 @@ log = logging.getLogger("wabahook.relay")
 
 LEASE_SECONDS = 60.0  # longer than an attempt's timeout: a lease outlives its attempt
 IDLE_SECONDS = 0.05  # between looks for new events when there was nothing to do
-FIRST_BACKOFF_SECONDS = 1.0
-MAX_BACKOFF_SECONDS = 3600.0
+# Idle, the relay looks for new events only; for retries coming due and for changed
+# destinations (added, paused, rotated), once in this long.
+REFRESH_SECONDS = 1.0
+PAUSE_SECONDS = 1.0  # after the database failed to answer
 # After this many failures in a row, a destination gets one attempt at a time (a probe).
 FAILURES_BEFORE_PROBING = 5
 USER_AGENT = "wabahook-relay"
-
-
-@dataclass(slots=True)
-class Outcome:
-    """What became of one attempt."""
-
-    delivery: int
-    state: str  # delivered | retrying | dead
-    status: int | None = None
-    error: str | None = None
-    delay: float = 0.0  # until the next attempt (retrying)
 
 
 @dataclass(slots=True)
@@ -79,75 +63,18 @@ class _Destination:
         return max(0, limit - self.in_flight)
 
 
-def backoff(attempts: int, asked: float | None) -> float:
-    """Seconds before the next attempt: what the destination asked (capped), else an
-    exponential backoff with full jitter, so retries of many events spread out."""
-    if asked is not None:
-        return min(MAX_BACKOFF_SECONDS, asked)
-    # The exponent is capped: 2.0 ** 10000 is no float.
-    ceiling = min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2.0 ** min(max(0, attempts - 1), 30))
-    spread: float = random.uniform(0, ceiling / 2)  # noqa: S311  (spread, not secrecy)
-    return ceiling / 2 + spread
-
-
-def attempt(
-    client: httpx.Client,
-    url: str,
-    keys: list[bytes],
-    delivery: dict[str, Any],
-    event: dict[str, Any] | None,
-    destination_id: int,
-    max_age: float,
-    now: Callable[[], float] = time.time,
-) -> Outcome:
-    """Send one delivery once and say what became of it."""
-    tries = int(delivery["attempts"]) + 1
-    too_old = now() - delivery["stored_at"].timestamp() > max_age
-    if event is None:  # dropped by retention meanwhile
-        return Outcome(delivery["id"], "dead", None, "the event is no longer stored")
-    body = bytes(event["body"])
-    message_id = f"wabahook-{destination_id}-{delivery['raw_event_id']}"
-    timestamp = int(now())
-    headers = {
-        b"webhook-id": message_id.encode(),
-        b"webhook-timestamp": str(timestamp).encode(),
-        b"webhook-signature": signature(keys, message_id, timestamp, body).encode(),
-        b"X-Wabahook-Event-Id": str(delivery["raw_event_id"]).encode(),
-        b"X-Wabahook-Channel": str(delivery["channel"]).encode(),
-    }
-    try:
-        if event["content_type"]:
-            headers[b"Content-Type"] = as_received("Content-Type", event["content_type"])
-    except UnsendableHeader as exc:
-        return Outcome(delivery["id"], "dead", None, error_text(str(exc)))
-    asked: float | None = None
-    try:
-        with client.stream("POST", url, content=body, headers=headers) as response:
-            answer = first_bytes(response)
-    except httpx.HTTPError as exc:
-        status, error = None, error_text(f"{type(exc).__name__}: {exc}")
-    else:
-        status = response.status_code
-        if 200 <= status < 300:
-            return Outcome(delivery["id"], "delivered", status)
-        error = error_text(f"HTTP {status}: {answer.decode('utf-8', 'replace')}")
-        if status not in RETRY_STATUSES:
-            return Outcome(delivery["id"], "dead", status, error)  # refused: no retry helps
-        asked = retry_after(response)
-    if too_old:
-        return Outcome(delivery["id"], "dead", status, error)
-    return Outcome(delivery["id"], "retrying", status, error, backoff(tries, asked))
-
-
 class Relay:
     """One relay process: scans, claims, sends and records until stopped."""
 
-    def __init__(self, db: Database, sealer: Sealer, threads: int = 32) -> None:
+    def __init__(self, db: Database, sealer: Sealer | None, threads: int = 32) -> None:
         self.db = db
-        self.sealer = sealer
+        self.sealer = sealer  # None: no WABAHOOK_SECRET_KEY, so no destination can be signed for
+        self._unsealable: set[int] = set()
         self.stopping = threading.Event()
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="relay")
         self._destinations: dict[int, _Destination] = {}
+        self._active_list: list[_Destination] = []
+        self._refresh_at = 0.0
         self._done: list[tuple[_Destination, Outcome]] = []
         self._lock = threading.Lock()
         self.delivered = 0
@@ -156,14 +83,26 @@ class Relay:
         """Work until `stop()` (or, with `until_idle`, until nothing is due or in flight)."""
         try:
             while not self.stopping.is_set():
-                busy = self.step()
+                try:
+                    busy = self.step()
+                except DatabaseUnavailable as exc:
+                    # Outcomes wait in memory and their leases keep others off them; the
+                    # relay goes on once PostgreSQL is back. `until_idle` gives up.
+                    if until_idle:
+                        raise
+                    log.warning("relay: database unavailable", extra={"error": str(exc)})
+                    self.stopping.wait(PAUSE_SECONDS)
+                    continue
                 if until_idle and not busy and not self._in_flight():
                     return
                 if not busy:
                     self.stopping.wait(IDLE_SECONDS)
         finally:
             self._pool.shutdown(wait=True)
-            self._record()
+            try:
+                self._record()
+            except DatabaseUnavailable:  # their leases run out: another relay sends them again
+                log.warning("relay: outcomes of the last attempts not recorded")
             for destination in self._destinations.values():
                 destination.client.close()
 
@@ -175,7 +114,14 @@ class Relay:
         """One round: record finished attempts, queue new events, start due deliveries."""
         recorded = self._record()
         queued = self.scan()
-        started = self._start_due()
+        now = time.monotonic()
+        refresh = now >= self._refresh_at
+        if refresh:
+            self._active_list = self._active()
+            self._refresh_at = now + REFRESH_SECONDS
+        # Claims are looked for when there is something new or something ended; retries
+        # due meanwhile wait for the next refresh (at most REFRESH_SECONDS late).
+        started = self._start_due() if queued or recorded or refresh else 0
         return bool(recorded or queued or started)
 
     def scan(self) -> int:
@@ -204,7 +150,7 @@ class Relay:
 
     def _start_due(self) -> int:
         started = 0
-        for destination in self._active():
+        for destination in self._active_list:
             free = destination.free()
             if free == 0:
                 continue
@@ -287,6 +233,9 @@ class Relay:
                         tuple(row["allow_addresses"]), row["max_age"], row["ordered"],
                         tuple(row["secret_ids"]))  # fmt: skip
             kept = self._destinations.get(row["id"])
+            if self.sealer is None:
+                self._cannot_sign(row)
+                continue
             if kept is None or kept.settings != settings:
                 if kept is not None and kept.in_flight:
                     active.append(kept)  # changed: the new settings once its attempts end
@@ -295,11 +244,21 @@ class Relay:
             active.append(kept)
         return active
 
+    def _cannot_sign(self, row: dict[str, Any]) -> None:
+        """Say once per destination why its deliveries wait (they are kept, not dropped)."""
+        if row["id"] not in self._unsealable:
+            self._unsealable.add(row["id"])
+            log.error(
+                "destination %s waits: its signing secret is sealed with WABAHOOK_SECRET_KEY,"
+                " which this relay is not given", row["name"],
+            )  # fmt: skip
+
     def _load(self, row: dict[str, Any], settings: tuple[Any, ...]) -> _Destination:
         old = self._destinations.pop(row["id"], None)
         if old is not None:
             old.client.close()
         with self.db.connection() as conn:
+            assert self.sealer is not None  # checked by the caller
             keys = destinations.signing_keys(conn, self.sealer, row["id"])
         destination = _Destination(
             id=row["id"],

@@ -50,6 +50,8 @@ CREATE TABLE wabahook.relay_deliveries (
     fact_key        text NOT NULL DEFAULT '',  -- '' for a raw delivery
     channel         text NOT NULL,
     stored_at       timestamptz NOT NULL,
+    -- --max-age counts from here: when the event was stored, or when a retry revived it.
+    age_from        timestamptz NOT NULL,
     state           text NOT NULL DEFAULT 'pending'
                     CHECK (state IN ('pending', 'delivered', 'retrying', 'dead')),
     attempts        integer NOT NULL DEFAULT 0,

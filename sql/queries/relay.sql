@@ -80,8 +80,9 @@ FOR UPDATE SKIP LOCKED;
 -- name: relay_queue_events
 -- Every event of a transaction in [horizon, new horizon): all of them have ended, so
 -- none can appear later below the new horizon.
-INSERT INTO wabahook.relay_deliveries (destination_id, raw_event_id, channel, stored_at)
-SELECT %(destination)s, e.id, e.channel, e.received_at
+INSERT INTO wabahook.relay_deliveries
+    (destination_id, raw_event_id, channel, stored_at, age_from)
+SELECT %(destination)s, e.id, e.channel, e.received_at, e.received_at
 FROM wabahook.raw_events e
 WHERE e.stored_xid >= %(after)s AND e.stored_xid < %(until)s
   AND (cardinality(%(channels)s::text[]) = 0 OR e.channel = ANY (%(channels)s::text[]))
@@ -93,13 +94,14 @@ UPDATE wabahook.destinations SET horizon = %(horizon)s WHERE id = %(destination)
 -- name: relay_queue_stored
 -- Stored events for a destination (--from-start, replay --to-destination), again if
 -- they were delivered before.
-INSERT INTO wabahook.relay_deliveries (destination_id, raw_event_id, channel, stored_at)
-SELECT %(destination)s, e.id, e.channel, e.received_at
+INSERT INTO wabahook.relay_deliveries
+    (destination_id, raw_event_id, channel, stored_at, age_from)
+SELECT %(destination)s, e.id, e.channel, e.received_at, now()
 FROM wabahook.raw_events e
 WHERE (cardinality(%(ids)s::bigint[]) = 0 OR e.id = ANY (%(ids)s::bigint[]))
   AND (cardinality(%(channels)s::text[]) = 0 OR e.channel = ANY (%(channels)s::text[]))
 ON CONFLICT (destination_id, raw_event_id, fact_key) DO UPDATE
-SET state = 'pending', next_attempt_at = now(), leased_until = NULL
+SET state = 'pending', next_attempt_at = now(), leased_until = NULL, age_from = now()
 WHERE relay_deliveries.state IN ('delivered', 'dead');
 
 -- name: relay_destinations_active
@@ -123,7 +125,7 @@ WHERE r.id IN (
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
-RETURNING r.id, r.raw_event_id, r.channel, r.attempts, r.stored_at;
+RETURNING r.id, r.raw_event_id, r.channel, r.attempts, r.age_from;
 
 -- name: relay_claim_ordered
 -- The first undelivered event of each channel, if it is due and nobody holds it: one at
@@ -143,7 +145,7 @@ WHERE r.id IN (
 )
   -- Checked again on the row itself: another relay may have leased it meanwhile.
   AND (r.leased_until IS NULL OR r.leased_until < now())
-RETURNING r.id, r.raw_event_id, r.channel, r.attempts, r.stored_at;
+RETURNING r.id, r.raw_event_id, r.channel, r.attempts, r.age_from;
 
 -- name: relay_bodies
 SELECT id, body, content_type FROM wabahook.raw_events WHERE id = ANY (%(ids)s::bigint[]);
@@ -159,3 +161,28 @@ SET state = %(state)s,
     delivered_at = CASE WHEN %(state)s = 'delivered' THEN now() END,
     leased_until = NULL
 WHERE id = %(id)s;
+
+-- name: deliveries_list
+SELECT destination, raw_event_id, channel, state, attempts, last_status, last_error,
+       last_attempt_at, next_attempt_at, delivered_at, stored_at, latency_ms
+FROM wabahook.destination_deliveries
+WHERE (%(destination)s::text IS NULL OR destination = %(destination)s)
+  AND (%(state)s::text IS NULL OR state = %(state)s)
+  AND (%(since)s::timestamptz IS NULL OR stored_at >= %(since)s)
+ORDER BY stored_at DESC, raw_event_id DESC, destination
+LIMIT %(limit)s;
+
+-- name: deliveries_retry
+-- Dead or waiting deliveries due again now (all dead ones, or those of these events).
+UPDATE wabahook.relay_deliveries r
+SET state = CASE WHEN r.state = 'dead' THEN 'retrying' ELSE r.state END,
+    next_attempt_at = now(), leased_until = NULL,
+    -- A revived delivery gets its --max-age again, counted from now.
+    age_from = CASE WHEN r.state = 'dead' THEN now() ELSE r.age_from END
+FROM wabahook.destinations d
+WHERE d.id = r.destination_id
+  AND (%(destination)s::text IS NULL OR d.name = %(destination)s)
+  AND CASE WHEN %(dead)s THEN r.state = 'dead'
+           ELSE r.raw_event_id = ANY (%(ids)s::bigint[]) AND r.state IN ('dead', 'retrying')
+      END
+RETURNING r.id;

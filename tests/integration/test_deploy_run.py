@@ -39,9 +39,14 @@ from psycopg import sql
 
 from processors import channels
 from processors.local.embedded import free_port
+from processors.relay import destinations
+from processors.relay.destinations import NewDestination
+from processors.relay.signing import verify
 from receiver.config import Secret
 from receiver.db import Database
+from receiver.sealing import Sealer
 from tests.support import deploy_files as df
+from tests.support.fake_http import FakeServer
 from tests.support.servers import own_postgres, wait_for_port
 
 pytestmark = pytest.mark.slow  # every process the deploy files start
@@ -57,7 +62,7 @@ IMAGE_BASE_ENV = {"PATH": "/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sb
 # A container's own /tmp (compose mounts nothing there), a folder of the test's instead.
 CONTAINER_TMP = "/tmp"  # noqa: S108
 STATUS = b'{"statuses":[{"id":"wamid.DEPLOY1","status":"delivered","timestamp":"1750000000"}]}'
-COMPONENTS = ("migrate", "receiver", "worker", "cron")
+COMPONENTS = ("migrate", "receiver", "worker", "cron", "relay")
 CONSOLE_DEFAULT_BIND = "127.0.0.1:8090"  # `wabahook console` without --bind
 
 
@@ -70,17 +75,22 @@ class Passwords:
     processor: str = field(default_factory=lambda: secrets.token_hex(16))
     console: str = field(default_factory=lambda: secrets.token_hex(16))
     redis: str = field(default_factory=lambda: secrets.token_hex(16))
+    # WABAHOOK_SECRET_KEY: 32 random bytes, URL-safe base64.
+    secret_key: str = field(
+        default_factory=lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    )
 
     def placeholders(self) -> dict[str, str]:
         """Placeholder of the example files -> password."""
         return {"OWNER-PASSWORD": self.owner, "RECEIVER-PASSWORD": self.receiver,
                 "PROCESSOR-PASSWORD": self.processor, "CONSOLE-PASSWORD": self.console,
-                "REDIS-PASSWORD": self.redis}  # fmt: skip
+                "REDIS-PASSWORD": self.redis, "SECRET-KEY": self.secret_key}  # fmt: skip
 
     def compose_variables(self) -> dict[str, str]:
         """What deploy/.env would hold for compose."""
         return {"POSTGRES_PASSWORD": self.owner, "RECEIVER_DB_PASSWORD": self.receiver,
-                "PROCESSOR_DB_PASSWORD": self.processor, "REDIS_PASSWORD": self.redis}  # fmt: skip
+                "PROCESSOR_DB_PASSWORD": self.processor, "REDIS_PASSWORD": self.redis,
+                "WABAHOOK_SECRET_KEY": self.secret_key}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -424,6 +434,7 @@ def systemd_flavour(deploy: Path, sandbox: Path, servers: Servers, passwords: Pa
         ("receiver", "wabahook-receiver.service", None),
         ("worker", "wabahook-worker@.service", "1"),
         ("cron", "wabahook-cron.service", None),
+        ("relay", "wabahook-relay.service", None),
         ("console", "wabahook-console.service", None),
     ):
         unit = df.read_unit(folder / file, instance)
@@ -570,6 +581,7 @@ def kubernetes_flavour(deploy: Path, sandbox: Path, servers: Servers, passwords:
         ("receiver", "Deployment", "wabahook-receiver"),
         ("worker", "Deployment", "wabahook-worker"),
         ("cron", "Deployment", "wabahook-cron"),
+        ("relay", "Deployment", "wabahook-relay"),
         ("console", "Deployment", "wabahook-console"),
     ):
         pod = df.kubernetes_object(resources, kind, name)["spec"]["template"]["spec"]
@@ -676,11 +688,27 @@ def children(pid: int) -> set[int]:
     return {int(child) for child in text.split()}
 
 
+def relay_key(spec: Spec) -> str:
+    """The WABAHOOK_SECRET_KEY a deploy file gives the relay (a value or a file)."""
+    if value := spec.env.get("WABAHOOK_SECRET_KEY", "").strip():
+        return value
+    path = spec.env.get("WABAHOOK_SECRET_KEY_FILE")
+    assert path, f"the relay gets no WABAHOOK_SECRET_KEY: {spec.env}"
+    return Path(path).read_text().strip()
+
+
 def run(flavour: Flavour, runner: Runner, servers: Servers) -> None:
-    """Migrate, start the rest, one status notification through to delivery_status, stop."""
+    """Migrate, start the rest, one status notification through to delivery_status and to
+    the application behind the relay, stop."""
+    with FakeServer(lambda request: (204, {}, b"")) as application:
+        run_with(flavour, runner, servers, application)
+
+
+def run_with(flavour: Flavour, runner: Runner, servers: Servers, application: FakeServer) -> None:
+    """`run`, with the team's application (a destination) listening."""
     runner.flavour = flavour
     specs = flavour.specs
-    for name in ("migrate", "worker", "cron"):
+    for name in ("migrate", "worker", "cron", "relay"):
         assert "PROMETHEUS_MULTIPROC_DIR" not in specs[name].env, (
             f"the receiver's metrics folder is given to {name}\n{runner.describe()}"
         )
@@ -695,11 +723,15 @@ def run(flavour: Flavour, runner: Runner, servers: Servers) -> None:
     owner = Database(Secret(owner_url), application_name="wabahook-test", timeout=10)
     try:
         credential = channels.add_channel(owner, "acme")
+        # The relay's key is the one the deploy file gives it: the test's own.
+        sealer = Sealer(Secret(relay_key(specs["relay"])))
+        secret = destinations.add(owner, sealer, NewDestination("app", application.url), None)
     finally:
         owner.close()
     receiver = runner.start(specs["receiver"])
     runner.start(specs["worker"])
     runner.start(specs["cron"])
+    runner.start(specs["relay"])
     port = flavour.receiver_port
     wait_while_running(runner, lambda: http_get(port, "/readyz")[0] == 200, 30, "a ready receiver")
 
@@ -719,10 +751,17 @@ def run(flavour: Flavour, runner: Runner, servers: Servers) -> None:
         runner, lambda: statuses(owner_url) == [("wamid.DEPLOY1", "delivered")], 30,
         "status in wabahook.delivery_status",
     )  # fmt: skip
+    # The relay hands the stored bytes on to the application, signed with its secret.
+    wait_while_running(runner, lambda: bool(application.requests), 30, "the relay's delivery")
+    (sent,) = application.requests
+    assert sent.body == STATUS, runner.describe()
+    assert verify(secret, sent.headers["webhook-id"], int(sent.headers["webhook-timestamp"]),
+                  sent.body, sent.headers["webhook-signature"]), runner.describe()  # fmt: skip
 
     expected = {
         ("wabahook-receiver", "wabahook_receiver"),
         ("wabahook-worker", "wabahook_processor"),
+        ("wabahook-relay", "wabahook_processor"),
     }
     if flavour.console_port is not None:  # the console shows the event, with its own login
         runner.start(specs["console"])
@@ -774,7 +813,7 @@ def run(flavour: Flavour, runner: Runner, servers: Servers) -> None:
     exited = [n for n, (_, p) in runner.started.items() if n != "migrate" and p.poll() is not None]
     assert not exited, f"{', '.join(exited)} exited before the stop\n{runner.describe()}"
     codes = runner.stop(
-        [name for name in ("receiver", "worker", "cron", "console") if name in specs]
+        [name for name in ("receiver", "worker", "cron", "relay", "console") if name in specs]
     )
     # A clean stop: 0, or death by the stop signal itself (systemd and kubelet count it clean).
     clean = {name: {0, -specs[name].stop_signal} for name in codes}

@@ -43,6 +43,7 @@ from receiver.config import Secret
 from receiver.db import Database
 from receiver.sealing import Sealer
 from tests.integration.conftest import wait_until
+from tests.support.fake_http import FakeServer
 from tests.support.servers import reachable_folder
 
 pytestmark = pytest.mark.slow  # `wabahook up` with its servers
@@ -296,6 +297,7 @@ def test_up_serves_the_printed_curl_line_and_stops_cleanly_then_restarts(var_dir
         assert_servers_apart_from_the_clone(var_dir, first)
         assert_a_second_up_refuses_and_harms_nothing(var_dir, first, curl_line)
         assert_channels_add_prints_the_quickstarts_address(var_dir, port)
+        assert_the_relay_sends_to_a_destination(var_dir)
     finally:
         stopped = first.stop_timed()
     assert stopped.code == 0, "".join(first.output)
@@ -335,6 +337,17 @@ def assert_channels_add_prints_the_quickstarts_address(var_dir: Path, port: int)
     line = next(x.strip() for x in added.stdout.splitlines() if x.strip().startswith("curl "))
     assert line.endswith(f" http://127.0.0.1:{port}/webhooks/shop"), line
     assert run_curl(line)["status"] == "stored"
+
+
+def assert_the_relay_sends_to_a_destination(var_dir: Path) -> None:
+    """The relay that `up` started sends every stored body to a destination added now."""
+    with FakeServer(lambda request: (200, {}, b"")) as application:
+        added = wabahook_in(var_dir.parent, var_dir, "destinations", "add", "app",
+                            "--url", application.url, "--from-start")  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        bodies = stored_bodies(var_dir)
+        assert wait_until(lambda: len(application.requests) >= len(bodies), timeout=30)
+        assert sorted(r.body for r in application.requests) == sorted(bodies)
 
 
 def query_line(output: list[str]) -> str:

@@ -15,8 +15,9 @@ from click.testing import CliRunner, Result
 from processors import channels
 from processors.cli import main
 from processors.relay import destinations
+from processors.relay.attempt import backoff
 from processors.relay.destinations import DestinationError, NewDestination
-from processors.relay.engine import Relay, backoff
+from processors.relay.engine import Relay
 from processors.relay.http import refused
 from processors.relay.signing import verify
 from receiver.config import Secret
@@ -166,7 +167,7 @@ def test_a_refusal_is_dead_at_once_and_an_old_event_dies_after_max_age(
         Relay(db, sealer).scan()  # its delivery queued, then made two minutes old
         with db.connection() as conn:
             conn.execute(
-                "UPDATE wabahook.relay_deliveries SET stored_at = now() - '2 min'::interval"
+                "UPDATE wabahook.relay_deliveries SET age_from = now() - '2 min'::interval"
                 " WHERE state = 'pending'"
             )
         relay_until_idle(db, sealer)
@@ -362,3 +363,44 @@ def test_an_event_committed_late_is_sent_and_others_transactions_hold_nothing_ba
         assert early is not None
         assert early[0] < late
         assert sorted(r.body for r in app.requests[1:]) == [b'{"early":1}', b'{"late":1}']
+
+
+def test_the_test_command_posts_one_signed_message_and_tells_the_answer(
+    db: Database, sealer: Sealer, cli: Cli
+) -> None:
+    answers = iter([(204, {}, b""), (500, {}, b"down for maintenance")])
+    with FakeServer(lambda r: next(answers)) as app:
+        destinations.add(db, sealer, NewDestination("crm", app.url + "/in"), SECRET)
+        good = cli("destinations", "test", "crm")
+        assert good.exit_code == 0, good.output
+        assert "answered 204" in good.output
+        bad = cli("destinations", "test", "crm")
+        assert (bad.exit_code, bad.stderr) == (
+            1, f"Error: {app.url}/in answered 500: down for maintenance\n")  # fmt: skip
+        request = app.requests[0]
+    headers = request.headers
+    assert verify(SECRET, headers["webhook-id"], int(headers["webhook-timestamp"]), request.body,
+                  headers["webhook-signature"])  # fmt: skip
+    assert b'"type": "wabahook.test"' in request.body
+    gone = cli("destinations", "test", "crm")  # its server is down now
+    assert gone.exit_code == 1
+    assert "ConnectError" in gone.stderr
+    assert cli("destinations", "test", "ghost").stderr == "Error: no destination named 'ghost'\n"
+
+
+def test_a_relay_without_the_key_keeps_deliveries_waiting_and_says_why(
+    db: Database, sealer: Sealer, cli: Cli, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    channels.add_channel(db, "acme")
+    with FakeServer(ok) as app:
+        destinations.add(db, sealer, NewDestination("crm", app.url), SECRET)
+        store(db, "acme", b"{}")
+        monkeypatch.delenv("WABAHOOK_SECRET_KEY")
+        result = cli("relay", "--until-idle", "--quiet")
+        assert result.exit_code == 0, result.output
+        assert app.requests == []
+    assert rows(db, "SELECT state FROM wabahook.relay_deliveries") == [("pending",)]
+    assert "destination crm waits: its signing secret is sealed with WABAHOOK_SECRET_KEY" in (
+        caplog.text
+    )

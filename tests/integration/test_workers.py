@@ -274,3 +274,31 @@ def test_a_worker_stops_at_once_after_its_pubsub_reply_was_read(
     stopping.start()
     stopping.join(timeout=20)  # a hang lasts the 60 s poll; a stop takes at most RQ's 1 s
     assert not stopping.is_alive(), "the worker's stop waited for RQ's pubsub poll"
+
+
+def test_cron_stops_when_told_to_as_redis_goes_away(
+    database_url: str, queue_name: str, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """As with `up` killed outright: Valkey and cron are told to stop at once. RQ's
+    scheduler then fails to record its end in Redis; that failure must not restart it."""
+    folder = reachable_folder("wabahook-test-valkey-")
+    valkey = EmbeddedValkey(folder / "valkey")
+    try:
+        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": valkey.start(),
+               "WABAHOOK_QUEUE": queue_name}  # fmt: skip
+        cron = subprocess.Popen(
+            [sys.executable, "-m", "processors.cli", "cron", "--quiet"], env=env, cwd=ROOT,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        processes.append(cron)
+        connection = redis.Redis.from_url(env["REDIS_URL"])
+        assert wait_until(lambda: bool(connection.keys("*cron*")), timeout=30)  # it runs
+        connection.close()
+        valkey.stop()
+        cron.send_signal(signal.SIGTERM)
+        assert cron.wait(timeout=15) == 0
+        assert cron.stderr is not None
+        assert b"Traceback" not in cron.stderr.read()
+    finally:
+        valkey.stop()
+        shutil.rmtree(folder, ignore_errors=True)

@@ -44,6 +44,7 @@ def test_kubernetes_has_what_the_receiver_needs() -> None:
         assert (kind, "wabahook-receiver") in kinds
     assert ("Job", "wabahook-migrate") in kinds
     assert ("Deployment", "wabahook-cron") in kinds
+    assert ("Deployment", "wabahook-relay") in kinds
     assert ("Ingress", "wabahook") in kinds
 
 
@@ -55,7 +56,8 @@ def test_compose_file_follows_the_compose_spec() -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
-    assert {"postgres", "redis", "migrate", "receiver", "worker", "cron", "nginx"} <= set(services)
+    expected = {"postgres", "redis", "migrate", "receiver", "worker", "cron", "relay", "nginx"}
+    assert expected <= set(services)
 
 
 @pytest.mark.parametrize("unit", sorted(p.name for p in (DEPLOY / "systemd").glob("*.service")))

@@ -1,0 +1,95 @@
+"""One attempt at one delivery: sign, POST, read the answer, decide what comes next."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from processors.relay.http import (
+    RETRY_STATUSES,
+    UnsendableHeader,
+    as_received,
+    error_text,
+    first_bytes,
+    retry_after,
+)
+from processors.relay.signing import signature
+
+FIRST_BACKOFF_SECONDS = 1.0
+MAX_BACKOFF_SECONDS = 3600.0
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What became of one attempt."""
+
+    delivery: int
+    state: str  # delivered | retrying | dead
+    status: int | None = None
+    error: str | None = None
+    delay: float = 0.0  # until the next attempt (retrying)
+
+
+def backoff(attempts: int, asked: float | None) -> float:
+    """Seconds before the next attempt: what the destination asked (capped), else an
+    exponential backoff with full jitter, so retries of many events spread out."""
+    if asked is not None:
+        return min(MAX_BACKOFF_SECONDS, asked)
+    # The exponent is capped: 2.0 ** 10000 is no float.
+    ceiling = min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2.0 ** min(max(0, attempts - 1), 30))
+    spread: float = random.uniform(0, ceiling / 2)  # noqa: S311  (spread, not secrecy)
+    return ceiling / 2 + spread
+
+
+def attempt(
+    client: httpx.Client,
+    url: str,
+    keys: list[bytes],
+    delivery: dict[str, Any],
+    event: dict[str, Any] | None,
+    destination_id: int,
+    max_age: float,
+    now: Callable[[], float] = time.time,
+) -> Outcome:
+    """Send one delivery once and say what became of it."""
+    tries = int(delivery["attempts"]) + 1
+    too_old = now() - delivery["age_from"].timestamp() > max_age
+    if event is None:  # dropped by retention meanwhile
+        return Outcome(delivery["id"], "dead", None, "the event is no longer stored")
+    body = bytes(event["body"])
+    message_id = f"wabahook-{destination_id}-{delivery['raw_event_id']}"
+    timestamp = int(now())
+    headers = {
+        b"webhook-id": message_id.encode(),
+        b"webhook-timestamp": str(timestamp).encode(),
+        b"webhook-signature": signature(keys, message_id, timestamp, body).encode(),
+        b"X-Wabahook-Event-Id": str(delivery["raw_event_id"]).encode(),
+        b"X-Wabahook-Channel": str(delivery["channel"]).encode(),
+    }
+    try:
+        if event["content_type"]:
+            headers[b"Content-Type"] = as_received("Content-Type", event["content_type"])
+    except UnsendableHeader as exc:
+        return Outcome(delivery["id"], "dead", None, error_text(str(exc)))
+    asked: float | None = None
+    try:
+        with client.stream("POST", url, content=body, headers=headers) as response:
+            answer = first_bytes(response)
+    except httpx.HTTPError as exc:
+        status, error = None, error_text(f"{type(exc).__name__}: {exc}")
+    else:
+        status = response.status_code
+        if 200 <= status < 300:
+            return Outcome(delivery["id"], "delivered", status)
+        error = error_text(f"HTTP {status}: {answer.decode('utf-8', 'replace')}")
+        if status not in RETRY_STATUSES:
+            return Outcome(delivery["id"], "dead", status, error)  # refused: no retry helps
+        asked = retry_after(response)
+    if too_old:
+        return Outcome(delivery["id"], "dead", status, error)
+    return Outcome(delivery["id"], "retrying", status, error, backoff(tries, asked))
