@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -15,11 +17,16 @@ from processors.pipeline import drain as draining
 from processors.pipeline.queue_health import queue_health
 from receiver.config import COMMAND_DB_SECONDS, WORKER_DB_SECONDS, Settings
 from receiver.db import Database, DatabaseError
-from receiver.nudge import DRAIN_SLOTS, DRAIN_TIME_BUDGET, enqueue_drain, job_queue
+from receiver.nudge import DRAIN_SLOTS, DRAIN_TIME_BUDGET, enqueue_drain, gate_key, job_queue
+from receiver.queries import query
 
 log = logging.getLogger("wabahook.jobs")
 
 SWEEP_SECONDS = 5
+# While a nudge gate is held, an idle drain claims this often: the most an event whose
+# nudge the gate held back waits.
+LINGER_POLL_SECONDS = 0.05
+LINGER_DB_SECONDS = 2.0
 # A scrape's wait for its connection and its statements: Prometheus gives up after 10 s.
 SCRAPE_DB_SECONDS = 5.0
 
@@ -92,8 +99,10 @@ def drain(slot: int = 0) -> dict[str, Any]:
                 # Best effort, like every nudge: this drain goes on, the sweep fans out later.
                 log.warning("could not enqueue another drain", extra={"error": str(exc)})
 
+    ends = time.monotonic() + DRAIN_TIME_BUDGET
     try:
         draining.drain(db, time_budget=DRAIN_TIME_BUDGET, on_batch=after_batch)
+        _linger(settings, db, ends, after_batch)
     except DatabaseError as exc:
         # PostgreSQL is away: end normally so this slot's job id is free again at once;
         # the events stay queued and the sweep enqueues the next drain.
@@ -103,6 +112,38 @@ def drain(slot: int = 0) -> dict[str, Any]:
     if stats.events:
         log.info("drained", extra=result)
     return result
+
+
+def _linger(settings: Settings, db: Database, ends: float, on_batch: Callable[[Any], None]) -> None:
+    """Stay while a nudge gate is held, draining what comes: the receiver sends no nudge
+    within a gate's window, counting on the drain that window's first nudge woke."""
+    if settings.redis_url is None:
+        return
+    key = gate_key(settings.queue)
+    while True:
+        try:
+            left = int(gate_client(settings).pttl(key))  # -2: no gate (-1: none can be)
+        except redis.exceptions.RedisError:
+            return  # the sweep finds what comes now
+        # After reading the gate: an event held back by it was stored before this look.
+        # A short look first: a drain's own wait for a connection is long, and here
+        # PostgreSQL may be going away (stopped with `up`): the worker must not wait on it.
+        with db.connection(timeout=LINGER_DB_SECONDS) as conn:
+            due = conn.execute(query("events_due")).fetchone()
+        if due is not None and due["due"]:
+            draining.drain(db, time_budget=max(0.0, ends - time.monotonic()), on_batch=on_batch)
+        if left <= 0 or time.monotonic() >= ends:
+            return
+        time.sleep(min(left / 1000, LINGER_POLL_SECONDS))
+
+
+@functools.cache
+def gate_client(settings: Settings) -> redis.Redis:
+    """This process's Redis client for reading the nudge gate (short timeouts)."""
+    assert settings.redis_url is not None
+    return redis.Redis.from_url(
+        settings.redis_url.reveal(), socket_timeout=1.0, socket_connect_timeout=1.0
+    )
 
 
 def sweep() -> dict[str, Any]:

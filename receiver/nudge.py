@@ -32,11 +32,23 @@ DRAIN_SLOTS = 4
 # Jobs travel as JSON: plain values, so a worker reads them without unpickling
 # anything (processors.safe_jobs checks them before it logs or runs them).
 JOB_SERIALIZER = JSONSerializer
-# Most requests stop at this key: at most one enqueue attempt per window per process.
+# Most requests stop at this key: at most one enqueue attempt per window. A drain that
+# runs out of work stays until the window ends (processors.jobs), so an event whose nudge
+# the gate held back is drained all the same.
 GATE_MILLISECONDS = 500
+# One round trip: take the gate (-1), or learn how long another process holds it (ms).
+_TAKE_GATE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return -1 end
+return redis.call('PTTL', KEYS[1])
+"""
 # After a failure, Redis is left alone this long: the sweep finds the events anyway,
 # and a hung Redis must not cost every request its timeout.
 BACKOFF_SECONDS = 5.0
+
+
+def gate_key(queue_name: str) -> str:
+    """The Redis key of the nudge gate of `queue_name`."""
+    return f"wabahook:{queue_name}:nudge"
 
 
 def drain_job_id(queue_name: str, slot: int = 0) -> str:
@@ -81,7 +93,7 @@ class Nudger:
     ) -> None:
         self._metrics = metrics
         self.failures = 0
-        self._gate_key = f"wabahook:{queue_name}:nudge"
+        self._gate_key = gate_key(queue_name)
         self._quiet_until = 0.0
         self._nudged_until = 0.0
         self._lock = threading.Lock()
@@ -96,20 +108,24 @@ class Nudger:
                 health_check_interval=0,
             )
             self._queue = job_queue(queue_name, self._redis)
+            self._take_gate = self._redis.register_script(_TAKE_GATE)
 
     def nudge(self) -> None:
         """Enqueue a drain unless one was just requested; count and log any failure."""
         now = time.monotonic()
         if self._redis is None or self._queue is None or now < self._quiet_until:
             return
-        # This process nudged moments ago: that drain will see this event too.
+        # Within a gate's window: the drain it woke stays until the window ends.
         if now < self._nudged_until:
             return
-        self._nudged_until = now + GATE_MILLISECONDS / 1000
         try:
-            if not self._redis.set(self._gate_key, b"1", nx=True, px=GATE_MILLISECONDS):
+            left = int(self._take_gate(keys=[self._gate_key], args=[GATE_MILLISECONDS]))
+            # This process keeps away no longer than the gate does (someone else's may end soon).
+            self._nudged_until = now + (GATE_MILLISECONDS if left < 0 else left) / 1000
+            if left >= 0:
                 return
-            enqueue_drain(self._queue)
+            # A drain that is just ending still holds its slot's job id: then another slot's.
+            any(enqueue_drain(self._queue, slot) for slot in range(DRAIN_SLOTS))
         except (RedisError, OSError) as exc:
             if self._metrics is not None:
                 self._metrics.nudge_failures.inc()

@@ -120,6 +120,7 @@ def drain_batch(db: Database, batch_size: int = BATCH_SIZE) -> DrainResult:
                 return DrainResult()
             events = process(conn, rows)
             done = [e for e in events if e.failure is None]
+            queue_facts(conn, [e.raw_event_id for e in done])
             conn.execute(query("dequeue"), {"ids": [e.raw_event_id for e in done]})
             for event in events:
                 if event.failure is not None:
@@ -140,6 +141,16 @@ def process(conn: Connection, rows: Sequence[DictRow], schema: str = LIVE_SCHEMA
     project_isolated(conn, events, schema)
     record_results(conn, [e for e in events if e.failure is None], schema)
     return events
+
+
+def queue_facts(conn: Connection, ids: list[int]) -> None:
+    """Queue the facts these events were projected into for every `facts` destination, in
+    the batch's transaction (the relay sends them). Drains only, not a rebuild. A replay's
+    drain queues nothing twice (a fact goes once to a destination, whichever event
+    carried it); a destination added since gets the replayed facts."""
+    row = conn.execute(query("relay_facts_wanted")).fetchone()
+    if ids and row is not None and row["wanted"]:
+        conn.execute(query("relay_queue_facts"), {"ids": ids})
 
 
 def classify(row: DictRow) -> Claimed:

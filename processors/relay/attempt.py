@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import time
 from collections.abc import Callable
@@ -46,6 +48,11 @@ def backoff(attempts: int, asked: float | None) -> float:
     return ceiling / 2 + spread
 
 
+def fact_bytes(fact: dict[str, Any]) -> bytes:
+    """A fact as the JSON text sent: UTF-8, compact."""
+    return json.dumps(fact, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def attempt(
     client: httpx.Client,
     url: str,
@@ -59,10 +66,17 @@ def attempt(
     """Send one delivery once and say what became of it."""
     tries = int(delivery["attempts"]) + 1
     too_old = now() - delivery["age_from"].timestamp() > max_age
-    if event is None:  # dropped by retention meanwhile
+    fact = delivery.get("payload")
+    if fact is not None:
+        body = fact_bytes(fact)
+    elif event is not None:
+        body = bytes(event["body"])
+    else:  # dropped by retention meanwhile
         return Outcome(delivery["id"], "dead", None, "the event is no longer stored")
-    body = bytes(event["body"])
     message_id = f"wabahook-{destination_id}-{delivery['raw_event_id']}"
+    if delivery.get("fact_key"):  # one fact of the event: its own id, the same on retries
+        digest = hashlib.sha256(str(delivery["fact_key"]).encode()).hexdigest()[:20]
+        message_id += f"-{digest}"
     timestamp = int(now())
     headers = {
         b"webhook-id": message_id.encode(),
@@ -72,7 +86,9 @@ def attempt(
         b"X-Wabahook-Channel": str(delivery["channel"]).encode(),
     }
     try:
-        if event["content_type"]:
+        if fact is not None:
+            headers[b"Content-Type"] = b"application/json"
+        elif event is not None and event["content_type"]:
             headers[b"Content-Type"] = as_received("Content-Type", event["content_type"])
     except UnsendableHeader as exc:
         return Outcome(delivery["id"], "dead", None, error_text(str(exc)))

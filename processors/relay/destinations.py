@@ -16,7 +16,9 @@ from receiver.errors import WabahookError
 from receiver.queries import query
 from receiver.sealing import Sealer
 
-FORMATS = ("raw",)  # `facts` (one object per projected fact) comes with its projections
+FORMATS = ("raw", "facts")
+# The types of fact a `facts` destination is sent (docs/relay.md, docs/facts/*.json).
+FACT_TYPES = ("message.received", "message.status")
 MAX_URL_CHARS = 2000
 
 
@@ -84,7 +86,12 @@ def add(db: Database, sealer: Sealer, wanted: NewDestination, secret: str | None
             "use --format facts with --kind"
         )
     if wanted.format not in FORMATS:
-        raise DestinationError("--format facts is not available in this version: use raw")
+        raise DestinationError(f"--format must be one of {', '.join(FORMATS)}")
+    for kind in wanted.kinds:
+        if kind not in FACT_TYPES:
+            raise DestinationError(
+                f"--kind {shown(kind)} is no type of fact: use {', '.join(FACT_TYPES)}"
+            )
     for channel in wanted.channels:
         if not CHANNEL_NAME.fullmatch(channel):
             raise DestinationError(f"--channel {shown(channel)} is no channel name")

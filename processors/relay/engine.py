@@ -162,11 +162,10 @@ class Relay:
                 ).fetchall()
                 if not claimed:
                     continue
-                ids = [row["raw_event_id"] for row in claimed]
-                events = {
-                    row["id"]: row
-                    for row in conn.execute(query("relay_bodies"), {"ids": ids}).fetchall()
-                }
+                # Facts carry their own JSON; raw deliveries send the stored bytes.
+                ids = [row["raw_event_id"] for row in claimed if row["payload"] is None]
+                bodies = conn.execute(query("relay_bodies"), {"ids": ids}) if ids else None
+                events = {row["id"]: row for row in (bodies.fetchall() if bodies else [])}
             for delivery in claimed:
                 destination.in_flight += 1
                 future = self._pool.submit(

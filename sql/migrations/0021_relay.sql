@@ -61,8 +61,13 @@ CREATE TABLE wabahook.relay_deliveries (
     last_error      text,
     last_attempt_at timestamptz,
     delivered_at    timestamptz,
+    payload         jsonb,  -- a fact's JSON object (format facts); NULL: the stored bytes
     UNIQUE (destination_id, raw_event_id, fact_key)
 );
+-- A fact is sent once per destination, whichever event carried it (a sender's retry of
+-- a body, a replay).
+CREATE UNIQUE INDEX relay_deliveries_fact ON wabahook.relay_deliveries (destination_id, fact_key)
+    WHERE fact_key <> '';
 CREATE INDEX relay_deliveries_due ON wabahook.relay_deliveries (next_attempt_at)
     WHERE state IN ('pending', 'retrying');
 CREATE INDEX relay_deliveries_event ON wabahook.relay_deliveries (raw_event_id);

@@ -13,6 +13,10 @@ FROM claimed c
 LEFT JOIN wabahook.raw_events r ON r.id = c.raw_event_id AND r.received_at = c.received_at
 ORDER BY c.raw_event_id;
 
+-- name: events_due
+-- Whether a drain would find work now (locked rows count too: someone drains them).
+SELECT EXISTS (SELECT FROM wabahook.event_queue WHERE not_before <= now()) AS due;
+
 -- name: claim_event
 -- One queued event, waiting for its lock: the batch deadline's rejection, taken once the
 -- killed drain that held it has been rolled back.

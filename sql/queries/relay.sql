@@ -111,7 +111,7 @@ SELECT d.id, d.name, d.url, d.max_in_flight, extract(epoch FROM d.max_age)::floa
              WHERE s.destination_id = d.id AND (s.expires_at IS NULL OR s.expires_at > now())
              ORDER BY s.id) AS secret_ids
 FROM wabahook.destinations d
-WHERE NOT d.paused AND d.format = 'raw'
+WHERE NOT d.paused
 ORDER BY d.id;
 
 -- name: relay_claim
@@ -125,7 +125,7 @@ WHERE r.id IN (
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
-RETURNING r.id, r.raw_event_id, r.channel, r.attempts, r.age_from;
+RETURNING r.id, r.raw_event_id, r.channel, r.attempts, r.age_from, r.fact_key, r.payload;
 
 -- name: relay_claim_ordered
 -- The first undelivered event of each channel, if it is due and nobody holds it: one at
@@ -145,7 +145,7 @@ WHERE r.id IN (
 )
   -- Checked again on the row itself: another relay may have leased it meanwhile.
   AND (r.leased_until IS NULL OR r.leased_until < now())
-RETURNING r.id, r.raw_event_id, r.channel, r.attempts, r.age_from;
+RETURNING r.id, r.raw_event_id, r.channel, r.attempts, r.age_from, r.fact_key, r.payload;
 
 -- name: relay_bodies
 SELECT id, body, content_type FROM wabahook.raw_events WHERE id = ANY (%(ids)s::bigint[]);
@@ -186,3 +186,57 @@ WHERE d.id = r.destination_id
            ELSE r.raw_event_id = ANY (%(ids)s::bigint[]) AND r.state IN ('dead', 'retrying')
       END
 RETURNING r.id;
+
+-- name: relay_facts_wanted
+-- Whether any destination takes facts: else a drain queues none (one cheap look a batch).
+SELECT EXISTS (SELECT FROM wabahook.destinations WHERE format = 'facts') AS wanted;
+
+-- name: relay_queue_facts
+-- The facts of this batch's projected events {ids}, for each facts destination that
+-- takes their channel and type, in the drain's transaction (staged rows still there).
+-- message.status carries the message's status after the batch: it never moves back.
+WITH fact AS ((
+    SELECT DISTINCT ON (s.channel, s.message_id)
+           s.raw_event_id, s.channel, 'message.received' AS type,
+           concat_ws(':', 'message', s.channel, s.message_id) AS fact_key,
+           jsonb_build_object(
+               'type', 'message.received', 'channel', s.channel, 'message_id', s.message_id,
+               'wa_id', s.wa_id, 'user_id', s.user_id, 'username', s.username,
+               'message_type', s.type, 'text', s.text,
+               'sent_at', to_char(to_timestamp(s.sent_at) AT TIME ZONE 'UTC',
+                                  'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+               'context_message_id', s.context_message_id, 'phone_number_id', s.phone_number_id,
+               'profile_name', s.contact_name, 'raw_event_id', s.raw_event_id) AS payload
+    FROM stage_message s
+    WHERE s.raw_event_id = ANY (%(ids)s::bigint[])
+    ORDER BY s.channel, s.message_id, s.raw_event_id
+    ) UNION ALL (
+    SELECT DISTINCT ON (s.channel, s.message_id, s.status, s.status_at)
+           s.raw_event_id, s.channel, 'message.status',
+           concat_ws(':', 'status', s.channel, s.message_id, s.status, s.status_at),
+           jsonb_build_object(
+               'type', 'message.status', 'channel', s.channel, 'message_id', s.message_id,
+               'status', s.status,
+               'status_at', to_char(to_timestamp(s.status_at) AT TIME ZONE 'UTC',
+                                    'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+               'current_status', ds.status, 'recipient_id', s.recipient_id,
+               'error_codes', to_jsonb(s.error_codes), 'pricing_category', s.pricing_category,
+               'pricing_type', s.pricing_type, 'conversation_id', s.conversation_id,
+               'biz_opaque_callback_data', s.biz_opaque_callback_data,
+               'phone_number_id', s.phone_number_id, 'raw_event_id', s.raw_event_id)
+    FROM stage_status s
+    LEFT JOIN wabahook.delivery_status ds
+           ON ds.channel = s.channel AND ds.message_id = s.message_id
+    WHERE s.raw_event_id = ANY (%(ids)s::bigint[])
+    ORDER BY s.channel, s.message_id, s.status, s.status_at, s.raw_event_id
+))
+INSERT INTO wabahook.relay_deliveries
+    (destination_id, raw_event_id, fact_key, channel, stored_at, age_from, payload)
+SELECT d.id, f.raw_event_id, f.fact_key, f.channel, e.received_at, e.received_at, f.payload
+FROM fact f
+JOIN stage_doc e USING (raw_event_id)
+JOIN wabahook.destinations d
+  ON d.format = 'facts'
+ AND (cardinality(d.channels) = 0 OR f.channel = ANY (d.channels))
+ AND (cardinality(d.kinds) = 0 OR f.type = ANY (d.kinds))
+ON CONFLICT (destination_id, fact_key) WHERE fact_key <> '' DO NOTHING;

@@ -564,10 +564,11 @@ def test_up_reads_the_servers_from_url_files_and_seeds_no_database_it_did_not_st
             assert env["WABAHOOK_QUEUE"] == queue_name
             assert "DATABASE_URL_FILE" not in env
             assert "REDIS_URL_FILE" not in env
-            # The key that opens meta channels' secrets: the receiver's alone.
-            # (The console is a gunicorn too, and gets no key.)
-            receiver = "receiver.gunicorn_conf" in Path(f"/proc/{pid}/cmdline").read_text()
-            assert ("WABAHOOK_SECRET_KEY" in env) == receiver
+            # The key that opens meta channels' and destinations' secrets: the receiver's
+            # and the relay's alone. (The console is a gunicorn too, and gets no key.)
+            command = Path(f"/proc/{pid}/cmdline").read_text().split("\0")
+            needs_key = "receiver.gunicorn_conf" in " ".join(command) or "relay" in command
+            assert ("WABAHOOK_SECRET_KEY" in env) == needs_key, command
     finally:
         assert running.stop() == 0, "".join(running.output)
     assert not (var_dir / "var" / "postgres").exists()

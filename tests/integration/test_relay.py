@@ -203,7 +203,7 @@ def test_add_refuses_what_cannot_work(db: Database, sealer: Sealer, cli: Cli) ->
         (["--url", "http://u:p@h/"], "--url must not hold a user or password"),
         (["--url", "http://h/", "--kind", "message.status"], "--kind filters facts"),
         (["--url", "http://h/", "--allow-address", "nope"], "--allow-address takes"),
-        (["--url", "http://h/", "--format", "facts"], "--format facts is not available"),
+        (["--url", "http://h/", "--format", "facts", "--kind", "x"], "--kind 'x' is no type"),
     ]
     for args, message in cases:
         result = cli("destinations", "add", "d1", *args)

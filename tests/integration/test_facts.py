@@ -1,0 +1,97 @@
+"""Facts: one JSON object per projected fact, after processing, with a status that never
+moves backwards, each valid against its documented JSON Schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from processors import channels
+from processors.pipeline.drain import drain
+from processors.relay import destinations
+from processors.relay.destinations import FACT_TYPES, DestinationError, NewDestination
+from receiver.config import Secret
+from receiver.db import Database
+from receiver.sealing import Sealer
+from tests.integration.test_relay import KEY, SECRET, ok, relay_until_idle, store
+from tests.support.fake_http import FakeServer, Recorded
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "facts"
+NUMBER = "4915100000001"
+MESSAGE = (
+    b'{"contacts":[{"wa_id":"' + NUMBER.encode() + b'","profile":{"name":"Ana"}}],'
+    b'"messages":[{"from":"' + NUMBER.encode() + b'","id":"wamid.IN1","timestamp":"1750000000",'
+    b'"type":"text","text":{"body":"Hallo \\u00e9"}}]}'
+)
+
+
+def status(state: str, at: int, message: str = "wamid.OUT1") -> bytes:
+    return json.dumps({"statuses": [{"id": message, "status": state, "timestamp": str(at),
+                                     "recipient_id": NUMBER}]}).encode()  # fmt: skip
+
+
+def facts(app: FakeServer) -> list[dict[str, Any]]:
+    return [json.loads(request.body) for request in app.requests]
+
+
+def test_facts_arrive_after_processing_once_each_and_statuses_never_move_back(
+    db: Database,
+) -> None:
+    sealer = Sealer(Secret(KEY))
+    channels.add_channel(db, "acme")
+    with FakeServer(ok) as app:
+        destinations.add(db, sealer, NewDestination("bot", app.url, format="facts"), SECRET)
+        destinations.add(db, sealer, NewDestination(
+            "statuses", app.url + "/statuses", format="facts", kinds=("message.status",)
+        ), SECRET)  # fmt: skip
+        store(db, "acme", MESSAGE, "application/json")
+        store(db, "acme", status("read", 1750000030))
+        relay_until_idle(db, sealer)
+        assert app.requests == []  # facts come from processing, not from intake
+        drain(db)
+        relay_until_idle(db, sealer)
+        store(db, "acme", status("delivered", 1750000020))  # late, and older than the read
+        store(db, "acme", MESSAGE, "application/json")  # the sender retries a body
+        drain(db)
+        relay_until_idle(db, sealer)
+        requests: list[Recorded] = list(app.requests)
+    to_bot = [json.loads(r.body) for r in requests if r.path == "/"]
+    by_type = {(f["type"], f.get("status")): f for f in to_bot}
+    assert len(to_bot) == 3  # the retried body adds nothing
+    received = by_type[("message.received", None)]
+    assert (received["message_id"], received["text"], received["wa_id"], received["profile_name"],
+            received["sent_at"]) == ("wamid.IN1", "Hallo é", NUMBER, "Ana",
+                                     "2025-06-15T15:06:40Z")  # fmt: skip
+    assert by_type[("message.status", "read")]["current_status"] == "read"
+    late = by_type[("message.status", "delivered")]
+    assert (late["status"], late["current_status"]) == ("delivered", "read")
+    only_statuses = [json.loads(r.body) for r in requests if r.path == "/statuses"]
+    assert sorted(f["status"] for f in only_statuses) == ["delivered", "read"]
+    for request in requests:
+        assert request.headers["content-type"] == "application/json"
+    ids = [r.headers["webhook-id"] for r in requests]
+    assert len(set(ids)) == len(ids)
+    for fact in to_bot + only_statuses:
+        schema = json.loads((SCHEMAS / f"{fact['type']}.schema.json").read_text())
+        jsonschema.validate(fact, schema, format_checker=jsonschema.FormatChecker())
+
+
+def test_every_fact_type_has_a_schema_and_an_example_in_the_docs() -> None:
+    page = (SCHEMAS.parent / "relay.md").read_text()
+    for kind in FACT_TYPES:
+        schema = json.loads((SCHEMAS / f"{kind}.schema.json").read_text())
+        jsonschema.Draft202012Validator.check_schema(schema)
+        example = page.split(f"### `{kind}`", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+        jsonschema.validate(json.loads(example), schema)
+
+
+def test_kinds_are_fact_types(db: Database) -> None:
+    sealer = Sealer(Secret(KEY))
+    with pytest.raises(DestinationError, match=r"--kind 'message\.sent' is no type of fact"):
+        destinations.add(db, sealer, NewDestination(
+            "x", "http://127.0.0.1:9/", format="facts", kinds=("message.sent",)
+        ), SECRET)  # fmt: skip
