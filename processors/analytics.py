@@ -23,6 +23,8 @@ class Summary:
     intake: list[dict[str, Any]] = field(default_factory=list)
     queue: dict[str, Any] = field(default_factory=dict)
     operations: Operations = field(default_factory=Operations)
+    # The relay's health, per destination (all channels: a destination may take several).
+    destinations: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def totals(self) -> dict[str, Any]:
@@ -55,6 +57,7 @@ class Summary:
             "failures": [plain(row) for row in self.failures],
             "queue": self.queue,
             "operations": self.operations.as_json(),
+            "destinations": [plain(row) for row in self.destinations],
         }
 
 
@@ -82,6 +85,7 @@ def summarize(
         intake=[dict(row) for row in db.fetch_all("intake_period", params)],
         queue=queue_health(db),
         operations=read_operations(db, days, channel, phone_number_id),
+        destinations=[dict(row) for row in db.fetch_all("destinations_health_all")],
     )
 
 

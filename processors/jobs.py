@@ -11,7 +11,7 @@ from typing import Any
 import redis
 from prometheus_client import CollectorRegistry
 
-from processors.metrics import OperationsCollector, QueueCollector, WorkerMetrics
+from processors.metrics import OperationsCollector, QueueCollector, RelayCollector, WorkerMetrics
 from processors.migrate import PARTITION_MONTHS_AHEAD
 from processors.pipeline import drain as draining
 from processors.pipeline.queue_health import queue_health
@@ -62,6 +62,7 @@ def scraped_registry() -> CollectorRegistry:
     registry = worker_metrics().registry
     registry.register(QueueCollector(db))
     registry.register(OperationsCollector(db))
+    registry.register(RelayCollector(db))
     return registry
 
 

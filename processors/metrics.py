@@ -1,11 +1,12 @@
-"""Prometheus metrics of workers: drain batches, outcomes, and the queue seen from PostgreSQL."""
+"""Prometheus metrics of workers: drain batches, outcomes, the queue and the relay seen from
+PostgreSQL."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, values
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from processors.pipeline.drain_result import DrainResult
@@ -136,3 +137,35 @@ class OperationsCollector(Collector):
             return
         for column, name, help_text in OPERATIONS_GAUGES:
             yield GaugeMetricFamily(name, help_text, value=row[column])
+
+
+class RelayCollector(Collector):
+    """The relay's backlog and outcomes per destination, read from PostgreSQL at scrape time
+    (its deliveries live there, whichever relay process made them)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            rows = self._db.fetch_all("relay_metrics")
+        except DatabaseError:
+            return
+        pending = GaugeMetricFamily(
+            "wabahook_relay_pending", "Deliveries waiting to be sent (pending or retrying).",
+            labels=["destination"],
+        )  # fmt: skip
+        oldest = GaugeMetricFamily(
+            "wabahook_relay_oldest_pending_age_seconds",
+            "Age of the oldest waiting delivery's event (0: none).", labels=["destination"],
+        )  # fmt: skip
+        outcomes = CounterMetricFamily(
+            "wabahook_relay_deliveries", "Deliveries that ended, by outcome (delivered, dead).",
+            labels=["destination", "outcome"],
+        )  # fmt: skip
+        for row in rows:
+            pending.add_metric([row["destination"]], row["pending"])
+            oldest.add_metric([row["destination"]], row["oldest_pending_seconds"] or 0.0)
+            outcomes.add_metric([row["destination"], "delivered"], row["delivered"])
+            outcomes.add_metric([row["destination"], "dead"], row["dead"])
+        yield from (pending, oldest, outcomes)

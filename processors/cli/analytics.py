@@ -81,6 +81,19 @@ def stats_command(
         f"{queue['queued'] - queue['failed']} queued"
         + (f" (oldest {oldest:.0f} s)" if oldest is not None else "")
     )
+    if summary.destinations:
+        click.echo("")
+        click.echo("relay (all channels)")
+        headers = ("DESTINATION", "PENDING", "OLDEST S", "DELIVERED 1H", "DEAD 1H", "P50 MS",
+                   "P99 MS")  # fmt: skip
+        cli.echo_table(
+            headers,
+            ([f"{row['destination']}{' (paused)' if row['paused'] else ''}", row["pending"],
+              _rounded(row["oldest_pending_seconds"]), row["delivered_last_hour"],
+              row["dead_last_hour"], _rounded(row["p50_latency_ms"]),
+              _rounded(row["p99_latency_ms"])] for row in summary.destinations),
+            right=headers[1:], indent="  ",
+        )  # fmt: skip
 
 
 @cli.main.command("report")
@@ -131,6 +144,10 @@ def _check_scope(db: Database, channel: str | None, phone_number_id: str | None)
         where = f" of channel {channel}" if channel else ""
         cli.fail(f"no notification{where} named phone number id {phone_number_id}")
     cli.check_channels(db, [channel] if channel else [])
+
+
+def _rounded(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
 
 
 def _show_operations(ops: Operations) -> None:

@@ -240,3 +240,22 @@ JOIN wabahook.destinations d
  AND (cardinality(d.channels) = 0 OR f.channel = ANY (d.channels))
  AND (cardinality(d.kinds) = 0 OR f.type = ANY (d.kinds))
 ON CONFLICT (destination_id, fact_key) WHERE fact_key <> '' DO NOTHING;
+
+-- name: relay_metrics
+SELECT d.name AS destination,
+       count(r.*) FILTER (WHERE r.state IN ('pending', 'retrying')) AS pending,
+       extract(epoch FROM now() - min(r.stored_at)
+           FILTER (WHERE r.state IN ('pending', 'retrying')))::float8 AS oldest_pending_seconds,
+       count(r.*) FILTER (WHERE r.state = 'delivered') AS delivered,
+       count(r.*) FILTER (WHERE r.state = 'dead') AS dead
+FROM wabahook.destinations d
+LEFT JOIN wabahook.relay_deliveries r ON r.destination_id = d.id
+GROUP BY d.id
+ORDER BY d.name;
+
+-- name: destinations_health_all
+SELECT destination, paused, pending,
+       extract(epoch FROM oldest_pending_age)::float8 AS oldest_pending_seconds,
+       delivered_last_hour, dead_last_hour, success_rate, p50_latency_ms, p99_latency_ms
+FROM wabahook.destinations_health
+ORDER BY destination;

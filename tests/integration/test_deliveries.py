@@ -66,6 +66,13 @@ def test_dead_deliveries_are_listed_counted_and_sent_again(db: Database, cli: Cl
     table = cli("deliveries", "list", "--destination", "crm")
     assert table.exit_code == 0
     assert table.output.count("delivered") == 2
+    stats = json.loads(cli("stats", "--json").output)["destinations"]
+    assert [(d["destination"], d["pending"], d["delivered_last_hour"], d["dead_last_hour"])
+            for d in stats] == [("crm", 0, 2, 0)]  # fmt: skip
+    assert stats[0]["success_rate"] == 1
+    text = cli("stats").output
+    assert "relay (all channels)" in text
+    assert text.rstrip().splitlines()[-1].split()[:5] == ["crm", "0", "-", "2", "0"]
 
 
 def test_retry_takes_ids_or_dead_and_names_what_is_wrong(cli: Cli) -> None:
@@ -80,3 +87,29 @@ def test_retry_takes_ids_or_dead_and_names_what_is_wrong(cli: Cli) -> None:
     assert nothing.output.startswith("0 deliveries due again now")
     assert cli("deliveries", "list").output == "No deliveries match.\n"
     assert cli("deliveries", "list", "--state", "lost").exit_code == 2
+
+
+def test_the_relay_backlog_and_outcomes_are_metrics(db: Database) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from processors.metrics import RelayCollector
+    from receiver.config import Secret
+    from tests.integration.test_metrics import samples
+
+    sealer = Sealer(Secret(KEY))
+    channels.add_channel(db, "acme")
+    with FakeServer(lambda request: (404, {}, b"")) as app:
+        destinations.add(db, sealer, NewDestination("gone", app.url), SECRET)
+        destinations.add(db, sealer, NewDestination("later", app.url), SECRET)
+        destinations.set_paused(db, "later", True)
+        store(db, "acme", b"{}")
+        relay_until_idle(db, sealer)
+    registry = CollectorRegistry()
+    registry.register(RelayCollector(db))
+    found = samples(generate_latest(registry).decode())
+    assert found[("wabahook_relay_deliveries_total",
+                  (("destination", "gone"), ("outcome", "dead")))] == 1  # fmt: skip
+    assert found[("wabahook_relay_pending", (("destination", "gone"),))] == 0
+    assert found[("wabahook_relay_pending", (("destination", "later"),))] == 1
+    age = found[("wabahook_relay_oldest_pending_age_seconds", (("destination", "later"),))]
+    assert age > 0
