@@ -98,6 +98,8 @@ BEGIN
         GRANT SELECT (name, enabled, auth) ON wabahook.channels TO wabahook_console;
         GRANT EXECUTE ON FUNCTION wabahook.replay_events(
             text[], timestamptz, timestamptz, bigint[], text[], text) TO wabahook_console;
+        GRANT EXECUTE ON FUNCTION wabahook.retry_deliveries(text, bigint[], boolean)
+            TO wabahook_console;
     END IF;
 END
 $$;

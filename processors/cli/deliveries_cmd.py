@@ -85,5 +85,6 @@ def retry_deliveries(ids: tuple[list[int], ...], dead: bool, destination: str | 
             and db.fetch_one("destination_id", {"name": destination}) is None
         ):
             cli.fail(f"no destination named {shown(destination)}")
-        revived = db.fetch_all("deliveries_retry", params)
-    click.echo(f"{len(revived)} deliveries due again now; `wabahook relay` sends them.")
+        row = db.fetch_one("deliveries_retry", params)
+    revived = row["revived"] if row else 0
+    click.echo(f"{revived} deliveries due again now; `wabahook relay` sends them.")

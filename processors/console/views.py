@@ -73,6 +73,32 @@ def replay(event_id: int) -> Response:
     return redirect(url_for("console.event", event_id=event_id, replayed=1), code=303)
 
 
+@blueprint.get("/destinations")
+def destinations() -> str:
+    """Your applications behind the relay: their health, and deliveries that failed."""
+    db = _state().db
+    return render_template(
+        "destinations.html",
+        destinations=db.fetch_all("console_destinations"),
+        waiting=db.fetch_all("console_deliveries_waiting", {"limit": PROBLEMS_SHOWN}),
+        limit=PROBLEMS_SHOWN,
+    )
+
+
+@blueprint.post("/deliveries/retry")
+def retry_delivery() -> Response:
+    """Send one event's failed delivery to one destination again now (the relay sends it)."""
+    event_id, destination = request.form.get("event_id", ""), request.form.get("destination")
+    if not event_id.isascii() or not event_id.isdigit() or not 1 <= int(event_id) <= MAX_ID:
+        abort(404)
+    row = _state().db.fetch_one(
+        "deliveries_retry", {"destination": destination, "ids": [int(event_id)], "dead": False}
+    )
+    if not row or not row["revived"]:
+        abort(404)
+    return redirect(url_for("console.destinations", retried=event_id), code=303)
+
+
 @blueprint.get("/events")
 def events() -> tuple[str, int]:
     """Stored deliveries, newest first, a page at a time (the query string is the search)."""

@@ -13,12 +13,10 @@ from typing import Any
 import httpx
 
 from processors.relay.http import (
-    RETRY_STATUSES,
     UnsendableHeader,
     as_received,
     error_text,
-    first_bytes,
-    retry_after,
+    post_once,
 )
 from processors.relay.signing import signature
 
@@ -92,20 +90,12 @@ def attempt(
             headers[b"Content-Type"] = as_received("Content-Type", event["content_type"])
     except UnsendableHeader as exc:
         return Outcome(delivery["id"], "dead", None, error_text(str(exc)))
-    asked: float | None = None
-    try:
-        with client.stream("POST", url, content=body, headers=headers) as response:
-            answer = first_bytes(response)
-    except httpx.HTTPError as exc:
-        status, error = None, error_text(f"{type(exc).__name__}: {exc}")
-    else:
-        status = response.status_code
-        if 200 <= status < 300:
-            return Outcome(delivery["id"], "delivered", status)
-        error = error_text(f"HTTP {status}: {answer.decode('utf-8', 'replace')}")
-        if status not in RETRY_STATUSES:
-            return Outcome(delivery["id"], "dead", status, error)  # refused: no retry helps
-        asked = retry_after(response)
-    if too_old:
-        return Outcome(delivery["id"], "dead", status, error)
-    return Outcome(delivery["id"], "retrying", status, error, backoff(tries, asked))
+    answer = post_once(client, url, body, headers)
+    if answer.delivered:
+        return Outcome(delivery["id"], "delivered", answer.status)
+    if not answer.retry or too_old:  # refused (no retry helps), or out of time
+        return Outcome(delivery["id"], "dead", answer.status, answer.error)
+    return Outcome(
+        delivery["id"], "retrying", answer.status, answer.error,
+        backoff(tries, answer.retry_after),
+    )  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import ssl
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -142,3 +143,34 @@ def destination_client(
         # could inflate far beyond what was read off the wire.
         headers={"User-Agent": user_agent or "wabahook-relay", "Accept-Encoding": "identity"},
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What one POST came to: delivered (2xx), worth retrying, or refused for good."""
+
+    status: int | None  # None: no answer (timeout, connection error, refused address)
+    error: str | None
+    retry: bool  # a timeout, a connection error, 408, 425, 429 or 5xx
+    retry_after: float | None = None  # seconds the destination asked to wait
+
+    @property
+    def delivered(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+def post_once(client: httpx.Client, url: str, body: bytes, headers: dict[bytes, bytes]) -> Answer:
+    """POST `body` once, read at most ANSWER_BYTES of the answer, and classify it: the
+    step the relay and `forward` share."""
+    try:
+        with client.stream("POST", url, content=body, headers=headers) as response:
+            answer = first_bytes(response)
+    except httpx.HTTPError as exc:
+        return Answer(None, error_text(f"{type(exc).__name__}: {exc}"), retry=True)
+    status = response.status_code
+    if 200 <= status < 300:
+        return Answer(status, None, retry=False)
+    error = error_text(f"HTTP {status}: {answer.decode('utf-8', 'replace')}")
+    if status not in RETRY_STATUSES:
+        return Answer(status, error, retry=False)
+    return Answer(status, error, retry=True, retry_after=retry_after(response))

@@ -11,12 +11,10 @@ from urllib.parse import unquote
 import httpx
 
 from processors.relay.http import (
-    RETRY_STATUSES,
     UnsendableHeader,
     as_received,
     error_text,
-    first_bytes,
-    retry_after,
+    post_once,
 )
 from processors.stored.selection import Selection
 from receiver.db import Database
@@ -166,30 +164,20 @@ def _deliver(
         headers = _request_headers(event, extra)
     except UnsendableHeader as exc:  # failed without a try: the run goes on to the next event
         return ForwardResult(event["raw_event_id"], "failed", None, 0, error_text(str(exc)))
-    status: int | None = None
-    error: str | None = None
+    answer = None
     for attempt in range(1, max_attempts + 1):
         pacer.wait()
-        asked: float | None = None
-        try:
-            with client.stream(
-                "POST", destination, content=bytes(event["body"]), headers=headers
-            ) as response:
-                answer = first_bytes(response)
-        except httpx.TransportError as exc:
-            status, error = None, error_text(f"{type(exc).__name__}: {exc}")
-        else:
-            status = response.status_code
-            if 200 <= status < 300:
-                return ForwardResult(event["raw_event_id"], "delivered", status, attempt, None)
-            error = error_text(f"HTTP {status}: {answer.decode('utf-8', 'replace')}")
-            if status not in RETRY_STATUSES:
-                break  # the destination refuses this event: retrying will not help
-            asked = retry_after(response)
+        answer = post_once(client, destination, bytes(event["body"]), headers)
+        if answer.delivered:
+            return ForwardResult(event["raw_event_id"], "delivered", answer.status, attempt, None)
+        if not answer.retry:
+            break  # the destination refuses this event: retrying will not help
         if attempt < max_attempts:
             backoff = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** (attempt - 1))
+            asked = answer.retry_after
             sleep(min(MAX_BACKOFF_SECONDS, asked) if asked is not None else backoff)
-    return ForwardResult(event["raw_event_id"], "failed", status, attempt, error)
+    assert answer is not None  # max_attempts >= 1
+    return ForwardResult(event["raw_event_id"], "failed", answer.status, attempt, answer.error)
 
 
 def _request_headers(event: dict[str, Any], extra: dict[bytes, bytes]) -> dict[bytes, bytes]:

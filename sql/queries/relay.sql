@@ -173,19 +173,7 @@ ORDER BY stored_at DESC, raw_event_id DESC, destination
 LIMIT %(limit)s;
 
 -- name: deliveries_retry
--- Dead or waiting deliveries due again now (all dead ones, or those of these events).
-UPDATE wabahook.relay_deliveries r
-SET state = CASE WHEN r.state = 'dead' THEN 'retrying' ELSE r.state END,
-    next_attempt_at = now(), leased_until = NULL,
-    -- A revived delivery gets its --max-age again, counted from now.
-    age_from = CASE WHEN r.state = 'dead' THEN now() ELSE r.age_from END
-FROM wabahook.destinations d
-WHERE d.id = r.destination_id
-  AND (%(destination)s::text IS NULL OR d.name = %(destination)s)
-  AND CASE WHEN %(dead)s THEN r.state = 'dead'
-           ELSE r.raw_event_id = ANY (%(ids)s::bigint[]) AND r.state IN ('dead', 'retrying')
-      END
-RETURNING r.id;
+SELECT wabahook.retry_deliveries(%(destination)s, %(ids)s::bigint[], %(dead)s) AS revived;
 
 -- name: relay_facts_wanted
 -- Whether any destination takes facts: else a drain queues none (one cheap look a batch).
@@ -259,3 +247,15 @@ SELECT destination, paused, pending,
        delivered_last_hour, dead_last_hour, success_rate, p50_latency_ms, p99_latency_ms
 FROM wabahook.destinations_health
 ORDER BY destination;
+
+-- name: console_destinations
+SELECT * FROM wabahook.destinations_health ORDER BY destination;
+
+-- name: console_deliveries_waiting
+-- Deliveries that failed their last attempt: retrying or dead, the newest first.
+SELECT destination, raw_event_id, channel, state, attempts, last_status, last_error,
+       last_attempt_at, next_attempt_at
+FROM wabahook.destination_deliveries
+WHERE state IN ('retrying', 'dead')
+ORDER BY last_attempt_at DESC NULLS LAST, raw_event_id DESC
+LIMIT %(limit)s;

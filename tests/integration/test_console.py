@@ -604,3 +604,40 @@ def test_lists_pages_and_links_in_chromium(
         browser.get(console_url + path)
         assert browser.execute_script("return document.documentElement.scrollWidth") <= 391, path
     screenshot(browser, "phone-messages", tmp_path)
+
+
+def test_destinations_and_a_failed_delivery_retried_in_chromium(
+    console_url: str, browser: Any, stored: dict[str, Any], db: Database, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    from processors.relay import destinations
+    from processors.relay.destinations import NewDestination
+    from receiver.config import Secret
+    from receiver.sealing import Sealer
+    from tests.integration.test_relay import KEY, relay_until_idle
+    from tests.support.fake_http import FakeServer
+
+    sealer = Sealer(Secret(KEY))
+    with FakeServer(lambda request: (404, {}, b"no such tenant")) as app:
+        destinations.add(db, sealer, NewDestination("crm", app.url), None)
+        destinations.queue_stored(db, "crm", [stored["inbound"]], [])
+        relay_until_idle(db, sealer)
+    browser.get(console_url + "/destinations")
+    cells = browser.find_elements(By.CSS_SELECTOR, "#destinations tr td")
+    assert cells[0].text.startswith("crm")
+    row = browser.find_elements(By.CSS_SELECTOR, "#failed-deliveries tr")[1]
+    assert "dead" in row.text
+    assert "HTTP 404: no such tenant" in row.text
+    screenshot(browser, "destinations", tmp_path)
+    row.find_element(By.TAG_NAME, "button").click()
+    notice = WebDriverWait(browser, 15).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "p.notice"))
+    )
+    assert f"Event {stored['inbound']}" in notice.text
+    with db.connection() as conn:
+        state = conn.execute("SELECT state FROM wabahook.relay_deliveries").fetchone()
+    assert state == {"state": "retrying"}
+    screenshot(browser, "destinations-retried", tmp_path)
