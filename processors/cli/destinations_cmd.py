@@ -12,7 +12,7 @@ from processors.cli.secret_files import file_text, key_sealer
 from processors.relay import destinations
 from processors.relay.destinations import NewDestination
 from processors.relay.signing import SecretFormatError, secret_key
-from processors.stored.selection import ChannelName, Duration
+from processors.stored.selection import ChannelName, Duration, Selection
 from receiver.config import shown
 
 
@@ -116,7 +116,7 @@ def add_destination(
     sealer = key_sealer()
     with cli.database() as db, cli.errors_as_messages():
         secret = destinations.add(db, sealer, wanted, given)
-        queued = destinations.queue_stored(db, name, [], list(channels)) if from_start else 0
+        queued = destinations.queue_stored(db, name, Selection()) if from_start else 0
     if as_json:
         shown_secret = None if given else secret
         cli.emit_json({"name": name, "url": url, "secret": shown_secret, "queued": queued})

@@ -15,6 +15,7 @@ import processors.cli.common as cli
 from processors import jobs
 from processors.cli.supervision import supervised
 from processors.pipeline import drain as drain_module
+from processors.relay import destinations
 from processors.stored import forward as forward_module
 from processors.stored import replay as replay_module
 from processors.stored.selection import ALL_OPTION, build_selection, chosen, selection_options
@@ -33,6 +34,12 @@ HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
     "--dry-run", is_flag=True, help="Only say how many events of which channel and state."
 )
 @click.option("--wait", is_flag=True, help="Drain them here, with a progress bar, until done.")
+@click.option(
+    "--to-destination",
+    metavar="NAME",
+    help="Send them to this raw destination (through `wabahook relay`) instead of processing"
+    " them again.",
+)
 @cli.json_option
 def replay_command(
     channels: tuple[str, ...],
@@ -44,6 +51,7 @@ def replay_command(
     all_events: bool,
     dry_run: bool,
     wait: bool,
+    to_destination: str | None,
     as_json: bool,
 ) -> None:
     """Queue stored events again, e.g. after a parser fix or an outage.
@@ -58,6 +66,7 @@ def replay_command(
       wabahook replay --channel acme --since 2026-11-01 --until 2026-11-02 --wait
       wabahook replay --ids 1200-1300
       wabahook replay --all --dry-run
+      wabahook replay --channel acme --since 2d --to-destination crm
     """
     selection = chosen(
         build_selection(channels, since, until, ids, states + (("failed",) if failed else ())),
@@ -82,6 +91,15 @@ def replay_command(
                     right=("EVENTS",),
                 )
             click.echo(f"{planned.total} event(s) would be replayed")
+            return
+        if to_destination is not None:
+            sent = destinations.queue_stored(db, to_destination, selection)
+            if as_json:
+                cli.emit_json({"destination": to_destination, "queued": sent})
+            else:
+                click.echo(
+                    f"{sent} event(s) queued for {to_destination}; `wabahook relay` sends them"
+                )
             return
         marker, queued = replay_module.replay(db, selection)
         if queued and settings.redis_url is not None and not wait:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from processors.channels.meta import ensure_key
 from processors.relay.signing import new_secret, secret_key
+from processors.stored.selection import Selection
 from receiver.auth import CHANNEL_NAME
 from receiver.config import shown
 from receiver.db import Database
@@ -154,15 +155,21 @@ def listed(db: Database) -> list[dict[str, Any]]:
     return [dict(row) for row in db.fetch_all("destinations_all")]
 
 
-def queue_stored(db: Database, name: str, ids: list[int], channels: list[str]) -> int:
-    """Queue stored events (all, or `ids`) for `name`; how many were queued."""
+def queue_stored(db: Database, name: str, selection: Selection) -> int:
+    """Queue the selected stored events for raw destination `name`; how many."""
     with db.transaction() as conn:
-        destination = _id(conn, name)
+        row = conn.execute(query("destination_format"), {"name": name}).fetchone()
+        if row is None:
+            raise DestinationError(f"no destination named {shown(name)}")
+        if row["format"] != "raw":
+            raise DestinationError(
+                f"{name} takes facts, made when events are processed: replay the events"
+                " (wabahook replay), and the facts it has not had yet are sent to it"
+            )
         done = conn.execute(
-            query("relay_queue_stored"),
-            {"destination": destination, "ids": ids, "channels": channels},
+            query("relay_queue_stored"), {**selection.params(), "destination": name}
         )
-        return done.rowcount
+        return max(0, done.rowcount)
 
 
 def _id(conn: Any, name: str) -> int:

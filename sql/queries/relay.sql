@@ -92,17 +92,23 @@ ON CONFLICT DO NOTHING;
 UPDATE wabahook.destinations SET horizon = %(horizon)s WHERE id = %(destination)s;
 
 -- name: relay_queue_stored
--- Stored events for a destination (--from-start, replay --to-destination), again if
--- they were delivered before.
+-- Selected stored events (wabahook.selected_events()) for a raw destination, from the
+-- channels it takes (--from-start, replay --to-destination): sent again if they were
+-- delivered or dead before, with --max-age counted from now.
 INSERT INTO wabahook.relay_deliveries
     (destination_id, raw_event_id, channel, stored_at, age_from)
-SELECT %(destination)s, e.id, e.channel, e.received_at, now()
-FROM wabahook.raw_events e
-WHERE (cardinality(%(ids)s::bigint[]) = 0 OR e.id = ANY (%(ids)s::bigint[]))
-  AND (cardinality(%(channels)s::text[]) = 0 OR e.channel = ANY (%(channels)s::text[]))
+SELECT d.id, e.raw_event_id, e.channel, e.received_at, now()
+FROM wabahook.destinations d,
+     wabahook.selected_events(%(channels)s::text[], %(since)s::timestamptz,
+                              %(until)s::timestamptz, %(ids)s::bigint[], %(states)s::text[]) e
+WHERE d.name = %(destination)s
+  AND (cardinality(d.channels) = 0 OR e.channel = ANY (d.channels))
 ON CONFLICT (destination_id, raw_event_id, fact_key) DO UPDATE
 SET state = 'pending', next_attempt_at = now(), leased_until = NULL, age_from = now()
 WHERE relay_deliveries.state IN ('delivered', 'dead');
+
+-- name: destination_format
+SELECT format FROM wabahook.destinations WHERE name = %(name)s;
 
 -- name: relay_destinations_active
 SELECT d.id, d.name, d.url, d.max_in_flight, extract(epoch FROM d.max_age)::float8 AS max_age,

@@ -615,6 +615,7 @@ def test_destinations_and_a_failed_delivery_retried_in_chromium(
 
     from processors.relay import destinations
     from processors.relay.destinations import NewDestination
+    from processors.stored.selection import Selection
     from receiver.config import Secret
     from receiver.sealing import Sealer
     from tests.integration.test_relay import KEY, relay_until_idle
@@ -623,7 +624,7 @@ def test_destinations_and_a_failed_delivery_retried_in_chromium(
     sealer = Sealer(Secret(KEY))
     with FakeServer(lambda request: (404, {}, b"no such tenant")) as app:
         destinations.add(db, sealer, NewDestination("crm", app.url), None)
-        destinations.queue_stored(db, "crm", [stored["inbound"]], [])
+        destinations.queue_stored(db, "crm", Selection(ids=(stored["inbound"],)))
         relay_until_idle(db, sealer)
     browser.get(console_url + "/destinations")
     cells = browser.find_elements(By.CSS_SELECTOR, "#destinations tr td")

@@ -404,3 +404,30 @@ def test_a_relay_without_the_key_keeps_deliveries_waiting_and_says_why(
     assert "destination crm waits: its signing secret is sealed with WABAHOOK_SECRET_KEY" in (
         caplog.text
     )
+
+
+def test_replay_to_a_destination_sends_the_selected_stored_events_again(
+    db: Database, sealer: Sealer, cli: Cli
+) -> None:
+    channels.add_channel(db, "acme")
+    channels.add_channel(db, "beta")
+    with FakeServer(ok) as app:
+        first = store(db, "acme", b'{"n":1}')
+        second = store(db, "acme", b'{"n":2}')
+        store(db, "beta", b'{"n":3}')
+        destinations.add(db, sealer, NewDestination("crm", app.url), SECRET)
+        result = cli("replay", "--ids", f"{first}-{second}", "--to-destination", "crm")
+        assert result.exit_code == 0, result.output
+        assert result.output.startswith("2 event(s) queued for crm")
+        relay_until_idle(db, sealer)
+        again = cli("replay", "--channel", "acme", "--to-destination", "crm", "--json")
+        assert '"queued": 2' in again.output  # delivered ones go again when asked
+        relay_until_idle(db, sealer)
+        assert sorted(r.body for r in app.requests) == [b'{"n":1}'] * 2 + [b'{"n":2}'] * 2
+    destinations.add(db, sealer, NewDestination("bot", "http://127.0.0.1:9/", format="facts"),
+                     SECRET)  # fmt: skip
+    facts = cli("replay", "--all", "--to-destination", "bot")
+    assert facts.exit_code == 1
+    assert "bot takes facts" in facts.stderr
+    ghost = cli("replay", "--all", "--to-destination", "ghost")
+    assert ghost.stderr == "Error: no destination named 'ghost'\n"
