@@ -60,12 +60,13 @@ docs: $(TEST_STAMP)
 
 test-setup: $(TEST_STAMP)
 
-## bench: drain, hostile bodies and the batch deadline, Ctrl-C of up, intake, durability under kills, analytics at scale (bench-*.json)
+## bench: drain, hostile bodies and the batch deadline, Ctrl-C of up, the relay, intake, durability under kills, analytics at scale (bench-*.json)
 bench: $(TEST_STAMP)
 	$(call install_missing,$(BENCH_PACKAGES))
 	$(BIN)/python -m tests.bench.drain --out bench-report.json $(BENCH_ARGS)
 	$(BIN)/python -m tests.bench.deadline --out bench-deadline.json
 	$(BIN)/python -m tests.bench.stop --out bench-stop.json
+	$(BIN)/python -m tests.bench.relay --out bench-relay.json
 	$(BIN)/python -m tests.bench.intake --workers 5 --out bench-intake.json
 	$(BIN)/python -m tests.bench.durability --out bench-durability.json
 	$(BIN)/python -m tests.bench.analytics --out bench-analytics.json $(BENCH_ANALYTICS_ARGS)

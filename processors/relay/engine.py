@@ -36,6 +36,7 @@ IDLE_SECONDS = 0.05  # between looks for new events when there was nothing to do
 # destinations (added, paused, rotated), once in this long.
 REFRESH_SECONDS = 1.0
 PAUSE_SECONDS = 1.0  # after the database failed to answer
+SCAN_SECONDS = 0.02  # the least time between two looks for new events
 # After this many failures in a row, a destination gets one attempt at a time (a probe).
 FAILURES_BEFORE_PROBING = 5
 USER_AGENT = "wabahook-relay"
@@ -75,6 +76,8 @@ class Relay:
         self._destinations: dict[int, _Destination] = {}
         self._active_list: list[_Destination] = []
         self._refresh_at = 0.0
+        self._scan_at = 0.0
+        self._wakeup = threading.Event()  # set when an attempt ends (or on stop)
         self._done: list[tuple[_Destination, Outcome]] = []
         self._lock = threading.Lock()
         self.delivered = 0
@@ -95,8 +98,9 @@ class Relay:
                     continue
                 if until_idle and not busy and not self._in_flight():
                     return
-                if not busy:
-                    self.stopping.wait(IDLE_SECONDS)
+                if not busy:  # until an attempt ends, or it is time to look again
+                    self._wakeup.wait(IDLE_SECONDS)
+                    self._wakeup.clear()
         finally:
             self._pool.shutdown(wait=True)
             try:
@@ -109,12 +113,16 @@ class Relay:
     def stop(self) -> None:
         """Finish the attempts in flight, record them, and end `run`."""
         self.stopping.set()
+        self._wakeup.set()
 
     def step(self) -> bool:
         """One round: record finished attempts, queue new events, start due deliveries."""
         recorded = self._record()
-        queued = self.scan()
         now = time.monotonic()
+        queued = 0
+        if now >= self._scan_at:  # busy, the loop turns with every attempt that ends
+            queued = self.scan()
+            self._scan_at = now + SCAN_SECONDS
         refresh = now >= self._refresh_at
         if refresh:
             self._active_list = self._active()
@@ -186,6 +194,7 @@ class Relay:
         def done(future: Future[Outcome]) -> None:
             with self._lock:
                 self._done.append((destination, future.result()))
+            self._wakeup.set()
 
         return done
 
@@ -194,18 +203,18 @@ class Relay:
             done, self._done = self._done, []
         if not done:
             return 0
-        with self.db.transaction() as conn:
-            for _, outcome in done:
-                conn.execute(
-                    query("relay_record"),
-                    {
-                        "id": outcome.delivery,
-                        "state": outcome.state,
-                        "status": outcome.status,
-                        "error": outcome.error,
-                        "delay": outcome.delay,
-                    },
-                )
+        outcomes = [outcome for _, outcome in done]
+        with self.db.connection() as conn:  # one statement, in autocommit
+            conn.execute(
+                query("relay_record"),
+                {
+                    "ids": [o.delivery for o in outcomes],
+                    "states": [o.state for o in outcomes],
+                    "statuses": [o.status for o in outcomes],
+                    "errors": [o.error for o in outcomes],
+                    "delays": [o.delay for o in outcomes],
+                },
+            )
         for destination, outcome in done:
             destination.in_flight -= 1
             if outcome.state == "delivered":

@@ -157,16 +157,19 @@ RETURNING r.id, r.raw_event_id, r.channel, r.attempts, r.age_from, r.fact_key, r
 SELECT id, body, content_type FROM wabahook.raw_events WHERE id = ANY (%(ids)s::bigint[]);
 
 -- name: relay_record
-UPDATE wabahook.relay_deliveries
-SET state = %(state)s,
-    attempts = attempts + 1,
-    last_status = %(status)s,
-    last_error = %(error)s,
+-- The outcomes of finished attempts, all in one statement (arrays of equal length).
+UPDATE wabahook.relay_deliveries r
+SET state = o.state,
+    attempts = r.attempts + 1,
+    last_status = o.status,
+    last_error = o.error,
     last_attempt_at = now(),
-    next_attempt_at = now() + make_interval(secs => %(delay)s),
-    delivered_at = CASE WHEN %(state)s = 'delivered' THEN now() END,
+    next_attempt_at = now() + make_interval(secs => o.delay),
+    delivered_at = CASE WHEN o.state = 'delivered' THEN now() END,
     leased_until = NULL
-WHERE id = %(id)s;
+FROM unnest(%(ids)s::bigint[], %(states)s::text[], %(statuses)s::integer[], %(errors)s::text[],
+            %(delays)s::float8[]) AS o (id, state, status, error, delay)
+WHERE r.id = o.id;
 
 -- name: deliveries_list
 SELECT destination, raw_event_id, channel, state, attempts, last_status, last_error,
