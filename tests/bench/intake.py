@@ -62,6 +62,10 @@ APPS = (
     ("lean", "tests.bench.lean_app:create_app()", "wabahook.raw_events", SYNC),
     ("receiver", "receiver:create_app()", "wabahook.raw_events", SYNC),
     ("receiver_commit_delay", "receiver:create_app()", "wabahook.raw_events", SYNC),
+    # The same receiver with two raw destinations configured (intake writes nothing more
+    # for them: the relay finds stored events by their transaction, not by a row per
+    # destination written here).
+    ("receiver_2_destinations", "receiver:create_app()", "wabahook.raw_events", SYNC),
 )
 OPEN_LOOP = ("noop", "receiver")
 PROFILED = ("lean", "receiver")
@@ -224,6 +228,13 @@ def main() -> None:
             for label, app, table, extra in apps:
                 if label == "receiver_commit_delay":
                     set_commit_delay(server, COMMIT_DELAY_US, COMMIT_SIBLINGS)
+                if label == "receiver_2_destinations":
+                    with psycopg.connect(url, autocommit=True) as conn:
+                        conn.execute(
+                            "INSERT INTO wabahook.destinations (name, url, format)"
+                            " VALUES ('app1', 'http://127.0.0.1:9/', 'raw'),"
+                            " ('app2', 'http://127.0.0.1:9/', 'raw')"
+                        )
                 process, base = serve(app, {**env, **extra}, args.workers)
                 try:
                     run_wrk(f"{base}/webhooks/bench", script, 2, args.connections)  # warm up
@@ -307,6 +318,8 @@ def main() -> None:
         "receiver_to_naive": ratio("receiver", "naive"),
         "target_receiver_to_naive": 1.3,
         "receiver_commit_delay_to_lean_floor": ratio("receiver_commit_delay", "lean"),
+        # Two raw destinations against none, same run: intake must not slow measurably.
+        "receiver_2_destinations_to_receiver": ratio("receiver_2_destinations", "receiver"),
         "commit_delay": {"commit_delay_us": COMMIT_DELAY_US, "commit_siblings": COMMIT_SIBLINGS},
         "open_loop": open_loop,
         "target_p99_ms_at_1000_rps": 20,
