@@ -431,3 +431,79 @@ def test_replay_to_a_destination_sends_the_selected_stored_events_again(
     assert "bot takes facts" in facts.stderr
     ghost = cli("replay", "--all", "--to-destination", "ghost")
     assert ghost.stderr == "Error: no destination named 'ghost'\n"
+
+
+@pytest.mark.slow  # relays in processes of their own, one killed mid-delivery
+def test_a_relay_killed_mid_delivery_and_a_destination_down_for_a_while_lose_nothing(
+    db: Database, sealer: Sealer, database_url: str
+) -> None:
+    """Every event reaches the destination at least once; a repeat carries the same
+    webhook-id, so the application can tell it is one."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from tests.integration.conftest import wait_until
+
+    channels.add_channel(db, "acme")
+    lock = threading.Lock()
+    seen: list[tuple[str, bytes]] = []
+    phase = {"answer": "slow"}
+
+    def answer(request: Recorded) -> Answer:
+        if phase["answer"] == "down":
+            return 503, {"Retry-After": "0"}, b""
+        if phase["answer"] == "slow":
+            time.sleep(1.0)  # the relay is killed while these are in flight
+        with lock:
+            seen.append((request.headers["webhook-id"], request.body))
+        return 204, {}, b""
+
+    env = {**os.environ, "DATABASE_URL": database_url, "WABAHOOK_SECRET_KEY": KEY}
+    env.pop("REDIS_URL", None)
+    root = Path(__file__).resolve().parents[2]
+
+    def relay() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "processors.cli", "relay", "--quiet"], env=env, cwd=root,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    with FakeServer(answer) as app:
+        destinations.add(db, sealer, NewDestination("app", app.url, max_in_flight=4), SECRET)
+        bodies = [f'{{"n":{n}}}'.encode() for n in range(40)]
+        for body in bodies[:20]:
+            store(db, "acme", body)
+        first = relay()
+        try:
+            assert wait_until(lambda: len(app.requests) >= 2, timeout=30)
+            first.send_signal(signal.SIGKILL)  # no chance to record anything
+            first.wait(timeout=10)
+        finally:
+            first.kill()
+        phase["answer"] = "down"  # and the application goes down for a while
+        for body in bodies[20:]:
+            store(db, "acme", body)
+        second = relay()
+        try:
+            with db.connection() as conn:  # the killed relay's leases run out
+                conn.execute("UPDATE wabahook.relay_deliveries SET leased_until = now()"
+                             " WHERE leased_until IS NOT NULL")  # fmt: skip
+            assert wait_until(lambda: len(app.requests) >= 30, timeout=30)  # refused for now
+            phase["answer"] = "up"
+            with db.connection() as conn:  # its backoff, passed
+                conn.execute("UPDATE wabahook.relay_deliveries SET next_attempt_at = now()")
+            done = "SELECT count(*) FROM wabahook.relay_deliveries WHERE state = 'delivered'"
+            assert wait_until(lambda: rows(db, done) == [(40,)], timeout=60)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(timeout=30) == 0
+    received = {body for _, body in seen}
+    assert received == set(bodies)
+    ids_by_body: dict[bytes, set[str]] = {}
+    for webhook_id, body in seen:
+        ids_by_body.setdefault(body, set()).add(webhook_id)
+    assert all(len(ids) == 1 for ids in ids_by_body.values())
