@@ -56,7 +56,13 @@ def _secret_from(source: TextIO | None) -> str | None:
     show_default=True,
     help="raw: the exact stored bytes and Content-Type, as the sender sent them.",
 )
-@click.option("--kind", "kinds", multiple=True, help="Fact types to send (--format facts).")
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    help=f"A type of fact to send (--format facts; repeatable; default: all): "
+    f"{', '.join(destinations.FACT_TYPES)}.",
+)
 @click.option(
     "--secret-file",
     type=click.File("r", encoding="utf-8"),

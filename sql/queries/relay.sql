@@ -226,6 +226,33 @@ WITH fact AS ((
            ON ds.channel = s.channel AND ds.message_id = s.message_id
     WHERE s.raw_event_id = ANY (%(ids)s::bigint[])
     ORDER BY s.channel, s.message_id, s.status, s.status_at, s.raw_event_id
+    ) UNION ALL (
+    SELECT DISTINCT ON (c.channel, c.message_id, c.change, c.change_message_id)
+           c.raw_event_id, c.channel, 'message.changed',
+           concat_ws(':', 'change', c.channel, c.message_id, c.change, c.change_message_id),
+           jsonb_build_object(
+               'type', 'message.changed', 'channel', c.channel, 'message_id', c.message_id,
+               'change', c.change, 'change_message_id', c.change_message_id, 'text', c.text,
+               'changed_at', to_char(to_timestamp(c.changed_at) AT TIME ZONE 'UTC',
+                                     'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+               'wa_id', c.wa_id, 'user_id', c.user_id, 'phone_number_id', c.phone_number_id,
+               'raw_event_id', c.raw_event_id)
+    FROM stage_message_change c
+    WHERE c.raw_event_id = ANY (%(ids)s::bigint[])
+    ORDER BY c.channel, c.message_id, c.change, c.change_message_id, c.raw_event_id
+    ) UNION ALL (
+    SELECT DISTINCT ON (p.channel, p.wa_id, p.category, p.value, p.changed_at)
+           p.raw_event_id, p.channel, 'opt_out.changed',
+           concat_ws(':', 'preference', p.channel, p.wa_id, p.category, p.value, p.changed_at),
+           jsonb_build_object(
+               'type', 'opt_out.changed', 'channel', p.channel, 'wa_id', p.wa_id,
+               'category', p.category, 'value', p.value, 'detail', p.detail,
+               'changed_at', to_char(to_timestamp(p.changed_at) AT TIME ZONE 'UTC',
+                                     'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+               'source', p.source, 'raw_event_id', p.raw_event_id)
+    FROM stage_preference p
+    WHERE p.raw_event_id = ANY (%(ids)s::bigint[])
+    ORDER BY p.channel, p.wa_id, p.category, p.value, p.changed_at, p.raw_event_id
 ))
 INSERT INTO wabahook.relay_deliveries
     (destination_id, raw_event_id, fact_key, channel, stored_at, age_from, payload)

@@ -95,3 +95,35 @@ def test_kinds_are_fact_types(db: Database) -> None:
         destinations.add(db, sealer, NewDestination(
             "x", "http://127.0.0.1:9/", format="facts", kinds=("message.sent",)
         ), SECRET)  # fmt: skip
+
+
+def test_edits_revokes_and_preferences_become_facts_of_their_own(db: Database) -> None:
+    from tests.corpora.message_changes import edit, revoke, text_from_buyer
+    from tests.corpora.preferences_echoes_calls import preference
+    from tests.support.bodies import T0, cloud
+
+    sealer = Sealer(Secret(KEY))
+    channels.add_channel(db, "acme")
+    with FakeServer(ok) as app:
+        destinations.add(db, sealer, NewDestination(
+            "bot", app.url, format="facts", kinds=("message.changed", "opt_out.changed")
+        ), SECRET)  # fmt: skip
+        store(db, "acme", text_from_buyer("wamid.ORIG", "helo"))
+        store(db, "acme", edit("wamid.EDIT", "wamid.ORIG",
+                               '{"type":"text","text":{"body":"hello"}}', T0 + 60))  # fmt: skip
+        store(db, "acme", revoke("wamid.REV", "wamid.ORIG", T0 + 120))
+        store(db, "acme", cloud(preference("16505550001", "stop", T0 + 100, "asked"),
+                                "user_preferences"))  # fmt: skip
+        drain(db)
+        relay_until_idle(db, sealer)
+        sent = facts(app)
+    changes = sorted((f["change"], f["message_id"], f["text"]) for f in sent
+                     if f["type"] == "message.changed")  # fmt: skip
+    assert changes == [("edit", "wamid.ORIG", "hello"), ("revoke", "wamid.ORIG", None)]
+    (opt_out,) = [f for f in sent if f["type"] == "opt_out.changed"]
+    assert (opt_out["wa_id"], opt_out["value"], opt_out["category"]) == (
+        "16505550001", "stop", "marketing_messages")  # fmt: skip
+    assert len(sent) == 3  # --kind: no message.received
+    for fact in sent:
+        schema = json.loads((SCHEMAS / f"{fact['type']}.schema.json").read_text())
+        jsonschema.validate(fact, schema, format_checker=jsonschema.FormatChecker())
