@@ -11,9 +11,10 @@ TEST_STAMP := $(VENV)/.test-$(SUM)
 WHEELHOUSE := $(VENV)/wheelhouse
 
 # Debian packages the tests drive (the console and the report in Chromium, nginx in front
-# of gunicorn) and the bench's load generator: installed when run as root; otherwise a
-# test that needs one is skipped and names it (under CI=true a skip fails the run).
-TEST_PACKAGES  := chromium chromium-driver nginx-light
+# of gunicorn, the docs' Node.js signature check) and the bench's load generator: installed
+# when run as root; otherwise a test that needs one is skipped and names it (under CI=true
+# a skip fails the run).
+TEST_PACKAGES  := chromium chromium-driver nginx-light nodejs
 BENCH_PACKAGES := wrk
 define install_missing
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -507,3 +507,60 @@ def test_a_relay_killed_mid_delivery_and_a_destination_down_for_a_while_lose_not
     for webhook_id, body in seen:
         ids_by_body.setdefault(body, set()).add(webhook_id)
     assert all(len(ids) == 1 for ids in ids_by_body.values())
+
+
+def test_the_docs_python_check_accepts_a_real_delivery_and_refuses_a_forged_one(
+    db: Database, sealer: Sealer
+) -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "relay.md").read_text()
+    code = page.split("```python", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "docs/relay.md", "exec"), namespace)  # noqa: S102  (our own docs)
+    genuine = namespace["genuine"]
+    channels.add_channel(db, "acme")
+    with FakeServer(ok) as app:
+        destinations.add(db, sealer, NewDestination("crm", app.url), SECRET)
+        store(db, "acme", b'{"statuses":[]}')
+        relay_until_idle(db, sealer)
+        (request,) = app.requests
+    assert genuine(SECRET, request.headers, request.body)
+    assert not genuine(SECRET, request.headers, request.body + b" ")
+    other = "whsec_" + base64.b64encode(b"o" * 32).decode()
+    assert not genuine(other, request.headers, request.body)
+
+
+def test_the_docs_node_check_accepts_a_real_delivery_and_refuses_a_forged_one(
+    db: Database, sealer: Sealer, tmp_path: Any
+) -> None:
+    import json
+    import subprocess
+    from pathlib import Path
+
+    from tests.support.servers import require_command
+
+    node = require_command("node", "nodejs")
+    page = (Path(__file__).resolve().parents[2] / "docs" / "relay.md").read_text()
+    code = page.split("```js", 1)[1].split("```", 1)[0]
+    script = tmp_path / "check.js"
+    script.write_text(code + "\nconst [secret, headers, body] = process.argv.slice(2);\n"
+                      "console.log(genuine(secret, JSON.parse(headers),"
+                      " Buffer.from(body, 'base64')));\n")  # fmt: skip
+    channels.add_channel(db, "acme")
+    with FakeServer(ok) as app:
+        destinations.add(db, sealer, NewDestination("crm", app.url), SECRET)
+        store(db, "acme", b'{"statuses":[]}')
+        relay_until_idle(db, sealer)
+        (request,) = app.requests
+
+    def check(secret: str, body: bytes) -> str:
+        done = subprocess.run(
+            [node, str(script), secret, json.dumps(request.headers),
+             base64.b64encode(body).decode()],
+            capture_output=True, text=True, timeout=30, check=True,
+        )  # fmt: skip
+        return done.stdout.strip()
+
+    assert check(SECRET, request.body) == "true"
+    assert check(SECRET, request.body + b" ") == "false"
