@@ -564,3 +564,32 @@ def test_the_docs_node_check_accepts_a_real_delivery_and_refuses_a_forged_one(
 
     assert check(SECRET, request.body) == "true"
     assert check(SECRET, request.body + b" ") == "false"
+
+
+def test_a_redirect_is_not_followed_and_a_silent_destination_times_out(
+    db: Database, sealer: Sealer
+) -> None:
+    import time
+
+    channels.add_channel(db, "acme")
+    with FakeServer(ok) as elsewhere:
+
+        def answer(request: Recorded) -> Answer:
+            if request.path == "/slow":
+                time.sleep(2)  # longer than the destination's --timeout
+                return 204, {}, b""
+            return 302, {"Location": elsewhere.url + "/stolen"}, b""
+
+        with FakeServer(answer) as app:
+            destinations.add(db, sealer, NewDestination("moved", app.url + "/"), SECRET)
+            destinations.add(db, sealer, NewDestination(
+                "silent", app.url + "/slow", timeout_seconds=0.5), SECRET)  # fmt: skip
+            store(db, "acme", b"{}")
+            relay_until_idle(db, sealer)
+        assert elsewhere.requests == []  # the body never went where the redirect said
+    states = rows(db, "SELECT d.name, r.state, r.last_status, r.last_error"
+                      " FROM wabahook.relay_deliveries r JOIN wabahook.destinations d"
+                      " ON d.id = r.destination_id ORDER BY 1")  # fmt: skip
+    assert states[0][:3] == ("moved", "dead", 302)
+    assert states[1][:3] == ("silent", "retrying", None)
+    assert "Timeout" in states[1][3]
