@@ -13,7 +13,6 @@ from processors.relay import destinations
 from processors.relay.destinations import NewDestination
 from processors.relay.signing import SecretFormatError, secret_key
 from processors.stored.selection import ChannelName, Duration, Selection
-from receiver.config import shown
 
 
 @cli.main.group("destinations")
@@ -181,10 +180,7 @@ def show_destination(name: str, as_json: bool) -> None:
       wabahook destinations show crm
     """
     with cli.database() as db, cli.errors_as_messages():
-        found = [row for row in destinations.listed(db) if row["name"] == name]
-    if not found:
-        cli.fail(f"no destination named {shown(name)}")
-    row = {k: v for k, v in found[0].items() if k != "id"}
+        row = {k: v for k, v in destinations.named(db, name).items() if k != "id"}
     if as_json:
         cli.emit_json(row)
         return

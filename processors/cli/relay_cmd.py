@@ -17,7 +17,7 @@ from processors.relay import destinations
 from processors.relay.engine import USER_AGENT, Relay
 from processors.relay.http import destination_client, error_text, first_bytes
 from processors.relay.signing import signature
-from receiver.config import COMMAND_DB_SECONDS, shown
+from receiver.config import COMMAND_DB_SECONDS
 from receiver.db import Database
 from receiver.sealing import Sealer
 
@@ -33,10 +33,7 @@ def test_destination(name: str) -> None:
     """
     sealer = key_sealer()
     with cli.database() as db, cli.errors_as_messages():
-        found = [row for row in destinations.listed(db) if row["name"] == name]
-        if not found:
-            cli.fail(f"no destination named {shown(name)}")
-        row = found[0]
+        row = destinations.named(db, name)
         with db.connection() as conn:
             keys = destinations.signing_keys(conn, sealer, row["id"])
     body = json.dumps({"type": "wabahook.test", "destination": name}).encode()

@@ -155,6 +155,14 @@ def listed(db: Database) -> list[dict[str, Any]]:
     return [dict(row) for row in db.fetch_all("destinations_all")]
 
 
+def named(db: Database, name: str) -> dict[str, Any]:
+    """Destination `name` with its delivery counts, else DestinationError."""
+    for row in listed(db):
+        if row["name"] == name:
+            return row
+    raise DestinationError(f"no destination named {shown(name)}")
+
+
 def queue_stored(db: Database, name: str, selection: Selection) -> int:
     """Queue the selected stored events for raw destination `name`; how many."""
     with db.transaction() as conn:
