@@ -124,7 +124,7 @@ def _linger(settings: Settings, db: Database, ends: float, on_batch: Callable[[A
     while True:
         try:
             left = int(gate_client(settings).pttl(key))  # -2: no gate (-1: none can be)
-        except redis.exceptions.RedisError:
+        except (redis.exceptions.RedisError, ValueError):  # ValueError: no number back
             return  # the sweep finds what comes now
         # After reading the gate: an event held back by it was stored before this look.
         # A short look first: a drain's own wait for a connection is long, and here

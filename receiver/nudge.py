@@ -126,7 +126,8 @@ class Nudger:
                 return
             # A drain that is just ending still holds its slot's job id: then another slot's.
             any(enqueue_drain(self._queue, slot) for slot in range(DRAIN_SLOTS))
-        except (RedisError, OSError) as exc:
+        # ValueError: a gate script's answer that is no number (a Redis not ours, say).
+        except (RedisError, OSError, ValueError) as exc:
             if self._metrics is not None:
                 self._metrics.nudge_failures.inc()
             with self._lock:

@@ -186,3 +186,18 @@ def test_without_redis_configured_intake_still_works(
     app = make_app(env)
     assert post(app.test_client(), channel)[0].status_code == 200
     assert count(database_url, "event_queue") == 1
+
+
+def test_a_foreign_key_where_the_gate_lives_never_silences_the_nudges(
+    client: FlaskClient, channel: channels.IssuedCredential, redis_url: str, queue_name: str
+) -> None:
+    """Redis contents are input too: a key without an expiry at the gate's name (another
+    type, left by someone) would hold a plain SET NX gate shut for good."""
+    connection = redis.Redis.from_url(redis_url)
+    try:
+        connection.rpush(f"wabahook:{queue_name}:nudge", "someone else's")
+        assert post(client, channel)[0].status_code == 200
+        queue = Queue(queue_name, connection=connection, serializer=JSONSerializer)
+        assert queue.job_ids == [f"wabahook-{queue_name}-drain-0"]
+    finally:
+        connection.close()
