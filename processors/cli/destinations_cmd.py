@@ -86,7 +86,7 @@ def _secret_from(source: TextIO | None) -> str | None:
     type=cli.FiniteFloatRange(0.5, 120),
     default=10.0,
     show_default=True,
-    help="Seconds one attempt may take.",
+    help="Seconds one attempt may take in all: connecting, sending and the whole answer.",
 )
 @click.option(
     "--ordered",

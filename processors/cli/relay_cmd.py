@@ -15,7 +15,7 @@ from processors.cli.destinations_cmd import destinations_group
 from processors.cli.secret_files import key_sealer
 from processors.relay import destinations
 from processors.relay.engine import USER_AGENT, Relay
-from processors.relay.http import destination_client, error_text, first_bytes
+from processors.relay.sender import Sender, post_once
 from processors.relay.signing import signature
 from receiver.config import COMMAND_DB_SECONDS
 from receiver.db import Database
@@ -38,19 +38,20 @@ def test_destination(name: str) -> None:
             keys = destinations.signing_keys(conn, sealer, row["id"])
     body = json.dumps({"type": "wabahook.test", "destination": name}).encode()
     message_id, timestamp = f"wabahook-test-{time.time_ns()}", int(time.time())
-    headers = {"webhook-id": message_id, "webhook-timestamp": str(timestamp),
-               "webhook-signature": signature(keys, message_id, timestamp, body),
-               "Content-Type": "application/json"}  # fmt: skip
-    client = destination_client(row["timeout_seconds"], 1, tuple(row["allow_addresses"]),
-                                USER_AGENT)  # fmt: skip
+    headers = [f"webhook-id: {message_id}", f"webhook-timestamp: {timestamp}",
+               f"webhook-signature: {signature(keys, message_id, timestamp, body)}",
+               "Content-Type: application/json"]  # fmt: skip
+    sender = Sender(timeout=row["timeout_seconds"], max_in_flight=1,
+                    allowed=tuple(row["allow_addresses"]), user_agent=USER_AGENT)  # fmt: skip
     try:
-        with client, client.stream("POST", row["url"], content=body, headers=headers) as answer:
-            text = first_bytes(answer).decode("utf-8", "replace")
-    except Exception as exc:
-        cli.fail(f"{row['url']}: {error_text(f'{type(exc).__name__}: {exc}')}")
-    if not 200 <= answer.status_code < 300:
-        cli.fail(f"{row['url']} answered {answer.status_code}: {error_text(text)}")
-    click.echo(f"{row['url']} answered {answer.status_code}: the destination takes signed posts.")
+        answer = post_once(sender, row["url"], body, [line.encode() for line in headers])
+    finally:
+        sender.close()
+    if answer.status is None:
+        cli.fail(f"{row['url']}: {answer.error}")
+    if not answer.delivered:
+        cli.fail(f"{row['url']} answered {(answer.error or '').removeprefix('HTTP ')}")
+    click.echo(f"{row['url']} answered {answer.status}: the destination takes signed posts.")
 
 
 @cli.main.command("relay")

@@ -1,4 +1,4 @@
-"""One attempt at one delivery: sign, POST, read the answer, decide what comes next."""
+"""One attempt at one delivery: its signed request, and what its answer makes of it."""
 
 from __future__ import annotations
 
@@ -10,14 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from processors.relay.http import (
-    UnsendableHeader,
-    as_received,
-    error_text,
-    post_once,
-)
+from processors.relay.http import Answer, UnsendableHeader, as_received, error_text
 from processors.relay.signing import signature
 
 FIRST_BACKOFF_SECONDS = 1.0
@@ -51,19 +44,22 @@ def fact_bytes(fact: dict[str, Any]) -> bytes:
     return json.dumps(fact, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def attempt(
-    client: httpx.Client,
-    url: str,
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A delivery ready to go: its body and its header lines."""
+
+    body: bytes
+    headers: list[bytes]
+
+
+def request_for(
     keys: list[bytes],
     delivery: dict[str, Any],
     event: dict[str, Any] | None,
     destination_id: int,
-    max_age: float,
     now: Callable[[], float] = time.time,
-) -> Outcome:
-    """Send one delivery once and say what became of it."""
-    tries = int(delivery["attempts"]) + 1
-    too_old = now() - delivery["age_from"].timestamp() > max_age
+) -> Request | Outcome:
+    """The signed request of one delivery, or its Outcome when none can be sent."""
     fact = delivery.get("payload")
     if fact is not None:
         body = fact_bytes(fact)
@@ -76,26 +72,33 @@ def attempt(
         digest = hashlib.sha256(str(delivery["fact_key"]).encode()).hexdigest()[:20]
         message_id += f"-{digest}"
     timestamp = int(now())
-    headers = {
-        b"webhook-id": message_id.encode(),
-        b"webhook-timestamp": str(timestamp).encode(),
-        b"webhook-signature": signature(keys, message_id, timestamp, body).encode(),
-        b"X-Wabahook-Event-Id": str(delivery["raw_event_id"]).encode(),
-        b"X-Wabahook-Channel": str(delivery["channel"]).encode(),
-    }
+    headers = [
+        b"webhook-id: " + message_id.encode(),
+        b"webhook-timestamp: " + str(timestamp).encode(),
+        b"webhook-signature: " + signature(keys, message_id, timestamp, body).encode(),
+        b"X-Wabahook-Event-Id: " + str(delivery["raw_event_id"]).encode(),
+        b"X-Wabahook-Channel: " + str(delivery["channel"]).encode(),
+    ]
     try:
         if fact is not None:
-            headers[b"Content-Type"] = b"application/json"
+            headers.append(b"Content-Type: application/json")
         elif event is not None and event["content_type"]:
-            headers[b"Content-Type"] = as_received("Content-Type", event["content_type"])
+            headers.append(b"Content-Type: " + as_received("Content-Type", event["content_type"]))
     except UnsendableHeader as exc:
         return Outcome(delivery["id"], "dead", None, error_text(str(exc)))
-    answer = post_once(client, url, body, headers)
+    return Request(body, headers)
+
+
+def outcome_of(
+    delivery: dict[str, Any], answer: Answer, max_age: float, now: Callable[[], float] = time.time
+) -> Outcome:
+    """What an answer makes of a delivery: delivered, retried later, or dead."""
     if answer.delivered:
         return Outcome(delivery["id"], "delivered", answer.status)
+    too_old = now() - delivery["age_from"].timestamp() > max_age
     if not answer.retry or too_old:  # refused (no retry helps), or out of time
         return Outcome(delivery["id"], "dead", answer.status, answer.error)
     return Outcome(
         delivery["id"], "retrying", answer.status, answer.error,
-        backoff(tries, answer.retry_after),
+        backoff(int(delivery["attempts"]) + 1, answer.retry_after),
     )  # fmt: skip

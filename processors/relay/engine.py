@@ -12,18 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from processors.relay import destinations
-from processors.relay.attempt import Outcome, attempt
-from processors.relay.http import (
-    destination_client,
-)
+from processors.relay.attempt import Outcome, Request, outcome_of, request_for
+from processors.relay.sender import Sender, wait_any
 from receiver.db import Database, DatabaseUnavailable
 from receiver.queries import query
 from receiver.sealing import Sealer
@@ -52,11 +46,16 @@ class _Destination:
     max_in_flight: int
     max_age: float
     ordered: bool
-    client: httpx.Client
+    sender: Sender
     keys: list[bytes]
-    in_flight: int = 0
     failures_in_a_row: int = 0
     settings: tuple[Any, ...] = field(default=())
+    # The deliveries in flight, by id: what their answers are recorded against.
+    sent: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.sent)
 
     def free(self) -> int:
         """How many more attempts may start now."""
@@ -67,19 +66,16 @@ class _Destination:
 class Relay:
     """One relay process: scans, claims, sends and records until stopped."""
 
-    def __init__(self, db: Database, sealer: Sealer | None, threads: int = 32) -> None:
+    def __init__(self, db: Database, sealer: Sealer | None) -> None:
         self.db = db
         self.sealer = sealer  # None: no WABAHOOK_SECRET_KEY, so no destination can be signed for
         self._unsealable: set[int] = set()
         self.stopping = threading.Event()
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="relay")
         self._destinations: dict[int, _Destination] = {}
         self._active_list: list[_Destination] = []
         self._refresh_at = 0.0
         self._scan_at = 0.0
-        self._wakeup = threading.Event()  # set when an attempt ends (or on stop)
         self._done: list[tuple[_Destination, Outcome]] = []
-        self._lock = threading.Lock()
         self.delivered = 0
 
     def run(self, until_idle: bool = False) -> None:
@@ -98,25 +94,31 @@ class Relay:
                     continue
                 if until_idle and not busy and not self._in_flight():
                     return
-                if not busy:  # until an attempt ends, or it is time to look again
-                    self._wakeup.wait(IDLE_SECONDS)
-                    self._wakeup.clear()
+                if not busy:  # until an answer comes in, or it is time to look again
+                    wait_any((d.sender for d in self._destinations.values()), IDLE_SECONDS)
         finally:
-            self._pool.shutdown(wait=True)
             try:
-                self._record()
+                self.settle()
             except DatabaseUnavailable:  # their leases run out: another relay sends them again
                 log.warning("relay: outcomes of the last attempts not recorded")
             for destination in self._destinations.values():
-                destination.client.close()
+                destination.sender.close()
 
     def stop(self) -> None:
         """Finish the attempts in flight, record them, and end `run`."""
         self.stopping.set()
-        self._wakeup.set()
+
+    def settle(self) -> None:
+        """Wait for every attempt in flight to end (each within its timeout); record them."""
+        senders = [d.sender for d in self._destinations.values()]
+        while any(sender.in_flight for sender in senders):
+            wait_any(senders, IDLE_SECONDS)
+            self._collect()
+        self._record()
 
     def step(self) -> bool:
         """One round: record finished attempts, queue new events, start due deliveries."""
+        self._collect()
         recorded = self._record()
         now = time.monotonic()
         queued = 0
@@ -175,32 +177,28 @@ class Relay:
                 bodies = conn.execute(query("relay_bodies"), {"ids": ids}) if ids else None
                 events = {row["id"]: row for row in (bodies.fetchall() if bodies else [])}
             for delivery in claimed:
-                destination.in_flight += 1
-                future = self._pool.submit(
-                    attempt,
-                    destination.client,
-                    destination.url,
-                    destination.keys,
-                    delivery,
-                    events.get(delivery["raw_event_id"]),
-                    destination.id,
-                    destination.max_age,
-                )
-                future.add_done_callback(self._finished(destination))
+                ready = request_for(destination.keys, delivery,
+                                events.get(delivery["raw_event_id"]), destination.id)  # fmt: skip
+                destination.sent[delivery["id"]] = delivery
+                if isinstance(ready, Request):
+                    destination.sender.send(delivery["id"], destination.url, ready.body,
+                                            ready.headers)  # fmt: skip
+                else:  # nothing to send: its outcome is known now
+                    self._done.append((destination, ready))
                 started += 1
         return started
 
-    def _finished(self, destination: _Destination) -> Callable[[Future[Outcome]], None]:
-        def done(future: Future[Outcome]) -> None:
-            with self._lock:
-                self._done.append((destination, future.result()))
-            self._wakeup.set()
-
-        return done
+    def _collect(self) -> None:
+        """Take in the answers that have come back."""
+        for destination in self._destinations.values():
+            if not destination.sender.in_flight:
+                continue
+            for key, answer in destination.sender.finished():
+                delivery = destination.sent[key]  # type: ignore[index]
+                self._done.append((destination, outcome_of(delivery, answer, destination.max_age)))
 
     def _record(self) -> int:
-        with self._lock:
-            done, self._done = self._done, []
+        done, self._done = self._done, []
         if not done:
             return 0
         outcomes = [outcome for _, outcome in done]
@@ -216,7 +214,7 @@ class Relay:
                 },
             )
         for destination, outcome in done:
-            destination.in_flight -= 1
+            destination.sent.pop(outcome.delivery, None)
             if outcome.state == "delivered":
                 destination.failures_in_a_row = 0
                 self.delivered += 1
@@ -264,7 +262,7 @@ class Relay:
     def _load(self, row: dict[str, Any], settings: tuple[Any, ...]) -> _Destination:
         old = self._destinations.pop(row["id"], None)
         if old is not None:
-            old.client.close()
+            old.sender.close()
         with self.db.connection() as conn:
             assert self.sealer is not None  # checked by the caller
             keys = destinations.signing_keys(conn, self.sealer, row["id"])
@@ -275,11 +273,11 @@ class Relay:
             max_in_flight=row["max_in_flight"],
             max_age=row["max_age"],
             ordered=row["ordered"],
-            client=destination_client(
-                row["timeout_seconds"],
-                row["max_in_flight"],
-                tuple(row["allow_addresses"]),
-                USER_AGENT,
+            sender=Sender(
+                timeout=row["timeout_seconds"],
+                max_in_flight=row["max_in_flight"],
+                allowed=tuple(row["allow_addresses"]),
+                user_agent=USER_AGENT,
             ),
             keys=keys,
             settings=settings,

@@ -1,18 +1,13 @@
-"""One HTTP delivery attempt's parts, shared by the relay and `forward`."""
+"""What a delivery attempt's answer means, and where a destination may point: the rules
+shared by the relay, `destinations test` and `forward`."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
-import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
-
-import certifi
-import httpcore
-import httpx
 
 from receiver.errors import WabahookError
 
@@ -44,27 +39,14 @@ def as_received(name: str, value: str) -> bytes:
     return raw
 
 
-def first_bytes(response: httpx.Response, limit: int = ANSWER_BYTES) -> bytes:
-    """At most `limit` bytes of the answer's body; the rest is never read.
-
-    Leaving the stream early makes httpx close that connection instead of reusing it.
-    """
-    kept = bytearray()
-    for chunk in response.iter_raw():  # transport-sized chunks (64 KiB at most)
-        kept += chunk[: limit - len(kept)]
-        if len(kept) >= limit:
-            break
-    return bytes(kept)
-
-
 def error_text(text: str) -> str:
     """A per-event error as stored: cut short, and without NUL, which text columns refuse."""
     return text[:ERROR_CHARS].replace("\x00", "\N{REPLACEMENT CHARACTER}").strip()
 
 
-def retry_after(response: httpx.Response) -> float | None:
-    """Seconds the destination asked to wait (RFC 9110: digits or an HTTP-date), else None."""
-    value = response.headers.get("Retry-After", "").strip()
+def retry_after(value: str | None) -> float | None:
+    """Seconds a Retry-After value asks to wait (RFC 9110: digits or an HTTP-date), else None."""
+    value = (value or "").strip()
     # isascii: str.isdigit() also takes superscripts and other scripts' digits.
     if value.isascii() and value.isdigit():
         return float(value)
@@ -97,54 +79,6 @@ def refused(address: str, allowed: tuple[str, ...] = ()) -> bool:
     return any(ip in network for network in REFUSED_NETWORKS)
 
 
-class _PeerCheckingBackend(httpcore.SyncBackend):
-    """Connects as httpcore does, then checks the address actually connected to.
-
-    Checked on the connection, not on the name when a destination is added: a name that
-    resolves elsewhere later (DNS rebinding) is caught all the same, before a byte is sent.
-    """
-
-    def __init__(self, allowed: tuple[str, ...]) -> None:
-        self._allowed = allowed
-
-    def connect_tcp(self, host: str, port: int, *args: Any, **kwargs: Any) -> Any:
-        stream = super().connect_tcp(host, port, *args, **kwargs)
-        peer = stream.get_extra_info("socket").getpeername()[0]
-        if refused(peer, self._allowed):
-            stream.close()
-            raise httpcore.ConnectError(
-                f"refused to connect to {peer}: a link-local or metadata address"
-                " (--allow-address names the ones a destination may use)"
-            )
-        return stream
-
-
-def destination_client(
-    timeout: float, max_in_flight: int, allowed: tuple[str, ...] = (), user_agent: str = ""
-) -> httpx.Client:
-    """A keep-alive client for one destination: no redirects, no proxies from the
-    environment (the peer checked must be the destination), connections checked."""
-    transport = httpx.HTTPTransport(trust_env=False)
-    # httpx takes no network backend of its own: its pool is replaced by an equal one
-    # that connects through the checking backend.
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=ssl.create_default_context(cafile=certifi.where()),
-        max_connections=max_in_flight,
-        max_keepalive_connections=max_in_flight,
-        keepalive_expiry=5.0,
-        network_backend=_PeerCheckingBackend(allowed),
-    )
-    return httpx.Client(
-        transport=transport,
-        timeout=timeout,
-        follow_redirects=False,
-        trust_env=False,
-        # identity: the answer's first bytes are read raw, and a compressed answer
-        # could inflate far beyond what was read off the wire.
-        headers={"User-Agent": user_agent or "wabahook-relay", "Accept-Encoding": "identity"},
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class Answer:
     """What one POST came to: delivered (2xx), worth retrying, or refused for good."""
@@ -159,18 +93,16 @@ class Answer:
         return self.status is not None and 200 <= self.status < 300
 
 
-def post_once(client: httpx.Client, url: str, body: bytes, headers: dict[bytes, bytes]) -> Answer:
-    """POST `body` once, read at most ANSWER_BYTES of the answer, and classify it: the
-    step the relay and `forward` share."""
-    try:
-        with client.stream("POST", url, content=body, headers=headers) as response:
-            answer = first_bytes(response)
-    except httpx.HTTPError as exc:
-        return Answer(None, error_text(f"{type(exc).__name__}: {exc}"), retry=True)
-    status = response.status_code
+def answer_of(status: int, first: bytes, retry_after_value: str | None) -> Answer:
+    """Classify an answer from its status, its first bytes and its Retry-After."""
     if 200 <= status < 300:
         return Answer(status, None, retry=False)
-    error = error_text(f"HTTP {status}: {answer.decode('utf-8', 'replace')}")
+    error = error_text(f"HTTP {status}: {first.decode('utf-8', 'replace')}")
     if status not in RETRY_STATUSES:
         return Answer(status, error, retry=False)
-    return Answer(status, error, retry=True, retry_after=retry_after(response))
+    return Answer(status, error, retry=True, retry_after=retry_after(retry_after_value))
+
+
+def failure_of(reason: str) -> Answer:
+    """No answer (a timeout, a connection error, a refused address): worth retrying."""
+    return Answer(None, error_text(reason), retry=True)

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import unquote
 
-import httpx
-
-from processors.relay.http import (
-    UnsendableHeader,
-    as_received,
-    error_text,
-    post_once,
-)
+from processors.relay.http import UnsendableHeader, as_received, error_text
+from processors.relay.sender import Sender, post_once
 from processors.stored.selection import Selection
 from receiver.db import Database
 from receiver.queries import query
@@ -115,17 +110,21 @@ def forward(
     pacer = Pacer(rate, sleep)
     results: list[ForwardResult] = []
     # The CLI lets only printable ASCII through; the rest goes out as bytes, like stored ones.
-    extra = {name.encode("ascii"): value.encode("ascii") for name, value in (headers or {}).items()}
-    # identity: the answer's first bytes are read raw, and a compressed answer
-    # could inflate far beyond what was read off the wire.
-    client_headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
-    with httpx.Client(timeout=timeout, headers=client_headers, auth=auth) as client:
+    extra = [f"{name}: {value}".encode("ascii") for name, value in (headers or {}).items()]
+    if auth is not None:
+        extra.append(b"Authorization: Basic " + base64.b64encode(":".join(auth).encode()))
+    # Anywhere the operator names: a one-off command, not a standing destination.
+    sender = Sender(timeout=timeout, max_in_flight=1, allowed=("0.0.0.0/0", "::/0"),
+                    user_agent=USER_AGENT)  # fmt: skip
+    try:
         for event in _events(db, selection, destination, again):
-            result = _deliver(client, pacer, destination, event, extra, max_attempts, sleep)
+            result = _deliver(sender, pacer, destination, event, extra, max_attempts, sleep)
             _record(db, destination, result)
             results.append(result)
             if on_result is not None:
                 on_result(result)
+    finally:
+        sender.close()
     return results
 
 
@@ -152,11 +151,11 @@ def _events(
 
 
 def _deliver(
-    client: httpx.Client,
+    sender: Sender,
     pacer: Pacer,
     destination: str,
     event: dict[str, Any],
-    extra: dict[bytes, bytes],
+    extra: list[bytes],
     max_attempts: int,
     sleep: Callable[[float], None],
 ) -> ForwardResult:
@@ -167,7 +166,7 @@ def _deliver(
     answer = None
     for attempt in range(1, max_attempts + 1):
         pacer.wait()
-        answer = post_once(client, destination, bytes(event["body"]), headers)
+        answer = post_once(sender, destination, bytes(event["body"]), headers)
         if answer.delivered:
             return ForwardResult(event["raw_event_id"], "delivered", answer.status, attempt, None)
         if not answer.retry:
@@ -180,11 +179,11 @@ def _deliver(
     return ForwardResult(event["raw_event_id"], "failed", answer.status, attempt, answer.error)
 
 
-def _request_headers(event: dict[str, Any], extra: dict[bytes, bytes]) -> dict[bytes, bytes]:
-    """The headers of `event`'s request, as bytes: httpx sends those as they are."""
-    headers = {b"X-Wabahook-Event-Id": str(event["raw_event_id"]).encode(), **extra}
+def _request_headers(event: dict[str, Any], extra: list[bytes]) -> list[bytes]:
+    """The header lines of `event`'s request, as bytes: sent as they are."""
+    headers = [b"X-Wabahook-Event-Id: " + str(event["raw_event_id"]).encode(), *extra]
     if event["content_type"]:
-        headers[b"Content-Type"] = as_received("Content-Type", event["content_type"])
+        headers.append(b"Content-Type: " + as_received("Content-Type", event["content_type"]))
     return headers
 
 

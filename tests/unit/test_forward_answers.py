@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-import httpx
 import pytest
 
 from processors.relay.http import retry_after
 from processors.stored.forward import split_credentials
 
 
-def answer(retry_after: bytes) -> httpx.Response:
-    return httpx.Response(503, headers=[(b"Retry-After", retry_after)])
+def answer(retry_after: bytes) -> str:
+    """The header's value as the relay reads it off the wire."""
+    return retry_after.decode("latin-1")
 
 
 @pytest.mark.parametrize(
