@@ -19,7 +19,10 @@ from receiver.sealing import Sealer
 
 FORMATS = ("raw", "facts")
 # The types of fact a `facts` destination is sent (docs/relay.md, docs/facts/*.json).
-FACT_TYPES = ("message.received", "message.status", "message.changed", "opt_out.changed")
+FACT_TYPES = (
+    "message.received", "message.status", "message.changed", "opt_out.changed",
+    "template.updated", "account.event",
+)  # fmt: skip
 MAX_URL_CHARS = 2000
 
 

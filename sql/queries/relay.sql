@@ -253,6 +253,50 @@ WITH fact AS ((
     FROM stage_preference p
     WHERE p.raw_event_id = ANY (%(ids)s::bigint[])
     ORDER BY p.channel, p.wa_id, p.category, p.value, p.changed_at, p.raw_event_id
+    ) UNION ALL (
+    -- Management notifications: keyed like their projection rows, so a notification
+    -- delivered again (the same bytes) is the same fact.
+    SELECT DISTINCT ON (t.channel, k.key)
+           t.raw_event_id, t.channel, 'template.updated', concat_ws(':', 'template', k.key),
+           jsonb_build_object(
+               'type', 'template.updated', 'channel', t.channel, 'waba_id', t.waba_id,
+               'template_id', t.template_id, 'template_name', t.template_name,
+               'language', t.language, 'kind', t.kind, 'event', t.event,
+               'previous', t.previous, 'reason', t.reason, 'category', t.category,
+               'correct_category', t.correct_category,
+               'category_update_at', to_char(to_timestamp(t.category_update_at)
+                                             AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+               'event_at', to_char(coalesce(to_timestamp(t.entry_time), d.received_at)
+                                   AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+               'raw_event_id', t.raw_event_id)
+    FROM stage_template_event t JOIN stage_doc d USING (raw_event_id)
+    CROSS JOIN LATERAL (
+        SELECT t.channel || ':' || wabahook.management_key(
+            t.waba_id, t.field, t.kind, t.template_id, t.event, t.entry_time, d.body_sha256,
+            t.position) AS key
+    ) k
+    WHERE t.raw_event_id = ANY (%(ids)s::bigint[])
+    ORDER BY t.channel, k.key, t.raw_event_id, t.position
+    ) UNION ALL (
+    SELECT DISTINCT ON (a.channel, k.key)
+           a.raw_event_id, a.channel, 'account.event', concat_ws(':', 'account', k.key),
+           jsonb_build_object(
+               'type', 'account.event', 'channel', a.channel, 'waba_id', a.waba_id,
+               'field', a.field, 'event', a.event, 'severity', a.severity,
+               'entity_type', a.entity_type, 'entity_id', a.entity_id,
+               'alert_status', a.alert_status, 'display_phone_number', a.display_phone_number,
+               'details', jsonb_extract_path(d.doc, VARIADIC string_to_array(a.path, ',')),
+               'event_at', to_char(coalesce(to_timestamp(a.entry_time), d.received_at)
+                                   AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+               'raw_event_id', a.raw_event_id)
+    FROM stage_account_event a JOIN stage_doc d USING (raw_event_id)
+    CROSS JOIN LATERAL (
+        SELECT a.channel || ':' || wabahook.management_key(
+            a.waba_id, a.field, NULL, coalesce(a.entity_id, a.display_phone_number), a.event,
+            a.entry_time, d.body_sha256, a.position) AS key
+    ) k
+    WHERE a.raw_event_id = ANY (%(ids)s::bigint[])
+    ORDER BY a.channel, k.key, a.raw_event_id, a.position
 ))
 INSERT INTO wabahook.relay_deliveries
     (destination_id, raw_event_id, fact_key, channel, stored_at, age_from, payload)

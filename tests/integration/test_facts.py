@@ -127,3 +127,35 @@ def test_edits_revokes_and_preferences_become_facts_of_their_own(db: Database) -
     for fact in sent:
         schema = json.loads((SCHEMAS / f"{fact['type']}.schema.json").read_text())
         jsonschema.validate(fact, schema, format_checker=jsonschema.FormatChecker())
+
+
+def test_template_and_account_notifications_become_facts_once_each(db: Database) -> None:
+    from tests.corpora.management import APPROVED, TEMPLATE, management
+    from tests.support.bodies import T0
+
+    sealer = Sealer(Secret(KEY))
+    channels.add_channel(db, "acme")
+    violation = management(
+        "account_update",
+        '{"event":"ACCOUNT_VIOLATION","violation_info":{"violation_type":"ADULT"}}',
+        T0 + 210,
+    )
+    with FakeServer(ok) as app:
+        destinations.add(db, sealer, NewDestination(
+            "ops", app.url, format="facts", kinds=("template.updated", "account.event")
+        ), SECRET)  # fmt: skip
+        for body in (APPROVED, violation, APPROVED, violation):  # each delivered twice
+            store(db, "acme", body)
+        drain(db)
+        relay_until_idle(db, sealer)
+        sent = facts(app)
+    assert sorted(f["type"] for f in sent) == ["account.event", "template.updated"]
+    (template,) = [f for f in sent if f["type"] == "template.updated"]
+    assert (template["template_id"], template["kind"], template["event"]) == (
+        TEMPLATE, "status", "APPROVED")  # fmt: skip
+    (account,) = [f for f in sent if f["type"] == "account.event"]
+    assert (account["field"], account["event"]) == ("account_update", "ACCOUNT_VIOLATION")
+    assert account["details"]["violation_info"] == {"violation_type": "ADULT"}
+    for fact in sent:
+        schema = json.loads((SCHEMAS / f"{fact['type']}.schema.json").read_text())
+        jsonschema.validate(fact, schema, format_checker=jsonschema.FormatChecker())
