@@ -16,6 +16,7 @@ from processors import jobs
 from processors.cli.supervision import supervised
 from processors.pipeline import drain as drain_module
 from processors.relay import destinations
+from processors.relay.http import ascii_url
 from processors.stored import forward as forward_module
 from processors.stored import replay as replay_module
 from processors.stored.selection import ALL_OPTION, build_selection, chosen, selection_options
@@ -214,6 +215,10 @@ def forward_command(
     # Checked and shown without its user:password: an error must not print them.
     shown_destination, credentials = forward_module.split_credentials(destination)
     cli.check_url(shown_destination, "--to")
+    try:
+        ascii_url(shown_destination)
+    except ValueError as exc:
+        cli.fail(f"--to {shown(shown_destination)} cannot be requested: {exc}")
     headers = _headers(header_lines, header_file)
     if credentials and any(name.lower() == "authorization" for name in headers):
         cli.fail("--to holds user:password and an Authorization header is given too: use one")

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from processors.channels.meta import ensure_key
+from processors.relay.http import ascii_url
 from processors.relay.signing import new_secret, secret_key
 from processors.stored.selection import Selection
 from receiver.auth import CHANNEL_NAME
@@ -54,7 +55,10 @@ def check_url(url: str) -> str:
     if parts.username is not None or parts.password is not None:
         # They would be stored and shown; the signature is what proves a delivery is ours.
         raise DestinationError("--url must not hold a user or password: the signature proves it")
-    return url
+    try:
+        return ascii_url(url)  # stored as it is sent
+    except ValueError as exc:
+        raise DestinationError(f"--url {shown(url)} cannot be requested: {exc}") from None
 
 
 def check_name(name: str) -> str:
@@ -83,7 +87,7 @@ def check_networks(values: tuple[str, ...]) -> tuple[str, ...]:
 def add(db: Database, sealer: Sealer, wanted: NewDestination, secret: str | None) -> str:
     """Add a destination; returns its signing secret (`secret`, or a new one)."""
     check_name(wanted.name)
-    check_url(wanted.url)
+    url = check_url(wanted.url)
     if wanted.kinds and wanted.format == "raw":
         raise DestinationError(
             "--kind filters facts, and --format raw sends events before they are parsed: "
@@ -106,7 +110,7 @@ def add(db: Database, sealer: Sealer, wanted: NewDestination, secret: str | None
         row = conn.execute(
             query("destination_add"),
             {
-                "name": wanted.name, "url": wanted.url, "format": wanted.format,
+                "name": wanted.name, "url": url, "format": wanted.format,
                 "channels": list(wanted.channels), "kinds": list(wanted.kinds),
                 "max_in_flight": wanted.max_in_flight, "max_age": wanted.max_age_seconds,
                 "timeout": wanted.timeout_seconds, "ordered": wanted.ordered,

@@ -24,7 +24,10 @@ from receiver.sealing import Sealer
 
 log = logging.getLogger("wabahook.relay")
 
-LEASE_SECONDS = 60.0  # longer than an attempt's timeout: a lease outlives its attempt
+# A delivery is leased for its attempt's deadline (--timeout, which libcurl holds the
+# whole attempt to) and this much more, to record the outcome: a relay killed
+# mid-attempt leaves it to another relay that soon after.
+LEASE_MARGIN_SECONDS = 10.0
 IDLE_SECONDS = 0.05  # between looks for new events when there was nothing to do
 # Idle, the relay looks for new events only; for retries coming due and for changed
 # destinations (added, paused, rotated), once in this long.
@@ -45,6 +48,7 @@ class _Destination:
     url: str
     max_in_flight: int
     max_age: float
+    timeout: float
     ordered: bool
     sender: Sender
     keys: list[bytes]
@@ -168,7 +172,11 @@ class Relay:
             with self.db.transaction() as conn:
                 claimed = conn.execute(
                     query(name),
-                    {"destination": destination.id, "limit": free, "lease": LEASE_SECONDS},
+                    {
+                        "destination": destination.id,
+                        "limit": free,
+                        "lease": destination.timeout + LEASE_MARGIN_SECONDS,
+                    },
                 ).fetchall()
                 if not claimed:
                     continue
@@ -272,6 +280,7 @@ class Relay:
             url=row["url"],
             max_in_flight=row["max_in_flight"],
             max_age=row["max_age"],
+            timeout=row["timeout_seconds"],
             ordered=row["ordered"],
             sender=Sender(
                 timeout=row["timeout_seconds"],

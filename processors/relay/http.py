@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from receiver.errors import WabahookError
 
@@ -60,12 +61,12 @@ def retry_after(value: str | None) -> float | None:
 
 
 # Where no destination may point unless `--allow-address` names it: "this network"
-# (0.0.0.0/8), link-local addresses, where cloud metadata services answer (169.254.169.254,
-# fe80::/10, AWS's fd00:ec2::254). Loopback and private ranges are allowed: the team's
-# application usually lives there.
+# (0.0.0.0/8, and its IPv6 twin ::, which reaches this host), link-local addresses,
+# where cloud metadata services answer (169.254.169.254, fe80::/10, AWS's
+# fd00:ec2::254). Loopback and private ranges are allowed: the application lives there.
 REFUSED_NETWORKS = tuple(
     ipaddress.ip_network(network)
-    for network in ("0.0.0.0/8", "169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128")
+    for network in ("0.0.0.0/8", "::/128", "169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128")
 )
 
 
@@ -103,6 +104,32 @@ def answer_of(status: int, first: bytes, retry_after_value: str | None) -> Answe
     return Answer(status, error, retry=True, retry_after=retry_after(retry_after_value))
 
 
-def failure_of(reason: str) -> Answer:
-    """No answer (a timeout, a connection error, a refused address): worth retrying."""
-    return Answer(None, error_text(reason), retry=True)
+def failure_of(reason: str, retry: bool = True) -> Answer:
+    """No answer: a timeout, a connection error, a refused address (worth retrying), or a
+    request that cannot be made at all (not worth it)."""
+    return Answer(None, error_text(reason), retry=retry)
+
+
+# What is left as it is in a URL's path and query: the reserved characters, and `%`
+# (an escape already made). Spaces and anything past ASCII are percent-encoded.
+_KEPT_IN_PATH = "/%:@!$&'()*+,;=?~-._"
+
+
+def ascii_url(url: str) -> str:
+    """`url` as a request line carries it: the host in IDNA, the rest percent-encoded
+    where needed; ValueError when no request can be made to it (a bad port or host)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 address: checked, and kept in brackets
+        ipaddress.ip_address(host.partition("%")[0])
+        host = f"[{host}]"
+    else:
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ValueError(f"the host {host!r} is no valid name") from None
+    port = parts.port  # ValueError when it is no number from 0 to 65535
+    netloc = host if port is None else f"{host}:{port}"
+    path = quote(parts.path, safe=_KEPT_IN_PATH)
+    query = quote(parts.query, safe=_KEPT_IN_PATH)
+    return urlunsplit((parts.scheme, netloc, path, query, ""))

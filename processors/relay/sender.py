@@ -18,6 +18,11 @@ import pycurl
 
 from processors.relay.http import ANSWER_BYTES, Answer, answer_of, failure_of, refused
 
+# libcurl's errors for a request it cannot make at all: no retry will make it.
+UNREQUESTABLE = frozenset(
+    {pycurl.E_UNSUPPORTED_PROTOCOL, pycurl.E_URL_MALFORMAT, pycurl.E_NOT_BUILT_IN}
+)
+
 
 @dataclass(slots=True)
 class _Transfer:
@@ -25,9 +30,10 @@ class _Transfer:
 
     key: Hashable
     allowed: tuple[str, ...]
-    body: bytes  # kept alive for libcurl, which reads it in place
     kept: bytearray = field(default_factory=bytearray)
     retry_after: str | None = None
+    interim: bool = False  # the answer under way is a 1xx: another follows it
+    head_done: bool = False  # the final answer's head arrived whole
     cut: bool = False  # the answer's body went past ANSWER_BYTES: the rest is never read
     refusal: str | None = None
     # What open_socket handed libcurl, which uses a duplicate of each: closed at the end.
@@ -36,6 +42,11 @@ class _Transfer:
     def on_header(self, line: bytes) -> None:
         if line.startswith(b"HTTP/"):  # a new answer begins (after a 100 Continue, say)
             self.retry_after = None
+            self.interim = line[9:10] == b"1"  # "HTTP/1.1 1xx"
+            return
+        if line in (b"\r\n", b"\n"):  # the head's end: a cut after this is no cut head
+            self.head_done = not self.interim
+            return
         name, colon, value = line.partition(b":")
         if colon and name.strip().lower() == b"retry-after":
             self.retry_after = value.decode("latin-1").strip()
@@ -83,11 +94,12 @@ class Sender:
         self._multi.setopt(pycurl.M_MAXCONNECTS, max_in_flight)
         self._idle: list[pycurl.Curl] = []
         self._running: dict[pycurl.Curl, _Transfer] = {}
+        self._unsent: list[tuple[Hashable, Answer]] = []  # refused before they could start
 
     @property
     def in_flight(self) -> int:
-        """How many POSTs have started and not ended."""
-        return len(self._running)
+        """How many POSTs have started and not been taken back through `finished()`."""
+        return len(self._running) + len(self._unsent)
 
     def send(self, key: Hashable, url: str, body: bytes, headers: Iterable[bytes]) -> None:
         """Start POSTing `body` to `url`; `finished()` gives its answer under `key`.
@@ -95,13 +107,23 @@ class Sender:
         `headers` are whole `Name: value` lines; the request carries no others but
         Host, Content-Length, Accept and User-Agent.
         """
+        lines = [b"Content-Type:", b"Expect:", *headers]
+        if any(b"\r" in line or b"\n" in line or b"\0" in line for line in lines):
+            # The callers never make one; a line break would start a header of its own.
+            self._unsent.append((key, failure_of("a header holds a line break", retry=False)))
+            return
         handle = self._idle.pop() if self._idle else self._new_handle()
-        transfer = _Transfer(key, self._allowed, body)
-        handle.setopt(pycurl.URL, url)
+        transfer = _Transfer(key, self._allowed)
+        try:
+            handle.setopt(pycurl.URL, url)
+        except (UnicodeError, ValueError, pycurl.error) as exc:  # past ASCII, a NUL
+            self._idle.append(handle)
+            self._unsent.append((key, failure_of(f"cannot request {url!r}: {exc}", retry=False)))
+            return
         handle.setopt(pycurl.POSTFIELDS, body)
         # An empty `Name:` line removes what libcurl would add: a form Content-Type for a
         # body without one, and Expect: 100-continue (a wait) for a large one.
-        handle.setopt(pycurl.HTTPHEADER, [b"Content-Type:", b"Expect:", *headers])
+        handle.setopt(pycurl.HTTPHEADER, lines)
         handle.setopt(pycurl.HEADERFUNCTION, transfer.on_header)
         handle.setopt(pycurl.WRITEFUNCTION, transfer.on_body)
         handle.setopt(pycurl.OPENSOCKETFUNCTION, transfer.open_socket)
@@ -112,7 +134,7 @@ class Sender:
     def finished(self) -> list[tuple[Hashable, Answer]]:
         """The POSTs that have ended since the last call, with what each came to."""
         self._drive()
-        ended: list[tuple[Hashable, Answer]] = []
+        ended, self._unsent = self._unsent, []
         while True:
             queued, done, failed = self._multi.info_read()
             for handle in done:
@@ -168,10 +190,13 @@ class Sender:
             opened.close()
         status = int(handle.getinfo(pycurl.RESPONSE_CODE)) or None
         # Cut short by us after the answer's head: an answer all the same.
-        if code is None or (transfer.cut and status is not None):
-            answer = answer_of(status or 0, bytes(transfer.kept), transfer.retry_after)
+        if (code is None or transfer.cut) and status is not None and transfer.head_done:
+            answer = answer_of(status, bytes(transfer.kept), transfer.retry_after)
+        elif code is None:  # the connection ended within the head: no answer to go by
+            answer = failure_of("the answer ended before its head did")
         else:
-            answer = failure_of(transfer.refusal or message or f"transfer failed ({code})")
+            reason = transfer.refusal or message or f"libcurl error {code}"
+            answer = failure_of(reason, retry=code not in UNREQUESTABLE)
         # The body and callbacks go with the transfer; the handle keeps its connection.
         handle.setopt(pycurl.POSTFIELDS, b"")
         self._idle.append(handle)
@@ -186,6 +211,8 @@ def wait_any(senders: Iterable[Sender], seconds: float) -> None:
         if not sender.in_flight:
             continue
         busy = True
+        if sender._unsent:  # answers already known: no wait
+            seconds = 0.0
         readable, writable, broken = sender._multi.fdset()
         for fd in {*readable, *writable, *broken}:
             wants = select.POLLIN if fd in readable else 0

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from processors.relay.http import UnsendableHeader, as_received, error_text
+from processors.relay.http import UnsendableHeader, as_received, ascii_url, error_text
 from processors.relay.sender import Sender, post_once
 from processors.stored.selection import Selection
 from receiver.db import Database
@@ -107,6 +107,7 @@ def forward(
     recorded without it.
     """
     destination, auth = split_credentials(destination)
+    target = ascii_url(destination)  # what is requested; the ledger keeps it as given
     pacer = Pacer(rate, sleep)
     results: list[ForwardResult] = []
     # The CLI lets only printable ASCII through; the rest goes out as bytes, like stored ones.
@@ -118,7 +119,7 @@ def forward(
                     user_agent=USER_AGENT)  # fmt: skip
     try:
         for event in _events(db, selection, destination, again):
-            result = _deliver(sender, pacer, destination, event, extra, max_attempts, sleep)
+            result = _deliver(sender, pacer, target, event, extra, max_attempts, sleep)
             _record(db, destination, result)
             results.append(result)
             if on_result is not None:

@@ -635,3 +635,19 @@ def test_a_destination_trickling_its_answer_is_cut_off_at_the_attempt_deadline(
     assert "timed out" in error
     assert len(sent) == 1
     assert sent[0] < 100  # the rest of the answer was never waited for
+
+
+def test_a_url_past_ascii_is_stored_as_requested_and_a_bad_port_is_refused(
+    db: Database, sealer: Sealer
+) -> None:
+    channels.add_channel(db, "acme")
+    with FakeServer(ok) as app:
+        destinations.add(db, sealer, NewDestination("intl", app.url + "/caf\u00e9 bar"), SECRET)
+        store(db, "acme", b"{}")
+        relay_until_idle(db, sealer)
+        assert [r.path for r in app.requests] == ["/caf%C3%A9%20bar"]
+    assert rows(db, "SELECT url, state FROM wabahook.destinations d"
+                    " JOIN wabahook.relay_deliveries r ON r.destination_id = d.id") == [
+        (app.url + "/caf%C3%A9%20bar", "delivered")]  # fmt: skip
+    with pytest.raises(DestinationError, match="cannot be requested"):
+        destinations.add(db, sealer, NewDestination("bad", "http://127.0.0.1:99999/"), SECRET)
