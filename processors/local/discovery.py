@@ -161,14 +161,19 @@ def _ours(path: Path) -> bool:
 
 
 def process_alive(pid: int) -> bool:
-    """Whether process `pid` exists on this host."""
+    """Whether process `pid` runs on this host: one that exited and waits to be reaped (a
+    zombie, which signal 0 still finds) is not running."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # alive, another user's
-    return True
+        pass  # alive, another user's
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc here: signal 0 is all there is to go by
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 def _start_time(pid: int) -> str | None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from psycopg import sql
 
 from processors.local import local_files, state
+from processors.local.discovery import process_alive
 from processors.local.embedded import absolute, free_port, password_file
 from receiver.db import connect
 
@@ -70,6 +71,7 @@ class EmbeddedPostgres:
             return self.url
         if running is not None:  # started by an older version, without passwords
             self.stop()
+        self._forget_dead_server()
         if not secured:
             # Single-user mode needs no login: set the password, then ask for it.
             literal = self.password.replace("'", "''")
@@ -176,21 +178,30 @@ class EmbeddedPostgres:
 
     def running_port(self) -> int | None:
         """The port of the server running on this data folder (say, left by a killed `up`)."""
+        found = self._pid_file()
+        if found is None:
+            return None
+        pid, port = found
+        # A postmaster killed outright may linger as a zombie until its parent reaps it.
+        return port if process_alive(pid) else None
+
+    def _pid_file(self) -> tuple[int, int] | None:
+        """The pid and port postmaster.pid names, if it names them."""
         text = local_files.read_file(
             self.data_dir / "postmaster.pid", owner=local_files.service_user()
         )
         try:
             lines = (text or "").splitlines()
-            pid, port = int(lines[0]), int(lines[3])
+            return int(lines[0]), int(lines[3])
         except (ValueError, IndexError):
             return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            pass  # alive, owned by the server user
-        return port
+
+    def _forget_dead_server(self) -> None:
+        """Remove the lock file of a server that no longer runs. PostgreSQL itself would
+        take a killed postmaster that is not reaped yet (a zombie: a container's init may
+        take its time) for a running one, and refuse to start."""
+        if self._pid_file() is not None and self.running_port() is None:
+            (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
 
     def _run_as(self) -> pwd.struct_passwd | None:
         user = local_files.service_user()

@@ -507,7 +507,7 @@ def test_an_unknown_role_is_named(wabahook: Run, pg_server: str, args: list[str]
 
 @pytest.mark.parametrize("args", SOME_COMMANDS, ids=" ".join)
 def test_a_missing_database_is_named(wabahook: Run, pg_server: str, args: list[str]) -> None:
-    url, where = server_url(pg_server, dbname="no_such_database_x", password=PASSWORD)
+    url, where = server_url(pg_server, dbname="no_such_database_x")  # the server's password
     done = wabahook(url, *args)
     message = f'cannot reach the database: database "no_such_database_x" does not exist ({where})'
     assert_one_line(done, message)

@@ -1,7 +1,9 @@
 """Nothing lost: load on the real stack while its parts are killed, then an account.
 
 Every request answered 200 must be stored exactly once and processed; requests
-answered otherwise (503 while PostgreSQL is down) are the sender's to retry.
+answered otherwise (503 while PostgreSQL is down) are the sender's to retry. Every
+stored event must reach the destination (a raw one, served here) at least once, a
+repeat with the same webhook-id, through relay kills and the destination down a while.
 """
 
 from __future__ import annotations
@@ -28,12 +30,18 @@ from processors.local.embedded import free_port
 from processors.local.postgres import EmbeddedPostgres
 from processors.local.valkey import EmbeddedValkey
 from processors.migrate import migrate
+from processors.relay import destinations
+from processors.relay.destinations import NewDestination
 from processors.serving import gunicorn_command
 from receiver.config import Secret
 from receiver.db import Database
+from receiver.sealing import Sealer
+from tests.support.fake_http import Answer as FakeAnswer
+from tests.support.fake_http import FakeServer, Recorded
 from tests.support.servers import reachable_folder, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
+RELAY = [sys.executable, "-m", "processors.cli", "relay", "--quiet"]
 
 
 @dataclass
@@ -50,6 +58,20 @@ class Account:
     exited: list[str] = field(default_factory=list)
     queue_detail: list[str] = field(default_factory=list)
     redis_detail: dict[str, Any] = field(default_factory=dict)
+    stored_events: set[int] = field(default_factory=set)
+    # What the destination received: webhook-ids by raw event id, and how many posts.
+    relayed: dict[int, set[str]] = field(default_factory=dict)
+    relay_posts: int = 0
+
+    @property
+    def not_relayed(self) -> list[int]:
+        """Stored events the destination never received: must be empty."""
+        return sorted(self.stored_events - self.relayed.keys())
+
+    @property
+    def relayed_under_two_ids(self) -> list[int]:
+        """Events received more than once under different webhook-ids: must be empty."""
+        return sorted(event for event, ids in self.relayed.items() if len(ids) > 1)
 
     @property
     def lost(self) -> list[int]:
@@ -72,6 +94,13 @@ class Account:
             "acknowledged_but_stored_twice": len(self.doubled),
             "processed_messages": self.processed_messages,
             "queued_after_recovery": self.queued_after,
+            "relay": {
+                "events_stored": len(self.stored_events),
+                "posts_received": self.relay_posts,
+                "events_received": len(self.relayed),
+                "events_not_received": len(self.not_relayed),
+                "events_under_two_webhook_ids": len(self.relayed_under_two_ids),
+            },
             "faults": self.faults,
             "processes_that_exited": self.exited,
             "queue_detail": self.queue_detail,
@@ -97,6 +126,19 @@ def run(seconds: float = 16.0, threads: int = 6) -> Account:
     postgres = EmbeddedPostgres(folder / "pg", port=pg_port)
     valkey = EmbeddedValkey(folder / "valkey")
     processes: list[subprocess.Popen[bytes]] = []
+    down = threading.Event()
+
+    def application(request: Recorded) -> FakeAnswer:
+        if down.is_set():
+            return 503, {}, b"down for maintenance"
+        event = int(request.headers["x-wabahook-event-id"])
+        with lock:
+            account.relay_posts += 1
+            account.relayed.setdefault(event, set()).add(request.headers["webhook-id"])
+        return 204, {}, b""
+
+    lock = threading.Lock()
+    destination = FakeServer(application)
     try:
         server = postgres.start()
         url = postgres.create_database("wabahook")
@@ -104,11 +146,13 @@ def run(seconds: float = 16.0, threads: int = 6) -> Account:
         migrate(url)
         db = Database(Secret(url), application_name="durability", timeout=30)
         credential = channels.add_channel(db, "load")
+        key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+        destinations.add(db, Sealer(Secret(key)), NewDestination("app", destination.url), None)
         db.close()
         port = free_port()
         env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "WABAHOOK_QUEUE": "load",
                "WABAHOOK_BIND": f"127.0.0.1:{port}", "WABAHOOK_WORKERS": "3",
-               "WABAHOOK_LOG_FORMAT": "json",
+               "WABAHOOK_LOG_FORMAT": "json", "WABAHOOK_SECRET_KEY": key,
                "GUNICORN_CMD_ARGS": "--log-level warning"}  # fmt: skip
 
         def spawn(argv: list[str]) -> subprocess.Popen[bytes]:
@@ -122,10 +166,10 @@ def run(seconds: float = 16.0, threads: int = 6) -> Account:
             spawn([sys.executable, "-m", "processors.cli", "worker", "--quiet"]) for _ in range(2)
         ]
         spawn([sys.executable, "-m", "processors.cli", "cron", "--quiet"])
+        relays = [spawn(RELAY) for _ in range(2)]
         assert wait_for_port("127.0.0.1", port, 30)
         auth = "Basic " + base64.b64encode(f"load:{credential.password}".encode()).decode()
         stop = threading.Event()
-        lock = threading.Lock()
         counter = iter(range(1, 10**9))
 
         def load() -> None:
@@ -142,7 +186,7 @@ def run(seconds: float = 16.0, threads: int = 6) -> Account:
         generators = [threading.Thread(target=load, daemon=True) for _ in range(threads)]
         for thread in generators:
             thread.start()
-        step = seconds / 8
+        step = seconds / 11  # nine faults, then two steps of load with everything back
 
         def fault(name: str, action: Callable[[], None]) -> None:
             time.sleep(step)
@@ -160,11 +204,17 @@ def run(seconds: float = 16.0, threads: int = 6) -> Account:
             ),
         )
         fault(
+            "SIGKILL a relay mid-delivery (and start another)",
+            lambda: (relays[0].kill(), relays.append(spawn(RELAY))),
+        )
+        fault("the destination answers 503 (down)", down.set)
+        fault(
             "SIGKILL Redis (Valkey)",
             lambda: os.kill(valkey.pid, signal.SIGKILL),
         )
         # stop() first: it reaps the killed server.
         fault("restart Redis on the same port", lambda: (valkey.stop(), valkey.start()))
+        fault("the destination is back", down.clear)
         fault("SIGKILL PostgreSQL", lambda: os.kill(_postmaster_pid(folder / "pg"), signal.SIGKILL))
         fault("restart PostgreSQL (crash recovery)", lambda: postgres.start())
         time.sleep(step * 2)
@@ -172,15 +222,17 @@ def run(seconds: float = 16.0, threads: int = 6) -> Account:
         for thread in generators:
             thread.join(timeout=10)
         _settle(url)
+        _relayed(url)
         account.exited = [
             f"{' '.join(p.args[-3:])}: {p.returncode}"  # type: ignore[index]
             for p in processes
-            if p.poll() is not None and p is not workers[0]
+            if p.poll() is not None and p is not workers[0] and p is not relays[0]
         ]
         with psycopg.connect(url) as conn:
-            for (raw,) in conn.execute("SELECT body FROM wabahook.raw_events").fetchall():
+            for event, raw in conn.execute("SELECT id, body FROM wabahook.raw_events").fetchall():
                 text = bytes(raw).decode()
                 account.stored[int(text.split('"load-')[1].split('"')[0])] += 1
+                account.stored_events.add(event)
             row = conn.execute("SELECT count(*) FROM wabahook.messages_inbound").fetchone()
             account.processed_messages = int(row[0]) if row else 0
             row = conn.execute("SELECT count(*) FROM wabahook.event_queue").fetchone()
@@ -224,6 +276,7 @@ def run(seconds: float = 16.0, threads: int = 6) -> Account:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+        destination.__exit__()
         valkey.stop()
         postgres.stop()
         shutil.rmtree(folder, ignore_errors=True)
@@ -252,6 +305,21 @@ def _kill_worker(master: int) -> None:
 
 def _postmaster_pid(folder: Path) -> int:
     return int((folder / "postmaster.pid").read_text().splitlines()[0])
+
+
+def _relayed(url: str, timeout: float = 120) -> None:
+    """Wait until every stored event's delivery is acknowledged (a killed relay's lease
+    runs out, the destination's backoff passes)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with psycopg.connect(url, connect_timeout=2) as conn:
+            row = conn.execute(
+                "SELECT (SELECT count(*) FROM wabahook.raw_events),"
+                " (SELECT count(*) FROM wabahook.relay_deliveries WHERE state = 'delivered')"
+            ).fetchone()
+        if row is not None and row[0] == row[1]:
+            return
+        time.sleep(0.5)
 
 
 def _settle(url: str, timeout: float = 60) -> None:

@@ -107,3 +107,24 @@ def test_withdraw_removes_only_its_own_file(tmp_path: Path) -> None:
     path = discovery.publish(tmp_path, **URLS)
     discovery.withdraw(path)
     assert not path.exists()
+
+
+def test_a_process_that_exited_and_awaits_its_reaping_is_not_alive() -> None:
+    """A server killed outright lingers as a zombie until its parent reaps it: a restart
+    must not take it for the running server."""
+    import time
+
+    process_alive = discovery.process_alive
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        assert process_alive(child.pid)
+        child.kill()
+        for _ in range(100):  # until the kernel has made it a zombie (not reaped: no wait)
+            if not process_alive(child.pid):
+                break
+            time.sleep(0.02)
+        assert not process_alive(child.pid)
+        assert child.poll() is not None  # and it was a zombie till now: reaped here
+    finally:
+        child.kill()
+        child.wait()
