@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from processors.relay.http import ascii_url, refused
+from processors.relay.http import Answer, ascii_url, refused
 from processors.relay.sender import Sender, post_once
 
 
@@ -28,31 +28,30 @@ def serve_once(reply: Callable[[socket.socket], None]) -> tuple[str, threading.T
     return f"http://127.0.0.1:{listener.getsockname()[1]}/", thread
 
 
+def answer_to(reply: Callable[[socket.socket], None]) -> Answer:
+    """What one POST to a server replying as `reply` does comes to."""
+    url, server = serve_once(reply)
+    sender = Sender(timeout=5, max_in_flight=1)
+    try:
+        return post_once(sender, url, b"{}", [])
+    finally:
+        sender.close()
+        server.join(timeout=5)
+
+
 @pytest.mark.parametrize(
     "head",
     [b"HTTP/1.1 200 OK\r\n", b"HTTP/1.1 200 OK\r\nContent-Len", b"HTTP/1.1 200 OK\r\nX: y\r\n"],
 )
 def test_a_connection_closed_within_the_answers_head_is_no_delivery(head: bytes) -> None:
-    url, server = serve_once(lambda conn: conn.sendall(head))
-    sender = Sender(timeout=5, max_in_flight=1)
-    try:
-        answer = post_once(sender, url, b"{}", [])
-    finally:
-        sender.close()
-    server.join(timeout=5)
+    answer = answer_to(lambda conn: conn.sendall(head))
     assert not answer.delivered
     assert answer.retry
     assert answer.error == "the answer ended before its head did"
 
 
 def test_an_answer_without_a_length_ending_with_its_connection_counts() -> None:
-    url, server = serve_once(lambda conn: conn.sendall(b"HTTP/1.0 204 No Content\r\n\r\n"))
-    sender = Sender(timeout=5, max_in_flight=1)
-    try:
-        answer = post_once(sender, url, b"{}", [])
-    finally:
-        sender.close()
-    server.join(timeout=5)
+    answer = answer_to(lambda conn: conn.sendall(b"HTTP/1.0 204 No Content\r\n\r\n"))
     assert answer.delivered
 
 
