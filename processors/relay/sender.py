@@ -7,6 +7,7 @@ second (docs/design/relay-http.md).
 
 from __future__ import annotations
 
+import math
 import select
 import socket
 import time
@@ -92,6 +93,12 @@ class Sender:
         self._multi = pycurl.CurlMulti()
         self._multi.setopt(pycurl.M_MAX_TOTAL_CONNECTIONS, max_in_flight)
         self._multi.setopt(pycurl.M_MAXCONNECTS, max_in_flight)
+        # libcurl says which sockets to wait on and when to call it back; the waiting is
+        # ours (poll, which takes any descriptor number: select's fd sets stop at 1024).
+        self._sockets: dict[int, int] = {}  # descriptor -> POLL_IN / POLL_OUT / POLL_INOUT
+        self._timer_at: float | None = None  # when libcurl wants to run (monotonic)
+        self._multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
+        self._multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
         self._idle: list[pycurl.Curl] = []
         self._running: dict[pycurl.Curl, _Transfer] = {}
         self._unsent: list[tuple[Hashable, Answer]] = []  # refused before they could start
@@ -129,11 +136,14 @@ class Sender:
         handle.setopt(pycurl.OPENSOCKETFUNCTION, transfer.open_socket)
         self._running[handle] = transfer
         self._multi.add_handle(handle)
-        self._drive()
+        self._act(pycurl.SOCKET_TIMEOUT, 0)  # starts it: resolving, connecting
 
     def finished(self) -> list[tuple[Hashable, Answer]]:
         """The POSTs that have ended since the last call, with what each came to."""
-        self._drive()
+        wait_any([self], 0)  # what has come in meanwhile, without waiting
+        if self._timer_at is not None and time.monotonic() >= self._timer_at:
+            self._timer_at = None
+            self._act(pycurl.SOCKET_TIMEOUT, 0)
         ended, self._unsent = self._unsent, []
         while True:
             queued, done, failed = self._multi.info_read()
@@ -179,9 +189,18 @@ class Sender:
         # compressed can inflate beyond what was read off the wire.
         return handle
 
-    def _drive(self) -> None:
-        while self._multi.perform()[0] == pycurl.E_CALL_MULTI_PERFORM:
-            pass
+    def _on_socket(self, what: int, fd: int, multi: object, data: object) -> None:
+        if what == pycurl.POLL_REMOVE:
+            self._sockets.pop(fd, None)
+        else:
+            self._sockets[fd] = what
+
+    def _on_timer(self, milliseconds: int) -> None:
+        self._timer_at = None if milliseconds < 0 else time.monotonic() + milliseconds / 1000
+
+    def _act(self, fd: int, events: int) -> None:
+        """Let libcurl move its transfers on: on `fd`'s `events`, or on its timer."""
+        self._multi.socket_action(fd, events)
 
     def _end(self, handle: pycurl.Curl, code: int | None, message: str) -> tuple[Hashable, Answer]:
         transfer = self._running.pop(handle)
@@ -204,26 +223,49 @@ class Sender:
 
 
 def wait_any(senders: Iterable[Sender], seconds: float) -> None:
-    """Until a connection of any of `senders` has something to do, or `seconds` pass."""
+    """Until a connection of any of `senders` has something to do (which it then does),
+    or `seconds` pass."""
     poller = select.poll()
+    owners: dict[int, Sender] = {}
     busy = False
+    now = time.monotonic()
     for sender in senders:
         if not sender.in_flight:
             continue
         busy = True
         if sender._unsent:  # answers already known: no wait
             seconds = 0.0
-        readable, writable, broken = sender._multi.fdset()
-        for fd in {*readable, *writable, *broken}:
-            wants = select.POLLIN if fd in readable else 0
-            poller.register(fd, wants | (select.POLLOUT if fd in writable else 0))
-        wanted = sender._multi.timeout()  # ms until libcurl wants to run again (-1: no wish)
-        if wanted >= 0:
-            seconds = min(seconds, wanted / 1000)
-    if busy:  # with no socket yet (a name resolving), libcurl's timer bounds the wait
-        poller.poll(max(0, round(seconds * 1000)))
-    else:
+        if sender._timer_at is not None:
+            seconds = min(seconds, sender._timer_at - now)
+        for fd, what in sender._sockets.items():
+            poller.register(fd, _POLL_EVENTS[what])
+            owners[fd] = sender
+    if not busy:
         time.sleep(max(0.0, seconds))
+        return
+    for fd, happened in poller.poll(max(0, math.ceil(seconds * 1000))):
+        owner = owners[fd]
+        if fd in owner._sockets:  # an earlier action may have closed it
+            owner._act(fd, _curl_events(happened))
+
+
+_POLL_EVENTS = {
+    pycurl.POLL_IN: select.POLLIN,
+    pycurl.POLL_OUT: select.POLLOUT,
+    pycurl.POLL_INOUT: select.POLLIN | select.POLLOUT,
+}
+
+
+def _curl_events(happened: int) -> int:
+    """poll's events on a socket as libcurl's CSELECT bits."""
+    events = 0
+    if happened & (select.POLLIN | select.POLLHUP):
+        events |= pycurl.CSELECT_IN
+    if happened & select.POLLOUT:
+        events |= pycurl.CSELECT_OUT
+    if happened & (select.POLLERR | select.POLLNVAL):
+        events |= pycurl.CSELECT_ERR
+    return events
 
 
 def post_once(sender: Sender, url: str, body: bytes, headers: Iterable[bytes]) -> Answer:

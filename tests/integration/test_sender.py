@@ -102,3 +102,36 @@ def test_the_unspecified_address_is_refused_like_this_network() -> None:
     assert refused("::")
     assert refused("0.0.0.0")
     assert not refused("::1")
+
+
+def test_connections_past_descriptor_1024_are_waited_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """select()'s descriptor sets end at 1024; a busy relay holds more. Every wait must
+    still see the answer arrive: each of these POSTs is answered only after a pause, so
+    each is seen to end through a wait on a descriptor past 1024 (none times out)."""
+    import os
+    import resource
+    import time
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert soft > 1200, "this test needs more than 1,200 open files"
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    seen: set[int] = set()
+    real_act = Sender._act
+
+    def act(self: Sender, fd: int, events: int) -> None:
+        seen.add(fd)
+        real_act(self, fd, events)
+
+    monkeypatch.setattr(Sender, "_act", act)
+
+    def late_answer(conn: socket.socket) -> None:
+        time.sleep(0.2)
+        conn.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+
+    try:
+        answers = [answer_to(late_answer) for _ in range(3)]
+    finally:
+        for fd in filler:
+            os.close(fd)
+    assert all(answer.delivered for answer in answers)
+    assert max(seen) > 1024  # libcurl's sockets were numbered past select()'s limit
