@@ -169,7 +169,7 @@ class Relay:
             if free == 0:
                 continue
             name = "relay_claim_ordered" if destination.ordered else "relay_claim"
-            with self.db.transaction() as conn:
+            with self.db.connection() as conn:  # one statement, in autocommit
                 claimed = conn.execute(
                     query(name),
                     {
@@ -178,15 +178,10 @@ class Relay:
                         "lease": destination.timeout + LEASE_MARGIN_SECONDS,
                     },
                 ).fetchall()
-                if not claimed:
-                    continue
-                # Facts carry their own JSON; raw deliveries send the stored bytes.
-                ids = [row["raw_event_id"] for row in claimed if row["payload"] is None]
-                bodies = conn.execute(query("relay_bodies"), {"ids": ids}) if ids else None
-                events = {row["id"]: row for row in (bodies.fetchall() if bodies else [])}
             for delivery in claimed:
-                ready = request_for(destination.keys, delivery,
-                                events.get(delivery["raw_event_id"]), destination.id)  # fmt: skip
+                # A raw delivery whose event retention dropped meanwhile has no body.
+                event = delivery if delivery["stored"] else None
+                ready = request_for(destination.keys, delivery, event, destination.id)
                 destination.sent[delivery["id"]] = delivery
                 if isinstance(ready, Request):
                     destination.sender.send(delivery["id"], destination.url, ready.body,

@@ -121,40 +121,49 @@ WHERE NOT d.paused
 ORDER BY d.id;
 
 -- name: relay_claim
-UPDATE wabahook.relay_deliveries r
-SET leased_until = now() + make_interval(secs => %(lease)s)
-WHERE r.id IN (
-    SELECT id FROM wabahook.relay_deliveries
-    WHERE destination_id = %(destination)s AND state IN ('pending', 'retrying')
-      AND next_attempt_at <= now() AND (leased_until IS NULL OR leased_until < now())
-    ORDER BY next_attempt_at, id
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
+-- Due deliveries of a destination, leased, with the stored bytes of raw ones (a fact
+-- carries its own JSON): one round trip.
+WITH claimed AS (
+    UPDATE wabahook.relay_deliveries r
+    SET leased_until = now() + make_interval(secs => %(lease)s)
+    WHERE r.id IN (
+        SELECT id FROM wabahook.relay_deliveries
+        WHERE destination_id = %(destination)s AND state IN ('pending', 'retrying')
+          AND next_attempt_at <= now() AND (leased_until IS NULL OR leased_until < now())
+        ORDER BY next_attempt_at, id
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING r.id, r.raw_event_id, r.channel, r.attempts, r.age_from, r.fact_key, r.payload
 )
-RETURNING r.id, r.raw_event_id, r.channel, r.attempts, r.age_from, r.fact_key, r.payload;
+SELECT c.*, e.body, e.content_type, e.id IS NOT NULL AS stored
+FROM claimed c
+LEFT JOIN wabahook.raw_events e ON c.payload IS NULL AND e.id = c.raw_event_id;
 
 -- name: relay_claim_ordered
 -- The first undelivered event of each channel, if it is due and nobody holds it: one at
 -- a time per channel, in event id order (a dead one no longer holds the line).
-UPDATE wabahook.relay_deliveries r
-SET leased_until = now() + make_interval(secs => %(lease)s)
-WHERE r.id IN (
-    SELECT head.id FROM (
-        SELECT DISTINCT ON (channel) id, next_attempt_at, leased_until
-        FROM wabahook.relay_deliveries
-        WHERE destination_id = %(destination)s AND state IN ('pending', 'retrying')
-        ORDER BY channel, raw_event_id, fact_key
-    ) head
-    WHERE head.next_attempt_at <= now()
-      AND (head.leased_until IS NULL OR head.leased_until < now())
-    LIMIT %(limit)s
+WITH claimed AS (
+    UPDATE wabahook.relay_deliveries r
+    SET leased_until = now() + make_interval(secs => %(lease)s)
+    WHERE r.id IN (
+        SELECT head.id FROM (
+            SELECT DISTINCT ON (channel) id, next_attempt_at, leased_until
+            FROM wabahook.relay_deliveries
+            WHERE destination_id = %(destination)s AND state IN ('pending', 'retrying')
+            ORDER BY channel, raw_event_id, fact_key
+        ) head
+        WHERE head.next_attempt_at <= now()
+          AND (head.leased_until IS NULL OR head.leased_until < now())
+        LIMIT %(limit)s
+    )
+      -- Checked again on the row itself: another relay may have leased it meanwhile.
+      AND (r.leased_until IS NULL OR r.leased_until < now())
+    RETURNING r.id, r.raw_event_id, r.channel, r.attempts, r.age_from, r.fact_key, r.payload
 )
-  -- Checked again on the row itself: another relay may have leased it meanwhile.
-  AND (r.leased_until IS NULL OR r.leased_until < now())
-RETURNING r.id, r.raw_event_id, r.channel, r.attempts, r.age_from, r.fact_key, r.payload;
-
--- name: relay_bodies
-SELECT id, body, content_type FROM wabahook.raw_events WHERE id = ANY (%(ids)s::bigint[]);
+SELECT c.*, e.body, e.content_type, e.id IS NOT NULL AS stored
+FROM claimed c
+LEFT JOIN wabahook.raw_events e ON c.payload IS NULL AND e.id = c.raw_event_id;
 
 -- name: relay_record
 -- The outcomes of finished attempts, all in one statement (arrays of equal length).

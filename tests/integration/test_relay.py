@@ -651,3 +651,22 @@ def test_a_url_past_ascii_is_stored_as_requested_and_a_bad_port_is_refused(
         (app.url + "/caf%C3%A9%20bar", "delivered")]  # fmt: skip
     with pytest.raises(DestinationError, match="cannot be requested"):
         destinations.add(db, sealer, NewDestination("bad", "http://127.0.0.1:99999/"), SECRET)
+
+
+def test_a_raw_delivery_whose_event_retention_dropped_is_dead_not_sent_empty(
+    db: Database, sealer: Sealer
+) -> None:
+    channels.add_channel(db, "acme")
+    with FakeServer(ok) as app:
+        destinations.add(db, sealer, NewDestination("app", app.url), SECRET)
+        kept = store(db, "acme", b'{"kept":1}')
+        dropped = store(db, "acme", b'{"dropped":1}')
+        Relay(db, sealer).scan()  # both queued
+        with db.connection() as conn:  # as a dropped partition would leave it
+            conn.execute("DELETE FROM wabahook.event_queue WHERE raw_event_id = %s", [dropped])
+            conn.execute("DELETE FROM wabahook.raw_events WHERE id = %s", [dropped])
+        relay_until_idle(db, sealer)
+        assert [r.body for r in app.requests] == [b'{"kept":1}']
+    assert rows(db, "SELECT raw_event_id, state, last_error FROM wabahook.relay_deliveries"
+                    " ORDER BY raw_event_id") == [
+        (kept, "delivered", None), (dropped, "dead", "the event is no longer stored")]  # fmt: skip
