@@ -26,6 +26,11 @@ BEGIN
         m.recipient_id := b.recipient_id;
         m.recipient_key := b.recipient_key;
     END IF;
+    IF wabahook.earlier_key(a.recipient_user_key, b.recipient_user_key) THEN
+        m.recipient_user_id := b.recipient_user_id;
+        m.recipient_parent_user_id := b.recipient_parent_user_id;
+        m.recipient_user_key := b.recipient_user_key;
+    END IF;
     IF wabahook.earlier_key(a.billing_key, b.billing_key) THEN
         m.conversation_id := b.conversation_id;
         m.pricing_category := b.pricing_category;

@@ -226,6 +226,8 @@ WITH fact AS ((
                'status_at', to_char(to_timestamp(s.status_at) AT TIME ZONE 'UTC',
                                     'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
                'current_status', ds.status, 'recipient_id', s.recipient_id,
+               'recipient_user_id', s.recipient_user_id,
+               'recipient_parent_user_id', s.recipient_parent_user_id,
                'error_codes', to_jsonb(s.error_codes), 'pricing_category', s.pricing_category,
                'pricing_type', s.pricing_type, 'conversation_id', s.conversation_id,
                'biz_opaque_callback_data', s.biz_opaque_callback_data,

@@ -5,7 +5,10 @@ CREATE VIEW wabahook.status_events AS
 SELECT channel, message_id, status, status_at, phone_number_id, recipient_id, conversation_id,
        conversation_category, pricing_category, pricing_model, billable, error_codes,
        payload -> 'errors' AS errors, raw_event_id, received_at, payload, pricing_type,
-       biz_opaque_callback_data
+       biz_opaque_callback_data,
+       -- The recipient's business-scoped user id and its parent; recipient_id (the phone
+       -- number) is NULL when WhatsApp left it out.
+       recipient_user_id, recipient_parent_user_id
 FROM wabahook.status_event;
 COMMENT ON VIEW wabahook.status_events IS
     'One row per distinct status notification (channel, message id, status, timestamp).';
@@ -17,7 +20,9 @@ SELECT channel, message_id, recipient_id,
        pricing_category, billable, played_at, first_status_at,
        -- Each from the earliest status that carries it (ties: the lowest raw event id);
        -- the phone number from the latest status that names one.
-       pricing_model, pricing_type, biz_opaque_callback_data, phone_number_id
+       pricing_model, pricing_type, biz_opaque_callback_data, phone_number_id,
+       -- From the earliest status that names them (like recipient_id).
+       recipient_user_id, recipient_parent_user_id
 FROM wabahook.message_delivery
 WHERE wabahook.current_status(progress_rank, progress_at, failed_at, deleted_at) IS NOT NULL;
 COMMENT ON VIEW wabahook.delivery_status IS

@@ -87,3 +87,19 @@ def test_failures_by_error_code_this_week_are_those_of_stats(
         (f["error_code"], f["error_title"], f["messages"]) for f in failures
     )
     assert sum(f["messages"] for f in failures) == 5  # m3, f1, f2, f3 and old2
+
+
+def test_messages_to_customers_without_a_phone_number_are_found_by_their_user_id(
+    db: Database, database_url: str
+) -> None:
+    from tests.corpora.identities import BSUID, PHONE, status
+
+    store(db, [
+        status("wamid.U1", "delivered", 1750000000, f'"recipient_user_id":"{BSUID}"'),
+        status("wamid.P1", "delivered", 1750000000,
+               f'"recipient_id":"{PHONE}","recipient_user_id":"{BSUID}"'),
+        status("wamid.E1", "sent", 1750000000, '"recipient_id":""'),  # no one named at all
+    ])  # fmt: skip
+    drain(db)
+    found = run(database_url, statement_about("without a phone number"))
+    assert [(row["message_id"], row["recipient_user_id"]) for row in found] == [("wamid.U1", BSUID)]

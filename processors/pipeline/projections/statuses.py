@@ -11,9 +11,12 @@ from processors.pipeline.reading import Path, Reading, code_of, indexed, label_o
 
 PROGRESS = ("sent", "delivered", "read", "played")
 KNOWN_STATUSES = frozenset({*PROGRESS, "failed", "deleted", "warning"})
+# The parent of a recipient's business-scoped id has had three names; all are read.
+PARENT_KEYS = ("recipient_parent_user_id", "parent_recipient_user_id", "parent_user_id")
 KNOWN_STATUS_KEYS = frozenset(
     {"id", "status", "timestamp", "recipient_id", "recipient_type", "recipient_participant_id",
-     "biz_opaque_callback_data", "conversation", "pricing", "errors", "message", "type"}
+     "biz_opaque_callback_data", "conversation", "pricing", "errors", "message", "type",
+     "recipient_user_id", *PARENT_KEYS}
 )  # fmt: skip
 # Meta caps the sender's callback tag at 512 characters; it sits in no index, so the
 # cap is on characters (a tag of 512 emoji is still a valid tag), not on bytes.
@@ -38,6 +41,10 @@ class StatusUpdate:
     path: Path
     pricing_type: str | None  # regular, free_customer_service, free_entry_point, or new ones
     biz_opaque_callback_data: str | None  # the sender's own tag, echoed back
+    # The recipient's business-scoped user id (BSUID) and its parent: a customer with a
+    # username may have no phone number in the notification at all.
+    recipient_user_id: str | None = None
+    recipient_parent_user_id: str | None = None
 
 
 def read_statuses(event: Reading, change: Change) -> Iterator[StatusUpdate]:
@@ -85,8 +92,8 @@ def read_status(
         status=value,
         status_at=status_at,
         phone_number_id=phone_number_id,
-        recipient_id=label_of(event, status, "recipient_id")
-        or label_of(event, status.get("message"), "recipient_id"),
+        recipient_id=identifier_of(event, status, "recipient_id")
+        or identifier_of(event, status.get("message"), "recipient_id"),
         conversation_id=label_of(event, conversation, "id"),
         conversation_category=label_of(event, conversation.get("origin"), "type"),
         pricing_category=label_of(event, pricing, "category"),
@@ -96,7 +103,16 @@ def read_status(
         path=path,
         pricing_type=label_of(event, pricing, "type"),
         biz_opaque_callback_data=callback_of(event, status),
+        recipient_user_id=identifier_of(event, status, "recipient_user_id"),
+        recipient_parent_user_id=next(
+            (found for key in PARENT_KEYS if (found := identifier_of(event, status, key))), None
+        ),
     )
+
+
+def identifier_of(event: Reading, parent: Any, key: str) -> str | None:
+    """An identifier (phone number, user id): omitted or "" is unknown, never a value."""
+    return label_of(event, parent, key) or None
 
 
 def callback_of(event: Reading, status: dict[str, Any]) -> str | None:
@@ -117,7 +133,8 @@ def _row(s: Any) -> tuple[Any, ...]:
     return (s.message_id, s.status, s.status_at, s.phone_number_id, s.recipient_id,
             s.conversation_id, s.conversation_category, s.pricing_category, s.pricing_model,
             s.billable, _int_array(s.error_codes), comma_path(s.path), s.pricing_type,
-            s.biz_opaque_callback_data)  # fmt: skip
+            s.biz_opaque_callback_data, s.recipient_user_id,
+            s.recipient_parent_user_id)  # fmt: skip
 
 
 def _int_array(values: tuple[int, ...]) -> str:
@@ -144,6 +161,8 @@ PROJECTION = Projection(
         "path",
         "pricing_type",
         "biz_opaque_callback_data",
+        "recipient_user_id",
+        "recipient_parent_user_id",
     ),
     row=_row,
     queries=("project_statuses", "project_deliveries"),
