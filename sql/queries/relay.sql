@@ -207,7 +207,8 @@ WITH fact AS ((
            concat_ws(':', 'message', s.channel, s.message_id) AS fact_key,
            jsonb_build_object(
                'type', 'message.received', 'channel', s.channel, 'message_id', s.message_id,
-               'wa_id', s.wa_id, 'user_id', s.user_id, 'username', s.username,
+               'wa_id', s.wa_id, 'user_id', s.user_id, 'parent_user_id', s.parent_user_id,
+               'username', s.username, 'group_id', s.group_id,
                'message_type', s.type, 'text', s.text,
                'sent_at', to_char(to_timestamp(s.sent_at) AT TIME ZONE 'UTC',
                                   'YYYY-MM-DD"T"HH24:MI:SS"Z"'),

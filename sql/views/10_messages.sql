@@ -21,7 +21,10 @@ SELECT m.channel, m.message_id, m.wa_id, m.type, m.sent_at, m.phone_number_id, m
        m.user_id, m.parent_user_id, m.username, c.edited_at, c.revoked_at,
        CASE WHEN c.revoked_at IS NOT NULL THEN NULL
             WHEN c.edited_at IS NOT NULL THEN c.edited_text
-            ELSE m.text END AS current_text
+            ELSE m.text END AS current_text,
+       -- The sender's business-scoped user id (from_user_id, else its contacts[] entry),
+       -- and the group a message was sent in.
+       m.user_id AS from_user_id, m.group_id
 FROM wabahook.inbound_message m
 LEFT JOIN (
     SELECT channel, message_id,

@@ -107,3 +107,53 @@ CASES = [
         },
     ),
 ]
+
+GROUP = "Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ2OTQyMzM4MjAZD"
+
+CASES += [
+    Case(
+        "message from a username adopter: BSUID and parent on the message, no phone number",
+        cloud(
+            meta(
+                '"contacts":[{"profile":{"name":"Sheena Nelson","username":"realsheenanelson"},'
+                '"user_id":"' + BSUID + '"}],'
+                '"messages":[{"from_user_id":"'
+                + BSUID
+                + '","from_parent_user_id":"'
+                + PARENT
+                + '",'
+                '"id":"wamid.UN1","timestamp":"' + str(T0 + 40) + '","type":"text",'
+                '"text":{"body":"Does it come in another color?"}}]'
+            )
+        ),
+        messages={
+            "wamid.UN1": {
+                "wa_id": BSUID,  # no phone number: the user id names the customer
+                "user_id": BSUID,
+                "parent_user_id": PARENT,  # from the message: its contacts[] entry has none
+                "username": "realsheenanelson",
+                "group_id": None,
+            }
+        },
+    ),
+    Case(
+        "message a participant sent in a group",
+        cloud(
+            meta(
+                '"contacts":[{"profile":{"name":"Tiago Mingo"},"wa_id":"' + PHONE + '",'
+                '"user_id":"' + BSUID + '"}],'
+                '"messages":[{"from":"' + PHONE + '","from_user_id":"' + BSUID + '",'
+                '"group_id":"' + GROUP + '","id":"wamid.GRP1","timestamp":"' + str(T0 + 41) + '",'
+                '"type":"text","text":{"body":"What does everyone think about this?"}}]'
+            )
+        ),
+        messages={
+            "wamid.GRP1": {"wa_id": PHONE, "user_id": BSUID, "group_id": GROUP},
+        },
+        views={
+            "messages_inbound": [
+                {"message_id": "wamid.GRP1", "from_user_id": BSUID, "group_id": GROUP}
+            ]
+        },
+    ),
+]

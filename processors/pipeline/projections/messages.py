@@ -32,7 +32,8 @@ CHANGE_TYPES = frozenset({"edit", "revoke"})
 MEDIA_TYPES = frozenset({"image", "audio", "voice", "video", "document", "sticker"})
 KNOWN_MESSAGE_KEYS = frozenset(
     {"from", "id", "timestamp", "type", "context", "errors", "identity", "referral",
-     "group_id", "from_user_id", "recipient_type"} | KNOWN_TYPES | CHANGE_TYPES
+     "group_id", "from_user_id", "from_parent_user_id", "recipient_type"}
+    | KNOWN_TYPES | CHANGE_TYPES
 )  # fmt: skip
 
 
@@ -63,6 +64,7 @@ class InboundMessage:
     user_id: str | None
     parent_user_id: str | None
     username: str | None
+    group_id: str | None = None  # a message a customer sent in a group (Groups API)
 
 
 class Senders:
@@ -144,8 +146,11 @@ def read_message(
         contact_name=sender.name if sender is not None else None,
         path=path,
         user_id=user_id,
-        parent_user_id=sender.parent_user_id if sender is not None else None,
+        parent_user_id=(sender.parent_user_id if sender is not None else None)
+        or label_of(event, message, "from_parent_user_id")
+        or None,
         username=sender.username if sender is not None else None,
+        group_id=label_of(event, message, "group_id") or None,
     )
 
 
@@ -174,7 +179,7 @@ def message_text(kind: str | None, message: dict[str, Any]) -> str | None:
 def _row(m: Any) -> tuple[Any, ...]:
     return (m.message_id, m.wa_id, m.type, m.sent_at, m.phone_number_id, m.text,
             m.context_message_id, m.contact_name, comma_path(m.path), m.user_id,
-            m.parent_user_id, m.username)  # fmt: skip
+            m.parent_user_id, m.username, m.group_id)  # fmt: skip
 
 
 PROJECTION = Projection(
@@ -195,6 +200,7 @@ PROJECTION = Projection(
         "user_id",
         "parent_user_id",
         "username",
+        "group_id",
     ),
     row=_row,
     queries=("project_messages", "project_contacts"),
