@@ -55,10 +55,10 @@ COMMENT ON VIEW wabahook.templates IS
 CREATE VIEW wabahook.phone_number_events AS
 SELECT channel, waba_id, display_phone_number, field, event, old_limit, current_limit,
        max_daily_conversations, requested_name, rejection_reason, details, event_at,
-       raw_event_id, phone_number_id, received_at
+       raw_event_id, phone_number_id, received_at, username
 FROM wabahook.phone_number_event;
 COMMENT ON VIEW wabahook.phone_number_events IS
-    'One row per phone-number quality, limit or display-name notification.';
+    'One row per phone-number quality, limit, display-name or business-username notification.';
 
 CREATE VIEW wabahook.account_events AS
 SELECT channel, waba_id, field, event, severity, details, event_at, raw_event_id,
