@@ -1,0 +1,106 @@
+"""Groups API notifications: lifecycle, settings (one failed), participants, suspensions
+that arrive out of order."""
+
+from __future__ import annotations
+
+from tests.support.bodies import T0, Case, cloud, meta
+
+GROUP = "Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ2OTQyMzM4MjAZD"
+LINK = "https://chat.whatsapp.com/LINK_ID"
+
+
+def groups(field: str, *items: str) -> bytes:
+    """A Cloud change of a Groups API field with these `groups[]` items (JSON text)."""
+    return cloud(meta('"groups":[' + ",".join(items) + "]"), field)
+
+
+def item(kind: str, at: int, rest: str = "") -> str:
+    """A `groups[]` item of GROUP (rest: more JSON members)."""
+    head = '{"timestamp":"' + str(at) + '","group_id":"' + GROUP + '","type":"' + kind + '"'
+    return head + ("," + rest if rest else "") + "}"
+
+
+CREATED = groups(
+    "group_lifecycle_update",
+    item("group_create", T0 + 500, '"request_id":"R1","subject":"Launch team",'
+         '"invite_link":"' + LINK + '","join_approval_mode":"auto_approve"'),
+)  # fmt: skip
+SETTINGS = groups(
+    "group_settings_update",
+    item("group_settings_update", T0 + 510, '"request_id":"R2",'
+         '"group_subject":{"text":"Launch crew","update_successful":true},'
+         '"group_description":{"text":"never applied","update_successful":false,'
+         '"errors":[{"code":131000,"title":"Something went wrong"}]}'),
+)  # fmt: skip
+# Sent in this order, arriving in any: the clear (later) must win over the suspend.
+SUSPENDED = groups("group_status_update", item("group_suspend", T0 + 520))
+CLEARED = groups("group_status_update", item("group_suspend_cleared", T0 + 530))
+JOINED = groups(
+    "group_participants_update",
+    item("group_participants_add", T0 + 540, '"reason":"invite_link","added_participants":'
+         '[{"wa_id":"16505551234","user_id":"US.13491208655302741918"}]'),
+)  # fmt: skip
+FAILED_CREATE = groups(
+    "group_lifecycle_update",
+    '{"timestamp":"' + str(T0 + 550) + '","type":"group_create","subject":"Never made",'
+    '"request_id":"R3","group_id":"G-NEVER",'
+    '"errors":[{"code":131211,"title":"Group create limit reached"}]}',
+)
+
+GROUP_STATE = {
+    "group_id": GROUP,
+    "subject": "Launch crew",  # the later, successful setting
+    "description": None,  # its update failed: nothing changed
+    "invite_link": LINK,
+    "join_approval_mode": "auto_approve",
+    "state": "active",  # suspended at +520, cleared at +530
+    "created_at": T0 + 500,
+    "suspended_at": None,
+    "updated_at": T0 + 540,
+}
+
+CASES = [
+    Case(
+        "group created",
+        CREATED,
+        views={
+            "group_events": [
+                {
+                    "group_id": GROUP,
+                    "field": "group_lifecycle_update",
+                    "type": "group_create",
+                    "request_id": "R1",
+                    "succeeded": True,
+                    "event_at": T0 + 500,
+                }
+            ],
+        },
+    ),
+    Case(
+        "group settings: the subject changed, the description failed",
+        SETTINGS,
+        views={"group_events": [{"type": "group_settings_update", "succeeded": True}]},
+    ),
+    Case("group suspended", SUSPENDED, views={"group_events": [{"type": "group_suspend"}]}),
+    Case(
+        "group suspension cleared",
+        CLEARED,
+        views={"group_events": [{"type": "group_suspend_cleared"}], "groups": [GROUP_STATE]},
+    ),
+    Case(
+        "participant joined by invite link",
+        JOINED,
+        views={
+            "group_events": [
+                {"type": "group_participants_add", "reason": "invite_link", "succeeded": True}
+            ]
+        },
+    ),
+    Case(
+        "group creation failed: an event, and no group",
+        FAILED_CREATE,
+        views={
+            "group_events": [{"group_id": "G-NEVER", "type": "group_create", "succeeded": False}]
+        },
+    ),
+]

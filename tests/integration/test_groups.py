@@ -1,0 +1,70 @@
+"""Groups: every Groups API item kept, each group's state from its successful items, the
+same in any arrival order and after re-deliveries."""
+
+from __future__ import annotations
+
+from itertools import permutations
+from typing import Any
+
+import pytest
+
+from processors.pipeline.drain import drain
+from receiver.db import Database
+from tests.corpora.groups import (
+    CLEARED,
+    CREATED,
+    FAILED_CREATE,
+    GROUP,
+    GROUP_STATE,
+    JOINED,
+    SETTINGS,
+    SUSPENDED,
+)
+from tests.integration.processing_helpers import clear_projections, requeue, store, view
+from tests.support.bodies import T0
+
+
+def groups_now(url: str) -> tuple[tuple[Any, ...], ...]:
+    return tuple(
+        (r["group_id"], r["subject"], r["description"], r["state"],
+         r["suspended_at"] and int(r["suspended_at"].timestamp()) - T0)
+        for r in view(url, "groups", "true ORDER BY group_id")
+    )  # fmt: skip
+
+
+def test_state_comes_from_successful_items_and_a_failed_create_makes_no_group(
+    db: Database, database_url: str
+) -> None:
+    store(db, [CREATED, SETTINGS, SUSPENDED, CLEARED, JOINED, FAILED_CREATE, CREATED])
+    drain(db)
+    (group,) = view(database_url, "groups")
+    expected = {k: v for k, v in GROUP_STATE.items() if not k.endswith("_at")}
+    assert {k: group[k] for k in expected} == expected
+    assert int(group["created_at"].timestamp()) == GROUP_STATE["created_at"]
+    events = view(database_url, "group_events", "true ORDER BY event_at")
+    assert len(events) == 6  # the create delivered twice is one event
+    assert [e["succeeded"] for e in events if e["group_id"] == "G-NEVER"] == [False]
+    assert events[-1]["errors"] == [{"code": 131211, "title": "Group create limit reached"}]
+
+
+@pytest.mark.slow  # every order
+def test_suspend_and_clear_in_any_arrival_order_give_one_state(
+    db: Database, database_url: str
+) -> None:
+    ids = store(db, [CREATED, SUSPENDED, CLEARED, SETTINGS])
+    seen = set()
+    for order in permutations(ids):
+        clear_projections(database_url)
+        for raw_event_id in order:
+            requeue(db, [raw_event_id])
+            drain(db)
+        seen.add(groups_now(database_url))
+    assert seen == {((GROUP, "Launch crew", None, "active", None),)}
+
+
+def test_a_later_suspend_wins_over_an_earlier_clear(db: Database, database_url: str) -> None:
+    from tests.corpora.groups import groups, item
+
+    store(db, [CREATED, groups("group_status_update", item("group_suspend", T0 + 600)), CLEARED])
+    drain(db)
+    assert groups_now(database_url) == ((GROUP, "Launch team", None, "suspended", 600),)
