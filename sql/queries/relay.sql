@@ -309,6 +309,26 @@ WITH fact AS ((
     ) k
     WHERE a.raw_event_id = ANY (%(ids)s::bigint[])
     ORDER BY a.channel, k.key, a.raw_event_id, a.position
+    ) UNION ALL (
+    -- A Groups API item, keyed by its field and content like its group_event row.
+    SELECT DISTINCT ON (g.channel, k.key)
+           g.raw_event_id, g.channel, 'group.updated', concat_ws(':', 'group', k.key),
+           jsonb_build_object(
+               'type', 'group.updated', 'channel', g.channel, 'group_id', g.group_id,
+               'field', g.field, 'event', g.type, 'request_id', g.request_id,
+               'reason', g.reason, 'initiated_by', g.initiated_by, 'succeeded', g.succeeded,
+               'details', k.item,
+               'event_at', to_char(coalesce(to_timestamp(g.event_at), d.received_at)
+                                   AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+               'phone_number_id', g.phone_number_id, 'raw_event_id', g.raw_event_id)
+    FROM stage_group_event g JOIN stage_doc d USING (raw_event_id)
+    CROSS JOIN LATERAL (
+        SELECT i.item, g.channel || ':' || encode(sha256(convert_to(
+                   jsonb_build_array(g.field, i.item)::text, 'UTF8')), 'hex') AS key
+        FROM (SELECT jsonb_extract_path(d.doc, VARIADIC string_to_array(g.path, ',')) AS item) i
+    ) k
+    WHERE g.raw_event_id = ANY (%(ids)s::bigint[])
+    ORDER BY g.channel, k.key, g.raw_event_id, g.path
 ))
 INSERT INTO wabahook.relay_deliveries
     (destination_id, raw_event_id, fact_key, channel, stored_at, age_from, payload)

@@ -159,3 +159,24 @@ def test_template_and_account_notifications_become_facts_once_each(db: Database)
     for fact in sent:
         schema = json.loads((SCHEMAS / f"{fact['type']}.schema.json").read_text())
         jsonschema.validate(fact, schema, format_checker=jsonschema.FormatChecker())
+
+
+def test_groups_api_items_become_group_facts_once_each(db: Database) -> None:
+    from tests.corpora.groups import CREATED, FAILED_CREATE, GROUP
+
+    sealer = Sealer(Secret(KEY))
+    channels.add_channel(db, "acme")
+    with FakeServer(ok) as app:
+        destinations.add(db, sealer, NewDestination(
+            "groups", app.url, format="facts", kinds=("group.updated",)
+        ), SECRET)  # fmt: skip
+        for body in (CREATED, FAILED_CREATE, CREATED):  # the create delivered twice
+            store(db, "acme", body)
+        drain(db)
+        relay_until_idle(db, sealer)
+        sent = facts(app)
+    assert sorted((f["group_id"], f["event"], f["succeeded"]) for f in sent) == [
+        ("G-NEVER", "group_create", False), (GROUP, "group_create", True)]  # fmt: skip
+    for fact in sent:
+        schema = json.loads((SCHEMAS / f"{fact['type']}.schema.json").read_text())
+        jsonschema.validate(fact, schema, format_checker=jsonschema.FormatChecker())
