@@ -65,3 +65,48 @@ LEFT JOIN (
 COMMENT ON VIEW wabahook.groups IS
     'One row per group: its subject, description, invite link and state (active, '
     'suspended, deleted), from its successful Groups API items.';
+
+-- Each participant's latest state in each group, from the participants named in
+-- group_participants_update items (failed_participants change nothing). A participant
+-- is named by their business-scoped user id when an item gives one, else by phone
+-- number, else by the identifier the business used (`input`).
+CREATE VIEW wabahook.group_participants AS
+WITH named (channel, group_id, wa_id, user_id, input, username, state, initiated_by,
+            event_at, dedup_key) AS (
+    SELECT e.channel, e.group_id, p ->> 'wa_id', p ->> 'user_id', p ->> 'input',
+           p ->> 'username',
+           CASE WHEN e.type = 'group_participants_add' THEN 'member'
+                WHEN e.initiated_by = 'participant' THEN 'left'
+                ELSE 'removed' END,
+           e.initiated_by, e.event_at, e.dedup_key
+    FROM wabahook.group_event e
+    CROSS JOIN LATERAL jsonb_array_elements(CASE
+        WHEN e.type = 'group_participants_add'
+             AND jsonb_typeof(e.details -> 'added_participants') = 'array'
+            THEN e.details -> 'added_participants'
+        WHEN e.type = 'group_participants_remove'
+             AND jsonb_typeof(e.details -> 'removed_participants') = 'array'
+            THEN e.details -> 'removed_participants'
+        ELSE '[]'::jsonb END) AS p
+    WHERE jsonb_typeof(p) = 'object'
+    UNION ALL
+    SELECT channel, group_id, details ->> 'wa_id', details ->> 'user_id', NULL,
+           details ->> 'username',
+           CASE type WHEN 'group_join_request_created' THEN 'join_requested'
+                     ELSE 'join_request_revoked' END,
+           initiated_by, event_at, dedup_key
+    FROM wabahook.group_event
+    WHERE type IN ('group_join_request_created', 'group_join_request_revoked')
+), keyed AS (
+    SELECT *, coalesce(nullif(user_id, ''), nullif(wa_id, ''), nullif(input, '')) AS participant
+    FROM named
+)
+SELECT DISTINCT ON (channel, group_id, participant)
+       channel, group_id, participant, nullif(wa_id, '') AS wa_id,
+       nullif(user_id, '') AS user_id, username, state, event_at AS since, initiated_by
+FROM keyed
+WHERE group_id IS NOT NULL AND participant IS NOT NULL
+ORDER BY channel, group_id, participant, event_at DESC, dedup_key DESC;
+COMMENT ON VIEW wabahook.group_participants IS
+    'One row per participant of a group: member, removed, left, join_requested or '
+    'join_request_revoked, the latest by event_at.';

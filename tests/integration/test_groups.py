@@ -68,3 +68,33 @@ def test_a_later_suspend_wins_over_an_earlier_clear(db: Database, database_url: 
     store(db, [CREATED, groups("group_status_update", item("group_suspend", T0 + 600)), CLEARED])
     drain(db)
     assert groups_now(database_url) == ((GROUP, "Launch team", None, "suspended", 600),)
+
+
+def test_participants_join_leave_and_are_removed_the_latest_by_time(
+    db: Database, database_url: str
+) -> None:
+    from tests.corpora.groups import groups, item
+
+    bsuid = "US.13491208655302741918"
+    left = groups("group_participants_update", item(
+        "group_participants_remove", T0 + 560, '"initiated_by":"participant",'
+        '"removed_participants":[{"wa_id":"16505551234","user_id":"' + bsuid + '"}]'))  # fmt: skip
+    removed = groups("group_participants_update", item(
+        "group_participants_remove", T0 + 570, '"request_id":"R9","initiated_by":"business",'
+        '"removed_participants":[{"input":"16505550000"}],'
+        '"failed_participants":[{"input":"16505559999","errors":[{"code":131212}]}],'
+        '"errors":[{"code":131201,"title":"Not All Participants Remove Succeeded"}]'))  # fmt: skip
+    requested = groups("group_participants_update", item(
+        "group_join_request_created", T0 + 580,
+        '"join_request_id":"J1","wa_id":"16505557777","user_id":"US.77"'))  # fmt: skip
+    store(db, [left, JOINED, removed, requested])  # the leave arrives before the join
+    drain(db)
+    rows = {
+        r["participant"]: (r["state"], int(r["since"].timestamp()) - T0, r["initiated_by"])
+        for r in view(database_url, "group_participants")
+    }
+    assert rows == {
+        bsuid: ("left", 560, "participant"),  # joined at 540, left at 560
+        "16505550000": ("removed", 570, "business"),
+        "US.77": ("join_requested", 580, None),
+    }  # the participant that failed to be removed is no row
