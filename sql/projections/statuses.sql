@@ -9,7 +9,8 @@ CREATE TEMP TABLE IF NOT EXISTS stage_status (
     phone_number_id text, recipient_id text, conversation_id text, conversation_category text,
     pricing_category text, pricing_model text, billable boolean, error_codes integer[], path text,
     pricing_type text, biz_opaque_callback_data text, recipient_user_id text,
-    recipient_parent_user_id text
+    recipient_parent_user_id text, recipient_type text, participant_id text,
+    participant_user_id text, participant text
 ) ON COMMIT DELETE ROWS;
 
 -- name: project_statuses
@@ -17,25 +18,28 @@ INSERT INTO {projections}.status_event AS t
     (channel, message_id, status, status_at, phone_number_id, recipient_id, conversation_id,
      conversation_category, pricing_category, pricing_model, billable, error_codes, payload,
      raw_event_id, received_at, pricing_type, biz_opaque_callback_data, recipient_user_id,
-     recipient_parent_user_id)
-SELECT DISTINCT ON (s.channel, s.message_id, s.status, s.status_at)
+     recipient_parent_user_id, recipient_type, participant_id, participant_user_id, participant)
+SELECT DISTINCT ON (s.channel, s.message_id, s.status, s.status_at, s.participant)
        s.channel, s.message_id, s.status, to_timestamp(s.status_at), s.phone_number_id,
        s.recipient_id, s.conversation_id, s.conversation_category, s.pricing_category,
        s.pricing_model, s.billable, s.error_codes, jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')),
        s.raw_event_id, d.received_at, s.pricing_type, s.biz_opaque_callback_data,
-       s.recipient_user_id, s.recipient_parent_user_id
+       s.recipient_user_id, s.recipient_parent_user_id, s.recipient_type, s.participant_id,
+       s.participant_user_id, s.participant
 FROM stage_status s JOIN stage_doc d USING (raw_event_id)
 WHERE {ids}::bigint[] IS NULL OR s.raw_event_id = ANY({ids})
-ORDER BY s.channel, s.message_id, s.status, s.status_at, s.raw_event_id, s.path
-ON CONFLICT (channel, message_id, status, status_at) DO UPDATE SET
+ORDER BY s.channel, s.message_id, s.status, s.status_at, s.participant, s.raw_event_id, s.path
+ON CONFLICT (channel, message_id, status, status_at, participant) DO UPDATE SET
     (phone_number_id, recipient_id, conversation_id, conversation_category, pricing_category,
      pricing_model, billable, error_codes, payload, raw_event_id, received_at, pricing_type,
-     biz_opaque_callback_data, recipient_user_id, recipient_parent_user_id)
+     biz_opaque_callback_data, recipient_user_id, recipient_parent_user_id, recipient_type,
+     participant_id, participant_user_id)
   = (excluded.phone_number_id, excluded.recipient_id, excluded.conversation_id,
      excluded.conversation_category, excluded.pricing_category, excluded.pricing_model,
      excluded.billable, excluded.error_codes, excluded.payload, excluded.raw_event_id,
      excluded.received_at, excluded.pricing_type, excluded.biz_opaque_callback_data,
-     excluded.recipient_user_id, excluded.recipient_parent_user_id)
+     excluded.recipient_user_id, excluded.recipient_parent_user_id, excluded.recipient_type,
+     excluded.participant_id, excluded.participant_user_id)
 WHERE excluded.raw_event_id < t.raw_event_id;
 
 -- name: project_deliveries

@@ -218,9 +218,10 @@ WITH fact AS ((
     WHERE s.raw_event_id = ANY (%(ids)s::bigint[])
     ORDER BY s.channel, s.message_id, s.raw_event_id
     ) UNION ALL (
-    SELECT DISTINCT ON (s.channel, s.message_id, s.status, s.status_at)
+    SELECT DISTINCT ON (s.channel, s.message_id, s.status, s.status_at, s.participant)
            s.raw_event_id, s.channel, 'message.status',
-           concat_ws(':', 'status', s.channel, s.message_id, s.status, s.status_at),
+           concat_ws(':', 'status', s.channel, s.message_id, s.status, s.status_at,
+                     nullif(s.participant, '')),
            jsonb_build_object(
                'type', 'message.status', 'channel', s.channel, 'message_id', s.message_id,
                'status', s.status,
@@ -229,6 +230,7 @@ WITH fact AS ((
                'current_status', ds.status, 'recipient_id', s.recipient_id,
                'recipient_user_id', s.recipient_user_id,
                'recipient_parent_user_id', s.recipient_parent_user_id,
+               'participant_id', s.participant_id, 'participant_user_id', s.participant_user_id,
                'error_codes', to_jsonb(s.error_codes), 'pricing_category', s.pricing_category,
                'pricing_type', s.pricing_type, 'conversation_id', s.conversation_id,
                'biz_opaque_callback_data', s.biz_opaque_callback_data,
@@ -237,7 +239,7 @@ WITH fact AS ((
     LEFT JOIN wabahook.delivery_status ds
            ON ds.channel = s.channel AND ds.message_id = s.message_id
     WHERE s.raw_event_id = ANY (%(ids)s::bigint[])
-    ORDER BY s.channel, s.message_id, s.status, s.status_at, s.raw_event_id
+    ORDER BY s.channel, s.message_id, s.status, s.status_at, s.participant, s.raw_event_id
     ) UNION ALL (
     SELECT DISTINCT ON (c.channel, c.message_id, c.change, c.change_message_id)
            c.raw_event_id, c.channel, 'message.changed',

@@ -8,10 +8,13 @@ SELECT channel, message_id, status, status_at, phone_number_id, recipient_id, co
        biz_opaque_callback_data,
        -- The recipient's business-scoped user id and its parent; recipient_id (the phone
        -- number) is NULL when WhatsApp left it out.
-       recipient_user_id, recipient_parent_user_id
+       recipient_user_id, recipient_parent_user_id,
+       -- A group message's status: one per participant (recipient_id is the group).
+       recipient_type, participant_id, participant_user_id
 FROM wabahook.status_event;
 COMMENT ON VIEW wabahook.status_events IS
-    'One row per distinct status notification (channel, message id, status, timestamp).';
+    'One row per distinct status notification (channel, message id, status, timestamp, '
+    'and for a group message its participant).';
 
 CREATE VIEW wabahook.delivery_status AS
 SELECT channel, message_id, recipient_id,
@@ -27,3 +30,24 @@ FROM wabahook.message_delivery
 WHERE wabahook.current_status(progress_rank, progress_at, failed_at, deleted_at) IS NOT NULL;
 COMMENT ON VIEW wabahook.delivery_status IS
     'One row per message with a delivery status, derived from all its status events.';
+
+-- Each participant's delivery of a group message, by the rules of delivery_status
+-- (delivery_status keeps one row per group message: the furthest any participant got).
+CREATE VIEW wabahook.group_delivery_status AS
+SELECT channel, message_id, min(recipient_id) AS group_id, max(participant_id) AS participant_id,
+       max(participant_user_id) AS participant_user_id,
+       wabahook.current_status(
+           max(array_position(ARRAY['sent', 'delivered', 'read', 'played'], status))::smallint,
+           max(status_at) FILTER (WHERE status IN ('sent', 'delivered', 'read', 'played')),
+           max(status_at) FILTER (WHERE status = 'failed'),
+           min(status_at) FILTER (WHERE status = 'deleted')) AS status,
+       min(status_at) FILTER (WHERE status = 'sent') AS sent_at,
+       min(status_at) FILTER (WHERE status = 'delivered') AS delivered_at,
+       min(status_at) FILTER (WHERE status = 'read') AS read_at,
+       max(status_at) FILTER (WHERE status = 'failed') AS failed_at
+FROM wabahook.status_event
+WHERE participant <> ''
+GROUP BY channel, message_id, participant;
+COMMENT ON VIEW wabahook.group_delivery_status IS
+    'One row per participant of a group message: its status, sent, delivered, read and '
+    'failed times.';

@@ -13,10 +13,14 @@ PROGRESS = ("sent", "delivered", "read", "played")
 KNOWN_STATUSES = frozenset({*PROGRESS, "failed", "deleted", "warning"})
 # The parent of a recipient's business-scoped id has had three names; all are read.
 PARENT_KEYS = ("recipient_parent_user_id", "parent_recipient_user_id", "parent_user_id")
+# A group message's status names its participant; Meta has spelled the phone number's key
+# two ways.
+PARTICIPANT_KEYS = ("recipient_participant_id", "participant_recipient_id")
+PARTICIPANT_ID_KEYS = ("recipient_participant_user_id", "recipient_participant_parent_user_id")
 KNOWN_STATUS_KEYS = frozenset(
     {"id", "status", "timestamp", "recipient_id", "recipient_type", "recipient_participant_id",
      "biz_opaque_callback_data", "conversation", "pricing", "errors", "message", "type",
-     "recipient_user_id", *PARENT_KEYS}
+     "recipient_user_id", *PARENT_KEYS, *PARTICIPANT_KEYS, *PARTICIPANT_ID_KEYS}
 )  # fmt: skip
 # Meta caps the sender's callback tag at 512 characters; it sits in no index, so the
 # cap is on characters (a tag of 512 emoji is still a valid tag), not on bytes.
@@ -45,6 +49,18 @@ class StatusUpdate:
     # username may have no phone number in the notification at all.
     recipient_user_id: str | None = None
     recipient_parent_user_id: str | None = None
+    # A status of a group message: one per participant (recipient_id is the group).
+    recipient_type: str | None = None
+    participant_id: str | None = None  # the participant's phone number
+    participant_user_id: str | None = None
+
+    @property
+    def participant(self) -> str:
+        """Which participant a group status is about ("" for a one-to-one message): part
+        of its identity, so two participants' statuses at one second are two facts. The
+        phone number first: a message sent to it names it in every status, while the user
+        id comes with delivered and read only."""
+        return self.participant_id or self.participant_user_id or ""
 
 
 def read_statuses(event: Reading, change: Change) -> Iterator[StatusUpdate]:
@@ -104,10 +120,16 @@ def read_status(
         pricing_type=label_of(event, pricing, "type"),
         biz_opaque_callback_data=callback_of(event, status),
         recipient_user_id=identifier_of(event, status, "recipient_user_id"),
-        recipient_parent_user_id=next(
-            (found for key in PARENT_KEYS if (found := identifier_of(event, status, key))), None
-        ),
+        recipient_parent_user_id=first_identifier(event, status, PARENT_KEYS),
+        recipient_type=label_of(event, status, "recipient_type"),
+        participant_id=first_identifier(event, status, PARTICIPANT_KEYS),
+        participant_user_id=identifier_of(event, status, "recipient_participant_user_id"),
     )
+
+
+def first_identifier(event: Reading, parent: Any, keys: tuple[str, ...]) -> str | None:
+    """The first of `keys` that holds an identifier."""
+    return next((found for key in keys if (found := identifier_of(event, parent, key))), None)
 
 
 def identifier_of(event: Reading, parent: Any, key: str) -> str | None:
@@ -134,7 +156,8 @@ def _row(s: Any) -> tuple[Any, ...]:
             s.conversation_id, s.conversation_category, s.pricing_category, s.pricing_model,
             s.billable, _int_array(s.error_codes), comma_path(s.path), s.pricing_type,
             s.biz_opaque_callback_data, s.recipient_user_id,
-            s.recipient_parent_user_id)  # fmt: skip
+            s.recipient_parent_user_id, s.recipient_type, s.participant_id,
+            s.participant_user_id, s.participant)  # fmt: skip
 
 
 def _int_array(values: tuple[int, ...]) -> str:
@@ -163,11 +186,15 @@ PROJECTION = Projection(
         "biz_opaque_callback_data",
         "recipient_user_id",
         "recipient_parent_user_id",
+        "recipient_type",
+        "participant_id",
+        "participant_user_id",
+        "participant",
     ),
     row=_row,
     queries=("project_statuses", "project_deliveries"),
     tables={
-        "status_event": ("channel", "message_id", "status", "status_at"),
+        "status_event": ("channel", "message_id", "status", "status_at", "participant"),
         "message_delivery": ("channel", "message_id"),
     },
 )
