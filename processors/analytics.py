@@ -25,6 +25,8 @@ class Summary:
     operations: Operations = field(default_factory=Operations)
     # The relay's health, per destination (all channels: a destination may take several).
     destinations: list[dict[str, Any]] = field(default_factory=list)
+    # Username-only recipients, groups created and suspended, group delivery per participant.
+    people_groups: dict[str, Any] = field(default_factory=dict)
 
     @property
     def totals(self) -> dict[str, Any]:
@@ -58,6 +60,7 @@ class Summary:
             "queue": self.queue,
             "operations": self.operations.as_json(),
             "destinations": [plain(row) for row in self.destinations],
+            "people_and_groups": plain(self.people_groups),
         }
 
 
@@ -86,6 +89,7 @@ def summarize(
         queue=queue_health(db),
         operations=read_operations(db, days, channel, phone_number_id),
         destinations=[dict(row) for row in db.fetch_all("destinations_health_all")],
+        people_groups=dict(db.fetch_one("people_groups_period", params) or {}),
     )
 
 

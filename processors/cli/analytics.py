@@ -14,6 +14,9 @@ from receiver.config import shown
 from receiver.db import Database
 
 FUNNEL_HEADER = ("DAY", "SENT", "DELIVERED", "READ", "FAILED", "DELIV %", "READ %")
+# What the "people and groups" line shows when any of them is not zero.
+PEOPLE_COUNTS = ("username_only_messages", "groups_created", "groups_suspended",
+                 "group_participant_messages")  # fmt: skip
 
 
 @cli.main.command("stats")
@@ -81,6 +84,18 @@ def stats_command(
         f"{queue['queued'] - queue['failed']} queued"
         + (f" (oldest {oldest:.0f} s)" if oldest is not None else "")
     )
+    people = summary.people_groups
+    if any(people.get(key) for key in PEOPLE_COUNTS):
+        click.echo("")
+        click.echo(
+            f"people and groups   {people['username_only_messages']} messages to username-only"
+            f" recipients, {people['groups_created']} groups created,"
+            f" {people['groups_suspended']} suspended, group messages delivered to"
+            f" {people['group_participants_delivered']} of"
+            f" {people['group_participant_messages']} participants"
+            + (f" ({_percent(people['group_delivered_rate'])})"
+               if people["group_delivered_rate"] is not None else "")
+        )  # fmt: skip
     if summary.destinations:
         click.echo("")
         click.echo("relay (all channels)")

@@ -62,3 +62,41 @@ SELECT EXISTS (
     WHERE phone_number_id = %(phone_number_id)s
       AND (%(channel)s::text IS NULL OR channel = %(channel)s)
 ) AS known;
+
+-- name: people_groups_period
+-- Messages to customers WhatsApp named without a phone number (username users), groups
+-- created and suspended, and group messages' deliveries counted per participant.
+SELECT
+    (SELECT count(*) FROM wabahook.message_delivery
+     WHERE recipient_id IS NULL AND recipient_user_id IS NOT NULL
+       AND first_status_at >= (current_date - %(days)s + 1)::timestamp AT TIME ZONE 'UTC'
+       AND (%(channel)s::text IS NULL OR channel = %(channel)s)
+       AND (%(phone_number_id)s::text IS NULL OR phone_number_id = %(phone_number_id)s)
+    ) AS username_only_messages,
+    (SELECT count(*) FILTER (WHERE type = 'group_create')
+     FROM wabahook.group_event
+     WHERE succeeded AND event_at >= (current_date - %(days)s + 1)::timestamp AT TIME ZONE 'UTC'
+       AND (%(channel)s::text IS NULL OR channel = %(channel)s)
+       AND (%(phone_number_id)s::text IS NULL OR phone_number_id = %(phone_number_id)s)
+    ) AS groups_created,
+    (SELECT count(*) FILTER (WHERE type = 'group_suspend')
+     FROM wabahook.group_event
+     WHERE succeeded AND event_at >= (current_date - %(days)s + 1)::timestamp AT TIME ZONE 'UTC'
+       AND (%(channel)s::text IS NULL OR channel = %(channel)s)
+       AND (%(phone_number_id)s::text IS NULL OR phone_number_id = %(phone_number_id)s)
+    ) AS groups_suspended,
+    g.participants AS group_participant_messages, g.delivered AS group_participants_delivered,
+    round(g.delivered::numeric / nullif(g.participants, 0), 4) AS group_delivered_rate
+FROM (
+    SELECT count(*) AS participants,
+           count(*) FILTER (WHERE delivered_at IS NOT NULL OR read_at IS NOT NULL
+                            OR status IN ('delivered', 'read', 'played')) AS delivered
+    FROM wabahook.group_delivery_status s
+    WHERE coalesce(sent_at, delivered_at, read_at, failed_at)
+          >= (current_date - %(days)s + 1)::timestamp AT TIME ZONE 'UTC'
+      AND (%(channel)s::text IS NULL OR channel = %(channel)s)
+      AND (%(phone_number_id)s::text IS NULL OR EXISTS (
+          SELECT FROM wabahook.message_delivery d
+          WHERE d.channel = s.channel AND d.message_id = s.message_id
+            AND d.phone_number_id = %(phone_number_id)s))
+) g;

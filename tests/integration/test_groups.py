@@ -98,3 +98,38 @@ def test_participants_join_leave_and_are_removed_the_latest_by_time(
         "16505550000": ("removed", 570, "business"),
         "US.77": ("join_requested", 580, None),
     }  # the participant that failed to be removed is no row
+
+
+def test_stats_count_username_only_recipients_groups_and_participants(
+    db: Database, cli: Any
+) -> None:
+    import json
+    import time
+
+    from tests.corpora.groups import group_status, groups, item
+    from tests.corpora.identities import BSUID, status
+    from tests.support.bodies import cloud, meta
+
+    now = int(time.time()) - 60
+    store(db, [
+        status("wamid.U1", "delivered", now, f'"recipient_user_id":"{BSUID}"'),
+        status("wamid.P1", "delivered", now, '"recipient_id":"16505550001"'),
+        groups("group_lifecycle_update", item("group_create", now, '"subject":"x"')),
+        groups("group_status_update", item("group_suspend", now + 1)),
+        cloud(meta('"statuses":[' + ",".join([
+            group_status("delivered", now, '"recipient_participant_id":"1"'),
+            group_status("sent", now, '"recipient_participant_id":"2"'),
+        ]) + "]")),
+    ])  # fmt: skip
+    drain(db)
+    people = json.loads(cli("stats", "--days", "1", "--json").stdout)["people_and_groups"]
+    assert people == {
+        "username_only_messages": 1, "groups_created": 1, "groups_suspended": 1,
+        "group_participant_messages": 2, "group_participants_delivered": 1,
+        "group_delivered_rate": 0.5,
+    }  # fmt: skip
+    text = cli("stats", "--days", "1").stdout
+    assert (
+        "people and groups   1 messages to username-only recipients, 1 groups created,"
+        " 1 suspended, group messages delivered to 1 of 2 participants (50.0%)"
+    ) in text
