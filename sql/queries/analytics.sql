@@ -73,18 +73,7 @@ SELECT
        AND (%(channel)s::text IS NULL OR channel = %(channel)s)
        AND (%(phone_number_id)s::text IS NULL OR phone_number_id = %(phone_number_id)s)
     ) AS username_only_messages,
-    (SELECT count(*) FILTER (WHERE type = 'group_create')
-     FROM wabahook.group_event
-     WHERE succeeded AND event_at >= (current_date - %(days)s + 1)::timestamp AT TIME ZONE 'UTC'
-       AND (%(channel)s::text IS NULL OR channel = %(channel)s)
-       AND (%(phone_number_id)s::text IS NULL OR phone_number_id = %(phone_number_id)s)
-    ) AS groups_created,
-    (SELECT count(*) FILTER (WHERE type = 'group_suspend')
-     FROM wabahook.group_event
-     WHERE succeeded AND event_at >= (current_date - %(days)s + 1)::timestamp AT TIME ZONE 'UTC'
-       AND (%(channel)s::text IS NULL OR channel = %(channel)s)
-       AND (%(phone_number_id)s::text IS NULL OR phone_number_id = %(phone_number_id)s)
-    ) AS groups_suspended,
+    e.groups_created, e.groups_suspended,
     g.participants AS group_participant_messages, g.delivered AS group_participants_delivered,
     round(g.delivered::numeric / nullif(g.participants, 0), 4) AS group_delivered_rate
 FROM (
@@ -99,4 +88,11 @@ FROM (
           SELECT FROM wabahook.message_delivery d
           WHERE d.channel = s.channel AND d.message_id = s.message_id
             AND d.phone_number_id = %(phone_number_id)s))
-) g;
+) g, (
+    SELECT count(*) FILTER (WHERE type = 'group_create') AS groups_created,
+           count(*) FILTER (WHERE type = 'group_suspend') AS groups_suspended
+    FROM wabahook.group_event
+    WHERE succeeded AND event_at >= (current_date - %(days)s + 1)::timestamp AT TIME ZONE 'UTC'
+      AND (%(channel)s::text IS NULL OR channel = %(channel)s)
+      AND (%(phone_number_id)s::text IS NULL OR phone_number_id = %(phone_number_id)s)
+) e;
