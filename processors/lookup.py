@@ -40,6 +40,7 @@ PROJECTED_VIEWS: tuple[tuple[str, str, str], ...] = (
     ("call_events", "call event", "call events"),
     ("call_errors", "call error", "call errors"),
     ("marketing_preference_events", "preference", "preferences"),
+    ("group_events", "group event", "group events"),
     # Not a projection, but what became of the event too: its deliveries to destinations.
     ("destination_deliveries", "delivery", "deliveries"),
 )

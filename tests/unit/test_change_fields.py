@@ -13,7 +13,9 @@ PROJECTED = (
     "template_category_update", "message_template_components_update",
     "phone_number_quality_update", "phone_number_name_update", "account_update",
     "account_alerts", "business_capability_update", "security", "user_preferences",
-    "smb_message_echoes", "calls",
+    "smb_message_echoes", "calls", "business_username_updates", "business_username_update",
+    "phone_number_username_update", "group_lifecycle_update", "group_participants_update",
+    "group_settings_update", "group_status_update",
 )  # fmt: skip
 KEPT = ("history", "smb_app_state_sync")
 
