@@ -15,6 +15,7 @@ from processors.cli.destinations_cmd import destinations_group
 from processors.cli.secret_files import key_sealer
 from processors.relay import destinations
 from processors.relay.engine import USER_AGENT, Relay
+from processors.relay.http import requested_url
 from processors.relay.sender import Sender, post_once
 from processors.relay.signing import signature
 from receiver.config import COMMAND_DB_SECONDS
@@ -44,7 +45,9 @@ def test_destination(name: str) -> None:
     sender = Sender(timeout=row["timeout_seconds"], max_in_flight=1,
                     allowed=tuple(row["allow_addresses"]), user_agent=USER_AGENT)  # fmt: skip
     try:
-        answer = post_once(sender, row["url"], body, [line.encode() for line in headers])
+        answer = post_once(
+            sender, requested_url(row["url"]), body, [line.encode() for line in headers]
+        )
     finally:
         sender.close()
     if answer.status is None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from processors.relay import destinations
 from processors.relay.attempt import Outcome, Request, outcome_of, request_for
+from processors.relay.http import requested_url
 from processors.relay.sender import Sender, wait_any
 from receiver.db import Database, DatabaseUnavailable
 from receiver.queries import query
@@ -79,7 +80,8 @@ class Relay:
         self._active_list: list[_Destination] = []
         self._refresh_at = 0.0
         self._scan_at = 0.0
-        self._done: list[tuple[_Destination, Outcome]] = []
+        # Ended attempts waiting to be recorded, with the lease each was made under.
+        self._done: list[tuple[_Destination, Outcome, Any]] = []
         self.delivered = 0
 
     def run(self, until_idle: bool = False) -> None:
@@ -134,7 +136,10 @@ class Relay:
             self._active_list = self._active()
             self._refresh_at = now + REFRESH_SECONDS
         # Claims are looked for when there is something new or something ended; retries
-        # due meanwhile wait for the next refresh (at most REFRESH_SECONDS late).
+        # due meanwhile wait for the next refresh (at most REFRESH_SECONDS late). Answers
+        # that came in during the statements above are taken in first: the claim must
+        # know what is still in flight here.
+        self._collect()
         started = self._start_due() if queued or recorded or refresh else 0
         return bool(recorded or queued or started)
 
@@ -176,6 +181,7 @@ class Relay:
                         "destination": destination.id,
                         "limit": free,
                         "lease": destination.timeout + LEASE_MARGIN_SECONDS,
+                        "held": list(destination.sent),
                     },
                 ).fetchall()
             for delivery in claimed:
@@ -187,7 +193,7 @@ class Relay:
                     destination.sender.send(delivery["id"], destination.url, ready.body,
                                             ready.headers)  # fmt: skip
                 else:  # nothing to send: its outcome is known now
-                    self._done.append((destination, ready))
+                    self._done.append((destination, ready, delivery["leased_until"]))
                 started += 1
         return started
 
@@ -197,26 +203,34 @@ class Relay:
             if not destination.sender.in_flight:
                 continue
             for key, answer in destination.sender.finished():
-                delivery = destination.sent[key]  # type: ignore[index]
-                self._done.append((destination, outcome_of(delivery, answer, destination.max_age)))
+                delivery = destination.sent.get(key)  # type: ignore[call-overload]
+                if delivery is None:  # not ours to record (cannot happen: claims skip held ids)
+                    continue
+                outcome = outcome_of(delivery, answer, destination.max_age)
+                self._done.append((destination, outcome, delivery["leased_until"]))
 
     def _record(self) -> int:
         done, self._done = self._done, []
         if not done:
             return 0
-        outcomes = [outcome for _, outcome in done]
-        with self.db.connection() as conn:  # one statement, in autocommit
-            conn.execute(
-                query("relay_record"),
-                {
-                    "ids": [o.delivery for o in outcomes],
-                    "states": [o.state for o in outcomes],
-                    "statuses": [o.status for o in outcomes],
-                    "errors": [o.error for o in outcomes],
-                    "delays": [o.delay for o in outcomes],
-                },
-            )
-        for destination, outcome in done:
+        outcomes = [outcome for _, outcome, _ in done]
+        try:
+            with self.db.connection() as conn:  # one statement, in autocommit
+                conn.execute(
+                    query("relay_record"),
+                    {
+                        "ids": [o.delivery for o in outcomes],
+                        "states": [o.state for o in outcomes],
+                        "statuses": [o.status for o in outcomes],
+                        "errors": [o.error for o in outcomes],
+                        "delays": [o.delay for o in outcomes],
+                        "leases": [lease for _, _, lease in done],
+                    },
+                )
+        except DatabaseUnavailable:
+            self._done = done + self._done  # kept for the next try, never dropped
+            raise
+        for destination, outcome, _ in done:
             destination.sent.pop(outcome.delivery, None)
             if outcome.state == "delivered":
                 destination.failures_in_a_row = 0
@@ -272,7 +286,7 @@ class Relay:
         destination = _Destination(
             id=row["id"],
             name=row["name"],
-            url=row["url"],
+            url=requested_url(row["url"]),
             max_in_flight=row["max_in_flight"],
             max_age=row["max_age"],
             timeout=row["timeout_seconds"],

@@ -115,6 +115,15 @@ def failure_of(reason: str, retry: bool = True) -> Answer:
 _KEPT_IN_PATH = "/%:@!$&'()*+,;=?~-._"
 
 
+def requested_url(url: str) -> str:
+    """A stored destination URL as it is requested: in ASCII where it can be (one stored
+    before URLs were kept that way), else as it is (its attempts then say why)."""
+    try:
+        return ascii_url(url)
+    except ValueError:
+        return url
+
+
 def ascii_url(url: str) -> str:
     """`url` as a request line carries it: the host in IDNA, the rest percent-encoded
     where needed; ValueError when no request can be made to it (a bad port or host)."""

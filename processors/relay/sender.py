@@ -19,10 +19,10 @@ import pycurl
 
 from processors.relay.http import ANSWER_BYTES, Answer, answer_of, failure_of, refused
 
-# libcurl's errors for a request it cannot make at all: no retry will make it.
-UNREQUESTABLE = frozenset(
-    {pycurl.E_UNSUPPORTED_PROTOCOL, pycurl.E_URL_MALFORMAT, pycurl.E_NOT_BUILT_IN}
-)
+# libcurl's errors for a request it cannot make at all: no retry will make it. (Not
+# E_UNSUPPORTED_PROTOCOL: libcurl also says so of an answer that is no HTTP, which a
+# proxy or balancer may give for a while.)
+UNREQUESTABLE = frozenset({pycurl.E_URL_MALFORMAT, pycurl.E_NOT_BUILT_IN})
 
 
 @dataclass(slots=True)
@@ -208,8 +208,10 @@ class Sender:
         for opened in transfer.sockets:
             opened.close()
         status = int(handle.getinfo(pycurl.RESPONSE_CODE)) or None
-        # Cut short by us after the answer's head: an answer all the same.
-        if (code is None or transfer.cut) and status is not None and transfer.head_done:
+        # Cut short by us after the answer's head, or a 2xx whose body did not all arrive:
+        # an answer all the same (the application took the delivery).
+        whole_enough = code is None or transfer.cut or (status is not None and 200 <= status < 300)
+        if whole_enough and status is not None and transfer.head_done:
             answer = answer_of(status, bytes(transfer.kept), transfer.retry_after)
         elif code is None:  # the connection ended within the head: no answer to go by
             answer = failure_of("the answer ended before its head did")

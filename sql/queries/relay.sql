@@ -130,15 +130,19 @@ WITH claimed AS (
         SELECT id FROM wabahook.relay_deliveries
         WHERE destination_id = %(destination)s AND state IN ('pending', 'retrying')
           AND next_attempt_at <= now() AND (leased_until IS NULL OR leased_until < now())
+          AND id <> ALL (%(held)s::bigint[])  -- still in flight here, whatever their lease
         ORDER BY next_attempt_at, id
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED
     )
-    RETURNING r.id, r.raw_event_id, r.channel, r.attempts, r.age_from, r.fact_key, r.payload
+    RETURNING r.id, r.raw_event_id, r.channel, r.attempts, r.age_from, r.fact_key, r.payload,
+              r.leased_until, r.stored_at
 )
 SELECT c.*, e.body, e.content_type, e.id IS NOT NULL AS stored
 FROM claimed c
-LEFT JOIN wabahook.raw_events e ON c.payload IS NULL AND e.id = c.raw_event_id;
+-- received_at too: the partition is known, the others are not searched.
+LEFT JOIN wabahook.raw_events e
+       ON c.payload IS NULL AND e.id = c.raw_event_id AND e.received_at = c.stored_at;
 
 -- name: relay_claim_ordered
 -- The first undelivered event of each channel, if it is due and nobody holds it: one at
@@ -159,14 +163,20 @@ WITH claimed AS (
     )
       -- Checked again on the row itself: another relay may have leased it meanwhile.
       AND (r.leased_until IS NULL OR r.leased_until < now())
-    RETURNING r.id, r.raw_event_id, r.channel, r.attempts, r.age_from, r.fact_key, r.payload
+      AND r.id <> ALL (%(held)s::bigint[])  -- still in flight here, whatever its lease
+    RETURNING r.id, r.raw_event_id, r.channel, r.attempts, r.age_from, r.fact_key, r.payload,
+              r.leased_until, r.stored_at
 )
 SELECT c.*, e.body, e.content_type, e.id IS NOT NULL AS stored
 FROM claimed c
-LEFT JOIN wabahook.raw_events e ON c.payload IS NULL AND e.id = c.raw_event_id;
+-- received_at too: the partition is known, the others are not searched.
+LEFT JOIN wabahook.raw_events e
+       ON c.payload IS NULL AND e.id = c.raw_event_id AND e.received_at = c.stored_at;
 
 -- name: relay_record
--- The outcomes of finished attempts, all in one statement (arrays of equal length).
+-- The outcomes of finished attempts, all in one statement (arrays of equal length). Each
+-- only where its lease is still the one its attempt was made under: a relay that took
+-- the delivery over (the lease ran out) records its own attempt.
 UPDATE wabahook.relay_deliveries r
 SET state = o.state,
     attempts = r.attempts + 1,
@@ -177,8 +187,9 @@ SET state = o.state,
     delivered_at = CASE WHEN o.state = 'delivered' THEN now() END,
     leased_until = NULL
 FROM unnest(%(ids)s::bigint[], %(states)s::text[], %(statuses)s::integer[], %(errors)s::text[],
-            %(delays)s::float8[]) AS o (id, state, status, error, delay)
-WHERE r.id = o.id;
+            %(delays)s::float8[], %(leases)s::timestamptz[])
+     AS o (id, state, status, error, delay, leased_until)
+WHERE r.id = o.id AND r.leased_until = o.leased_until;
 
 -- name: deliveries_list
 SELECT destination, raw_event_id, channel, state, attempts, last_status, last_error,
@@ -285,9 +296,9 @@ WITH fact AS ((
                'raw_event_id', t.raw_event_id)
     FROM stage_template_event t JOIN stage_doc d USING (raw_event_id)
     CROSS JOIN LATERAL (
-        SELECT t.channel || ':' || wabahook.management_key(
+        SELECT t.channel || ':' || encode(wabahook.management_key(
             t.waba_id, t.field, t.kind, t.template_id, t.event, t.entry_time, d.body_sha256,
-            t.position) AS key
+            t.position), 'hex') AS key
     ) k
     WHERE t.raw_event_id = ANY (%(ids)s::bigint[])
     ORDER BY t.channel, k.key, t.raw_event_id, t.position
@@ -305,9 +316,9 @@ WITH fact AS ((
                'raw_event_id', a.raw_event_id)
     FROM stage_account_event a JOIN stage_doc d USING (raw_event_id)
     CROSS JOIN LATERAL (
-        SELECT a.channel || ':' || wabahook.management_key(
+        SELECT a.channel || ':' || encode(wabahook.management_key(
             a.waba_id, a.field, NULL, coalesce(a.entity_id, a.display_phone_number), a.event,
-            a.entry_time, d.body_sha256, a.position) AS key
+            a.entry_time, d.body_sha256, a.position), 'hex') AS key
     ) k
     WHERE a.raw_event_id = ANY (%(ids)s::bigint[])
     ORDER BY a.channel, k.key, a.raw_event_id, a.position

@@ -610,7 +610,7 @@ def test_a_destination_trickling_its_answer_is_cut_off_at_the_attempt_deadline(
             conn.recv(65536)
             count = 0
             try:
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+                conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")  # the head never ends in time
                 for _ in range(100):
                     time.sleep(0.1)
                     conn.sendall(b"x")
@@ -670,3 +670,53 @@ def test_a_raw_delivery_whose_event_retention_dropped_is_dead_not_sent_empty(
     assert rows(db, "SELECT raw_event_id, state, last_error FROM wabahook.relay_deliveries"
                     " ORDER BY raw_event_id") == [
         (kept, "delivered", None), (dropped, "dead", "the event is no longer stored")]  # fmt: skip
+
+
+def test_a_delivery_in_flight_is_not_claimed_again_and_a_taken_over_one_not_recorded(
+    db: Database, sealer: Sealer
+) -> None:
+    """Its lease run out while its attempt is still under way here (a stalled loop): the
+    relay does not send it a second time; and when another relay has taken it over, this
+    one's late outcome is not recorded over that relay's."""
+    import time
+
+    channels.add_channel(db, "acme")
+    release = threading.Event()
+
+    def slow(request: Recorded) -> Answer:
+        release.wait(10)
+        return 204, {}, b""
+
+    with FakeServer(slow) as app:
+        destinations.add(db, sealer, NewDestination("app", app.url), SECRET)
+        store(db, "acme", b"{}")
+        relay = Relay(db, sealer)
+        relay.step()  # claimed and sent; the answer is held back
+        with db.connection() as conn:  # its lease runs out meanwhile
+            conn.execute(
+                "UPDATE wabahook.relay_deliveries SET leased_until = now() - '1s'::interval"
+            )
+        relay._refresh_at = 0.0  # look for due deliveries again now
+        relay.step()
+        time.sleep(0.2)
+        assert len(app.requests) == 1  # not sent again
+        with db.connection() as conn:  # another relay takes it over
+            conn.execute(
+                "UPDATE wabahook.relay_deliveries SET leased_until = now() + '1h'::interval"
+            )
+        release.set()
+        relay.settle()
+    assert rows(db, "SELECT state, attempts FROM wabahook.relay_deliveries") == [("pending", 0)]
+
+
+def test_a_destination_stored_with_a_url_past_ascii_is_requested_in_ascii(
+    db: Database, sealer: Sealer
+) -> None:
+    channels.add_channel(db, "acme")
+    with FakeServer(ok) as app:
+        destinations.add(db, sealer, NewDestination("old", app.url + "/x"), SECRET)
+        with db.connection() as conn:  # as a destination added before URLs were kept in ASCII
+            conn.execute("UPDATE wabahook.destinations SET url = %s", [app.url + "/caf\u00e9"])
+        store(db, "acme", b"{}")
+        relay_until_idle(db, sealer)
+        assert [r.path for r in app.requests] == ["/caf%C3%A9"]

@@ -135,3 +135,17 @@ def test_connections_past_descriptor_1024_are_waited_on(monkeypatch: pytest.Monk
             os.close(fd)
     assert all(answer.delivered for answer in answers)
     assert max(seen) > 1024  # libcurl's sockets were numbered past select()'s limit
+
+
+def test_an_answer_that_is_no_http_is_retried_not_dead() -> None:
+    """A balancer or proxy may answer junk for a while: worth another attempt."""
+    answer = answer_to(lambda conn: conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n"))
+    assert (answer.delivered, answer.retry) == (False, True)
+
+
+def test_a_2xx_whose_body_is_cut_off_counts_as_delivered() -> None:
+    """The application answered 2xx: it took the delivery, whatever became of the body."""
+    answer = answer_to(
+        lambda conn: conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this")
+    )
+    assert answer.delivered
