@@ -32,7 +32,8 @@ COMMENT ON VIEW wabahook.delivery_status IS
     'One row per message with a delivery status, derived from all its status events.';
 
 -- Each participant's delivery of a group message, by the rules of delivery_status
--- (delivery_status keeps one row per group message: the furthest any participant got).
+-- (delivery_status keeps one row per group message, by the same rules over every
+-- participant's statuses).
 CREATE VIEW wabahook.group_delivery_status AS
 SELECT channel, message_id, min(recipient_id) AS group_id, max(participant_id) AS participant_id,
        max(participant_user_id) AS participant_user_id,
