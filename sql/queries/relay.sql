@@ -221,8 +221,7 @@ WITH fact AS ((
                'wa_id', s.wa_id, 'user_id', s.user_id, 'parent_user_id', s.parent_user_id,
                'username', s.username, 'group_id', s.group_id,
                'message_type', s.type, 'text', s.text,
-               'sent_at', to_char(to_timestamp(s.sent_at) AT TIME ZONE 'UTC',
-                                  'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+               'sent_at', wabahook.utc_text(to_timestamp(s.sent_at)),
                'context_message_id', s.context_message_id, 'phone_number_id', s.phone_number_id,
                'profile_name', s.contact_name, 'raw_event_id', s.raw_event_id) AS payload
     FROM stage_message s
@@ -236,8 +235,7 @@ WITH fact AS ((
            jsonb_build_object(
                'type', 'message.status', 'channel', s.channel, 'message_id', s.message_id,
                'status', s.status,
-               'status_at', to_char(to_timestamp(s.status_at) AT TIME ZONE 'UTC',
-                                    'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+               'status_at', wabahook.utc_text(to_timestamp(s.status_at)),
                'current_status', ds.status, 'recipient_id', s.recipient_id,
                'recipient_user_id', s.recipient_user_id,
                'recipient_parent_user_id', s.recipient_parent_user_id,
@@ -258,8 +256,7 @@ WITH fact AS ((
            jsonb_build_object(
                'type', 'message.changed', 'channel', c.channel, 'message_id', c.message_id,
                'change', c.change, 'change_message_id', c.change_message_id, 'text', c.text,
-               'changed_at', to_char(to_timestamp(c.changed_at) AT TIME ZONE 'UTC',
-                                     'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+               'changed_at', wabahook.utc_text(to_timestamp(c.changed_at)),
                'wa_id', c.wa_id, 'user_id', c.user_id, 'phone_number_id', c.phone_number_id,
                'raw_event_id', c.raw_event_id)
     FROM stage_message_change c
@@ -272,8 +269,7 @@ WITH fact AS ((
            jsonb_build_object(
                'type', 'opt_out.changed', 'channel', p.channel, 'wa_id', p.wa_id,
                'category', p.category, 'value', p.value, 'detail', p.detail,
-               'changed_at', to_char(to_timestamp(p.changed_at) AT TIME ZONE 'UTC',
-                                     'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+               'changed_at', wabahook.utc_text(to_timestamp(p.changed_at)),
                'source', p.source, 'raw_event_id', p.raw_event_id)
     FROM stage_preference p
     WHERE p.raw_event_id = ANY (%(ids)s::bigint[])
@@ -289,10 +285,8 @@ WITH fact AS ((
                'language', t.language, 'kind', t.kind, 'event', t.event,
                'previous', t.previous, 'reason', t.reason, 'category', t.category,
                'correct_category', t.correct_category,
-               'category_update_at', to_char(to_timestamp(t.category_update_at)
-                                             AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-               'event_at', to_char(coalesce(to_timestamp(t.entry_time), d.received_at)
-                                   AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+               'category_update_at', wabahook.utc_text(to_timestamp(t.category_update_at)),
+               'event_at', wabahook.utc_text(coalesce(to_timestamp(t.entry_time), d.received_at)),
                'raw_event_id', t.raw_event_id)
     FROM stage_template_event t JOIN stage_doc d USING (raw_event_id)
     CROSS JOIN LATERAL (
@@ -311,8 +305,7 @@ WITH fact AS ((
                'entity_type', a.entity_type, 'entity_id', a.entity_id,
                'alert_status', a.alert_status, 'display_phone_number', a.display_phone_number,
                'details', jsonb_extract_path(d.doc, VARIADIC string_to_array(a.path, ',')),
-               'event_at', to_char(coalesce(to_timestamp(a.entry_time), d.received_at)
-                                   AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+               'event_at', wabahook.utc_text(coalesce(to_timestamp(a.entry_time), d.received_at)),
                'raw_event_id', a.raw_event_id)
     FROM stage_account_event a JOIN stage_doc d USING (raw_event_id)
     CROSS JOIN LATERAL (
@@ -331,8 +324,7 @@ WITH fact AS ((
                'field', g.field, 'event', g.type, 'request_id', g.request_id,
                'reason', g.reason, 'initiated_by', g.initiated_by, 'succeeded', g.succeeded,
                'details', k.item,
-               'event_at', to_char(coalesce(to_timestamp(g.event_at), d.received_at)
-                                   AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+               'event_at', wabahook.utc_text(coalesce(to_timestamp(g.event_at), d.received_at)),
                'phone_number_id', g.phone_number_id, 'raw_event_id', g.raw_event_id)
     FROM stage_group_event g JOIN stage_doc d USING (raw_event_id)
     CROSS JOIN LATERAL (
