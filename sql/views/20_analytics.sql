@@ -106,12 +106,33 @@ CREATE OR REPLACE FUNCTION wabahook.pricing_daily_in(tz text, phone_number text 
 RETURNS TABLE (day date, channel text, pricing_category text, pricing_type text, messages bigint)
 LANGUAGE sql STABLE AS $fn$
     SELECT (first_status_at AT TIME ZONE tz)::date, channel, pricing_category, pricing_type, count(*)
-    FROM wabahook.message_delivery
-    WHERE pricing_model = 'PMP'  -- per-message pricing: one price per message, not per conversation
-      AND (phone_number IS NULL OR phone_number_id = phone_number)
+    FROM (
+        -- A message to one person: counted once.
+        SELECT d.first_status_at, d.channel, d.pricing_category, d.pricing_type
+        FROM wabahook.message_delivery d
+        WHERE d.pricing_model = 'PMP'  -- per-message pricing: one price per message
+          AND (phone_number IS NULL OR d.phone_number_id = phone_number)
+          AND NOT EXISTS (SELECT FROM wabahook.status_event s
+                          WHERE s.channel = d.channel AND s.message_id = d.message_id
+                            AND s.participant <> '')
+        UNION ALL
+        -- A group message is charged per participant: each one with a priced status counted
+        -- once (its earliest priced status), on the day of the message's first status.
+        SELECT d.first_status_at, p.channel, p.pricing_category, p.pricing_type
+        FROM (
+            SELECT DISTINCT ON (channel, message_id, participant)
+                   channel, message_id, pricing_category, pricing_type
+            FROM wabahook.status_event
+            WHERE participant <> '' AND pricing_model = 'PMP'
+            ORDER BY channel, message_id, participant, status_at, status, pricing_category,
+                     pricing_type
+        ) p
+        JOIN wabahook.message_delivery d USING (channel, message_id)
+        WHERE phone_number IS NULL OR d.phone_number_id = phone_number
+    ) priced
     GROUP BY 1, 2, 3, 4
 $fn$;
 CREATE VIEW wabahook.pricing_daily AS
 SELECT * FROM wabahook.pricing_daily_in('UTC');
 COMMENT ON VIEW wabahook.pricing_daily IS
-    'Per UTC day of a message''s earliest status, channel, pricing category and pricing type (regular = charged, free_customer_service, free_entry_point): outbound messages priced per message (pricing_model PMP), each counted once.';
+    'Per UTC day of a message''s earliest status, channel, pricing category and pricing type (regular = charged, free_customer_service, free_entry_point): outbound messages priced per message (pricing_model PMP), each counted once (a group message once per participant with a priced status).';

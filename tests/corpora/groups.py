@@ -199,6 +199,10 @@ CASES += [
                     "sent_at": None,
                 },
             ],
+            # charged per participant: Pablo (sent and delivered priced) once, Ana once
+            "pricing_daily": [
+                {"pricing_category": "group_marketing", "pricing_type": "regular", "messages": 2}
+            ],
             "delivery_status": [{"message_id": GROUP_MESSAGE, "recipient_id": GROUP}],
         },
     ),
