@@ -65,7 +65,9 @@ SELECT (m).* FROM (
         CASE WHEN pricing_category IS NOT NULL THEN wabahook.fact_key(status_at, status) END, status_at,
         -- pricing_model(_key), pricing_type(_key), biz_opaque_callback_data, callback_key,
         -- phone_number_id(_key): the facts 0015_pricing_error_codes.sql added
-        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+        -- recipient_user_id, recipient_parent_user_id, recipient_user_key (0022)
+        NULL, NULL, NULL
     )::wabahook.delivery_facts) AS m
     FROM wabahook.status_event GROUP BY channel, message_id
 ) merged
