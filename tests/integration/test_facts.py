@@ -38,6 +38,27 @@ def facts(app: FakeServer) -> list[dict[str, Any]]:
     return [json.loads(request.body) for request in app.requests]
 
 
+def facts_of(db: Database, kinds: tuple[str, ...], bodies: list[bytes]) -> list[dict[str, Any]]:
+    """The facts of `kinds` a destination gets once `bodies` are stored and processed."""
+    sealer = Sealer(Secret(KEY))
+    channels.add_channel(db, "acme")
+    with FakeServer(ok) as app:
+        destinations.add(db, sealer, NewDestination(
+            "app", app.url, format="facts", kinds=kinds), SECRET)  # fmt: skip
+        for body in bodies:
+            store(db, "acme", body)
+        drain(db)
+        relay_until_idle(db, sealer)
+        return facts(app)
+
+
+def assert_valid(sent: list[dict[str, Any]]) -> None:
+    """Each fact is valid against its type's documented JSON Schema."""
+    for fact in sent:
+        schema = json.loads((SCHEMAS / f"{fact['type']}.schema.json").read_text())
+        jsonschema.validate(fact, schema, format_checker=jsonschema.FormatChecker())
+
+
 def test_facts_arrive_after_processing_once_each_and_statuses_never_move_back(
     db: Database,
 ) -> None:
@@ -75,9 +96,7 @@ def test_facts_arrive_after_processing_once_each_and_statuses_never_move_back(
         assert request.headers["content-type"] == "application/json"
     ids = [r.headers["webhook-id"] for r in requests]
     assert len(set(ids)) == len(ids)
-    for fact in to_bot + only_statuses:
-        schema = json.loads((SCHEMAS / f"{fact['type']}.schema.json").read_text())
-        jsonschema.validate(fact, schema, format_checker=jsonschema.FormatChecker())
+    assert_valid(to_bot + only_statuses)
 
 
 def test_every_fact_type_has_a_schema_and_an_example_in_the_docs() -> None:
@@ -102,21 +121,12 @@ def test_edits_revokes_and_preferences_become_facts_of_their_own(db: Database) -
     from tests.corpora.preferences_echoes_calls import preference
     from tests.support.bodies import T0, cloud
 
-    sealer = Sealer(Secret(KEY))
-    channels.add_channel(db, "acme")
-    with FakeServer(ok) as app:
-        destinations.add(db, sealer, NewDestination(
-            "bot", app.url, format="facts", kinds=("message.changed", "opt_out.changed")
-        ), SECRET)  # fmt: skip
-        store(db, "acme", text_from_buyer("wamid.ORIG", "helo"))
-        store(db, "acme", edit("wamid.EDIT", "wamid.ORIG",
-                               '{"type":"text","text":{"body":"hello"}}', T0 + 60))  # fmt: skip
-        store(db, "acme", revoke("wamid.REV", "wamid.ORIG", T0 + 120))
-        store(db, "acme", cloud(preference("16505550001", "stop", T0 + 100, "asked"),
-                                "user_preferences"))  # fmt: skip
-        drain(db)
-        relay_until_idle(db, sealer)
-        sent = facts(app)
+    sent = facts_of(db, ("message.changed", "opt_out.changed"), [
+        text_from_buyer("wamid.ORIG", "helo"),
+        edit("wamid.EDIT", "wamid.ORIG", '{"type":"text","text":{"body":"hello"}}', T0 + 60),
+        revoke("wamid.REV", "wamid.ORIG", T0 + 120),
+        cloud(preference("16505550001", "stop", T0 + 100, "asked"), "user_preferences"),
+    ])  # fmt: skip
     changes = sorted((f["change"], f["message_id"], f["text"]) for f in sent
                      if f["type"] == "message.changed")  # fmt: skip
     assert changes == [("edit", "wamid.ORIG", "hello"), ("revoke", "wamid.ORIG", None)]
@@ -124,31 +134,20 @@ def test_edits_revokes_and_preferences_become_facts_of_their_own(db: Database) -
     assert (opt_out["wa_id"], opt_out["value"], opt_out["category"]) == (
         "16505550001", "stop", "marketing_messages")  # fmt: skip
     assert len(sent) == 3  # --kind: no message.received
-    for fact in sent:
-        schema = json.loads((SCHEMAS / f"{fact['type']}.schema.json").read_text())
-        jsonschema.validate(fact, schema, format_checker=jsonschema.FormatChecker())
+    assert_valid(sent)
 
 
 def test_template_and_account_notifications_become_facts_once_each(db: Database) -> None:
     from tests.corpora.management import APPROVED, TEMPLATE, management
     from tests.support.bodies import T0
 
-    sealer = Sealer(Secret(KEY))
-    channels.add_channel(db, "acme")
     violation = management(
         "account_update",
         '{"event":"ACCOUNT_VIOLATION","violation_info":{"violation_type":"ADULT"}}',
         T0 + 210,
     )
-    with FakeServer(ok) as app:
-        destinations.add(db, sealer, NewDestination(
-            "ops", app.url, format="facts", kinds=("template.updated", "account.event")
-        ), SECRET)  # fmt: skip
-        for body in (APPROVED, violation, APPROVED, violation):  # each delivered twice
-            store(db, "acme", body)
-        drain(db)
-        relay_until_idle(db, sealer)
-        sent = facts(app)
+    sent = facts_of(db, ("template.updated", "account.event"),
+                    [APPROVED, violation, APPROVED, violation])  # each delivered twice  # fmt: skip
     assert sorted(f["type"] for f in sent) == ["account.event", "template.updated"]
     (template,) = [f for f in sent if f["type"] == "template.updated"]
     assert (template["template_id"], template["kind"], template["event"]) == (
@@ -156,27 +155,14 @@ def test_template_and_account_notifications_become_facts_once_each(db: Database)
     (account,) = [f for f in sent if f["type"] == "account.event"]
     assert (account["field"], account["event"]) == ("account_update", "ACCOUNT_VIOLATION")
     assert account["details"]["violation_info"] == {"violation_type": "ADULT"}
-    for fact in sent:
-        schema = json.loads((SCHEMAS / f"{fact['type']}.schema.json").read_text())
-        jsonschema.validate(fact, schema, format_checker=jsonschema.FormatChecker())
+    assert_valid(sent)
 
 
 def test_groups_api_items_become_group_facts_once_each(db: Database) -> None:
     from tests.corpora.groups import CREATED, FAILED_CREATE, GROUP
 
-    sealer = Sealer(Secret(KEY))
-    channels.add_channel(db, "acme")
-    with FakeServer(ok) as app:
-        destinations.add(db, sealer, NewDestination(
-            "groups", app.url, format="facts", kinds=("group.updated",)
-        ), SECRET)  # fmt: skip
-        for body in (CREATED, FAILED_CREATE, CREATED):  # the create delivered twice
-            store(db, "acme", body)
-        drain(db)
-        relay_until_idle(db, sealer)
-        sent = facts(app)
+    # the create delivered twice
+    sent = facts_of(db, ("group.updated",), [CREATED, FAILED_CREATE, CREATED])
     assert sorted((f["group_id"], f["event"], f["succeeded"]) for f in sent) == [
         ("G-NEVER", "group_create", False), (GROUP, "group_create", True)]  # fmt: skip
-    for fact in sent:
-        schema = json.loads((SCHEMAS / f"{fact['type']}.schema.json").read_text())
-        jsonschema.validate(fact, schema, format_checker=jsonschema.FormatChecker())
+    assert_valid(sent)

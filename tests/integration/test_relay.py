@@ -507,6 +507,17 @@ def test_a_relay_killed_mid_delivery_and_a_destination_down_for_a_while_lose_not
     assert all(len(ids) == 1 for ids in ids_by_body.values())
 
 
+def one_signed_delivery(db: Database, sealer: Sealer) -> Recorded:
+    """One event relayed to a destination whose secret is SECRET, as the application got it."""
+    channels.add_channel(db, "acme")
+    with FakeServer(ok) as app:
+        destinations.add(db, sealer, NewDestination("crm", app.url), SECRET)
+        store(db, "acme", b'{"statuses":[]}')
+        relay_until_idle(db, sealer)
+        (request,) = app.requests
+    return request
+
+
 def test_the_docs_python_check_accepts_a_real_delivery_and_refuses_a_forged_one(
     db: Database, sealer: Sealer
 ) -> None:
@@ -517,12 +528,7 @@ def test_the_docs_python_check_accepts_a_real_delivery_and_refuses_a_forged_one(
     namespace: dict[str, Any] = {}
     exec(compile(code, "docs/relay.md", "exec"), namespace)  # noqa: S102  (our own docs)
     genuine = namespace["genuine"]
-    channels.add_channel(db, "acme")
-    with FakeServer(ok) as app:
-        destinations.add(db, sealer, NewDestination("crm", app.url), SECRET)
-        store(db, "acme", b'{"statuses":[]}')
-        relay_until_idle(db, sealer)
-        (request,) = app.requests
+    request = one_signed_delivery(db, sealer)
     assert genuine(SECRET, request.headers, request.body)
     assert not genuine(SECRET, request.headers, request.body + b" ")
     other = "whsec_" + base64.b64encode(b"o" * 32).decode()
@@ -545,12 +551,7 @@ def test_the_docs_node_check_accepts_a_real_delivery_and_refuses_a_forged_one(
     script.write_text(code + "\nconst [secret, headers, body] = process.argv.slice(2);\n"
                       "console.log(genuine(secret, JSON.parse(headers),"
                       " Buffer.from(body, 'base64')));\n")  # fmt: skip
-    channels.add_channel(db, "acme")
-    with FakeServer(ok) as app:
-        destinations.add(db, sealer, NewDestination("crm", app.url), SECRET)
-        store(db, "acme", b'{"statuses":[]}')
-        relay_until_idle(db, sealer)
-        (request,) = app.requests
+    request = one_signed_delivery(db, sealer)
 
     def check(secret: str, body: bytes) -> str:
         done = subprocess.run(
