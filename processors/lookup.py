@@ -46,7 +46,9 @@ PROJECTED_VIEWS: tuple[tuple[str, str, str], ...] = (
 )
 # Views with a raw_event_id whose rows are folded from rows listed above (or describe
 # the store itself): showing them again would count a fact twice.
-DERIVED_VIEWS = frozenset({"raw_event_log", "marketing_preferences"})
+DERIVED_VIEWS = frozenset(
+    {"raw_event_log", "marketing_preferences", "marketing_preferences_by_person"}
+)
 # Progress statuses in their order: the current status never moves back.
 PROGRESS = ("sent", "delivered", "read", "played")
 # Deliveries of the same bytes `events show` names; the rest are counted.
@@ -77,11 +79,14 @@ class EventSearch:
     wa_id: str | None = None
     text: str | None = None
     limit: int = 50
+    only: frozenset[int] | None = None  # only these events (a person's, say)
 
 
 def list_events(db: Database, selection: Selection, search: EventSearch) -> list[dict[str, Any]]:
     """The stored events of `selection` that match `search`, newest first, with what each held."""
     ids = set(selection.ids) if selection.ids else None
+    if search.only is not None:
+        ids = set(search.only) if ids is None else ids & search.only
     for key, value in (("message_id", search.message_id), ("wa_id", search.wa_id)):
         if value is None:
             continue

@@ -19,6 +19,7 @@ from processors.pipeline.drain_result import DrainResult
 from processors.pipeline.isolation import line, project_isolated
 from processors.pipeline.outcomes import record_failure, record_results, reject_overrun
 from processors.pipeline.parse import Rejected, parse  # looked up here: tests replace it
+from processors.pipeline.people import link_people
 from receiver.config import BATCH_SECONDS
 from receiver.db import Database
 from receiver.queries import query
@@ -120,6 +121,11 @@ def drain_batch(db: Database, batch_size: int = BATCH_SIZE) -> DrainResult:
                 return DrainResult()
             events = process(conn, rows)
             done = [e for e in events if e.failure is None]
+            # Before the facts, which carry person ids. It may wait for another lane's
+            # join; a lane only ever waits on a join after its projections, and a joining
+            # lane waits on nothing but the rows of lanes that do not join, so no two
+            # lanes wait on each other.
+            link_people(conn, LIVE_SCHEMA)
             queue_facts(conn, [e.raw_event_id for e in done])
             conn.execute(query("dequeue"), {"ids": [e.raw_event_id for e in done]})
             for event in events:

@@ -13,6 +13,7 @@ from psycopg.rows import DictRow
 
 from processors.migrate import apply_roles
 from processors.pipeline import drain as draining
+from processors.pipeline.people import PEOPLE_TABLES, link_people
 from processors.pipeline.projections import projection_tables
 from processors.schema_objects import recreate_views
 from receiver.config import MAINTENANCE_SECONDS
@@ -27,8 +28,8 @@ ASIDE = "wabahook_rebuild"
 REPLACED = "wabahook_replaced"
 # Tries of one window of events before its failures are kept (and counted).
 WINDOW_ATTEMPTS = 3
-# What a rebuild builds aside and swaps in: every projection's tables and the results.
-TABLES = (*projection_tables(), "event_results")
+# What a rebuild builds aside and swaps in: every projection's tables, people, the results.
+TABLES = (*projection_tables(), *PEOPLE_TABLES, "event_results")
 
 
 class RebuildError(WabahookError):
@@ -249,6 +250,7 @@ def _project_rows(conn: draining.Connection, rows: list[DictRow], stats: Rebuild
         return
     started = time.perf_counter()
     events = draining.process(conn, rows, ASIDE)
+    link_people(conn, ASIDE)
     stats.totals += draining.DrainResult.of(events, time.perf_counter() - started)
     failed = next((e for e in events if e.failure is not None), None)
     if failed is not None and failed.failure is not None and stats.first_failure is None:

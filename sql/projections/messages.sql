@@ -1,4 +1,4 @@
--- Inbound messages, and the contacts they name (processors/projections/messages.py).
+-- Inbound messages (processors/pipeline/projections/messages.py).
 -- The project_* queries write the staged items of the events {ids} (an array of event
 -- ids, NULL: all of them) into the projection tables of the schema {projections}.
 
@@ -30,38 +30,3 @@ ON CONFLICT (channel, message_id) DO UPDATE SET
      excluded.received_at, excluded.user_id, excluded.parent_user_id, excluded.username,
      excluded.group_id)
 WHERE excluded.raw_event_id < t.raw_event_id;
-
--- name: project_contacts
--- A contact is keyed by its wa_id: the phone number, else (a username adopter whose
--- number Meta withholds) the business-scoped user id that messages.py puts there.
-INSERT INTO {projections}.contact AS t
-SELECT (m).* FROM (
-    SELECT wabahook.merged_contact(ROW(
-        channel, wa_id, contact_name,
-        CASE WHEN contact_name IS NOT NULL
-             THEN wabahook.fact_key(to_timestamp(coalesce(sent_at, 0)), message_id || ':' || contact_name)
-        END,
-        to_timestamp(sent_at), to_timestamp(sent_at),
-        user_id, parent_user_id, username,
-        CASE WHEN user_id IS NOT NULL OR parent_user_id IS NOT NULL OR username IS NOT NULL
-             THEN wabahook.fact_key(to_timestamp(coalesce(sent_at, 0)),
-                                    message_id || ':' || jsonb_build_array(user_id, parent_user_id, username)::text)
-        END,
-        phone_number_id,
-        CASE WHEN phone_number_id IS NOT NULL
-             THEN wabahook.fact_key(to_timestamp(coalesce(sent_at, 0)), message_id || ':' || phone_number_id)
-        END
-    )::wabahook.contact_facts) AS m
-    FROM stage_message
-    WHERE wa_id IS NOT NULL AND wa_id <> ''
-      AND ({ids}::bigint[] IS NULL OR raw_event_id = ANY({ids}))
-    GROUP BY channel, wa_id
-    ORDER BY channel, wa_id  -- one lock order for every drain: no deadlocks between them
-) merged
-ON CONFLICT (channel, wa_id) DO UPDATE SET
-    (profile_name, profile_key, first_seen_at, last_seen_at, user_id, parent_user_id, username,
-     identity_key, phone_number_id, phone_key)
-  = (SELECT m.profile_name, m.profile_key, m.first_seen_at, m.last_seen_at, m.user_id,
-            m.parent_user_id, m.username, m.identity_key, m.phone_number_id, m.phone_key
-     FROM wabahook.merge_contact(ROW(t.*)::wabahook.contact_facts,
-                                 ROW(excluded.*)::wabahook.contact_facts) m);

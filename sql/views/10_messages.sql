@@ -24,8 +24,13 @@ SELECT m.channel, m.message_id, m.wa_id, m.type, m.sent_at, m.phone_number_id, m
             ELSE m.text END AS current_text,
        -- The sender's business-scoped user id (from_user_id, else its contacts[] entry),
        -- and the group a message was sent in.
-       m.user_id AS from_user_id, m.group_id
+       m.user_id AS from_user_id, m.group_id,
+       -- The sender as a person (wabahook.people).
+       pi.person_id
 FROM wabahook.inbound_message m
+LEFT JOIN wabahook.person_ids pi
+       ON pi.kind = CASE WHEN m.user_id IS NOT NULL THEN 'user' ELSE 'phone' END
+      AND pi.identifier = coalesce(m.user_id, m.wa_id)
 LEFT JOIN (
     SELECT channel, message_id,
            max(changed_at) FILTER (WHERE change = 'edit') AS edited_at,
@@ -43,14 +48,17 @@ COMMENT ON VIEW wabahook.messages_inbound IS
     'revoked, text when never edited.';
 
 CREATE VIEW wabahook.contacts AS
-SELECT channel, wa_id, profile_name, first_seen_at, last_seen_at, user_id, parent_user_id,
-       username, phone_number_id
-FROM wabahook.contact;
+SELECT c.channel, c.wa_id, c.profile_name, c.first_seen_at, c.last_seen_at, c.user_id,
+       c.parent_user_id, c.username, c.phone_number_id, pi.person_id
+FROM wabahook.contact c
+LEFT JOIN wabahook.person_ids pi
+       ON pi.kind = CASE WHEN c.wa_id = c.user_id THEN 'user' ELSE 'phone' END
+      AND pi.identifier = c.wa_id;
 COMMENT ON VIEW wabahook.contacts IS
-    'One row per customer that sent a message, keyed by (channel, wa_id); name from the '
-    'latest message. wa_id is the phone number, or, for a customer known only by a '
-    'business-scoped user id (Meta sent wa_id ""), that user_id: never NULL or empty, and '
-    'such a customer stays one contact. A customer first seen by user_id alone and later '
-    'with a phone number has a row for each (user_id is on both). user_id, parent_user_id '
-    'and username come from the latest message that carried them; phone_number_id from the '
-    'latest message.';
+    'One row per customer a notification listed (a contacts[] item of any kind of '
+    'notification, or a message''s sender), keyed by (channel, wa_id); the name from the '
+    'latest sighting. wa_id is the phone number, or, for a customer known only by a '
+    'business-scoped user id (Meta left the number out), that user_id: never NULL or empty. '
+    'A customer first seen by user_id alone and later with a phone number has a row for '
+    'each, with one person_id (wabahook.people). user_id, parent_user_id and username come '
+    'from the latest sighting that carried them; phone_number_id from the latest sighting.';

@@ -10,7 +10,15 @@ SELECT channel, message_id, status, status_at, phone_number_id, recipient_id, co
        -- number) is NULL when WhatsApp left it out.
        recipient_user_id, recipient_parent_user_id,
        -- A group message's status: one per participant (recipient_id is the group).
-       recipient_type, participant_id, participant_user_id
+       recipient_type, participant_id, participant_user_id,
+       -- The recipient (of a group message: the participant) as a person.
+       (SELECT pi.person_id FROM wabahook.person_ids pi
+        WHERE pi.kind = CASE WHEN recipient_type = 'group'
+                             THEN CASE WHEN participant_user_id IS NOT NULL THEN 'user' ELSE 'phone' END
+                             WHEN recipient_user_id IS NOT NULL THEN 'user' ELSE 'phone' END
+          AND pi.identifier = CASE WHEN recipient_type = 'group'
+                                   THEN coalesce(participant_user_id, participant_id)
+                                   ELSE coalesce(recipient_user_id, recipient_id) END) AS person_id
 FROM wabahook.status_event;
 COMMENT ON VIEW wabahook.status_events IS
     'One row per distinct status notification (channel, message id, status, timestamp, '
@@ -25,7 +33,10 @@ SELECT channel, message_id, recipient_id,
        -- the phone number from the latest status that names one.
        pricing_model, pricing_type, biz_opaque_callback_data, phone_number_id,
        -- From the earliest status that names them (like recipient_id).
-       recipient_user_id, recipient_parent_user_id
+       recipient_user_id, recipient_parent_user_id,
+       (SELECT pi.person_id FROM wabahook.person_ids pi
+        WHERE pi.kind = CASE WHEN recipient_user_id IS NOT NULL THEN 'user' ELSE 'phone' END
+          AND pi.identifier = coalesce(recipient_user_id, recipient_id)) AS person_id
 FROM wabahook.message_delivery
 WHERE wabahook.current_status(progress_rank, progress_at, failed_at, deleted_at) IS NOT NULL;
 COMMENT ON VIEW wabahook.delivery_status IS
@@ -45,7 +56,10 @@ SELECT channel, message_id, min(recipient_id) AS group_id, max(participant_id) A
        min(status_at) FILTER (WHERE status = 'sent') AS sent_at,
        min(status_at) FILTER (WHERE status = 'delivered') AS delivered_at,
        min(status_at) FILTER (WHERE status = 'read') AS read_at,
-       max(status_at) FILTER (WHERE status = 'failed') AS failed_at
+       max(status_at) FILTER (WHERE status = 'failed') AS failed_at,
+       (SELECT pi.person_id FROM wabahook.person_ids pi
+        WHERE pi.kind = CASE WHEN max(participant_user_id) IS NOT NULL THEN 'user' ELSE 'phone' END
+          AND pi.identifier = coalesce(max(participant_user_id), max(participant_id))) AS person_id
 FROM wabahook.status_event
 WHERE participant <> ''
 GROUP BY channel, message_id, participant;

@@ -3,29 +3,37 @@
 -- The public SQL surface. Columns may be added, never renamed or dropped.
 
 CREATE VIEW wabahook.marketing_preference_events AS
-SELECT channel, wa_id, category, value, detail, changed_at, source, message_id, waba_id,
-       phone_number_id, payload, raw_event_id, received_at
-FROM wabahook.marketing_preference_event;
+SELECT e.channel, e.wa_id, e.category, e.value, e.detail, e.changed_at, e.source, e.message_id,
+       e.waba_id, e.phone_number_id, e.payload, e.raw_event_id, e.received_at, e.user_id,
+       pi.person_id
+FROM wabahook.marketing_preference_event e
+LEFT JOIN wabahook.person_ids pi
+       ON pi.kind = CASE WHEN e.user_id IS NOT NULL THEN 'user' ELSE 'phone' END
+      AND pi.identifier = coalesce(e.user_id, e.wa_id);
 COMMENT ON VIEW wabahook.marketing_preference_events IS
     'Every preference change: user_preferences items (any category) and the stops implied by'
-    ' failed statuses with error 131050; one row per (channel, wa_id, category, value, second).';
+    ' failed statuses with error 131050; one row per (channel, wa_id, category, value, second).'
+    ' wa_id is the phone number, else (Meta left it out) the business-scoped user id.';
 
 -- The latest marketing choice of each user. Only `stop` and `resume` of the category
 -- marketing_messages decide it; other values and categories stay in the history.
 CREATE VIEW wabahook.marketing_preferences AS
 SELECT DISTINCT ON (channel, wa_id)
        channel, wa_id, value, detail, changed_at, source, message_id, waba_id, phone_number_id,
-       raw_event_id
-FROM wabahook.marketing_preference_event
+       raw_event_id, user_id, person_id
+FROM wabahook.marketing_preference_events
 WHERE category = 'marketing_messages' AND value IN ('stop', 'resume')
 ORDER BY channel, wa_id, changed_at DESC, value = 'stop' DESC;
 COMMENT ON VIEW wabahook.marketing_preferences IS
     'One row per (channel, wa_id): the latest marketing stop/resume by time (at the same'
     ' second, stop wins); source user_preferences or error_131050.';
 
+-- The recipient is a phone number, else (Meta left it out) a business-scoped user id.
 CREATE VIEW wabahook.message_echoes AS
 SELECT channel, message_id, sender AS "from", recipient AS "to", type, sent_at, text, payload,
-       raw_event_id, received_at, waba_id, phone_number_id
+       raw_event_id, received_at, waba_id, phone_number_id,
+       (SELECT min(pi.person_id) FROM wabahook.person_ids pi
+        WHERE pi.kind IN ('phone', 'user') AND pi.identifier = recipient) AS person_id
 FROM wabahook.message_echo;
 COMMENT ON VIEW wabahook.message_echoes IS
     'Messages the business sent from the WhatsApp Business app (Coexistence echoes).';
@@ -69,7 +77,11 @@ SELECT channel, call_id,
        (array_agg(biz_opaque_callback_data ORDER BY at, event)
             FILTER (WHERE biz_opaque_callback_data IS NOT NULL))[1] AS biz_opaque_callback_data,
        (array_agg(waba_id ORDER BY at, event) FILTER (WHERE waba_id IS NOT NULL))[1] AS waba_id,
-       min(at) AS first_event_at, max(at) AS last_event_at, count(*) AS events
+       min(at) AS first_event_at, max(at) AS last_event_at, count(*) AS events,
+       -- The customer: whichever side of the call is a known person.
+       (SELECT min(pi.person_id) FROM wabahook.person_ids pi
+        WHERE pi.kind IN ('phone', 'user')
+          AND pi.identifier IN (min(caller), min(callee))) AS person_id
 FROM wabahook.call_event
 GROUP BY channel, call_id;
 COMMENT ON VIEW wabahook.calls IS
@@ -83,3 +95,18 @@ FROM wabahook.call_error;
 COMMENT ON VIEW wabahook.call_errors IS
     'Errors listed at the value level of calls notifications (also in call_events.errors of'
     ' the calls they came with), one per error of a distinct body.';
+
+-- One answer per person to "may I send them marketing?": the latest marketing stop or
+-- resume under any of the person's identifiers, on any channel (at the same second,
+-- stop wins), so a stop under a phone number and a later resume under the user id are
+-- one history.
+CREATE VIEW wabahook.marketing_preferences_by_person AS
+SELECT DISTINCT ON (person_id)
+       person_id, value, changed_at, source, detail, channel, wa_id, user_id, message_id,
+       raw_event_id
+FROM wabahook.marketing_preference_events
+WHERE category = 'marketing_messages' AND value IN ('stop', 'resume') AND person_id IS NOT NULL
+ORDER BY person_id, changed_at DESC, value = 'stop' DESC, channel, wa_id;
+COMMENT ON VIEW wabahook.marketing_preferences_by_person IS
+    'One row per person with a marketing stop or resume: the latest across all of the '
+    'person''s identifiers and channels (at the same second, stop wins).';

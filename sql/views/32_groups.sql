@@ -103,7 +103,10 @@ WITH named (channel, group_id, wa_id, user_id, input, username, state, initiated
 )
 SELECT DISTINCT ON (channel, group_id, participant)
        channel, group_id, participant, nullif(wa_id, '') AS wa_id,
-       nullif(user_id, '') AS user_id, username, state, event_at AS since, initiated_by
+       nullif(user_id, '') AS user_id, username, state, event_at AS since, initiated_by,
+       (SELECT pi.person_id FROM wabahook.person_ids pi
+        WHERE pi.kind = CASE WHEN nullif(user_id, '') IS NOT NULL THEN 'user' ELSE 'phone' END
+          AND pi.identifier = coalesce(nullif(user_id, ''), wa_id)) AS person_id
 FROM keyed
 WHERE group_id IS NOT NULL AND participant IS NOT NULL
 ORDER BY channel, group_id, participant, event_at DESC, dedup_key DESC;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -37,6 +38,31 @@ from tests.support.servers import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Recorded(logging.Handler):
+    """Keeps what a logger said, for a test to check."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def people_joined() -> Iterator[None]:
+    """A join of identity links that fails only logs (the links wait for the next drain),
+    so every test checks that none failed: a bug there must not pass quietly."""
+    recorded = _Recorded()
+    logger = logging.getLogger("wabahook.people")
+    logger.addHandler(recorded)
+    yield
+    logger.removeHandler(recorded)
+    assert not recorded.records, [
+        r.getMessage() + repr(r.__dict__.get("error")) for r in recorded.records
+    ]
 
 
 @pytest.fixture(scope="session")

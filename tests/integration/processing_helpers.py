@@ -11,6 +11,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from processors.pipeline.people import PEOPLE_TABLES
 from processors.pipeline.projections import REGISTRY
 from receiver.db import Database
 from receiver.queries import query
@@ -63,7 +64,8 @@ def requeue(db: Database, ids: Iterable[int]) -> None:
 
 
 def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Every projection table's rows, sorted, for comparisons."""
+    """Every projection table's rows, sorted, for comparisons; people through their views
+    (their tables number persons in the order links arrived)."""
     tables: dict[str, list[tuple[Any, ...]]] = {}
     with psycopg.connect(url) as conn:
         for table, key in PROJECTIONS.items():
@@ -77,16 +79,23 @@ def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
             "SELECT raw_event_id, state, error, format, notes FROM wabahook.event_results"
             " ORDER BY raw_event_id"
         ).fetchall()
+        tables["people"] = conn.execute(
+            "SELECT * FROM wabahook.people ORDER BY person_id"
+        ).fetchall()
+        tables["person_ids"] = conn.execute(
+            "SELECT * FROM wabahook.person_ids ORDER BY kind, identifier"
+        ).fetchall()
     return tables
 
 
 def clear_projections(url: str) -> None:
-    """Empty every projection and result table (the raw events stay)."""
+    """Empty every projection, people and result table (the raw events stay)."""
     with psycopg.connect(url) as conn:
         conn.execute(
             sql.SQL("TRUNCATE {}").format(
                 sql.SQL(", ").join(
-                    sql.Identifier("wabahook", t) for t in [*PROJECTIONS, "event_results"]
+                    sql.Identifier("wabahook", t)
+                    for t in [*PROJECTIONS, *PEOPLE_TABLES, "event_results"]
                 )
             )
         )

@@ -1,4 +1,4 @@
-"""Inbound messages, and the contacts they name (messages_inbound, contacts)."""
+"""Inbound messages (messages_inbound); their senders' contacts are identity links."""
 
 from __future__ import annotations
 
@@ -203,6 +203,6 @@ PROJECTION = Projection(
         "group_id",
     ),
     row=_row,
-    queries=("project_messages", "project_contacts"),
-    tables={"inbound_message": ("channel", "message_id"), "contact": ("channel", "wa_id")},
+    queries=("project_messages",),
+    tables={"inbound_message": ("channel", "message_id")},
 )

@@ -20,7 +20,7 @@ OPT_OUT_SOURCE = f"error_{OPT_OUT_CODE}"
 class PreferenceChange:
     """One change of a user's preference: stated by the user, or implied by a 131050 failure."""
 
-    wa_id: str
+    wa_id: str  # the phone number, else (Meta withheld it) the business-scoped user id
     category: str  # "" when the sender gave none
     value: str  # stop, resume, or whatever else the sender says (kept as text)
     changed_at: int
@@ -30,6 +30,7 @@ class PreferenceChange:
     waba_id: str | None
     phone_number_id: str | None
     path: Path
+    user_id: str | None = None  # the business-scoped user id, when given
 
 
 @dataclass(slots=True)
@@ -49,9 +50,11 @@ def read_preferences(event: Reading, change: Change) -> Iterator[PreferenceChang
 
 
 def read_user_preferences(event: Reading, change: Change) -> Iterator[PreferenceChange]:
-    """Each `user_preferences[]` item; one without wa_id, value or time is dropped (noted)."""
+    """Each `user_preferences[]` item; one naming nobody, or without value or time, is
+    dropped (noted). A user known only by user id is named by it."""
     for index, item in indexed(event, change.value, "user_preferences"):
-        wa_id = label_of(event, item, "wa_id") or None
+        user_id = label_of(event, item, "user_id") or None
+        wa_id = label_of(event, item, "wa_id") or user_id
         value = label_of(event, item, "value") or None
         changed_at = time_of(event, item.get("timestamp"), "preference")
         if wa_id is None or value is None or changed_at is None:
@@ -71,6 +74,7 @@ def read_user_preferences(event: Reading, change: Change) -> Iterator[Preference
             waba_id=change.waba_id,
             phone_number_id=change.phone_number_id,
             path=(*change.path, "user_preferences", str(index)),
+            user_id=user_id,
         )
 
 
@@ -81,8 +85,11 @@ def read_opt_outs(quiet: Reading, change: Change) -> Iterator[PreferenceChange]:
             continue
         if (title := _opt_out_title(quiet, status.get("errors"))) is None:
             continue
-        wa_id = label_of(quiet, status, "recipient_id") or label_of(
-            quiet, status.get("message"), "recipient_id"
+        user_id = label_of(quiet, status, "recipient_user_id") or None
+        wa_id = (
+            label_of(quiet, status, "recipient_id")
+            or label_of(quiet, status.get("message"), "recipient_id")
+            or user_id
         )
         changed_at = time_of(quiet, status.get("timestamp"), "status")
         if not wa_id or changed_at is None:
@@ -98,6 +105,7 @@ def read_opt_outs(quiet: Reading, change: Change) -> Iterator[PreferenceChange]:
             waba_id=change.waba_id,
             phone_number_id=change.phone_number_id,
             path=(*change.path, "statuses", str(index)),
+            user_id=user_id,
         )
 
 
@@ -113,7 +121,7 @@ def _opt_out_title(quiet: Reading, errors: Any) -> str | None:
 
 def _row(p: Any) -> tuple[Any, ...]:
     return (p.wa_id, p.category, p.value, p.changed_at, p.detail, p.source, p.message_id,
-            p.waba_id, p.phone_number_id, comma_path(p.path))  # fmt: skip
+            p.waba_id, p.phone_number_id, comma_path(p.path), p.user_id)  # fmt: skip
 
 
 PROJECTION = Projection(
@@ -132,6 +140,7 @@ PROJECTION = Projection(
         "waba_id",
         "phone_number_id",
         "path",
+        "user_id",
     ),
     row=_row,
     queries=("project_preferences",),

@@ -1,0 +1,182 @@
+"""Join identity links into people, incrementally, at the end of each batch.
+
+A person is the set of identifiers connected by identity links (connected components
+of a graph whose nodes are phone numbers, user ids and parent user ids). Each identifier
+belongs to one internal component; a new link that touches several components merges
+them by relabelling the smaller ones' identifiers into the largest (union by size), so
+an identifier moves O(log n) times over any history and a drain never redoes a whole
+person. The public person_id is a property of the set, not of the arrival order: the
+smallest user id (as bytes), else the smallest phone number; parents never count.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from processors.pipeline.batch import Connection
+from processors.pipeline.isolation import is_connection_error, line
+from receiver.queries import query
+
+log = logging.getLogger("wabahook.people")
+
+# The tables only this step writes (the links themselves are a projection's).
+PEOPLE_TABLES = ("person_identifier", "person")
+# The kinds of identifier, in the order of a pending link's columns (current, previous).
+LINK_KINDS = ("phone", "user", "parent", "phone", "user", "parent")
+COUNTED = ("user", "phone")  # what a person_id may be, in order of preference
+
+Identifier = tuple[str, str]  # (kind, value)
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A component as stored: its person_id (and that id's kind) and its size."""
+
+    component: int
+    person_id: str
+    person_id_kind: str
+    size: int
+
+
+def link_people(conn: Connection, schema: str) -> None:
+    """Join the pending links of `schema` into people; a failure leaves them pending."""
+    statement = _in(schema, "people_pending_any")
+    if conn.execute(statement).fetchone() is None:
+        return  # every link of the batch was known: the common case takes no lock
+    try:
+        with conn.transaction():
+            conn.execute(query("people_lock"), {"schema": schema})
+            links = [
+                _identifiers(row.values())
+                for row in conn.execute(_in(schema, "people_take_pending")).fetchall()
+            ]
+            _join(conn, schema, links)
+    except psycopg.errors.Error as exc:
+        if is_connection_error(exc):
+            raise
+        log.warning("people: links left pending", extra={"error": line(exc)})
+
+
+def _identifiers(values: Iterable[str]) -> list[Identifier]:
+    return [(kind, value) for kind, value in zip(LINK_KINDS, values, strict=True) if value]
+
+
+def _join(conn: Connection, schema: str, links: Sequence[list[Identifier]]) -> None:
+    """Merge `links` into the stored components and write what changed."""
+    every = sorted({identifier for link in links for identifier in link})
+    known: dict[Identifier, Person] = {}
+    for row in conn.execute(
+        _in(schema, "people_known"),
+        {"kinds": [k for k, _ in every], "identifiers": [v for _, v in every]},
+    ).fetchall():
+        known[(row["kind"], row["identifier"])] = Person(
+            row["component"], row["person_id"], row["person_id_kind"], row["size"]
+        )
+    groups = _groups(links, known)
+    fresh = [group for group in groups if not {known[i].component for i in group if i in known}]
+    numbers = iter(
+        [
+            r["component"]
+            for r in conn.execute(query("people_new_components"), {"count": len(fresh)})
+        ]
+        if fresh
+        else []
+    )
+    relabel: list[tuple[int, int]] = []
+    added: list[tuple[str, str, int]] = []
+    put: list[Person] = []
+    for group in groups:
+        persons = {known[i].component: known[i] for i in group if i in known}
+        new = [i for i in group if i not in known]
+        if not persons and not new:
+            continue
+        into = max(persons.values(), key=lambda p: (p.size, -p.component)) if persons else None
+        component = into.component if into else next(numbers)
+        relabel += [(c, component) for c in persons if c != component]
+        added += [(kind, value, component) for kind, value in new]
+        person_id, kind = person_id_of(
+            [*new, *((p.person_id_kind, p.person_id) for p in persons.values())]
+        )
+        put.append(
+            Person(component, person_id, kind, sum(p.size for p in persons.values()) + len(new))
+        )
+    if relabel:
+        sources, targets = zip(*relabel, strict=True)
+        conn.execute(
+            _in(schema, "people_relabel"), {"sources": list(sources), "targets": list(targets)}
+        )
+        conn.execute(_in(schema, "people_drop"), {"components": list(sources)})
+    if added:
+        kinds, values, components = zip(*added, strict=True)
+        conn.execute(
+            _in(schema, "people_add_identifiers"),
+            {"kinds": list(kinds), "identifiers": list(values), "components": list(components)},
+        )
+    if put:
+        conn.execute(
+            _in(schema, "people_put"),
+            {
+                "components": [p.component for p in put],
+                "person_ids": [p.person_id for p in put],
+                "kinds": [p.person_id_kind for p in put],
+                "sizes": [p.size for p in put],
+            },
+        )
+
+
+def _groups(
+    links: Sequence[list[Identifier]], known: dict[Identifier, Person]
+) -> list[list[Identifier]]:
+    """The identifiers of `links`, grouped into what is now one person each (union-find;
+    identifiers of one stored component count as linked)."""
+    parent: dict[object, object] = {}
+
+    def find(node: object) -> object:
+        root = node
+        while parent.setdefault(root, root) != root:
+            root = parent[root]
+        while node != root:  # path compression
+            parent[node], node = root, parent[node]
+        return root
+
+    def union(a: object, b: object) -> None:
+        parent[find(a)] = find(b)
+
+    for link in links:
+        for identifier in link:
+            union(identifier, link[0])
+            if identifier in known:
+                union(identifier, ("component", known[identifier].component))
+    grouped: dict[object, list[Identifier]] = {}
+    for link in links:
+        for identifier in link:
+            members = grouped.setdefault(find(identifier), [])
+            if identifier not in members:
+                members.append(identifier)
+    return list(grouped.values())
+
+
+def person_id_of(identifiers: Iterable[Identifier]) -> tuple[str, str]:
+    """(person_id, its kind): the smallest user id, else the smallest phone number.
+
+    Python orders strings by code point, which is the order of their UTF-8 bytes:
+    PostgreSQL's C collation, so the same set gives the same id wherever it is computed.
+    """
+    candidates = list(identifiers)
+    for kind in COUNTED:
+        values = [value for k, value in candidates if k == kind]
+        if values:
+            return min(values), kind
+    raise ValueError("a person with neither a user id nor a phone number")
+
+
+def _in(schema: str, name: str) -> sql.Composed:
+    return query(name).format(schema=sql.Identifier(schema))
+
+
+__all__ = ["PEOPLE_TABLES", "link_people", "person_id_of"]

@@ -1,0 +1,231 @@
+"""Identity links: the identifiers a notification names together for one person.
+
+Every `contacts[]` item of any change, a message's sender, a status's recipient (or a
+group status's participant), a preference's user, a group participant, an echo's
+recipient, a `user_id_update` item and the system messages `user_changed_number` /
+`user_changed_user_id` link a person's phone number, business-scoped user id (and its
+parent) and username. The links are kept in `identity_link`, feed `contacts` (the
+contacts[] items and message senders) and are joined into people by
+processors.pipeline.people. A phone number or user id that is omitted or "" is
+unknown, never a value; parents never stand for a person alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from processors.pipeline.model import Change, Projection
+from processors.pipeline.reading import Reading, dig, indexed, label_of, nonempty, time_of
+from processors.pipeline.values import Notes, TimeWindow, string
+
+# A status's parent user id has had three names; a group status names its participant
+# under two.
+PARENT_KEYS = ("recipient_parent_user_id", "parent_recipient_user_id", "parent_user_id")
+PARTICIPANT_KEYS = ("recipient_participant_id", "participant_recipient_id")
+CHANGE_MESSAGES = frozenset({"user_changed_number", "user_changed_user_id"})
+PARTICIPANT_LISTS = ("added_participants", "removed_participants")
+FIELDS = frozenset(
+    {
+        "messages", "user_preferences", "calls", "smb_message_echoes", "user_id_update",
+        "group_participants_update",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """Identifiers seen together for one person, and when."""
+
+    wa_id: str | None = None
+    user_id: str | None = None
+    parent_user_id: str | None = None
+    previous_wa_id: str | None = None  # a number or id change: what they had before
+    previous_user_id: str | None = None
+    previous_parent_user_id: str | None = None
+    username: str | None = None
+    name: str | None = None  # the profile name
+    seen_at: int | None = None
+    contact: bool = False  # a contacts[] item or a message's sender: it feeds `contacts`
+    ref: str = ""  # what named them (a message id...): breaks ties between sightings
+    phone_number_id: str | None = None
+
+    def names_someone(self) -> bool:
+        """Whether it names a person: a parent id alone does not."""
+        return any((self.wa_id, self.user_id, self.previous_wa_id, self.previous_user_id))
+
+
+@dataclass(slots=True)
+class _Unnoted:
+    """A reading whose notes are thrown away: each item's own projection notes it."""
+
+    window: TimeWindow
+    notes: Notes = field(default_factory=Notes)
+
+
+def read_links(event: Reading, change: Change) -> Iterator[Link]:
+    """The identity links of one change: its items' first, then its contacts[] items."""
+    quiet = _Unnoted(event.window)
+    sightings = [link for link in _item_links(quiet, change) if link.names_someone()]
+    contacts = [c for c in _contacts(quiet, change) if c.names_someone()]
+    for link in sightings:
+        if link.contact and any(_same_person(link, c) for c in contacts):
+            # A sender its contacts[] item describes (name, username...): the item is the contact.
+            link = replace(link, contact=False)
+        yield link
+    for contact in contacts:
+        yield _placed(contact, sightings, change.entry_time)
+
+
+def _item_links(event: Reading, change: Change) -> Iterator[Link]:
+    value, pn = change.value, change.phone_number_id
+    for _, message in indexed(event, value, "messages"):
+        yield _sender_or_change(event, message, pn)
+    for _, status in indexed(event, value, "statuses"):
+        yield _recipient(event, status, pn)
+    for _, item in indexed(event, value, "user_preferences"):
+        yield Link(wa_id=_id(event, item, "wa_id"), user_id=_id(event, item, "user_id"),
+                   parent_user_id=_id(event, item, "parent_user_id"),
+                   seen_at=time_of(event, item.get("timestamp"), "preference"),
+                   phone_number_id=pn)  # fmt: skip
+    for _, echo in indexed(event, value, "message_echoes"):
+        yield Link(wa_id=_id(event, echo, "to"), user_id=_id(event, echo, "to_user_id"),
+                   parent_user_id=_id(event, echo, "to_parent_user_id"),
+                   seen_at=time_of(event, echo.get("timestamp"), "echo"),
+                   ref=label_of(event, echo, "id") or "", phone_number_id=pn)  # fmt: skip
+    for _, item in indexed(event, value, "user_id_update"):
+        yield Link(
+            wa_id=_id(event, item, "wa_id"),
+            user_id=_id(event, item.get("user_id"), "current"),
+            previous_user_id=_id(event, item.get("user_id"), "previous"),
+            parent_user_id=_id(event, item.get("parent_user_id"), "current"),
+            previous_parent_user_id=_id(event, item.get("parent_user_id"), "previous"),
+            seen_at=time_of(event, item.get("timestamp"), "user_id_update"),
+            phone_number_id=pn,
+        )
+    for _, group in indexed(event, value, "groups"):
+        yield from _participants(event, group, time_of(event, group.get("timestamp"), "group"))
+
+
+def _sender_or_change(event: Reading, message: dict[str, Any], pn: str | None) -> Link:
+    """A message's sender; for a number or id change, the old identifiers and the new."""
+    sent_at = time_of(event, message.get("timestamp"), "message")
+    ref = label_of(event, message, "id") or ""
+    phone, user = _id(event, message, "from"), _id(event, message, "from_user_id")
+    parent = _id(event, message, "from_parent_user_id")
+    system = message.get("system")
+    if message.get("type") == "system" and dig(system, "type") in CHANGE_MESSAGES:
+        new_phone, new_user = _id(event, system, "wa_id"), _id(event, system, "user_id")
+        return Link(
+            wa_id=new_phone or phone,
+            previous_wa_id=phone if new_phone and phone != new_phone else None,
+            user_id=new_user or user,
+            previous_user_id=_id(event, system, "previous_user_id")
+            or (user if new_user and user != new_user else None),
+            parent_user_id=_id(event, system, "parent_user_id") or parent,
+            previous_parent_user_id=_id(event, system, "previous_parent_user_id"),
+            seen_at=sent_at,
+            ref=ref,
+            phone_number_id=pn,
+        )
+    return Link(wa_id=phone, user_id=user, parent_user_id=parent, seen_at=sent_at,
+                contact=True, ref=ref, phone_number_id=pn)  # fmt: skip
+
+
+def _recipient(event: Reading, status: dict[str, Any], pn: str | None) -> Link:
+    """A status's recipient; for a group message's status, its participant."""
+    at = time_of(event, status.get("timestamp"), "status")
+    ref = f"{label_of(event, status, 'id') or ''}:{label_of(event, status, 'status') or ''}"
+    if status.get("recipient_type") == "group":
+        return Link(wa_id=_first(event, status, PARTICIPANT_KEYS),
+                    user_id=_id(event, status, "recipient_participant_user_id"),
+                    parent_user_id=_id(event, status, "recipient_participant_parent_user_id"),
+                    seen_at=at, ref=ref, phone_number_id=pn)  # fmt: skip
+    return Link(
+        wa_id=_id(event, status, "recipient_id")
+        or _id(event, status.get("message"), "recipient_id"),
+        user_id=_id(event, status, "recipient_user_id"),
+        parent_user_id=_first(event, status, PARENT_KEYS),
+        seen_at=at, ref=ref, phone_number_id=pn,
+    )  # fmt: skip
+
+
+def _participants(event: Reading, group: dict[str, Any], at: int | None) -> Iterator[Link]:
+    """The people a group_participants_update item names (failed ones too: they exist)."""
+    people: list[Any] = [group]  # a join request names its person on the item itself
+    for key in (*PARTICIPANT_LISTS, "failed_participants"):
+        if isinstance(listed := group.get(key), list):
+            people.extend(listed)
+    for person in people:
+        if isinstance(person, dict):
+            link = Link(wa_id=_id(event, person, "wa_id"), user_id=_id(event, person, "user_id"),
+                        parent_user_id=_id(event, person, "parent_user_id"),
+                        username=nonempty(person.get("username")), seen_at=at)  # fmt: skip
+            if link.names_someone():
+                yield link
+
+
+def _contacts(event: Reading, change: Change) -> Iterator[Link]:
+    """The change's contacts[] items."""
+    for _, contact in indexed(event, change.value, "contacts"):
+        yield Link(
+            wa_id=_id(event, contact, "wa_id"),
+            user_id=_id(event, contact, "user_id"),
+            parent_user_id=_id(event, contact, "parent_user_id"),
+            username=nonempty(dig(contact, "profile", "username")),
+            name=string(dig(contact, "profile", "name")),
+            contact=True,
+            phone_number_id=change.phone_number_id,
+        )
+
+
+def _placed(contact: Link, sightings: Iterable[Link], entry_time: int | None) -> Link:
+    """A contacts[] item, timed by the latest item of its change that names the same
+    person (else the change's latest item, else entry.time): a contact carries no time."""
+    timed = [s for s in sightings if s.seen_at is not None]
+    named = [s for s in timed if _same_person(s, contact)] or timed
+    if not named:
+        return replace(contact, seen_at=entry_time)
+    latest = max(named, key=lambda s: (s.seen_at, s.ref))
+    return replace(contact, seen_at=latest.seen_at, ref=latest.ref)
+
+
+def _same_person(a: Link, b: Link) -> bool:
+    return bool((a.wa_id and a.wa_id == b.wa_id) or (a.user_id and a.user_id == b.user_id))
+
+
+def _id(event: Reading, parent: Any, key: str) -> str | None:
+    """An identifier: omitted, "" or too long for a key is unknown."""
+    return label_of(event, parent, key) or None
+
+
+def _first(event: Reading, parent: Any, keys: tuple[str, ...]) -> str | None:
+    return next((found for key in keys if (found := _id(event, parent, key))), None)
+
+
+def _row(k: Any) -> tuple[Any, ...]:
+    # In the order of `columns`.
+    return (k.wa_id, k.user_id, k.parent_user_id, k.previous_wa_id, k.previous_user_id,
+            k.previous_parent_user_id, k.username, k.name, k.seen_at, k.contact, k.ref,
+            k.phone_number_id)  # fmt: skip
+
+
+# A link's identifiers, current then previous: what a pending link is keyed by.
+LINK_IDS = ("wa_id", "user_id", "parent_user_id", "previous_wa_id", "previous_user_id",
+            "previous_parent_user_id")  # fmt: skip
+
+PROJECTION = Projection(
+    name="identities",
+    fields=FIELDS,
+    read=read_links,
+    stage_table="stage_identity_link",
+    columns=(*LINK_IDS, "username", "name", "seen_at", "contact", "ref", "phone_number_id"),
+    row=_row,
+    queries=("project_identity_links", "project_identity_pending", "project_contacts"),
+    tables={
+        "identity_link": (*LINK_IDS, "channel", "username"),
+        "identity_pending": LINK_IDS,
+        "contact": ("channel", "wa_id"),
+    },
+)

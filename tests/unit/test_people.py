@@ -1,0 +1,50 @@
+"""Joining identity links: the person_id rule and the grouping of links into people."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from processors.pipeline.people import Person, _groups, person_id_of
+
+
+def test_the_person_id_is_the_smallest_user_id_else_the_smallest_phone_number() -> None:
+    assert person_id_of([("phone", "1"), ("user", "US.9"), ("user", "US.10")]) == ("US.10", "user")
+    assert person_id_of([("phone", "49"), ("phone", "1555"), ("parent", "US.ENT.1")]) == (
+        "1555",
+        "phone",
+    )
+    # Compared as UTF-8 bytes (PostgreSQL's C collation), not as a locale would.
+    assert person_id_of([("user", "US.a"), ("user", "US.B"), ("user", "US.é")])[0] == "US.B"
+    with pytest.raises(ValueError, match="neither"):
+        person_id_of([("parent", "US.ENT.1")])
+
+
+def test_links_that_share_an_identifier_or_a_stored_person_are_one_group() -> None:
+    known = {
+        ("phone", "1"): Person(7, "US.1", "user", 3),
+        ("user", "US.5"): Person(7, "US.1", "user", 3),
+    }
+    links = [
+        [("phone", "2"), ("user", "US.2")],
+        [("user", "US.2"), ("phone", "3")],
+        [("phone", "1"), ("user", "US.9")],
+        [("user", "US.5"), ("phone", "4")],  # joined to the link above through person 7
+        [("phone", "8")],
+    ]
+    groups = sorted(sorted(group) for group in _groups(links, known))
+    assert groups == [
+        [("phone", "1"), ("phone", "4"), ("user", "US.5"), ("user", "US.9")],
+        [("phone", "2"), ("phone", "3"), ("user", "US.2")],
+        [("phone", "8")],
+    ]
+
+
+@given(st.lists(st.lists(st.sampled_from("abcdefgh"), min_size=1, max_size=3), max_size=12))
+def test_grouping_does_not_depend_on_the_order_of_links(links: list[list[str]]) -> None:
+    as_ids = [[("phone", x) for x in link] for link in links]
+    forward = sorted(sorted(g) for g in _groups(as_ids, {}))
+    backward = sorted(sorted(g) for g in _groups(list(reversed(as_ids)), {}))
+    assert forward == backward
+    assert sorted(i for g in forward for i in g) == sorted({i for link in as_ids for i in link})
