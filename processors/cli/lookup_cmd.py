@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import click
 
 import processors.cli.common as cli
-from processors import lookup, utc
+from processors import lookup, person_lookup, utc
 from processors.cli.common import when
 from processors.stored.selection import (
     MAX_ID,
@@ -20,6 +21,7 @@ from processors.stored.selection import (
     build_selection,
     selection_options,
 )
+from receiver.config import shown
 
 # --limit's ceiling: each listed event's projected rows are counted.
 MAX_LIST = 10_000
@@ -36,6 +38,11 @@ def events_group() -> None:
 @selection_options
 @click.option("--message-id", type=Key(), help="Only events that carried this message id.")
 @click.option("--wa-id", type=Key(), help="Only events about this customer (wa_id or user id).")
+@click.option(
+    "--person",
+    type=Key(),
+    help="Only events about this person: a person id, phone number, user id or username.",
+)
 @click.option("--text", type=SearchText(), help="Only bodies holding this text (case matters).")
 @cli.limit_option(50, MAX_LIST)
 @cli.json_option
@@ -47,6 +54,7 @@ def events_list(
     states: tuple[str, ...],
     message_id: str | None,
     wa_id: str | None,
+    person: str | None,
     text: str | None,
     limit: int,
     as_json: bool,
@@ -60,6 +68,9 @@ def events_list(
     --message-id and --wa-id match the projected facts (messages, statuses, edits,
     echoes, preferences) and the sender's retries of their bytes; events not
     projected (queued, failed, rejected) match when their body names the id.
+    --person takes anything a person was known by (wabahook people show): their
+    events are those naming any phone number or user id the person ever had. A
+    username names everyone who held it; each is listed first, with when.
     --text matches the stored bytes, as UTF-8 or JSON-escaped (\\u00e9, \\/): a
     search of every body in the window, so narrow it with --channel and --since.
 
@@ -69,11 +80,20 @@ def events_list(
       wabahook events list --message-id wamid.HBgLMTY1MDM4Nzk0MzkVAgA --json
       wabahook events list --state failed --state rejected --limit 20
       wabahook events list --wa-id 16315551181 --text "order 1234"
+      wabahook events list --person US.13491208655302741918
     """
     selection = build_selection(channels, since, until, ids, states)
     search = lookup.EventSearch(message_id=message_id, wa_id=wa_id, text=text, limit=limit)
     with cli.database() as db, cli.errors_as_messages():
         cli.check_channels(db, selection.channels)
+        if person is not None:
+            named = person_lookup.people_named(db, person)
+            if not named:
+                cli.fail(f"no person known as {shown(person)}")
+            if not as_json:
+                _echo_people_named(named)
+            only = person_lookup.person_events(db, selection, [p["person_id"] for p in named])
+            search = replace(search, only=frozenset(only))
         rows = lookup.list_events(db, selection, search)
     fields = ("id", "channel", "received_at", "state", "bytes", "held", "summary", "error",
               "attempts", "duplicate_delivery")  # fmt: skip
@@ -90,6 +110,14 @@ def events_list(
          for row in rows),
         right=("ID", "BYTES"),
     )  # fmt: skip
+
+
+def _echo_people_named(named: list[dict[str, Any]]) -> None:
+    for found in named:
+        held = ", ".join(
+            f"{h['username']} {when(h['since'])} to {when(h['until'])}" for h in found["held"]
+        )
+        click.echo(f"person {found['person_id']}" + (f" (held {held})" if held else ""))
 
 
 def _cut(text: str | None, limit: int = SUMMARY_ERROR) -> str | None:

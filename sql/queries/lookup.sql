@@ -23,8 +23,9 @@ LIMIT %(limit)s;
 -- name: lookup_fact_events
 -- The raw events whose projected rows name message %(message_id)s (its statuses, the
 -- message, its edits and revokes or the edit of that id, a Business app echo) or
--- customer %(wa_id)s (their messages, statuses of what was sent to them, their edits,
--- their marketing preferences). The one given NULL finds nothing.
+-- customer %(wa_id)s, a phone number or a user id (their messages, statuses of what was
+-- sent to them or to them in a group, their edits, their marketing preferences). The
+-- one given NULL finds nothing.
 SELECT DISTINCT f.raw_event_id
 FROM wabahook.channels c
 CROSS JOIN LATERAL (
@@ -46,11 +47,20 @@ CROSS JOIN LATERAL (
     SELECT s.raw_event_id FROM wabahook.status_event s
     WHERE s.channel = c.name AND s.recipient_id = %(wa_id)s
     UNION ALL
+    SELECT m.raw_event_id FROM wabahook.inbound_message m
+    WHERE m.channel = c.name AND m.user_id = %(wa_id)s
+    UNION ALL
+    SELECT s.raw_event_id FROM wabahook.status_event s
+    WHERE s.channel = c.name AND s.recipient_user_id = %(wa_id)s
+    UNION ALL
+    SELECT s.raw_event_id FROM wabahook.status_event s
+    WHERE s.channel = c.name AND s.participant = %(wa_id)s AND s.participant <> ''
+    UNION ALL
     SELECT x.raw_event_id FROM wabahook.message_change x
     WHERE x.channel = c.name AND x.wa_id = %(wa_id)s
     UNION ALL
     SELECT p.raw_event_id FROM wabahook.marketing_preference_event p
-    WHERE p.channel = c.name AND p.wa_id = %(wa_id)s
+    WHERE p.channel = c.name AND (p.wa_id = %(wa_id)s OR p.user_id = %(wa_id)s)
 ) f
 WHERE %(channels)s::text[] IS NULL OR c.name = ANY(%(channels)s);
 
@@ -123,7 +133,7 @@ ORDER BY c.name;
 -- each error with its code's class (as failures_daily reads them).
 SELECT s.status, s.status_at, s.recipient_id, s.conversation_id, s.conversation_category,
        s.pricing_category, s.pricing_model, s.pricing_type, s.billable, s.raw_event_id,
-       s.received_at,
+       s.received_at, s.person_id, s.recipient_user_id,
        coalesce((
            SELECT jsonb_agg(jsonb_build_object(
                       'code', e.code, 'title', coalesce(e.error ->> 'title', k.title),
