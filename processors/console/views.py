@@ -1,4 +1,4 @@
-"""The console's pages: overview, events and messages, event detail, message timeline, problems."""
+"""The console's pages: overview, events, messages, event and message detail, people, problems."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 from werkzeug.wrappers import Response
 
 import processors.console.search as search
-from processors import analytics, jobs, lookup
+from processors import analytics, jobs, lookup, person_lookup
 from processors.stored import replay as replay_module
 from processors.stored.selection import MAX_ID, Key, Selection
 from receiver.config import Settings
@@ -192,3 +192,37 @@ def message(message_id: str) -> tuple[str, int]:
     if not timelines:
         return render_template("missing.html", what=f"message {message_id}"), 404
     return render_template("message.html", message_id=message_id, timelines=timelines), 200
+
+
+@blueprint.get("/people")
+def people() -> Response | tuple[str, int]:
+    """Find a person by anything they were known by: one goes straight to their page."""
+    who = request.args.get("who", "").strip()
+    if not who:
+        return render_template("people.html", who="", people=[], error=None), 200
+    try:
+        Key()(who)
+    except click.BadParameter as exc:
+        return render_template("people.html", who=who, people=[], error=exc.message), 400
+    named = person_lookup.people_named(_state().db, who)
+    if len(named) == 1:
+        return redirect(url_for("console.person", person_id=named[0]["person_id"]))
+    return render_template("people.html", who=who, people=named, error=None), 200
+
+
+@blueprint.get("/people/<path:person_id>")
+def person(person_id: str) -> tuple[str, int]:
+    """One person: identifiers over time, channels, and messages across their numbers."""
+    db = _state().db
+    try:
+        Key()(person_id)
+    except click.BadParameter:
+        found = None
+    else:
+        named = person_lookup.people_named(db, person_id)
+        current = named[0]["person_id"] if len(named) == 1 else person_id
+        found = person_lookup.person_details(db, current)
+    if found is None:
+        return render_template("missing.html", what=f"person {person_id}"), 404
+    messages = person_lookup.person_messages(db, found)
+    return render_template("person.html", person=found, messages=messages, asked=person_id), 200
