@@ -223,7 +223,10 @@ WITH fact AS ((
                'message_type', s.type, 'text', s.text,
                'sent_at', wabahook.utc_text(to_timestamp(s.sent_at)),
                'context_message_id', s.context_message_id, 'phone_number_id', s.phone_number_id,
-               'profile_name', s.contact_name, 'raw_event_id', s.raw_event_id) AS payload
+               'profile_name', s.contact_name, 'raw_event_id', s.raw_event_id,
+               'person_id', wabahook.person_of(
+                   CASE WHEN s.user_id IS NOT NULL THEN 'user' ELSE 'phone' END,
+                   coalesce(s.user_id, s.wa_id))) AS payload
     FROM stage_message s
     WHERE s.raw_event_id = ANY (%(ids)s::bigint[])
     ORDER BY s.channel, s.message_id, s.raw_event_id
@@ -243,7 +246,15 @@ WITH fact AS ((
                'error_codes', to_jsonb(s.error_codes), 'pricing_category', s.pricing_category,
                'pricing_type', s.pricing_type, 'conversation_id', s.conversation_id,
                'biz_opaque_callback_data', s.biz_opaque_callback_data,
-               'phone_number_id', s.phone_number_id, 'raw_event_id', s.raw_event_id)
+               'phone_number_id', s.phone_number_id, 'raw_event_id', s.raw_event_id,
+               'person_id', CASE
+                   WHEN s.recipient_type = 'group' AND s.participant_user_id IS NOT NULL
+                       THEN wabahook.person_of('user', s.participant_user_id)
+                   WHEN s.recipient_type = 'group'
+                       THEN wabahook.person_of('phone', s.participant_id)
+                   WHEN s.recipient_user_id IS NOT NULL
+                       THEN wabahook.person_of('user', s.recipient_user_id)
+                   ELSE wabahook.person_of('phone', s.recipient_id) END)
     FROM stage_status s
     LEFT JOIN wabahook.delivery_status ds
            ON ds.channel = s.channel AND ds.message_id = s.message_id
@@ -258,7 +269,10 @@ WITH fact AS ((
                'change', c.change, 'change_message_id', c.change_message_id, 'text', c.text,
                'changed_at', wabahook.utc_text(to_timestamp(c.changed_at)),
                'wa_id', c.wa_id, 'user_id', c.user_id, 'phone_number_id', c.phone_number_id,
-               'raw_event_id', c.raw_event_id)
+               'raw_event_id', c.raw_event_id,
+               'person_id', wabahook.person_of(
+                   CASE WHEN c.user_id IS NOT NULL THEN 'user' ELSE 'phone' END,
+                   coalesce(c.user_id, c.wa_id)))
     FROM stage_message_change c
     WHERE c.raw_event_id = ANY (%(ids)s::bigint[])
     ORDER BY c.channel, c.message_id, c.change, c.change_message_id, c.raw_event_id
@@ -270,7 +284,10 @@ WITH fact AS ((
                'type', 'opt_out.changed', 'channel', p.channel, 'wa_id', p.wa_id,
                'category', p.category, 'value', p.value, 'detail', p.detail,
                'changed_at', wabahook.utc_text(to_timestamp(p.changed_at)),
-               'source', p.source, 'raw_event_id', p.raw_event_id)
+               'source', p.source, 'raw_event_id', p.raw_event_id, 'user_id', p.user_id,
+               'person_id', wabahook.person_of(
+                   CASE WHEN p.user_id IS NOT NULL THEN 'user' ELSE 'phone' END,
+                   coalesce(p.user_id, p.wa_id)))
     FROM stage_preference p
     WHERE p.raw_event_id = ANY (%(ids)s::bigint[])
     ORDER BY p.channel, p.wa_id, p.category, p.value, p.changed_at, p.raw_event_id
