@@ -166,3 +166,21 @@ def test_groups_api_items_become_group_facts_once_each(db: Database) -> None:
     assert sorted((f["group_id"], f["event"], f["succeeded"]) for f in sent) == [
         ("G-NEVER", "group_create", False), (GROUP, "group_create", True)]  # fmt: skip
     assert_valid(sent)
+
+
+def test_facts_about_a_customer_carry_their_person_even_from_the_batch_that_met_them(
+    db: Database,
+) -> None:
+    from tests.corpora.people import ANA_CHANGED, ANA_FIRST, ANA_U2, CY_RESUMED, CY_U
+
+    # Ana's first message and her number change in one batch: both facts name the person
+    # the batch made of them, with the id the change brought (the smaller user id).
+    sent = facts_of(db, ("message.received", "opt_out.changed"), [ANA_FIRST, ANA_CHANGED,
+                                                                 CY_RESUMED])  # fmt: skip
+    persons = sorted((f["type"], f.get("message_id"), f["person_id"]) for f in sent)
+    assert persons == [
+        ("message.received", "wamid.ANA1", ANA_U2),
+        ("message.received", "wamid.ANA2", ANA_U2),
+        ("opt_out.changed", None, CY_U),
+    ]
+    assert_valid(sent)
