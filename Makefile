@@ -61,10 +61,11 @@ docs: $(TEST_STAMP)
 
 test-setup: $(TEST_STAMP)
 
-## bench: drain, hostile bodies and the batch deadline, Ctrl-C of up, the relay, intake, durability under kills, analytics at scale (bench-*.json)
+## bench: drain, people, hostile bodies and the batch deadline, Ctrl-C of up, the relay, intake, durability under kills, analytics at scale (bench-*.json)
 bench: $(TEST_STAMP)
 	$(call install_missing,$(BENCH_PACKAGES))
 	$(BIN)/python -m tests.bench.drain --out bench-report.json $(BENCH_ARGS)
+	$(BIN)/python -m tests.bench.people --out bench-people.json
 	$(BIN)/python -m tests.bench.deadline --out bench-deadline.json
 	$(BIN)/python -m tests.bench.stop --out bench-stop.json
 	$(BIN)/python -m tests.bench.relay --out bench-relay.json

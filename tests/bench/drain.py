@@ -27,6 +27,7 @@ from rq import Queue, SimpleWorker
 
 from processors.migrate import migrate
 from processors.pipeline.drain import BATCH_SIZE, DrainResult, drain, drain_batch
+from processors.pipeline.people import PEOPLE_TABLES
 from processors.pipeline.projections import projection_tables
 from processors.pipeline.rebuild import rebuild
 from receiver.config import Secret
@@ -39,7 +40,7 @@ TARGET_REBUILD_SECONDS_PER_MILLION = 60
 POISON_BATCH = 1000
 POISONED_EVENTS = 5
 TARGET_POISON_RATIO = 3.0
-PROJECTIONS = ", ".join(f"wabahook.{table}" for table in projection_tables())
+PROJECTIONS = ", ".join(f"wabahook.{table}" for table in (*projection_tables(), *PEOPLE_TABLES))
 _BASELINE_DB: Database | None = None
 
 

@@ -13,7 +13,7 @@ unknown, never a value; parents never stand for a person alone.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from processors.pipeline.model import Change, Projection
@@ -34,7 +34,7 @@ FIELDS = frozenset(
 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # set in place while its change is read (replace() is costly here)
 class Link:
     """Identifiers seen together for one person, and when."""
 
@@ -71,11 +71,11 @@ def read_links(event: Reading, change: Change) -> Iterator[Link]:
     contacts = [c for c in _contacts(quiet, change) if c.names_someone()]
     for link in sightings:
         if link.contact and any(_same_person(link, c) for c in contacts):
-            # A sender its contacts[] item describes (name, username...): the item is the contact.
-            link = replace(link, contact=False)
+            link.contact = False  # its contacts[] item describes it (name, username...)
         yield link
     for contact in contacts:
-        yield _placed(contact, sightings, change.entry_time)
+        _place(contact, sightings, change.entry_time)
+        yield contact
 
 
 def _item_links(event: Reading, change: Change) -> Iterator[Link]:
@@ -180,15 +180,16 @@ def _contacts(event: Reading, change: Change) -> Iterator[Link]:
         )
 
 
-def _placed(contact: Link, sightings: Iterable[Link], entry_time: int | None) -> Link:
-    """A contacts[] item, timed by the latest item of its change that names the same
-    person (else the change's latest item, else entry.time): a contact carries no time."""
+def _place(contact: Link, sightings: Iterable[Link], entry_time: int | None) -> None:
+    """Time a contacts[] item by the latest item of its change that names the same person
+    (else the change's latest item, else entry.time): a contact carries no time."""
     timed = [s for s in sightings if s.seen_at is not None]
     named = [s for s in timed if _same_person(s, contact)] or timed
     if not named:
-        return replace(contact, seen_at=entry_time)
+        contact.seen_at = entry_time
+        return
     latest = max(named, key=lambda s: (s.seen_at, s.ref))
-    return replace(contact, seen_at=latest.seen_at, ref=latest.ref)
+    contact.seen_at, contact.ref = latest.seen_at, latest.ref
 
 
 def _same_person(a: Link, b: Link) -> bool:
