@@ -75,7 +75,31 @@ def bodies(size: int = MIB) -> dict[str, bytes]:
         ),
         "escaped surrogate pairs": _fill(head + b'"', b"\\ud83d\\ude00", b'"}', size),
         "unicode escapes of NUL's neighbours": _fill(head + b'"', b"\\u0001", b'"}', size),
+        # Identity links: every status and every contact names the same person, so that
+        # matching contacts to items pairwise, or joining them one by one, is quadratic.
+        "thousands of statuses and contacts of one person": _one_person(size),
     }
+
+
+def _one_person(size: int) -> bytes:
+    """Statuses to thousands of numbers of one user id, and a contacts[] item for each."""
+    statuses, contacts = [], []
+    length, n = 300, 0
+    while length < size - 300:
+        status = (
+            f'{{"id":"wamid.p{n}","status":"delivered","timestamp":"{T + n}",'
+            f'"recipient_id":"49151{n:08d}","recipient_user_id":"US.1"}}'
+        )
+        contact = f'{{"profile":{{"name":"P"}},"wa_id":"49151{n:08d}","user_id":"US.1"}}'
+        statuses.append(status)
+        contacts.append(contact)
+        length += len(status) + len(contact) + 2
+        n += 1
+    value = '{"contacts":[' + ",".join(contacts) + '],"statuses":[' + ",".join(statuses) + "]}"
+    return (
+        '{"object":"whatsapp_business_account","entry":[{"id":"1","changes":'
+        '[{"field":"messages","value":' + value + "}]}]}"
+    ).encode()
 
 
 def _keys(size: int) -> bytes:

@@ -152,13 +152,11 @@ def _groups(
             union(identifier, link[0])
             if identifier in known:
                 union(identifier, ("component", known[identifier].component))
-    grouped: dict[object, list[Identifier]] = {}
+    grouped: dict[object, dict[Identifier, None]] = {}  # ordered sets: linear in the links
     for link in links:
         for identifier in link:
-            members = grouped.setdefault(find(identifier), [])
-            if identifier not in members:
-                members.append(identifier)
-    return list(grouped.values())
+            grouped.setdefault(find(identifier), {})[identifier] = None
+    return [list(members) for members in grouped.values()]
 
 
 def person_id_of(identifiers: Iterable[Identifier]) -> tuple[str, str]:

@@ -12,7 +12,7 @@ unknown, never a value; parents never stand for a person alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,17 +65,50 @@ class _Unnoted:
 
 
 def read_links(event: Reading, change: Change) -> Iterator[Link]:
-    """The identity links of one change: its items' first, then its contacts[] items."""
+    """The identity links of one change: its items' first, then its contacts[] items.
+
+    Items and contacts are matched through dicts by identifier, never pairwise: a body of
+    thousands of both is read in time linear in its size.
+    """
     quiet = _Unnoted(event.window)
     sightings = [link for link in _item_links(quiet, change) if link.names_someone()]
     contacts = [c for c in _contacts(quiet, change) if c.names_someone()]
+    listed = {i for c in contacts for i in _keys(c)}
+    latest: dict[tuple[str, str], Link] = {}  # the latest timed item naming each identifier
     for link in sightings:
-        if link.contact and any(_same_person(link, c) for c in contacts):
+        if link.contact and any(i in listed for i in _keys(link)):
             link.contact = False  # its contacts[] item describes it (name, username...)
+        if link.seen_at is not None:
+            for i in _keys(link):
+                if i not in latest or _later(link, latest[i]):
+                    latest[i] = link
         yield link
+    timed = [s for s in sightings if s.seen_at is not None]
+    last = max(timed, key=_order) if timed else None
     for contact in contacts:
-        _place(contact, sightings, change.entry_time)
+        named = [latest[i] for i in _keys(contact) if i in latest]
+        placed = max(named, key=_order) if named else last
+        # A contact carries no time: the latest item naming the same person gives it
+        # (else the change's latest item, else entry.time).
+        if placed is None:
+            contact.seen_at = change.entry_time
+        else:
+            contact.seen_at, contact.ref = placed.seen_at, placed.ref
         yield contact
+
+
+def _keys(link: Link) -> list[tuple[str, str]]:
+    return [
+        (kind, value) for kind, value in (("phone", link.wa_id), ("user", link.user_id)) if value
+    ]
+
+
+def _order(link: Link) -> tuple[int, str]:
+    return (link.seen_at or 0, link.ref)
+
+
+def _later(a: Link, b: Link) -> bool:
+    return _order(a) > _order(b)
 
 
 def _item_links(event: Reading, change: Change) -> Iterator[Link]:
@@ -178,22 +211,6 @@ def _contacts(event: Reading, change: Change) -> Iterator[Link]:
             contact=True,
             phone_number_id=change.phone_number_id,
         )
-
-
-def _place(contact: Link, sightings: Iterable[Link], entry_time: int | None) -> None:
-    """Time a contacts[] item by the latest item of its change that names the same person
-    (else the change's latest item, else entry.time): a contact carries no time."""
-    timed = [s for s in sightings if s.seen_at is not None]
-    named = [s for s in timed if _same_person(s, contact)] or timed
-    if not named:
-        contact.seen_at = entry_time
-        return
-    latest = max(named, key=lambda s: (s.seen_at, s.ref))
-    contact.seen_at, contact.ref = latest.seen_at, latest.ref
-
-
-def _same_person(a: Link, b: Link) -> bool:
-    return bool((a.wa_id and a.wa_id == b.wa_id) or (a.user_id and a.user_id == b.user_id))
 
 
 def _id(event: Reading, parent: Any, key: str) -> str | None:
