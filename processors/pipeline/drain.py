@@ -157,6 +157,7 @@ def queue_facts(conn: Connection, ids: list[int]) -> None:
     row = conn.execute(query("relay_facts_wanted")).fetchone()
     if ids and row is not None and row["wanted"]:
         conn.execute(query("relay_queue_facts"), {"ids": ids})
+        conn.execute(query("relay_queue_person_facts"))
 
 
 def classify(row: DictRow) -> Claimed:

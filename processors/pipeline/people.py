@@ -20,13 +20,14 @@ from psycopg import sql
 
 from processors.pipeline.batch import Connection
 from processors.pipeline.isolation import is_connection_error, line
+from processors.pipeline.projections.identities import LINK_IDS
 from receiver.queries import query
 
 log = logging.getLogger("wabahook.people")
 
 # The tables only this step writes (the links themselves are a projection's).
 PEOPLE_TABLES = ("person_identifier", "person")
-# The kinds of identifier, in the order of a pending link's columns (current, previous).
+# The kind of each of a pending link's identifier columns (LINK_IDS).
 LINK_KINDS = ("phone", "user", "parent", "phone", "user", "parent")
 COUNTED = ("user", "phone")  # what a person_id may be, in order of preference
 
@@ -51,11 +52,18 @@ def link_people(conn: Connection, schema: str) -> None:
     try:
         with conn.transaction():
             conn.execute(query("people_lock"), {"schema": schema})
-            links = [
-                _identifiers(row.values())
-                for row in conn.execute(_in(schema, "people_take_pending")).fetchall()
-            ]
-            _join(conn, schema, links)
+            rows = conn.execute(_in(schema, "people_take_pending")).fetchall()
+            links = [_identifiers([row[key] for key in LINK_IDS]) for row in rows]
+            # Which event (and channel) first brought each identifier: a changed person's
+            # fact names the earliest of its person's.
+            origins: dict[Identifier, tuple[int, str]] = {}
+            for link, row in zip(links, rows, strict=True):
+                if row["raw_event_id"] is not None:
+                    for identifier in link:
+                        origin = (row["raw_event_id"], row["channel"])
+                        origins[identifier] = min(origins.get(identifier, origin), origin)
+            changed = _join(conn, schema, links)
+            _note_changed(conn, changed, origins)
     except psycopg.errors.Error as exc:
         if is_connection_error(exc):
             raise
@@ -66,8 +74,31 @@ def _identifiers(values: Iterable[str]) -> list[Identifier]:
     return [(kind, value) for kind, value in zip(LINK_KINDS, values, strict=True) if value]
 
 
-def _join(conn: Connection, schema: str, links: Sequence[list[Identifier]]) -> None:
-    """Merge `links` into the stored components and write what changed."""
+def _note_changed(
+    conn: Connection,
+    changed: list[tuple[int, list[Identifier]]],
+    origins: dict[Identifier, tuple[int, str]],
+) -> None:
+    """Keep, for this transaction, which persons changed and the event that first did."""
+    noted = [
+        (component, *min(origins[i] for i in group if i in origins))
+        for component, group in changed
+        if any(i in origins for i in group)
+    ]
+    if noted:
+        components, raw_event_ids, channels = zip(*noted, strict=True)
+        conn.execute(
+            query("people_changed"),
+            {"components": list(components), "raw_event_ids": list(raw_event_ids),
+             "channels": list(channels)},
+        )  # fmt: skip
+
+
+def _join(
+    conn: Connection, schema: str, links: Sequence[list[Identifier]]
+) -> list[tuple[int, list[Identifier]]]:
+    """Merge `links` into the stored components and write what changed; return each
+    changed component with the identifiers of the links that changed it."""
     every = sorted({identifier for link in links for identifier in link})
     known: dict[Identifier, Person] = {}
     for row in conn.execute(
@@ -90,11 +121,12 @@ def _join(conn: Connection, schema: str, links: Sequence[list[Identifier]]) -> N
     relabel: list[tuple[int, int]] = []
     added: list[tuple[str, str, int]] = []
     put: list[Person] = []
+    changed: list[tuple[int, list[Identifier]]] = []
     for group in groups:
         persons = {known[i].component: known[i] for i in group if i in known}
         new = [i for i in group if i not in known]
-        if not persons and not new:
-            continue
+        if len(persons) <= 1 and not new:
+            continue  # a link its person already held: nothing changes
         into = max(persons.values(), key=lambda p: (p.size, -p.component)) if persons else None
         component = into.component if into else next(numbers)
         relabel += [(c, component) for c in persons if c != component]
@@ -105,6 +137,7 @@ def _join(conn: Connection, schema: str, links: Sequence[list[Identifier]]) -> N
         put.append(
             Person(component, person_id, kind, sum(p.size for p in persons.values()) + len(new))
         )
+        changed.append((component, group))
     if relabel:
         sources, targets = zip(*relabel, strict=True)
         conn.execute(
@@ -127,6 +160,7 @@ def _join(conn: Connection, schema: str, links: Sequence[list[Identifier]]) -> N
                 "sizes": [p.size for p in put],
             },
         )
+    return changed
 
 
 def _groups(

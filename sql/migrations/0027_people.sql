@@ -30,6 +30,8 @@ CREATE TABLE wabahook.identity_pending (
     previous_wa_id          text NOT NULL,
     previous_user_id        text NOT NULL,
     previous_parent_user_id text NOT NULL,
+    raw_event_id            bigint,           -- the first event that brought it, and its
+    channel                 text,             -- channel: a person.updated fact names them
     PRIMARY KEY (wa_id, user_id, parent_user_id, previous_wa_id, previous_user_id,
                  previous_parent_user_id)
 );

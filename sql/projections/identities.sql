@@ -49,9 +49,10 @@ WHERE excluded.first_seen_at < t.first_seen_at OR excluded.last_seen_at > t.last
 -- people (processors/pipeline/people.py joins them before the drain commits). This
 -- statement's snapshot predates the links it writes: a link known before it is known.
 INSERT INTO {projections}.identity_pending
-SELECT DISTINCT coalesce(s.wa_id, ''), coalesce(s.user_id, ''), coalesce(s.parent_user_id, ''),
+SELECT DISTINCT ON (1, 2, 3, 4, 5, 6)
+       coalesce(s.wa_id, ''), coalesce(s.user_id, ''), coalesce(s.parent_user_id, ''),
        coalesce(s.previous_wa_id, ''), coalesce(s.previous_user_id, ''),
-       coalesce(s.previous_parent_user_id, '')
+       coalesce(s.previous_parent_user_id, ''), s.raw_event_id, s.channel
 FROM stage_identity_link s
 WHERE ({ids}::bigint[] IS NULL OR s.raw_event_id = ANY({ids}))
   AND NOT EXISTS (
@@ -61,7 +62,7 @@ WHERE ({ids}::bigint[] IS NULL OR s.raw_event_id = ANY({ids}))
           = (coalesce(s.wa_id, ''), coalesce(s.user_id, ''), coalesce(s.parent_user_id, ''),
              coalesce(s.previous_wa_id, ''), coalesce(s.previous_user_id, ''),
              coalesce(s.previous_parent_user_id, '')))
-ORDER BY 1, 2, 3, 4, 5, 6
+ORDER BY 1, 2, 3, 4, 5, 6, s.raw_event_id
 ON CONFLICT DO NOTHING;
 
 -- name: project_contacts

@@ -13,7 +13,7 @@ SELECT pg_advisory_xact_lock(hashtext('wabahook.people:' || %(schema)s));
 -- Taken under the lock: this transaction's own new links and any a failed join left.
 DELETE FROM {schema}.identity_pending
 RETURNING wa_id, user_id, parent_user_id, previous_wa_id, previous_user_id,
-          previous_parent_user_id;
+          previous_parent_user_id, raw_event_id, channel;
 
 -- name: people_known
 -- The persons the given identifiers belong to, with each person's id and size.
@@ -45,3 +45,9 @@ SELECT * FROM unnest(%(components)s::bigint[], %(person_ids)s::text[], %(kinds)s
                      %(sizes)s::integer[])
 ON CONFLICT (component) DO UPDATE SET
     (person_id, person_id_kind, size) = (excluded.person_id, excluded.person_id_kind, excluded.size);
+
+-- name: people_changed
+-- The persons this batch created or changed, with the first event that changed each:
+-- the drain's facts (relay_queue_person_facts) read them before the commit.
+INSERT INTO stage_person_changed (component, raw_event_id, channel)
+SELECT * FROM unnest(%(components)s::bigint[], %(raw_event_ids)s::bigint[], %(channels)s::text[]);

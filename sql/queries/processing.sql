@@ -31,6 +31,9 @@ CREATE TEMP TABLE IF NOT EXISTS stage_doc (
     raw_event_id bigint PRIMARY KEY, channel text, received_at timestamptz,
     body_sha256 bytea, doc jsonb
 ) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_person_changed (
+    component bigint, raw_event_id bigint, channel text
+) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_result (
     raw_event_id bigint, channel text, received_at timestamptz, state text, error text,
     format text, attempts integer, notes jsonb

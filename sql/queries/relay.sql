@@ -363,6 +363,41 @@ JOIN wabahook.destinations d
  AND (cardinality(d.kinds) = 0 OR f.type = ANY (d.kinds))
 ON CONFLICT (destination_id, fact_key) WHERE fact_key <> '' DO NOTHING;
 
+-- name: relay_queue_person_facts
+-- A person.updated fact for each person this batch created or changed (joined, renamed,
+-- given a new identifier), named by the first event that did. Keyed by the person's
+-- identifiers: the same person reached again, by a replay or in another order, is the
+-- same fact.
+WITH fact AS (
+    SELECT c.raw_event_id, c.channel, 'person.updated' AS type,
+           concat_ws(':', 'person', p.person_id, md5(array_to_string(ids.all_ids, ' '))) AS fact_key,
+           jsonb_build_object(
+               'type', 'person.updated', 'person_id', p.person_id,
+               'wa_ids', to_jsonb(coalesce(ids.wa_ids, '{}')),
+               'user_ids', to_jsonb(coalesce(ids.user_ids, '{}')),
+               'parent_user_ids', to_jsonb(coalesce(ids.parent_user_ids, '{}')),
+               'channel', c.channel, 'raw_event_id', c.raw_event_id) AS payload
+    FROM stage_person_changed c
+    JOIN wabahook.person p USING (component)
+    CROSS JOIN LATERAL (
+        SELECT array_agg(i.kind || ':' || i.identifier ORDER BY i.kind, i.identifier COLLATE "C") AS all_ids,
+               array_agg(i.identifier ORDER BY i.identifier COLLATE "C") FILTER (WHERE i.kind = 'phone') AS wa_ids,
+               array_agg(i.identifier ORDER BY i.identifier COLLATE "C") FILTER (WHERE i.kind = 'user') AS user_ids,
+               array_agg(i.identifier ORDER BY i.identifier COLLATE "C") FILTER (WHERE i.kind = 'parent') AS parent_user_ids
+        FROM wabahook.person_identifier i WHERE i.component = c.component
+    ) ids
+)
+INSERT INTO wabahook.relay_deliveries
+    (destination_id, raw_event_id, fact_key, channel, stored_at, age_from, payload)
+SELECT d.id, f.raw_event_id, f.fact_key, f.channel, e.received_at, e.received_at, f.payload
+FROM fact f
+JOIN wabahook.raw_events e ON e.id = f.raw_event_id
+JOIN wabahook.destinations d
+  ON d.format = 'facts'
+ AND (cardinality(d.channels) = 0 OR f.channel = ANY (d.channels))
+ AND (cardinality(d.kinds) = 0 OR f.type = ANY (d.kinds))
+ON CONFLICT (destination_id, fact_key) WHERE fact_key <> '' DO NOTHING;
+
 -- name: relay_metrics
 SELECT d.name AS destination,
        count(r.*) FILTER (WHERE r.state IN ('pending', 'retrying')) AS pending,

@@ -82,7 +82,8 @@ def test_facts_arrive_after_processing_once_each_and_statuses_never_move_back(
         requests: list[Recorded] = list(app.requests)
     to_bot = [json.loads(r.body) for r in requests if r.path == "/"]
     by_type = {(f["type"], f.get("status")): f for f in to_bot}
-    assert len(to_bot) == 3  # the retried body adds nothing
+    assert len(to_bot) == 4  # the retried body adds nothing
+    assert [f["wa_ids"] for f in to_bot if f["type"] == "person.updated"] == [[NUMBER]]
     received = by_type[("message.received", None)]
     assert (received["message_id"], received["text"], received["wa_id"], received["profile_name"],
             received["sent_at"]) == ("wamid.IN1", "Hallo é", NUMBER, "Ana",
@@ -183,4 +184,16 @@ def test_facts_about_a_customer_carry_their_person_even_from_the_batch_that_met_
         ("message.received", "wamid.ANA2", ANA_U2),
         ("opt_out.changed", None, CY_U),
     ]
+    assert_valid(sent)
+
+
+def test_a_person_new_or_changed_is_a_fact_once_per_set_of_identifiers(db: Database) -> None:
+    from tests.corpora.people import ANA_CHANGED, ANA_FIRST, ANA_NEW, ANA_OLD, ANA_U1, ANA_U2
+
+    # Ana first seen, then her number change, then her first body again (a sender retry
+    # with new bytes would be the same: her identifiers did not change).
+    sent = facts_of(db, ("person.updated",), [ANA_FIRST, ANA_CHANGED, ANA_FIRST])
+    assert [(f["person_id"], f["wa_ids"], f["user_ids"]) for f in sent] == [
+        (ANA_U2, [ANA_OLD, ANA_NEW], [ANA_U2, ANA_U1])
+    ]  # one batch: the person as the batch left them
     assert_valid(sent)
