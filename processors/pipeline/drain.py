@@ -116,6 +116,7 @@ def drain_batch(db: Database, batch_size: int = BATCH_SIZE) -> DrainResult:
     with db.connection(timeout=BATCH_SECONDS) as conn:
         ensure_stage_tables(conn)  # committed on its own: a rolled-back batch keeps them
         with conn.transaction():
+            conn.execute(query("swap_gate"))
             rows = conn.execute(query("claim_events"), {"limit": batch_size}).fetchall()
             if not rows:
                 return DrainResult()
@@ -155,8 +156,10 @@ def queue_facts(conn: Connection, ids: list[int]) -> None:
     drain queues nothing twice (a fact goes once to a destination, whichever event
     carried it); a destination added since gets the replayed facts."""
     row = conn.execute(query("relay_facts_wanted")).fetchone()
-    if ids and row is not None and row["wanted"]:
-        conn.execute(query("relay_queue_facts"), {"ids": ids})
+    if row is not None and row["wanted"]:
+        if ids:
+            conn.execute(query("relay_queue_facts"), {"ids": ids})
+        # Even when every event failed: the join may have taken links an earlier batch left.
         conn.execute(query("relay_queue_person_facts"))
 
 

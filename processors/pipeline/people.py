@@ -45,12 +45,12 @@ class Person:
 
 
 def link_people(conn: Connection, schema: str) -> None:
-    """Join the pending links of `schema` into people; a failure leaves them pending."""
-    statement = _in(schema, "people_pending_any")
-    if conn.execute(statement).fetchone() is None:
-        return  # every link of the batch was known: the common case takes no lock
+    """Join the pending links of `schema` into people. A failure of any kind leaves them
+    pending for the next batch and holds back nothing else of this one."""
     try:
         with conn.transaction():
+            if conn.execute(_in(schema, "people_pending_any")).fetchone() is None:
+                return  # every link of the batch was known: the common case takes no lock
             conn.execute(query("people_lock"), {"schema": schema})
             rows = conn.execute(_in(schema, "people_take_pending")).fetchall()
             links = [_identifiers([row[key] for key in LINK_IDS]) for row in rows]
@@ -68,6 +68,8 @@ def link_people(conn: Connection, schema: str) -> None:
         if is_connection_error(exc):
             raise
         log.warning("people: links left pending", extra={"error": line(exc)})
+    except Exception as exc:  # our own bug: the links wait for a fix, the batch goes on
+        log.exception("people: links left pending", extra={"error": line(exc)})
 
 
 def _identifiers(values: Iterable[str]) -> list[Identifier]:

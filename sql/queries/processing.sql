@@ -26,6 +26,11 @@ LEFT JOIN wabahook.raw_events r ON r.id = q.raw_event_id AND r.received_at = q.r
 WHERE q.raw_event_id = %(id)s
 FOR UPDATE OF q;
 
+-- name: swap_gate
+-- Taken first by every drain transaction, until it ends: a rebuild's swap takes it
+-- exclusively before it locks the tables it swaps (lock_tables).
+SELECT pg_advisory_xact_lock_shared(hashtext('wabahook.swap'));
+
 -- name: create_stage_tables
 CREATE TEMP TABLE IF NOT EXISTS stage_doc (
     raw_event_id bigint PRIMARY KEY, channel text, received_at timestamptz,

@@ -100,7 +100,11 @@ CREATE SCHEMA {schema};
 CREATE TABLE {table} (LIKE {like} INCLUDING ALL);
 
 -- name: lock_tables
--- Drains wait here until the swap commits, then carry on with the new tables.
+-- Drains wait here until the swap commits, then carry on with the new tables. The gate
+-- first: a drain holds it (shared) from its first statement, so the swap waits for the
+-- drains under way to end and no drain takes a table lock the swap is waiting for,
+-- whatever order each takes its table locks in.
+SELECT pg_advisory_xact_lock(hashtext('wabahook.swap'));
 LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE;
 
 -- name: move_table

@@ -52,13 +52,14 @@ class _Recorded(logging.Handler):
 
 
 @pytest.fixture(autouse=True)
-def people_joined() -> Iterator[None]:
+def people_joined() -> Iterator[list[logging.LogRecord]]:
     """A join of identity links that fails only logs (the links wait for the next drain),
-    so every test checks that none failed: a bug there must not pass quietly."""
+    so every test checks that none failed: a bug there must not pass quietly. A test that
+    makes a join fail takes what was logged, and empties it."""
     recorded = _Recorded()
     logger = logging.getLogger("wabahook.people")
     logger.addHandler(recorded)
-    yield
+    yield recorded.records
     logger.removeHandler(recorded)
     assert not recorded.records, [
         r.getMessage() + repr(r.__dict__.get("error")) for r in recorded.records

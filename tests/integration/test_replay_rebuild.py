@@ -346,3 +346,27 @@ def test_rebuild_while_intake_and_workers_run_loses_and_doubles_nothing(
     requeue(db, ids)
     drain(db)
     assert snapshot(database_url) == after
+
+
+def test_the_swap_waits_for_a_drain_under_way_and_drains_wait_for_the_swap(
+    db: Database, database_url: str
+) -> None:
+    # A drain holds the swap gate from its first statement to its commit; the swap takes
+    # the gate before any table, so the two never wait on each other's table locks
+    # (a drain that writes tables in another order than the swap locks them).
+    from receiver.queries import query
+
+    store(db, [case.body for case in CASES[:20]])
+    drain(db)
+    before = snapshot(database_url)
+    with psycopg.connect(database_url) as drain_under_way:
+        drain_under_way.execute(query("swap_gate"))
+        done = threading.Event()
+        rebuilding = threading.Thread(
+            target=lambda: (rebuild_module.rebuild(db, lanes=1), done.set()), daemon=True
+        )
+        rebuilding.start()
+        assert not done.wait(3)  # the swap waits for the drain
+    rebuilding.join(60)  # the drain committed: the swap goes on
+    assert done.is_set()
+    assert snapshot(database_url) == before
