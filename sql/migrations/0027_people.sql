@@ -17,9 +17,24 @@ CREATE TABLE wabahook.identity_link (
     last_seen_at            timestamptz,
     profile_name            text,             -- of the latest sighting that carried one
     profile_key             text,
+    -- The identifier a link is found by from its person (all of a link's identifiers
+    -- belong to one person): its user id, else phone number, else the previous ones.
+    anchor_kind             text NOT NULL GENERATED ALWAYS AS (
+        CASE WHEN user_id <> '' THEN 'user' WHEN wa_id <> '' THEN 'phone'
+             WHEN previous_user_id <> '' THEN 'user' ELSE 'phone' END) STORED,
+    anchor                  text NOT NULL GENERATED ALWAYS AS (
+        CASE WHEN user_id <> '' THEN user_id WHEN wa_id <> '' THEN wa_id
+             WHEN previous_user_id <> '' THEN previous_user_id ELSE previous_wa_id END) STORED,
+    -- The person_id its identifiers alone would give a person (the rule of `person`).
+    own_id                  text GENERATED ALWAYS AS (
+        CASE WHEN user_id <> '' OR previous_user_id <> ''
+             THEN least(nullif(user_id, '') COLLATE "C", nullif(previous_user_id, '') COLLATE "C")
+             ELSE least(nullif(wa_id, '') COLLATE "C", nullif(previous_wa_id, '') COLLATE "C")
+        END) STORED,
     PRIMARY KEY (wa_id, user_id, parent_user_id, previous_wa_id, previous_user_id,
                  previous_parent_user_id, channel, username)
 );
+CREATE INDEX identity_link_anchor ON wabahook.identity_link (anchor_kind, anchor);
 
 -- Links not yet joined into people: a drain adds the new ones and joins them before it
 -- commits (processors/pipeline/people.py); a join that failed leaves them for the next.

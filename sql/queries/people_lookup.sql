@@ -4,16 +4,19 @@
 -- name: people_named
 -- The people %(needle)s names: a person id (current or previous: both are identifiers of
 -- the person), a phone number, a user id or parent user id, or a username (with or
--- without its "@"), with when each held that username.
+-- without its "@"), with when each held that username. (Each by an index: the kinds
+-- are spelled out for the identifiers' key.)
 SELECT pi.person_id, NULL::text AS username, NULL::timestamptz AS since,
        NULL::timestamptz AS until
 FROM wabahook.person_ids pi
-WHERE pi.identifier = %(needle)s
+WHERE pi.kind = ANY ('{phone,user,parent}'::text[]) AND pi.identifier = %(needle)s
 UNION ALL
-SELECT person_id, username, min(first_seen_at), max(last_seen_at)
-FROM wabahook.person_links
-WHERE username IN (%(needle)s, ltrim(%(needle)s, '@'), '@' || ltrim(%(needle)s, '@'))
-GROUP BY person_id, username
+SELECT pi.person_id, l.username, min(l.first_seen_at), max(l.last_seen_at)
+FROM wabahook.identity_link l
+JOIN wabahook.person_ids pi ON pi.kind = l.anchor_kind AND pi.identifier = l.anchor
+WHERE l.username <> ''
+  AND l.username IN (%(needle)s, ltrim(%(needle)s, '@'), '@' || ltrim(%(needle)s, '@'))
+GROUP BY pi.person_id, l.username
 ORDER BY person_id, since NULLS FIRST;
 
 -- name: person_row

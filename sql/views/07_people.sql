@@ -14,34 +14,24 @@ COMMENT ON VIEW wabahook.person_ids IS
 
 -- Every identity link with its person: identifiers seen together (a number or id change
 -- links the previous ones to the current), per channel and username, first and last
--- seen. A link is reached through one of its identifiers (all of them belong to one
--- person). own_id: the id the link's identifiers alone would give a person.
+-- seen. A link is found through its anchor, one of its identifiers (all of them belong
+-- to one person).
 CREATE VIEW wabahook.person_links AS
 SELECT pi.person_id, l.channel, nullif(l.wa_id, '') AS wa_id, nullif(l.user_id, '') AS user_id,
        nullif(l.parent_user_id, '') AS parent_user_id,
        nullif(l.previous_wa_id, '') AS previous_wa_id,
        nullif(l.previous_user_id, '') AS previous_user_id,
        nullif(l.previous_parent_user_id, '') AS previous_parent_user_id,
-       nullif(l.username, '') AS username, l.profile_name, l.first_seen_at, l.last_seen_at,
-       CASE WHEN l.user_id <> '' OR l.previous_user_id <> ''
-            THEN least(nullif(l.user_id, '') COLLATE "C", nullif(l.previous_user_id, '') COLLATE "C")
-            ELSE least(nullif(l.wa_id, '') COLLATE "C", nullif(l.previous_wa_id, '') COLLATE "C")
-       END AS own_id,
-       l.profile_key
+       nullif(l.username, '') AS username, l.profile_name, l.first_seen_at, l.last_seen_at
 FROM wabahook.identity_link l
-JOIN wabahook.person_ids pi
-  ON pi.kind = CASE WHEN l.user_id <> '' THEN 'user' WHEN l.wa_id <> '' THEN 'phone'
-                    WHEN l.previous_user_id <> '' THEN 'user' ELSE 'phone' END
- AND pi.identifier = CASE WHEN l.user_id <> '' THEN l.user_id WHEN l.wa_id <> '' THEN l.wa_id
-                          WHEN l.previous_user_id <> '' THEN l.previous_user_id
-                          ELSE l.previous_wa_id END;
+JOIN wabahook.person_ids pi ON pi.kind = l.anchor_kind AND pi.identifier = l.anchor;
 COMMENT ON VIEW wabahook.person_links IS
     'One row per identity link (identifiers seen together for one person, per channel and '
     'username), with the person it belongs to and when it was first and last seen.';
 
 -- One row per person. Every person_id a person ever had is the own_id of one of its
--- links, in whatever order the links arrived, so previous_person_ids does not depend on
--- that order.
+-- links (the id those identifiers alone would give), in whatever order the links
+-- arrived, so previous_person_ids does not depend on that order.
 CREATE VIEW wabahook.people AS
 WITH ids AS (
     SELECT person_id,
@@ -50,23 +40,24 @@ WITH ids AS (
     FROM wabahook.person_ids
     GROUP BY person_id
 ), seen AS (
-    SELECT person_id,
-           (array_agg(wa_id ORDER BY last_seen_at DESC NULLS LAST, wa_id COLLATE "C" DESC)
-                FILTER (WHERE wa_id IS NOT NULL))[1] AS current_wa_id,
-           (array_agg(user_id ORDER BY last_seen_at DESC NULLS LAST, user_id COLLATE "C" DESC)
-                FILTER (WHERE user_id IS NOT NULL))[1] AS current_user_id,
-           (array_agg(parent_user_id ORDER BY last_seen_at DESC NULLS LAST,
-                      parent_user_id COLLATE "C" DESC)
-                FILTER (WHERE parent_user_id IS NOT NULL))[1] AS parent_user_id,
-           (array_agg(username ORDER BY last_seen_at DESC NULLS LAST, username COLLATE "C" DESC)
-                FILTER (WHERE username IS NOT NULL))[1] AS username,
-           (array_agg(profile_name ORDER BY profile_key COLLATE "C" DESC)
-                FILTER (WHERE profile_key IS NOT NULL))[1] AS profile_name,
-           array_agg(DISTINCT channel ORDER BY channel) AS channels,
-           min(first_seen_at) AS first_seen_at, max(last_seen_at) AS last_seen_at,
-           array_agg(DISTINCT own_id) AS own_ids
-    FROM wabahook.person_links
-    GROUP BY person_id
+    SELECT pi.person_id,
+           (array_agg(l.wa_id ORDER BY l.last_seen_at DESC NULLS LAST, l.wa_id COLLATE "C" DESC)
+                FILTER (WHERE l.wa_id <> ''))[1] AS current_wa_id,
+           (array_agg(l.user_id ORDER BY l.last_seen_at DESC NULLS LAST, l.user_id COLLATE "C" DESC)
+                FILTER (WHERE l.user_id <> ''))[1] AS current_user_id,
+           (array_agg(l.parent_user_id ORDER BY l.last_seen_at DESC NULLS LAST,
+                      l.parent_user_id COLLATE "C" DESC)
+                FILTER (WHERE l.parent_user_id <> ''))[1] AS parent_user_id,
+           (array_agg(l.username ORDER BY l.last_seen_at DESC NULLS LAST, l.username COLLATE "C" DESC)
+                FILTER (WHERE l.username <> ''))[1] AS username,
+           (array_agg(l.profile_name ORDER BY l.profile_key COLLATE "C" DESC)
+                FILTER (WHERE l.profile_key IS NOT NULL))[1] AS profile_name,
+           array_agg(DISTINCT l.channel ORDER BY l.channel) AS channels,
+           min(l.first_seen_at) AS first_seen_at, max(l.last_seen_at) AS last_seen_at,
+           array_agg(DISTINCT l.own_id) AS own_ids
+    FROM wabahook.identity_link l
+    JOIN wabahook.person_ids pi ON pi.kind = l.anchor_kind AND pi.identifier = l.anchor
+    GROUP BY pi.person_id
 )
 SELECT person_id, s.current_wa_id, s.current_user_id, s.parent_user_id, s.username,
        s.profile_name, coalesce(ids.wa_ids, '{}') AS wa_ids,
