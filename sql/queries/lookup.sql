@@ -133,7 +133,8 @@ ORDER BY c.name;
 -- each error with its code's class (as failures_daily reads them).
 SELECT s.status, s.status_at, s.recipient_id, s.conversation_id, s.conversation_category,
        s.pricing_category, s.pricing_model, s.pricing_type, s.billable, s.raw_event_id,
-       s.received_at, s.person_id, s.recipient_user_id,
+       s.received_at, s.person_id, s.recipient_user_id, s.recipient_type,
+       coalesce(s.participant_id, s.participant_user_id) AS participant,
        coalesce((
            SELECT jsonb_agg(jsonb_build_object(
                       'code', e.code, 'title', coalesce(e.error ->> 'title', k.title),

@@ -181,6 +181,7 @@ CASES += [
                     "status": "delivered",
                     "participant_id": None,
                     "participant_user_id": "BR.1502576394655843",
+                    "person_id": "BR.1502576394655843",  # the participant, not the group
                 },
             ],
             "group_delivery_status": [

@@ -87,3 +87,18 @@ def test_the_person_page_in_chromium(
     browser.set_window_size(390, 844)
     browser.get(f"{console_url}/people/{ANA_U2}")
     screenshot(browser, "person-phone", tmp_path)
+
+
+def test_a_group_messages_statuses_name_each_participant_not_the_group(
+    console_app: Flask,  # noqa: F811
+    db: Database,
+) -> None:
+    from tests.corpora.groups import ANA, GROUP, GROUP_MESSAGE, group_status
+    from tests.support.bodies import T0, cloud, meta
+
+    store(db, [cloud(meta('"statuses":[' + group_status("delivered", T0, ANA) + "]"))])
+    drain(db)
+    page = console_app.test_client().get(f"/messages/{GROUP_MESSAGE}").text
+    row = page[page.index('id="timeline"') :]
+    assert f"group {GROUP}:" in row
+    assert 'href="/people/BR.1502576394655843">BR.1502576394655843</a>' in row
