@@ -17,6 +17,7 @@ CY_PHONE, CY_U = "15550300003", "US.7300000000000000003"
 DEE_PHONE, DEE_U1, DEE_U2 = "15550400004", "US.7400000000000000004", "US.7400000000000000005"
 EVE_PHONE, EVE_U = "15550500005", "US.7500000000000000005"
 FAY_U = "US.7600000000000000006"
+GIL_PHONE, GIL_U = "15550950009", "US.7950000000000000009"
 
 
 def message(sender: str, mid: str, at: int, system: str = "") -> str:
@@ -109,6 +110,11 @@ FAY_ERRORS_ONLY = cloud(
         contact("Fay", '"user_id":"' + FAY_U + '"')
         + '"errors":[{"code":131000,"title":"Something went wrong"}]'
     )
+)
+
+GIL_SAID = messages(
+    message('"from":"' + GIL_PHONE + '","from_user_id":"' + GIL_U + '"', "wamid.GIL1", T0 + 800),
+    contacts=contact("Gil", '"user_id":"' + GIL_U + '"'),
 )
 
 CASES = [
@@ -215,5 +221,12 @@ CASES = [
             "contacts": [{"wa_id": FAY_U, "user_id": FAY_U, "profile_name": "Fay"}],
             "people": [{"person_id": FAY_U, "wa_ids": [], "user_ids": [FAY_U]}],
         },
+    ),
+    Case(
+        "people: a contacts[] item without the number its message gives is keyed by the number",
+        GIL_SAID,
+        messages={"wamid.GIL1": {"wa_id": GIL_PHONE, "user_id": GIL_U, "contact_name": "Gil"}},
+        contacts={GIL_PHONE: "Gil"},
+        views={"contacts": [{"wa_id": GIL_PHONE, "user_id": GIL_U, "person_id": GIL_U}]},
     ),
 ]

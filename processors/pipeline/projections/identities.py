@@ -73,11 +73,15 @@ def read_links(event: Reading, change: Change) -> Iterator[Link]:
     quiet = _Unnoted(event.window)
     sightings = [link for link in _item_links(quiet, change) if link.names_someone()]
     contacts = [c for c in _contacts(quiet, change) if c.names_someone()]
-    listed = {i for c in contacts for i in _keys(c)}
+    listed = {i: c for c in contacts for i in _keys(c)}
     latest: dict[tuple[str, str], Link] = {}  # the latest timed item naming each identifier
     for link in sightings:
-        if link.contact and any(i in listed for i in _keys(link)):
+        described = next((listed[i] for i in _keys(link) if i in listed), None)
+        if link.contact and described is not None:
             link.contact = False  # its contacts[] item describes it (name, username...)
+            # The item may leave out the number its message gives (`from`): the contact
+            # is still keyed by the number, as the sender is.
+            described.wa_id = described.wa_id or link.wa_id
         if link.seen_at is not None:
             for i in _keys(link):
                 if i not in latest or _later(link, latest[i]):
