@@ -68,9 +68,10 @@ def events_list(
     --message-id and --wa-id match the projected facts (messages, statuses, edits,
     echoes, preferences) and the sender's retries of their bytes; events not
     projected (queued, failed, rejected) match when their body names the id.
-    --person takes anything a person was known by (wabahook people show): their
-    events are those naming any phone number or user id the person ever had. A
-    username names everyone who held it; each is listed first, with when.
+    --person takes anything a person was known by (wabahook people show): it is
+    --wa-id for every phone number and user id the person ever had (their messages,
+    statuses of what was sent to them, edits, preferences). A username names
+    everyone who held it; each is listed first, with when.
     --text matches the stored bytes, as UTF-8 or JSON-escaped (\\u00e9, \\/): a
     search of every body in the window, so narrow it with --channel and --since.
 
