@@ -22,7 +22,8 @@ FORMATS = ("raw", "facts")
 # The types of fact a `facts` destination is sent (docs/relay.md, docs/facts/*.json).
 FACT_TYPES = (
     "message.received", "message.status", "message.changed", "opt_out.changed",
-    "template.updated", "account.event", "group.updated", "person.updated",
+    "template.updated", "account.event", "phone_number.updated", "group.updated",
+    "person.updated",
 )  # fmt: skip
 MAX_URL_CHARS = 2000
 

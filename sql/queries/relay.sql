@@ -333,6 +333,26 @@ WITH fact AS ((
     WHERE a.raw_event_id = ANY (%(ids)s::bigint[])
     ORDER BY a.channel, k.key, a.raw_event_id, a.position
     ) UNION ALL (
+    SELECT DISTINCT ON (n.channel, k.key)
+           n.raw_event_id, n.channel, 'phone_number.updated', concat_ws(':', 'number', k.key),
+           jsonb_build_object(
+               'type', 'phone_number.updated', 'channel', n.channel, 'waba_id', n.waba_id,
+               'field', n.field, 'event', n.event,
+               'display_phone_number', n.display_phone_number, 'username', n.username,
+               'old_limit', n.old_limit, 'current_limit', n.current_limit,
+               'requested_name', n.requested_name, 'rejection_reason', n.rejection_reason,
+               'details', jsonb_extract_path(d.doc, VARIADIC string_to_array(n.path, ',')),
+               'event_at', wabahook.utc_text(coalesce(to_timestamp(n.entry_time), d.received_at)),
+               'raw_event_id', n.raw_event_id)
+    FROM stage_phone_number_event n JOIN stage_doc d USING (raw_event_id)
+    CROSS JOIN LATERAL (
+        SELECT n.channel || ':' || encode(wabahook.management_key(
+            n.waba_id, n.field, NULL, n.display_phone_number, n.event, n.entry_time,
+            d.body_sha256, n.position), 'hex') AS key
+    ) k
+    WHERE n.raw_event_id = ANY (%(ids)s::bigint[])
+    ORDER BY n.channel, k.key, n.raw_event_id, n.position
+    ) UNION ALL (
     -- A Groups API item, keyed by its field and content like its group_event row.
     SELECT DISTINCT ON (g.channel, k.key)
            g.raw_event_id, g.channel, 'group.updated', concat_ws(':', 'group', k.key),

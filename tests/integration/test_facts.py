@@ -159,6 +159,23 @@ def test_template_and_account_notifications_become_facts_once_each(db: Database)
     assert_valid(sent)
 
 
+def test_number_and_username_notifications_become_facts_once_each(db: Database) -> None:
+    from tests.corpora.management import management
+    from tests.corpora.usernames import NUMBER
+    from tests.support.bodies import T0
+
+    approved = management(
+        "business_username_updates", "{" + NUMBER + ',"username":"luckyshrub","status":"approved"}',
+        T0 + 300,
+    )  # fmt: skip
+    sent = facts_of(db, ("phone_number.updated",), [approved, approved])  # delivered twice
+    assert [(f["field"], f["event"], f["username"], f["event_at"]) for f in sent] == [
+        ("business_username_updates", "approved", "luckyshrub", "2025-06-15T15:11:40Z")
+    ]
+    assert sent[0]["details"]["status"] == "approved"
+    assert_valid(sent)
+
+
 def test_groups_api_items_become_group_facts_once_each(db: Database) -> None:
     from tests.corpora.groups import CREATED, FAILED_CREATE, GROUP
 
