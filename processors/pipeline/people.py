@@ -101,7 +101,8 @@ def _join(
 ) -> list[tuple[int, list[Identifier]]]:
     """Merge `links` into the stored components and write what changed; return each
     changed component with the identifiers of the links that changed it."""
-    every = sorted({identifier for link in links for identifier in link})
+    named = {identifier for link in links for identifier in link}
+    every = sorted(named | {twin for i in named if (twin := twin_of(i)) is not None})
     known: dict[Identifier, Person] = {}
     for row in conn.execute(
         _in(schema, "people_known"),
@@ -110,8 +111,9 @@ def _join(
         known[(row["kind"], row["identifier"])] = Person(
             row["component"], row["person_id"], row["person_id_kind"], row["size"]
         )
+    by_component = {person.component: person for person in known.values()}
     groups = _groups(links, known)
-    fresh = [group for group in groups if not {known[i].component for i in group if i in known}]
+    fresh = [group for group, components in groups if not components]
     numbers = iter(
         [
             r["component"]
@@ -124,8 +126,8 @@ def _join(
     added: list[tuple[str, str, int]] = []
     put: list[Person] = []
     changed: list[tuple[int, list[Identifier]]] = []
-    for group in groups:
-        persons = {known[i].component: known[i] for i in group if i in known}
+    for group, components in groups:
+        persons = {c: by_component[c] for c in components}
         new = [i for i in group if i not in known]
         if len(persons) <= 1 and not new:
             continue  # a link its person already held: nothing changes
@@ -147,10 +149,10 @@ def _join(
         )
         conn.execute(_in(schema, "people_drop"), {"components": list(sources)})
     if added:
-        kinds, values, components = zip(*added, strict=True)
+        kinds, values, targets_of_new = zip(*added, strict=True)
         conn.execute(
             _in(schema, "people_add_identifiers"),
-            {"kinds": list(kinds), "identifiers": list(values), "components": list(components)},
+            {"kinds": list(kinds), "identifiers": list(values), "components": list(targets_of_new)},
         )
     if put:
         conn.execute(
@@ -167,9 +169,11 @@ def _join(
 
 def _groups(
     links: Sequence[list[Identifier]], known: dict[Identifier, Person]
-) -> list[list[Identifier]]:
-    """The identifiers of `links`, grouped into what is now one person each (union-find;
-    identifiers of one stored component count as linked)."""
+) -> list[tuple[list[Identifier], set[int]]]:
+    """The identifiers of `links` grouped into what is now one person each, with the
+    stored components each group takes in (union-find). Identifiers of one stored
+    component count as linked, and so do a phone number and a user id that are the
+    same string (twins): two people never share a person_id, in any arrival order."""
     parent: dict[object, object] = {}
 
     def find(node: object) -> object:
@@ -183,16 +187,37 @@ def _groups(
     def union(a: object, b: object) -> None:
         parent[find(a)] = find(b)
 
+    named = {identifier for link in links for identifier in link}
     for link in links:
         for identifier in link:
             union(identifier, link[0])
-            if identifier in known:
-                union(identifier, ("component", known[identifier].component))
+            for node in (identifier, twin_of(identifier)):
+                if node is not None and node in known:
+                    union(identifier, ("component", known[node].component))
+                elif node is not None and node in named:
+                    union(identifier, node)
     grouped: dict[object, dict[Identifier, None]] = {}  # ordered sets: linear in the links
+    taken: dict[object, set[int]] = {}
     for link in links:
         for identifier in link:
-            grouped.setdefault(find(identifier), {})[identifier] = None
-    return [list(members) for members in grouped.values()]
+            root = find(identifier)
+            grouped.setdefault(root, {})[identifier] = None
+            taken.setdefault(root, set())
+            for node in (identifier, twin_of(identifier)):
+                if node is not None and node in known:
+                    taken[root].add(known[node].component)
+    return [(list(members), taken[root]) for root, members in grouped.items()]
+
+
+def twin_of(identifier: Identifier) -> Identifier | None:
+    """The same string as the other kind a person_id can be (a phone number written as a
+    user id, or the reverse): one person with it, so no two people share an id."""
+    kind, value = identifier
+    if kind == "phone":
+        return ("user", value)
+    if kind == "user":
+        return ("phone", value)
+    return None
 
 
 def person_id_of(identifiers: Iterable[Identifier]) -> tuple[str, str]:

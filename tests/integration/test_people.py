@@ -190,3 +190,50 @@ def test_the_documented_people_queries_answer_as_the_docs_say(
     drain(db)
     changed = run(database_url, statement_about("People who changed phone number"))
     assert [(c["person_id"], c["current_wa_id"]) for c in changed] == [(ANA_U2, ANA_NEW)]
+
+
+def test_a_phone_number_and_a_user_id_of_one_string_make_one_person_in_any_order(
+    db: Database, database_url: str
+) -> None:
+    # A broken or hostile sender writes a phone number as someone's user id: the two
+    # people meet in one, whichever came first, and no two people share a person_id.
+    bodies = [sender("15551230001", None, "wamid.T1", T0), sender("19990000000", "15551230001",
+                                                                  "wamid.T2", T0 + 1)]  # fmt: skip
+    ids = store(db, bodies)
+    seen = set()
+    for order in (ids, ids[::-1]):
+        clear_projections(database_url)
+        for raw_event_id in order:
+            requeue(db, [raw_event_id])
+            drain(db)
+        rows = people(database_url)
+        seen.add(repr(rows))
+    assert len(seen) == 1
+    (person,) = rows
+    assert (person["person_id"], person["wa_ids"]) == (
+        "15551230001",
+        ["15551230001", "19990000000"],
+    )
+
+
+def test_identifiers_past_the_links_key_are_dropped_and_the_event_processed(
+    db: Database, database_url: str
+) -> None:
+    long_id = "US." + "7" * 500  # fits a column, not six of them in one key
+    system = (
+        f'"type":"user_changed_user_id","user_id":"{long_id}1","previous_user_id":"{long_id}2",'
+        f'"parent_user_id":"{long_id}3","previous_parent_user_id":"{long_id}4","wa_id":"{long_id}5"'
+    )
+    body = messages(
+        message(f'"from":"{long_id}6","from_user_id":"US.7","from_parent_user_id":"{long_id}7"',
+                "wamid.LONG", T0, system),
+        contacts='"contacts":[{"profile":{"name":"L","username":"' + "u" * 3000 + '"},'
+        '"user_id":"US.7"}],',
+    )  # fmt: skip
+    (event,) = store(db, [body])
+    result = drain(db)
+    assert (result.processed, result.failed) == (1, 0)
+    assert view(database_url, "messages_inbound", "message_id = 'wamid.LONG'")
+    (logged,) = view(database_url, "raw_event_log", "raw_event_id = %s", [event])
+    assert {"unfit_identifier:username", "unfit_identifier:user_id"} <= set(logged["notes"])
+    assert person_of(database_url, "US.7") == "US.7"

@@ -33,18 +33,30 @@ def test_links_that_share_an_identifier_or_a_stored_person_are_one_group() -> No
         [("user", "US.5"), ("phone", "4")],  # joined to the link above through person 7
         [("phone", "8")],
     ]
-    groups = sorted(sorted(group) for group in _groups(links, known))
+    groups = sorted((sorted(group), components) for group, components in _groups(links, known))
     assert groups == [
-        [("phone", "1"), ("phone", "4"), ("user", "US.5"), ("user", "US.9")],
-        [("phone", "2"), ("phone", "3"), ("user", "US.2")],
-        [("phone", "8")],
+        ([("phone", "1"), ("phone", "4"), ("user", "US.5"), ("user", "US.9")], {7}),
+        ([("phone", "2"), ("phone", "3"), ("user", "US.2")], set()),
+        ([("phone", "8")], set()),
+    ]
+
+
+def test_a_phone_number_and_a_user_id_of_the_same_string_are_one_person() -> None:
+    # Stored or in the batch: two people never share a person_id.
+    known = {("user", "15550001"): Person(3, "15550001", "user", 1)}
+    links = [[("phone", "15550001")], [("phone", "42"), ("user", "42")], [("parent", "42")]]
+    groups = sorted((sorted(group), components) for group, components in _groups(links, known))
+    assert groups == [
+        ([("parent", "42")], set()),  # a parent id is never a person_id: no twin
+        ([("phone", "15550001")], {3}),
+        ([("phone", "42"), ("user", "42")], set()),
     ]
 
 
 @given(st.lists(st.lists(st.sampled_from("abcdefgh"), min_size=1, max_size=3), max_size=12))
 def test_grouping_does_not_depend_on_the_order_of_links(links: list[list[str]]) -> None:
     as_ids = [[("phone", x) for x in link] for link in links]
-    forward = sorted(sorted(g) for g in _groups(as_ids, {}))
-    backward = sorted(sorted(g) for g in _groups(list(reversed(as_ids)), {}))
+    forward = sorted(sorted(g) for g, _ in _groups(as_ids, {}))
+    backward = sorted(sorted(g) for g, _ in _groups(list(reversed(as_ids)), {}))
     assert forward == backward
     assert sorted(i for g in forward for i in g) == sorted({i for link in as_ids for i in link})

@@ -12,14 +12,20 @@ unknown, never a value; parents never stand for a person alone.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from processors.pipeline.model import Change, Projection
-from processors.pipeline.reading import Reading, dig, indexed, label_of, nonempty, time_of
+from processors.pipeline.reading import Reading, dig, indexed, label_of, time_of
 from processors.pipeline.values import Notes, TimeWindow, string
 
+# Per identifier (a username too): six of them, a channel and a username fit one row of
+# the links' key (PostgreSQL's b-tree takes at most 2,704 bytes).
+MAX_IDENTIFIER_BYTES = 256
+# Control, format and invisible characters: no WhatsApp identifier holds one.
+_UNFIT = re.compile(r"[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
 # A status's parent user id has had three names; a group status names its participant
 # under two.
 PARENT_KEYS = ("recipient_parent_user_id", "parent_recipient_user_id", "parent_user_id")
@@ -57,10 +63,12 @@ class Link:
 
 
 @dataclass(slots=True)
-class _Unnoted:
-    """A reading whose notes are thrown away: each item's own projection notes it."""
+class _Quiet:
+    """A reading whose notes on an item's values are thrown away (each item's own
+    projection notes those); what only identity links refuse is `said` on the event."""
 
     window: TimeWindow
+    said: Notes
     notes: Notes = field(default_factory=Notes)
 
 
@@ -70,7 +78,7 @@ def read_links(event: Reading, change: Change) -> Iterator[Link]:
     Items and contacts are matched through dicts by identifier, never pairwise: a body of
     thousands of both is read in time linear in its size.
     """
-    quiet = _Unnoted(event.window)
+    quiet = _Quiet(event.window, event.notes)
     sightings = [link for link in _item_links(quiet, change) if link.names_someone()]
     contacts = [c for c in _contacts(quiet, change) if c.names_someone()]
     listed = {i: c for c in contacts for i in _keys(c)}
@@ -115,7 +123,7 @@ def _later(a: Link, b: Link) -> bool:
     return _order(a) > _order(b)
 
 
-def _item_links(event: Reading, change: Change) -> Iterator[Link]:
+def _item_links(event: _Quiet, change: Change) -> Iterator[Link]:
     value, pn = change.value, change.phone_number_id
     for _, message in indexed(event, value, "messages"):
         yield _sender_or_change(event, message, pn)
@@ -132,27 +140,36 @@ def _item_links(event: Reading, change: Change) -> Iterator[Link]:
                    seen_at=time_of(event, echo.get("timestamp"), "echo"),
                    ref=label_of(event, echo, "id") or "", phone_number_id=pn)  # fmt: skip
     for _, item in indexed(event, value, "user_id_update"):
+        users, parents = _changed(event, item, "user_id"), _changed(event, item, "parent_user_id")
         yield Link(
             wa_id=_id(event, item, "wa_id"),
-            user_id=_id(event, item.get("user_id"), "current"),
-            previous_user_id=_id(event, item.get("user_id"), "previous"),
-            parent_user_id=_id(event, item.get("parent_user_id"), "current"),
-            previous_parent_user_id=_id(event, item.get("parent_user_id"), "previous"),
+            user_id=users[1], previous_user_id=users[0],
+            parent_user_id=parents[1], previous_parent_user_id=parents[0],
             seen_at=time_of(event, item.get("timestamp"), "user_id_update"),
             phone_number_id=pn,
-        )
+        )  # fmt: skip
     for _, group in indexed(event, value, "groups"):
         yield from _participants(event, group, time_of(event, group.get("timestamp"), "group"))
 
 
-def _sender_or_change(event: Reading, message: dict[str, Any], pn: str | None) -> Link:
+def _changed(event: _Quiet, item: dict[str, Any], key: str) -> tuple[str | None, str | None]:
+    """(previous, current) of a user_id_update's `{previous, current}` object; a plain
+    string there is read as the current one."""
+    value = item.get(key)
+    if isinstance(value, dict):
+        return _id(event, value, "previous"), _id(event, value, "current")
+    return None, _identifier(event, value, key)
+
+
+def _sender_or_change(event: _Quiet, message: dict[str, Any], pn: str | None) -> Link:
     """A message's sender; for a number or id change, the old identifiers and the new."""
     sent_at = time_of(event, message.get("timestamp"), "message")
     ref = label_of(event, message, "id") or ""
     phone, user = _id(event, message, "from"), _id(event, message, "from_user_id")
     parent = _id(event, message, "from_parent_user_id")
     system = message.get("system")
-    if message.get("type") == "system" and dig(system, "type") in CHANGE_MESSAGES:
+    kind = dig(system, "type")
+    if message.get("type") == "system" and isinstance(kind, str) and kind in CHANGE_MESSAGES:
         new_phone, new_user = _id(event, system, "wa_id"), _id(event, system, "user_id")
         return Link(
             wa_id=new_phone or phone,
@@ -170,7 +187,7 @@ def _sender_or_change(event: Reading, message: dict[str, Any], pn: str | None) -
                 contact=True, ref=ref, phone_number_id=pn)  # fmt: skip
 
 
-def _recipient(event: Reading, status: dict[str, Any], pn: str | None) -> Link:
+def _recipient(event: _Quiet, status: dict[str, Any], pn: str | None) -> Link:
     """A status's recipient; for a group message's status, its participant."""
     at = time_of(event, status.get("timestamp"), "status")
     ref = f"{label_of(event, status, 'id') or ''}:{label_of(event, status, 'status') or ''}"
@@ -188,7 +205,7 @@ def _recipient(event: Reading, status: dict[str, Any], pn: str | None) -> Link:
     )  # fmt: skip
 
 
-def _participants(event: Reading, group: dict[str, Any], at: int | None) -> Iterator[Link]:
+def _participants(event: _Quiet, group: dict[str, Any], at: int | None) -> Iterator[Link]:
     """The people a group_participants_update item names (failed ones too: they exist)."""
     people: list[Any] = [group]  # a join request names its person on the item itself
     for key in (*PARTICIPANT_LISTS, "failed_participants"):
@@ -198,31 +215,49 @@ def _participants(event: Reading, group: dict[str, Any], at: int | None) -> Iter
         if isinstance(person, dict):
             link = Link(wa_id=_id(event, person, "wa_id"), user_id=_id(event, person, "user_id"),
                         parent_user_id=_id(event, person, "parent_user_id"),
-                        username=nonempty(person.get("username")), seen_at=at)  # fmt: skip
+                        username=_id(event, person, "username"), seen_at=at)  # fmt: skip
             if link.names_someone():
                 yield link
 
 
-def _contacts(event: Reading, change: Change) -> Iterator[Link]:
+def _contacts(event: _Quiet, change: Change) -> Iterator[Link]:
     """The change's contacts[] items."""
     for _, contact in indexed(event, change.value, "contacts"):
         yield Link(
             wa_id=_id(event, contact, "wa_id"),
             user_id=_id(event, contact, "user_id"),
             parent_user_id=_id(event, contact, "parent_user_id"),
-            username=nonempty(dig(contact, "profile", "username")),
+            username=_identifier(event, dig(contact, "profile", "username"), "username"),
             name=string(dig(contact, "profile", "name")),
             contact=True,
             phone_number_id=change.phone_number_id,
         )
 
 
-def _id(event: Reading, parent: Any, key: str) -> str | None:
-    """An identifier: omitted, "" or too long for a key is unknown."""
-    return label_of(event, parent, key) or None
+def _id(event: _Quiet, parent: Any, key: str) -> str | None:
+    """`parent[key]` as an identifier (see _identifier)."""
+    return _identifier(event, parent.get(key) if isinstance(parent, dict) else None, key)
 
 
-def _first(event: Reading, parent: Any, keys: tuple[str, ...]) -> str | None:
+def _identifier(event: _Quiet, value: Any, key: str) -> str | None:
+    """An identifier: omitted, "" or blank is unknown; one that is no string or number,
+    holds control or invisible characters, or is too long for the links' key, is noted
+    and dropped (it must never join people, nor become someone's person id)."""
+    if value is None:
+        return None
+    text = string(value)
+    if text is None:
+        event.said.add(f"not_an_identifier:{key}")
+        return None
+    if not text.strip():
+        return None
+    if _UNFIT.search(text) or len(text.encode("utf-8", "surrogatepass")) > MAX_IDENTIFIER_BYTES:
+        event.said.add(f"unfit_identifier:{key}")
+        return None
+    return text
+
+
+def _first(event: _Quiet, parent: Any, keys: tuple[str, ...]) -> str | None:
     return next((found for key in keys if (found := _id(event, parent, key))), None)
 
 
