@@ -116,9 +116,12 @@ def events_list(
 def _echo_people_named(named: list[dict[str, Any]]) -> None:
     for found in named:
         held = ", ".join(
-            f"{h['username']} {when(h['since'])} to {when(h['until'])}" for h in found["held"]
+            f"{cli.escaped(h['username'])} {when(h['since'])} to {when(h['until'])}"
+            for h in found["held"]
         )
-        click.echo(f"person {found['person_id']}" + (f" (held {held})" if held else ""))
+        click.echo(
+            f"person {cli.escaped(found['person_id'])}" + (f" (held {held})" if held else "")
+        )
 
 
 def _cut(text: str | None, limit: int = SUMMARY_ERROR) -> str | None:

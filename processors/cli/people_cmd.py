@@ -60,17 +60,21 @@ def people_show(who: str, as_json: bool) -> None:
 
 
 def _echo_person(person: Mapping[str, Any]) -> None:
-    click.echo(f"person {person['person_id']}")
+    # A sender's values (names, usernames, ids) are written escaped: they reach a terminal.
+    esc = cli.escaped
+    click.echo(f"person {esc(person['person_id'])}")
     for held in person["held"]:
-        click.echo(f"  held {held['username']} from {when(held['since'])} to {when(held['until'])}")
+        click.echo(
+            f"  held {esc(held['username'])} from {when(held['since'])} to {when(held['until'])}"
+        )
     counts = person["counts"]
     fields = {
-        "previous ids": ", ".join(person["previous_person_ids"]) or cli.MISSING,
-        "phone number": person["current_wa_id"] or cli.MISSING,
-        "user id": person["current_user_id"] or cli.MISSING,
-        "parent user id": person["parent_user_id"] or cli.MISSING,
-        "username": person["username"] or cli.MISSING,
-        "profile name": person["profile_name"] or cli.MISSING,
+        "previous ids": esc(", ".join(person["previous_person_ids"])) or cli.MISSING,
+        "phone number": esc(person["current_wa_id"] or cli.MISSING),
+        "user id": esc(person["current_user_id"] or cli.MISSING),
+        "parent user id": esc(person["parent_user_id"] or cli.MISSING),
+        "username": esc(person["username"] or cli.MISSING),
+        "profile name": esc(person["profile_name"] or cli.MISSING),
         "channels": ", ".join(person["channels"] or []) or cli.MISSING,
         "first seen": when(person["first_seen_at"]),
         "last seen": when(person["last_seen_at"]),

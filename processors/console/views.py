@@ -195,34 +195,30 @@ def message(message_id: str) -> tuple[str, int]:
 
 
 @blueprint.get("/people")
-def people() -> Response | tuple[str, int]:
-    """Find a person by anything they were known by: one goes straight to their page."""
+def people() -> tuple[str, int]:
+    """Find a person by anything they were known by; one person found is shown at once.
+
+    Links to a person are this page with their person_id (it is one of their
+    identifiers): any id makes a working address, whatever characters it holds.
+    """
     who = request.args.get("who", "").strip()
     if not who:
         return render_template("people.html", who="", people=[], error=None), 200
     try:
-        Key()(who)
+        Key()(who)  # as the CLI takes it: no NUL or control character reaches SQL
     except click.BadParameter as exc:
         return render_template("people.html", who=who, people=[], error=exc.message), 400
-    named = person_lookup.people_named(_state().db, who)
-    if len(named) == 1:
-        return redirect(url_for("console.person", person_id=named[0]["person_id"]))
-    return render_template("people.html", who=who, people=named, error=None), 200
+    db = _state().db
+    named = person_lookup.people_named(db, who)
+    if len(named) == 1 and (found := person_lookup.person_details(db, named[0]["person_id"])):
+        messages = person_lookup.person_messages(db, found)
+        return render_template("person.html", person=found, messages=messages, asked=who), 200
+    return render_template("people.html", who=who, people=named, error=None), (
+        200 if named else 404
+    )
 
 
 @blueprint.get("/people/<path:person_id>")
-def person(person_id: str) -> tuple[str, int]:
-    """One person: identifiers over time, channels, and messages across their numbers."""
-    db = _state().db
-    try:
-        Key()(person_id)
-    except click.BadParameter:
-        found = None
-    else:
-        named = person_lookup.people_named(db, person_id)
-        current = named[0]["person_id"] if len(named) == 1 else person_id
-        found = person_lookup.person_details(db, current)
-    if found is None:
-        return render_template("missing.html", what=f"person {person_id}"), 404
-    messages = person_lookup.person_messages(db, found)
-    return render_template("person.html", person=found, messages=messages, asked=person_id), 200
+def person(person_id: str) -> Response:
+    """A person's address by path: the search of their id."""
+    return redirect(url_for("console.people", who=person_id))
