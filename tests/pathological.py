@@ -78,6 +78,8 @@ def bodies(size: int = MIB) -> dict[str, bytes]:
         # Identity links: every status and every contact names the same person, so that
         # matching contacts to items pairwise, or joining them one by one, is quadratic.
         "thousands of statuses and contacts of one person": _one_person(size),
+        # The most new people a body can bring: each a person of its own, to create.
+        "tens of thousands of contacts, each a new person": _new_people(size),
     }
 
 
@@ -113,3 +115,15 @@ def _keys(size: int) -> bytes:
         length += len(part)
         n += 1
     return b"".join(parts) + b"}"
+
+
+def _new_people(size: int) -> bytes:
+    """A contacts[] list of as many distinct phone numbers as fit in `size` bytes."""
+    head, parts, n = b'{"contacts":[', [], 0
+    length = len(head) + 2
+    while length < size - 32:
+        part = b'{"wa_id":"1%011d"}' % n
+        parts.append(part)
+        length += len(part) + 1
+        n += 1
+    return head + b",".join(parts) + b"]}"
