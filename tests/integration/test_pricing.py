@@ -142,6 +142,24 @@ def test_error_codes_reference(database_url: str) -> None:
     assert all(r["title"].strip() and len(r["advice"]) > 10 for r in codes.values())
 
 
+def test_error_codes_of_2025_and_2026_have_classes(database_url: str) -> None:
+    codes = {r["code"]: r for r in rows(database_url, "SELECT * FROM wabahook.error_codes")}
+    expected = {
+        131062: "request", 131063: "template", 134101: "marketing_messages", 131207: "group",
+        131215: "group", 147005: "username", 138006: "calling", 138023: "calling",
+        2593109: "history",
+    }  # fmt: skip
+    assert {c: codes[c]["class"] for c in expected} == expected
+    groups = [c for c in codes if 131201 <= c <= 131215]
+    assert len(groups) == 12  # 131203, 131205 and 131206 are not documented
+    assert [c for c in range(138000, 138024) if c in codes] == [
+        138000, 138001, 138002, 138003, 138004, 138005, 138006, 138007, 138009, 138012,
+        138013, 138014, 138015, 138017, 138018, 138019, 138020, 138021, 138022, 138023,
+    ]  # fmt: skip
+    assert codes[131208]["retryable"]
+    assert not codes[131207]["retryable"]
+
+
 def cloud_status(phone_number_id: str, mid: str, value: str, at: int, rest: str = "") -> bytes:
     """A Cloud status notification of one phone number id."""
     member = f'"id":"{mid}","status":"{value}","timestamp":"{at}","recipient_id":"49"'
