@@ -41,6 +41,8 @@ PROJECTED_VIEWS: tuple[tuple[str, str, str], ...] = (
     ("call_errors", "call error", "call errors"),
     ("marketing_preference_events", "preference", "preferences"),
     ("group_events", "group event", "group events"),
+    ("ad_conversions", "ad conversion", "ad conversions"),
+    ("link_clicks", "link click", "link clicks"),
     # Not a projection, but what became of the event too: its deliveries to destinations.
     ("destination_deliveries", "delivery", "deliveries"),
 )

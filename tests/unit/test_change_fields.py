@@ -15,7 +15,7 @@ PROJECTED = (
     "account_alerts", "business_capability_update", "security", "user_preferences",
     "smb_message_echoes", "calls", "business_username_updates", "business_username_update",
     "phone_number_username_update", "group_lifecycle_update", "group_participants_update",
-    "group_settings_update", "group_status_update", "user_id_update",
+    "group_settings_update", "group_status_update", "user_id_update", "automatic_events",
 )  # fmt: skip
 KEPT = ("history", "smb_app_state_sync")
 
