@@ -27,6 +27,8 @@ class Summary:
     destinations: list[dict[str, Any]] = field(default_factory=list)
     # Username-only recipients, groups created and suspended, group delivery per participant.
     people_groups: dict[str, Any] = field(default_factory=dict)
+    # From Click-to-WhatsApp ads, by day: conversations started, leads, purchases.
+    ads: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def totals(self) -> dict[str, Any]:
@@ -61,6 +63,7 @@ class Summary:
             "operations": self.operations.as_json(),
             "destinations": [plain(row) for row in self.destinations],
             "people_and_groups": plain(self.people_groups),
+            "from_ads": [plain(row) for row in self.ads],
         }
 
 
@@ -90,6 +93,7 @@ def summarize(
         operations=read_operations(db, days, channel, phone_number_id),
         destinations=[dict(row) for row in db.fetch_all("destinations_health_all")],
         people_groups=dict(db.fetch_one("people_groups_period", params) or {}),
+        ads=[dict(row) for row in db.fetch_all("ads_period", params)],
     )
 
 

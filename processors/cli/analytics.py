@@ -96,6 +96,13 @@ def stats_command(
             + (f" ({_percent(people['group_delivered_rate'])})"
                if people["group_delivered_rate"] is not None else "")
         )  # fmt: skip
+    if summary.ads:
+        click.echo("")
+        click.echo(
+            f"from ads   {sum(d['conversations'] for d in summary.ads)} conversations started,"
+            f" {sum(d['leads'] for d in summary.ads)} leads,"
+            f" {sum(d['purchases'] for d in summary.ads)} purchases"
+        )
     if summary.destinations:
         click.echo("")
         click.echo("relay (all channels)")

@@ -96,3 +96,28 @@ FROM (
       AND (%(channel)s::text IS NULL OR channel = %(channel)s)
       AND (%(phone_number_id)s::text IS NULL OR phone_number_id = %(phone_number_id)s)
 ) e;
+
+-- name: ads_period
+-- From Click-to-WhatsApp ads, by UTC day: conversations started (an ad click's first
+-- message), and the leads and purchases Meta detected.
+SELECT day, sum(conversations)::integer AS conversations, sum(leads)::integer AS leads,
+       sum(purchases)::integer AS purchases
+FROM (
+    SELECT (min(sent_at) AT TIME ZONE 'UTC')::date AS day, 1 AS conversations, 0 AS leads,
+           0 AS purchases
+    FROM wabahook.inbound_message
+    WHERE payload #>> '{referral,ctwa_clid}' IS NOT NULL
+      AND (%(channel)s::text IS NULL OR channel = %(channel)s)
+      AND (%(phone_number_id)s::text IS NULL OR phone_number_id = %(phone_number_id)s)
+    GROUP BY channel, payload #>> '{referral,ctwa_clid}'
+    HAVING min(sent_at) >= (current_date - %(days)s + 1)::timestamp AT TIME ZONE 'UTC'
+    UNION ALL
+    SELECT (event_at AT TIME ZONE 'UTC')::date, 0, (event_name = 'LeadSubmitted')::integer,
+           (event_name = 'Purchase')::integer
+    FROM wabahook.ad_conversion
+    WHERE event_at >= (current_date - %(days)s + 1)::timestamp AT TIME ZONE 'UTC'
+      AND (%(channel)s::text IS NULL OR channel = %(channel)s)
+      AND (%(phone_number_id)s::text IS NULL OR phone_number_id = %(phone_number_id)s)
+) counted
+GROUP BY day
+ORDER BY day;

@@ -1,0 +1,73 @@
+"""Ads and marketing signals: conversions, clicks and attribution, the same in any order,
+and `stats`' "from ads" line."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from itertools import permutations
+
+import pytest
+from click.testing import Result
+
+from processors.pipeline.drain import drain
+from receiver.db import Database
+from tests.corpora.ads import CLICK, REFERRAL, automatic_events, click, clicks, conversion
+from tests.integration.processing_helpers import clear_projections, requeue, store, view
+from tests.support.bodies import cloud_message, msg
+
+
+def first_message(mid: str, at: int) -> bytes:
+    """A message from an ad's click, sent at `at`."""
+    message = msg(mid, "text", '"text":{"body":"hi"}', REFERRAL, sender="15550990002")
+    return cloud_message(message.replace('"timestamp":"1750000000"', f'"timestamp":"{at}"'))
+
+
+@pytest.mark.slow  # every order
+def test_attribution_is_the_same_in_any_order_and_redelivery_adds_nothing(
+    db: Database, database_url: str
+) -> None:
+    now = int(time.time()) - 600
+    bodies = [
+        first_message("wamid.ADX2", now + 5),  # a later message of the same ad click
+        first_message("wamid.ADX1", now),
+        automatic_events(conversion("wamid.ADX3", "Purchase", now + 60,
+                                    '{"currency":"BRL","value":"99.90"}')),
+        automatic_events(conversion("wamid.ADX4", "Purchase", now + 90,
+                                    '{"currency":"USD","value":5}')),
+        clicks(click("click-9", now + 30)),
+    ]  # fmt: skip
+    ids = store(db, bodies + bodies[:2])
+    seen = set()
+    for order in permutations(ids[:5]):
+        clear_projections(database_url)
+        requeue(db, [*order, *ids[5:]])
+        drain(db, batch_size=2)
+        (row,) = view(database_url, "ad_attribution")
+        seen.add(repr(row))
+    assert len(seen) == 1
+    assert (row["ctwa_clid"], int(row["first_message_at"].timestamp())) == (CLICK, now)
+    assert (row["purchases"], row["purchase_value"], row["currency"]) == (
+        2,
+        None,
+        None,
+    )  # two currencies
+    assert len(view(database_url, "link_clicks")) == 1
+
+
+def test_stats_counts_what_came_from_ads(cli: Callable[..., Result], db: Database) -> None:
+    now = int(time.time()) - 600
+    store(db, [
+        first_message("wamid.ADS1", now),
+        automatic_events(conversion("wamid.ADS2", "LeadSubmitted", now + 60),
+                         conversion("wamid.ADS3", "Purchase", now + 90,
+                                    '{"currency":"USD","value":5}')),
+    ])  # fmt: skip
+    drain(db)
+    days = json.loads(cli("stats", "--days", "1", "--json").stdout)["from_ads"]
+    assert [(d["conversations"], d["leads"], d["purchases"]) for d in days] == [(1, 1, 1)]
+    assert (
+        "from ads   1 conversations started, 1 leads, 1 purchases"
+        in cli("stats", "--days", "1").stdout
+    )
