@@ -205,6 +205,69 @@ ACCOUNT_CASES = [
             ]
         },
     ),
+    Case(
+        "a partner added to a WABA: the event comes under the partner's id",
+        management(
+            "account_update",
+            '{"event":"PARTNER_ADDED","waba_info":{"waba_id":"980198427658004",'
+            '"owner_business_id":"2329417887457253","solution_id":"1715120619246906"}}',
+            T0 + 400,
+        ),
+        views={
+            "account_events": [
+                {
+                    "waba_id": "980198427658004",
+                    "field": "account_update",
+                    "event": "PARTNER_ADDED",
+                    "event_at": T0 + 400,
+                }
+            ]
+        },
+    ),
+    Case(
+        "a volume pricing tier update and an offboarded Coexistence companion",
+        management(
+            "account_update",
+            '{"event":"VOLUME_BASED_PRICING_TIER_UPDATE","volume_tier_info":{"tier_update_time":'
+            '1743451903,"pricing_category":"UTILITY","tier":"25000001:50000000"}}',
+            T0 + 410,
+        ),
+        views={
+            "account_events": [
+                {"waba_id": WABA, "event": "VOLUME_BASED_PRICING_TIER_UPDATE", "event_at": T0 + 410}
+            ]
+        },
+    ),
+    Case(
+        "an account review decided",
+        management("account_review_update", '{"decision":"APPROVED"}', T0 + 420),
+        views={
+            "account_events": [
+                {"waba_id": WABA, "field": "account_review_update", "event": "APPROVED"}
+            ]
+        },
+    ),
+    Case(
+        "payment configuration and partner solution changes, kept whole",
+        management(
+            "payment_configuration_update",
+            '{"configuration_name":"upi-1","provider_name":"razorpay","status":"Active"}',
+            T0 + 430,
+        ),
+        views={
+            "account_events": [
+                {
+                    "field": "payment_configuration_update",
+                    "event": None,
+                    "details": {
+                        "configuration_name": "upi-1",
+                        "provider_name": "razorpay",
+                        "status": "Active",
+                    },
+                }
+            ]
+        },
+    ),
 ]
 
 CASES: list[Case] = PHONE_NUMBER_CASES + ACCOUNT_CASES

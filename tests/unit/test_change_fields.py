@@ -16,6 +16,8 @@ PROJECTED = (
     "smb_message_echoes", "calls", "business_username_updates", "business_username_update",
     "phone_number_username_update", "group_lifecycle_update", "group_participants_update",
     "group_settings_update", "group_status_update", "user_id_update", "automatic_events",
+    "account_review_update", "account_settings_update", "partner_solutions",
+    "payment_configuration_update",
 )  # fmt: skip
 KEPT = ("history", "smb_app_state_sync")
 

@@ -9,15 +9,19 @@ among the body's changes) when the body has no `entry.time` (wabahook.management
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from processors.pipeline.model import Change, Projection, comma_path
 from processors.pipeline.reading import Reading, object_of, text_of
 
 ACCOUNT_FIELDS = frozenset(
-    {"account_update", "account_alerts", "business_capability_update", "security"}
-)
+    {
+        "account_update", "account_alerts", "business_capability_update", "security",
+        "account_review_update", "account_settings_update", "partner_solutions",
+        "payment_configuration_update",
+    }
+)  # fmt: skip
 # Staged before each projection's own columns, in this order.
 ORIGIN_COLUMNS = ("waba_id", "phone_number_id", "field", "position", "entry_time", "path")
 
@@ -62,10 +66,18 @@ def read_account_events(event: Reading, change: Change) -> Iterator[AccountEvent
     """The one account event of an account-level change (every value is one event)."""
     value = change.value
     alert = object_of(event, value, "alert_info")
+    origin = Origin.of(change)
+    # A partner's events come under the partner's id (entry.id): the WABA they are about
+    # is waba_info.waba_id.
+    if waba_id := text_of(event, object_of(event, value, "waba_info"), "waba_id"):
+        origin = replace(origin, waba_id=waba_id)
     yield AccountEvent(
-        origin=Origin.of(change),
-        # business_capability_update has no event; alerts name theirs in alert_info.
-        event=text_of(event, value, "event") or text_of(event, alert, "alert_type"),
+        origin=origin,
+        # business_capability_update has no event; alerts name theirs in alert_info, a
+        # review its decision.
+        event=text_of(event, value, "event")
+        or text_of(event, alert, "alert_type")
+        or text_of(event, value, "decision"),
         severity=text_of(event, alert, "alert_severity"),
         entity_type=text_of(event, value, "entity_type"),
         entity_id=text_of(event, value, "entity_id"),
