@@ -15,7 +15,7 @@ COMMENT ON VIEW wabahook.template_events IS
 CREATE VIEW wabahook.templates AS
 WITH fact AS (
     SELECT channel, waba_id, template_id, template_name, language, kind, event, reason,
-           event_at, raw_event_id, dedup_key,
+           event_at, raw_event_id, dedup_key, correct_category, category_update_at,
            CASE kind WHEN 'category' THEN event WHEN 'status' THEN category END AS new_category
     FROM wabahook.template_event
     WHERE waba_id IS NOT NULL AND template_id IS NOT NULL
@@ -23,7 +23,10 @@ WITH fact AS (
 SELECT t.channel, t.waba_id, t.template_id, n.template_name, n.language,
        s.event AS status, s.reason AS status_reason, s.event_at AS status_at,
        q.event AS quality, q.event_at AS quality_at,
-       c.new_category AS category, c.event_at AS category_at
+       c.new_category AS category, c.event_at AS category_at,
+       -- An announced recategorisation still to come: the latest announcement, until a
+       -- category applies at or after it.
+       p.correct_category AS pending_category, p.category_update_at AS pending_category_at
 FROM (SELECT DISTINCT channel, waba_id, template_id FROM fact) t
 LEFT JOIN LATERAL (
     SELECT template_name, language FROM fact f
@@ -48,9 +51,15 @@ LEFT JOIN LATERAL (
     WHERE (f.channel, f.waba_id, f.template_id) = (t.channel, t.waba_id, t.template_id)
       AND f.new_category IS NOT NULL
     ORDER BY f.event_at DESC, f.raw_event_id DESC, f.dedup_key DESC LIMIT 1
-) c ON true;
+) c ON true
+LEFT JOIN LATERAL (
+    SELECT correct_category, category_update_at, event_at FROM fact f
+    WHERE (f.channel, f.waba_id, f.template_id) = (t.channel, t.waba_id, t.template_id)
+      AND f.kind = 'category_announced' AND f.correct_category IS NOT NULL
+    ORDER BY f.event_at DESC, f.raw_event_id DESC, f.dedup_key DESC LIMIT 1
+) p ON c.event_at IS NULL OR p.event_at > c.event_at;
 COMMENT ON VIEW wabahook.templates IS
-    'One row per template: each attribute from the latest notification naming it (by event_at, then the later raw event).';
+    'One row per template: each attribute from the latest notification naming it (by event_at, then the later raw event); pending_category: a recategorisation Meta announced that has not applied yet.';
 
 CREATE VIEW wabahook.phone_number_events AS
 SELECT channel, waba_id, display_phone_number, field, event, old_limit, current_limit,

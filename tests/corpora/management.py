@@ -152,8 +152,61 @@ TEMPLATE_CASES = [
                     "quality_at": T0 + 15,
                     "category": "MARKETING",
                     "category_at": T0 + 30,
+                    # announced after the last change: still to come
+                    "pending_category": "UTILITY",
+                    "pending_category_at": T0 + 40 + 86400,
                 }
             ],
+        },
+    ),
+    Case(
+        "an announced recategorisation that applied (the completed update clears it)",
+        management(
+            "template_category_update",
+            '{"message_template_id":1689556908129899,"message_template_name":"welcome",'
+            '"message_template_language":"en","correct_category":"MARKETING",'
+            f'"new_category":"UTILITY","category_update_timestamp":{T0 + 90}}}',
+            T0 + 70,
+        ),
+    ),
+    Case(
+        "the completed recategorisation",
+        management(
+            "template_category_update",
+            '{"message_template_id":1689556908129899,"message_template_name":"welcome",'
+            '"message_template_language":"en","previous_category":"UTILITY",'
+            '"new_category":"MARKETING"}',
+            T0 + 90,
+        ),
+        views={
+            "templates": [
+                {
+                    "template_id": "1689556908129899",
+                    "category": "MARKETING",
+                    "pending_category": None,
+                    "pending_category_at": None,
+                }
+            ]
+        },
+    ),
+    Case(
+        "content of another category detected in a template (kind category_detection)",
+        management(
+            "template_correct_category_detection",
+            '{"message_template_id":1689556908129898,"message_template_name":"promo",'
+            '"message_template_language":"en","category":"UTILITY",'
+            '"correct_category":"MARKETING"}',
+            T0 + 95,
+        ),
+        views={
+            "template_events": [
+                {
+                    "template_id": "1689556908129898",
+                    "kind": "category_detection",
+                    "event": "UTILITY",
+                    "correct_category": "MARKETING",
+                }
+            ]
         },
     ),
     Case(

@@ -17,6 +17,8 @@ KINDS = {
     "message_template_quality_update": "quality",
     "template_category_update": "category",
     "message_template_components_update": "components",
+    # Meta found content of another category in a template sent (category: as sent).
+    "template_correct_category_detection": "category_detection",
 }
 # An announced recategorisation takes effect about a day after it is sent: its time
 # may lie further ahead than the event's own window allows.
@@ -69,6 +71,7 @@ _EVENT_KEYS = {
     "quality": "new_quality_score",
     "category": "new_category",
     "category_announced": "new_category",
+    "category_detection": "category",
 }
 _PREVIOUS_KEYS = {"quality": "previous_quality_score", "category": "previous_category"}
 
