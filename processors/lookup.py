@@ -43,6 +43,7 @@ PROJECTED_VIEWS: tuple[tuple[str, str, str], ...] = (
     ("group_events", "group event", "group events"),
     ("ad_conversions", "ad conversion", "ad conversions"),
     ("link_clicks", "link click", "link clicks"),
+    ("flow_events", "flow event", "flow events"),
     # Not a projection, but what became of the event too: its deliveries to destinations.
     ("destination_deliveries", "delivery", "deliveries"),
 )

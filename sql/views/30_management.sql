@@ -75,3 +75,10 @@ SELECT channel, waba_id, field, event, severity, details, event_at, raw_event_id
 FROM wabahook.account_event;
 COMMENT ON VIEW wabahook.account_events IS
     'One row per account update, alert, capability change or security notification.';
+
+CREATE VIEW wabahook.flow_events AS
+SELECT channel, waba_id, flow_id, flow_name, event, old_status, new_status, details, event_at,
+       raw_event_id, phone_number_id, received_at
+FROM wabahook.flow_event;
+COMMENT ON VIEW wabahook.flow_events IS
+    'One row per WhatsApp Flows notification: a status change (old_status, new_status) or an endpoint alert (event).';

@@ -268,6 +268,28 @@ ACCOUNT_CASES = [
             ]
         },
     ),
+    Case(
+        "a flow published",
+        management(
+            "flows",
+            '{"event":"FLOW_STATUS_CHANGE","message":"Flow Signup changed status from DRAFT to'
+            ' PUBLISHED","flow_id":"1097420589034000","old_status":"DRAFT",'
+            '"new_status":"PUBLISHED"}',
+            T0 + 440,
+        ),
+        views={
+            "flow_events": [
+                {
+                    "waba_id": WABA,
+                    "flow_id": "1097420589034000",
+                    "event": "FLOW_STATUS_CHANGE",
+                    "old_status": "DRAFT",
+                    "new_status": "PUBLISHED",
+                    "event_at": T0 + 440,
+                }
+            ]
+        },
+    ),
 ]
 
 CASES: list[Case] = PHONE_NUMBER_CASES + ACCOUNT_CASES

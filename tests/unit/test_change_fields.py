@@ -17,7 +17,7 @@ PROJECTED = (
     "phone_number_username_update", "group_lifecycle_update", "group_participants_update",
     "group_settings_update", "group_status_update", "user_id_update", "automatic_events",
     "account_review_update", "account_settings_update", "partner_solutions",
-    "payment_configuration_update", "template_correct_category_detection",
+    "payment_configuration_update", "template_correct_category_detection", "flows",
 )  # fmt: skip
 KEPT = ("history", "smb_app_state_sync")
 
