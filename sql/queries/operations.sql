@@ -4,12 +4,13 @@
 -- facts (templates, the account) of one number are those of the WABAs it was seen under.
 
 -- name: templates_needing_attention
--- Templates whose current status stops sends, or whose quality is falling.
+-- Templates whose current status stops sends, whose quality is falling, or that Meta
+-- announced it will recategorise (the day ahead is the time to act).
 SELECT channel, waba_id, template_id, template_name, language, status, status_reason, status_at,
-       quality, quality_at, category
+       quality, quality_at, category, pending_category, pending_category_at
 FROM wabahook.templates
 WHERE (status IN ('PAUSED', 'DISABLED', 'REJECTED', 'FLAGGED', 'LOCKED')
-       OR quality IN ('YELLOW', 'RED'))
+       OR quality IN ('YELLOW', 'RED') OR pending_category IS NOT NULL)
   AND (%(channel)s::text IS NULL OR channel = %(channel)s)
   AND (%(phone_number_id)s::text IS NULL OR (channel, waba_id) IN (
        SELECT n.channel, n.waba_id FROM wabahook.phone_numbers n WHERE n.phone_number_id = %(phone_number_id)s))
@@ -77,7 +78,8 @@ SELECT t.*,
      WHERE event = 'DOWNGRADE' AND event_at > now() - interval '24 hours')::bigint AS numbers_downgraded,
     (SELECT count(*) FROM wabahook.account_events
      WHERE event_at > now() - interval '24 hours'
-       AND (event IN ('ACCOUNT_RESTRICTION', 'ACCOUNT_VIOLATION', 'DISABLED_UPDATE', 'ACCOUNT_DELETED')
+       AND (event IN ('ACCOUNT_RESTRICTION', 'ACCOUNT_VIOLATION', 'DISABLED_UPDATE', 'ACCOUNT_DELETED',
+                      'ACCOUNT_OFFBOARDED')
             OR (field = 'account_alerts' AND severity = 'CRITICAL')))::bigint AS account_restrictions,
     (SELECT count(*) FROM wabahook.marketing_preferences
      WHERE value = 'stop' AND changed_at > now() - interval '24 hours')::bigint AS opt_outs,
@@ -88,6 +90,7 @@ FROM (  -- the templates view folds every template's events: once, not once per 
     SELECT count(*) FILTER (WHERE status = 'PAUSED')::bigint AS templates_paused,
            count(*) FILTER (WHERE status = 'DISABLED')::bigint AS templates_disabled,
            count(*) FILTER (WHERE status = 'REJECTED')::bigint AS templates_rejected,
-           count(*) FILTER (WHERE quality = 'RED')::bigint AS templates_quality_red
+           count(*) FILTER (WHERE quality = 'RED')::bigint AS templates_quality_red,
+           count(*) FILTER (WHERE pending_category IS NOT NULL)::bigint AS templates_recategorising
     FROM wabahook.templates
 ) t;

@@ -188,6 +188,7 @@ def test_worker_gauges_count_what_on_call_pages_on(operations_db: str, db: Datab
         "wabahook_templates_disabled": 0,
         "wabahook_templates_rejected": 0,
         "wabahook_templates_quality_red": 0,
+        "wabahook_templates_recategorisation_announced": 0,
         "wabahook_phone_numbers_flagged_last_day": 1,
         "wabahook_phone_numbers_downgraded_last_day": 1,
         "wabahook_account_restrictions_last_day": 2,
@@ -224,3 +225,24 @@ def test_a_senders_template_name_is_text_in_the_report(
     assert "Uncaught" not in log
     assert "<img" not in dom.split("<body")[1]  # no element made of it
     assert '&lt;img src=x onerror="document.title=1"&gt;' in dom  # shown as written
+
+
+def test_an_announced_recategorisation_and_an_offboarding_page_on_call(
+    db: Database, cli: Callable[..., Result]
+) -> None:
+    store(db, [
+        template("template_category_update", 77, "welcome",
+                 f'"new_category":"UTILITY","correct_category":"MARKETING",'
+                 f'"category_update_timestamp":{AN_HOUR_AGO + 86400}'),
+        change("account_update", '{"event":"ACCOUNT_OFFBOARDED"}'),
+    ])  # fmt: skip
+    drain(db)
+    gauges = {m.name: m.samples[0].value for m in OperationsCollector(db).collect()}
+    assert gauges["wabahook_templates_recategorisation_announced"] == 1
+    assert gauges["wabahook_account_restrictions_last_day"] == 1
+    attention = json.loads(cli("stats", "--json").stdout)["operations"][
+        "templates_needing_attention"
+    ]
+    assert [(t["template_name"], t["pending_category"]) for t in attention] == [
+        ("welcome", "MARKETING")
+    ]
