@@ -38,7 +38,8 @@ CREATE TABLE wabahook.link_click (
 );
 CREATE INDEX link_click_raw_event ON wabahook.link_click (raw_event_id);
 
--- ad_attribution reads the ad click of inbound messages' referrals.
+-- ad_attribution reads the ad click of inbound messages' referrals: a sender's text,
+-- so only one that fits an index row is indexed (and attributed).
 CREATE INDEX inbound_message_ctwa_clid ON wabahook.inbound_message
     (channel, (payload #>> '{referral,ctwa_clid}'))
-    WHERE payload #>> '{referral,ctwa_clid}' IS NOT NULL;
+    WHERE octet_length(payload #>> '{referral,ctwa_clid}') BETWEEN 1 AND 512;

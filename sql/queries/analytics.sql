@@ -106,7 +106,7 @@ FROM (
     SELECT (min(sent_at) AT TIME ZONE 'UTC')::date AS day, 1 AS conversations, 0 AS leads,
            0 AS purchases
     FROM wabahook.inbound_message
-    WHERE payload #>> '{referral,ctwa_clid}' IS NOT NULL
+    WHERE octet_length(payload #>> '{referral,ctwa_clid}') BETWEEN 1 AND 512
       AND (%(channel)s::text IS NULL OR channel = %(channel)s)
       AND (%(phone_number_id)s::text IS NULL OR phone_number_id = %(phone_number_id)s)
     GROUP BY channel, payload #>> '{referral,ctwa_clid}'

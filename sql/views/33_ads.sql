@@ -26,7 +26,7 @@ WITH referred AS (
            sent_at AS first_message_at, payload #>> '{referral,source_id}' AS source_id,
            payload #>> '{referral,headline}' AS headline
     FROM wabahook.messages_inbound
-    WHERE payload #>> '{referral,ctwa_clid}' IS NOT NULL
+    WHERE octet_length(payload #>> '{referral,ctwa_clid}') BETWEEN 1 AND 512
     ORDER BY channel, payload #>> '{referral,ctwa_clid}', sent_at, message_id
 ), converted AS (
     SELECT channel, ctwa_clid,
@@ -34,8 +34,10 @@ WITH referred AS (
            min(event_at) FILTER (WHERE event_name = 'LeadSubmitted') AS lead_at,
            count(*) FILTER (WHERE event_name = 'Purchase') AS purchases,
            CASE WHEN count(DISTINCT currency) FILTER (WHERE event_name = 'Purchase') = 1
+                 AND count(*) FILTER (WHERE event_name = 'Purchase' AND currency IS NULL) = 0
                 THEN sum(value) FILTER (WHERE event_name = 'Purchase') END AS purchase_value,
            CASE WHEN count(DISTINCT currency) FILTER (WHERE event_name = 'Purchase') = 1
+                 AND count(*) FILTER (WHERE event_name = 'Purchase' AND currency IS NULL) = 0
                 THEN min(currency) FILTER (WHERE event_name = 'Purchase') END AS currency
     FROM wabahook.ad_conversion
     WHERE ctwa_clid IS NOT NULL

@@ -71,3 +71,22 @@ def test_stats_counts_what_came_from_ads(cli: Callable[..., Result], db: Databas
         "from ads   1 conversations started, 1 leads, 1 purchases"
         in cli("stats", "--days", "1").stdout
     )
+
+
+def test_a_hostile_click_id_or_value_fails_nothing(db: Database, database_url: str) -> None:
+    long_click = "A" * 4000  # past an index row: never indexed, never attributed
+    message = msg("wamid.ADH1", "text", '"text":{"body":"hi"}',
+                  '"referral":{"source_id":"1","ctwa_clid":"' + long_click + '"}')  # fmt: skip
+    store(db, [
+        cloud_message(message),
+        automatic_events(conversion("wamid.ADH2", "Purchase", 1750000100,
+                                    '{"currency":"USD","value":"1e1000000"}'),
+                         conversion("wamid.ADH3", "Purchase", 1750000200,
+                                    '{"value":"9999999999999999.99995"}')),
+    ])  # fmt: skip
+    result = drain(db)
+    assert (result.processed, result.failed) == (2, 0)
+    values = {r["message_id"]: r["value"] for r in view(database_url, "ad_conversions")}
+    assert values == {"wamid.ADH2": None, "wamid.ADH3": None}
+    assert view(database_url, "messages_inbound", "message_id = 'wamid.ADH1'")
+    assert all(r["ctwa_clid"] != long_click for r in view(database_url, "ad_attribution"))

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from processors.pipeline.model import Change, Projection, comma_path
 from processors.pipeline.reading import Path, Reading, indexed, label_of, object_of, time_of
 
-# A purchase value as numeric(20, 4) takes it: larger, or not a number, is noted and dropped.
+# A purchase value as numeric(20, 4) takes it (rounded half up to 4 places, as
+# PostgreSQL rounds): larger, or not a number, is noted and dropped.
 MAX_VALUE = Decimal("1e16")
+PLACES = Decimal("0.0001")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +45,7 @@ def read_conversions(event: Reading, change: Change) -> Iterator[Conversion]:
             message_id=message_id,
             event_name=event_name,
             ctwa_clid=label_of(event, item, "ctwa_clid") or None,
-            value=_amount(event, data.get("value")),
+            value=amount_of(event, data.get("value")),
             currency=label_of(event, data, "currency") or None,
             event_at=event_at,
             waba_id=change.waba_id,
@@ -52,15 +54,23 @@ def read_conversions(event: Reading, change: Change) -> Iterator[Conversion]:
         )
 
 
-def _amount(event: Reading, value: Any) -> Decimal | None:
-    """A purchase value: a JSON number or numeric string; anything else is noted."""
+def amount_of(event: Reading, value: Any) -> Decimal | None:
+    """A purchase value: a JSON number or numeric string that fits numeric(20, 4), rounded
+    to its 4 places; anything else is noted and dropped. No arithmetic runs on a value
+    before its size is known: an exponent of a million digits is refused, not computed."""
     if value is None or isinstance(value, bool):
         return None
+    amount: Decimal | None = None
     try:
-        amount = Decimal(str(value)) if isinstance(value, int | float | str) else None
-    except InvalidOperation:
+        if isinstance(value, int | float | str):
+            amount = Decimal(str(value))
+        if amount is not None and amount.is_finite() and amount.adjusted() < 16:
+            amount = amount.quantize(PLACES, rounding=ROUND_HALF_UP)
+        else:
+            amount = None
+    except ArithmeticError:  # InvalidOperation, Overflow...: not a value we can keep
         amount = None
-    if amount is None or not amount.is_finite() or abs(amount) >= MAX_VALUE:
+    if amount is None or abs(amount) >= MAX_VALUE:
         event.notes.add("unreadable:custom_data.value")
         return None
     return amount
