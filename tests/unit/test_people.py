@@ -44,12 +44,12 @@ def test_links_that_share_an_identifier_or_a_stored_person_are_one_group() -> No
 def test_a_phone_number_and_a_user_id_of_the_same_string_are_one_person() -> None:
     # Stored or in the batch: two people never share a person_id.
     known = {("user", "15550001"): Person(3, "15550001", "user", 1)}
-    links = [[("phone", "15550001")], [("phone", "42"), ("user", "42")], [("parent", "42")]]
+    links = [[("phone", "15550001")], [("phone", "42")], [("user", "42")], [("parent", "42")]]
     groups = sorted((sorted(group), components) for group, components in _groups(links, known))
     assert groups == [
         ([("parent", "42")], set()),  # a parent id is never a person_id: no twin
-        ([("phone", "15550001")], {3}),
-        ([("phone", "42"), ("user", "42")], set()),
+        ([("phone", "15550001")], {3}),  # twin of a stored user id
+        ([("phone", "42"), ("user", "42")], set()),  # twins of one batch, in two links
     ]
 
 

@@ -24,8 +24,10 @@ from processors.pipeline.values import Notes, TimeWindow, string
 # Per identifier (a username too): six of them, a channel and a username fit one row of
 # the links' key (PostgreSQL's b-tree takes at most 2,704 bytes).
 MAX_IDENTIFIER_BYTES = 256
-# Control, format and invisible characters: no WhatsApp identifier holds one.
-_UNFIT = re.compile(r"[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+# No WhatsApp identifier holds a space or a character that is not printable (control,
+# format, invisible, private use, unassigned): the rule `wabahook people show` and the
+# console take ids by, so every stored identifier can be looked up.
+_SPACE = re.compile(r"\s")
 # A status's parent user id has had three names; a group status names its participant
 # under two.
 PARENT_KEYS = ("recipient_parent_user_id", "parent_recipient_user_id", "parent_user_id")
@@ -241,8 +243,8 @@ def _id(event: _Quiet, parent: Any, key: str) -> str | None:
 
 def _identifier(event: _Quiet, value: Any, key: str) -> str | None:
     """An identifier: omitted, "" or blank is unknown; one that is no string or number,
-    holds control or invisible characters, or is too long for the links' key, is noted
-    and dropped (it must never join people, nor become someone's person id)."""
+    holds a space or a character that is not printable, or is too long for the links' key,
+    is noted and dropped (it must never join people, nor become someone's person id)."""
     if value is None:
         return None
     text = string(value)
@@ -251,7 +253,8 @@ def _identifier(event: _Quiet, value: Any, key: str) -> str | None:
         return None
     if not text.strip():
         return None
-    if _UNFIT.search(text) or len(text.encode("utf-8", "surrogatepass")) > MAX_IDENTIFIER_BYTES:
+    unfit = not text.isprintable() or _SPACE.search(text) is not None
+    if unfit or len(text.encode("utf-8", "surrogatepass")) > MAX_IDENTIFIER_BYTES:
         event.said.add(f"unfit_identifier:{key}")
         return None
     return text
