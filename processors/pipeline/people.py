@@ -12,11 +12,13 @@ smallest user id (as bytes), else the smallest phone number; parents never count
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import DictRow
 
 from processors.pipeline.batch import Connection
 from processors.pipeline.isolation import is_connection_error, line
@@ -30,6 +32,8 @@ PEOPLE_TABLES = ("person_identifier", "person")
 # The kind of each of a pending link's identifier columns (LINK_IDS).
 LINK_KINDS = ("phone", "user", "parent", "phone", "user", "parent")
 COUNTED = ("user", "phone")  # what a person_id may be, in order of preference
+# After a failed join, the links tried one at a time in the same batch (the rest wait).
+ONE_BY_ONE = 100
 
 Identifier = tuple[str, str]  # (kind, value)
 
@@ -45,31 +49,51 @@ class Person:
 
 
 def link_people(conn: Connection, schema: str) -> None:
-    """Join the pending links of `schema` into people. A failure of any kind leaves them
-    pending for the next batch and holds back nothing else of this one."""
+    """Join the pending links of `schema` into people. A failure of any kind holds back
+    nothing else of the batch: the links are then joined one at a time (up to
+    ONE_BY_ONE), so that one link that cannot be joined waits alone, not every link
+    after it; what still fails stays pending for the next batch."""
+    if not _attempt(conn, partial(_take_and_join, conn, schema, None)):
+        keys = conn.execute(_in(schema, "people_pending_keys"), {"limit": ONE_BY_ONE}).fetchall()
+        for key in keys:
+            _attempt(conn, partial(_take_and_join, conn, schema, key))
+
+
+def _attempt(conn: Connection, work: Callable[[], None]) -> bool:
+    """Run `work` in a savepoint; False (logged) when it failed, the links left pending."""
     try:
         with conn.transaction():
-            if conn.execute(_in(schema, "people_pending_any")).fetchone() is None:
-                return  # every link of the batch was known: the common case takes no lock
-            conn.execute(query("people_lock"), {"schema": schema})
-            rows = conn.execute(_in(schema, "people_take_pending")).fetchall()
-            links = [_identifiers([row[key] for key in LINK_IDS]) for row in rows]
-            # Which event (and channel) first brought each identifier: a changed person's
-            # fact names the earliest of its person's.
-            origins: dict[Identifier, tuple[int, str]] = {}
-            for link, row in zip(links, rows, strict=True):
-                if row["raw_event_id"] is not None:
-                    for identifier in link:
-                        origin = (row["raw_event_id"], row["channel"])
-                        origins[identifier] = min(origins.get(identifier, origin), origin)
-            changed = _join(conn, schema, links)
-            _note_changed(conn, changed, origins)
+            work()
     except psycopg.errors.Error as exc:
         if is_connection_error(exc):
             raise
         log.warning("people: links left pending", extra={"error": line(exc)})
+        return False
     except Exception as exc:  # our own bug: the links wait for a fix, the batch goes on
         log.exception("people: links left pending", extra={"error": line(exc)})
+        return False
+    return True
+
+
+def _take_and_join(conn: Connection, schema: str, key: DictRow | None) -> None:
+    """Take the pending links (`key`: that one only) under the lock, and join them."""
+    if key is None and conn.execute(_in(schema, "people_pending_any")).fetchone() is None:
+        return  # every link of the batch was known: the common case takes no lock
+    conn.execute(query("people_lock"), {"schema": schema})
+    if key is None:
+        rows = conn.execute(_in(schema, "people_take_pending")).fetchall()
+    else:
+        rows = conn.execute(_in(schema, "people_take_one"), dict(key)).fetchall()
+    links = [_identifiers([row[column] for column in LINK_IDS]) for row in rows]
+    # Which event (and channel) first brought each identifier: a changed person's fact
+    # names the earliest of its person's.
+    origins: dict[Identifier, tuple[int, str]] = {}
+    for link, row in zip(links, rows, strict=True):
+        if row["raw_event_id"] is not None:
+            for identifier in link:
+                origin = (row["raw_event_id"], row["channel"])
+                origins[identifier] = min(origins.get(identifier, origin), origin)
+    _note_changed(conn, _join(conn, schema, links), origins)
 
 
 def _identifiers(values: Iterable[str]) -> list[Identifier]:

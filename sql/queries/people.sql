@@ -15,6 +15,21 @@ DELETE FROM {schema}.identity_pending
 RETURNING wa_id, user_id, parent_user_id, previous_wa_id, previous_user_id,
           previous_parent_user_id, raw_event_id, channel;
 
+-- name: people_pending_keys
+-- After a failed join: the links to try one at a time.
+SELECT wa_id, user_id, parent_user_id, previous_wa_id, previous_user_id, previous_parent_user_id
+FROM {schema}.identity_pending
+ORDER BY 1, 2, 3, 4, 5, 6
+LIMIT %(limit)s;
+
+-- name: people_take_one
+DELETE FROM {schema}.identity_pending
+WHERE (wa_id, user_id, parent_user_id, previous_wa_id, previous_user_id, previous_parent_user_id)
+    = (%(wa_id)s, %(user_id)s, %(parent_user_id)s, %(previous_wa_id)s, %(previous_user_id)s,
+       %(previous_parent_user_id)s)
+RETURNING wa_id, user_id, parent_user_id, previous_wa_id, previous_user_id,
+          previous_parent_user_id, raw_event_id, channel;
+
 -- name: people_known
 -- The persons the given identifiers belong to, with each person's id and size.
 SELECT i.kind, i.identifier, i.component, p.person_id, p.person_id_kind, p.size

@@ -121,28 +121,34 @@ def components(url: str) -> dict[tuple[str, str], int]:
         return {(kind, identifier): component for kind, identifier, component in rows}
 
 
-def test_a_failed_join_holds_nothing_back_and_the_next_drain_joins_its_links(
+def test_a_failed_join_holds_nothing_back_and_one_bad_link_waits_alone(
     db: Database, database_url: str, people_joined: list[logging.LogRecord]
 ) -> None:
-    # The join fails inside PostgreSQL, as a bug of ours would.
+    # Joining one person fails inside PostgreSQL, as a bug of ours would.
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
             "CREATE FUNCTION wabahook.refuse() RETURNS trigger LANGUAGE plpgsql AS"
             " $$ BEGIN RAISE EXCEPTION 'no person today'; END $$"
         )
         conn.execute(
-            "CREATE TRIGGER refuse BEFORE INSERT ON wabahook.person"
-            " FOR EACH ROW EXECUTE FUNCTION wabahook.refuse()"
+            "CREATE TRIGGER refuse BEFORE INSERT ON wabahook.person FOR EACH ROW"
+            " WHEN (NEW.person_id = 'US.7700000000000000007') EXECUTE FUNCTION wabahook.refuse()"
         )
-    store(db, [sender("15550700007", "US.7700000000000000007", "wamid.P7", T0)])
+    store(db, [
+        sender("15550700007", "US.7700000000000000007", "wamid.P7", T0),
+        sender("15550700009", "US.7700000000000000009", "wamid.P9", T0),
+    ])  # fmt: skip
     result = drain(db)
-    assert (result.processed, result.failed) == (1, 0)  # the event itself is done
-    assert [r.getMessage() for r in people_joined] == ["people: links left pending"]
+    assert (result.processed, result.failed) == (2, 0)  # the events themselves are done
+    assert {r.getMessage() for r in people_joined} == {"people: links left pending"}
     people_joined.clear()
     assert view(database_url, "messages_inbound", "message_id = 'wamid.P7'")
-    assert people(database_url) == []
+    # The other link was joined one at a time; the bad one waits alone.
+    assert [p["person_id"] for p in people(database_url)] == ["US.7700000000000000009"]
     with psycopg.connect(database_url, autocommit=True) as conn:
-        assert conn.execute("SELECT count(*) FROM wabahook.identity_pending").fetchone() == (1,)
+        assert conn.execute("SELECT user_id FROM wabahook.identity_pending").fetchall() == [
+            ("US.7700000000000000007",)
+        ]
         conn.execute("DROP TRIGGER refuse ON wabahook.person")
     store(db, [sender("15550700008", None, "wamid.OTHER", T0)])
     drain(db)
