@@ -4,7 +4,7 @@
 
 INSERT INTO wabahook.error_codes (code, title, class, retryable, advice) VALUES
     -- Business-scoped user ids and the Marketing Messages API.
-    (131062, 'Business-scoped user id recipients are not supported for this message', 'request', false,
+    (131062, 'Business-scoped user id recipients are not supported for this message', 'bsuid_unsupported', false,
      'Authentication templates (one-tap, zero-tap, copy-code) go to phone numbers only: send to the customer''s phone number.'),
     (131063, 'Marketing templates disabled for Cloud API', 'template', false,
      'The WABA sends marketing through the Marketing Messages API only: use it, or turn disable_marketing_messages_on_cloud_api off.'),
@@ -18,6 +18,10 @@ INSERT INTO wabahook.error_codes (code, title, class, retryable, advice) VALUES
      'A new template takes up to 10 minutes to reach the Marketing Messages API: send again in a few minutes.'),
     (134102, 'Template unavailable for use', 'marketing_messages', false,
      'The template is not eligible for the Marketing Messages API (eligibility or ad sync): check it in Ads Manager.'),
+    (1752041, 'Duplicate request: the client was already invited by a partner', 'marketing_messages', false,
+     'The business was invited to the Marketing Messages API already: wait for it to accept.'),
+    (131030, 'Recipient phone number not in allowed list', 'request', false,
+     'A test number only reaches the numbers on its allowed list: add the recipient there. Calling: the same holds for calls.'),
     -- Groups.
     (131020, 'Bad group (a single-member group)', 'group', false,
      'A group needs more than one member: add participants before sending.'),
@@ -80,6 +84,11 @@ INSERT INTO wabahook.error_codes (code, title, class, retryable, advice) VALUES
     (138023, 'Call ended without media signals', 'calling', true,
      'The call was accepted but no media flowed: check the media path.'),
     -- Coexistence history.
-    (2593109, 'History sync is turned off by the business', 'history', false,
+    (2593109, 'History sync is turned off by the business', 'history_declined', false,
      'The business declined sharing its chat history from the WhatsApp Business app: nothing will arrive for this number.')
 ON CONFLICT (code) DO NOTHING;
+
+-- Codes calling gave a second meaning keep their row; the advice says both.
+UPDATE wabahook.error_codes
+SET advice = advice || ' Calling: the interactive voice_call type is not supported in the recipient''s country.'
+WHERE code = 131009 AND advice NOT LIKE '%Calling:%';

@@ -145,9 +145,9 @@ def test_error_codes_reference(database_url: str) -> None:
 def test_error_codes_of_2025_and_2026_have_classes(database_url: str) -> None:
     codes = {r["code"]: r for r in rows(database_url, "SELECT * FROM wabahook.error_codes")}
     expected = {
-        131062: "request", 131063: "template", 134101: "marketing_messages", 131207: "group",
+        131062: "bsuid_unsupported", 131063: "template", 134101: "marketing_messages", 131207: "group",
         131215: "group", 147005: "username", 138006: "calling", 138023: "calling",
-        2593109: "history",
+        2593109: "history_declined", 1752041: "marketing_messages",
     }  # fmt: skip
     assert {c: codes[c]["class"] for c in expected} == expected
     groups = [c for c in codes if 131201 <= c <= 131215]
@@ -156,6 +156,9 @@ def test_error_codes_of_2025_and_2026_have_classes(database_url: str) -> None:
         138000, 138001, 138002, 138003, 138004, 138005, 138006, 138007, 138009, 138012,
         138013, 138014, 138015, 138017, 138018, 138019, 138020, 138021, 138022, 138023,
     ]  # fmt: skip
+    assert "Calling:" in codes[131009]["advice"]
+    assert "Calling:" in codes[131030]["advice"]
+    assert 134103 not in codes  # named nowhere: no row is made up
     assert codes[131208]["retryable"]
     assert not codes[131207]["retryable"]
 
