@@ -97,9 +97,12 @@ def object_of(event: Reading, parent: dict[str, Any], key: str) -> dict[str, Any
 
 
 def time_of(event: Reading, value: Any, item: str) -> int | None:
-    """A unix time within the event's plausible window; a time outside it is noted."""
+    """A unix time within the event's plausible window; a time outside it, or a value
+    that is no time at all (text, an object...), is noted."""
     unix_time = integer(value)
     if unix_time is None:
+        if value is not None:
+            event.notes.add(f"not_a_time:{item}")
         return None
     if unix_time not in event.window:
         event.notes.add(f"implausible_timestamp:{item}")

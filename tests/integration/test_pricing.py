@@ -145,8 +145,8 @@ def test_error_codes_reference(database_url: str) -> None:
 def test_error_codes_of_2025_and_2026_have_classes(database_url: str) -> None:
     codes = {r["code"]: r for r in rows(database_url, "SELECT * FROM wabahook.error_codes")}
     expected = {
-        131062: "bsuid_unsupported", 131063: "template", 134101: "marketing_messages", 131207: "group",
-        131215: "group", 147005: "username", 138006: "calling", 138023: "calling",
+        131062: "bsuid_unsupported", 131063: "template", 134101: "marketing_messages",
+        131207: "group", 131215: "group", 147005: "username", 138006: "calling", 138023: "calling",
         2593109: "history_declined", 1752041: "marketing_messages",
     }  # fmt: skip
     assert {c: codes[c]["class"] for c in expected} == expected

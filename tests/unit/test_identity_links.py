@@ -58,3 +58,12 @@ def test_user_id_update_takes_objects_and_reads_a_plain_string_as_the_current_id
     assert [(k.wa_id, k.previous_user_id, k.user_id) for k in found] == [
         ("1555", "US.1", "US.2"), ("1666", None, "US.3"), ("1777", None, None)
     ]  # fmt: skip
+
+
+def test_a_timestamp_that_is_no_number_is_noted() -> None:
+    for odd in ("soon", "", {"t": 1}, 1.5e20):
+        body = {"messages": [{"id": "m", "from": "1555", "type": "text", "timestamp": odd}]}
+        event = parse(json.dumps(body).encode())
+        assert "not_a_time:message" in event.notes
+    fine = parse(b'{"messages":[{"id":"m","from":"1555","type":"text","timestamp":"1750000000"}]}')
+    assert not any(note.startswith("not_a_time") for note in fine.notes)
