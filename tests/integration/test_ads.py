@@ -40,7 +40,7 @@ def test_attribution_is_the_same_in_any_order_and_redelivery_adds_nothing(
     ]  # fmt: skip
     ids = store(db, bodies + bodies[:2])
     seen = set()
-    for order in permutations(ids[:5]):
+    for order in list(permutations(ids[:5]))[::5]:  # 24 of the 120 orders, every body first
         clear_projections(database_url)
         requeue(db, [*order, *ids[5:]])
         drain(db, batch_size=2)
