@@ -110,7 +110,7 @@ def _try(
     conn: Connection, group: Sequence[Claimed], schema: str, only: Sequence[Claimed] | None
 ) -> Failure | None:
     """Project the staged items of `only` (None: all) in a savepoint; the failure, if any."""
-    return _in_savepoint(conn, len(group), lambda: project(conn, group, schema, only))
+    return in_savepoint(conn, len(group), lambda: project(conn, group, schema, only))
 
 
 def _project_alone(conn: Connection, event: Claimed, schema: str) -> None:
@@ -121,10 +121,10 @@ def _project_alone(conn: Connection, event: Claimed, schema: str) -> None:
         stage(conn, [event])
         project(conn, [event], schema)
 
-    event.failure = _in_savepoint(conn, 1, restage_and_project)
+    event.failure = in_savepoint(conn, 1, restage_and_project)
 
 
-def _in_savepoint(conn: Connection, events: int, work: Callable[[], None]) -> Failure | None:
+def in_savepoint(conn: Connection, events: int, work: Callable[[], None]) -> Failure | None:
     """Run `work` in a savepoint; its failure, or None. A lost connection ends the batch."""
     try:
         with conn.transaction():

@@ -16,12 +16,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-import psycopg
 from psycopg import sql
 from psycopg.rows import DictRow
 
 from processors.pipeline.batch import Connection
-from processors.pipeline.isolation import is_connection_error, line
+from processors.pipeline.isolation import in_savepoint
 from processors.pipeline.projections.identities import LINK_IDS
 from receiver.queries import query
 
@@ -60,19 +59,12 @@ def link_people(conn: Connection, schema: str) -> None:
 
 
 def _attempt(conn: Connection, work: Callable[[], None]) -> bool:
-    """Run `work` in a savepoint; False (logged) when it failed, the links left pending."""
-    try:
-        with conn.transaction():
-            work()
-    except psycopg.errors.Error as exc:
-        if is_connection_error(exc):
-            raise
-        log.warning("people: links left pending", extra={"error": line(exc)})
-        return False
-    except Exception as exc:  # our own bug: the links wait for a fix, the batch goes on
-        log.exception("people: links left pending", extra={"error": line(exc)})
-        return False
-    return True
+    """Run `work` in a savepoint, as a projection is run (a lost connection ends the
+    batch); False (logged) when it failed, the links left pending."""
+    failure = in_savepoint(conn, 0, work)
+    if failure is not None:
+        log.warning("people: links left pending", extra={"error": failure.error})
+    return failure is None
 
 
 def _take_and_join(conn: Connection, schema: str, key: DictRow | None) -> None:
