@@ -1,4 +1,5 @@
-"""Who may deliver to a channel: Basic credentials (360dialog); Meta's signatures, handshake."""
+"""Who may deliver to a channel: Basic credentials (360dialog); Meta's or a 360dialog
+partner's body signatures; Meta's handshake."""
 
 from __future__ import annotations
 
@@ -22,6 +23,11 @@ _DUMMY_SECRET = b"no such app secret"
 _CACHE_LIMIT = 10_000
 # X-Hub-Signature-256: "sha256=" and the HMAC-SHA256 of the body in hex (either case).
 _SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
+# x-360dialog-signature: the HMAC-SHA256 of the body in hex; a "sha256=" prefix tolerated.
+_PARTNER_SIGNATURE = re.compile(r"(?:sha256=)?([0-9a-fA-F]{64})")
+ChannelKind = Literal["basic", "meta", "360dialog-partner"]
+# Kinds whose deliveries are proven by an HMAC-SHA256 of the body under a sealed secret.
+SIGNED_KINDS = frozenset({"meta", "360dialog-partner"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,20 +46,21 @@ class ChannelAuth:
     """A channel's state and what proves a delivery is its sender's.
 
     A Basic channel (360dialog) holds its valid (username, secret digest) pairs; a
-    meta channel (Meta's Cloud API) its valid app secrets and verify tokens, opened
-    once when the channel is loaded into the cache, never per request.
+    meta channel (Meta's Cloud API) its valid app secrets and verify tokens; a partner
+    channel (a 360dialog partner's own URL) its valid platform secrets. Secrets are
+    opened once when the channel is loaded into the cache, never per request.
     """
 
     enabled: bool
     credentials: tuple[tuple[str, bytes], ...] = ()
-    kind: Literal["basic", "meta"] = "basic"
-    app_secrets: tuple[bytes, ...] = field(default=(), repr=False)
+    kind: ChannelKind = "basic"
+    signing_secrets: tuple[bytes, ...] = field(default=(), repr=False)
     verify_tokens: tuple[bytes, ...] = field(default=(), repr=False)
 
     @property
-    def is_meta(self) -> bool:
-        """Whether deliveries are signed by Meta rather than sent with Basic credentials."""
-        return self.kind == "meta"
+    def is_signed(self) -> bool:
+        """Whether deliveries prove themselves by a signature of the body, not Basic credentials."""
+        return self.kind in SIGNED_KINDS
 
 
 def generate_secret() -> str:
@@ -83,12 +90,19 @@ def parse_basic(header_values: Sequence[str]) -> BasicCredentials | None:
     return BasicCredentials(username, password)
 
 
-def parse_signature(header_values: Sequence[str]) -> bytes | None:
+def parse_signature(
+    header_values: Sequence[str], form: re.Pattern[str] = _SIGNATURE
+) -> bytes | None:
     """The 32 bytes of `X-Hub-Signature-256: sha256=<hex>`; none, several or malformed is None."""
     if len(header_values) != 1:
         return None
-    match = _SIGNATURE.fullmatch(header_values[0].strip())
+    match = form.fullmatch(header_values[0].strip())
     return bytes.fromhex(match.group(1)) if match else None
+
+
+def parse_partner_signature(header_values: Sequence[str]) -> bytes | None:
+    """The 32 bytes of `x-360dialog-signature: <hex>`; none, several or malformed is None."""
+    return parse_signature(header_values, _PARTNER_SIGNATURE)
 
 
 class Authenticator:
@@ -124,12 +138,12 @@ class Authenticator:
 
     @staticmethod
     def check_signature(auth: ChannelAuth | None, signature: bytes | None, body: bytes) -> bool:
-        """True when `signature` is `body`'s HMAC-SHA256 under an app secret of meta `auth`.
+        """True when `signature` is `body`'s HMAC-SHA256 under a secret of signed `auth`.
 
         Every secret (or a stand-in) is computed and compared in full, whatever the
         channel and its state, so the answer's timing tells nothing.
         """
-        secrets_ = auth.app_secrets if auth is not None and auth.is_meta else ()
+        secrets_ = auth.signing_secrets if auth is not None and auth.is_signed else ()
         presented = signature if signature is not None else bytes(32)
         matched = False
         for secret in secrets_ or (_DUMMY_SECRET,):
@@ -143,7 +157,7 @@ class Authenticator:
     @staticmethod
     def check_verify_token(auth: ChannelAuth | None, token: str) -> bool:
         """True when `token` is a valid verify token of the enabled meta channel `auth`."""
-        tokens = auth.verify_tokens if auth is not None and auth.is_meta else ()
+        tokens = auth.verify_tokens if auth is not None and auth.kind == "meta" else ()
         presented = digest(token.encode("utf-8", "surrogatepass"))
         matched = False
         for stored in tokens or (_DUMMY_SECRET,):

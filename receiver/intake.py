@@ -16,7 +16,13 @@ from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from receiver.auth import ChannelAuth, parse_basic, parse_signature
+from receiver.auth import (
+    ChannelAuth,
+    ChannelKind,
+    parse_basic,
+    parse_partner_signature,
+    parse_signature,
+)
 from receiver.db import Database
 from receiver.request_hooks import facts
 from receiver.sealing import Sealer, SealError, SecretsUnavailable
@@ -43,6 +49,8 @@ STORED_HEADERS = {
 # Meta's challenge is a number; anything far longer is no handshake (and not echoed).
 MAX_CHALLENGE_CHARS = 512
 STORED_ANSWER = '{"event_id":%d,"status":"stored"}\n'
+# The sealed secrets that sign bodies: a meta channel's app secret, a partner's platform secret.
+SIGNING_SECRETS = frozenset({"app_secret", "platform_secret"})
 
 
 def _header(environ: dict[str, Any], key: str) -> list[str]:
@@ -57,15 +65,15 @@ def channel_auth_loader(
 ) -> Callable[[str], ChannelAuth | None]:
     """A loader of one channel's auth record, for the credential cache.
 
-    A meta channel's secrets are opened here, once per load: never per request.
+    A signed channel's secrets are opened here, once per load: never per request.
     """
 
     def load(channel: str) -> ChannelAuth | None:
         rows = db.fetch_all("channel_auth", {"channel": channel})
         if not rows:
             return None
-        if rows[0]["auth"] == "meta":
-            return _meta_auth(channel, rows)
+        if rows[0]["auth"] != "basic":
+            return _signed_auth(channel, rows[0]["auth"], rows)
         return ChannelAuth(
             enabled=rows[0]["enabled"],
             credentials=tuple(
@@ -75,13 +83,13 @@ def channel_auth_loader(
             ),
         )
 
-    def _meta_auth(channel: str, rows: list[DictRow]) -> ChannelAuth:
+    def _signed_auth(channel: str, kind: ChannelKind, rows: list[DictRow]) -> ChannelAuth:
         if not rows[0]["enabled"]:
             # Refused whatever it presents: its secrets stay sealed, a key or none.
-            return ChannelAuth(enabled=False, kind="meta")
+            return ChannelAuth(enabled=False, kind=kind)
         if sealer is None:
             raise SecretsUnavailable(
-                f"channel {channel} takes Meta signatures, but WABAHOOK_SECRET_KEY is not set"
+                f"channel {channel} takes signed bodies, but WABAHOOK_SECRET_KEY is not set"
             )
         try:
             opened = [(row["kind"], sealer.open(bytes(row["sealed"])))
@@ -92,9 +100,9 @@ def channel_auth_loader(
             ) from None
         return ChannelAuth(
             enabled=True,
-            kind="meta",
-            app_secrets=tuple(secret for kind, secret in opened if kind == "app_secret"),
-            verify_tokens=tuple(secret for kind, secret in opened if kind == "verify_token"),
+            kind=kind,
+            signing_secrets=tuple(secret for use, secret in opened if use in SIGNING_SECRETS),
+            verify_tokens=tuple(secret for use, secret in opened if use == "verify_token"),
         )
 
     return load
@@ -110,20 +118,24 @@ def receive(channel: str) -> Response:
     limit = app_state.settings.max_body_bytes
     environ = request.environ
     auth = authenticator.lookup(channel)
-    signature = parse_signature(_header(environ, "HTTP_X_HUB_SIGNATURE_256"))
-    if auth is not None and auth.is_meta:
-        # Meta signs the body: a request without a well-formed signature is refused
-        # before its body is read, a wrong signature after.
-        if signature is None:
+    meta_signature = parse_signature(_header(environ, "HTTP_X_HUB_SIGNATURE_256"))
+    partner_signature = parse_partner_signature(_header(environ, "HTTP_X_360DIALOG_SIGNATURE"))
+    if auth is not None and auth.is_signed:
+        # Meta and 360dialog sign the body: a request without a well-formed signature
+        # is refused before its body is read, a wrong one (of either kind) after, so
+        # that no answer tells which kind of channel a name is.
+        if meta_signature is None and partner_signature is None:
             abort(401)
+        signature = meta_signature if auth.kind == "meta" else partner_signature
         body = _read_body(limit)
         authenticated = authenticator.check_signature(auth, signature, body)
     elif authenticator.check_basic(auth, parse_basic(_header(environ, "HTTP_AUTHORIZATION"))):
         body = _read_body(limit)
         authenticated = True
     else:
+        signature = meta_signature or partner_signature
         if signature is not None:
-            # What a meta channel would do with a signed request: read the body and
+            # What a signed channel would do with a signed request: read the body and
             # compute a signature, so no answer or timing tells which kind a name is.
             authenticator.check_signature(None, signature, _read_body(limit))
         authenticated = False

@@ -57,7 +57,7 @@ class Sealer:
 
 
 class SecretsUnavailable(WabahookError):
-    """A meta channel's secrets cannot be opened here: no key, or not the key that sealed them.
+    """A signed channel's secrets cannot be opened here: no key, or not the key that sealed them.
 
     A fault of this server's configuration: the receiver answers 503 (the sender retries)
     and logs it, never 401, which would tell Meta the deliveries are forged.
@@ -71,12 +71,12 @@ def key_problem(
     if sealer is None:
         if meta_channels:
             return (
-                f"{SECRET_KEY_VARIABLE} is not set, but meta channels exist: set it to the key"
-                " their secrets were sealed with"
+                f"{SECRET_KEY_VARIABLE} is not set, but signed (meta or 360dialog-partner)"
+                " channels exist: set it to the key their secrets were sealed with"
             )
         return None
     if stored_check is not None and not sealer.opens_check(stored_check):
-        return f"{SECRET_KEY_VARIABLE} is not the key the meta channels' secrets were sealed with"
+        return f"{SECRET_KEY_VARIABLE} is not the key the channels' secrets were sealed with"
     return None
 
 

@@ -176,21 +176,25 @@ def exists(db: Database, name: str) -> bool:
 
 def lock_channel(conn: Any, name: str, kind: str = "basic") -> None:
     """Lock channel `name` for a change of what proves its deliveries; ChannelError when
-    there is none, or it is of the other kind (its credentials would be ignored: every
+    there is none, or it is of another kind (its credentials would be ignored: every
     delivery sent with them refused)."""
     validate_name(name)
     row = conn.execute(query("lock_channel"), {"name": name}).fetchone()
     if row is None:
         raise ChannelError(f"no channel named {name!r}")
     if row["auth"] != kind:
-        raise ChannelError(WRONG_KIND[kind].format(name=name))
+        raise ChannelError(KIND_IS[row["auth"]].format(name=name))
 
 
-# Why a change of one kind's credentials is refused on a channel of the other kind.
-WRONG_KIND = {
-    "basic": "channel {name!r} is a meta channel (Meta's signatures, no Basic credentials):"
-    " use --provider meta, --app-secret-file or --verify-token",
-    "meta": "channel {name!r} uses Basic credentials, not Meta's signatures",
+# Why a change of one kind's credentials is refused on a channel of another kind, by
+# the kind the channel is.
+KIND_IS = {
+    "basic": "channel {name!r} uses Basic credentials, not signatures",
+    "meta": "channel {name!r} is a meta channel (Meta's signatures, no Basic credentials):"
+    " use --provider meta, --secret-file or --verify-token",
+    "360dialog-partner": "channel {name!r} is a 360dialog partner channel (signed with the"
+    " partner's platform secret): its URL is set in 360dialog's Partner Hub, and its"
+    " secret rotated with --secret-file",
 }
 
 

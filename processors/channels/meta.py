@@ -1,4 +1,5 @@
-"""Meta-direct channels: an app secret and a verify token each, sealed under WABAHOOK_SECRET_KEY."""
+"""Signed channels, their secrets sealed under WABAHOOK_SECRET_KEY: Meta-direct channels
+(an app secret and a verify token) and 360dialog partner channels (a platform secret)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,16 @@ MIN_SECRET_CHARS = 16
 # The kinds of sealed secret (channel_meta_secrets.kind).
 APP_SECRET = "app_secret"  # noqa: S105
 VERIFY_TOKEN = "verify_token"  # noqa: S105
-NOTHING_TO_ROTATE = (
-    "channel {name!r} is a meta channel: rotate its app secret with --app-secret-file FILE,"
-    " or its verify token with --verify-token"
-)
+PLATFORM_SECRET = "platform_secret"  # noqa: S105
+PARTNER = "360dialog-partner"
+# The secret that signs a signed channel's bodies, by the channel's kind.
+SIGNING_SECRET = {"meta": APP_SECRET, PARTNER: PLATFORM_SECRET}
+NOTHING_TO_ROTATE = {
+    "meta": "channel {name!r} is a meta channel: rotate its app secret with --secret-file"
+    " FILE, or its verify token with --verify-token",
+    PARTNER: "channel {name!r} is a 360dialog partner channel: rotate its platform secret"
+    " with --secret-file FILE",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +37,7 @@ class IssuedMetaChannel:
 
     channel: str
     verify_token: str | None = field(repr=False)  # None when this step issued no new one
+    auth: str = "meta"  # or 360dialog-partner, which has no verify token
 
     @property
     def webhook_path(self) -> str:
@@ -40,7 +48,7 @@ class IssuedMetaChannel:
         """The fields scripts read."""
         return {
             "channel": self.channel,
-            "auth": "meta",
+            "auth": self.auth,
             "verify_token": self.verify_token,
             "webhook_path": self.webhook_path,
         }
@@ -93,24 +101,50 @@ def add_meta_channel(
     return IssuedMetaChannel(name, token)
 
 
-def rotate_meta(
-    db: Database, sealer: Sealer, name: str, app_secret: str | None, new_verify_token: bool
+def add_partner_channel(
+    db: Database, sealer: Sealer, name: str, platform_secret: str, phone_number: str | None = None
 ) -> IssuedMetaChannel:
-    """Add an app secret (the old one stays valid until `expire_old_secrets`), and/or
-    replace the verify token (Meta asks for it only when the callback is set)."""
-    if app_secret is None and not new_verify_token:
-        raise ChannelError(NOTHING_TO_ROTATE.format(name=name))
-    app_secret = check_secret_text(app_secret, "app secret") if app_secret is not None else None
+    """Create a 360dialog partner channel, its bodies signed with `platform_secret`."""
+    validate_name(name)
+    platform_secret = check_secret_text(platform_secret, "platform secret")
+    if phone_number is not None:
+        phone_number = normalize_phone_number(phone_number)
     with db.transaction() as conn:
-        lock_channel(conn, name, "meta")
+        ensure_key(conn, sealer)
+        created = conn.execute(
+            query("create_channel"), {"name": name, "phone_number": phone_number, "auth": PARTNER}
+        ).fetchone()
+        if created is None:
+            raise ChannelError(f"channel {name!r} already exists")
+        _add_secret(conn, sealer, name, PLATFORM_SECRET, platform_secret)
+    return IssuedMetaChannel(name, None, PARTNER)
+
+
+def rotate_signed(
+    db: Database,
+    sealer: Sealer,
+    name: str,
+    app_secret: str | None,
+    new_verify_token: bool,
+    kind: str = "meta",
+) -> IssuedMetaChannel:
+    """Add a signing secret (the old one stays valid until `expire_old_secrets`), and/or
+    replace a meta channel's verify token (Meta asks for it only when the callback is set)."""
+    if app_secret is None and not new_verify_token:
+        raise ChannelError(NOTHING_TO_ROTATE[kind].format(name=name))
+    secret_kind = SIGNING_SECRET[kind]
+    what = secret_kind.replace("_", " ")
+    app_secret = check_secret_text(app_secret, what) if app_secret is not None else None
+    with db.transaction() as conn:
+        lock_channel(conn, name, kind)
         ensure_key(conn, sealer)
         if app_secret is not None:
-            if len(_valid(conn, name, APP_SECRET)) >= 2:
+            if len(_valid(conn, name, secret_kind)) >= 2:
                 raise ChannelError(
-                    f"channel {name!r} already has two valid app secrets; finish that rotation"
+                    f"channel {name!r} already has two valid {what}s; finish that rotation"
                     f" first with: wabahook channels rotate {name} --expire-old"
                 )
-            _add_secret(conn, sealer, name, APP_SECRET, app_secret)
+            _add_secret(conn, sealer, name, secret_kind, app_secret)
         token = None
         if new_verify_token:
             token = generate_verify_token()
@@ -118,25 +152,27 @@ def rotate_meta(
             newest = _valid(conn, name, VERIFY_TOKEN)[0]
             conn.execute(query("expire_meta_secrets_except"),
                          {"channel": name, "kind": VERIFY_TOKEN, "keep_id": newest})  # fmt: skip
-    return IssuedMetaChannel(name, token)
+    return IssuedMetaChannel(name, token, kind)
 
 
-def expire_old_secrets(db: Database, name: str) -> int:
-    """End every app secret of the meta channel but the newest; returns how many ended."""
+def expire_old_secrets(db: Database, name: str, kind: str = "meta") -> int:
+    """End every signing secret of the channel but the newest; returns how many ended."""
+    secret_kind = SIGNING_SECRET[kind]
     with db.transaction() as conn:
-        lock_channel(conn, name, "meta")
-        valid = _valid(conn, name, APP_SECRET)
+        lock_channel(conn, name, kind)
+        valid = _valid(conn, name, secret_kind)
         if not valid:
-            raise ChannelError(f"channel {name!r} has no valid app secret; rotate one in first")
+            what = secret_kind.replace("_", " ")
+            raise ChannelError(f"channel {name!r} has no valid {what}; rotate one in first")
         ended = conn.execute(
             query("expire_meta_secrets_except"),
-            {"channel": name, "kind": APP_SECRET, "keep_id": valid[0]},
+            {"channel": name, "kind": secret_kind, "keep_id": valid[0]},
         ).fetchall()
         return len(ended)
 
 
 def channel_kind(db: Database, name: str) -> str:
-    """`basic` or `meta`, or ChannelError when there is no such channel."""
+    """`basic`, `meta` or `360dialog-partner`, or ChannelError when there is no such channel."""
     validate_name(name)
     row = db.fetch_one("channel_kind", {"name": name})
     if row is None:

@@ -57,16 +57,22 @@ def channels_group() -> None:
 )
 @click.option(
     "--auth",
-    type=click.Choice(["basic", "meta"]),
+    type=click.Choice(["basic", "meta", meta.PARTNER]),
     default="basic",
     show_default=True,
     help="basic: 360dialog posts with Basic credentials; meta: Meta's Cloud API posts signed"
-    " bodies and verifies the URL with a handshake (needs WABAHOOK_SECRET_KEY).",
+    " bodies and verifies the URL with a handshake; 360dialog-partner: a 360dialog partner's"
+    " own URL, bodies signed with the platform secret (both need WABAHOOK_SECRET_KEY).",
 )
-@secret_file_option("--app-secret-file", "--auth meta: file holding the Meta app's secret.")
+@secret_file_option(
+    "--secret-file",
+    "--app-secret-file",
+    help_text="meta: file holding the Meta app's secret; 360dialog-partner: file holding the"
+    " partner's platform secret.",
+)
 @secret_file_option(
     "--verify-token-file",
-    "--auth meta: file holding the verify token to use [default: a new random one].",
+    help_text="--auth meta: file holding the verify token to use [default: a new random one].",
 )
 @public_url_option
 @cli.json_option
@@ -74,7 +80,7 @@ def channels_add(
     name: str,
     phone_number: str | None,
     auth: str,
-    app_secret_file: TextIO | None,
+    secret_file: TextIO | None,
     verify_token_file: TextIO | None,
     public_url: str,
     as_json: bool,
@@ -83,24 +89,36 @@ def channels_add(
 
     NAME is 1-63 lowercase letters, digits and inner hyphens. A meta channel
     prints its verify token instead: paste the callback URL and the token into
-    the Meta app's WhatsApp webhook settings.
+    the Meta app's WhatsApp webhook settings. A 360dialog partner channel has
+    no credential to print: set its URL in 360dialog's Partner Hub.
 
     \b
     Examples:
       wabahook channels add acme-de --phone-number +4915112345678
-      wabahook channels add acme-meta --auth meta --app-secret-file app-secret.txt
+      wabahook channels add acme-meta --auth meta --secret-file app-secret.txt
+      wabahook channels add acme-partner --auth 360dialog-partner --secret-file platform.txt
     """
     cli.check_url(public_url, "--public-url")
     if auth == "basic":
-        if app_secret_file or verify_token_file:
-            cli.fail("--app-secret-file and --verify-token-file are for --auth meta")
+        if secret_file or verify_token_file:
+            cli.fail("--secret-file and --verify-token-file are for signed channels (--auth meta"
+                     " or 360dialog-partner)")  # fmt: skip
         with cli.database() as db, cli.errors_as_messages():
             issued = channels.add_channel(db, name, phone_number)
         _show_credential(issued, public_url, as_json, "created")
         return
-    if app_secret_file is None:
-        cli.fail("--auth meta needs --app-secret-file FILE (the Meta app's secret)")
-    app_secret = read_secret(app_secret_file, "--app-secret-file", "app secret")
+    if auth == meta.PARTNER and verify_token_file:
+        cli.fail("--verify-token-file is for --auth meta: 360dialog runs no handshake")
+    what = "app secret" if auth == "meta" else "platform secret"
+    if secret_file is None:
+        cli.fail(f"--auth {auth} needs --secret-file FILE (the {what})")
+    secret = read_secret(secret_file, "--secret-file", what)
+    if auth == meta.PARTNER:
+        sealer = key_sealer()
+        with cli.database() as db, cli.errors_as_messages():
+            made = meta.add_partner_channel(db, sealer, name, secret, phone_number)
+        _show_meta(made, public_url, as_json, "created")
+        return
     token = (
         read_secret(verify_token_file, "--verify-token-file", "verify token")
         if verify_token_file
@@ -108,7 +126,7 @@ def channels_add(
     )
     sealer = key_sealer()
     with cli.database() as db, cli.errors_as_messages():
-        made = meta.add_meta_channel(db, sealer, name, app_secret, token, phone_number)
+        made = meta.add_meta_channel(db, sealer, name, secret, token, phone_number)
     _show_meta(made, public_url, as_json, "created")
 
 
@@ -117,8 +135,9 @@ def channels_add(
 def channels_list(as_json: bool) -> None:
     """List channels with their kind, state and number of valid credentials.
 
-    KIND is basic (360dialog, Basic credentials) or meta (Meta's signatures); a
-    meta channel's CREDS are its valid app secrets.
+    KIND is basic (360dialog, Basic credentials), meta (Meta's signatures) or
+    360dialog-partner (a partner's signatures); a signed channel's CREDS are its
+    valid signing secrets.
 
     \b
     Example:
@@ -133,7 +152,7 @@ def channels_list(as_json: bool) -> None:
         click.echo("no channels yet: wabahook channels add NAME")
         return
     click.echo(
-        f"{'CHANNEL':<24} {'KIND':<6} {'STATE':<9} {'CREDS':>5}  {'PHONE':<16} LAST RECEIVED"
+        f"{'CHANNEL':<24} {'KIND':<17} {'STATE':<9} {'CREDS':>5}  {'PHONE':<16} LAST RECEIVED"
     )
     for row in rows:
         last = (
@@ -142,7 +161,7 @@ def channels_list(as_json: bool) -> None:
             else "-"
         )
         click.echo(
-            f"{row['name']:<24} {row['auth']:<6} {'enabled' if row['enabled'] else 'disabled':<9} "
+            f"{row['name']:<24} {row['auth']:<17} {'enabled' if row['enabled'] else 'disabled':<9} "
             f"{row['valid_credentials']:>5}  {row['phone_number'] or '-':<16} {last}"
         )
 
@@ -152,11 +171,13 @@ def channels_list(as_json: bool) -> None:
 @click.option(
     "--expire-old",
     is_flag=True,
-    help="Finish a rotation: end every credential (meta: app secret) but the newest.",
+    help="Finish a rotation: end every credential (signed channels: secret) but the newest.",
 )
 @secret_file_option(
+    "--secret-file",
     "--app-secret-file",
-    "Meta channels: a new app secret, valid beside the old one until --expire-old.",
+    help_text="Signed channels: a new app secret (meta) or platform secret (360dialog-partner),"
+    " valid beside the old one until --expire-old.",
 )
 @click.option(
     "--verify-token",
@@ -169,7 +190,7 @@ def channels_list(as_json: bool) -> None:
 def channels_rotate(
     name: str,
     expire_old: bool,
-    app_secret_file: TextIO | None,
+    secret_file: TextIO | None,
     new_verify_token: bool,
     public_url: str,
     as_json: bool,
@@ -179,42 +200,45 @@ def channels_rotate(
     First run issues a new credential while the old one stays valid; update
     the webhook headers at 360dialog, then run again with --expire-old. A meta
     channel takes the Meta app's new secret instead (after "Reset" in the app's
-    settings), and a new verify token with --verify-token.
+    settings), and a new verify token with --verify-token; a 360dialog partner
+    channel takes the new platform secret from the Partner Hub.
 
     \b
     Examples:
       wabahook channels rotate acme-de
       wabahook channels rotate acme-de --expire-old
-      wabahook channels rotate acme-meta --app-secret-file new-secret.txt
+      wabahook channels rotate acme-meta --secret-file new-secret.txt
     """
     cli.check_url(public_url, "--public-url")
     with cli.database() as db, cli.errors_as_messages():
         kind = meta.channel_kind(db, name)
-        if kind == "basic" and (app_secret_file or new_verify_token):
+        if kind == "basic" and (secret_file or new_verify_token):
             cli.fail(f"channel {name!r} uses Basic credentials: rotate it without"
-                     " --app-secret-file and --verify-token")  # fmt: skip
-        if expire_old and (app_secret_file or new_verify_token):
+                     " --secret-file and --verify-token")  # fmt: skip
+        if kind == meta.PARTNER and new_verify_token:
+            cli.fail(f"channel {name!r} is a 360dialog partner channel: it has no verify token")
+        if expire_old and (secret_file or new_verify_token):
             cli.fail("--expire-old finishes a rotation: give it alone")
-        if kind == "meta" and not (expire_old or app_secret_file or new_verify_token):
-            cli.fail(meta.NOTHING_TO_ROTATE.format(name=name))
+        if kind != "basic" and not (expire_old or secret_file or new_verify_token):
+            cli.fail(meta.NOTHING_TO_ROTATE[kind].format(name=name))
         if expire_old:
-            expire = meta.expire_old_secrets if kind == "meta" else channels.expire_old
-            ended = expire(db, name)
+            ended = (
+                channels.expire_old(db, name)
+                if kind == "basic"
+                else meta.expire_old_secrets(db, name, kind)
+            )
             if as_json:
                 cli.emit_json({"channel": name, "expired": ended})
             else:
                 click.echo(f"{name}: {ended} old credential(s) expired; the newest stays valid")
             return
-        if kind == "meta":
-            secret = (
-                read_secret(app_secret_file, "--app-secret-file", "app secret")
-                if app_secret_file
-                else None
-            )
-            rotated = meta.rotate_meta(db, key_sealer(), name, secret, new_verify_token)
+        if kind != "basic":
+            what = meta.SIGNING_SECRET[kind].replace("_", " ")
+            secret = read_secret(secret_file, "--secret-file", what) if secret_file else None
+            rotated = meta.rotate_signed(db, key_sealer(), name, secret, new_verify_token, kind)
         else:
             issued = channels.rotate(db, name)
-    if kind == "meta":
+    if kind != "basic":
         _show_meta(rotated, public_url, as_json, "rotated")
     else:
         _show_credential(issued, public_url, as_json, "rotated")
@@ -258,8 +282,11 @@ def _show_meta(made: meta.IssuedMetaChannel, public_url: str, as_json: bool, ver
     if as_json:
         cli.emit_json(made.as_json())
         return
-    click.echo(f"meta channel {made.channel} {verb}.")
+    click.echo(f"{made.auth} channel {made.channel} {verb}.")
     click.echo(f"  webhook path: {made.webhook_path}")
+    if made.auth == meta.PARTNER and verb == "created":
+        click.echo("In 360dialog's Partner Hub, set the partner webhook URL to:")
+        click.echo(f"  {public_url.rstrip('/')}{made.webhook_path}")
     if made.verify_token is None:
         return
     click.echo(f"  verify token: {made.verify_token}   (shown only now)")

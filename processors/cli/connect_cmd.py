@@ -28,7 +28,9 @@ from receiver.config import shown
     required=True,
     help="https:// address where the sender reaches this receiver (360dialog: no port, no _).",
 )
-@secret_file_option("--api-key-file", "360dialog: the API key's file [default: env D360_API_KEY]")
+@secret_file_option(
+    "--api-key-file", help_text="360dialog: the API key's file [default: env D360_API_KEY]"
+)
 @click.option(
     "--base-url",
     default=dialog360.DEFAULT_BASE_URL,
@@ -38,7 +40,8 @@ from receiver.config import shown
 )
 @click.option("--waba-id", help="meta: the WhatsApp Business Account to subscribe.")
 @secret_file_option(
-    "--access-token-file", "meta: a Graph API access token's file [default: env META_ACCESS_TOKEN]"
+    "--access-token-file",
+    help_text="meta: a Graph API access token's file [default: env META_ACCESS_TOKEN]",
 )
 @click.option(
     "--graph-url",
@@ -98,9 +101,8 @@ def channels_connect(
     with cli.errors_as_messages():  # before the key is read: it must not go out in clear text
         dialog360.check_base_url(base_url)
     api_key = _api_key(api_key_file)
-    with cli.database() as db, cli.errors_as_messages():
-        if meta.channel_kind(db, name) == "meta":
-            cli.fail(f"channel {name!r} is a meta channel: connect it with --provider meta")
+    if _channel_kind(name) == "meta":
+        cli.fail(f"channel {name!r} is a meta channel: connect it with --provider meta")
     with cli.database() as db, cli.errors_as_messages():
         connected = dialog360.connect(
             db, name, public_url=public_url, api_key=api_key, base_url=base_url, timeout=timeout
@@ -133,6 +135,7 @@ def _connect_meta(
         if not graph.WABA_ID.fullmatch(waba_id):
             raise graph.GraphError(f"--waba-id must be the WABA's numeric id, not {shown(waba_id)}")
         graph.check_graph_url(graph_url, graph_version)
+    _channel_kind(name)
     token = secret_text(access_token_file, "META_ACCESS_TOKEN", "--access-token-file",
                          "Meta access token", cli.command_settings().meta_access_token)  # fmt: skip
     sealer = key_sealer()
@@ -153,3 +156,13 @@ def _api_key(api_key_file: TextIO | None) -> str:
     """The 360dialog API key from --api-key-file or D360_API_KEY, checked but never shown."""
     return secret_text(api_key_file, "D360_API_KEY", "--api-key-file", "360dialog API key",
                         cli.command_settings().d360_api_key)  # fmt: skip
+
+
+def _channel_kind(name: str) -> str:
+    """The channel's kind; a one-line error for a partner channel, which no API connects."""
+    with cli.database() as db, cli.errors_as_messages():
+        kind = meta.channel_kind(db, name)
+    if kind == meta.PARTNER:
+        # 360dialog's API sets a number's URL; a partner's own URL is set in the Partner Hub.
+        cli.fail(channels.KIND_IS[kind].format(name=name))
+    return kind

@@ -15,10 +15,10 @@ from receiver.sealing import Sealer
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def secret_file_option(name: str, help_text: str) -> Callable[[F], F]:
+def secret_file_option(*names: str, help_text: str) -> Callable[[F], F]:
     """An option naming a file a secret is read from: never the secret on the command line."""
     return click.option(
-        name, type=click.File("r", encoding="utf-8"), help=f"{help_text} (- reads stdin)"
+        *names, type=click.File("r", encoding="utf-8"), help=f"{help_text} (- reads stdin)"
     )
 
 

@@ -32,14 +32,15 @@ WHERE name = %(name)s
 RETURNING name;
 
 -- name: list_channels
--- valid_credentials: a Basic channel's credentials, a meta channel's app secrets.
+-- valid_credentials: a Basic channel's credentials, a signed channel's signing secrets
+-- (a meta channel's app secrets, a partner channel's platform secrets).
 SELECT c.name, c.auth, c.phone_number, c.enabled, c.created_at,
        CASE c.auth
-           WHEN 'meta' THEN (SELECT count(*) FROM wabahook.channel_meta_secrets s
-                             WHERE s.channel = c.name AND s.kind = 'app_secret'
-                               AND (s.expires_at IS NULL OR s.expires_at > now()))
-           ELSE (SELECT count(*) FROM wabahook.channel_credentials cc
+           WHEN 'basic' THEN (SELECT count(*) FROM wabahook.channel_credentials cc
                  WHERE cc.channel = c.name AND (cc.expires_at IS NULL OR cc.expires_at > now()))
+           ELSE (SELECT count(*) FROM wabahook.channel_meta_secrets s
+                 WHERE s.channel = c.name AND s.kind IN ('app_secret', 'platform_secret')
+                   AND (s.expires_at IS NULL OR s.expires_at > now()))
        END AS valid_credentials,
        (SELECT max(received_at) FROM wabahook.raw_events r WHERE r.channel = c.name) AS last_received_at
 FROM wabahook.channels c

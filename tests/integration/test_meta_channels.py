@@ -280,17 +280,17 @@ def test_rotation_overlap_and_expiry(
     meta_client: FlaskClient, owner: Database, secret_key: str, database_url: str
 ) -> None:
     sealer = Sealer(Secret(secret_key))
-    meta.rotate_meta(owner, sealer, "meta-acme", NEW_SECRET, new_verify_token=False)
+    meta.rotate_signed(owner, sealer, "meta-acme", NEW_SECRET, new_verify_token=False)
     assert signed_post(meta_client, sig=signature(BODY, APP_SECRET)).status_code == 200
     assert signed_post(meta_client, sig=signature(BODY, NEW_SECRET)).status_code == 200
     with pytest.raises(channels.ChannelError, match="--expire-old"):
-        meta.rotate_meta(
+        meta.rotate_signed(
             owner, sealer, "meta-acme", "third-app-secret-of-it", new_verify_token=False
         )
     assert meta.expire_old_secrets(owner, "meta-acme") == 1
     assert signed_post(meta_client, sig=signature(BODY, APP_SECRET)).status_code == 401
     assert signed_post(meta_client, sig=signature(BODY, NEW_SECRET)).status_code == 200
-    rotated = meta.rotate_meta(owner, sealer, "meta-acme", None, new_verify_token=True)
+    rotated = meta.rotate_signed(owner, sealer, "meta-acme", None, new_verify_token=True)
     assert rotated.verify_token
     assert handshake(meta_client).status_code == 403  # the old token ended
     assert handshake(meta_client, **{"hub.verify_token": rotated.verify_token}).status_code == 200
@@ -394,7 +394,7 @@ def test_channels_add_meta_prints_the_token_once_and_lists_the_kind(
     assert (rows["hook"]["auth"], rows["hook"]["valid_credentials"]) == ("meta", 1)
     listed = meta_cli("channels", "list").stdout
     assert made["verify_token"] not in listed
-    assert "hook                     meta" in listed
+    assert "hook                     meta              enabled" in listed
 
 
 def test_channels_rotate_and_disable_a_meta_channel(meta_cli: Callable[..., Result]) -> None:
@@ -411,16 +411,16 @@ def test_channels_rotate_and_disable_a_meta_channel(meta_cli: Callable[..., Resu
     assert meta_cli("channels", "disable", "hook").exit_code == 0
     bare = meta_cli("channels", "rotate", "hook")
     assert bare.exit_code == 1
-    assert "--app-secret-file" in bare.stderr
+    assert "--secret-file" in bare.stderr
 
 
 @pytest.mark.parametrize(
     ("args", "env", "said"),
     [
-        (["--auth", "meta"], {}, "needs --app-secret-file"),
+        (["--auth", "meta"], {}, "needs --secret-file"),
         (["--auth", "meta", "--app-secret-file", "empty"], {}, "app secret is empty"),
         (["--auth", "meta", "--app-secret-file", "spaced"], {}, "visible ASCII"),
-        (["--app-secret-file", "app-secret"], {}, "are for --auth meta"),
+        (["--app-secret-file", "app-secret"], {}, "are for signed channels"),
         (["--auth", "meta", "--app-secret-file", "app-secret"], {"WABAHOOK_SECRET_KEY": ""},
          "need WABAHOOK_SECRET_KEY"),
         (["--auth", "meta", "--app-secret-file", "app-secret"], {"WABAHOOK_SECRET_KEY": "short"},
@@ -458,7 +458,7 @@ def test_a_second_key_cannot_add_to_channels_sealed_with_the_first(
                       "app-secret")  # fmt: skip
     assert result.exit_code == 1
     assert result.stderr == (
-        "Error: WABAHOOK_SECRET_KEY is not the key the meta channels' secrets were sealed with\n"
+        "Error: WABAHOOK_SECRET_KEY is not the key the channels' secrets were sealed with\n"
     )
 
 
@@ -590,9 +590,7 @@ def test_a_secret_file_too_large_is_refused_unread(
     (tmp_path / "huge").write_text("a" * (64 * 1024 + 1))
     result = meta_cli("channels", "add", "hook", "--auth", "meta", "--app-secret-file", "huge")
     assert result.exit_code == 1
-    assert (
-        result.stderr == "Error: --app-secret-file is larger than 64 KiB; is it the right file?\n"
-    )
+    assert result.stderr == "Error: --secret-file is larger than 64 KiB; is it the right file?\n"
 
 
 def test_a_short_verify_token_is_refused(meta_cli: Callable[..., Result], tmp_path) -> None:

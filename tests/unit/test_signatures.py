@@ -1,4 +1,5 @@
-"""Meta's signatures and handshake tokens, and the key that seals their secrets."""
+"""Meta's and 360dialog partners' signatures, handshake tokens, and the key that seals
+their secrets."""
 
 from __future__ import annotations
 
@@ -9,14 +10,14 @@ import secrets
 
 import pytest
 
-from receiver.auth import Authenticator, ChannelAuth, parse_signature
+from receiver.auth import Authenticator, ChannelAuth, parse_partner_signature, parse_signature
 from receiver.config import ConfigError, Secret, Settings, check_secret_key
 from receiver.sealing import Sealer, SealError, key_problem
 
 SECRET = b"6f1d2c3b4a5968778695a4b3c2d1e0f9"
 BODY = b'{"object":"whatsapp_business_account","entry":[]}'
 MAC = hmac.new(SECRET, BODY, hashlib.sha256)
-META = ChannelAuth(enabled=True, kind="meta", app_secrets=(SECRET,), verify_tokens=(b"tok",))
+META = ChannelAuth(enabled=True, kind="meta", signing_secrets=(SECRET,), verify_tokens=(b"tok",))
 
 
 def key() -> str:
@@ -51,16 +52,58 @@ def test_refuses_a_malformed_or_ambiguous_signature(values: list[str]) -> None:
 def test_a_signature_is_checked_against_every_secret_of_an_enabled_meta_channel() -> None:
     check = Authenticator.check_signature
     assert check(META, MAC.digest(), BODY)
-    rotated = ChannelAuth(enabled=True, kind="meta", app_secrets=(b"new", SECRET))
+    rotated = ChannelAuth(enabled=True, kind="meta", signing_secrets=(b"new", SECRET))
     assert check(rotated, MAC.digest(), BODY)
     assert not check(META, MAC.digest(), BODY + b" ")
     assert not check(META, None, BODY)
     assert not check(None, MAC.digest(), BODY)  # unknown channel
     assert not check(
-        ChannelAuth(enabled=False, kind="meta", app_secrets=(SECRET,)), MAC.digest(), BODY
+        ChannelAuth(enabled=False, kind="meta", signing_secrets=(SECRET,)), MAC.digest(), BODY
     )
     assert not check(ChannelAuth(enabled=True, credentials=()), MAC.digest(), BODY)  # Basic
     assert not check(ChannelAuth(enabled=True, kind="meta"), MAC.digest(), BODY)  # no secret
+
+
+PARTNER = ChannelAuth(enabled=True, kind="360dialog-partner", signing_secrets=(SECRET,))
+
+
+def test_parses_a_partner_signature_in_hex_of_either_case_with_or_without_a_prefix() -> None:
+    for shown in (MAC.hexdigest(), MAC.hexdigest().upper(), f"sha256={MAC.hexdigest()}"):
+        assert parse_partner_signature([shown]) == MAC.digest()
+        assert parse_partner_signature([f" {shown}  "]) == MAC.digest()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [],
+        [MAC.hexdigest()] * 2,
+        [f"SHA256={MAC.hexdigest()}"],
+        [f"sha1={MAC.hexdigest()}"],
+        [MAC.hexdigest()[:-1]],
+        [MAC.hexdigest() + "0"],
+        [base64.b64encode(MAC.digest()).decode()],  # base64 is no form 360dialog sends
+        ["g" * 64],
+        [MAC.hexdigest()[:32] + " " + MAC.hexdigest()[32:]],
+    ],
+)
+def test_refuses_a_malformed_or_ambiguous_partner_signature(values: list[str]) -> None:
+    assert parse_partner_signature(values) is None
+
+
+def test_a_partner_signature_is_checked_against_every_platform_secret() -> None:
+    check = Authenticator.check_signature
+    assert check(PARTNER, MAC.digest(), BODY)
+    rotated = ChannelAuth(enabled=True, kind="360dialog-partner", signing_secrets=(b"n", SECRET))
+    assert check(rotated, MAC.digest(), BODY)
+    assert not check(PARTNER, MAC.digest(), BODY[:-1])
+    assert not check(
+        ChannelAuth(enabled=False, kind="360dialog-partner", signing_secrets=(SECRET,)),
+        MAC.digest(),
+        BODY,
+    )
+    # A partner channel has no handshake, whatever token is presented.
+    assert not Authenticator.check_verify_token(PARTNER, SECRET.decode())
 
 
 def test_a_verify_token_matches_only_an_enabled_meta_channel() -> None:
