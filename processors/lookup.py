@@ -44,6 +44,8 @@ PROJECTED_VIEWS: tuple[tuple[str, str, str], ...] = (
     ("ad_conversions", "ad conversion", "ad conversions"),
     ("link_clicks", "link click", "link clicks"),
     ("flow_events", "flow event", "flow events"),
+    ("history_messages", "history message", "history messages"),
+    ("partner_events", "partner event", "partner events"),
     # Not a projection, but what became of the event too: its deliveries to destinations.
     ("destination_deliveries", "delivery", "deliveries"),
 )

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from processors.pipeline.reading import Path
 from processors.pipeline.values import Notes, TimeWindow
 
-Format = Literal["cloud", "onprem"]
+Format = Literal["cloud", "onprem", "partner"]
 
 
 @dataclass(frozen=True, slots=True)

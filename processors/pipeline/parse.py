@@ -26,8 +26,10 @@ from processors.pipeline.reading import label_of, shown, time_of
 from processors.pipeline.values import TimeWindow, json_int
 from receiver.errors import WabahookError
 
-# Fields WhatsApp sends that no projection reads: kept in the raw event and counted.
-STORED_ONLY_FIELDS = frozenset({"history", "smb_app_state_sync"})
+# A 360dialog partner's wrapped deliveries whose data is a Cloud API `value` of that
+# field; every other `event` of theirs is a partner event.
+WRAPPED_FIELDS = frozenset({"history", "smb_app_state_sync"})
+PARTNER_EVENT = "partner_event"  # the field partner events are read under
 
 UTF8_BOM = b"\xef\xbb\xbf"
 # Far deeper than any notification, far below what Python's json can recurse into.
@@ -52,8 +54,7 @@ def _take(event: ParsedEvent, change: Change) -> None:
     """Read `change` into `event` with each projection of its field; a field none reads is noted."""
     readers = [p for p in REGISTRY if change.field in p.fields]
     if not readers:
-        kind = "stored_change" if change.field in STORED_ONLY_FIELDS else "ignored_change"
-        event.notes.add(f"{kind}:{shown(change.field)}")
+        event.notes.add(f"ignored_change:{shown(change.field)}")
     for projection in readers:
         event.items.setdefault(projection.name, []).extend(projection.read(event, change))
 
@@ -73,7 +74,9 @@ def parse(body: bytes, received_at: datetime | None = None) -> ParsedEvent:
         event = ParsedEvent("onprem", window=window)
         _take(event, Change("messages", document, (), 0, None, None, None))
         return event
-    raise Rejected("unknown shape: neither a Cloud API nor an On-Premise notification")
+    if "object" not in document and "event" in document:
+        return _parse_partner(document, window)
+    raise Rejected("unknown shape: neither a Cloud API, an On-Premise nor a partner notification")
 
 
 def _document(body: bytes) -> dict[str, Any]:
@@ -159,6 +162,31 @@ def _parse_cloud(document: dict[str, Any], window: TimeWindow) -> ParsedEvent:
                 ),
             )
             position += 1
+    return event
+
+
+def _parse_partner(document: dict[str, Any], window: TimeWindow) -> ParsedEvent:
+    """A 360dialog partner's delivery: `{"id", "event", "data"}`, or a flat `{"event", ...}`.
+
+    History and app state sync carry a Cloud API `value` as their data (with the WABA id
+    beside it, where Cloud puts it in `entry.id`); every other event is a partner event.
+    """
+    event = ParsedEvent("partner", window=window)
+    data = document.get("data")
+    name = document.get("event")
+    if isinstance(data, dict) and isinstance(name, str) and name in WRAPPED_FIELDS:
+        change = Change(
+            field=name,
+            value=data,
+            path=("data",),
+            position=0,
+            waba_id=label_of(event, data, "id"),
+            entry_time=None,
+            phone_number_id=label_of(event, data.get("metadata"), "phone_number_id"),
+        )
+    else:
+        change = Change(PARTNER_EVENT, document, (), 0, None, None, None)
+    _take(event, change)
     return event
 
 

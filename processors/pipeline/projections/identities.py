@@ -4,10 +4,12 @@ Every `contacts[]` item of any change, a message's sender, a status's recipient 
 group status's participant), a preference's user, a group participant, an echo's
 recipient, a `user_id_update` item and the system messages `user_changed_number` /
 `user_changed_user_id` link a person's phone number, business-scoped user id (and its
-parent) and username. The links are kept in `identity_link`, feed `contacts` (the
-contacts[] items and message senders) and are joined into people by
-processors.pipeline.people. A phone number or user id that is omitted or "" is
-unknown, never a value; parents never stand for a person alone.
+parent) and username; so do Coexistence history threads and their customers' messages,
+and the contacts of the Business app's address book (`smb_app_state_sync`). The links
+are kept in `identity_link`, feed `contacts` (the contacts[] items, message senders and
+address book contacts) and are joined into people by processors.pipeline.people. A
+phone number or user id that is omitted or "" is unknown, never a value; parents never
+stand for a person alone.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ PARTICIPANT_LISTS = ("added_participants", "removed_participants")
 FIELDS = frozenset(
     {
         "messages", "user_preferences", "calls", "smb_message_echoes", "user_id_update",
-        "group_participants_update",
+        "group_participants_update", "history", "smb_app_state_sync",
     }
 )  # fmt: skip
 
@@ -152,6 +154,37 @@ def _item_links(event: _Quiet, change: Change) -> Iterator[Link]:
         )  # fmt: skip
     for _, group in indexed(event, value, "groups"):
         yield from _participants(event, group, time_of(event, group.get("timestamp"), "group"))
+    business = dig(value, "metadata", "display_phone_number")
+    for _, item in indexed(event, value, "history"):
+        for _, thread in indexed(event, item, "threads"):
+            yield from _thread(event, thread, pn, business)
+    for _, item in indexed(event, value, "state_sync"):
+        contact = item.get("contact")
+        if item.get("type") == "contact" and isinstance(contact, dict):
+            yield Link(
+                wa_id=_id(event, contact, "phone_number"), user_id=_id(event, contact, "user_id"),
+                parent_user_id=_id(event, contact, "parent_user_id"),
+                username=_id(event, contact, "username"),
+                name=string(contact.get("full_name")) or string(contact.get("first_name")),
+                seen_at=time_of(event, dig(item, "metadata", "timestamp"), "state_sync"),
+                contact=True, phone_number_id=pn,
+            )  # fmt: skip
+
+
+def _thread(event: _Quiet, thread: dict[str, Any], pn: str | None, business: Any) -> Iterator[Link]:
+    """A history thread's customer (its context, else its id) and its messages' senders
+    (not the business's own messages: those have a `to`, or come from its number)."""
+    context = thread.get("context") if isinstance(thread.get("context"), dict) else {}
+    yield Link(wa_id=_id(event, context, "wa_id") or _id(event, thread, "id"),
+               user_id=_id(event, context, "user_id"),
+               parent_user_id=_id(event, context, "parent_user_id"),
+               username=_id(event, context, "username"), phone_number_id=pn)  # fmt: skip
+    for _, message in indexed(event, thread, "messages"):
+        mine = "to" in message or "to_user_id" in message or message.get("from") == business
+        if not mine:
+            link = _sender_or_change(event, message, pn)
+            link.contact = False  # a thread's past messages: no `contacts` row of their own
+            yield link
 
 
 def _changed(event: _Quiet, item: dict[str, Any], key: str) -> tuple[str | None, str | None]:
