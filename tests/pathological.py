@@ -80,6 +80,15 @@ def bodies(size: int = MIB) -> dict[str, bytes]:
         "thousands of statuses and contacts of one person": _one_person(size),
         # The most new people a body can bring: each a person of its own, to create.
         "tens of thousands of contacts, each a new person": _new_people(size),
+        # The most items a body can hold: history messages need nothing but an id, and
+        # each item is read out of its document (once it was a decompression each).
+        "tens of thousands of history messages of nothing but an id": _fill(
+            b'{"id":"e","event":"history","data":{"history":[{"threads":[{"id":"491",'
+            b'"messages":[{"id":"h"}',
+            b',{"id":"h"}',
+            b"]}]}]}}",
+            size,
+        ),
     }
 
 
@@ -127,3 +136,32 @@ def _new_people(size: int) -> bytes:
         length += len(part) + 1
         n += 1
     return head + b",".join(parts) + b"]}"
+
+
+def history(size: int = MIB, per_thread: int = 10) -> tuple[bytes, int]:
+    """A Coexistence history chunk of about `size` bytes, wrapped as 360dialog delivers
+    it to a partner's URL, and how many messages it holds: threads of `per_thread`."""
+    threads, length, n = [], 400, 0
+    while length < size - 2048:
+        customer = f"49170{n // per_thread:08d}"
+        messages = ",".join(
+            json.dumps(
+                {"from": customer, "id": f"wamid.hist-{n + k:08d}", "timestamp": str(T - n - k),
+                 "type": "text", "text": {"body": f"message {n + k} of the past"},
+                 "history_context": {"status": "READ"}},
+                separators=(",", ":"),
+            )
+            for k in range(per_thread)
+        )  # fmt: skip
+        thread = '{"id":"' + customer + '","messages":[' + messages + "]}"
+        threads.append(thread)
+        length += len(thread) + 1
+        n += per_thread
+    body = (
+        '{"id":"evt-history","event":"history","data":{"id":"1","messaging_product":"whatsapp",'
+        '"metadata":{"display_phone_number":"15550001111","phone_number_id":"100"},"history":'
+        '[{"metadata":{"phase":0,"chunk_order":1,"progress":100},"threads":['
+        + ",".join(threads)
+        + "]}]}}"
+    )
+    return body.encode(), n

@@ -26,6 +26,8 @@ LIVE_SCHEMA = "wabahook"
 CLIENT_IDS = sql.Placeholder("ids")
 # ...and the server-side loop of processors.pipeline.isolation passes them as its `$1`.
 SERVER_IDS = sql.SQL("$1::bigint[]")
+# The staging columns that hold an item's path in its document.
+PATH_COLUMNS = ("path", "errors_path")
 
 Connection = psycopg.Connection[DictRow]
 _staged: weakref.WeakSet[Connection] = weakref.WeakSet()
@@ -117,7 +119,35 @@ def project(
     names = projections_for(events)
     if names:
         ids = None if only is None else [e.raw_event_id for e in only]
+        stage_payloads(conn, events)
         conn.execute(projections_statement(names, schema), {"ids": ids})
+
+
+def stage_payloads(conn: Connection, events: Sequence[Claimed]) -> None:
+    """Read every staged item's JSON out of its document, each document opened once."""
+    staged = tuple(
+        projection
+        for projection in REGISTRY
+        if any(column in projection.columns for column in PATH_COLUMNS)
+        and any(e.parsed is not None and e.parsed.of(projection.name) for e in events)
+    )
+    conn.execute("TRUNCATE stage_payload")
+    if staged:
+        conn.execute(payloads_statement(staged))
+
+
+@functools.cache
+def payloads_statement(staged: tuple[Projection, ...]) -> sql.Composed:
+    """The stage_payloads query over the item paths of the `staged` projections."""
+    paths = [
+        sql.SQL("SELECT raw_event_id, {} AS path FROM {}").format(
+            sql.Identifier(column), sql.Identifier(projection.stage_table)
+        )
+        for projection in staged
+        for column in PATH_COLUMNS
+        if column in projection.columns
+    ]
+    return query("stage_payloads").format(paths=sql.SQL(" UNION ALL ").join(paths))
 
 
 def projections_for(events: Sequence[Claimed]) -> tuple[str, ...]:

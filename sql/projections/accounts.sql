@@ -20,7 +20,7 @@ INSERT INTO {projections}.account_event AS t
 SELECT DISTINCT ON (s.channel, k.dedup_key)
        s.channel, k.dedup_key, s.waba_id, s.phone_number_id, s.field, s.event, s.severity,
        s.entity_type, s.entity_id, s.alert_status, s.display_phone_number,
-       jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')),
+       (SELECT p.payload FROM stage_payload p WHERE (p.raw_event_id, p.path) = (s.raw_event_id, s.path)),
        coalesce(to_timestamp(s.entry_time), d.received_at), s.raw_event_id, d.received_at
 FROM stage_account_event s JOIN stage_doc d USING (raw_event_id)
 CROSS JOIN LATERAL (

@@ -16,7 +16,7 @@ INSERT INTO {projections}.call_error AS t
      raw_event_id, received_at)
 SELECT DISTINCT ON (s.channel, d.body_sha256, s.path)
        s.channel, d.body_sha256, s.path, s.code, s.title,
-       jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')),
+       (SELECT p.payload FROM stage_payload p WHERE (p.raw_event_id, p.path) = (s.raw_event_id, s.path)),
        coalesce(to_timestamp(s.event_at), d.received_at), s.waba_id, s.phone_number_id,
        s.raw_event_id, d.received_at
 FROM stage_call_error s JOIN stage_doc d USING (raw_event_id)

@@ -26,14 +26,15 @@ SELECT DISTINCT ON (s.channel, s.call_id, s.event, s.at)
        nullif(CASE WHEN jsonb_typeof(p.item -> 'errors') = 'array' THEN p.item -> 'errors'
                    ELSE '[]' END
               || CASE WHEN s.errors_path IS NOT NULL
-                      THEN jsonb_extract_path(d.doc, VARIADIC string_to_array(s.errors_path, ',')
-                                                      || 'errors'::text)
+                      THEN (SELECT q.payload FROM stage_payload q
+                            WHERE (q.raw_event_id, q.path) = (s.raw_event_id, s.errors_path))
+                           -> 'errors'
                       ELSE '[]' END,
               '[]'),
        s.waba_id, s.phone_number_id, p.item, s.raw_event_id, d.received_at
 FROM stage_call s JOIN stage_doc d USING (raw_event_id)
 CROSS JOIN LATERAL (
-    SELECT jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')) AS item
+    SELECT (SELECT p.payload FROM stage_payload p WHERE (p.raw_event_id, p.path) = (s.raw_event_id, s.path)) AS item
 ) p
 WHERE {ids}::bigint[] IS NULL OR s.raw_event_id = ANY({ids})
 ORDER BY s.channel, s.call_id, s.event, s.at, s.raw_event_id, s.path

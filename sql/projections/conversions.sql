@@ -19,7 +19,7 @@ INSERT INTO {projections}.ad_conversion AS t
 SELECT DISTINCT ON (s.channel, s.message_id, s.event_name, s.event_at)
        s.channel, s.message_id, s.event_name, s.ctwa_clid, s.value, s.currency,
        to_timestamp(s.event_at), s.waba_id, s.phone_number_id,
-       jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')), s.raw_event_id,
+       (SELECT p.payload FROM stage_payload p WHERE (p.raw_event_id, p.path) = (s.raw_event_id, s.path)), s.raw_event_id,
        d.received_at
 FROM stage_ad_conversion s JOIN stage_doc d USING (raw_event_id)
 WHERE {ids}::bigint[] IS NULL OR s.raw_event_id = ANY({ids})

@@ -16,7 +16,7 @@ INSERT INTO {projections}.message_echo AS t
 SELECT DISTINCT ON (s.channel, s.message_id)
        s.channel, s.message_id, s.sender, s.recipient, s.type, to_timestamp(s.sent_at), s.text,
        s.waba_id, s.phone_number_id,
-       jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')), s.raw_event_id,
+       (SELECT p.payload FROM stage_payload p WHERE (p.raw_event_id, p.path) = (s.raw_event_id, s.path)), s.raw_event_id,
        d.received_at
 FROM stage_echo s JOIN stage_doc d USING (raw_event_id)
 WHERE {ids}::bigint[] IS NULL OR s.raw_event_id = ANY({ids})

@@ -13,7 +13,7 @@ INSERT INTO {projections}.notification_error AS t
     (channel, body_sha256, position, code, title, details, raw_event_id, received_at)
 SELECT DISTINCT ON (s.channel, d.body_sha256, s.position)
        s.channel, d.body_sha256, s.position, s.code, s.title,
-       jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')), s.raw_event_id, d.received_at
+       (SELECT p.payload FROM stage_payload p WHERE (p.raw_event_id, p.path) = (s.raw_event_id, s.path)), s.raw_event_id, d.received_at
 FROM stage_error s JOIN stage_doc d USING (raw_event_id)
 WHERE {ids}::bigint[] IS NULL OR s.raw_event_id = ANY({ids})
 ORDER BY s.channel, d.body_sha256, s.position, s.raw_event_id

@@ -17,7 +17,7 @@ INSERT INTO {projections}.flow_event AS t
      new_status, details, event_at, raw_event_id, received_at)
 SELECT DISTINCT ON (s.channel, k.dedup_key)
        s.channel, k.dedup_key, s.waba_id, s.phone_number_id, s.flow_id, s.flow_name, s.event,
-       s.old_status, s.new_status, jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')),
+       s.old_status, s.new_status, (SELECT p.payload FROM stage_payload p WHERE (p.raw_event_id, p.path) = (s.raw_event_id, s.path)),
        coalesce(to_timestamp(s.entry_time), d.received_at), s.raw_event_id, d.received_at
 FROM stage_flow_event s JOIN stage_doc d USING (raw_event_id)
 CROSS JOIN LATERAL (

@@ -24,7 +24,7 @@ SELECT DISTINCT ON (s.channel, k.dedup_key)
        s.raw_event_id, d.received_at
 FROM stage_group_event s JOIN stage_doc d USING (raw_event_id)
 CROSS JOIN LATERAL (
-    SELECT jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')) AS item
+    SELECT (SELECT p.payload FROM stage_payload p WHERE (p.raw_event_id, p.path) = (s.raw_event_id, s.path)) AS item
 ) i
 CROSS JOIN LATERAL (
     SELECT i.item, sha256(convert_to(jsonb_build_array(s.field, i.item)::text, 'UTF8')) AS dedup_key

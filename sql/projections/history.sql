@@ -56,7 +56,7 @@ SELECT DISTINCT ON (s.channel, s.message_id)
        s.channel, s.message_id, min(s.wa_id) OVER w, min(s.user_id) OVER w,
        min(s.direction) OVER w, s.type, s.text, to_timestamp(min(s.sent_at) OVER w),
        min(s.status) OVER w, s.placeholder, s.phone_number_id,
-       jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')), s.raw_event_id,
+       (SELECT p.payload FROM stage_payload p WHERE (p.raw_event_id, p.path) = (s.raw_event_id, s.path)), s.raw_event_id,
        d.received_at
 FROM stage_history_message s JOIN stage_doc d USING (raw_event_id)
 WHERE {ids}::bigint[] IS NULL OR s.raw_event_id = ANY({ids})

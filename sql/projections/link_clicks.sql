@@ -22,7 +22,7 @@ SELECT DISTINCT ON (s.channel, k.click_key)
        s.raw_event_id, d.received_at
 FROM stage_link_click s JOIN stage_doc d USING (raw_event_id)
 CROSS JOIN LATERAL (
-    SELECT jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')) AS item
+    SELECT (SELECT p.payload FROM stage_payload p WHERE (p.raw_event_id, p.path) = (s.raw_event_id, s.path)) AS item
 ) i
 CROSS JOIN LATERAL (
     SELECT coalesce('click:' || s.click_id,

@@ -17,7 +17,7 @@ INSERT INTO {projections}.message_change AS t
 SELECT DISTINCT ON (s.channel, s.change_message_id)
        s.channel, s.change_message_id, s.message_id, s.change,
        coalesce(to_timestamp(s.changed_at), d.received_at), s.wa_id, s.user_id,
-       s.phone_number_id, s.text, jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')),
+       s.phone_number_id, s.text, (SELECT p.payload FROM stage_payload p WHERE (p.raw_event_id, p.path) = (s.raw_event_id, s.path)),
        s.raw_event_id, d.received_at
 FROM stage_message_change s JOIN stage_doc d USING (raw_event_id)
 WHERE {ids}::bigint[] IS NULL OR s.raw_event_id = ANY({ids})

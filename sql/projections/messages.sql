@@ -17,7 +17,7 @@ INSERT INTO {projections}.inbound_message AS t
      group_id)
 SELECT DISTINCT ON (s.channel, s.message_id)
        s.channel, s.message_id, s.wa_id, s.type, to_timestamp(s.sent_at), s.phone_number_id,
-       s.text, s.context_message_id, s.contact_name, jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')),
+       s.text, s.context_message_id, s.contact_name, (SELECT p.payload FROM stage_payload p WHERE (p.raw_event_id, p.path) = (s.raw_event_id, s.path)),
        s.raw_event_id, d.received_at, s.user_id, s.parent_user_id, s.username, s.group_id
 FROM stage_message s JOIN stage_doc d USING (raw_event_id)
 WHERE {ids}::bigint[] IS NULL OR s.raw_event_id = ANY({ids})

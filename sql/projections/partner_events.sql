@@ -17,7 +17,7 @@ INSERT INTO {projections}.partner_event AS t
      raw_event_id, received_at)
 SELECT DISTINCT ON (s.channel, k.dedup_key)
        s.channel, k.dedup_key, s.event_id, s.event, s.client_id, s.phone_number, s.status,
-       jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')),
+       (SELECT p.payload FROM stage_payload p WHERE (p.raw_event_id, p.path) = (s.raw_event_id, s.path)),
        coalesce(to_timestamp(s.event_at), d.received_at), s.raw_event_id, d.received_at
 FROM stage_partner_event s JOIN stage_doc d USING (raw_event_id)
 CROSS JOIN LATERAL (

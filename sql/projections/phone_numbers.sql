@@ -19,7 +19,7 @@ INSERT INTO {projections}.phone_number_event AS t
 SELECT DISTINCT ON (s.channel, k.dedup_key)
        s.channel, k.dedup_key, s.waba_id, s.phone_number_id, s.display_phone_number, s.field,
        s.event, s.old_limit, s.current_limit, s.max_daily_conversations, s.requested_name,
-       s.rejection_reason, jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')),
+       s.rejection_reason, (SELECT p.payload FROM stage_payload p WHERE (p.raw_event_id, p.path) = (s.raw_event_id, s.path)),
        coalesce(to_timestamp(s.entry_time), d.received_at), s.raw_event_id, d.received_at,
        s.username
 FROM stage_phone_number_event s JOIN stage_doc d USING (raw_event_id)

@@ -20,7 +20,7 @@ INSERT INTO {projections}.marketing_preference_event AS t
 SELECT DISTINCT ON (s.channel, s.wa_id, s.category, s.value, s.changed_at)
        s.channel, s.wa_id, s.category, s.value, to_timestamp(s.changed_at), s.detail, s.source,
        s.message_id, s.waba_id, s.phone_number_id,
-       jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')), s.raw_event_id,
+       (SELECT p.payload FROM stage_payload p WHERE (p.raw_event_id, p.path) = (s.raw_event_id, s.path)), s.raw_event_id,
        d.received_at, s.user_id
 FROM stage_preference s JOIN stage_doc d USING (raw_event_id)
 WHERE {ids}::bigint[] IS NULL OR s.raw_event_id = ANY({ids})

@@ -22,7 +22,7 @@ INSERT INTO {projections}.status_event AS t
 SELECT DISTINCT ON (s.channel, s.message_id, s.status, s.status_at, s.participant)
        s.channel, s.message_id, s.status, to_timestamp(s.status_at), s.phone_number_id,
        s.recipient_id, s.conversation_id, s.conversation_category, s.pricing_category,
-       s.pricing_model, s.billable, s.error_codes, jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')),
+       s.pricing_model, s.billable, s.error_codes, (SELECT p.payload FROM stage_payload p WHERE (p.raw_event_id, p.path) = (s.raw_event_id, s.path)),
        s.raw_event_id, d.received_at, s.pricing_type, s.biz_opaque_callback_data,
        s.recipient_user_id, s.recipient_parent_user_id, s.recipient_type, s.participant_id,
        s.participant_user_id, s.participant

@@ -21,7 +21,7 @@ SELECT DISTINCT ON (s.channel, k.dedup_key)
        s.channel, k.dedup_key, s.waba_id, s.phone_number_id, s.field, s.template_id,
        s.template_name, s.language, s.kind, s.event, s.previous, s.reason, s.category,
        s.correct_category, to_timestamp(s.category_update_at),
-       jsonb_extract_path(d.doc, VARIADIC string_to_array(s.path, ',')),
+       (SELECT p.payload FROM stage_payload p WHERE (p.raw_event_id, p.path) = (s.raw_event_id, s.path)),
        coalesce(to_timestamp(s.entry_time), d.received_at), s.raw_event_id, d.received_at
 FROM stage_template_event s JOIN stage_doc d USING (raw_event_id)
 CROSS JOIN LATERAL (

@@ -36,6 +36,10 @@ CREATE TEMP TABLE IF NOT EXISTS stage_doc (
     raw_event_id bigint PRIMARY KEY, channel text, received_at timestamptz,
     body_sha256 bytea, doc jsonb
 ) ON COMMIT DELETE ROWS;
+-- Each staged item's JSON, read out of its document once (wabahook.document_items).
+CREATE TEMP TABLE IF NOT EXISTS stage_payload (
+    raw_event_id bigint, path text, payload jsonb, PRIMARY KEY (raw_event_id, path)
+) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_person_changed (
     component bigint, raw_event_id bigint, channel text
 ) ON COMMIT DELETE ROWS;
@@ -79,6 +83,15 @@ FROM pg_temp.wabahook_try_groups(%(statement)s, %(groups)s);
 -- scanning whole staging tables (run for each projection's {table}).
 CREATE INDEX IF NOT EXISTS {index} ON {table} (raw_event_id);
 
+-- name: stage_payloads
+-- Every staged item's JSON, each document opened once; the paths: of the staged items.
+INSERT INTO stage_payload (raw_event_id, path, payload)
+SELECT d.raw_event_id, i.path, i.item
+FROM (SELECT raw_event_id, array_agg(DISTINCT path) AS paths
+      FROM ({paths}) p WHERE path IS NOT NULL GROUP BY raw_event_id) p
+JOIN stage_doc d USING (raw_event_id)
+CROSS JOIN LATERAL wabahook.document_items(d.doc, p.paths) i;
+
 -- name: analyze_stage_tables
 -- Temporary tables have no statistics until analyzed; {tables}: the projections' ones.
 ANALYZE stage_doc, {tables};
@@ -92,7 +105,7 @@ DROP INDEX IF EXISTS {index};
 DELETE FROM {table};
 
 -- name: clear_stage_tables
-TRUNCATE stage_doc, stage_result, {tables};
+TRUNCATE stage_doc, stage_result, stage_payload, {tables};
 
 -- name: load_docs
 -- PostgreSQL parses the stored bytes itself: payloads are never re-serialised.

@@ -321,7 +321,7 @@ WITH fact AS ((
                'field', a.field, 'event', a.event, 'severity', a.severity,
                'entity_type', a.entity_type, 'entity_id', a.entity_id,
                'alert_status', a.alert_status, 'display_phone_number', a.display_phone_number,
-               'details', jsonb_extract_path(d.doc, VARIADIC string_to_array(a.path, ',')),
+               'details', (SELECT p.payload FROM stage_payload p WHERE (p.raw_event_id, p.path) = (a.raw_event_id, a.path)),
                'event_at', wabahook.utc_text(coalesce(to_timestamp(a.entry_time), d.received_at)),
                'raw_event_id', a.raw_event_id)
     FROM stage_account_event a JOIN stage_doc d USING (raw_event_id)
@@ -341,7 +341,7 @@ WITH fact AS ((
                'display_phone_number', n.display_phone_number, 'username', n.username,
                'old_limit', n.old_limit, 'current_limit', n.current_limit,
                'requested_name', n.requested_name, 'rejection_reason', n.rejection_reason,
-               'details', jsonb_extract_path(d.doc, VARIADIC string_to_array(n.path, ',')),
+               'details', (SELECT p.payload FROM stage_payload p WHERE (p.raw_event_id, p.path) = (n.raw_event_id, n.path)),
                'event_at', wabahook.utc_text(coalesce(to_timestamp(n.entry_time), d.received_at)),
                'raw_event_id', n.raw_event_id)
     FROM stage_phone_number_event n JOIN stage_doc d USING (raw_event_id)
@@ -367,7 +367,7 @@ WITH fact AS ((
     CROSS JOIN LATERAL (
         SELECT i.item, g.channel || ':' || encode(sha256(convert_to(
                    jsonb_build_array(g.field, i.item)::text, 'UTF8')), 'hex') AS key
-        FROM (SELECT jsonb_extract_path(d.doc, VARIADIC string_to_array(g.path, ',')) AS item) i
+        FROM (SELECT (SELECT p.payload FROM stage_payload p WHERE (p.raw_event_id, p.path) = (g.raw_event_id, g.path)) AS item) i
     ) k
     WHERE g.raw_event_id = ANY (%(ids)s::bigint[])
     ORDER BY g.channel, k.key, g.raw_event_id, g.path
