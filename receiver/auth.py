@@ -21,6 +21,7 @@ CHANNEL_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _DUMMY = ("wabahook", hashlib.sha256(b"no such credential").digest())
 _DUMMY_SECRET = b"no such app secret"
 _CACHE_LIMIT = 10_000
+MAX_SIGNING_SECRETS = 2  # valid at once: the old and the new during a rotation
 # X-Hub-Signature-256: "sha256=" and the HMAC-SHA256 of the body in hex (either case).
 _SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
 # x-360dialog-signature: the HMAC-SHA256 of the body in hex; a "sha256=" prefix tolerated.
@@ -56,6 +57,7 @@ class ChannelAuth:
     kind: ChannelKind = "basic"
     signing_secrets: tuple[bytes, ...] = field(default=(), repr=False)
     verify_tokens: tuple[bytes, ...] = field(default=(), repr=False)
+    max_body_bytes: int | None = None  # its own body limit (`channels set --max-body`)
 
     @property
     def is_signed(self) -> bool:
@@ -146,9 +148,13 @@ class Authenticator:
         secrets_ = auth.signing_secrets if auth is not None and auth.is_signed else ()
         presented = signature if signature is not None else bytes(32)
         matched = False
-        for secret in secrets_ or (_DUMMY_SECRET,):
+        # As many as a rotation holds, stand-ins filling up: a channel mid-rotation
+        # costs what every other does.
+        padded = (*secrets_, *(_DUMMY_SECRET,) * (MAX_SIGNING_SECRETS - len(secrets_)))
+        for index, secret in enumerate(padded):
             expected = hmac.new(secret, body, hashlib.sha256).digest()
-            matched |= hmac.compare_digest(expected, presented)
+            # A stand-in's match counts for nothing: its secret is no secret.
+            matched |= hmac.compare_digest(expected, presented) & (index < len(secrets_))
         return (
             matched and bool(secrets_) and signature is not None
             and auth is not None and auth.enabled

@@ -60,7 +60,8 @@ class Settings:
 
     database_url: Secret
     redis_url: Secret | None = None
-    max_body_bytes: int = MIB
+    max_body_bytes: int = MIB  # a channel's limit unless `channels set --max-body` says
+    max_body_ceiling_bytes: int = 32 * MIB  # no channel's limit may pass it
     # Reached directly nobody's X-Forwarded-For is trusted; behind our proxy, its one hop.
     behind_proxy: bool = False
     trusted_proxy_hops: int = 0
@@ -112,10 +113,20 @@ class Settings:
             raise ConfigError(
                 f"WABAHOOK_QUEUE must be 1-100 of A-Z a-z 0-9 _ -, not {shown(queue)}"
             )
+        max_body = _number(env, "WABAHOOK_MAX_BODY_BYTES", int, MIB, minimum=1)
+        ceiling = _number(
+            env, "WABAHOOK_MAX_BODY_CEILING_BYTES", int, max(32 * MIB, max_body), minimum=1
+        )
+        if ceiling < max_body:
+            raise ConfigError(
+                f"WABAHOOK_MAX_BODY_CEILING_BYTES ({ceiling}) is below"
+                f" WABAHOOK_MAX_BODY_BYTES ({max_body})"
+            )
         return cls(
             database_url=Secret(database_url),
             redis_url=Secret(redis_url) if redis_url else None,
-            max_body_bytes=_number(env, "WABAHOOK_MAX_BODY_BYTES", int, MIB, minimum=1),
+            max_body_bytes=max_body,
+            max_body_ceiling_bytes=ceiling,
             behind_proxy=behind_proxy,
             trusted_proxy_hops=_number(
                 env, "WABAHOOK_TRUSTED_PROXY_HOPS", int, 1 if behind_proxy else 0, minimum=0

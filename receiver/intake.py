@@ -81,12 +81,13 @@ def channel_auth_loader(
                 for row in rows
                 if row["username"] is not None
             ),
+            max_body_bytes=rows[0]["max_body_bytes"],
         )
 
     def _signed_auth(channel: str, kind: ChannelKind, rows: list[DictRow]) -> ChannelAuth:
         if not rows[0]["enabled"]:
             # Refused whatever it presents: its secrets stay sealed, a key or none.
-            return ChannelAuth(enabled=False, kind=kind)
+            return ChannelAuth(enabled=False, kind=kind, max_body_bytes=rows[0]["max_body_bytes"])
         if sealer is None:
             raise SecretsUnavailable(
                 f"channel {channel} takes signed bodies, but WABAHOOK_SECRET_KEY is not set"
@@ -103,6 +104,7 @@ def channel_auth_loader(
             kind=kind,
             signing_secrets=tuple(secret for use, secret in opened if use in SIGNING_SECRETS),
             verify_tokens=tuple(secret for use, secret in opened if use == "verify_token"),
+            max_body_bytes=rows[0]["max_body_bytes"],
         )
 
     return load
@@ -115,9 +117,19 @@ def receive(channel: str) -> Response:
     current.channel = channel
     app_state = state()
     authenticator = app_state.authenticator
-    limit = app_state.settings.max_body_bytes
+    settings = app_state.settings
     environ = request.environ
     auth = authenticator.lookup(channel)
+    # The channel's own limit, within the ceiling. A signed body is read (up to the
+    # ceiling) before its signature tells whether the channel is known: its limit is
+    # applied after, so that no answer tells a channel with a raised limit from none.
+    limit = min(
+        auth.max_body_bytes
+        if auth is not None and auth.max_body_bytes
+        else settings.max_body_bytes,
+        settings.max_body_ceiling_bytes,
+    )
+    ceiling = settings.max_body_ceiling_bytes
     meta_signature = parse_signature(_header(environ, "HTTP_X_HUB_SIGNATURE_256"))
     partner_signature = parse_partner_signature(_header(environ, "HTTP_X_360DIALOG_SIGNATURE"))
     if auth is not None and auth.is_signed:
@@ -127,8 +139,10 @@ def receive(channel: str) -> Response:
         if meta_signature is None and partner_signature is None:
             abort(401)
         signature = meta_signature if auth.kind == "meta" else partner_signature
-        body = _read_body(limit)
+        body = _read_body(ceiling)
         authenticated = authenticator.check_signature(auth, signature, body)
+        if authenticated and len(body) > limit:
+            abort(413)
     elif authenticator.check_basic(auth, parse_basic(_header(environ, "HTTP_AUTHORIZATION"))):
         body = _read_body(limit)
         authenticated = True
@@ -137,7 +151,7 @@ def receive(channel: str) -> Response:
         if signature is not None:
             # What a signed channel would do with a signed request: read the body and
             # compute a signature, so no answer or timing tells which kind a name is.
-            authenticator.check_signature(None, signature, _read_body(limit))
+            authenticator.check_signature(None, signature, _read_body(ceiling))
         authenticated = False
     if not authenticated:
         abort(401)

@@ -22,7 +22,7 @@ $$;
 GRANT USAGE ON SCHEMA wabahook TO wabahook_receiver, wabahook_processor, wabahook_analyst;
 
 -- The receiver: read channel credentials, store deliveries through store_event(). Nothing else.
-GRANT SELECT (name, enabled, auth) ON wabahook.channels TO wabahook_receiver;
+GRANT SELECT (name, enabled, auth, max_body_bytes) ON wabahook.channels TO wabahook_receiver;
 GRANT SELECT (channel, username, secret_sha256, expires_at) ON wabahook.channel_credentials
     TO wabahook_receiver;
 -- Meta channels' secrets, sealed: the receiver opens them with WABAHOOK_SECRET_KEY.

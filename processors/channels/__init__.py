@@ -157,6 +157,35 @@ def finish_connect(db: Database, name: str, phone_number: str | None) -> None:
     db.fetch_one("set_phone_number", {"name": name, "phone_number": number})
 
 
+def parse_size(text: str) -> int:
+    """Bytes of a size such as `16MiB`, `512KiB`, `2MB` or `1048576`; else ChannelError."""
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise ChannelError(f"{shown(text)} is no size: give bytes, or a number with KiB, MiB,"
+                           " GiB, kB, MB or GB")  # fmt: skip
+    size = int(match["number"]) * _UNITS[(match["unit"] or "b").lower()]
+    if size < 1:
+        raise ChannelError("a body limit must be at least 1 byte")
+    return size
+
+
+def set_max_body(db: Database, name: str, size: int | None, ceiling: int) -> None:
+    """Set channel `name`'s body limit (None: back to the default), within `ceiling`."""
+    validate_name(name)
+    if size is not None and size > ceiling:
+        raise ChannelError(
+            f"{size} bytes is past the ceiling of {ceiling} (WABAHOOK_MAX_BODY_CEILING_BYTES);"
+            " raise it first, on the receivers too"
+        )
+    if db.fetch_one("set_max_body", {"name": name, "max_body_bytes": size}) is None:
+        raise ChannelError(f"no channel named {name!r}")
+
+
+_SIZE = re.compile(r"(?P<number>[0-9]{1,15})\s*(?P<unit>[kKmMgG]i?[bB]|[bB])?")
+_UNITS = {"b": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3,
+          "kb": 1000, "mb": 1000**2, "gb": 1000**3}  # fmt: skip
+
+
 def set_enabled(db: Database, name: str, enabled: bool) -> None:
     """Enable or disable a channel: a disabled channel answers 401 to everything."""
     validate_name(name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 # Importing a command module registers its commands on `main`.
 from processors.cli import (
     analytics,
+    channel_settings_cmd,
     channels_cmd,
     connect_cmd,
     deliveries_cmd,
@@ -24,6 +25,7 @@ from processors.cli.common import main
 
 __all__ = [
     "analytics",
+    "channel_settings_cmd",
     "channels_cmd",
     "connect_cmd",
     "deliveries_cmd",

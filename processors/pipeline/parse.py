@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 
 from processors.pipeline.model import Change, ParsedEvent
 from processors.pipeline.projections import REGISTRY
-from processors.pipeline.reading import label_of, shown, time_of
+from processors.pipeline.reading import label_of, shown, text_of, time_of
 from processors.pipeline.values import TimeWindow, json_int
 from receiver.errors import WabahookError
 
@@ -68,14 +68,14 @@ def parse(body: bytes, received_at: datetime | None = None) -> ParsedEvent:
     document = _document(body)
     if document.get("object") == "whatsapp_business_account":
         return _parse_cloud(document, window)
+    if "object" not in document and "event" in document:  # no On-Premise body has one
+        return _parse_partner(document, window)
     if "object" not in document and any(
         k in document for k in ("contacts", "messages", "statuses", "errors")
     ):
         event = ParsedEvent("onprem", window=window)
         _take(event, Change("messages", document, (), 0, None, None, None))
         return event
-    if "object" not in document and "event" in document:
-        return _parse_partner(document, window)
     raise Rejected("unknown shape: neither a Cloud API, an On-Premise nor a partner notification")
 
 
@@ -180,11 +180,13 @@ def _parse_partner(document: dict[str, Any], window: TimeWindow) -> ParsedEvent:
             value=data,
             path=("data",),
             position=0,
-            waba_id=label_of(event, data, "id"),
+            waba_id=text_of(event, data, "id") or None,
             entry_time=None,
-            phone_number_id=label_of(event, data.get("metadata"), "phone_number_id"),
+            phone_number_id=text_of(event, data.get("metadata"), "phone_number_id") or None,
         )
     else:
+        if name in WRAPPED_FIELDS:
+            event.notes.add("not_an_object:data")  # read as a partner event, kept whole
         change = Change(PARTNER_EVENT, document, (), 0, None, None, None)
     _take(event, change)
     return event

@@ -34,7 +34,7 @@ RETURNING name;
 -- name: list_channels
 -- valid_credentials: a Basic channel's credentials, a signed channel's signing secrets
 -- (a meta channel's app secrets, a partner channel's platform secrets).
-SELECT c.name, c.auth, c.phone_number, c.enabled, c.created_at,
+SELECT c.name, c.auth, c.phone_number, c.enabled, c.created_at, c.max_body_bytes,
        CASE c.auth
            WHEN 'basic' THEN (SELECT count(*) FROM wabahook.channel_credentials cc
                  WHERE cc.channel = c.name AND (cc.expires_at IS NULL OR cc.expires_at > now()))
@@ -80,3 +80,9 @@ SELECT sealed FROM wabahook.channel_meta_secrets
 WHERE channel = %(channel)s AND kind = %(kind)s AND (expires_at IS NULL OR expires_at > now())
 ORDER BY created_at DESC, id DESC
 LIMIT 1;
+
+-- name: set_max_body
+-- NULL: back to the default limit.
+UPDATE wabahook.channels SET max_body_bytes = %(max_body_bytes)s, updated_at = now()
+WHERE name = %(name)s
+RETURNING name, max_body_bytes;

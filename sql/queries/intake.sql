@@ -3,13 +3,14 @@
 -- round trip whatever its kind: a Basic channel's valid credentials, or a signed
 -- (meta or partner) channel's valid sealed secrets (receiver.sealing). Their order
 -- does not matter.
-SELECT c.enabled, c.auth, cc.username, cc.secret_sha256, NULL::text AS kind, NULL::bytea AS sealed
+SELECT c.enabled, c.auth, c.max_body_bytes, cc.username, cc.secret_sha256, NULL::text AS kind,
+       NULL::bytea AS sealed
 FROM wabahook.channels c
 LEFT JOIN wabahook.channel_credentials cc
        ON cc.channel = c.name AND (cc.expires_at IS NULL OR cc.expires_at > now())
 WHERE c.name = %(channel)s AND c.auth = 'basic'
 UNION ALL
-SELECT c.enabled, c.auth, NULL, NULL, s.kind, s.sealed
+SELECT c.enabled, c.auth, c.max_body_bytes, NULL, NULL, s.kind, s.sealed
 FROM wabahook.channels c
 LEFT JOIN wabahook.channel_meta_secrets s
        ON s.channel = c.name AND (s.expires_at IS NULL OR s.expires_at > now())

@@ -109,14 +109,15 @@ def test_a_wrong_or_malformed_signature_is_401_and_stores_nothing(
 
 
 def test_a_missing_signature_is_refused_before_the_body_is_read(client: FlaskClient) -> None:
-    # A body over the limit would be 413 if it were read: a 401 says it was not.
+    # A body past the ceiling would be 413 if it were read: a 401 says it was not.
+    past = b"x" * (32 * 1024 * 1024 + 1)
     for headers in ({}, {"Authorization": basic("partner", PLATFORM_SECRET)},
                     {"x-360dialog-signature": "xyz"}):  # fmt: skip
-        assert client.post(PATH, data=b"x" * 10_000, headers=headers).status_code == 401
+        assert client.post(PATH, data=past, headers=headers).status_code == 401
     # Meta's signature is read and checked, as an unknown channel would: then refused.
     meta_signed = {"X-Hub-Signature-256": "sha256=" + signature(b"x" * 4096)}
-    assert client.post(PATH, data=b"x" * 10_000, headers=meta_signed).status_code == 413
-    assert client.post(PATH, data=b"x" * 4096, headers=meta_signed).status_code == 401
+    assert client.post(PATH, data=past, headers=meta_signed).status_code == 413
+    assert client.post(PATH, data=b"x" * 10_000, headers=meta_signed).status_code == 401
 
 
 def test_signed_bodies_keep_the_other_answers(client: FlaskClient, database_url: str) -> None:
@@ -137,19 +138,22 @@ def test_every_refusal_is_one_answer_and_the_same_work(
     secret_key: str,
 ) -> None:
     """Unknown, Basic, meta, disabled partner channel, wrong signature: nothing tells them
-    apart, and each reads the body and computes its signature (an oversized body says so:
-    413 on every path)."""
+    apart, and each reads the body and computes its signature (a body past the ceiling
+    says so: 413 on every path; one over the channel's limit but within it: 401)."""
     meta.add_meta_channel(owner, Sealer(Secret(secret_key)), "meta-acme", APP_SECRET)
     paths = ["/webhooks/nobody", "/webhooks/acme", "/webhooks/meta-acme", PATH]
+    over, past = b"x" * 4097, b"x" * (32 * 1024 * 1024 + 1)
     answers = [signed_post(client, path=path, sig=signature(BODY, "wrong")) for path in paths]
-    oversized = [signed_post(client, path=path, body=b"x" * 4097) for path in paths]
+    answers += [signed_post(client, path=path, body=over, sig=signature(over, "wrong"))
+                for path in paths]  # fmt: skip
+    too_large = [signed_post(client, path=path, body=past) for path in paths]
     channels.set_enabled(owner, "partner", False)
     answers.append(signed_post(client))
-    oversized.append(signed_post(client, body=b"x" * 4097))
+    too_large.append(signed_post(client, body=past))
     assert {(a.status_code, a.data, a.headers["WWW-Authenticate"]) for a in answers} == {
         (401, b'{"error":"unauthorized"}\n', 'Basic realm="wabahook"')
     }
-    assert {a.status_code for a in oversized} == {413}
+    assert {a.status_code for a in too_large} == {413}
 
 
 def test_a_meta_signature_does_not_open_a_partner_channel(client: FlaskClient) -> None:

@@ -106,6 +106,16 @@ def test_a_partner_signature_is_checked_against_every_platform_secret() -> None:
     assert not Authenticator.check_verify_token(PARTNER, SECRET.decode())
 
 
+def test_the_stand_in_secret_opens_no_channel() -> None:
+    """Each check computes as many signatures as a rotation holds, stand-ins filling up;
+    a body signed with the stand-in's own secret is refused all the same."""
+    from receiver.auth import _DUMMY_SECRET
+
+    forged = hmac.new(_DUMMY_SECRET, BODY, hashlib.sha256).digest()
+    for auth in (META, PARTNER, None, ChannelAuth(enabled=True, kind="meta")):
+        assert not Authenticator.check_signature(auth, forged, BODY)
+
+
 def test_a_verify_token_matches_only_an_enabled_meta_channel() -> None:
     check = Authenticator.check_verify_token
     assert check(META, "tok")

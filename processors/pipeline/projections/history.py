@@ -66,13 +66,13 @@ def read_chunks(event: Reading, change: Change) -> Iterator[HistoryChunk]:
         metadata = object_of(event, item, "metadata")
         errors = item.get("errors")
         first_error = errors[0] if isinstance(errors, list) and errors else None
-        progress = integer(metadata.get("progress"))
-        if progress is not None and not 0 <= progress <= 100:
+        progress = _small(event, metadata.get("progress"), "progress")
+        if progress is not None and progress > 100:
             event.notes.add("implausible_progress")
             progress = None
         yield HistoryChunk(
-            waba_id=change.waba_id,
-            phone_number_id=change.phone_number_id,
+            waba_id=change.waba_id or None,
+            phone_number_id=change.phone_number_id or None,  # "" is no number: one chunk key
             phase=_small(event, metadata.get("phase"), "phase"),
             chunk_order=_small(event, metadata.get("chunk_order"), "chunk_order"),
             progress=progress,
@@ -124,6 +124,8 @@ def _message(
         return None
     kind = label_of(event, message, "type")
     status = dig(message, "history_context", "status")
+    if status is not None and not isinstance(status, str):
+        event.notes.add("not_a_string:history_context.status")
     status = status.lower() if isinstance(status, str) else None
     if status is not None and status not in HISTORY_STATUSES:
         event.notes.add("unknown_history_status")  # kept: Meta's enums grow

@@ -38,7 +38,7 @@ def read_partner_events(event: Reading, change: Change) -> Iterator[PartnerEvent
     wrapped = isinstance(data, dict)
     fields = data if isinstance(data, dict) else document
     yield PartnerEvent(
-        event_id=label_of(event, document, "id") or None,
+        event_id=text_of(event, document, "id") or None,
         event=text_of(event, document, "event"),
         client_id=label_of(event, fields, "client_id")
         or label_of(event, fields.get("client"), "id"),
