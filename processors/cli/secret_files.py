@@ -59,7 +59,7 @@ def key_sealer() -> Sealer:
     sealer = Sealer.of(cli.command_settings().secret_key)
     if sealer is None:
         cli.fail(
-            "meta channels and destinations need WABAHOOK_SECRET_KEY (or _FILE) to seal their"
+            "signed channels and destinations need WABAHOOK_SECRET_KEY (or _FILE) to seal their"
             f" secrets; make one with: {KEY_RECIPE}"
         )
     return sealer

@@ -23,7 +23,7 @@ FORMATS = ("raw", "facts")
 FACT_TYPES = (
     "message.received", "message.status", "message.changed", "opt_out.changed",
     "template.updated", "account.event", "phone_number.updated", "group.updated",
-    "person.updated",
+    "person.updated", "conversion", "link.clicked", "flow.event", "partner.event",
 )  # fmt: skip
 MAX_URL_CHARS = 2000
 

@@ -371,6 +371,85 @@ WITH fact AS ((
     ) k
     WHERE g.raw_event_id = ANY (%(ids)s::bigint[])
     ORDER BY g.channel, k.key, g.raw_event_id, g.path
+    ) UNION ALL (
+    -- A conversion Meta detected in an ad's conversation, keyed like its ad_conversion row;
+    -- its person: the customer of the first inbound message from the same ad click (as
+    -- ad_attribution names it).
+    SELECT DISTINCT ON (c.channel, c.message_id, c.event_name, c.event_at)
+           c.raw_event_id, c.channel, 'conversion',
+           concat_ws(':', 'conversion', c.channel, c.message_id, c.event_name, c.event_at),
+           jsonb_build_object(
+               'type', 'conversion', 'channel', c.channel, 'message_id', c.message_id,
+               'event_name', c.event_name, 'ctwa_clid', c.ctwa_clid, 'value', c.value,
+               'currency', c.currency, 'event_at', wabahook.utc_text(to_timestamp(c.event_at)),
+               'phone_number_id', c.phone_number_id, 'raw_event_id', c.raw_event_id,
+               'person_id', (
+                   SELECT wabahook.person_of(CASE WHEN m.user_id IS NOT NULL THEN 'user'
+                                                  ELSE 'phone' END, coalesce(m.user_id, m.wa_id))
+                   FROM wabahook.inbound_message m
+                   WHERE m.channel = c.channel
+                     AND m.payload #>> '{referral,ctwa_clid}' = c.ctwa_clid
+                     AND octet_length(m.payload #>> '{referral,ctwa_clid}') BETWEEN 1 AND 512
+                   ORDER BY m.sent_at, m.message_id LIMIT 1))
+    FROM stage_ad_conversion c
+    WHERE c.raw_event_id = ANY (%(ids)s::bigint[]) AND c.event_at IS NOT NULL
+    ORDER BY c.channel, c.message_id, c.event_name, c.event_at, c.raw_event_id, c.path
+    ) UNION ALL (
+    -- A click on a marketing message's link, keyed like its link_click row.
+    SELECT DISTINCT ON (l.channel, k.key)
+           l.raw_event_id, l.channel, 'link.clicked', concat_ws(':', 'click', l.channel, k.key),
+           jsonb_build_object(
+               'type', 'link.clicked', 'channel', l.channel, 'action_type', l.action_type,
+               'click_id', l.click_id, 'click_component', l.click_component,
+               'product_id', l.product_id, 'tracking_token', l.tracking_token,
+               'clicked_at', wabahook.utc_text(to_timestamp(l.clicked_at)),
+               'phone_number_id', l.phone_number_id, 'raw_event_id', l.raw_event_id)
+    FROM stage_link_click l
+    CROSS JOIN LATERAL (
+        SELECT coalesce('click:' || l.click_id, 'token:' || l.tracking_token || ':' || l.clicked_at,
+                        'item:' || encode(sha256(convert_to((
+                            SELECT p.payload FROM stage_payload p
+                            WHERE (p.raw_event_id, p.path) = (l.raw_event_id, l.path))::text,
+                            'UTF8')), 'hex')) AS key
+    ) k
+    WHERE l.raw_event_id = ANY (%(ids)s::bigint[]) AND l.clicked_at IS NOT NULL
+    ORDER BY l.channel, k.key, l.raw_event_id, l.path
+    ) UNION ALL (
+    -- A WhatsApp Flows notification, keyed like its flow_event row.
+    SELECT DISTINCT ON (f.channel, k.key)
+           f.raw_event_id, f.channel, 'flow.event', concat_ws(':', 'flow', k.key),
+           jsonb_build_object(
+               'type', 'flow.event', 'channel', f.channel, 'waba_id', f.waba_id,
+               'flow_id', f.flow_id, 'flow_name', f.flow_name, 'event', f.event,
+               'old_status', f.old_status, 'new_status', f.new_status,
+               'event_at', wabahook.utc_text(coalesce(to_timestamp(f.entry_time), e.received_at)),
+               'raw_event_id', f.raw_event_id)
+    FROM stage_flow_event f JOIN stage_doc e USING (raw_event_id)
+    CROSS JOIN LATERAL (
+        SELECT f.channel || ':' || encode(wabahook.management_key(
+            f.waba_id, f.field, NULL, f.flow_id, f.event, f.entry_time, e.body_sha256,
+            f.position), 'hex') AS key
+    ) k
+    WHERE f.raw_event_id = ANY (%(ids)s::bigint[])
+    ORDER BY f.channel, k.key, f.raw_event_id, f.position
+    ) UNION ALL (
+    -- A 360dialog partner's event, keyed like its partner_event row.
+    SELECT DISTINCT ON (pe.channel, k.key)
+           pe.raw_event_id, pe.channel, 'partner.event', concat_ws(':', 'partner', pe.channel, k.key),
+           jsonb_build_object(
+               'type', 'partner.event', 'channel', pe.channel, 'event_id', pe.event_id,
+               'event', pe.event, 'client_id', pe.client_id, 'phone_number', pe.phone_number,
+               'status', pe.status,
+               'details', (SELECT p.payload FROM stage_payload p
+                           WHERE (p.raw_event_id, p.path) = (pe.raw_event_id, pe.path)),
+               'event_at', wabahook.utc_text(coalesce(to_timestamp(pe.event_at), e.received_at)),
+               'raw_event_id', pe.raw_event_id)
+    FROM stage_partner_event pe JOIN stage_doc e USING (raw_event_id)
+    CROSS JOIN LATERAL (
+        SELECT coalesce('id:' || pe.event_id, 'body:' || encode(e.body_sha256, 'hex')) AS key
+    ) k
+    WHERE pe.raw_event_id = ANY (%(ids)s::bigint[])
+    ORDER BY pe.channel, k.key, pe.raw_event_id
 ))
 INSERT INTO wabahook.relay_deliveries
     (destination_id, raw_event_id, fact_key, channel, stored_at, age_from, payload)

@@ -214,3 +214,42 @@ def test_a_person_new_or_changed_is_a_fact_once_per_set_of_identifiers(db: Datab
         (ANA_U2, [ANA_OLD, ANA_NEW], [ANA_U2, ANA_U1])
     ]  # one batch: the person as the batch left them
     assert_valid(sent)
+
+
+def test_ads_clicks_flows_and_partner_events_become_facts_once_each(db: Database) -> None:
+    from tests.corpora.ads import CLICK, REFERRAL, automatic_events, click, clicks, conversion
+    from tests.corpora.history import PARTNER_EVENT
+    from tests.corpora.management import management
+    from tests.support.bodies import T0, cloud_message, msg
+
+    first = cloud_message(msg("wamid.ADF1", "text", '"text":{"body":"hi"}', REFERRAL,
+                              sender="15550990007"))  # fmt: skip
+    bought = automatic_events(
+        conversion("wamid.ADF2", "Purchase", T0 + 60, '{"currency":"USD","value":"25.50"}')
+    )
+    clicked = clicks(click("click-f", T0 + 70))
+    flow = management(
+        "flows",
+        '{"event":"FLOW_STATUS_CHANGE","flow_id":"1097","old_status":"DRAFT",'
+        '"new_status":"PUBLISHED"}',
+        T0 + 80,
+    )
+    kinds = ("conversion", "link.clicked", "flow.event", "partner.event")
+    bodies = [first, bought, clicked, flow, PARTNER_EVENT]
+    sent = facts_of(db, kinds, bodies + bodies[1:])  # each delivered twice
+    by_type = {f["type"]: f for f in sent}
+    assert sorted(f["type"] for f in sent) == sorted(kinds)
+    conv = by_type["conversion"]
+    assert (conv["event_name"], conv["ctwa_clid"], conv["value"], conv["currency"]) == (
+        "Purchase", CLICK, 25.5, "USD")  # fmt: skip
+    assert conv["person_id"] == "15550990007"
+    assert (by_type["link.clicked"]["click_id"], by_type["link.clicked"]["product_id"]) == (
+        "click-f", "sku-9")  # fmt: skip
+    assert (by_type["flow.event"]["flow_id"], by_type["flow.event"]["new_status"]) == (
+        "1097", "PUBLISHED")  # fmt: skip
+    partner = by_type["partner.event"]
+    assert (partner["event_id"], partner["event"], partner["status"]) == (
+        "evt-0001", "channel_ready", "ready")  # fmt: skip
+    assert partner["details"]["client_id"] == "cl-1"
+    assert partner["event_at"] == "2025-06-15T15:06:40Z"
+    assert_valid(sent)
