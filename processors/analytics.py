@@ -29,6 +29,8 @@ class Summary:
     people_groups: dict[str, Any] = field(default_factory=dict)
     # From Click-to-WhatsApp ads, by day: conversations started, leads, purchases.
     ads: list[dict[str, Any]] = field(default_factory=list)
+    # Coexistence history syncs with news in the period, per channel and business number.
+    history: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def totals(self) -> dict[str, Any]:
@@ -64,6 +66,7 @@ class Summary:
             "destinations": [plain(row) for row in self.destinations],
             "people_and_groups": plain(self.people_groups),
             "from_ads": [plain(row) for row in self.ads],
+            "history_syncs": [plain(row) for row in self.history],
         }
 
 
@@ -94,6 +97,7 @@ def summarize(
         destinations=[dict(row) for row in db.fetch_all("destinations_health_all")],
         people_groups=dict(db.fetch_one("people_groups_period", params) or {}),
         ads=[dict(row) for row in db.fetch_all("ads_period", params)],
+        history=[dict(row) for row in db.fetch_all("history_period", params)],
     )
 
 

@@ -264,6 +264,11 @@ def _operations_tables(summary: Summary) -> str:
          ["event_at", "waba_id", "field", "event", "severity", "summary"], ops.accounts),
         ("Marketing opt-outs", ["stopped", "stopped_by_error", "resumed"],
          [ops.opt_outs] if ops.opt_outs else []),
+        ("From Click-to-WhatsApp ads", ["day", "conversations", "leads", "purchases"],
+         summary.ads),
+        ("Coexistence history syncs",
+         ["channel", "phone_number_id", "progress", "completed", "chunks", "messages",
+          "media_pending", "error_code", "last_received_at"], summary.history),
     ]  # fmt: skip
     return "".join(
         f"<section><h2>{html.escape(title)}</h2>{_table(columns, rows)}</section>"

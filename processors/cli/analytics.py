@@ -103,6 +103,9 @@ def stats_command(
             f" {sum(d['leads'] for d in summary.ads)} leads,"
             f" {sum(d['purchases'] for d in summary.ads)} purchases"
         )
+    for sync in summary.history:
+        click.echo("")
+        click.echo(f"history    {_history_line(sync)}")
     if summary.destinations:
         click.echo("")
         click.echo("relay (all channels)")
@@ -249,3 +252,15 @@ def _percent(value: Any) -> str | None:
 
 def _seconds(value: Any) -> str:
     return cli.MISSING if value is None else f"{float(value):.1f}s"
+
+
+def _history_line(sync: dict[str, Any]) -> str:
+    """One number's Coexistence history sync, as `stats` shows it."""
+    number = cli.cell(f"{sync['channel']} {sync['phone_number_id'] or '-'}")
+    if sync["error_code"] is not None and not sync["chunks"]:
+        return f"{number}: declined by the business (error {sync['error_code']})"
+    state = "complete" if sync["completed"] else f"{sync['progress'] or 0}%"
+    return (
+        f"{number}: {state}, {sync['chunks']} chunks, {sync['messages']:,} messages,"
+        f" {sync['media_pending']:,} media pending"
+    )

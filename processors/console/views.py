@@ -1,4 +1,5 @@
-"""The console's pages: overview, events, messages, event and message detail, people, problems."""
+"""The console's pages: overview, events, messages, event and message detail, people,
+problems, destinations, history syncs."""
 
 from __future__ import annotations
 
@@ -83,6 +84,13 @@ def destinations() -> str:
         waiting=db.fetch_all("console_deliveries_waiting", {"limit": PROBLEMS_SHOWN}),
         limit=PROBLEMS_SHOWN,
     )
+
+
+@blueprint.get("/history")
+def history() -> str:
+    """Coexistence history syncs: how far each number's got, and what it brought."""
+    rows = _state().db.fetch_all("console_history_syncs", {"limit": PROBLEMS_SHOWN})
+    return render_template("history.html", rows=rows, limit=PROBLEMS_SHOWN)
 
 
 @blueprint.post("/deliveries/retry")

@@ -121,3 +121,14 @@ FROM (
 ) counted
 GROUP BY day
 ORDER BY day;
+
+-- name: history_period
+-- Coexistence history syncs whose latest new chunk came in the period, one row per
+-- channel and business number.
+SELECT channel, phone_number_id, progress, completed, chunks, error_code, last_received_at,
+       messages, media_pending
+FROM wabahook.history_progress
+WHERE last_received_at >= (current_date - %(days)s + 1)::timestamp AT TIME ZONE 'UTC'
+  AND (%(channel)s::text IS NULL OR channel = %(channel)s)
+  AND (%(phone_number_id)s::text IS NULL OR phone_number_id = %(phone_number_id)s)
+ORDER BY channel, phone_number_id;

@@ -68,3 +68,9 @@ WHERE coalesce(d.sent_at, d.delivered_at, d.read_at, d.played_at, d.failed_at) I
   AND (%(error_code)s::integer IS NULL OR %(error_code)s = ANY(d.error_codes))
 ORDER BY d.first_status_at DESC, d.channel, d.message_id
 LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: console_history_syncs
+-- Every number's Coexistence history sync, the latest news first.
+SELECT * FROM wabahook.history_progress
+ORDER BY last_received_at DESC, channel, phone_number_id
+LIMIT %(limit)s;

@@ -20,6 +20,27 @@ COMMENT ON VIEW wabahook.history_syncs IS
     'One row per (channel, phone_number_id, phase) of a Coexistence history sync: chunks '
     'received, progress (0-100), completed, error_code (2593109: the business declined).';
 
+-- One row per number's history sync (all phases): what `stats`, the report and the
+-- console show.
+CREATE VIEW wabahook.history_progress AS
+SELECT s.channel, s.phone_number_id, max(s.progress) AS progress,
+       bool_or(s.completed) AS completed, sum(s.chunks)::integer AS chunks,
+       min(s.error_code) AS error_code, min(s.first_received_at) AS first_received_at,
+       max(s.last_received_at) AS last_received_at,
+       coalesce(min(m.messages), 0)::integer AS messages,
+       coalesce(min(m.media_pending), 0)::integer AS media_pending
+FROM wabahook.history_syncs s
+LEFT JOIN (
+    SELECT channel, phone_number_id, count(*) AS messages,
+           count(*) FILTER (WHERE placeholder) AS media_pending
+    FROM wabahook.history_message
+    GROUP BY channel, phone_number_id
+) m ON m.channel = s.channel AND m.phone_number_id IS NOT DISTINCT FROM s.phone_number_id
+GROUP BY s.channel, s.phone_number_id;
+COMMENT ON VIEW wabahook.history_progress IS
+    'One row per (channel, phone_number_id) of a Coexistence history sync, all phases: '
+    'progress, completed, chunks, error_code, messages, media_pending (media still due).';
+
 -- media_pending: a media_placeholder whose media has not followed (yet; Meta sends media
 -- only for the last 14 days before onboarding).
 CREATE VIEW wabahook.history_messages AS
