@@ -79,10 +79,10 @@ def timed_batch(url: str, body: bytes) -> float:
     return seconds
 
 
-def measure_bodies(url: str, repeats: int) -> dict[str, Any]:
+def measure_bodies(url: str, repeats: int, size: int = MIB) -> dict[str, Any]:
     """Each body built to be slow next to a clean one of the same size, alternated."""
-    yardstick = clean()
-    cases = bodies()
+    yardstick = clean(size)
+    cases = bodies(size)
     clean_runs: list[float] = []
     runs: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(repeats):
@@ -102,7 +102,7 @@ def measure_bodies(url: str, repeats: int) -> dict[str, Any]:
     worst = max(figures.values(), key=lambda f: f["over_clean"])["over_clean"]
     return {
         "batch_events": BATCH,
-        "body_limit_bytes": MIB,
+        "body_limit_bytes": size,
         "repeats": repeats,
         "clean_body_bytes": len(yardstick),
         "clean_batch_seconds": round(base, 4),
@@ -172,6 +172,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--events", type=int, default=20_000, help="events of each clean drain")
     parser.add_argument("--out", type=Path, default=Path("bench-deadline.json"))
+    parser.add_argument(
+        "--large-mib", type=int, default=16,
+        help="also at a channel's raised body limit of this many MiB (once each; 0: not)",
+    )  # fmt: skip
     args = parser.parse_args()
     logging.getLogger("wabahook").setLevel(logging.WARNING)
     with postgres_server() as server:
@@ -183,6 +187,10 @@ def main() -> None:
                 "batches holding a body built to be slow, next to clean ones ...", file=sys.stderr
             )
             hostile = measure_bodies(url, args.repeats)
+            large = None
+            if args.large_mib:
+                print(f"... and at {args.large_mib} MiB ...", file=sys.stderr)
+                large = measure_bodies(url, 1, args.large_mib * MIB)
             print("clean drains with and without the batch deadline ...", file=sys.stderr)
             deadline = measure_deadline(url, args.events, args.repeats)
         finally:
@@ -191,6 +199,7 @@ def main() -> None:
         "benchmark": "hostile bodies and the batch deadline",
         "machine": machine(),
         "bodies_built_to_be_slow": hostile,
+        "bodies_built_to_be_slow_at_a_raised_limit": large,
         "batch_deadline": deadline,
     }
     args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -155,6 +155,22 @@ def test_parsing_takes_linear_time_on_bodies_built_to_be_slow() -> None:
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
 
 
+@pytest.mark.slow  # 16 MiB bodies: half a minute
+def test_parsing_takes_linear_time_at_a_raised_body_limit_too() -> None:
+    # A channel may take bodies of 16 MiB (`channels set --max-body`): the same bodies at
+    # that size, under a hang guard sixteen times the one above plus some.
+    script = (
+        "from processors.pipeline.parse import parse, Rejected\n"
+        "from tests.pathological import MIB, bodies, clean, history\n"
+        "for body in [clean(16 * MIB), history(16 * MIB)[0], *bodies(16 * MIB).values()]:\n"
+        "    try:\n"
+        "        parse(body)\n"
+        "    except Rejected:\n"
+        "        pass\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=600)
+
+
 def test_notes_are_the_same_in_every_process() -> None:
     fields = ",".join(f'"f{n}":1' for n in range(40))
     body = ('{"messages":[{"id":"m","type":"text",' + fields + "}]}").encode()
