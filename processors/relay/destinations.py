@@ -24,6 +24,7 @@ FACT_TYPES = (
     "message.received", "message.status", "message.changed", "opt_out.changed",
     "template.updated", "account.event", "phone_number.updated", "group.updated",
     "person.updated", "conversion", "link.clicked", "flow.event", "partner.event",
+    "history.progress", "history.message",
 )  # fmt: skip
 MAX_URL_CHARS = 2000
 

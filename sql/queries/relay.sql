@@ -450,6 +450,44 @@ WITH fact AS ((
     ) k
     WHERE pe.raw_event_id = ANY (%(ids)s::bigint[])
     ORDER BY pe.channel, k.key, pe.raw_event_id
+    ) UNION ALL (
+    -- A chunk of a Coexistence history sync, keyed like its history_chunk row.
+    SELECT DISTINCT ON (h.channel, k.key)
+           h.raw_event_id, h.channel, 'history.progress', concat_ws(':', 'history-chunk', h.channel, k.key),
+           jsonb_build_object(
+               'type', 'history.progress', 'channel', h.channel, 'waba_id', h.waba_id,
+               'phone_number_id', h.phone_number_id, 'phase', h.phase,
+               'chunk_order', h.chunk_order, 'progress', h.progress,
+               'completed', coalesce(h.progress = 100, false), 'error_code', h.error_code,
+               'raw_event_id', h.raw_event_id)
+    FROM stage_history_chunk h JOIN stage_doc e USING (raw_event_id)
+    CROSS JOIN LATERAL (
+        SELECT concat_ws('|', coalesce(h.phone_number_id, ''), coalesce(h.phase::text, ''),
+                         coalesce(h.chunk_order::text,
+                                  'body:' || encode(e.body_sha256, 'hex') || ':' || h.position)
+               ) AS key
+    ) k
+    WHERE h.raw_event_id = ANY (%(ids)s::bigint[])
+    ORDER BY h.channel, k.key, h.raw_event_id, h.position
+    ) UNION ALL (
+    -- A past message of a history thread: once as a placeholder, once with its content
+    -- (a placeholder's media comes later, as a fact of its own).
+    SELECT DISTINCT ON (m.channel, m.message_id, m.placeholder)
+           m.raw_event_id, m.channel, 'history.message',
+           concat_ws(':', 'history', m.channel, m.message_id,
+                     CASE WHEN m.placeholder THEN 'placeholder' ELSE 'content' END),
+           jsonb_build_object(
+               'type', 'history.message', 'channel', m.channel, 'message_id', m.message_id,
+               'direction', m.direction, 'message_type', m.type, 'text', m.text,
+               'sent_at', wabahook.utc_text(to_timestamp(m.sent_at)), 'status', m.status,
+               'media_pending', m.placeholder, 'wa_id', m.wa_id, 'user_id', m.user_id,
+               'phone_number_id', m.phone_number_id, 'raw_event_id', m.raw_event_id,
+               'person_id', wabahook.person_of(
+                   CASE WHEN m.user_id IS NOT NULL THEN 'user' ELSE 'phone' END,
+                   coalesce(m.user_id, m.wa_id)))
+    FROM stage_history_message m
+    WHERE m.raw_event_id = ANY (%(ids)s::bigint[])
+    ORDER BY m.channel, m.message_id, m.placeholder, m.raw_event_id, m.path
 ))
 INSERT INTO wabahook.relay_deliveries
     (destination_id, raw_event_id, fact_key, channel, stored_at, age_from, payload)

@@ -253,3 +253,27 @@ def test_ads_clicks_flows_and_partner_events_become_facts_once_each(db: Database
     assert partner["details"]["client_id"] == "cl-1"
     assert partner["event_at"] == "2025-06-15T15:06:40Z"
     assert_valid(sent)
+
+
+def test_history_chunks_and_messages_become_facts_once_each(db: Database) -> None:
+    from tests.corpora.history import CUSTOMER_USER, MEDIA, PLACEHOLDER_ID, THREAD, chunk
+    from tests.support.bodies import cloud, meta
+
+    first, media = chunk(1, 55, THREAD), cloud(meta(MEDIA), "history")
+    sent = facts_of(db, ("history.progress", "history.message"), [first, media, first, media])
+    (progress,) = [f for f in sent if f["type"] == "history.progress"]
+    assert (progress["phase"], progress["chunk_order"], progress["progress"]) == (0, 1, 55)
+    assert progress["completed"] is False
+    messages = sorted(
+        (f["message_id"], f["media_pending"], f["direction"])
+        for f in sent
+        if f["type"] == "history.message"
+    )
+    assert messages == [
+        ("wamid.HIST1", False, "outbound"),
+        ("wamid.HIST2", False, "outbound"),
+        (PLACEHOLDER_ID, False, "inbound"),  # its media
+        (PLACEHOLDER_ID, True, "inbound"),  # its placeholder first
+    ]
+    assert {f["person_id"] for f in sent if f["type"] == "history.message"} == {CUSTOMER_USER}
+    assert_valid(sent)
