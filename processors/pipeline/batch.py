@@ -71,7 +71,9 @@ def ensure_stage_tables(conn: Connection) -> None:
 
 
 def stage(conn: Connection, events: Sequence[Claimed]) -> None:
-    """COPY the parsed items of `events` into the staging tables (documents are staged)."""
+    """COPY the parsed items of `events` into the staging tables (documents are staged),
+    then read each item's JSON out of its document: what every group's projections and
+    the relay's facts of the batch read."""
     parsed = [(e.raw_event_id, e.channel, e.parsed) for e in events if e.parsed is not None]
     with conn.cursor() as cur:
         for projection in REGISTRY:
@@ -80,6 +82,7 @@ def stage(conn: Connection, events: Sequence[Claimed]) -> None:
                 with cur.copy(copy_statement(projection)) as copy:
                     for row in rows:
                         copy.write_row(row)
+    stage_payloads(conn, events)
 
 
 @functools.cache
@@ -119,19 +122,19 @@ def project(
     names = projections_for(events)
     if names:
         ids = None if only is None else [e.raw_event_id for e in only]
-        stage_payloads(conn, events)
         conn.execute(projections_statement(names, schema), {"ids": ids})
 
 
 def stage_payloads(conn: Connection, events: Sequence[Claimed]) -> None:
-    """Read every staged item's JSON out of its document, each document opened once."""
+    """Read every staged item of `events` out of its document, each document opened once
+    (replacing what an earlier staging read)."""
     staged = tuple(
         projection
         for projection in REGISTRY
         if any(column in projection.columns for column in PATH_COLUMNS)
         and any(e.parsed is not None and e.parsed.of(projection.name) for e in events)
     )
-    conn.execute("TRUNCATE stage_payload")
+    conn.execute(query("clear_stage_payload"))
     if staged:
         conn.execute(payloads_statement(staged))
 

@@ -31,7 +31,6 @@ from processors.pipeline.batch import (
     projections_for,
     projections_statement,
     stage,
-    stage_payloads,
     stage_statement,
 )
 from receiver.db import first_line
@@ -145,7 +144,6 @@ def _isolate(conn: Connection, group: Sequence[Claimed], schema: str, failure: F
     if len(group) == 1:
         group[0].failure = failure
         return
-    stage_payloads(conn, group)  # what the failed attempt staged, its savepoint took back
     # Small groups look their rows up by index (temporary tables have no statistics).
     conn.execute(stage_statement("index_stage_table"))
     conn.execute(all_stage_tables("analyze_stage_tables"))

@@ -83,6 +83,9 @@ FROM pg_temp.wabahook_try_groups(%(statement)s, %(groups)s);
 -- scanning whole staging tables (run for each projection's {table}).
 CREATE INDEX IF NOT EXISTS {index} ON {table} (raw_event_id);
 
+-- name: clear_stage_payload
+TRUNCATE stage_payload;
+
 -- name: stage_payloads
 -- Every staged item's JSON, each document opened once; the paths: of the staged items.
 INSERT INTO stage_payload (raw_event_id, path, payload)

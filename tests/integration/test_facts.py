@@ -277,3 +277,42 @@ def test_history_chunks_and_messages_become_facts_once_each(db: Database) -> Non
     ]
     assert {f["person_id"] for f in sent if f["type"] == "history.message"} == {CUSTOMER_USER}
     assert_valid(sent)
+
+
+def test_a_retried_event_in_the_batch_takes_nothing_from_the_others_facts(
+    db: Database,
+) -> None:
+    """A batch's first attempts and its retries are projected apart; the facts of all of
+    them still read every item's JSON (details, keys made of it)."""
+    from tests.corpora.ads import clicks
+    from tests.corpora.history import PARTNER_EVENT
+    from tests.support.bodies import T0
+
+    def tokenless(product: str, at: int) -> bytes:  # keyed by the whole item
+        return clicks(
+            '{"action_type":"marketing_messages_link_click","timestamp":"' + str(at) + '",'
+            '"marketing_messages_link_click_data":{"click_component":"cta","product_id":"'
+            + product + '"}}'
+        )  # fmt: skip
+
+    sealer = Sealer(Secret(KEY))
+    channels.add_channel(db, "acme")
+    with FakeServer(ok) as app:
+        kinds = ("partner.event", "link.clicked")
+        destinations.add(db, sealer, NewDestination("app", app.url, format="facts", kinds=kinds),
+                         SECRET)  # fmt: skip
+        store(db, "acme", PARTNER_EVENT)
+        store(db, "acme", tokenless("sku-1", T0 + 1))
+        store(db, "acme", tokenless("sku-2", T0 + 2))
+        retried = store(db, "acme", MESSAGE)
+        with db.connection() as conn:
+            conn.execute(
+                "UPDATE wabahook.event_queue SET attempts = 1 WHERE raw_event_id = %s", [retried]
+            )
+        drain(db)
+        relay_until_idle(db, sealer)
+        sent = facts(app)
+    (partner,) = [f for f in sent if f["type"] == "partner.event"]
+    assert partner["details"]["client_id"] == "cl-1"
+    assert sorted(f["product_id"] for f in sent if f["type"] == "link.clicked") == [
+        "sku-1", "sku-2"]  # fmt: skip
