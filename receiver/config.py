@@ -61,7 +61,9 @@ class Settings:
     database_url: Secret
     redis_url: Secret | None = None
     max_body_bytes: int = MIB  # a channel's limit unless `channels set --max-body` says
-    max_body_ceiling_bytes: int = 32 * MIB  # no channel's limit may pass it
+    # No channel's limit may pass it. A signed body is read up to it before its signature
+    # is checked: so by default it is the default limit, raised only where channels need.
+    max_body_ceiling_bytes: int = MIB
     # Reached directly nobody's X-Forwarded-For is trusted; behind our proxy, its one hop.
     behind_proxy: bool = False
     trusted_proxy_hops: int = 0
@@ -114,9 +116,7 @@ class Settings:
                 f"WABAHOOK_QUEUE must be 1-100 of A-Z a-z 0-9 _ -, not {shown(queue)}"
             )
         max_body = _number(env, "WABAHOOK_MAX_BODY_BYTES", int, MIB, minimum=1)
-        ceiling = _number(
-            env, "WABAHOOK_MAX_BODY_CEILING_BYTES", int, max(32 * MIB, max_body), minimum=1
-        )
+        ceiling = _number(env, "WABAHOOK_MAX_BODY_CEILING_BYTES", int, max_body, minimum=1)
         if ceiling < max_body:
             raise ConfigError(
                 f"WABAHOOK_MAX_BODY_CEILING_BYTES ({ceiling}) is below"

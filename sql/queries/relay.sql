@@ -377,7 +377,9 @@ WITH fact AS ((
     -- ad_attribution names it).
     SELECT DISTINCT ON (c.channel, c.message_id, c.event_name, c.event_at)
            c.raw_event_id, c.channel, 'conversion',
-           concat_ws(':', 'conversion', c.channel, c.message_id, c.event_name, c.event_at),
+           -- A digest of the key's parts: the sender's texts may hold any separator.
+           'conversion:' || encode(sha256(convert_to(jsonb_build_array(
+               c.channel, c.message_id, c.event_name, c.event_at)::text, 'UTF8')), 'hex'),
            jsonb_build_object(
                'type', 'conversion', 'channel', c.channel, 'message_id', c.message_id,
                'event_name', c.event_name, 'ctwa_clid', c.ctwa_clid, 'value', c.value,

@@ -45,8 +45,11 @@ COMMENT ON VIEW wabahook.history_progress IS
 -- only for the last 14 days before onboarding).
 CREATE VIEW wabahook.history_messages AS
 SELECT channel, message_id,
-       (SELECT min(pi.person_id) FROM wabahook.person_ids pi
-        WHERE pi.kind IN ('phone', 'user') AND pi.identifier IN (h.user_id, h.wa_id)) AS person_id,
+       -- The person of the user id, else of the number (as the relay's facts name them).
+       coalesce((SELECT min(pi.person_id) FROM wabahook.person_ids pi
+                 WHERE pi.kind = 'user' AND pi.identifier = h.user_id),
+                (SELECT min(pi.person_id) FROM wabahook.person_ids pi
+                 WHERE pi.kind = 'phone' AND pi.identifier = h.wa_id)) AS person_id,
        direction, type, text, sent_at, status, placeholder AS media_pending, wa_id, user_id,
        phone_number_id, payload, raw_event_id, received_at
 FROM wabahook.history_message h;

@@ -26,6 +26,7 @@ from tests.integration.test_meta_channels import APP_SECRET, database_dump
 PLATFORM_SECRET = "partner-platform-secret-0f1e2d3c4b5a"
 NEW_SECRET = "partner-platform-secret-new-9a8b7c6d"
 PATH = "/webhooks/partner"
+CEILING = 16_384  # the default limit is 4,096 (app_env)
 BODY = (
     b'{"id":"evt-0001","event":"channel_ready","data":{"client_id":"cl-1",'
     b'"phone_number":"+4915100000001","status":"ready"}}'
@@ -60,7 +61,9 @@ def client(
     secret_key: str,
     partner: meta.IssuedMetaChannel,
 ) -> FlaskClient:
-    return make_app({**app_env, "WABAHOOK_SECRET_KEY": secret_key}).test_client()
+    env = {**app_env, "WABAHOOK_SECRET_KEY": secret_key,
+           "WABAHOOK_MAX_BODY_CEILING_BYTES": str(CEILING)}  # fmt: skip
+    return make_app(env).test_client()
 
 
 def signed_post(client: FlaskClient, body: bytes = BODY, sig: str | None = None, path: str = PATH):  # type: ignore[no-untyped-def]
@@ -110,7 +113,7 @@ def test_a_wrong_or_malformed_signature_is_401_and_stores_nothing(
 
 def test_a_missing_signature_is_refused_before_the_body_is_read(client: FlaskClient) -> None:
     # A body past the ceiling would be 413 if it were read: a 401 says it was not.
-    past = b"x" * (32 * 1024 * 1024 + 1)
+    past = b"x" * (CEILING + 1)
     for headers in ({}, {"Authorization": basic("partner", PLATFORM_SECRET)},
                     {"x-360dialog-signature": "xyz"}):  # fmt: skip
         assert client.post(PATH, data=past, headers=headers).status_code == 401
@@ -142,7 +145,7 @@ def test_every_refusal_is_one_answer_and_the_same_work(
     says so: 413 on every path; one over the channel's limit but within it: 401)."""
     meta.add_meta_channel(owner, Sealer(Secret(secret_key)), "meta-acme", APP_SECRET)
     paths = ["/webhooks/nobody", "/webhooks/acme", "/webhooks/meta-acme", PATH]
-    over, past = b"x" * 4097, b"x" * (32 * 1024 * 1024 + 1)
+    over, past = b"x" * 4097, b"x" * (CEILING + 1)
     answers = [signed_post(client, path=path, sig=signature(BODY, "wrong")) for path in paths]
     answers += [signed_post(client, path=path, body=over, sig=signature(over, "wrong"))
                 for path in paths]  # fmt: skip
@@ -154,6 +157,43 @@ def test_every_refusal_is_one_answer_and_the_same_work(
         (401, b'{"error":"unauthorized"}\n', 'Basic realm="wabahook"')
     }
     assert {a.status_code for a in too_large} == {413}
+
+
+def test_every_signed_refusal_reads_the_body_and_computes_two_signatures(
+    client: FlaskClient,
+    channel: channels.IssuedCredential,
+    owner: Database,
+    secret_key: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same work on every path, counted: each request signed either way has its whole
+    body read and signed twice (the secrets a rotation holds, stand-ins filling up),
+    whatever the channel, its kind, its state and its secrets."""
+    meta.add_meta_channel(owner, Sealer(Secret(secret_key)), "meta-acme", APP_SECRET)
+    meta.rotate_signed(owner, Sealer(Secret(secret_key)), "partner", NEW_SECRET, False,
+                       meta.PARTNER)  # fmt: skip
+    signed: list[int] = []
+    real_new = hmac.new
+
+    def counting(key: bytes, msg: bytes = b"", digestmod: object = None) -> object:
+        signed.append(len(msg))
+        return real_new(key, msg, digestmod)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hmac, "new", counting)
+    body = b"y" * 3000
+    paths = ["/webhooks/nobody", "/webhooks/acme", "/webhooks/meta-acme", PATH, "/webhooks/x_"]
+    for path in paths:
+        for header in ("x-360dialog-signature", "X-Hub-Signature-256"):
+            signed.clear()
+            forged = ("sha256=" if header.startswith("X-Hub") else "") + "ab" * 32
+            response = client.post(path, data=body, headers={header: forged})
+            assert response.status_code == 401, (path, header)
+            assert signed == [len(body), len(body)], (path, header)
+    channels.set_enabled(owner, "partner", False)
+    headers = {"x-360dialog-signature": signature(body)}  # signed here: counted too
+    signed.clear()
+    assert client.post(PATH, data=body, headers=headers).status_code == 401
+    assert signed == [len(body), len(body)]
 
 
 def test_a_meta_signature_does_not_open_a_partner_channel(client: FlaskClient) -> None:
