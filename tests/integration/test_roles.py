@@ -435,3 +435,25 @@ def test_the_console_runs_with_its_own_role(own_server: str) -> None:
                 "SELECT wabahook.store_event('desk', '\\x00', '\\x00', NULL, '{}', NULL, 'r')",
             ),
         )
+
+
+def test_only_the_owner_login_exports_people(
+    own_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The analysts' and the processors' logins read or write every person's rows, yet
+    may not export (nor erase) a person: the owner's login may."""
+    from click.testing import CliRunner
+
+    from processors.cli import main
+
+    runner = CliRunner()
+    for user in ("bi", "worker", "intake"):
+        monkeypatch.setenv("DATABASE_URL", as_user(own_server, user))
+        result = runner.invoke(main, ["people", "export", "--wa-id", "15550100001"])
+        assert result.exit_code == 1, (user, result.output)
+        assert result.stderr == (
+            "Error: only the owner login (the one that runs migrate) exports people\n"
+        ), user
+    monkeypatch.setenv("DATABASE_URL", own_server)
+    result = runner.invoke(main, ["people", "export", "--wa-id", "15550100001"])
+    assert result.stderr == "Error: no person is known by that wa id\n"  # past the check
