@@ -14,7 +14,8 @@ SELECT r.id AS raw_event_id, r.channel, r.received_at, r.body_sha256,
              AND earlier.id < r.id
        ) AS duplicate_delivery,
        res.format, res.notes, res.processed_at,
-       nullif(q.not_before, 'infinity') AS next_attempt_at  -- NULL: waits for `failed retry`
+       nullif(q.not_before, 'infinity') AS next_attempt_at,  -- NULL: waits for `failed retry`
+       r.redacted_at  -- when an erasure rewrote the body without one person
 FROM wabahook.raw_events r
 LEFT JOIN wabahook.event_queue q ON q.raw_event_id = r.id
 LEFT JOIN wabahook.event_results res ON res.raw_event_id = r.id;
@@ -34,3 +35,14 @@ LANGUAGE sql STABLE AS $$
       AND (ids IS NULL OR raw_event_id = ANY(ids))
       AND (states IS NULL OR state = ANY(states))
 $$;
+
+-- Each erasure of one person: when, asked by which kind of identifier, how much it
+-- rewrote, and the person's pseudonym. Never the identifier, nor the erasure's key.
+CREATE VIEW wabahook.erasures AS
+SELECT id AS erasure_id, started_at, completed_at, key_kind, pseudonym, events, deliveries,
+       passes, sealed IS NOT NULL AS resumable
+FROM wabahook.erasure;
+COMMENT ON VIEW wabahook.erasures IS
+    'One row per `people erase`: when, by which kind of identifier, events and relay facts'
+    ' rewritten, the person''s pseudonym; resumable while it has not completed.';
+

@@ -308,6 +308,7 @@ def database_dump(url: str) -> bytes:
         tables = conn.execute(
             "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables"
             " WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+            " AND schemaname NOT LIKE 'pg\\_temp\\_%'"  # sessions' own: pg_dump skips them too
         ).fetchall()
         for (table,) in tables:
             out.append(table.encode())

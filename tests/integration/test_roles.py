@@ -441,19 +441,24 @@ def test_only_the_owner_login_exports_people(
     own_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The analysts' and the processors' logins read or write every person's rows, yet
-    may not export (nor erase) a person: the owner's login may."""
+    may not export or erase a person: the owner's login may."""
     from click.testing import CliRunner
 
     from processors.cli import main
 
     runner = CliRunner()
+    monkeypatch.setenv("WABAHOOK_SECRET_KEY", "A" * 43 + "=")
     for user in ("bi", "worker", "intake"):
         monkeypatch.setenv("DATABASE_URL", as_user(own_server, user))
-        result = runner.invoke(main, ["people", "export", "--wa-id", "15550100001"])
-        assert result.exit_code == 1, (user, result.output)
-        assert result.stderr == (
-            "Error: only the owner login (the one that runs migrate) exports people\n"
-        ), user
+        for command in ("export", "erase"):
+            args = ["people", command, "--wa-id", "15550100001", "--yes"][
+                : 4 + (command == "erase")
+            ]
+            result = runner.invoke(main, args)
+            assert result.exit_code == 1, (user, command, result.output)
+            assert result.stderr == (
+                "Error: only the owner login (the one that runs migrate) exports or erases people\n"
+            ), (user, command)
     monkeypatch.setenv("DATABASE_URL", own_server)
     result = runner.invoke(main, ["people", "export", "--wa-id", "15550100001"])
     assert result.stderr == "Error: no person is known by that wa id\n"  # past the check

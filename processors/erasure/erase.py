@@ -1,0 +1,260 @@
+"""`wabahook people erase`: one person's data rewritten out of every stored body, the
+relay's facts made from them, and (by a rebuild) every projection.
+
+An erasure runs in passes. Each looks through the stored events for the person's
+identifiers (and for rows naming the ids of their messages), rewrites those bodies
+without the person (processors.erasure.redact), then re-derives the projections from
+the bodies as they now are. An event of the person that arrives during a pass is found
+by the next one; after three passes that still found more, the erasure stays open for
+`--resume`. Its key and the values it replaces are sealed in the erasure's record while
+it runs, so that `--resume` needs no identifier, and destroyed when it completes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from processors.erasure import redact
+from processors.person_export import check_owner, find_person
+from processors.pipeline.rebuild import rebuild
+from processors.relay.attempt import ERASED_KEY
+from receiver.db import Database
+from receiver.errors import WabahookError
+from receiver.queries import query
+from receiver.sealing import Sealer, SealError
+
+BATCH = 100  # events rewritten per transaction
+MAX_PASSES = 3
+Say = Callable[[str], None]
+
+
+class ErasureError(WabahookError):
+    """An erasure cannot be run or resumed as asked; the message says why."""
+
+
+@dataclass(slots=True)
+class Target:
+    """What one erasure replaces: the person's identifiers and their messages' ids."""
+
+    identifiers: frozenset[str]
+    message_ids: set[str] = field(default_factory=set)
+
+    @property
+    def replaced(self) -> frozenset[str]:
+        """Every value replaced wherever it stands."""
+        return self.identifiers | self.message_ids
+
+    def needles(self) -> list[bytes]:
+        """The identifiers' bytes as a body may hold them: as written, JSON-escaped."""
+        forms = {form for value in self.identifiers
+                 for form in (value, json.dumps(value)[1:-1])}  # fmt: skip
+        return sorted(form.encode("utf-8", "surrogatepass") for form in forms)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Who would be erased and which stored events hold them (`--dry-run` shows it)."""
+
+    person_id: str
+    target: Target
+    events: list[dict[str, Any]]
+    scanned_until: int
+
+
+def plan(db: Database, kind: str, identifier: str) -> Plan:
+    """Find the person and the stored events that hold them; nothing is changed."""
+    check_owner(db)
+    person_id = find_person(db, kind, identifier)
+    person = db.fetch_one("person_row", {"person_id": person_id})
+    if person is None:  # joined into another person meanwhile
+        raise ErasureError("the person changed while being looked up; run it again")
+    links = db.fetch_all("person_links_of", {"person_id": person_id})
+    identifiers = {*person["wa_ids"], *person["user_ids"]}
+    identifiers |= {row["username"] for row in links if row["username"]}
+    target = Target(frozenset(identifiers))
+    newest = int(db.fetch_one("erase_newest_event")["newest"])  # type: ignore[index]
+    events = _scan(db, target, after=0)
+    return Plan(person_id, target, events, newest)
+
+
+def erase(
+    db: Database, sealer: Sealer, kind: str, found: Plan, say: Say = lambda line: None
+) -> dict[str, Any]:
+    """Erase the person of `found` (a plan of this moment); returns the erasure's record."""
+    key = secrets.token_bytes(32)
+    pseudonym = redact.pseudonyms(key)
+    with db.transaction() as conn:
+        erasure_id = conn.execute(
+            query("erase_create"),
+            {"key_kind": kind, "pseudonym": pseudonym(found.person_id),
+             "sealed": _seal(sealer, key, found.target)},
+        ).fetchone()["id"]  # type: ignore[index]  # fmt: skip
+        _add(conn, erasure_id, found.events)
+        conn.execute(
+            query("erase_scanned"), {"erasure_id": erasure_id, "until": found.scanned_until}
+        )
+    say(f"erasure {erasure_id}: {len(found.events)} stored events to look at")
+    return _run(db, sealer, erasure_id, key, found.target, found.scanned_until, say)
+
+
+def resume(
+    db: Database, sealer: Sealer, erasure_id: int, say: Say = lambda line: None
+) -> dict[str, Any]:
+    """Finish an erasure that stopped, from its record alone."""
+    check_owner(db)
+    row = db.fetch_one("erase_open", {"erasure_id": erasure_id})
+    if row is None:
+        raise ErasureError(f"no erasure {erasure_id} waits to be finished")
+    try:
+        sealed = json.loads(sealer.open(bytes(row["sealed"])))
+    except SealError:
+        raise ErasureError(
+            "WABAHOOK_SECRET_KEY is not the key this erasure was sealed with"
+        ) from None
+    target = Target(frozenset(sealed["identifiers"]), set(sealed["message_ids"]))
+    key = base64.b64decode(sealed["key"])
+    return _run(db, sealer, erasure_id, key, target, int(row["scanned_until"]), say)
+
+
+def _run(
+    db: Database, sealer: Sealer, erasure_id: int, key: bytes, target: Target,
+    scanned_until: int, say: Say,
+) -> dict[str, Any]:  # fmt: skip
+    pseudonym = redact.pseudonyms(key)
+    for _ in range(MAX_PASSES):
+        known = set(target.message_ids)
+        while _rewrite_all(db, erasure_id, target, pseudonym, say):
+            # Events naming the ids of the person's messages without naming the person
+            # (a conversion detected in their message): found by the rows not yet
+            # re-derived, rewritten in the same pass.
+            with db.transaction() as conn:
+                _add(conn, erasure_id, _named_messages(db, target, after=0))
+        if target.message_ids != known:
+            _execute(db, "erase_reseal", {"erasure_id": erasure_id,
+                                          "sealed": _seal(sealer, key, target)})  # fmt: skip
+        say("re-deriving every projection from the rewritten bodies (a rebuild) ...")
+        rebuild(db)
+        _execute(db, "erase_pass", {"erasure_id": erasure_id})
+        newest = int(db.fetch_one("erase_newest_event")["newest"])  # type: ignore[index]
+        arrived = _scan(db, target, after=scanned_until)
+        with db.transaction() as conn:
+            _add(conn, erasure_id, arrived)
+            conn.execute(query("erase_scanned"), {"erasure_id": erasure_id, "until": newest})
+        scanned_until = newest
+        if not arrived:
+            done = db.fetch_one("erase_complete", {"erasure_id": erasure_id})
+            return {"erasure_id": erasure_id, **dict(done or {})}
+        say(f"{len(arrived)} events of the person arrived meanwhile: another pass")
+    raise ErasureError(
+        f"events of the person keep arriving; finish later with: wabahook people erase"
+        f" --resume {erasure_id}"
+    )
+
+
+def _rewrite_all(
+    db: Database, erasure_id: int, target: Target, pseudonym: redact.Pseudonym, say: Say
+) -> int:
+    """Rewrite every event of the erasure not yet rewritten, a transaction per batch;
+    how many it looked at."""
+    _execute(db, "erase_gone", {"erasure_id": erasure_id})
+    seen = 0
+    while True:
+        with db.transaction() as conn:
+            rows = conn.execute(query("erase_pending"),
+                                {"erasure_id": erasure_id, "limit": BATCH}).fetchall()  # fmt: skip
+            if not rows:
+                return seen
+            seen += len(rows)
+            bodies = [(row, bytes(row["body"])) for row in rows]
+            for _, body in bodies:  # every message id first, then one rewrite of each body
+                document = redact.load(body)
+                if document is not None:
+                    target.message_ids |= redact.message_ids(document, target.identifiers)
+            conn.execute(query("erase_session"), {"erasure_id": erasure_id})
+            rewritten = 0
+            for row, body in bodies:
+                new = _without(body, target, pseudonym)
+                digest = hashlib.sha256(new).digest()
+                if new != body:
+                    conn.execute(query("erase_rewrite"), {
+                        "body": new, "sha256": digest, "raw_event_id": row["raw_event_id"],
+                        "received_at": row["received_at"]})  # fmt: skip
+                    rewritten += 1
+                conn.execute(query("erase_mark"), {"erasure_id": erasure_id, "sha256": digest,
+                                                "raw_event_id": row["raw_event_id"]})  # fmt: skip
+            facts = _rewrite_facts(conn, [row["raw_event_id"] for row in rows], target, pseudonym)
+            conn.execute(query("erase_count"), {"erasure_id": erasure_id, "events": rewritten,
+                                             "deliveries": facts})  # fmt: skip
+        say(f"  rewrote {rewritten} of {len(rows)} stored events, {facts} relay facts")
+
+
+def _without(body: bytes, target: Target, pseudonym: redact.Pseudonym) -> bytes:
+    """`body` without the person: as JSON when it is JSON, else byte for byte."""
+    document = redact.load(body)
+    if document is None:
+        return redact.scrub_bytes(body, target.replaced, pseudonym)
+    new = redact.redact(document, target.replaced, target.identifiers, pseudonym)
+    return body if new == document else redact.dump(new)
+
+
+def _rewrite_facts(conn: Any, ids: list[int], target: Target, pseudonym: redact.Pseudonym) -> int:
+    """The relay's facts of these events, rewritten: sent or still pending (a pending one
+    goes out rewritten, under the webhook-id it had)."""
+    count = 0
+    for fact in conn.execute(query("erase_facts"), {"ids": ids}).fetchall():
+        payload = redact.redact(fact["payload"], target.replaced, target.identifiers, pseudonym)
+        key = fact["fact_key"]
+        if any(value in key for value in target.replaced):
+            key = ERASED_KEY + hashlib.sha256(key.encode()).hexdigest()[:20]
+        if payload != fact["payload"] or key != fact["fact_key"]:
+            params = {"id": fact["id"], "payload": Jsonb(payload), "fact_key": key}
+            conn.execute(query("erase_fact_rewrite"), params)
+            count += 1
+    return count
+
+
+def _scan(db: Database, target: Target, after: int) -> list[dict[str, Any]]:
+    """The stored events after `after` that hold the person's identifiers, or name the
+    ids of their messages."""
+    scanned = db.fetch_all("erase_scan", {"after": after, "needles": target.needles()})
+    found = {row["raw_event_id"]: dict(row) for row in scanned}
+    for row in _named_messages(db, target, after):
+        found.setdefault(row["raw_event_id"], row)
+    return [found[i] for i in sorted(found)]
+
+
+def _named_messages(db: Database, target: Target, after: int) -> list[dict[str, Any]]:
+    """The stored events after `after` whose rows name one of the person's message ids."""
+    if not target.message_ids:
+        return []
+    rows = db.fetch_all("erase_events_of_messages", {"ids": sorted(target.message_ids)})
+    ids = sorted({row["raw_event_id"] for row in rows if row["raw_event_id"] > after})
+    return [dict(row) for row in db.fetch_all("erase_event_rows", {"ids": ids})] if ids else []
+
+
+def _add(conn: Any, erasure_id: int, events: Iterable[dict[str, Any]]) -> None:
+    rows = list(events)
+    conn.execute(query("erase_add_events"), {
+        "erasure_id": erasure_id, "ids": [r["raw_event_id"] for r in rows],
+        "times": [r["received_at"] for r in rows],
+        "digests": [bytes(r["body_sha256"]) for r in rows]})  # fmt: skip
+
+
+def _seal(sealer: Sealer, key: bytes, target: Target) -> bytes:
+    return sealer.seal(json.dumps({
+        "key": base64.b64encode(key).decode(), "identifiers": sorted(target.identifiers),
+        "message_ids": sorted(target.message_ids)}).encode())  # fmt: skip
+
+
+def _execute(db: Database, name: str, params: dict[str, Any]) -> None:
+    """Run the named statement in a transaction of its own."""
+    with db.transaction() as conn:
+        conn.execute(query(name), params)

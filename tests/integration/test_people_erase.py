@@ -1,0 +1,183 @@
+"""`wabahook people erase`: one person gone from every body, fact and row; nobody else."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import pytest
+from click.testing import Result
+
+from processors.erasure import erase as erasure
+from processors.pipeline.drain import drain
+from processors.relay import destinations
+from processors.relay.destinations import NewDestination
+from receiver.config import Secret
+from receiver.db import Database
+from receiver.sealing import Sealer
+from tests.corpora.people import ANA_CHANGED, ANA_FIRST, ANA_NEW, ANA_OLD, ANA_U1, ANA_U2
+from tests.integration.processing_helpers import store
+from tests.integration.test_meta_channels import database_dump
+from tests.integration.test_people_export import OTHER, shared_statuses
+from tests.integration.test_relay import KEY, SECRET
+
+ANA = [ANA_OLD, ANA_NEW, ANA_U1, ANA_U2, "wamid.ANA1", "wamid.ANA2", "wamid.EXPA"]
+# What analysts count, which an erasure must leave as it was.
+TOTALS = (
+    "SELECT (SELECT count(*) FROM wabahook.messages_inbound) AS messages,"
+    " (SELECT count(*) FROM wabahook.status_events) AS statuses,"
+    " (SELECT array_agg(status ORDER BY status) FROM wabahook.delivery_status) AS current,"
+    " (SELECT count(*) FROM wabahook.people) AS people,"
+    " (SELECT count(*) FROM wabahook.contacts) AS contacts"
+)
+
+
+@pytest.fixture
+def secret_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    monkeypatch.setenv("WABAHOOK_SECRET_KEY", key)
+    return key
+
+
+@pytest.fixture
+def stored(db: Database) -> list[int]:
+    """Ana's messages (a number change among them) and a delivery of two statuses, one to
+    her and one to someone else; a facts destination took what they said."""
+    destinations.add(db, Sealer(Secret(KEY)), NewDestination(
+        "app", "http://127.0.0.1:9/", format="facts"), SECRET)  # fmt: skip
+    return store(db, [ANA_FIRST, ANA_CHANGED, shared_statuses()])
+
+
+def leftovers(database_url: str) -> list[str]:
+    """Ana's identifiers and message ids found in a dump of the database, in any form the
+    bodies use (as written, JSON-escaped)."""
+    dump = database_dump(database_url)
+    forms = {value: {value.encode(), json.dumps(value).encode()[1:-1]} for value in ANA}
+    found = [value for value, spelled in forms.items() if any(f in dump for f in spelled)]
+    return found + (["Ana"] if b'"Ana"' in dump else [])
+
+
+def totals(database_url: str) -> dict[str, Any]:
+    with psycopg.connect(database_url, row_factory=psycopg.rows.dict_row) as conn:
+        row = conn.execute(TOTALS).fetchone()
+    assert row is not None
+    return row
+
+
+def test_an_erased_person_is_nowhere_and_every_count_stays(
+    cli: Callable[..., Result], db: Database, database_url: str, secret_key: str,
+    stored: list[int],
+) -> None:  # fmt: skip
+    drain(db)
+    before = totals(database_url)
+    assert leftovers(database_url)  # the test can fail: she is there now
+    result = cli("people", "erase", "--wa-id", ANA_NEW, "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    done = json.loads(result.stdout)
+    assert done["events"] == 3
+    assert done["deliveries"] > 0  # the facts the destination had, pending or not
+    assert leftovers(database_url) == []
+    dump = database_dump(database_url)
+    assert OTHER.encode() in dump  # everyone else is untouched
+    assert b"wamid.EXPB" in dump
+    assert totals(database_url) == before
+    with psycopg.connect(database_url) as conn:
+        (record,) = conn.execute(
+            "SELECT key_kind, completed_at IS NOT NULL, resumable, events FROM wabahook.erasures"
+        ).fetchall()
+        redacted = conn.execute(
+            "SELECT count(*) FROM wabahook.raw_event_log WHERE redacted_at IS NOT NULL"
+        ).fetchone()
+    assert record == ("wa_id", True, False, 3)
+    assert redacted == (3,)
+    # Nothing brings her back: a replay of everything, then a rebuild.
+    assert cli("replay", "--all").exit_code == 0
+    drain(db)
+    assert cli("rebuild").exit_code == 0
+    assert leftovers(database_url) == []
+    assert totals(database_url) == before
+
+
+def test_a_dry_run_says_what_and_changes_nothing(
+    cli: Callable[..., Result], db: Database, database_url: str, stored: list[int]
+) -> None:
+    drain(db)
+    before = database_dump(database_url)
+    result = cli("people", "erase", "--user-id", ANA_U1, "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    planned = json.loads(result.stdout)
+    assert planned["person_id"] == ANA_U2
+    assert planned["events"] == stored
+    assert planned["rows"]["messages_inbound"] == 2
+    assert database_dump(database_url) == before
+    text = cli("people", "erase", "--user-id", ANA_U1, "--dry-run").stdout
+    assert "nothing was changed (--dry-run)" in text
+
+
+def test_erasing_asks_first_and_needs_the_key(
+    cli: Callable[..., Result], db: Database, stored: list[int],
+    monkeypatch: pytest.MonkeyPatch, secret_key: str,
+) -> None:  # fmt: skip
+    drain(db)
+    asked = cli("people", "erase", "--wa-id", ANA_OLD)  # no terminal here
+    assert asked.exit_code == 1
+    assert asked.stderr == (
+        "Error: erasing cannot be undone: give --yes to erase without a question\n"
+    )
+    assert cli("people", "erase", "--wa-id", "15550000000", "--yes").stderr == (
+        "Error: no person is known by that wa id\n"
+    )
+    assert "give it alone" in cli("people", "erase", "--resume", "1", "--wa-id", ANA_OLD).stderr
+    monkeypatch.delenv("WABAHOOK_SECRET_KEY")
+    keyless = cli("people", "erase", "--wa-id", ANA_OLD, "--yes")
+    assert keyless.exit_code == 1
+    assert "WABAHOOK_SECRET_KEY" in keyless.stderr
+
+
+def test_a_stopped_erasure_is_finished_by_resume(
+    cli: Callable[..., Result], db: Database, database_url: str, secret_key: str,
+    stored: list[int],
+) -> None:  # fmt: skip
+    drain(db)
+    sealer = Sealer(Secret(secret_key))
+
+    def crash(line: str) -> None:
+        if line.startswith("  rewrote"):
+            raise KeyboardInterrupt  # after the first batch, as a kill would
+
+    found = erasure.plan(db, "wa_id", ANA_OLD)
+    with pytest.raises(KeyboardInterrupt):
+        erasure.erase(db, sealer, "wa_id", found, say=crash)
+    with psycopg.connect(database_url) as conn:
+        (erasure_id, resumable) = conn.execute(
+            "SELECT erasure_id, resumable FROM wabahook.erasures"
+        ).fetchone()  # type: ignore[misc]
+    assert resumable
+    assert leftovers(database_url)  # the projections still hold her
+    result = cli("people", "erase", "--resume", str(erasure_id), "--json")
+    assert result.exit_code == 0, result.output
+    assert leftovers(database_url) == []
+    again = cli("people", "erase", "--resume", str(erasure_id))
+    assert again.stderr == f"Error: no erasure {erasure_id} waits to be finished\n"
+
+
+def test_an_event_that_arrives_during_the_erasure_is_erased_by_a_second_pass(
+    db: Database, database_url: str, secret_key: str, stored: list[int]
+) -> None:
+    drain(db)
+    late = b'{"contacts":[{"wa_id":"' + ANA_NEW.encode() + b'","profile":{"name":"Ana"}}]}'
+
+    def arrive(line: str) -> None:
+        if line.startswith("re-deriving") and not arrived:
+            arrived.append(store(db, [late])[0])  # stored and drained beside the erasure
+            drain(db)
+
+    arrived: list[int] = []
+    found = erasure.plan(db, "wa_id", ANA_OLD)
+    done = erasure.erase(db, Sealer(Secret(secret_key)), "wa_id", found, say=arrive)
+    assert done["passes"] == 2
+    assert leftovers(database_url) == []
