@@ -25,7 +25,9 @@ def check_owner(db: Database) -> None:
     """ExportError unless this login owns wabahook's schema (or is a member of its owner)."""
     owner = db.fetch_one("export_may_run")
     if owner is None or not owner["owner"]:
-        raise ExportError("only the owner login (the one that runs migrate) exports or erases people")
+        raise ExportError(
+            "only the owner login (the one that runs migrate) exports or erases people"
+        )
 
 
 def find_person(db: Database, kind: str, identifier: str) -> str:

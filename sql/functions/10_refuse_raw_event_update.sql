@@ -1,7 +1,8 @@
 -- The exact bytes are the point of the store: no UPDATE may change a stored event, but
--- an erasure's rewrite of a body without one person (`wabahook people erase`): by the
--- owner login, within an erasure under way named by the session's `wabahook.erasing`,
--- changing the body, its digest and redacted_at alone.
+-- to take one person out of a body (`wabahook people erase`), changing the body, its
+-- digest and redacted_at alone: by the owner login, within an erasure under way named by
+-- the session's `wabahook.erasing`; or by anyone, to the rewritten body of an erased
+-- event whose bytes these are (a sender's retry of an erased delivery), nothing else.
 -- Trigger raw_events_immutable (0001) runs it on raw_events and every partition.
 CREATE OR REPLACE FUNCTION wabahook.refuse_raw_event_update() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -12,6 +13,20 @@ BEGIN
        AND EXISTS (SELECT FROM wabahook.erasure e
                    WHERE e.id::text = current_setting('wabahook.erasing', true)
                      AND e.completed_at IS NULL)
+       AND (NEW.id, NEW.channel, NEW.received_at, NEW.content_type, NEW.headers,
+            NEW.client_addr, NEW.request_id)
+           IS NOT DISTINCT FROM
+           (OLD.id, OLD.channel, OLD.received_at, OLD.content_type, OLD.headers,
+            OLD.client_addr, OLD.request_id)
+       AND NEW.redacted_at IS NOT NULL
+    THEN
+        RETURN NEW;
+    END IF;
+    IF EXISTS (SELECT FROM wabahook.erasure_event ee
+               WHERE ee.original_sha256 = OLD.body_sha256
+                 AND ee.redacted_sha256 = NEW.body_sha256
+                 AND ee.redacted_sha256 <> ee.original_sha256)
+       AND NEW.body_sha256 = pg_catalog.sha256(NEW.body)
        AND (NEW.id, NEW.channel, NEW.received_at, NEW.content_type, NEW.headers,
             NEW.client_addr, NEW.request_id)
            IS NOT DISTINCT FROM

@@ -13,6 +13,21 @@ FROM claimed c
 LEFT JOIN wabahook.raw_events r ON r.id = c.raw_event_id AND r.received_at = c.received_at
 ORDER BY c.raw_event_id;
 
+-- name: redact_redeliveries
+-- A sender's retry of a delivery an erasure rewrote: the same bytes again, stored as
+-- they came. Rewritten to what the erasure made of them before anything reads them.
+-- (Nothing to look up when there never was an erasure: a one-time check.)
+UPDATE wabahook.raw_events r
+SET body = x.body, body_sha256 = pg_catalog.sha256(x.body), redacted_at = now()
+FROM (
+    SELECT e.id, e.received_at, wabahook.erased_body(e.body_sha256) AS body
+    FROM wabahook.raw_events e
+    WHERE (SELECT EXISTS (SELECT FROM wabahook.erasure_event))
+      AND e.id = ANY(%(ids)s) AND e.received_at BETWEEN %(since)s AND %(until)s
+) x
+WHERE x.body IS NOT NULL AND r.id = x.id AND r.received_at = x.received_at
+RETURNING r.id AS raw_event_id, r.body, r.body_sha256;
+
 -- name: events_due
 -- Whether a drain would find work now (locked rows count too: someone drains them).
 SELECT EXISTS (SELECT FROM wabahook.event_queue WHERE not_before <= now()) AS due;

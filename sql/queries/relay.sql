@@ -138,7 +138,9 @@ WITH claimed AS (
     RETURNING r.id, r.raw_event_id, r.channel, r.attempts, r.age_from, r.fact_key, r.payload,
               r.leased_until, r.stored_at
 )
-SELECT c.*, e.body, e.content_type, e.id IS NOT NULL AS stored
+-- A sender's retry of an erased delivery goes out as the erasure rewrote those bytes.
+SELECT c.*, coalesce(wabahook.erased_body(e.body_sha256), e.body) AS body, e.content_type,
+       e.id IS NOT NULL AS stored
 FROM claimed c
 -- received_at too: the partition is known, the others are not searched.
 LEFT JOIN wabahook.raw_events e
@@ -167,7 +169,9 @@ WITH claimed AS (
     RETURNING r.id, r.raw_event_id, r.channel, r.attempts, r.age_from, r.fact_key, r.payload,
               r.leased_until, r.stored_at
 )
-SELECT c.*, e.body, e.content_type, e.id IS NOT NULL AS stored
+-- A sender's retry of an erased delivery goes out as the erasure rewrote those bytes.
+SELECT c.*, coalesce(wabahook.erased_body(e.body_sha256), e.body) AS body, e.content_type,
+       e.id IS NOT NULL AS stored
 FROM claimed c
 -- received_at too: the partition is known, the others are not searched.
 LEFT JOIN wabahook.raw_events e

@@ -181,3 +181,39 @@ def test_an_event_that_arrives_during_the_erasure_is_erased_by_a_second_pass(
     done = erasure.erase(db, Sealer(Secret(secret_key)), "wa_id", found, say=arrive)
     assert done["passes"] == 2
     assert leftovers(database_url) == []
+
+
+def test_a_senders_retry_of_an_erased_delivery_is_read_as_erased(
+    db: Database, database_url: str, secret_key: str
+) -> None:
+    """The sender retries for days: the same bytes again, after the erasure, are rewritten
+    before they are projected, and a raw destination gets them rewritten too."""
+    from tests.integration.test_relay import ok, relay_until_idle
+    from tests.integration.test_relay import store as store_one
+    from tests.support.fake_http import FakeServer
+
+    ids = store(db, [ANA_FIRST, ANA_CHANGED])
+    drain(db)
+    found = erasure.plan(db, "wa_id", ANA_OLD)
+    erasure.erase(db, Sealer(Secret(secret_key)), "wa_id", found)
+    assert leftovers(database_url) == []
+    sealer = Sealer(Secret(KEY))
+    with FakeServer(ok) as app:
+        destinations.add(db, sealer, NewDestination("raw", app.url), SECRET)
+        retry = store_one(db, "acme", ANA_FIRST)  # the sender's retry, as it came
+        relay_until_idle(db, sealer)  # before any drain: sent as erased
+        (sent,) = [request.body for request in app.requests]
+    assert ANA_OLD.encode() not in sent
+    with psycopg.connect(database_url) as conn:
+        (erased,) = conn.execute(
+            "SELECT body FROM wabahook.raw_events WHERE id = %s", [ids[0]]
+        ).fetchone()  # type: ignore[misc]
+    assert sent == bytes(erased)
+    drain(db)
+    assert leftovers(database_url) == []
+    with psycopg.connect(database_url) as conn:
+        (redacted,) = conn.execute(
+            "SELECT redacted_at IS NOT NULL FROM wabahook.raw_event_log WHERE raw_event_id = %s",
+            [retry],
+        ).fetchone()  # type: ignore[misc]
+    assert redacted
