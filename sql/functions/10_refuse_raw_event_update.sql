@@ -6,33 +6,26 @@
 -- Trigger raw_events_immutable (0001) runs it on raw_events and every partition.
 CREATE OR REPLACE FUNCTION wabahook.refuse_raw_event_update() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    body_alone boolean := NEW.redacted_at IS NOT NULL
+        AND NEW.body_sha256 = pg_catalog.sha256(NEW.body)
+        AND (NEW.id, NEW.channel, NEW.received_at, NEW.content_type, NEW.headers,
+             NEW.client_addr, NEW.request_id)
+            IS NOT DISTINCT FROM
+            (OLD.id, OLD.channel, OLD.received_at, OLD.content_type, OLD.headers,
+             OLD.client_addr, OLD.request_id);
 BEGIN
-    IF coalesce(current_setting('wabahook.erasing', true), '') <> ''
-       AND pg_has_role(current_user, (SELECT nspowner FROM pg_catalog.pg_namespace
-                                      WHERE nspname = 'wabahook'), 'MEMBER')
-       AND EXISTS (SELECT FROM wabahook.erasure e
-                   WHERE e.id::text = current_setting('wabahook.erasing', true)
-                     AND e.completed_at IS NULL)
-       AND (NEW.id, NEW.channel, NEW.received_at, NEW.content_type, NEW.headers,
-            NEW.client_addr, NEW.request_id)
-           IS NOT DISTINCT FROM
-           (OLD.id, OLD.channel, OLD.received_at, OLD.content_type, OLD.headers,
-            OLD.client_addr, OLD.request_id)
-       AND NEW.redacted_at IS NOT NULL
-    THEN
-        RETURN NEW;
-    END IF;
-    IF EXISTS (SELECT FROM wabahook.erasure_event ee
-               WHERE ee.original_sha256 = OLD.body_sha256
-                 AND ee.redacted_sha256 = NEW.body_sha256
-                 AND ee.redacted_sha256 <> ee.original_sha256)
-       AND NEW.body_sha256 = pg_catalog.sha256(NEW.body)
-       AND (NEW.id, NEW.channel, NEW.received_at, NEW.content_type, NEW.headers,
-            NEW.client_addr, NEW.request_id)
-           IS NOT DISTINCT FROM
-           (OLD.id, OLD.channel, OLD.received_at, OLD.content_type, OLD.headers,
-            OLD.client_addr, OLD.request_id)
-       AND NEW.redacted_at IS NOT NULL
+    IF body_alone AND (
+        (coalesce(current_setting('wabahook.erasing', true), '') <> ''
+         AND pg_has_role(current_user, (SELECT nspowner FROM pg_catalog.pg_namespace
+                                        WHERE nspname = 'wabahook'), 'MEMBER')
+         AND EXISTS (SELECT FROM wabahook.erasure e
+                     WHERE e.id::text = current_setting('wabahook.erasing', true)
+                       AND e.completed_at IS NULL))
+        OR EXISTS (SELECT FROM wabahook.erasure_event ee
+                   WHERE ee.original_sha256 = OLD.body_sha256
+                     AND ee.redacted_sha256 = NEW.body_sha256
+                     AND ee.redacted_sha256 <> ee.original_sha256))
     THEN
         RETURN NEW;
     END IF;

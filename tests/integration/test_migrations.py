@@ -144,7 +144,28 @@ def test_stored_events_cannot_be_updated(database_url: str) -> None:
         )
         with pytest.raises(psycopg.errors.RestrictViolation, match="immutable"):
             conn.execute("UPDATE wabahook.raw_events SET body = 'y'")
+        # Nor by naming an erasure that is not under way, nor beyond the body.
+        erasure = conn.execute(
+            "INSERT INTO wabahook.erasure (key_kind, pseudonym, completed_at)"
+            " VALUES ('wa_id', 'erased:x', now()) RETURNING id"
+        ).fetchone()
+        assert erasure is not None
+        for setting in ("999", str(erasure[0])):
+            conn.execute("SELECT set_config('wabahook.erasing', %s, false)", [setting])
+            with pytest.raises(psycopg.errors.RestrictViolation, match="immutable"):
+                conn.execute("UPDATE wabahook.raw_events SET body = 'y', body_sha256 = sha256('y'),"
+                             " redacted_at = now()")  # fmt: skip
+        conn.execute("UPDATE wabahook.erasure SET completed_at = NULL")
+        with pytest.raises(psycopg.errors.RestrictViolation, match="immutable"):
+            conn.execute("UPDATE wabahook.raw_events SET channel = 'other', redacted_at = now()")
+        with pytest.raises(psycopg.errors.RestrictViolation, match="immutable"):  # digest lies
+            conn.execute("UPDATE wabahook.raw_events SET body = 'y', redacted_at = now()")
         assert conn.execute("SELECT body FROM wabahook.raw_events").fetchone() == (b"x",)
+        conn.execute(  # the erasure under way may rewrite the body, its digest alone
+            "UPDATE wabahook.raw_events SET body = 'y', body_sha256 = sha256('y'),"
+            " redacted_at = now()"
+        )
+        assert conn.execute("SELECT body FROM wabahook.raw_events").fetchone() == (b"y",)
 
 
 def test_forward_destinations_lose_stored_credentials(
