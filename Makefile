@@ -61,7 +61,7 @@ docs: $(TEST_STAMP)
 
 test-setup: $(TEST_STAMP)
 
-## bench: drain, people, hostile bodies and the batch deadline, Ctrl-C of up, the relay, intake, durability under kills, analytics at scale (bench-*.json)
+## bench: drain, people, hostile bodies and the batch deadline, Ctrl-C of up, the relay, intake, durability under kills, analytics at scale, erasing one person (bench-*.json)
 bench: $(TEST_STAMP)
 	$(call install_missing,$(BENCH_PACKAGES))
 	$(BIN)/python -m tests.bench.drain --out bench-report.json $(BENCH_ARGS)
@@ -72,6 +72,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python -m tests.bench.intake --workers 5 --out bench-intake.json
 	$(BIN)/python -m tests.bench.durability --out bench-durability.json
 	$(BIN)/python -m tests.bench.analytics --out bench-analytics.json $(BENCH_ANALYTICS_ARGS)
+	$(BIN)/python -m tests.bench.erase --out bench-erase.json
 
 ## lint: ruff and mypy
 lint: $(TEST_STAMP)
