@@ -20,12 +20,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from processors.erasure import redact
 from processors.person_export import check_owner, find_person
+from processors.pipeline.parse import too_deep
 from processors.pipeline.rebuild import rebuild
-from processors.relay.attempt import ERASED_KEY
 from receiver.db import Database
 from receiver.errors import WabahookError
 from receiver.queries import query
@@ -66,7 +67,6 @@ class Plan:
     person_id: str
     target: Target
     events: list[dict[str, Any]]
-    scanned_until: int
 
 
 def plan(db: Database, kind: str, identifier: str) -> Plan:
@@ -80,9 +80,10 @@ def plan(db: Database, kind: str, identifier: str) -> Plan:
     identifiers = {*person["wa_ids"], *person["user_ids"]}
     identifiers |= {row["username"] for row in links if row["username"]}
     target = Target(frozenset(identifiers))
-    newest = int(db.fetch_one("erase_newest_event")["newest"])  # type: ignore[index]
-    events = _scan(db, target, after=0)
-    return Plan(person_id, target, events, newest)
+    found = {row["raw_event_id"]: row for row in _scan(db, target, erasure_id=0)}
+    for row in _events_of_person(db, person_id):  # a body that spells them in escapes
+        found.setdefault(row["raw_event_id"], row)
+    return Plan(person_id, target, [found[i] for i in sorted(found)])
 
 
 def erase(
@@ -98,11 +99,8 @@ def erase(
              "sealed": _seal(sealer, key, found.target)},
         ).fetchone()["id"]  # type: ignore[index]  # fmt: skip
         _add(conn, erasure_id, found.events)
-        conn.execute(
-            query("erase_scanned"), {"erasure_id": erasure_id, "until": found.scanned_until}
-        )
     say(f"erasure {erasure_id}: {len(found.events)} stored events to look at")
-    return _run(db, sealer, erasure_id, key, found.target, found.scanned_until, say)
+    return _run(db, sealer, erasure_id, key, found.target, say)
 
 
 def resume(
@@ -121,37 +119,46 @@ def resume(
         ) from None
     target = Target(frozenset(sealed["identifiers"]), set(sealed["message_ids"]))
     key = base64.b64decode(sealed["key"])
-    return _run(db, sealer, erasure_id, key, target, int(row["scanned_until"]), say)
+    return _run(db, sealer, erasure_id, key, target, say)
 
 
 def _run(
-    db: Database, sealer: Sealer, erasure_id: int, key: bytes, target: Target,
-    scanned_until: int, say: Say,
-) -> dict[str, Any]:  # fmt: skip
+    db: Database, sealer: Sealer, erasure_id: int, key: bytes, target: Target, say: Say
+) -> dict[str, Any]:
     pseudonym = redact.pseudonyms(key)
     for _ in range(MAX_PASSES):
-        known = set(target.message_ids)
-        while _rewrite_all(db, erasure_id, target, pseudonym, say):
-            # Events naming the ids of the person's messages without naming the person
-            # (a conversion detected in their message): found by the rows not yet
-            # re-derived, rewritten in the same pass.
+        while True:
+            # Every id of the person's messages first (a later body may name one an
+            # earlier holds), sealed with the rest: a crash loses none of them.
+            known = set(target.message_ids)
+            _collect(db, erasure_id, target)
+            if target.message_ids != known:
+                with db.transaction() as conn:
+                    conn.execute(query("erase_reseal"), {"erasure_id": erasure_id,
+                                 "sealed": _seal(sealer, key, target)})  # fmt: skip
+                    conn.execute(query("erase_reopen"), {"erasure_id": erasure_id})
+            _rewrite_all(db, erasure_id, target, pseudonym, say)
+            # Events naming those ids without naming the person (a conversion detected
+            # in their message): found by the rows not yet re-derived.
+            named = _named_messages(db, target, erasure_id)
+            if not named:
+                break
             with db.transaction() as conn:
-                _add(conn, erasure_id, _named_messages(db, target, after=0))
-        if target.message_ids != known:
-            _execute(db, "erase_reseal", {"erasure_id": erasure_id,
-                                          "sealed": _seal(sealer, key, target)})  # fmt: skip
+                _add(conn, erasure_id, named)
         say("re-deriving every projection from the rewritten bodies (a rebuild) ...")
         rebuild(db)
-        _execute(db, "erase_pass", {"erasure_id": erasure_id})
-        newest = int(db.fetch_one("erase_newest_event")["newest"])  # type: ignore[index]
-        arrived = _scan(db, target, after=scanned_until)
-        with db.transaction() as conn:
-            _add(conn, erasure_id, arrived)
-            conn.execute(query("erase_scanned"), {"erasure_id": erasure_id, "until": newest})
-        scanned_until = newest
+        # After the rebuild's swap, which waits for every drain under way: a drain that
+        # read a body before it was rewritten has queued its facts by now.
+        facts = _rewrite_facts(db, erasure_id, target, pseudonym)
+        _execute(db, "erase_pass", {"erasure_id": erasure_id, "deliveries": facts})
+        # Everything stored is looked through again: an event stored while this pass ran
+        # (its id may be lower than ones seen, committed later) is found by the next.
+        arrived = _scan(db, target, erasure_id)
         if not arrived:
             done = db.fetch_one("erase_complete", {"erasure_id": erasure_id})
             return {"erasure_id": erasure_id, **dict(done or {})}
+        with db.transaction() as conn:
+            _add(conn, erasure_id, arrived)
         say(f"{len(arrived)} events of the person arrived meanwhile: another pass")
     raise ErasureError(
         f"events of the person keep arriving; finish later with: wabahook people erase"
@@ -159,25 +166,34 @@ def _run(
     )
 
 
+def _collect(db: Database, erasure_id: int, target: Target) -> None:
+    """Add the ids of the person's messages in the erasure's events still to rewrite."""
+    after = 0
+    while True:
+        rows = db.fetch_all("erase_pending", {"erasure_id": erasure_id, "limit": BATCH,
+                                              "after": after})  # fmt: skip
+        if not rows:
+            return
+        for row in rows:
+            body = bytes(row["body"])
+            document = None if too_deep(body) else redact.load(body)
+            if document is not None:
+                target.message_ids |= redact.message_ids(document, target.identifiers)
+        after = rows[-1]["raw_event_id"]
+
+
 def _rewrite_all(
     db: Database, erasure_id: int, target: Target, pseudonym: redact.Pseudonym, say: Say
-) -> int:
-    """Rewrite every event of the erasure not yet rewritten, a transaction per batch;
-    how many it looked at."""
+) -> None:
+    """Rewrite every event of the erasure not yet rewritten, a transaction per batch."""
     _execute(db, "erase_gone", {"erasure_id": erasure_id})
-    seen = 0
     while True:
         with db.transaction() as conn:
-            rows = conn.execute(query("erase_pending"),
-                                {"erasure_id": erasure_id, "limit": BATCH}).fetchall()  # fmt: skip
+            rows = conn.execute(query("erase_pending"), {"erasure_id": erasure_id,
+                                "limit": BATCH, "after": 0}).fetchall()  # fmt: skip
             if not rows:
-                return seen
-            seen += len(rows)
+                return
             bodies = [(row, bytes(row["body"])) for row in rows]
-            for _, body in bodies:  # every message id first, then one rewrite of each body
-                document = redact.load(body)
-                if document is not None:
-                    target.message_ids |= redact.message_ids(document, target.identifiers)
             conn.execute(query("erase_session"), {"erasure_id": erasure_id})
             rewritten = 0
             for row, body in bodies:
@@ -190,54 +206,77 @@ def _rewrite_all(
                     rewritten += 1
                 conn.execute(query("erase_mark"), {"erasure_id": erasure_id, "sha256": digest,
                                                 "raw_event_id": row["raw_event_id"]})  # fmt: skip
-            facts = _rewrite_facts(conn, [row["raw_event_id"] for row in rows], target, pseudonym)
-            conn.execute(query("erase_count"), {"erasure_id": erasure_id, "events": rewritten,
-                                             "deliveries": facts})  # fmt: skip
-        say(f"  rewrote {rewritten} of {len(rows)} stored events, {facts} relay facts")
+            conn.execute(query("erase_count"), {"erasure_id": erasure_id, "events": rewritten})
+        say(f"  rewrote {rewritten} of {len(rows)} stored events")
 
 
 def _without(body: bytes, target: Target, pseudonym: redact.Pseudonym) -> bytes:
-    """`body` without the person: as JSON when it is JSON, else byte for byte."""
-    document = redact.load(body)
+    """`body` without the person: as JSON when it is JSON (and nested as JSON may be),
+    else byte for byte."""
+    document = None if too_deep(body) else redact.load(body)
     if document is None:
         return redact.scrub_bytes(body, target.replaced, pseudonym)
     new = redact.redact(document, target.replaced, target.identifiers, pseudonym)
     return body if new == document else redact.dump(new)
 
 
-def _rewrite_facts(conn: Any, ids: list[int], target: Target, pseudonym: redact.Pseudonym) -> int:
-    """The relay's facts of these events, rewritten: sent or still pending (a pending one
-    goes out rewritten, under the webhook-id it had)."""
+def _rewrite_facts(
+    db: Database, erasure_id: int, target: Target, pseudonym: redact.Pseudonym
+) -> int:
+    """The relay's facts of the erasure's events, rewritten: sent or still pending (a
+    pending one goes out rewritten). Their keys become what a replay of the rewritten
+    bodies would give (so it sends nothing twice), which gives them new webhook-ids."""
     count = 0
-    for fact in conn.execute(query("erase_facts"), {"ids": ids}).fetchall():
-        payload = redact.redact(fact["payload"], target.replaced, target.identifiers, pseudonym)
-        key = fact["fact_key"]
-        if any(value in key for value in target.replaced):
-            key = ERASED_KEY + hashlib.sha256(key.encode()).hexdigest()[:20]
-        if payload != fact["payload"] or key != fact["fact_key"]:
-            params = {"id": fact["id"], "payload": Jsonb(payload), "fact_key": key}
-            conn.execute(query("erase_fact_rewrite"), params)
-            count += 1
+    with db.transaction() as conn:
+        for fact in conn.execute(query("erase_facts"), {"erasure_id": erasure_id}).fetchall():
+            payload = redact.redact_fact(
+                fact["payload"], target.replaced, target.identifiers, pseudonym
+            )
+            key = redact.redact_key(fact["fact_key"], target.replaced, pseudonym)
+            if payload != fact["payload"] or key != fact["fact_key"]:
+                params = {"id": fact["id"], "payload": Jsonb(payload), "fact_key": key}
+                conn.execute(query("erase_fact_rewrite"), params)
+                count += 1
     return count
 
 
-def _scan(db: Database, target: Target, after: int) -> list[dict[str, Any]]:
-    """The stored events after `after` that hold the person's identifiers, or name the
-    ids of their messages."""
-    scanned = db.fetch_all("erase_scan", {"after": after, "needles": target.needles()})
-    found = {row["raw_event_id"]: dict(row) for row in scanned}
-    for row in _named_messages(db, target, after):
+def _scan(db: Database, target: Target, erasure_id: int) -> list[dict[str, Any]]:
+    """The stored events that hold the person's identifiers, or name the ids of their
+    messages, that the erasure has not rewritten yet."""
+    params = {"needles": target.needles(), "erasure_id": erasure_id}
+    found = {row["raw_event_id"]: dict(row) for row in db.fetch_all("erase_scan", params)}
+    for row in _named_messages(db, target, erasure_id):
         found.setdefault(row["raw_event_id"], row)
     return [found[i] for i in sorted(found)]
 
 
-def _named_messages(db: Database, target: Target, after: int) -> list[dict[str, Any]]:
-    """The stored events after `after` whose rows name one of the person's message ids."""
+def _named_messages(db: Database, target: Target, erasure_id: int) -> list[dict[str, Any]]:
+    """The stored events whose rows name one of the person's message ids (not yet the
+    erasure's)."""
     if not target.message_ids:
         return []
-    rows = db.fetch_all("erase_events_of_messages", {"ids": sorted(target.message_ids)})
-    ids = sorted({row["raw_event_id"] for row in rows if row["raw_event_id"] > after})
-    return [dict(row) for row in db.fetch_all("erase_event_rows", {"ids": ids})] if ids else []
+    params = {"ids": sorted(target.message_ids), "erasure_id": erasure_id}
+    found = db.fetch_all("erase_events_of_messages", params)
+    return _event_rows(db, {row["raw_event_id"] for row in found})
+
+
+def _events_of_person(db: Database, person_id: str) -> list[dict[str, Any]]:
+    """The stored events the person's rows of every view naming people came from: those
+    too whose bytes spell them in escapes the scan does not read."""
+    ids: set[int] = set()
+    with db.connection() as conn:
+        for view in conn.execute(query("export_views")).fetchall():
+            if view["has_raw_event_id"]:
+                statement = query("erase_view_events").format(view=sql.Identifier(view["view"]))
+                rows = conn.execute(statement, {"person_id": person_id}).fetchall()
+                ids |= {row["raw_event_id"] for row in rows}
+    return _event_rows(db, ids)
+
+
+def _event_rows(db: Database, ids: set[int]) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    return [dict(row) for row in db.fetch_all("erase_event_rows", {"ids": sorted(ids)})]
 
 
 def _add(conn: Any, erasure_id: int, events: Iterable[dict[str, Any]]) -> None:

@@ -18,6 +18,7 @@ import hmac
 import json
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 # What a person's object keeps: what kind of thing it is, when, what it cost and why it
@@ -31,7 +32,7 @@ KEEP_KEYS = frozenset(
         "display_phone_number", "phone_number_id", "group_id", "event_name", "currency",
         "value", "ctwa_clid", "action_type", "click_component", "product_id", "direction",
         "duration", "start_time", "end_time", "category", "billable", "pricing_model",
-        "code", "title", "message", "details", "decision", "reason", "origin",
+        "code", "decision", "reason", "origin",
         "expiration_timestamp", "source_type", "source_id", "source_url", "media_type",
     }
 )  # fmt: skip
@@ -41,7 +42,13 @@ KEEP_SUBTREES = frozenset(
      "custom_data", "context"}
 )  # fmt: skip
 PSEUDONYM_PREFIX = "erased:"
+# What makes an object a message or a status (whose id is a message id).
+MESSAGE_KEYS = frozenset({"timestamp", "type", "status"})
+# Where a contact card keeps its numbers: a card one of whose numbers is the person's is
+# theirs, name and all.
+CARD_LISTS = ("phones",)
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_PHONE_SEPARATORS = re.compile(r"[+\s().-]")
 
 
 class RawNumber(str):
@@ -109,16 +116,20 @@ def _string(text: str) -> str:
 
 
 def message_ids(document: Any, identifiers: frozenset[str]) -> set[str]:
-    """The ids of the person's objects (messages from or to them, statuses, media):
-    replaced wherever they stand, in every body, so that joins keep working."""
+    """The ids of the person's messages and statuses (a Cloud message id carries the
+    phone number): replaced wherever they stand, in every body, so joins keep working.
+    Only an object with a time, a type or a status is a message: the id of a reply
+    button or a media file is no message id (those are erased with their object)."""
     found: set[str] = set()
     stack: list[tuple[Any, bool]] = [(document, False)]
     while stack:
         value, owned = stack.pop()
         if isinstance(value, dict):
             mine = owned or _names(value, identifiers)
-            if mine and isinstance(value.get("id"), str) and value["id"] not in identifiers:
-                found.add(value["id"])
+            ident = value.get("id")
+            if (mine and isinstance(ident, str) and not isinstance(ident, RawNumber)
+                    and ident not in identifiers and MESSAGE_KEYS & value.keys()):  # fmt: skip
+                found.add(ident)
             stack.extend(
                 (item, mine and key not in KEEP_SUBTREES)
                 for key, item in value.items()
@@ -132,47 +143,130 @@ def message_ids(document: Any, identifiers: frozenset[str]) -> set[str]:
 def redact(document: Any, replaced: frozenset[str], identifiers: frozenset[str],
            pseudonym: Pseudonym) -> Any:  # fmt: skip
     """`document` without the person: `replaced` (identifiers and message ids) wherever
-    they stand, and their objects' values but for KEEP_KEYS and KEEP_SUBTREES."""
-    return _walk(document, False, replaced, identifiers, pseudonym)
+    they stand, an identifier inside any text (someone's "call her on +1 555…"), and
+    their objects' values but for KEEP_KEYS and KEEP_SUBTREES."""
+    inside = _inside(identifiers, pseudonym)
+    return _walk(document, False, Rules(replaced, identifiers, pseudonym, inside))
 
 
-def _walk(value: Any, owned: bool, replaced: frozenset[str], identifiers: frozenset[str],
-          pseudonym: Pseudonym) -> Any:  # fmt: skip
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """What one erasure replaces, and how."""
+
+    replaced: frozenset[str]
+    identifiers: frozenset[str]
+    pseudonym: Pseudonym
+    inside: Callable[[str], str]
+
+
+def _inside(identifiers: frozenset[str], pseudonym: Pseudonym) -> Callable[[str], str]:
+    """A text with every identifier in it (standing alone, not part of a longer number or
+    word) replaced by its pseudonym."""
+    if not identifiers:
+        return lambda text: text
+    alternatives = "|".join(re.escape(i) for i in sorted(identifiers, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![0-9A-Za-z])(?:{alternatives})(?![0-9A-Za-z])")
+    return lambda text: pattern.sub(lambda m: pseudonym(m.group(0)), text)
+
+
+def _walk(value: Any, owned: bool, rules: Rules) -> Any:
     if isinstance(value, dict):
-        mine = owned or _names(value, identifiers)
+        mine = owned or _names(value, rules.identifiers)
         out: dict[str, Any] = {}
         for key, item in value.items():
             if isinstance(item, RawNumber):
-                if item in replaced:  # a phone number sent as a JSON number
-                    out[key] = pseudonym(str.__str__(item))
+                if item in rules.identifiers:  # a phone number sent as a JSON number
+                    out[key] = rules.pseudonym(str.__str__(item))
                 elif not mine or key in KEEP_KEYS:
                     out[key] = item  # else removed: a location's latitude, say
             elif isinstance(item, str):
-                say = item in replaced or (mine and key not in KEEP_KEYS)
-                out[key] = pseudonym(item) if say else item
+                say = item in rules.replaced or (mine and key not in KEEP_KEYS)
+                out[key] = rules.pseudonym(item) if say else rules.inside(item)
             elif isinstance(item, (dict, list)):
-                keep = key in KEEP_SUBTREES
-                out[key] = _walk(item, mine and not keep, replaced, identifiers, pseudonym)
+                out[key] = _walk(item, mine and key not in KEEP_SUBTREES, rules)
             else:
                 out[key] = item
         return out
     if isinstance(value, list):
-        return [
-            pseudonym(item)
-            if isinstance(item, str) and not isinstance(item, RawNumber)
-            and (owned or item in replaced)
-            else _walk(item, owned, replaced, identifiers, pseudonym)
-            if isinstance(item, (dict, list))
-            else item
-            for item in value
-            if not (owned and isinstance(item, RawNumber))
-        ]  # fmt: skip
+        out_list: list[Any] = []
+        for item in value:
+            if isinstance(item, RawNumber):
+                if item in rules.identifiers:
+                    out_list.append(rules.pseudonym(str.__str__(item)))
+                elif not owned:
+                    out_list.append(item)
+            elif isinstance(item, str):
+                say = owned or item in rules.replaced
+                out_list.append(rules.pseudonym(item) if say else rules.inside(item))
+            elif isinstance(item, (dict, list)):
+                out_list.append(_walk(item, owned, rules))
+            else:
+                out_list.append(item)
+        return out_list
     return value
 
 
+# What a relay fact about the person says of them (the rest are facts about a message).
+FACT_SAID = frozenset({"text", "profile_name", "username", "name"})
+_DIGEST = re.compile(r"[0-9a-f]{32,}")
+
+
+def redact_fact(fact: dict[str, Any], replaced: frozenset[str], identifiers: frozenset[str],
+                pseudonym: Pseudonym) -> dict[str, Any]:  # fmt: skip
+    """A relay fact (one flat JSON object) without the person: their identifiers and
+    message ids, what it says of them, and its `details` (an item, read as a body is)."""
+    rules = Rules(replaced, identifiers, pseudonym, _inside(identifiers, pseudonym))
+    theirs = any(_is_theirs(v, identifiers) for v in fact.values()) or any(
+        isinstance(v, list) and any(_is_theirs(i, identifiers) for i in v) for v in fact.values()
+    )
+    out: dict[str, Any] = {}
+    for key, value in fact.items():
+        if key == "details":
+            out[key] = _walk(value, False, rules)
+        elif isinstance(value, str):
+            say = value in replaced or (theirs and key in FACT_SAID)
+            out[key] = pseudonym(value) if say else rules.inside(value)
+        elif isinstance(value, list):
+            out[key] = [pseudonym(i) if isinstance(i, str) and i in replaced else i for i in value]
+        else:
+            out[key] = value
+    return out
+
+
+def redact_key(key: str, replaced: frozenset[str], pseudonym: Pseudonym) -> str:
+    """A fact's key (parts joined by ":") without the person: the parts that are theirs as
+    their pseudonyms (the key a replay of the rewritten bodies gives), and a digest beside
+    them keyed too (it may be a digest of their identifiers)."""
+    parts = key.split(":")
+    if not any(part in replaced for part in parts):
+        return key
+    return ":".join(
+        pseudonym(part) if part in replaced or _DIGEST.fullmatch(part) else part for part in parts
+    )
+
+
 def _names(value: dict[str, Any], identifiers: frozenset[str]) -> bool:
-    """Whether an object names the person: one of its values is one of their identifiers."""
-    return any(isinstance(item, str) and item in identifiers for item in value.values())
+    """Whether an object names the person: one of its values is one of their identifiers
+    (a number written with "+" or separators too), or says so one level down (a status
+    whose `message` names its recipient, a contact card whose `phones` hold theirs)."""
+    if any(_is_theirs(item, identifiers) for item in value.values()):
+        return True
+    for key, item in value.items():
+        if isinstance(item, dict) and key not in KEEP_SUBTREES:
+            below: list[Any] = [item]
+        elif key in CARD_LISTS and isinstance(item, list):
+            below = [entry for entry in item if isinstance(entry, dict)]
+        else:
+            continue
+        if any(_is_theirs(inner, identifiers) for entry in below for inner in entry.values()):
+            return True
+    return False
+
+
+def _is_theirs(item: Any, identifiers: frozenset[str]) -> bool:
+    if not isinstance(item, str):
+        return False
+    return item in identifiers or _PHONE_SEPARATORS.sub("", item) in identifiers
 
 
 def scrub_bytes(body: bytes, replaced: Iterable[str], pseudonym: Pseudonym) -> bytes:

@@ -16,9 +16,6 @@ from processors.relay.signing import signature
 FIRST_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 3600.0
 
-# A fact key an erasure rewrote: this prefix, then the digest its webhook-id was made of.
-ERASED_KEY = "erased-fact:"
-
 
 @dataclass(slots=True)
 class Outcome:
@@ -71,10 +68,8 @@ def request_for(
     else:  # dropped by retention meanwhile
         return Outcome(delivery["id"], "dead", None, "the event is no longer stored")
     message_id = f"wabahook-{destination_id}-{delivery['raw_event_id']}"
-    if key := str(delivery.get("fact_key") or ""):  # one fact of the event: its own id
-        # The same on retries; an erasure rewrote a key naming someone to the digest it had.
-        digest = key.removeprefix(ERASED_KEY) if key.startswith(ERASED_KEY) else (
-            hashlib.sha256(key.encode()).hexdigest()[:20])  # fmt: skip
+    if delivery.get("fact_key"):  # one fact of the event: its own id, the same on retries
+        digest = hashlib.sha256(str(delivery["fact_key"]).encode()).hexdigest()[:20]
         message_id += f"-{digest}"
     timestamp = int(now())
     headers = [

@@ -22,10 +22,7 @@ BEGIN
          AND EXISTS (SELECT FROM wabahook.erasure e
                      WHERE e.id::text = current_setting('wabahook.erasing', true)
                        AND e.completed_at IS NULL))
-        OR EXISTS (SELECT FROM wabahook.erasure_event ee
-                   WHERE ee.original_sha256 = OLD.body_sha256
-                     AND ee.redacted_sha256 = NEW.body_sha256
-                     AND ee.redacted_sha256 <> ee.original_sha256))
+        OR NEW.body = wabahook.erased_body(OLD.body_sha256))
     THEN
         RETURN NEW;
     END IF;

@@ -15,8 +15,7 @@ CREATE TABLE wabahook.erasure (
     sealed       bytea,
     events       integer NOT NULL DEFAULT 0,   -- stored bodies rewritten
     deliveries   integer NOT NULL DEFAULT 0,   -- relay facts rewritten
-    passes       integer NOT NULL DEFAULT 0,   -- rounds of rewriting and re-deriving
-    scanned_until bigint NOT NULL DEFAULT 0    -- stored events looked through, by id
+    passes       integer NOT NULL DEFAULT 0    -- rounds of rewriting and re-deriving
 );
 
 -- Each event an erasure rewrites: the SHA-256 its body had (a later delivery of those

@@ -1,13 +1,20 @@
 -- Erasing one person (processors/erasure/erase.py).
 
 -- name: erase_scan
--- The stored events after %(after)s whose bytes hold one of %(needles)s: the person's
--- identifiers as written, and JSON-escaped. A candidate only: the rewrite decides.
+-- The stored events whose bytes hold one of %(needles)s (the person's identifiers as
+-- written, and JSON-escaped) that the erasure %(erasure_id)s has not taken yet: every
+-- stored event is looked through, whatever its id (ids are given before commits).
+-- A candidate only: the rewrite decides.
 SELECT id AS raw_event_id, received_at, body_sha256
-FROM wabahook.raw_events
-WHERE id > %(after)s
-  AND EXISTS (SELECT FROM unnest(%(needles)s::bytea[]) n WHERE position(n IN body) > 0)
+FROM wabahook.raw_events r
+WHERE EXISTS (SELECT FROM unnest(%(needles)s::bytea[]) n WHERE position(n IN body) > 0)
+  AND NOT EXISTS (SELECT FROM wabahook.erasure_event e
+                  WHERE e.erasure_id = %(erasure_id)s AND e.raw_event_id = r.id)
 ORDER BY id;
+
+-- name: erase_view_events
+-- The events the person's rows of the view {view} came from.
+SELECT DISTINCT raw_event_id FROM wabahook.{view} WHERE person_id = %(person_id)s;
 
 -- name: erase_events_of_messages
 -- The events whose rows name one of the person's message ids %(ids)s without naming the
@@ -23,7 +30,8 @@ UNION SELECT raw_event_id FROM wabahook.ad_conversion a JOIN wabahook.channels c
 UNION SELECT raw_event_id FROM wabahook.history_message h JOIN wabahook.channels c
     ON h.channel = c.name WHERE h.message_id = ANY(%(ids)s)
 UNION SELECT raw_event_id FROM wabahook.message_change x JOIN wabahook.channels c
-    ON x.channel = c.name WHERE x.message_id = ANY(%(ids)s);
+    ON x.channel = c.name WHERE x.message_id = ANY(%(ids)s)
+EXCEPT SELECT raw_event_id FROM wabahook.erasure_event WHERE erasure_id = %(erasure_id)s;
 
 -- name: erase_event_rows
 -- Stored events by id (their partitions found by their ids' received_at).
@@ -43,17 +51,24 @@ ON CONFLICT DO NOTHING;
 
 -- name: erase_open
 -- An erasure not yet complete, with what it needs to go on.
-SELECT id, key_kind, pseudonym, sealed, passes, scanned_until FROM wabahook.erasure
+SELECT id, key_kind, pseudonym, sealed, passes FROM wabahook.erasure
 WHERE id = %(erasure_id)s AND completed_at IS NULL AND sealed IS NOT NULL;
 
 -- name: erase_pending
--- The next events of the erasure still to rewrite, with their bodies.
+-- The next events of the erasure still to rewrite (after %(after)s), with their bodies.
 SELECT e.raw_event_id, e.received_at, r.body
 FROM wabahook.erasure_event e
 JOIN wabahook.raw_events r ON r.id = e.raw_event_id AND r.received_at = e.received_at
 WHERE e.erasure_id = %(erasure_id)s AND e.redacted_sha256 IS NULL
+  AND e.raw_event_id > %(after)s
 ORDER BY e.raw_event_id
 LIMIT %(limit)s;
+
+-- name: erase_reopen
+-- New ids of the person's messages came to light: every event of the erasure is looked
+-- at again (a rewritten body is rewritten to itself, but for those ids).
+UPDATE wabahook.erasure_event SET redacted_sha256 = NULL
+WHERE erasure_id = %(erasure_id)s AND redacted_sha256 IS NOT NULL;
 
 -- name: erase_gone
 -- Events of the erasure no longer stored (retention dropped them): nothing to rewrite.
@@ -75,27 +90,23 @@ UPDATE wabahook.erasure_event SET redacted_sha256 = %(sha256)s
 WHERE erasure_id = %(erasure_id)s AND raw_event_id = %(raw_event_id)s;
 
 -- name: erase_facts
--- The relay's facts made from the events %(ids)s (raw deliveries read the body at send
+-- The relay's facts made from the erasure's events (raw deliveries read the body at send
 -- time: rewritten with it).
-SELECT id, fact_key, payload FROM wabahook.relay_deliveries
-WHERE raw_event_id = ANY(%(ids)s) AND payload IS NOT NULL;
+SELECT d.id, d.fact_key, d.payload
+FROM wabahook.erasure_event e
+JOIN wabahook.relay_deliveries d ON d.raw_event_id = e.raw_event_id
+WHERE e.erasure_id = %(erasure_id)s AND d.payload IS NOT NULL
+ORDER BY d.id;
 
 -- name: erase_fact_rewrite
 UPDATE wabahook.relay_deliveries SET payload = %(payload)s, fact_key = %(fact_key)s
 WHERE id = %(id)s;
 
 -- name: erase_count
-UPDATE wabahook.erasure SET events = events + %(events)s, deliveries = deliveries + %(deliveries)s
-WHERE id = %(erasure_id)s;
+UPDATE wabahook.erasure SET events = events + %(events)s WHERE id = %(erasure_id)s;
 
 -- name: erase_pass
-UPDATE wabahook.erasure SET passes = passes + 1 WHERE id = %(erasure_id)s RETURNING passes;
-
--- name: erase_newest_event
-SELECT coalesce(max(id), 0) AS newest FROM wabahook.raw_events;
-
--- name: erase_scanned
-UPDATE wabahook.erasure SET scanned_until = greatest(scanned_until, %(until)s)
+UPDATE wabahook.erasure SET passes = passes + 1, deliveries = deliveries + %(deliveries)s
 WHERE id = %(erasure_id)s;
 
 -- name: erase_reseal
@@ -104,5 +115,9 @@ UPDATE wabahook.erasure SET sealed = %(sealed)s WHERE id = %(erasure_id)s;
 
 -- name: erase_complete
 -- Done: the key and the identifiers it sealed are destroyed.
-UPDATE wabahook.erasure SET completed_at = now(), sealed = NULL WHERE id = %(erasure_id)s
+UPDATE wabahook.erasure SET completed_at = now(), sealed = NULL,
+       events = (SELECT count(*) FROM wabahook.erasure_event e
+                 WHERE e.erasure_id = %(erasure_id)s
+                   AND e.redacted_sha256 IS DISTINCT FROM e.original_sha256)
+WHERE id = %(erasure_id)s
 RETURNING events, deliveries, passes;

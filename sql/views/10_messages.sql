@@ -3,9 +3,13 @@
 -- The public SQL surface. Columns may be added, never renamed or dropped.
 
 CREATE VIEW wabahook.message_changes AS
-SELECT channel, message_id, change, changed_at, change_message_id, text, payload, raw_event_id,
-       received_at, wa_id, user_id, phone_number_id
-FROM wabahook.message_change;
+SELECT x.channel, x.message_id, x.change, x.changed_at, x.change_message_id, x.text, x.payload,
+       x.raw_event_id, x.received_at, x.wa_id, x.user_id, x.phone_number_id,
+       pi.person_id  -- the customer who changed their message (wabahook.people)
+FROM wabahook.message_change x
+LEFT JOIN wabahook.person_ids pi
+       ON pi.kind = CASE WHEN x.user_id IS NOT NULL THEN 'user' ELSE 'phone' END
+      AND pi.identifier = coalesce(x.user_id, nullif(x.wa_id, ''));
 COMMENT ON VIEW wabahook.message_changes IS
     'One row per edit or revoke a customer made (deduplicated by channel and change_message_id, '
     'the notification''s own id); message_id is the original message. changed_at is the '

@@ -68,3 +68,25 @@ def test_bad_requests_are_one_line_errors(cli: Callable[..., Result], db: Databa
         assert result.exit_code in (1, 2), (args, result.output)
         assert said in result.stderr
         assert result.stderr.count("\n") == 1, result.stderr
+
+
+def test_a_delivery_that_holds_someone_elses_edit_is_not_exported_whole(
+    cli: Callable[..., Result], db: Database
+) -> None:
+    """Edits name their sender too: a body of her message and someone else's edit is
+    theirs as well as hers."""
+    body = (
+        b'{"messages":[{"from":"' + ANA_OLD.encode() + b'","id":"wamid.EXA1","timestamp":'
+        b'"1750000400","type":"text","text":{"body":"hers"}},{"from":"' + OTHER.encode()
+        + b'","id":"wamid.EXB2","timestamp":"1750000401","type":"edit","edit":{'
+        b'"original_message_id":"wamid.EXB1","message":{"type":"text","text":{"body":'
+        b'"his private edit"}}}}]}'
+    )  # fmt: skip
+    (mixed,) = store(db, [body])
+    store(db, [ANA_FIRST])
+    drain(db)
+    document = json.loads(cli("people", "export", "--wa-id", ANA_OLD).stdout)
+    (delivery,) = [d for d in document["deliveries"] if d["raw_event_id"] == mixed]
+    assert delivery["shared_with_others"] is True
+    assert OTHER not in json.dumps(document)
+    assert "his private edit" not in json.dumps(document)

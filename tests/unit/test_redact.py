@@ -139,3 +139,82 @@ def test_a_body_that_is_no_json_has_the_identifiers_bytes_replaced() -> None:
     assert PERSON.encode() not in scrubbed
     assert USER.encode() not in scrubbed
     assert scrubbed.startswith(b"garbage erased:")
+
+
+def test_what_the_person_chose_or_was_told_goes_too() -> None:
+    reply = (
+        '"messages":[{"from":"' + PERSON + '","id":"wamid.P4","timestamp":"1750000006",'
+        '"type":"interactive","interactive":{"type":"list_reply","list_reply":{"id":"slot-3",'
+        '"title":"HIV clinic 3pm"}}}],"statuses":[{"id":"wamid.P5","status":"failed",'
+        '"timestamp":"1750000007","recipient_id":"' + PERSON + '","errors":[{"code":131026,'
+        '"title":"Message undeliverable","error_data":{"details":"Recipient ' + PERSON
+        + ' unreachable"}}]}]'
+    )  # fmt: skip
+    erased = erase(cloud(reply))
+    assert b"HIV clinic" not in erased
+    assert PERSON.encode() not in erased
+    assert b'"code":131026' in erased  # the error itself stays
+    assert b"unreachable" in erased
+
+
+def test_a_card_of_the_person_sent_by_someone_else_is_theirs_but_the_message_is_not() -> None:
+    card = (
+        '"messages":[{"from":"' + OTHER + '","id":"wamid.O2","timestamp":"1750000008",'
+        '"type":"contacts","contacts":[{"name":{"formatted_name":"Ada Smith"},"phones":[{'
+        '"phone":"+1 650-555-0001","type":"CELL"}]}]},{"from":"' + OTHER + '","id":'
+        '"wamid.O3","timestamp":"1750000009","type":"text","text":{"body":"call her on +'
+        + PERSON + ', she knows 165055500019"}}]'
+    )  # fmt: skip
+    erased = erase(cloud(card))
+    assert b"Ada Smith" not in erased
+    assert b"650-555-0001" not in erased
+    assert OTHER.encode() in erased  # the sender, someone else, stays
+    assert b"she knows 165055500019" in erased  # a longer number is no part of theirs
+    assert b"call her on +erased:" in erased
+
+
+def test_an_on_premise_status_names_its_recipient_one_level_down() -> None:
+    body = ('{"statuses":[{"id":"gBGGP1","status":"sent","timestamp":"1750000010",'
+            '"message":{"recipient_id":"' + PERSON + '"}}]}').encode()  # fmt: skip
+    erased = erase(body)
+    assert b"gBGGP1" not in erased
+    assert PERSON.encode() not in erased
+
+
+def test_ids_that_are_no_message_ids_stay_where_they_stand_for_others() -> None:
+    history = (
+        '"history":[{"metadata":{"phase":0,"chunk_order":1,"progress":1},"threads":[{"id":"'
+        + PERSON + '","messages":[{"from":"' + PERSON + '","id":"wamid.H2","timestamp":'
+        '"1739230955","type":"interactive","interactive":{"type":"button_reply","button_reply":'
+        '{"id":"1","title":"Yes"}},"history_context":{"status":"READ"}}]},{"id":"' + OTHER
+        + '","messages":[{"from":"' + OTHER + '","id":"1","timestamp":"1739230956","type":"text",'
+        '"text":{"body":"mine"},"history_context":{"status":"READ"}}]}]}]'
+    )  # fmt: skip
+    erased = erase(cloud(history, "history"))
+    assert b'"phase":0,"chunk_order":1,"progress":1' in erased
+    assert b'"from":"' + OTHER.encode() + b'","id":"1"' in erased
+    assert b'"body":"mine"' in erased
+
+
+def test_a_fact_keeps_what_it_is_about_and_loses_what_it_says() -> None:
+    from processors.erasure.redact import redact_fact, redact_key
+
+    fact = {"type": "message.received", "channel": "acme", "message_id": "wamid.P6",
+            "wa_id": PERSON, "text": "my secret", "message_type": "text",
+            "sent_at": "2025-06-15T15:00:00Z", "profile_name": "Ada",
+            "raw_event_id": 7}  # fmt: skip
+    replaced = frozenset({PERSON, "wamid.P6"})
+    out = redact_fact(fact, replaced, frozenset({PERSON}), PSEUDONYM)
+    kept = ("type", "channel", "message_type", "sent_at", "raw_event_id")
+    assert {k: out[k] for k in kept} == {k: fact[k] for k in kept}
+    assert PERSON not in json.dumps(out)
+    assert "my secret" not in json.dumps(out)
+    assert "Ada" not in json.dumps(out)
+    assert redact_key("message:acme:wamid.P6", replaced, PSEUDONYM) == (
+        "message:acme:" + PSEUDONYM("wamid.P6"))  # fmt: skip
+    digest = "0123456789abcdef0123456789abcdef"
+    person = redact_key(f"person:{PERSON}:{digest}", replaced, PSEUDONYM)
+    assert digest not in person
+    assert PERSON not in person
+    assert redact_key("status:acme:wamid.O1:read:1", replaced, PSEUDONYM) == (
+        "status:acme:wamid.O1:read:1")  # fmt: skip
