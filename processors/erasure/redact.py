@@ -34,6 +34,7 @@ KEEP_KEYS = frozenset(
         "duration", "start_time", "end_time", "category", "billable", "pricing_model",
         "code", "decision", "reason", "origin",
         "expiration_timestamp", "source_type", "source_id", "source_url", "media_type",
+        "headline",
     }
 )  # fmt: skip
 # Kept whole (but for identifiers): pricing, conversation, errors, history status...
