@@ -161,11 +161,13 @@ class Rules:
 
 
 def _inside(identifiers: frozenset[str], pseudonym: Pseudonym) -> Callable[[str], str]:
-    """A text with every identifier in it (standing alone, not part of a longer number or
-    word) replaced by its pseudonym."""
-    if not identifiers:
+    """A text with every number or user id in it (standing alone, not part of a longer
+    number or word) replaced by its pseudonym. Usernames are replaced only where they
+    stand whole: one may be a word anyone writes."""
+    numbered = [i for i in identifiers if any(c.isdigit() for c in i)]
+    if not numbered:
         return lambda text: text
-    alternatives = "|".join(re.escape(i) for i in sorted(identifiers, key=len, reverse=True))
+    alternatives = "|".join(re.escape(i) for i in sorted(numbered, key=len, reverse=True))
     pattern = re.compile(rf"(?<![0-9A-Za-z])(?:{alternatives})(?![0-9A-Za-z])")
     return lambda text: pattern.sub(lambda m: pseudonym(m.group(0)), text)
 

@@ -219,3 +219,14 @@ def test_a_fact_keeps_what_it_is_about_and_loses_what_it_says() -> None:
     assert PERSON not in person
     assert redact_key("status:acme:wamid.O1:read:1", replaced, PSEUDONYM) == (
         "status:acme:wamid.O1:read:1")  # fmt: skip
+
+
+def test_a_username_is_replaced_where_it_stands_whole_not_inside_anyones_words() -> None:
+    body = cloud(
+        '"contacts":[{"profile":{"name":"X","username":"sunny"},"wa_id":"' + PERSON + '"}],'
+        '"messages":[{"from":"' + OTHER + '","id":"wamid.O4","timestamp":"1750000011",'
+        '"type":"text","text":{"body":"a sunny day"}}]'
+    )  # fmt: skip
+    erased = erase(body, frozenset({PERSON, "sunny"}))
+    assert b'"username":"sunny"' not in erased
+    assert b"a sunny day" in erased
