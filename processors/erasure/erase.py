@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
@@ -199,7 +200,7 @@ def _rewrite_all(
             for row, body in bodies:
                 new = _without(body, target, pseudonym)
                 digest = hashlib.sha256(new).digest()
-                if new != body:
+                if digest != bytes(row["stored_sha256"]):
                     conn.execute(query("erase_rewrite"), {
                         "body": new, "sha256": digest, "raw_event_id": row["raw_event_id"],
                         "received_at": row["received_at"]})  # fmt: skip
@@ -232,10 +233,15 @@ def _rewrite_facts(
             payload = redact.redact_fact(
                 fact["payload"], target.replaced, target.identifiers, pseudonym
             )
-            key = redact.redact_key(fact["fact_key"], target.replaced, pseudonym)
-            if payload != fact["payload"] or key != fact["fact_key"]:
+            said = payload != fact["payload"]  # a fact about them: any digest in its key too
+            key = redact.redact_key(fact["fact_key"], target.replaced, pseudonym, said)
+            if said or key != fact["fact_key"]:
                 params = {"id": fact["id"], "payload": Jsonb(payload), "fact_key": key}
-                conn.execute(query("erase_fact_rewrite"), params)
+                try:
+                    with conn.transaction():
+                        conn.execute(query("erase_fact_rewrite"), params)
+                except psycopg.errors.UniqueViolation:
+                    conn.execute(query("erase_fact_drop"), params)
                 count += 1
     return count
 

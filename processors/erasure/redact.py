@@ -236,12 +236,15 @@ def redact_fact(fact: dict[str, Any], replaced: frozenset[str], identifiers: fro
     return out
 
 
-def redact_key(key: str, replaced: frozenset[str], pseudonym: Pseudonym) -> str:
+def redact_key(
+    key: str, replaced: frozenset[str], pseudonym: Pseudonym, theirs: bool = False
+) -> str:
     """A fact's key (parts joined by ":") without the person: the parts that are theirs as
-    their pseudonyms (the key a replay of the rewritten bodies gives), and a digest beside
-    them keyed too (it may be a digest of their identifiers)."""
+    their pseudonyms (the key a replay of the rewritten bodies gives), and, in the key of a
+    fact about them (`theirs`), every digest keyed too: it may be a digest of something
+    holding their number, which anyone could try numbers against."""
     parts = key.split(":")
-    if not any(part in replaced for part in parts):
+    if not theirs and not any(part in replaced for part in parts):
         return key
     return ":".join(
         pseudonym(part) if part in replaced or _DIGEST.fullmatch(part) else part for part in parts

@@ -26,6 +26,7 @@ CREATE TABLE wabahook.erasure_event (
     received_at     timestamptz NOT NULL,
     original_sha256 bytea NOT NULL,
     redacted_sha256 bytea,                 -- NULL until rewritten
+    todo            boolean NOT NULL DEFAULT true,  -- to rewrite (again: new ids came to light)
     PRIMARY KEY (erasure_id, raw_event_id)
 );
 CREATE INDEX erasure_event_original ON wabahook.erasure_event (original_sha256);

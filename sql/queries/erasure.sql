@@ -55,25 +55,29 @@ SELECT id, key_kind, pseudonym, sealed, passes FROM wabahook.erasure
 WHERE id = %(erasure_id)s AND completed_at IS NULL AND sealed IS NOT NULL;
 
 -- name: erase_pending
--- The next events of the erasure still to rewrite (after %(after)s), with their bodies.
-SELECT e.raw_event_id, e.received_at, r.body
+-- The next events of the erasure still to rewrite (after %(after)s), with their bodies:
+-- a sender's retry of a body an earlier erasure rewrote, as that erasure made it.
+SELECT e.raw_event_id, e.received_at, r.body_sha256 AS stored_sha256,
+       coalesce(wabahook.erased_body(r.body_sha256), r.body) AS body
 FROM wabahook.erasure_event e
 JOIN wabahook.raw_events r ON r.id = e.raw_event_id AND r.received_at = e.received_at
-WHERE e.erasure_id = %(erasure_id)s AND e.redacted_sha256 IS NULL
+WHERE e.erasure_id = %(erasure_id)s AND e.todo
   AND e.raw_event_id > %(after)s
 ORDER BY e.raw_event_id
 LIMIT %(limit)s;
 
 -- name: erase_reopen
 -- New ids of the person's messages came to light: every event of the erasure is looked
--- at again (a rewritten body is rewritten to itself, but for those ids).
-UPDATE wabahook.erasure_event SET redacted_sha256 = NULL
-WHERE erasure_id = %(erasure_id)s AND redacted_sha256 IS NOT NULL;
+-- at again (a rewritten body is rewritten to itself, but for those ids). What each was
+-- rewritten to stays known meanwhile: a sender's retry is still read as erased.
+UPDATE wabahook.erasure_event SET todo = true
+WHERE erasure_id = %(erasure_id)s AND NOT todo;
 
 -- name: erase_gone
 -- Events of the erasure no longer stored (retention dropped them): nothing to rewrite.
-UPDATE wabahook.erasure_event e SET redacted_sha256 = e.original_sha256
-WHERE e.erasure_id = %(erasure_id)s AND e.redacted_sha256 IS NULL
+UPDATE wabahook.erasure_event e
+SET redacted_sha256 = coalesce(e.redacted_sha256, e.original_sha256), todo = false
+WHERE e.erasure_id = %(erasure_id)s AND e.todo
   AND NOT EXISTS (SELECT FROM wabahook.raw_events r
                   WHERE r.id = e.raw_event_id AND r.received_at = e.received_at);
 
@@ -86,7 +90,7 @@ UPDATE wabahook.raw_events SET body = %(body)s, body_sha256 = %(sha256)s, redact
 WHERE id = %(raw_event_id)s AND received_at = %(received_at)s;
 
 -- name: erase_mark
-UPDATE wabahook.erasure_event SET redacted_sha256 = %(sha256)s
+UPDATE wabahook.erasure_event SET redacted_sha256 = %(sha256)s, todo = false
 WHERE erasure_id = %(erasure_id)s AND raw_event_id = %(raw_event_id)s;
 
 -- name: erase_facts
@@ -101,6 +105,11 @@ ORDER BY d.id;
 -- name: erase_fact_rewrite
 UPDATE wabahook.relay_deliveries SET payload = %(payload)s, fact_key = %(fact_key)s
 WHERE id = %(id)s;
+
+-- name: erase_fact_drop
+-- The fact is there already under its rewritten key (a sender's retry of an erased body
+-- was drained meanwhile): this copy of it goes.
+DELETE FROM wabahook.relay_deliveries WHERE id = %(id)s;
 
 -- name: erase_count
 UPDATE wabahook.erasure SET events = events + %(events)s WHERE id = %(erasure_id)s;

@@ -22,6 +22,9 @@ SET body = x.body, body_sha256 = pg_catalog.sha256(x.body), redacted_at = now()
 FROM (
     SELECT e.id, e.received_at, wabahook.erased_body(e.body_sha256) AS body
     FROM wabahook.raw_events e
+    -- Matched as a set first: the function runs only for the bytes an erasure rewrote.
+    JOIN (SELECT DISTINCT original_sha256 FROM wabahook.erasure_event
+          WHERE redacted_sha256 <> original_sha256) ee ON ee.original_sha256 = e.body_sha256
     WHERE (SELECT EXISTS (SELECT FROM wabahook.erasure_event))
       AND e.id = ANY(%(ids)s) AND e.received_at BETWEEN %(since)s AND %(until)s
 ) x

@@ -280,4 +280,32 @@ def test_a_retry_is_read_as_erased_after_a_second_erasure_of_the_same_body(
     store_one(db, "acme", shared_statuses())  # the sender retries the first bytes
     drain(db)
     assert leftovers(database_url) == []
-    assert OTHER.encode() not in database_dump(database_url)
+    with psycopg.connect(database_url) as conn:
+        bodies = b"".join(bytes(r[0]) for r in conn.execute("SELECT body FROM wabahook.raw_events"))
+    assert OTHER.encode() not in database_dump(database_url) + bodies
+
+
+def test_a_retry_drained_before_the_facts_are_rewritten_leaves_one_fact(
+    db: Database, database_url: str, secret_key: str, stored: list[int]
+) -> None:
+    """Its facts come under the rewritten keys the erasure then gives the old ones."""
+    from tests.integration.test_relay import store as store_one
+
+    drain(db)
+
+    def retry(line: str) -> None:
+        if line.startswith("re-deriving") and not retried:
+            retried.append(store_one(db, "acme", ANA_FIRST))
+            drain(db)
+
+    retried: list[int] = []
+    found = erasure.plan(db, "wa_id", ANA_OLD)
+    done = erasure.erase(db, Sealer(Secret(secret_key)), "wa_id", found, say=retry)
+    assert done["passes"] == 1
+    assert leftovers(database_url) == []
+    with psycopg.connect(database_url) as conn:
+        found = conn.execute(
+            "SELECT fact_key FROM wabahook.relay_deliveries WHERE fact_key LIKE 'message:%'"
+        )
+        keys = [row[0] for row in found]
+    assert len(keys) == len(set(keys)) == 2  # her two messages, once each
