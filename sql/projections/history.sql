@@ -22,10 +22,8 @@ SELECT s.channel, k.chunk_key, min(s.waba_id), min(s.phone_number_id), min(s.pha
        (array_agg(d.received_at ORDER BY s.raw_event_id))[1], min(s.raw_event_id)
 FROM stage_history_chunk s JOIN stage_doc d USING (raw_event_id)
 CROSS JOIN LATERAL (
-    SELECT concat_ws('|', coalesce(s.phone_number_id, ''), coalesce(s.phase::text, ''),
-                     coalesce(s.chunk_order::text,
-                              'body:' || encode(d.body_sha256, 'hex') || ':' || s.position)
-           ) AS chunk_key
+    SELECT wabahook.history_chunk_key(s.phone_number_id, s.phase, s.chunk_order,
+                                      d.body_sha256, s.position) AS chunk_key
 ) k
 WHERE {ids}::bigint[] IS NULL OR s.raw_event_id = ANY({ids})
 GROUP BY s.channel, k.chunk_key

@@ -468,10 +468,8 @@ WITH fact AS ((
                'raw_event_id', h.raw_event_id)
     FROM stage_history_chunk h JOIN stage_doc e USING (raw_event_id)
     CROSS JOIN LATERAL (
-        SELECT concat_ws('|', coalesce(h.phone_number_id, ''), coalesce(h.phase::text, ''),
-                         coalesce(h.chunk_order::text,
-                                  'body:' || encode(e.body_sha256, 'hex') || ':' || h.position)
-               ) AS key
+        SELECT wabahook.history_chunk_key(h.phone_number_id, h.phase, h.chunk_order,
+                                          e.body_sha256, h.position) AS key
     ) k
     WHERE h.raw_event_id = ANY (%(ids)s::bigint[])
     ORDER BY h.channel, k.key, h.raw_event_id, h.position
