@@ -309,6 +309,14 @@ def test_connect_stores_the_number_from_360dialog_without_separators(
         (["worker", "--burst", "--name", ""],
          "Invalid value for '--name': '' is not a worker name: use 1-100 letters, digits and ."
          " _ : @ -"),
+        (["people", "erase", "--wa-id", "a\tb", "--dry-run"],
+         "Invalid value for '--wa-id': 'a\\tb' is not an id: 1 to 512 printable characters,"
+         " no spaces"),
+        (["people", "export", "--person-id", "x" * 600],
+         f"Invalid value for '--person-id': '{'x' * 35}...' is not an id: 1 to 512 printable"
+         " characters, no spaces"),
+        (["people", "erase", "--resume", "0"],
+         "Invalid value for '--resume': 0 is not in the range x>=1."),
     ],
 )  # fmt: skip
 def test_hostile_names_are_usage_errors(cli: Cli, args: list[str], message: str) -> None:
@@ -349,6 +357,12 @@ NAME_RULE = "use 1-63 lowercase letters, digits and inner hyphens"
          "the value of header X-Key may hold only printable ASCII"),
         (["report", "--out", "/nonexistent-dir/report.html"],
          "cannot write '/nonexistent-dir/report.html': no directory '/nonexistent-dir'"),
+        (["channels", "set", "Acme", "--max-body", "1"],
+         f"invalid channel name 'Acme': {NAME_RULE}"),
+        (["channels", "set", "acme", "--max-body", "1\x00"],
+         "'1\\x00' is no size: give bytes, or a number with KiB, MiB, GiB, kB, MB or GB"),
+        (["people", "export", "--wa-id", "15550000000", "--out", "/nonexistent-dir/p.json"],
+         "cannot write '/nonexistent-dir/p.json': no directory '/nonexistent-dir'"),
     ],
 )  # fmt: skip
 def test_hostile_values_are_one_line_errors(cli: Cli, args: list[str], message: str) -> None:
