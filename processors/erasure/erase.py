@@ -156,8 +156,9 @@ def _run(
         # (its id may be lower than ones seen, committed later) is found by the next.
         arrived = _scan(db, target, erasure_id)
         if not arrived:
-            done = db.fetch_one("erase_complete", {"erasure_id": erasure_id})
-            return {"erasure_id": erasure_id, **dict(done or {})}
+            db.fetch_one("erase_complete", {"erasure_id": erasure_id})
+            done = db.fetch_one("erasure_record", {"erasure_id": erasure_id})
+            return dict(done or {"erasure_id": erasure_id})
         with db.transaction() as conn:
             _add(conn, erasure_id, arrived)
         say(f"{len(arrived)} events of the person arrived meanwhile: another pass")
@@ -207,7 +208,6 @@ def _rewrite_all(
                     rewritten += 1
                 conn.execute(query("erase_mark"), {"erasure_id": erasure_id, "sha256": digest,
                                                 "raw_event_id": row["raw_event_id"]})  # fmt: skip
-            conn.execute(query("erase_count"), {"erasure_id": erasure_id, "events": rewritten})
         say(f"  rewrote {rewritten} of {len(rows)} stored events")
 
 

@@ -13,7 +13,6 @@ CREATE TABLE wabahook.erasure (
     -- The erasure's key and the values it replaces, sealed with WABAHOOK_SECRET_KEY
     -- while it runs (so that --resume can finish it); NULL once it completes.
     sealed       bytea,
-    events       integer NOT NULL DEFAULT 0,   -- stored bodies rewritten
     deliveries   integer NOT NULL DEFAULT 0,   -- relay facts rewritten
     passes       integer NOT NULL DEFAULT 0    -- rounds of rewriting and re-deriving
 );

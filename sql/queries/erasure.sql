@@ -111,9 +111,6 @@ WHERE id = %(id)s;
 -- was drained meanwhile): this copy of it goes.
 DELETE FROM wabahook.relay_deliveries WHERE id = %(id)s;
 
--- name: erase_count
-UPDATE wabahook.erasure SET events = events + %(events)s WHERE id = %(erasure_id)s;
-
 -- name: erase_pass
 UPDATE wabahook.erasure SET passes = passes + 1, deliveries = deliveries + %(deliveries)s
 WHERE id = %(erasure_id)s;
@@ -124,9 +121,11 @@ UPDATE wabahook.erasure SET sealed = %(sealed)s WHERE id = %(erasure_id)s;
 
 -- name: erase_complete
 -- Done: the key and the identifiers it sealed are destroyed.
-UPDATE wabahook.erasure SET completed_at = now(), sealed = NULL,
-       events = (SELECT count(*) FROM wabahook.erasure_event e
-                 WHERE e.erasure_id = %(erasure_id)s
-                   AND e.redacted_sha256 IS DISTINCT FROM e.original_sha256)
+UPDATE wabahook.erasure SET completed_at = now(), sealed = NULL
 WHERE id = %(erasure_id)s
-RETURNING events, deliveries, passes;
+RETURNING deliveries, passes;
+
+-- name: erasure_record
+-- An erasure as `erasures` shows it: what `people erase` reports when it completes.
+SELECT erasure_id, events, deliveries, passes FROM wabahook.erasures
+WHERE erasure_id = %(erasure_id)s;

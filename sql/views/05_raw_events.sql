@@ -39,9 +39,14 @@ $$;
 -- Each erasure of one person: when, asked by which kind of identifier, how much it
 -- rewrote, and the person's pseudonym. Never the identifier, nor the erasure's key.
 CREATE VIEW wabahook.erasures AS
-SELECT id AS erasure_id, started_at, completed_at, key_kind, pseudonym, events, deliveries,
-       passes, sealed IS NOT NULL AS resumable
-FROM wabahook.erasure;
+SELECT id AS erasure_id, started_at, completed_at, key_kind, pseudonym,
+       -- Bodies rewritten: derived from its events, never kept apart (one rewritten
+       -- again, when new ids of the person came to light, counts once).
+       (SELECT count(*)::integer FROM wabahook.erasure_event e
+        WHERE e.erasure_id = r.id AND e.redacted_sha256 <> e.original_sha256) AS events,
+       deliveries, passes,
+       sealed IS NOT NULL AS resumable
+FROM wabahook.erasure r;
 COMMENT ON VIEW wabahook.erasures IS
     'One row per `people erase`: when, by which kind of identifier, events and relay facts'
     ' rewritten, the person''s pseudonym; resumable while it has not completed.';
