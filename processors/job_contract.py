@@ -22,6 +22,7 @@ JOB_ARGUMENTS: dict[str, dict[str, Callable[[object], bool]]] = {
     DRAIN_JOB: {"slot": _slot},
     "processors.jobs.sweep": {},
     "processors.jobs.maintain_partitions": {},
+    "processors.jobs.apply_retention": {},
 }
 ALLOWED_JOBS = frozenset(JOB_ARGUMENTS)
 

@@ -15,6 +15,8 @@ from processors.metrics import OperationsCollector, QueueCollector, RelayCollect
 from processors.migrate import PARTITION_MONTHS_AHEAD
 from processors.pipeline import drain as draining
 from processors.pipeline.queue_health import queue_health
+from processors.stored import channel_retention
+from processors.stored.retention import RetentionError
 from receiver.config import COMMAND_DB_SECONDS, WORKER_DB_SECONDS, Settings
 from receiver.db import Database, DatabaseError
 from receiver.nudge import DRAIN_SLOTS, DRAIN_TIME_BUDGET, enqueue_drain, gate_key, job_queue
@@ -176,3 +178,20 @@ def maintain_partitions() -> int:
     _, db = context()
     row = db.fetch_one("ensure_partitions", {"months_ahead": PARTITION_MONTHS_AHEAD})
     return int(row["created"]) if row else 0
+
+
+# A retention run deletes for up to this long; what is left waits for the next hour.
+RETENTION_SECONDS = 120
+
+
+def apply_retention() -> dict[str, int]:
+    """Delete what each channel's own retention says is past; events deleted per channel."""
+    _, db = context()
+    try:
+        deleted = channel_retention.apply_all(db, deadline=time.monotonic() + RETENTION_SECONDS)
+    except RetentionError as exc:  # a rebuild under way: the next hour's run does it
+        log.warning("retention waits", extra={"error": str(exc)})
+        return {}
+    if deleted:
+        log.info("retention", extra={"deleted": deleted})
+    return deleted

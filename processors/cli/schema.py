@@ -1,8 +1,6 @@
-"""Commands that shape the database: migrate, rebuild, retention."""
+"""Commands that shape the database: migrate, rebuild."""
 
 from __future__ import annotations
-
-from datetime import UTC, datetime, timedelta
 
 import click
 from psycopg.conninfo import make_conninfo
@@ -15,8 +13,6 @@ from processors.migrate import (
     unfilled_projection_tables,
 )
 from processors.pipeline import rebuild as rebuild_module
-from processors.stored import retention as retention_module
-from processors.stored.selection import MAX_AGE, Duration
 
 
 @cli.main.command("migrate")
@@ -104,7 +100,8 @@ def rebuild_command(dry_run: bool, batch_size: int, as_json: bool) -> None:
                 cli.fail(str(exc))
     totals = stats.totals
     result = {"events": totals.events, "processed": totals.processed, "rejected": totals.rejected,
-              "failed": totals.failed, "caught_up": stats.caught_up}  # fmt: skip
+              "failed": totals.failed, "caught_up": stats.caught_up,
+              "kept": stats.kept}  # fmt: skip
     if as_json:
         cli.emit_json(result)
         return
@@ -112,43 +109,5 @@ def rebuild_command(dry_run: bool, batch_size: int, as_json: bool) -> None:
         f"rebuilt from {totals.events} events: {totals.processed} processed, {totals.rejected}"
         f" rejected, {totals.failed} failed ({stats.caught_up} arrived during the rebuild)"
     )
-
-
-@cli.main.command("retention")
-@click.option(
-    "--older-than",
-    "age",
-    type=Duration(),
-    required=True,
-    help=f"Drop months whose every event is older than this age (90d, 12w; at most {MAX_AGE}).",
-)
-@click.option("--dry-run", is_flag=True, help="Only list what would be dropped.")
-@click.option("--force", is_flag=True, help="Drop months that still hold queued events too.")
-@cli.json_option
-def retention_command(age: timedelta, dry_run: bool, force: bool, as_json: bool) -> None:
-    """Drop whole months of stored raw events (monthly partitions).
-
-    Projections, deduplication keys and processing results are kept, so a
-    sender retry of an old notification still adds nothing. Months that hold
-    queued events are refused unless --force.
-
-    \b
-    Example:
-      wabahook retention --older-than 90d --dry-run
-    """
-    cutoff = datetime.now(UTC) - age
-    with cli.database() as db, cli.errors_as_messages():
-        months = retention_module.expired(db, cutoff)
-        if not dry_run:
-            retention_module.drop(db, months, force=force)
-    if as_json:
-        cli.emit_json({"dropped": not dry_run, "months": [
-            {"partition": m.name, "from": m.lower_bound, "until": m.upper_bound,
-             "events": m.events, "queued": m.queued} for m in months
-        ]})  # fmt: skip
-        return
-    verb = "would drop" if dry_run else "dropped"
-    for month in months:
-        click.echo(f"{verb} {month.name}: {month.events} events ({month.queued} queued)")
-    if not months:
-        click.echo(f"no month is entirely older than {cli.when(cutoff)}")
+    if stats.kept:
+        click.echo(f"kept {stats.kept} rows of raw events retention deleted")

@@ -173,7 +173,9 @@ def cron(quiet: bool) -> None:
     \b
     Every few seconds: sweep (enqueue a drain for events that wait without
     one, retries that are due) and report the oldest queued event.
-    Every hour: prepare the raw-event partitions of the coming months.
+    Every hour: prepare the raw-event partitions of the coming months, and
+    delete the stored bodies past each channel's own retention (channels set
+    NAME --retention).
     One scheduler is enough; a second one only duplicates harmless sweeps.
 
     \b
@@ -202,6 +204,10 @@ def cron(quiet: bool) -> None:
             jobs.sweep, settings.queue, interval=jobs.SWEEP_SECONDS, result_ttl=60, ttl=30
         )
         scheduler.register(jobs.maintain_partitions, settings.queue, interval=3600, result_ttl=600)
+        scheduler.register(
+            jobs.apply_retention, settings.queue, interval=3600, result_ttl=600,
+            job_timeout=jobs.RETENTION_SECONDS * 2,
+        )  # fmt: skip
         try:
             scheduler.start()  # type: ignore[no-untyped-call]
             return  # stopped by a signal

@@ -54,6 +54,11 @@ class Target:
         """Every value replaced wherever it stands."""
         return self.identifiers | self.message_ids
 
+    def forgotten(self) -> list[str]:
+        """What no row may hold once the person is erased: the needles and message ids."""
+        needles = {needle.decode("utf-8", "surrogatepass") for needle in self.needles()}
+        return sorted(needles | self.message_ids)
+
     def needles(self) -> list[bytes]:
         """The identifiers' bytes as a body may hold them: as written, JSON-escaped."""
         forms = {form for value in self.identifiers
@@ -147,7 +152,9 @@ def _run(
             with db.transaction() as conn:
                 _add(conn, erasure_id, named)
         say("re-deriving every projection from the rewritten bodies (a rebuild) ...")
-        rebuild(db)
+        # Rows kept of bodies retention deleted cannot be rewritten: those naming the
+        # person are left out.
+        rebuild(db, forget=target.forgotten())
         # After the rebuild's swap, which waits for every drain under way: a drain that
         # read a body before it was rewritten has queued its facts by now.
         facts = _rewrite_facts(db, erasure_id, target, pseudonym)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from psycopg import sql
@@ -15,6 +15,7 @@ from processors.migrate import apply_roles
 from processors.pipeline import drain as draining
 from processors.pipeline.people import PEOPLE_TABLES, link_people
 from processors.pipeline.projections import projection_tables
+from processors.pipeline.rebuild_keep import keep_dropped
 from processors.schema_objects import recreate_views
 from receiver.config import MAINTENANCE_SECONDS
 from receiver.db import Database, DatabaseError
@@ -42,6 +43,7 @@ class RebuildStats:
 
     totals: draining.DrainResult = field(default_factory=draining.DrainResult)
     caught_up: int = 0
+    kept: int = 0  # rows kept of raw events retention deleted
     # The first event that failed (its id and error): a rebuild with one swaps nothing in.
     first_failure: tuple[int, str] | None = None
 
@@ -77,15 +79,21 @@ def rebuild(
     batch_size: int = draining.BATCH_SIZE,
     on_progress: Callable[[RebuildStats], None] | None = None,
     lanes: int = draining.LANES,
+    forget: Collection[str] = (),
 ) -> RebuildStats:
     """Project every raw event into fresh tables aside, then swap them in atomically.
 
     Intake and workers keep running: until the swap, analysts read the old tables;
-    events that arrive meanwhile are caught up inside the swap transaction.
+    events that arrive meanwhile are caught up inside the swap transaction. The rows of
+    raw events retention deleted are kept, but for those holding a value of `forget`
+    (processors.pipeline.rebuild_keep).
     """
     stats = RebuildStats()
     _prepare(db)
     try:
+        with db.transaction(timeout=MAINTENANCE_SECONDS) as conn:
+            conn.execute(query("rebuild_retention_gate"))
+            stats.kept = keep_dropped(conn, TABLES, LIVE, ASIDE, forget)
         _build_and_swap(db, batch_size, stats, on_progress, lanes)
     except BaseException:
         _drop_aside(db)  # a rebuild that stopped leaves nothing behind

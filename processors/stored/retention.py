@@ -7,7 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import psycopg
 from psycopg import errors, sql
+from psycopg.rows import DictRow
 
 from receiver.config import MAINTENANCE_SECONDS
 from receiver.db import Database
@@ -97,12 +99,22 @@ def _try_drop(db: Database, name: str) -> bool:
     with db.connection(timeout=MAINTENANCE_SECONDS) as conn:
         try:
             with conn.transaction():
+                pass_gate(conn)
                 conn.execute(query("local_lock_timeout"), {"timeout": LOCK_WAIT})
                 conn.execute(query("detach_partition").format(partition=partition))
                 conn.execute(query("drop_partition").format(partition=partition))
         except errors.LockNotAvailable:
             return False
     return True
+
+
+def pass_gate(conn: psycopg.Connection[DictRow]) -> None:
+    """Begin deleting in this transaction, unless a rebuild is under way: it keeps the
+    rows of the raw events deleted before it began (and none after)."""
+    conn.execute(query("retention_gate"))
+    row = conn.execute(query("retention_gate_closed")).fetchone()
+    if row is not None and row["closed"]:
+        raise RetentionError("a rebuild is under way: run retention again once it has ended")
 
 
 def _holder(db: Database, name: str) -> str:

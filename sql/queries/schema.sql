@@ -158,3 +158,49 @@ WHERE to_regclass(format('wabahook.%%I', name)) IS NOT NULL;
 
 -- name: any_processed_event
 SELECT EXISTS (SELECT 1 FROM wabahook.event_results) AS found;
+
+-- name: rebuild_dropped_events
+-- The raw events {live} has a result for that retention has deleted (the rows of both
+-- are compared by key, the raw events' partitions by received_at).
+CREATE TEMP TABLE rebuild_dropped ON COMMIT DROP AS
+SELECT l.raw_event_id, l.channel
+FROM {live}.event_results l
+WHERE NOT EXISTS (SELECT FROM wabahook.raw_events e
+                  WHERE e.id = l.raw_event_id AND e.received_at = l.received_at);
+
+-- name: rebuild_any_dropped
+SELECT 1 FROM rebuild_dropped LIMIT 1;
+
+-- name: copied_columns
+-- A table's columns that an INSERT may name (not the generated ones), in order.
+SELECT a.attname AS name
+FROM pg_attribute a
+WHERE a.attrelid = format('%%I.%%I', %(schema)s::text, %(table)s::text)::regclass
+  AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+ORDER BY a.attnum;
+
+-- name: from_dropped_event
+l.raw_event_id IN (SELECT raw_event_id FROM rebuild_dropped)
+
+-- name: on_dropped_channel
+l.channel IN (SELECT DISTINCT channel FROM rebuild_dropped)
+
+-- name: keep_dropped_rows
+-- {origin}: which live rows came from deleted events. One holding a value of
+-- %(forget)s (an erasure's) is left out: as to_jsonb writes it, which is how a body's
+-- JSON writes the identifiers it looks for.
+INSERT INTO {aside} ({columns})
+SELECT {columns} FROM {live} l
+WHERE {origin}
+  AND NOT EXISTS (SELECT FROM unnest(%(forget)s::text[]) f (value)
+                  WHERE strpos(to_jsonb(l)::text, f.value) > 0)
+ON CONFLICT DO NOTHING;
+
+-- name: pend_kept_links
+-- The kept identity links, to be joined into people again.
+INSERT INTO {aside}.identity_pending (wa_id, user_id, parent_user_id, previous_wa_id,
+                                      previous_user_id, previous_parent_user_id, channel)
+SELECT wa_id, user_id, parent_user_id, previous_wa_id, previous_user_id,
+       previous_parent_user_id, channel
+FROM {aside}.identity_link
+ON CONFLICT DO NOTHING;

@@ -65,13 +65,17 @@ def test_the_cron_enqueues_json_jobs_that_a_worker_runs(
     )  # fmt: skip
     processes.append(cron)
     queue_key = f"rq:queue:{queue_name}"
-    # Both are due at once: the sweep, and the hourly partition upkeep.
-    assert wait_until(lambda: connection.llen(queue_key) >= 2, timeout=30)
+    # All are due at once: the sweep, the hourly partition upkeep and retention.
+    assert wait_until(lambda: connection.llen(queue_key) >= 3, timeout=30)
     cron.terminate()
     assert cron.wait(timeout=30) == 0
     job_ids = [job_id.decode() for job_id in connection.lrange(queue_key, 0, -1)]
     calls = sorted(stored_call(connection, job_id)[0] for job_id in job_ids)
-    assert calls == ["processors.jobs.maintain_partitions", "processors.jobs.sweep"]
+    assert calls == [
+        "processors.jobs.apply_retention",
+        "processors.jobs.maintain_partitions",
+        "processors.jobs.sweep",
+    ]
     assert all(stored_call(connection, job_id)[1:] == [None, [], {}] for job_id in job_ids)
     assert start_worker(env, processes, "--burst").wait(timeout=120) == 0
     assert connection.zcard(f"rq:failed:{queue_name}") == 0

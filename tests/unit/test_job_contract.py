@@ -66,7 +66,14 @@ def test_a_drain_with_other_arguments_is_refused(args: object, kwargs: object) -
     assert refused_call(DRAIN_JOB, None, args, kwargs) == "arguments"
 
 
-@pytest.mark.parametrize("name", ["processors.jobs.sweep", "processors.jobs.maintain_partitions"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "processors.jobs.sweep",
+        "processors.jobs.maintain_partitions",
+        "processors.jobs.apply_retention",
+    ],
+)
 def test_jobs_without_parameters_take_no_arguments(name: str) -> None:
     assert refused_call(name, None, [1], {}) == "arguments"
     assert refused_call(name, None, [], {"slot": 0}) == "arguments"
