@@ -79,8 +79,9 @@ def channels_set(name: str, max_body: str | None, retention: str | None, as_json
         lines.append(
             f"{name}: stored bodies kept until whole months go (wabahook retention)"
             if age is None
-            else f"{name}: stored bodies deleted once older than {_days(age)}, within the"
-            " hour (the cron), or now with wabahook retention"
+            else f"{name}: stored bodies deleted once older than"
+            f" {channel_retention.describe(age)}, within the hour (the cron), or now with"
+            " wabahook retention"
         )
     if as_json:
         cli.emit_json(shown_settings)
@@ -110,11 +111,3 @@ def _age(text: str) -> timedelta | None:
             f"--retention {shown(text)}: at least 1d, the sender retries for days"
         )
     return age
-
-
-def _days(age: timedelta) -> str:
-    """90 days, 36 hours: an age as it was most likely written."""
-    if age % timedelta(days=1):
-        hours = age.total_seconds() / 3600
-        return f"{hours:g} hours"
-    return f"{age.days} day{'' if age.days == 1 else 's'}"

@@ -96,7 +96,7 @@ def _as_json(
     return {
         "dropped": not dry_run,
         "channels": [
-            {"channel": due.channel, "retention_seconds": int(due.retention.total_seconds()),
+            {"channel": due.channel, "retention_seconds": _seconds(due.retention),
              "cutoff": due.cutoff, "due": due.due, "held": due.held,
              "deleted": deleted.get(due.channel, 0)}
             for due in channels
@@ -106,3 +106,7 @@ def _as_json(
              "events": m.events, "queued": m.queued} for m in months
         ],
     }  # fmt: skip
+
+
+def _seconds(age: timedelta | None) -> int | None:
+    return None if age is None else int(age.total_seconds())

@@ -1,5 +1,5 @@
 """The console's pages: overview, events, messages, event and message detail, people,
-problems, destinations, history syncs."""
+problems, destinations, history syncs, retention."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 
 import processors.console.search as search
 from processors import analytics, jobs, lookup, person_lookup
+from processors.stored import channel_retention
 from processors.stored import replay as replay_module
 from processors.stored.selection import MAX_ID, Key, Selection
 from receiver.config import Settings
@@ -91,6 +92,14 @@ def history() -> str:
     """Coexistence history syncs: how far each number's got, and what it brought."""
     rows = _state().db.fetch_all("console_history_syncs", {"limit": PROBLEMS_SHOWN})
     return render_template("history.html", rows=rows, limit=PROBLEMS_SHOWN)
+
+
+@blueprint.get("/retention")
+def retention() -> str:
+    """What retention deletes next: each channel's retention, what is past it, what comes."""
+    rows = channel_retention.status(_state().db, every=True)
+    return render_template("retention.html", rows=rows, describe=channel_retention.describe,
+                           window_days=channel_retention.WINDOW.days)  # fmt: skip
 
 
 @blueprint.post("/deliveries/retry")

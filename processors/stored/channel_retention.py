@@ -27,12 +27,13 @@ class ChannelRetention:
     """One channel's retention and what it drops now and next."""
 
     channel: str
-    retention: timedelta
-    cutoff: datetime
+    retention: timedelta | None  # None: kept until whole months go
+    cutoff: datetime | None
     due: int  # received before the cutoff
     held: int  # of those, still queued or to be relayed: they wait
     soon: int  # pass the cutoff within WINDOW
     next_at: datetime | None  # when the next one does (None: none within WINDOW)
+    oldest_at: datetime | None  # its oldest stored event (None: it has none)
 
 
 def set_retention(db: Database, name: str, retention: timedelta | None) -> None:
@@ -44,9 +45,11 @@ def set_retention(db: Database, name: str, retention: timedelta | None) -> None:
         raise ChannelError(f"no channel named {name!r}")
 
 
-def status(db: Database, channel: str | None = None) -> list[ChannelRetention]:
-    """Every channel with a retention (or `channel` alone): what is due and what is next."""
-    rows = db.fetch_all("channel_retention", {"window": WINDOW, "channel": channel})
+def status(db: Database, channel: str | None = None, every: bool = False) -> list[ChannelRetention]:
+    """Every channel with a retention (`every`: every channel; or `channel` alone): what
+    is due and what is next."""
+    params = {"window": WINDOW, "channel": channel, "every": every}
+    rows = db.fetch_all("channel_retention", params)
     return [ChannelRetention(**row) for row in rows]
 
 
@@ -78,3 +81,10 @@ def apply(
 def apply_all(db: Database, *, deadline: float | None = None) -> dict[str, int]:
     """Apply every channel's retention (see `apply`); events deleted per channel."""
     return {due.channel: apply(db, due, deadline=deadline) for due in status(db) if due.due}
+
+
+def describe(age: timedelta) -> str:
+    """90 days, 36 hours: a retention as it was most likely written."""
+    if age % timedelta(days=1):
+        return f"{age.total_seconds() / 3600:g} hours"
+    return f"{age.days} day{'' if age.days == 1 else 's'}"

@@ -7,9 +7,10 @@ WHERE name = %(name)s
 RETURNING name, retention;
 
 -- name: channel_retention
--- For each channel with a retention: its events past it now (`due`), those of them held
--- back (still queued, or still to be relayed: both read the body later), those that
--- pass it within %(window)s, and when the next one does.
+-- For each channel with a retention (every channel if %(every)s): its events past it now
+-- (`due`), those of them held back (still queued, or still to be relayed: both read the
+-- body later), those that pass it within %(window)s, when the next one does, and its
+-- oldest stored event.
 SELECT c.name AS channel, c.retention, now() - c.retention AS cutoff,
        count(e.id) FILTER (WHERE e.received_at < now() - c.retention) AS due,
        count(e.id) FILTER (WHERE e.received_at < now() - c.retention AND (
@@ -17,14 +18,15 @@ SELECT c.name AS channel, c.retention, now() - c.retention AS cutoff,
            OR EXISTS (SELECT FROM wabahook.relay_deliveries d
                       WHERE d.raw_event_id = e.id AND d.state IN ('pending', 'retrying'))
        )) AS held,
-       count(e.id) FILTER (WHERE e.received_at >= now() - c.retention
-                             AND e.received_at < now() - c.retention + %(window)s) AS soon,
+       count(e.id) FILTER (WHERE e.received_at >= now() - c.retention) AS soon,
        min(e.received_at) FILTER (WHERE e.received_at >= now() - c.retention)
-           + c.retention AS next_at
+           + c.retention AS next_at,
+       (SELECT min(o.received_at) FROM wabahook.raw_events o WHERE o.channel = c.name)
+           AS oldest_at
 FROM wabahook.channels c
 LEFT JOIN wabahook.raw_events e
     ON e.channel = c.name AND e.received_at < now() - c.retention + %(window)s
-WHERE c.retention IS NOT NULL AND (%(channel)s::text IS NULL OR c.name = %(channel)s)
+WHERE (c.retention IS NOT NULL OR %(every)s) AND (%(channel)s::text IS NULL OR c.name = %(channel)s)
 GROUP BY c.name, c.retention
 ORDER BY c.name;
 

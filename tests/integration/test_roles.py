@@ -410,7 +410,8 @@ def test_the_console_runs_with_its_own_role(own_server: str) -> None:
     app = create_console({"DATABASE_URL": as_user(own_server, "ops")})
     client = app.test_client()
     for page in ("/", "/problems", f"/events/{event_id}", "/events?text=not+json",
-                 "/events?channel=desk&state=rejected", "/messages/c1"):  # fmt: skip
+                 "/events?channel=desk&state=rejected", "/messages/c1", "/retention",
+                 "/history", "/destinations", "/people"):  # fmt: skip
         assert client.get(page).status_code == 200, page
     token = client.get_cookie("wabahook_csrf")
     assert token is not None
@@ -432,6 +433,7 @@ def test_the_console_runs_with_its_own_role(own_server: str) -> None:
                 "INSERT INTO wabahook.event_queue (raw_event_id, received_at, channel)"
                 " VALUES (1, now(), 'desk')",
                 "UPDATE wabahook.channels SET enabled = false",
+                "UPDATE wabahook.channels SET retention = '1 day'",
                 "SELECT wabahook.store_event('desk', '\\x00', '\\x00', NULL, '{}', NULL, 'r')",
             ),
         )
