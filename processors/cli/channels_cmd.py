@@ -133,11 +133,12 @@ def channels_add(
 @channels_group.command("list")
 @cli.json_option
 def channels_list(as_json: bool) -> None:
-    """List channels with their kind, state and number of valid credentials.
+    """List channels with their kind, state, number of valid credentials and retention.
 
     KIND is basic (360dialog, Basic credentials), meta (Meta's signatures) or
     360dialog-partner (a partner's signatures); a signed channel's CREDS are its
-    valid signing secrets.
+    valid signing secrets. KEEPS is how long its stored bodies are kept (channels
+    set NAME --retention), `all` until whole months go.
 
     \b
     Example:
@@ -152,7 +153,8 @@ def channels_list(as_json: bool) -> None:
         click.echo("no channels yet: wabahook channels add NAME")
         return
     click.echo(
-        f"{'CHANNEL':<24} {'KIND':<17} {'STATE':<9} {'CREDS':>5}  {'PHONE':<16} LAST RECEIVED"
+        f"{'CHANNEL':<24} {'KIND':<17} {'STATE':<9} {'CREDS':>5}  {'KEEPS':<6} {'PHONE':<16}"
+        " LAST RECEIVED"
     )
     for row in rows:
         last = (
@@ -162,8 +164,19 @@ def channels_list(as_json: bool) -> None:
         )
         click.echo(
             f"{row['name']:<24} {row['auth']:<17} {'enabled' if row['enabled'] else 'disabled':<9} "
-            f"{row['valid_credentials']:>5}  {row['phone_number'] or '-':<16} {last}"
+            f"{row['valid_credentials']:>5}  {_keeps(row['retention_seconds']):<6} "
+            f"{row['phone_number'] or '-':<16} {last}"
         )
+
+
+def _keeps(seconds: int | None) -> str:
+    """A retention in the list: 90d, 36h, or all."""
+    if seconds is None:
+        return "all"
+    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 @channels_group.command("rotate")

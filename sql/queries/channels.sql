@@ -35,6 +35,7 @@ RETURNING name;
 -- valid_credentials: a Basic channel's credentials, a signed channel's signing secrets
 -- (a meta channel's app secrets, a partner channel's platform secrets).
 SELECT c.name, c.auth, c.phone_number, c.enabled, c.created_at, c.max_body_bytes,
+       extract(epoch FROM c.retention)::bigint AS retention_seconds,
        CASE c.auth
            WHEN 'basic' THEN (SELECT count(*) FROM wabahook.channel_credentials cc
                  WHERE cc.channel = c.name AND (cc.expires_at IS NULL OR cc.expires_at > now()))

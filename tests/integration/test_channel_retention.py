@@ -68,6 +68,12 @@ def test_a_channels_old_bodies_go_and_the_rest_stays(
     result = cli("channels", "set", "acme", "--retention", "30d")
     assert result.exit_code == 0, result.output
     assert "deleted once older than 30 days" in result.stdout
+    listed = {row["name"]: row for row in json.loads(cli("channels", "list", "--json").stdout)}
+    assert listed["acme"]["retention_seconds"] == 30 * 86_400
+    assert listed["other"]["retention_seconds"] is None
+    table = cli("channels", "list").stdout.splitlines()
+    assert table[0].split()[4] == "KEEPS"
+    assert [line.split()[4] for line in table[1:]] == ["30d", "all"]
     planned = json.loads(cli("retention", "--dry-run", "--json").stdout)
     assert [(c["channel"], c["due"], c["held"]) for c in planned["channels"]] == [("acme", 3, 1)]
     assert len(raw_ids(database_url)) == 5  # a dry run deletes nothing
