@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -11,6 +12,7 @@ from processors import person_export
 from processors.cli.people_cmd import people_group
 from processors.cli.secret_files import key_sealer
 from processors.erasure import erase as erasure
+from processors.stored import retention
 from processors.stored.selection import Key
 
 SHOWN_EVENTS = 20
@@ -59,7 +61,8 @@ def people_erase(
             cli.fail("--resume finishes an erasure by its record: give it alone (and --yes)")
         with cli.database() as db, cli.errors_as_messages():
             done = erasure.resume(db, key_sealer(), resume_id, say=_say(as_json))
-        _done(done, as_json)
+            unreached = retention.detached_months(db)
+        _done({**done, "unreached": unreached}, as_json)
         return
     if len(given) != 1:
         cli.fail("give one of --wa-id, --user-id or --person-id (or --resume ERASURE_ID)")
@@ -67,9 +70,11 @@ def people_erase(
     sealing = None if dry_run else key_sealer()  # before anything is looked up
     with cli.database() as db, cli.errors_as_messages():
         found = erasure.plan(db, kind, identifier)
+        unreached = retention.detached_months(db)
         if dry_run:
             rows = person_export.export(db, found.person_id)["rows"]
-            _show_plan(found, {view: len(r) for view, r in rows.items() if r}, as_json)
+            counts = {view: len(r) for view, r in rows.items() if r}
+            _show_plan(found, counts, unreached, as_json)
             return
         if not yes:
             if not sys.stdin.isatty():
@@ -80,17 +85,20 @@ def people_erase(
             )  # fmt: skip
         assert sealing is not None
         done = erasure.erase(db, sealing, kind, found, say=_say(as_json))
-    _done(done, as_json)
+    _done({**done, "unreached": unreached}, as_json)
 
 
 def _say(as_json: bool) -> erasure.Say:
     return (lambda line: None) if as_json else (lambda line: click.echo(line, err=True))
 
 
-def _show_plan(found: erasure.Plan, rows: dict[str, int], as_json: bool) -> None:
+def _show_plan(
+    found: erasure.Plan, rows: dict[str, int], unreached: list[str], as_json: bool
+) -> None:
     ids = [event["raw_event_id"] for event in found.events]
     if as_json:
-        cli.emit_json({"person_id": found.person_id, "events": ids, "rows": rows})
+        cli.emit_json({"person_id": found.person_id, "events": ids, "rows": rows,
+                       "unreached": unreached})  # fmt: skip
         return
     click.echo(f"person {cli.escaped(found.person_id)}: {len(ids)} stored events would be"
                " looked at and rewritten where they name them")  # fmt: skip
@@ -100,9 +108,10 @@ def _show_plan(found: erasure.Plan, rows: dict[str, int], as_json: bool) -> None
     for view, count in sorted(rows.items()):
         click.echo(f"  {view}: {count} rows would be re-derived")
     click.echo("nothing was changed (--dry-run)")
+    _warn(unreached, "would not be reached")
 
 
-def _done(done: dict[str, object], as_json: bool) -> None:
+def _done(done: dict[str, Any], as_json: bool) -> None:
     if as_json:
         cli.emit_json(done)
         return
@@ -110,3 +119,12 @@ def _done(done: dict[str, object], as_json: bool) -> None:
         f"erasure {done['erasure_id']} complete: {done['events']} stored events and"
         f" {done['deliveries']} relay facts rewritten, in {done['passes']} pass(es)"
     )
+    _warn(done["unreached"], "were not reached")
+
+
+def _warn(unreached: list[str], verb: str) -> None:
+    """Say which detached months of stored bodies an erasure cannot rewrite."""
+    if unreached:
+        click.echo(f"warning: {', '.join(unreached)} {verb}: detached from raw_events, their"
+                   " bodies are read by nothing; drop them, or attach them again and erase"
+                   " again", err=True)  # fmt: skip

@@ -108,6 +108,11 @@ def _try_drop(db: Database, name: str) -> bool:
     return True
 
 
+def detached_months(db: Database) -> list[str]:
+    """Months of raw events no longer attached (by hand): erasure cannot reach them."""
+    return [row["name"] for row in db.fetch_all("detached_months")]
+
+
 def pass_gate(conn: psycopg.Connection[DictRow]) -> None:
     """Begin deleting in this transaction, unless a rebuild is under way: it keeps the
     rows of the raw events deleted before it began (and none after)."""

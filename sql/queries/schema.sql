@@ -204,3 +204,13 @@ SELECT wa_id, user_id, parent_user_id, previous_wa_id, previous_user_id,
        previous_parent_user_id, channel
 FROM {aside}.identity_link
 ON CONFLICT DO NOTHING;
+
+-- name: detached_months
+-- Tables made as months of raw_events that are no longer attached to it (detached by
+-- hand, or restored from a dump beside it): nothing reads or rewrites their bodies.
+SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'wabahook' AND c.relkind = 'r' AND NOT c.relispartition
+  AND c.relname ~ '^raw_events_[0-9]{4}_[0-9]{2}$'
+ORDER BY 1;

@@ -309,3 +309,26 @@ def test_a_retry_drained_before_the_facts_are_rewritten_leaves_one_fact(
         )
         keys = [row[0] for row in found]
     assert len(keys) == len(set(keys)) == 2  # her two messages, once each
+
+
+def test_a_month_detached_by_hand_is_named_as_out_of_reach(
+    cli: Callable[..., Result], db: Database, database_url: str, secret_key: str,
+    stored: list[int],
+) -> None:  # fmt: skip
+    drain(db)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SELECT wabahook.create_raw_event_partition('2025-01-01')")
+        conn.execute("ALTER TABLE wabahook.raw_events DETACH PARTITION wabahook.raw_events_2025_01")
+    planned = json.loads(cli("people", "erase", "--wa-id", ANA_NEW, "--dry-run", "--json").stdout)
+    assert planned["unreached"] == ["wabahook.raw_events_2025_01"]
+    result = cli("people", "erase", "--wa-id", ANA_NEW, "--yes")
+    assert result.exit_code == 0, result.output
+    assert "complete" in result.stdout
+    assert result.stderr.endswith(
+        "warning: wabahook.raw_events_2025_01 were not reached: detached from raw_events,"
+        " their bodies are read by nothing; drop them, or attach them again and erase again\n"
+    )
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE wabahook.raw_events_2025_01")
+    again = json.loads(cli("people", "erase", "--wa-id", OTHER, "--dry-run", "--json").stdout)
+    assert again["unreached"] == []
