@@ -185,7 +185,7 @@ RETENTION_SECONDS = 120
 
 
 def apply_retention() -> dict[str, int]:
-    """Delete what each channel's own retention says is past; events deleted per channel."""
+    """Delete the stored bodies past each channel's retention; events deleted per channel."""
     _, db = context()
     try:
         deleted = channel_retention.apply_all(db, deadline=time.monotonic() + RETENTION_SECONDS)

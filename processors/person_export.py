@@ -64,6 +64,22 @@ def export(db: Database, person_id: str) -> dict[str, Any]:
     return {"person_id": person_id, "rows": rows, "deliveries": bodies}
 
 
+def message_ids_of(db: Database, person_id: str) -> set[str]:
+    """The ids of the messages (and statuses) in the person's rows of every view."""
+    with db.transaction() as conn:
+        conn.execute(query("export_snapshot"))
+        views = conn.execute(query("export_views")).fetchall()
+        found: set[str] = set()
+        for view in views:
+            if view["has_message_id"]:
+                rows = conn.execute(
+                    query("person_message_ids").format(view=sql.Identifier(view["view"])),
+                    {"person_id": person_id},
+                ).fetchall()
+                found |= {row["message_id"] for row in rows}
+    return found
+
+
 def _shared(conn: Any, views: list[Any], events: list[int], person_id: str) -> set[int]:
     """The events some other person's rows came from too."""
     shared: set[int] = set()

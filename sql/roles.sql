@@ -97,7 +97,10 @@ BEGIN
         GRANT SELECT ON wabahook.raw_events, wabahook.event_queue TO wabahook_console;
         GRANT SELECT (name, enabled, auth, retention) ON wabahook.channels TO wabahook_console;
         -- What retention deletes next (the Retention page): which bodies are still to relay.
-        GRANT SELECT (raw_event_id, state) ON wabahook.relay_deliveries TO wabahook_console;
+        GRANT SELECT (raw_event_id, destination_id, fact_key, state, age_from)
+            ON wabahook.relay_deliveries TO wabahook_console;
+        GRANT SELECT (id, format, horizon, max_age, channels) ON wabahook.destinations
+            TO wabahook_console;
         GRANT EXECUTE ON FUNCTION wabahook.replay_events(
             text[], timestamptz, timestamptz, bigint[], text[], text) TO wabahook_console;
         GRANT EXECUTE ON FUNCTION wabahook.retry_deliveries(text, bigint[], boolean)

@@ -80,7 +80,7 @@ def channels_set(name: str, max_body: str | None, retention: str | None, as_json
             f"{name}: stored bodies kept until whole months go (wabahook retention)"
             if age is None
             else f"{name}: stored bodies deleted once older than"
-            f" {channel_retention.describe(age)}, within the hour (the cron), or now with"
+            f" {channel_retention.shown_age(age)}, within the hour (the cron), or now with"
             " wabahook retention"
         )
     if as_json:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any, TextIO
 
 import click
@@ -12,6 +13,7 @@ from processors import channels
 from processors.channels import meta
 from processors.cli.secret_files import key_sealer, read_secret, secret_file_option
 from processors.local import demo, discovery
+from processors.stored.channel_retention import shown_age
 
 
 class PhoneNumber(click.ParamType):  # type: ignore[type-arg]
@@ -162,21 +164,13 @@ def channels_list(as_json: bool) -> None:
             if row["last_received_at"]
             else "-"
         )
+        seconds = row["retention_seconds"]
+        keeps = "all" if seconds is None else shown_age(timedelta(seconds=seconds))
         click.echo(
             f"{row['name']:<24} {row['auth']:<17} {'enabled' if row['enabled'] else 'disabled':<9} "
-            f"{row['valid_credentials']:>5}  {_keeps(row['retention_seconds']):<6} "
+            f"{row['valid_credentials']:>5}  {keeps:<6} "
             f"{row['phone_number'] or '-':<16} {last}"
         )
-
-
-def _keeps(seconds: int | None) -> str:
-    """A retention in the list: 90d, 36h, or all."""
-    if seconds is None:
-        return "all"
-    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 @channels_group.command("rotate")

@@ -108,7 +108,7 @@ def _show_plan(
     for view, count in sorted(rows.items()):
         click.echo(f"  {view}: {count} rows would be re-derived")
     click.echo("nothing was changed (--dry-run)")
-    _warn(unreached, "would not be reached")
+    _warn(unreached, dry_run=True)
 
 
 def _done(done: dict[str, Any], as_json: bool) -> None:
@@ -119,12 +119,13 @@ def _done(done: dict[str, Any], as_json: bool) -> None:
         f"erasure {done['erasure_id']} complete: {done['events']} stored events and"
         f" {done['deliveries']} relay facts rewritten, in {done['passes']} pass(es)"
     )
-    _warn(done["unreached"], "were not reached")
+    _warn(done["unreached"], dry_run=False)
 
 
-def _warn(unreached: list[str], verb: str) -> None:
+def _warn(unreached: list[str], dry_run: bool) -> None:
     """Say which detached months of stored bodies an erasure cannot rewrite."""
     if unreached:
-        click.echo(f"warning: {', '.join(unreached)} {verb}: detached from raw_events, their"
-                   " bodies are read by nothing; drop them, or attach them again and erase"
-                   " again", err=True)  # fmt: skip
+        verb = "would not be" if dry_run else "is not" if len(unreached) == 1 else "are not"
+        click.echo(f"warning: {', '.join(unreached)} {verb} reached: detached from raw_events,"
+                   " a table nothing reads; drop it, or attach it again and erase again",
+                   err=True)  # fmt: skip

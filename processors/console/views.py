@@ -98,7 +98,7 @@ def history() -> str:
 def retention() -> str:
     """What retention deletes next: each channel's retention, what is past it, what comes."""
     rows = channel_retention.status(_state().db, every=True)
-    return render_template("retention.html", rows=rows, describe=channel_retention.describe,
+    return render_template("retention.html", rows=rows, shown_age=channel_retention.shown_age,
                            window_days=channel_retention.WINDOW.days)  # fmt: skip
 
 

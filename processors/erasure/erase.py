@@ -25,9 +25,10 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from processors.erasure import redact
-from processors.person_export import check_owner, find_person
+from processors.person_export import check_owner, find_person, message_ids_of
 from processors.pipeline.parse import too_deep
 from processors.pipeline.rebuild import rebuild
+from processors.pipeline.rebuild_keep import Forget
 from receiver.db import Database
 from receiver.errors import WabahookError
 from receiver.queries import query
@@ -53,11 +54,6 @@ class Target:
     def replaced(self) -> frozenset[str]:
         """Every value replaced wherever it stands."""
         return self.identifiers | self.message_ids
-
-    def forgotten(self) -> list[str]:
-        """What no row may hold once the person is erased: the needles and message ids."""
-        needles = {needle.decode("utf-8", "surrogatepass") for needle in self.needles()}
-        return sorted(needles | self.message_ids)
 
     def needles(self) -> list[bytes]:
         """The identifiers' bytes as a body may hold them: as written, JSON-escaped."""
@@ -85,7 +81,8 @@ def plan(db: Database, kind: str, identifier: str) -> Plan:
     links = db.fetch_all("person_links_of", {"person_id": person_id})
     identifiers = {*person["wa_ids"], *person["user_ids"]}
     identifiers |= {row["username"] for row in links if row["username"]}
-    target = Target(frozenset(identifiers))
+    # Their messages' ids from the rows too: a body retention deleted has left them there.
+    target = Target(frozenset(identifiers), message_ids_of(db, person_id))
     found = {row["raw_event_id"]: row for row in _scan(db, target, erasure_id=0)}
     for row in _events_of_person(db, person_id):  # a body that spells them in escapes
         found.setdefault(row["raw_event_id"], row)
@@ -154,7 +151,7 @@ def _run(
         say("re-deriving every projection from the rewritten bodies (a rebuild) ...")
         # Rows kept of bodies retention deleted cannot be rewritten: those naming the
         # person are left out.
-        rebuild(db, forget=target.forgotten())
+        rebuild(db, forget=Forget.of(target.identifiers, target.message_ids))
         # After the rebuild's swap, which waits for every drain under way: a drain that
         # read a body before it was rewritten has queued its facts by now.
         facts = _rewrite_facts(db, erasure_id, target, pseudonym)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import psycopg
 from psycopg import sql
 from psycopg.rows import DictRow
 
@@ -15,7 +17,7 @@ from processors.migrate import apply_roles
 from processors.pipeline import drain as draining
 from processors.pipeline.people import PEOPLE_TABLES, link_people
 from processors.pipeline.projections import projection_tables
-from processors.pipeline.rebuild_keep import keep_dropped
+from processors.pipeline.rebuild_keep import Forget, keep_dropped
 from processors.schema_objects import recreate_views
 from receiver.config import MAINTENANCE_SECONDS
 from receiver.db import Database, DatabaseError
@@ -29,6 +31,11 @@ ASIDE = "wabahook_rebuild"
 REPLACED = "wabahook_replaced"
 # Tries of one window of events before its failures are kept (and counted).
 WINDOW_ATTEMPTS = 3
+# How long a rebuild may run (its gate's connection is cut then), and waits for the gate:
+# retention holds it a batch at a time, another rebuild all along.
+HOLD_SECONDS = 7 * 86_400.0
+GATE_SECONDS = 30.0
+GATE_PAUSE_SECONDS = 0.2
 # What a rebuild builds aside and swaps in: every projection's tables, people, the results.
 TABLES = (*projection_tables(), *PEOPLE_TABLES, "event_results")
 
@@ -79,7 +86,7 @@ def rebuild(
     batch_size: int = draining.BATCH_SIZE,
     on_progress: Callable[[RebuildStats], None] | None = None,
     lanes: int = draining.LANES,
-    forget: Collection[str] = (),
+    forget: Forget | None = None,
 ) -> RebuildStats:
     """Project every raw event into fresh tables aside, then swap them in atomically.
 
@@ -89,17 +96,32 @@ def rebuild(
     (processors.pipeline.rebuild_keep).
     """
     stats = RebuildStats()
-    _prepare(db)
-    try:
-        with db.transaction(timeout=MAINTENANCE_SECONDS) as conn:
-            conn.execute(query("rebuild_retention_gate"))
-            stats.kept = keep_dropped(conn, TABLES, LIVE, ASIDE, forget)
-        _build_and_swap(db, batch_size, stats, on_progress, lanes)
-    except BaseException:
-        _drop_aside(db)  # a rebuild that stopped leaves nothing behind
-        raise
+    # One connection holds the gate all along (retention stops, a second rebuild waits);
+    # its session ends with this process at the latest, and the gate opens with it.
+    with db.connection(timeout=HOLD_SECONDS) as holder:
+        _close_gate(holder)
+        try:
+            _prepare(db)
+            try:
+                stats.kept = keep_dropped(holder, TABLES, LIVE, ASIDE, forget or Forget())
+                _build_and_swap(db, batch_size, stats, on_progress, lanes)
+            except BaseException:
+                _drop_aside(db)  # a rebuild that stopped leaves nothing behind
+                raise
+        finally:
+            with contextlib.suppress(psycopg.Error):  # a lost connection has let go of it
+                holder.execute(query("rebuild_gate_open"))
     log.info("rebuilt", extra={"events": stats.totals.events, "caught_up": stats.caught_up})
     return stats
+
+
+def _close_gate(holder: draining.Connection) -> None:
+    """Take the gate retention passes (processors.stored.retention), within GATE_SECONDS."""
+    ends = time.monotonic() + GATE_SECONDS
+    while not holder.execute(query("rebuild_gate_close")).fetchone()["closed"]:  # type: ignore[index]
+        if time.monotonic() > ends:
+            raise RebuildError("another rebuild is under way; run it again once it has ended")
+        time.sleep(GATE_PAUSE_SECONDS)
 
 
 def _build_and_swap(

@@ -37,7 +37,7 @@ class Month:
     lower_bound: datetime
     upper_bound: datetime
     events: int
-    queued: int
+    held: int  # a drain or the relay has yet to read them
 
 
 def expired(db: Database, cutoff: datetime) -> list[Month]:
@@ -48,8 +48,10 @@ def expired(db: Database, cutoff: datetime) -> list[Month]:
             if row["upper_bound"] > cutoff:
                 continue
             counts = conn.execute(
-                query("partition_counts").format(partition=sql.Identifier("wabahook", row["name"])),
-                {"lower": row["lower_bound"], "upper": row["upper_bound"]},
+                query("partition_counts").format(
+                    partition=sql.Identifier("wabahook", row["name"]),
+                    held=query("retention_held"),
+                )
             ).fetchone()
             assert counts is not None
             months.append(
@@ -58,10 +60,20 @@ def expired(db: Database, cutoff: datetime) -> list[Month]:
                     row["lower_bound"],
                     row["upper_bound"],
                     counts["events"],
-                    counts["queued"],
+                    counts["held"],
                 )
             )
     return months
+
+
+def check(months: list[Month], force: bool = False) -> None:
+    """RetentionError if a month holds events still to be read, unless `force`."""
+    waiting = [m.name for m in months if m.held]
+    if waiting and not force:
+        raise RetentionError(
+            f"{', '.join(waiting)} still hold events a drain or the relay has yet to read;"
+            " drain them first and let the relay catch up, or use --force"
+        )
 
 
 def drop(
@@ -70,15 +82,9 @@ def drop(
     force: bool = False,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Detach and drop the partitions; refuse ones with queued events unless `force`.
-
-    Each month goes in its own transaction: those dropped before a busy one stay dropped.
-    """
-    waiting = [m.name for m in months if m.queued]
-    if waiting and not force:
-        raise RetentionError(
-            f"{', '.join(waiting)} still hold queued events; drain them first, or use --force"
-        )
+    """Detach and drop the partitions (see `check`), each in its own transaction: those
+    dropped before a busy one stay dropped."""
+    check(months, force)
     for month in months:
         _drop_partition(db, month.name, sleep)
 
@@ -113,12 +119,16 @@ def detached_months(db: Database) -> list[str]:
     return [row["name"] for row in db.fetch_all("detached_months")]
 
 
+def check_gate(db: Database) -> None:
+    """RetentionError if a rebuild is under way (before a long run begins)."""
+    with db.transaction() as conn:
+        pass_gate(conn)
+
+
 def pass_gate(conn: psycopg.Connection[DictRow]) -> None:
-    """Begin deleting in this transaction, unless a rebuild is under way: it keeps the
-    rows of the raw events deleted before it began (and none after)."""
-    conn.execute(query("retention_gate"))
-    row = conn.execute(query("retention_gate_closed")).fetchone()
-    if row is not None and row["closed"]:
+    """Let this transaction delete raw events, else RetentionError: a rebuild runs."""
+    row = conn.execute(query("retention_gate")).fetchone()
+    if row is None or not row["open"]:
         raise RetentionError("a rebuild is under way: run retention again once it has ended")
 
 

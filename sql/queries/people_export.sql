@@ -16,12 +16,13 @@ ORDER BY person_id;
 -- name: export_views
 -- Every public view that names a person: the rows exported are theirs.
 SELECT c.table_name AS view,
-       bool_or(c2.column_name IS NOT NULL) AS has_raw_event_id
+       bool_or(c2.column_name = 'raw_event_id') AS has_raw_event_id,
+       bool_or(c2.column_name = 'message_id') AS has_message_id
 FROM information_schema.columns c
 JOIN information_schema.views v USING (table_schema, table_name)
 LEFT JOIN information_schema.columns c2
-       ON (c2.table_schema, c2.table_name, c2.column_name)
-        = (c.table_schema, c.table_name, 'raw_event_id')
+       ON (c2.table_schema, c2.table_name) = (c.table_schema, c.table_name)
+      AND c2.column_name IN ('raw_event_id', 'message_id')
 WHERE c.table_schema = 'wabahook' AND c.column_name = 'person_id'
 GROUP BY c.table_name
 ORDER BY c.table_name;
@@ -41,6 +42,11 @@ SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY;
 -- name: export_view_rows
 -- The person's rows of the view {view}.
 SELECT * FROM wabahook.{view} WHERE person_id = %(person_id)s;
+
+-- name: person_message_ids
+-- The ids of the messages in the person's rows of the view {view}.
+SELECT DISTINCT message_id FROM wabahook.{view}
+WHERE person_id = %(person_id)s AND message_id IS NOT NULL;
 
 -- name: export_view_shared
 -- The events %(ids)s some other person's rows of the view {view} came from too.

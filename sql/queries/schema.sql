@@ -117,10 +117,9 @@ DROP SCHEMA {schema} CASCADE;
 DROP SCHEMA {schema};
 
 -- name: partition_counts
--- A month's events, and those of them still queued.
-SELECT (SELECT count(*) FROM {partition}) AS events,
-       (SELECT count(*) FROM wabahook.event_queue
-        WHERE received_at >= %(lower)s AND received_at < %(upper)s) AS queued;
+-- A month's events, and those of them held back (retention_held) (a drain or the relay has yet to read
+-- them).
+SELECT count(*) AS events, count(*) FILTER (WHERE {held}) AS held FROM {partition} e;
 
 -- name: local_lock_timeout
 -- SET LOCAL with a parameter: the longest this transaction waits for each lock.
@@ -159,14 +158,29 @@ WHERE to_regclass(format('wabahook.%%I', name)) IS NOT NULL;
 -- name: any_processed_event
 SELECT EXISTS (SELECT 1 FROM wabahook.event_results) AS found;
 
+-- name: repeatable_read
+-- The first statement of a transaction: one snapshot for all of it.
+SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;
+
+-- name: rebuild_dropped_create
+CREATE TEMP TABLE rebuild_dropped (raw_event_id bigint NOT NULL, channel text NOT NULL)
+ON COMMIT DROP;
+
+-- name: result_bounds
+SELECT min(raw_event_id) AS low, max(raw_event_id) AS high FROM {live}.event_results;
+
 -- name: rebuild_dropped_events
--- The raw events {live} has a result for that retention has deleted (the rows of both
--- are compared by key, the raw events' partitions by received_at).
-CREATE TEMP TABLE rebuild_dropped ON COMMIT DROP AS
+-- The raw events with %(after)s < id <= %(until)s that {live} has a result for and that
+-- retention has deleted (compared by key: the partition is known by received_at).
+INSERT INTO rebuild_dropped (raw_event_id, channel)
 SELECT l.raw_event_id, l.channel
 FROM {live}.event_results l
-WHERE NOT EXISTS (SELECT FROM wabahook.raw_events e
+WHERE l.raw_event_id > %(after)s AND l.raw_event_id <= %(until)s
+  AND NOT EXISTS (SELECT FROM wabahook.raw_events e
                   WHERE e.id = l.raw_event_id AND e.received_at = l.received_at);
+
+-- name: rebuild_dropped_index
+CREATE INDEX ON rebuild_dropped (raw_event_id);
 
 -- name: rebuild_any_dropped
 SELECT 1 FROM rebuild_dropped LIMIT 1;
@@ -179,6 +193,10 @@ WHERE a.attrelid = format('%%I.%%I', %(schema)s::text, %(table)s::text)::regclas
   AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
 ORDER BY a.attnum;
 
+-- name: relation_pages
+SELECT (pg_relation_size(format('%%I.%%I', %(schema)s::text, %(table)s::text)::regclass)
+        / current_setting('block_size')::bigint)::bigint AS pages;
+
 -- name: from_dropped_event
 l.raw_event_id IN (SELECT raw_event_id FROM rebuild_dropped)
 
@@ -186,14 +204,14 @@ l.raw_event_id IN (SELECT raw_event_id FROM rebuild_dropped)
 l.channel IN (SELECT DISTINCT channel FROM rebuild_dropped)
 
 -- name: keep_dropped_rows
--- {origin}: which live rows came from deleted events. One holding a value of
--- %(forget)s (an erasure's) is left out: as to_jsonb writes it, which is how a body's
--- JSON writes the identifiers it looks for.
+-- {origin}: the live rows (of pages %(low)s to %(high)s) that came from deleted events,
+-- but those naming what an erasure replaces (wabahook.names_any).
 INSERT INTO {aside} ({columns})
 SELECT {columns} FROM {live} l
-WHERE {origin}
-  AND NOT EXISTS (SELECT FROM unnest(%(forget)s::text[]) f (value)
-                  WHERE strpos(to_jsonb(l)::text, f.value) > 0)
+WHERE l.ctid >= %(low)s::tid AND l.ctid < %(high)s::tid
+  AND {origin}
+  AND NOT (cardinality(%(exact)s::text[]) > 0
+           AND wabahook.names_any(to_jsonb(l), %(exact)s::text[], %(words)s::text[]))
 ON CONFLICT DO NOTHING;
 
 -- name: pend_kept_links

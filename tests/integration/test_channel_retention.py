@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import replace
+import threading
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 from click.testing import Result
+from psycopg.rows import dict_row
 
+from processors import jobs
 from processors.pipeline.drain import drain
 from processors.stored import channel_retention
 from receiver.db import Database
-from tests.corpora.people import ANA_CHANGED, ANA_FIRST, ANA_NEW
+from receiver.queries import query
+from tests.corpora.ads import automatic_events, conversion
+from tests.corpora.history import MEDIA, THREAD, chunk
+from tests.corpora.people import ANA_CHANGED, ANA_FIRST, ANA_NEW, message, messages
 from tests.corpus import CASES
+from tests.integration.conftest import wait_until
 from tests.integration.processing_helpers import snapshot, status_body, store, view
+from tests.integration.test_meta_channels import database_dump
 from tests.integration.test_people_erase import leftovers
 from tests.integration.test_people_export import OTHER, shared_statuses
+from tests.support.bodies import T0, cloud, meta
 
 DAY = timedelta(days=1)
 
@@ -43,6 +52,17 @@ def stored_at(url: str, channel: str, body: bytes, age: timedelta, queued: bool 
     return int(row[0])
 
 
+def advisory_locks(url: str) -> int:
+    """Advisory locks held in this test's database."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
+            " WHERE l.locktype = 'advisory' AND d.datname = current_database()"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def raw_ids(url: str) -> set[int]:
     with psycopg.connect(url) as conn:
         return {row[0] for row in conn.execute("SELECT id FROM wabahook.raw_events")}
@@ -50,8 +70,7 @@ def raw_ids(url: str) -> set[int]:
 
 def delete_all_before(db: Database, channel: str, cutoff: datetime) -> int:
     """What retention does to `channel` when its cutoff is `cutoff`."""
-    (due,) = channel_retention.status(db, channel)
-    return channel_retention.apply(db, replace(due, cutoff=cutoff))
+    return channel_retention.apply(db, channel, cutoff)
 
 
 def test_a_channels_old_bodies_go_and_the_rest_stays(
@@ -67,7 +86,7 @@ def test_a_channels_old_bodies_go_and_the_rest_stays(
 
     result = cli("channels", "set", "acme", "--retention", "30d")
     assert result.exit_code == 0, result.output
-    assert "deleted once older than 30 days" in result.stdout
+    assert "deleted once older than 30d" in result.stdout
     listed = {row["name"]: row for row in json.loads(cli("channels", "list", "--json").stdout)}
     assert listed["acme"]["retention_seconds"] == 30 * 86_400
     assert listed["other"]["retention_seconds"] is None
@@ -125,22 +144,120 @@ def test_a_rebuild_keeps_the_rows_of_bodies_retention_deleted(
     assert snapshot(database_url) == before
 
 
+@pytest.fixture
+def worker_jobs(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """processors.jobs as a worker runs them, on this test's database."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    jobs.context.cache_clear()
+    try:
+        yield
+    finally:
+        jobs.context()[1].close()
+        jobs.context.cache_clear()
+
+
 def test_retention_waits_for_a_rebuild_under_way(
-    cli: Callable[..., Result], db: Database, database_url: str
+    cli: Callable[..., Result], db: Database, database_url: str, worker_jobs: None
 ) -> None:
     stored_at(database_url, "acme", status_body("wamid.OLD", "sent", 1750000000), 40 * DAY)
     drain(db)
     assert cli("channels", "set", "acme", "--retention", "30d").exit_code == 0
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("CREATE SCHEMA wabahook_rebuild")  # what a rebuild makes first
-    waiting = cli("retention")
-    assert waiting.exit_code == 1
-    assert "a rebuild is under way" in waiting.stderr
-    assert len(raw_ids(database_url)) == 1
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA wabahook_rebuild")
-    assert cli("retention").exit_code == 0
+    with psycopg.connect(database_url, autocommit=True) as rebuilding:
+        rebuilding.execute("SELECT pg_advisory_lock(hashtext('wabahook.rebuild'))")  # as one does
+        waiting = cli("retention")
+        assert waiting.exit_code == 1
+        assert waiting.stderr == (
+            "Error: a rebuild is under way: run retention again once it has ended\n"
+        )
+        assert jobs.apply_retention() == {}  # the cron's job tries again the next hour
+        assert len(raw_ids(database_url)) == 1
+    # The rebuild's session ended (a crash would end it too): the gate opens once its
+    # server process has gone.
+    assert wait_until(lambda: not advisory_locks(database_url), timeout=30)
+    assert jobs.apply_retention() == {"acme": 1}
     assert raw_ids(database_url) == set()
+
+
+def test_a_delete_under_way_is_seen_by_the_rebuild_that_waits_for_it(
+    cli: Callable[..., Result], db: Database, database_url: str
+) -> None:
+    """A retention batch that began before the rebuild: the rebuild waits for it to commit,
+    then keeps what that batch deleted."""
+    stored_at(database_url, "acme", status_body("wamid.OLD", "sent", 1750000000), 40 * DAY)
+    drain(db)
+    before = view(database_url, "delivery_status")
+    deleting = psycopg.connect(database_url)
+    try:
+        assert deleting.execute(query("retention_gate")).fetchone() == (True,)
+        deleting.execute("DELETE FROM wabahook.raw_events")
+        rebuilt: list[Result] = []
+        thread = threading.Thread(target=lambda: rebuilt.append(cli("rebuild")))
+        thread.start()
+        time.sleep(1)  # the rebuild waits for the gate
+        assert thread.is_alive()
+        deleting.commit()
+        thread.join(timeout=60)
+    finally:
+        deleting.close()
+    assert rebuilt[0].exit_code == 0, rebuilt[0].output
+    assert "rows of raw events retention deleted" in rebuilt[0].stdout
+    assert view(database_url, "delivery_status") == before
+
+
+def test_an_event_queued_while_its_batch_is_locked_stays(db: Database, database_url: str) -> None:
+    """A replay that queues an event after retention's batch was chosen, before it is
+    deleted: the delete looks again, in a statement of its own, and leaves it."""
+    event = stored_at(database_url, "acme", status_body("wamid.R", "sent", 1750000000), 40 * DAY)
+    drain(db)
+    held = query("retention_held")
+    params = {"channel": "acme", "cutoff": datetime.now(UTC), "limit": 10}
+    with psycopg.connect(database_url, row_factory=dict_row) as deleting:
+        locked = deleting.execute(
+            query("retention_lock_batch").format(held=held), params
+        ).fetchall()
+        assert [row["id"] for row in locked] == [event]
+        with psycopg.connect(database_url, autocommit=True) as replaying:
+            replaying.execute(
+                "INSERT INTO wabahook.event_queue (raw_event_id, received_at, channel)"
+                " SELECT id, received_at, channel FROM wabahook.raw_events"
+            )
+        gone = deleting.execute(
+            query("retention_delete_locked").format(held=held),
+            {"ids": [event], "times": [locked[0]["received_at"]]},
+        ).rowcount
+    assert gone == 0
+    assert raw_ids(database_url) == {event}
+
+
+def test_bodies_still_to_relay_wait(
+    cli: Callable[..., Result], db: Database, database_url: str
+) -> None:
+    """A raw destination whose relay is behind, and a delivery that is retrying: both hold
+    their bodies; a destination that would give up on them holds nothing."""
+    stored_at(database_url, "acme", status_body("wamid.A", "sent", 1750000000), 40 * DAY)
+    retrying = stored_at(database_url, "acme", status_body("wamid.B", "sent", 1750000001), 40 * DAY)
+    drain(db)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO wabahook.destinations (name, url, format, max_age, horizon)"
+            " VALUES ('behind', 'http://127.0.0.1:9/', 'raw', '60 days', 0)"
+        )
+        conn.execute(
+            "INSERT INTO wabahook.relay_deliveries (destination_id, raw_event_id, channel,"
+            " stored_at, age_from, state) SELECT id, %s, 'acme', now(), now(), 'retrying'"
+            " FROM wabahook.destinations",
+            [retrying],
+        )
+    assert cli("channels", "set", "acme", "--retention", "30d").exit_code == 0
+    planned = json.loads(cli("retention", "--dry-run", "--json").stdout)
+    assert [(c["due"], c["held"]) for c in planned["channels"]] == [(2, 2)]
+    assert "0 events of acme" in cli("retention").stdout
+    assert len(raw_ids(database_url)) == 2
+    with psycopg.connect(database_url, autocommit=True) as conn:  # it would give them up
+        conn.execute("UPDATE wabahook.destinations SET max_age = '7 days'")
+    result = json.loads(cli("retention", "--json").stdout)
+    assert [(c["deleted"], c["held"]) for c in result["channels"]] == [(1, 1)]
+    assert raw_ids(database_url) == {retrying}
 
 
 def test_an_erasure_leaves_out_the_kept_rows_that_name_the_person(
@@ -159,6 +276,72 @@ def test_an_erasure_leaves_out_the_kept_rows_that_name_the_person(
     assert result.exit_code == 0, result.output
     assert leftovers(database_url) == []
     assert [row["recipient_id"] for row in view(database_url, "status_events")] == [OTHER]
+
+
+def from_someone(sender: str, message_id: str, at: int, username: str = "") -> bytes:
+    profile = '{"name":"X"' + (f',"username":"{username}"' if username else "") + "}"
+    contacts = '"contacts":[{"profile":' + profile + ',"wa_id":"' + sender + '"}],'
+    return messages(message(f'"from":"{sender}"', message_id, at), contacts=contacts)
+
+
+def test_an_erasure_keeps_everyone_elses_kept_rows_and_finds_hers_by_message_id(
+    cli: Callable[..., Result],
+    db: Database,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Her username is a word inside JSON keys ("channel"), one of her old messages is
+    named only by a conversion, and bodies of both of them are deleted and kept."""
+    monkeypatch.setenv("WABAHOOK_SECRET_KEY", "A" * 43 + "=")
+    her, him = "15550177001", "15550177002"
+    store(db, [
+        from_someone(her, "wamid.HER1", T0 + 100, username="anne"),
+        automatic_events(conversion("wamid.HER1", "Purchase", T0 + 150)),
+        from_someone(him, "wamid.HIM1", T0 + 120),
+    ])  # fmt: skip
+    drain(db)
+    with psycopg.connect(database_url) as conn:
+        cutoff = conn.execute("SELECT clock_timestamp()").fetchone()[0]  # type: ignore[index]
+    store(
+        db, [from_someone(her, "wamid.HER2", T0 + 200), from_someone(him, "wamid.HIM2", T0 + 220)]
+    )
+    drain(db)
+    assert cli("channels", "set", "acme", "--retention", "1d").exit_code == 0
+    assert delete_all_before(db, "acme", cutoff) == 3
+    assert len(view(database_url, "ad_conversions", "message_id = 'wamid.HER1'")) == 1
+
+    result = cli("people", "erase", "--wa-id", her, "--yes")
+    assert result.exit_code == 0, result.output
+    dump = database_dump(database_url)
+    for gone in (her.encode(), b"wamid.HER1", b"wamid.HER2", b'"anne"'):
+        assert gone not in dump, gone
+    assert view(database_url, "ad_conversions") == []  # named her only by her message's id
+    inbound = {row["message_id"] for row in view(database_url, "messages_inbound")}
+    assert {"wamid.HIM1", "wamid.HIM2"} <= inbound  # his kept row too, and his stored one
+    assert len(inbound) == 3  # and her stored message, under its pseudonym
+    assert cli("rebuild").exit_code == 0  # nothing comes back
+    assert her.encode() not in database_dump(database_url)
+    assert {"wamid.HIM1", "wamid.HIM2"} <= {
+        row["message_id"] for row in view(database_url, "messages_inbound")
+    }
+
+
+def test_a_history_message_keeps_what_its_deleted_placeholder_gave(
+    cli: Callable[..., Result], db: Database, database_url: str
+) -> None:
+    """A history message's row names its best version (the media), not its lowest event:
+    the placeholder's contributions (its status, its sender's user id) survive its body."""
+    store(db, [chunk(1, 55, THREAD)])
+    drain(db)
+    with psycopg.connect(database_url) as conn:
+        cutoff = conn.execute("SELECT clock_timestamp()").fetchone()[0]  # type: ignore[index]
+    store(db, [cloud(meta(MEDIA), "history")])
+    drain(db)
+    before = snapshot(database_url)["history_message"]
+    assert cli("channels", "set", "acme", "--retention", "1d").exit_code == 0
+    assert delete_all_before(db, "acme", cutoff) == 1
+    assert cli("rebuild").exit_code == 0
+    assert snapshot(database_url)["history_message"] == before
 
 
 @pytest.mark.parametrize(

@@ -325,8 +325,8 @@ def test_a_month_detached_by_hand_is_named_as_out_of_reach(
     assert result.exit_code == 0, result.output
     assert "complete" in result.stdout
     assert result.stderr.endswith(
-        "warning: wabahook.raw_events_2025_01 were not reached: detached from raw_events,"
-        " their bodies are read by nothing; drop them, or attach them again and erase again\n"
+        "warning: wabahook.raw_events_2025_01 is not reached: detached from raw_events, a"
+        " table nothing reads; drop it, or attach it again and erase again\n"
     )
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("DROP TABLE wabahook.raw_events_2025_01")

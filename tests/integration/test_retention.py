@@ -70,7 +70,7 @@ def test_retention_drops_old_months_and_keeps_what_must_outlive_them(
 
     refused = cli("retention", "--older-than", "150d")
     assert refused.exit_code == 1
-    assert "still hold queued events" in refused.stderr
+    assert "still hold events a drain or the relay has yet to read" in refused.stderr
     drain(db)
     store(db, [status_body("new", "sent", 1790000000)])  # this month: stays
     drain(db)
@@ -211,4 +211,33 @@ def test_a_reader_that_finishes_soon_only_delays_retention(
         finish.join()
     assert result.exit_code == 0, result.stderr
     assert f"dropped {old}: 1 events" in result.stdout
+    assert old not in partitions(database_url)
+
+
+def test_a_month_with_deliveries_still_to_make_waits_unless_forced(
+    cli: Callable[..., Result], database_url: str
+) -> None:
+    old = processed_month(database_url, "2025-01-01")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO wabahook.destinations (name, url, format, max_age)"
+            " VALUES ('crm', 'http://127.0.0.1:9/', 'raw', '1000 days')"
+        )
+        conn.execute(
+            "INSERT INTO wabahook.relay_deliveries (destination_id, raw_event_id, channel,"
+            " stored_at, age_from) SELECT d.id, e.id, e.channel, e.received_at, now()"
+            " FROM wabahook.destinations d, wabahook.raw_events e"
+        )
+    planned = json.loads(cli("retention", "--older-than", "150d", "--dry-run", "--json").stdout)
+    assert [(m["partition"], m["events"], m["held"]) for m in planned["months"]] == [(old, 1, 1)]
+    refused = cli("retention", "--older-than", "150d")
+    assert refused.exit_code == 1
+    assert refused.stderr == (
+        f"Error: {old} still hold events a drain or the relay has yet to read; drain them"
+        " first and let the relay catch up, or use --force\n"
+    )
+    assert old in partitions(database_url)
+    forced = cli("retention", "--older-than", "150d", "--force")
+    assert forced.exit_code == 0
+    assert f"dropped {old}: 1 events (1 held)" in forced.stdout
     assert old not in partitions(database_url)
