@@ -233,15 +233,19 @@ class Database:
         return pool
 
     @contextmanager
-    def connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection[DictRow]]:
-        """A pooled autocommit connection that must be done within `timeout` seconds."""
+    def connection(
+        self, timeout: float | None = None, wait: float | None = None
+    ) -> Iterator[psycopg.Connection[DictRow]]:
+        """A pooled autocommit connection that must be done within `timeout` seconds (and
+        comes within `wait`, by default the same)."""
         budget = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + budget
+        wait = budget if wait is None else wait
         try:
-            with self.pool.connection(timeout=budget) as conn, self._watchdog.guard(conn, deadline):
+            with self.pool.connection(timeout=wait) as conn, self._watchdog.guard(conn, deadline):
                 yield conn
         except PoolTimeout:
-            raise DatabaseUnavailable(f"no database connection within {budget:g} s") from None
+            raise DatabaseUnavailable(f"no database connection within {wait:g} s") from None
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailable(REDACTOR.scrub(first_line(exc))) from None
         except psycopg.Error as exc:

@@ -35,7 +35,6 @@ WINDOW_ATTEMPTS = 3
 # retention holds it a batch at a time, another rebuild all along.
 HOLD_SECONDS = 7 * 86_400.0
 GATE_SECONDS = 30.0
-GATE_PAUSE_SECONDS = 0.2
 # What a rebuild builds aside and swaps in: every projection's tables, people, the results.
 TABLES = (*projection_tables(), *PEOPLE_TABLES, "event_results")
 
@@ -98,9 +97,9 @@ def rebuild(
     stats = RebuildStats()
     # One connection holds the gate all along (retention stops, a second rebuild waits);
     # its session ends with this process at the latest, and the gate opens with it.
-    with db.connection(timeout=HOLD_SECONDS) as holder:
-        _close_gate(holder)
+    with db.connection(timeout=HOLD_SECONDS, wait=db.timeout) as holder:
         try:
+            _close_gate(holder)
             _prepare(db)
             try:
                 stats.kept = keep_dropped(holder, TABLES, LIVE, ASIDE, forget or Forget())
@@ -116,12 +115,14 @@ def rebuild(
 
 
 def _close_gate(holder: draining.Connection) -> None:
-    """Take the gate retention passes (processors.stored.retention), within GATE_SECONDS."""
-    ends = time.monotonic() + GATE_SECONDS
-    while not holder.execute(query("rebuild_gate_close")).fetchone()["closed"]:  # type: ignore[index]
-        if time.monotonic() > ends:
-            raise RebuildError("another rebuild is under way; run it again once it has ended")
-        time.sleep(GATE_PAUSE_SECONDS)
+    """Take the gate retention passes (processors.stored.retention), within GATE_SECONDS:
+    while this waits, retention stops at its next batch."""
+    try:
+        with holder.transaction():
+            holder.execute(query("local_lock_timeout"), {"timeout": f"{GATE_SECONDS:g}s"})
+            holder.execute(query("rebuild_gate_close"))
+    except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled):
+        raise RebuildError("another rebuild is under way; run it again once it has ended") from None
 
 
 def _build_and_swap(

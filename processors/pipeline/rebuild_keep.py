@@ -26,9 +26,10 @@ from receiver.queries import query
 # Joined again from the kept links (link_people), not copied: a person's internal
 # component number depends on the order its links were joined in.
 NOT_COPIED = (*PEOPLE_TABLES, "identity_pending")
-# Rows merged from several events whose raw_event_id is not the lowest of them (a history
-# message names its best version): kept whole on a channel retention deleted from.
-MERGED = frozenset({"history_message"})
+# Rows merged from several events (LEAST, GREATEST of each) of which raw_event_id names one:
+# kept whole on a channel retention deleted from. A history message names its best
+# version; a chunk its first delivery, but progress comes from every one.
+MERGED = frozenset({"history_message", "history_chunk"})
 # Which results (by id) and rows (by page) one statement looks at: each stays short.
 IDS_PER_STATEMENT = 200_000
 PAGES_PER_STATEMENT = 4_096
@@ -60,29 +61,33 @@ def keep_dropped(
     with conn.transaction():
         conn.execute(query("repeatable_read"))
         conn.execute(query("rebuild_dropped_create"))
-        if not _find_dropped(conn, live):
+        channels = _find_dropped(conn, live)
+        if not channels:
             return 0
-        kept = sum(_keep_table(conn, table, live, aside, forget)
+        kept = sum(_keep_table(conn, table, live, aside, forget, channels)
                    for table in tables if table not in NOT_COPIED)  # fmt: skip
         conn.execute(query("pend_kept_links").format(aside=sql.Identifier(aside)))
         link_people(conn, aside)
         return kept
 
 
-def _find_dropped(conn: Connection, live: str) -> bool:
-    """Fill rebuild_dropped with the deleted events `live` has results for; any?"""
+def _find_dropped(conn: Connection, live: str) -> list[str]:
+    """Fill rebuild_dropped with the deleted events `live` has results for; their channels."""
     bounds = conn.execute(query("result_bounds").format(live=sql.Identifier(live))).fetchone()
     assert bounds is not None
     if bounds["low"] is None:
-        return False
+        return []
     found = query("rebuild_dropped_events").format(live=sql.Identifier(live))
     for after, until in _windows(bounds["low"] - 1, bounds["high"], IDS_PER_STATEMENT):
         conn.execute(found, {"after": after, "until": until})
-    conn.execute(query("rebuild_dropped_index"))
-    return conn.execute(query("rebuild_any_dropped")).fetchone() is not None
+    conn.execute(query("rebuild_dropped_analyze"))
+    row = conn.execute(query("rebuild_dropped_channels")).fetchone()
+    return list(row["channels"] or []) if row else []
 
 
-def _keep_table(conn: Connection, table: str, live: str, aside: str, forget: Forget) -> int:
+def _keep_table(
+    conn: Connection, table: str, live: str, aside: str, forget: Forget, channels: list[str]
+) -> int:
     """Copy `table`'s kept rows, a window of pages at a time; how many."""
     columns = [row["name"] for row in conn.execute(
         query("copied_columns"), {"schema": live, "table": table}
@@ -103,7 +108,7 @@ def _keep_table(conn: Connection, table: str, live: str, aside: str, forget: For
         kept += conn.execute(
             statement,
             {"low": f"({low},0)", "high": f"({high},0)", "exact": sorted(forget.exact),
-             "words": sorted(forget.words)},
+             "words": sorted(forget.words), "channels": channels},
         ).rowcount  # fmt: skip
     return kept
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import psycopg
@@ -47,23 +47,21 @@ def expired(db: Database, cutoff: datetime) -> list[Month]:
         for row in conn.execute(query("raw_event_partitions")).fetchall():
             if row["upper_bound"] > cutoff:
                 continue
-            counts = conn.execute(
-                query("partition_counts").format(
-                    partition=sql.Identifier("wabahook", row["name"]),
-                    held=query("retention_held"),
-                )
-            ).fetchone()
-            assert counts is not None
-            months.append(
-                Month(
-                    row["name"],
-                    row["lower_bound"],
-                    row["upper_bound"],
-                    counts["events"],
-                    counts["held"],
-                )
-            )
+            events, held = _counts(conn, row["name"], row["lower_bound"], row["upper_bound"])
+            months.append(Month(row["name"], row["lower_bound"], row["upper_bound"], events, held))
     return months
+
+
+def _counts(
+    conn: psycopg.Connection[DictRow], name: str, lower: datetime, upper: datetime
+) -> tuple[int, int]:
+    """(events, held) of the month named."""
+    counts = conn.execute(
+        query("partition_counts").format(partition=sql.Identifier("wabahook", name)),
+        {"lower": lower, "upper": upper},
+    ).fetchone()
+    assert counts is not None
+    return int(counts["events"]), int(counts["held"])
 
 
 def check(months: list[Month], force: bool = False) -> None:
@@ -86,28 +84,34 @@ def drop(
     dropped before a busy one stay dropped."""
     check(months, force)
     for month in months:
-        _drop_partition(db, month.name, sleep)
+        _drop_partition(db, month, force, sleep)
 
 
-def _drop_partition(db: Database, name: str, sleep: Callable[[float], None]) -> None:
+def _drop_partition(
+    db: Database, month: Month, force: bool, sleep: Callable[[float], None]
+) -> None:
     """Drop one partition within LOCK_TRIES short lock waits, else a RetentionError."""
     for attempt in range(LOCK_TRIES):
         if attempt:
             sleep(LOCK_PAUSE_SECONDS)
-        if _try_drop(db, name):
+        if _try_drop(db, month, force):
             return
-    raise RetentionError(f"partition {name} busy ({_holder(db, name)})")
+    raise RetentionError(f"partition {month.name} busy ({_holder(db, month.name)})")
 
 
-def _try_drop(db: Database, name: str) -> bool:
-    """Detach and drop in one transaction if its locks come within LOCK_WAIT; else False."""
-    partition = sql.Identifier("wabahook", name)
+def _try_drop(db: Database, month: Month, force: bool) -> bool:
+    """Detach and drop in one transaction if its locks come within LOCK_WAIT; else False.
+    Detached, the month is counted again (a replay may have queued one of its events
+    since it was first counted), and kept unless `force`."""
+    partition = sql.Identifier("wabahook", month.name)
     with db.connection(timeout=MAINTENANCE_SECONDS) as conn:
         try:
             with conn.transaction():
                 pass_gate(conn)
                 conn.execute(query("local_lock_timeout"), {"timeout": LOCK_WAIT})
                 conn.execute(query("detach_partition").format(partition=partition))
+                _, held = _counts(conn, month.name, month.lower_bound, month.upper_bound)
+                check([replace(month, held=held)], force)
                 conn.execute(query("drop_partition").format(partition=partition))
         except errors.LockNotAvailable:
             return False

@@ -13,15 +13,15 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     queued bigint;
 BEGIN
-    -- Each stored event locked (shared) while it is queued: retention never deletes one
-    -- it would then queue, and skips it from then on (it is queued).
+    -- Each stored event locked (key share: a body's rewrite goes on) while it is queued:
+    -- retention never deletes one it would then queue, and skips it from then on.
     INSERT INTO wabahook.event_queue (raw_event_id, received_at, channel, replay)
     SELECT e.raw_event_id, e.received_at, e.channel, replay_events.marker
     FROM wabahook.selected_events(replay_events.channels, replay_events.since,
                                   replay_events.until, replay_events.ids,
                                   replay_events.states) e
     JOIN wabahook.raw_events r ON r.id = e.raw_event_id AND r.received_at = e.received_at
-    FOR SHARE OF r
+    FOR KEY SHARE OF r
     ON CONFLICT (raw_event_id) DO UPDATE
         SET not_before = now(), last_error = NULL, replay = excluded.replay;
     GET DIAGNOSTICS queued = ROW_COUNT;

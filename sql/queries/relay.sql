@@ -95,7 +95,7 @@ UPDATE wabahook.destinations SET horizon = %(horizon)s WHERE id = %(destination)
 -- Selected stored events (wabahook.selected_events()) for a raw destination, from the
 -- channels it takes (--from-start, replay --to-destination): sent again if they were
 -- delivered or dead before, with --max-age counted from now. Each stored event locked
--- (shared) meanwhile: retention deletes none it would then queue.
+-- (key share) meanwhile: retention deletes none it would then queue.
 INSERT INTO wabahook.relay_deliveries
     (destination_id, raw_event_id, channel, stored_at, age_from)
 SELECT d.id, e.raw_event_id, e.channel, e.received_at, now()
@@ -105,7 +105,7 @@ FROM wabahook.destinations d,
 JOIN wabahook.raw_events r ON r.id = e.raw_event_id AND r.received_at = e.received_at
 WHERE d.name = %(destination)s
   AND (cardinality(d.channels) = 0 OR e.channel = ANY (d.channels))
-FOR SHARE OF r
+FOR KEY SHARE OF r
 ON CONFLICT (destination_id, raw_event_id, fact_key) DO UPDATE
 SET state = 'pending', next_attempt_at = now(), leased_until = NULL, age_from = now()
 WHERE relay_deliveries.state IN ('delivered', 'dead');

@@ -75,7 +75,9 @@ RETURNING e.id;
 SELECT pg_try_advisory_xact_lock_shared(hashtext('wabahook.rebuild')) AS open;
 
 -- name: rebuild_gate_close
-SELECT pg_try_advisory_lock(hashtext('wabahook.rebuild')) AS closed;
+-- Waits for the retention transactions under way (and another rebuild), within the
+-- transaction's lock_timeout; a session lock outlives that transaction.
+SELECT pg_advisory_lock(hashtext('wabahook.rebuild'));
 
 -- name: rebuild_gate_open
 SELECT pg_advisory_unlock(hashtext('wabahook.rebuild'));

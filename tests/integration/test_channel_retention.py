@@ -14,8 +14,10 @@ from click.testing import Result
 from psycopg.rows import dict_row
 
 from processors import jobs
+from processors.pipeline import rebuild as rebuild_module
 from processors.pipeline.drain import drain
 from processors.stored import channel_retention
+from processors.stored import retention as months
 from receiver.db import Database
 from receiver.queries import query
 from tests.corpora.ads import automatic_events, conversion
@@ -370,3 +372,40 @@ def test_channels_set_needs_a_setting_and_a_channel(cli: Callable[..., Result]) 
     unknown = cli("channels", "set", "nobody", "--retention", "30d")
     assert unknown.exit_code == 1
     assert "no channel named 'nobody'" in unknown.stderr
+
+
+def test_a_second_rebuild_waits_for_the_first_then_says_so(
+    cli: Callable[..., Result], database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rebuild_module, "GATE_SECONDS", 1.0)
+    with psycopg.connect(database_url, autocommit=True) as first:
+        first.execute("SELECT pg_advisory_lock(hashtext('wabahook.rebuild'))")
+        second = cli("rebuild")
+    assert second.exit_code == 1
+    assert second.stderr == "Error: another rebuild is under way; run it again once it has ended\n"
+    assert wait_until(lambda: not advisory_locks(database_url), timeout=30)
+    assert cli("rebuild").exit_code == 0
+    assert advisory_locks(database_url) == 0  # it let go of its gate
+
+
+def test_a_month_queued_again_after_it_was_counted_is_kept(db: Database, database_url: str) -> None:
+    """A replay between the count and the drop: the month is counted again, detached."""
+    stored_at(database_url, "acme", b"{}", 400 * DAY)
+    drain(db)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SELECT wabahook.ensure_raw_event_partitions()")
+        month = conn.execute(
+            "SELECT date_trunc('month', min(received_at) AT TIME ZONE 'UTC')::date"
+            " FROM wabahook.raw_events"
+        ).fetchone()[0]  # type: ignore[index]
+        conn.execute("SELECT wabahook.create_raw_event_partition(%s)", [month])
+    (counted,) = months.expired(db, datetime.now(UTC) - 300 * DAY)
+    assert counted.held == 0
+    with psycopg.connect(database_url, autocommit=True) as conn:  # a replay, meanwhile
+        conn.execute(
+            "INSERT INTO wabahook.event_queue (raw_event_id, received_at, channel)"
+            " SELECT id, received_at, channel FROM wabahook.raw_events"
+        )
+    with pytest.raises(months.RetentionError, match="still hold events a drain or the relay"):
+        months.drop(db, [counted])
+    assert len(raw_ids(database_url)) == 1
