@@ -15,7 +15,7 @@ from processors.pipeline.drain import drain
 from receiver.db import Database
 from tests.corpora.ads import CLICK, REFERRAL, automatic_events, click, clicks, conversion
 from tests.integration.processing_helpers import clear_projections, requeue, store, view
-from tests.support.bodies import cloud_message, msg
+from tests.support.bodies import cloud_message, earlier_today, msg
 
 
 def first_message(mid: str, at: int) -> bytes:
@@ -57,7 +57,7 @@ def test_attribution_is_the_same_in_any_order_and_redelivery_adds_nothing(
 
 
 def test_stats_counts_what_came_from_ads(cli: Callable[..., Result], db: Database) -> None:
-    now = int(time.time()) - 600
+    now = earlier_today(600)
     store(db, [
         first_message("wamid.ADS1", now),
         automatic_events(conversion("wamid.ADS2", "LeadSubmitted", now + 60),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from processors.pipeline.drain import drain
 from receiver.config import Secret
 from receiver.db import Database
 from tests.integration.processing_helpers import status_body, store
-from tests.support.bodies import T0
+from tests.support.bodies import T0, earlier_today
 from tests.support.servers import own_postgres
 
 Cli = Callable[..., Result]
@@ -144,7 +143,7 @@ def test_replay_dry_run_has_a_header(cli: Cli, db: Database) -> None:
 
 
 def test_stats_tables_have_headers_and_dashes(cli: Cli, db: Database) -> None:
-    now = int(time.time()) - 60
+    now = earlier_today(60)
     no_code = '"errors":[{"title":"no code given"}]'
     store(db, [status_body("wamid.A", "sent", now), status_body("wamid.B", "failed", now, FAILED),
                status_body("wamid.C", "failed", now, no_code)])  # fmt: skip

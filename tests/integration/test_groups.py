@@ -21,7 +21,7 @@ from tests.corpora.groups import (
     SUSPENDED,
 )
 from tests.integration.processing_helpers import clear_projections, requeue, store, view
-from tests.support.bodies import T0
+from tests.support.bodies import T0, earlier_today
 
 
 def groups_now(url: str) -> tuple[tuple[Any, ...], ...]:
@@ -104,13 +104,12 @@ def test_stats_count_username_only_recipients_groups_and_participants(
     db: Database, cli: Any
 ) -> None:
     import json
-    import time
 
     from tests.corpora.groups import group_status, groups, item
     from tests.corpora.identities import BSUID, status
     from tests.support.bodies import cloud, meta
 
-    now = int(time.time()) - 60
+    now = earlier_today(60)
     store(db, [
         status("wamid.U1", "delivered", now, f'"recipient_user_id":"{BSUID}"'),
         status("wamid.P1", "delivered", now, '"recipient_id":"16505550001"'),

@@ -6,6 +6,7 @@ and number formats are exactly what a sender would put on the wire.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,3 +84,10 @@ def msg(mid: str, kind: str, body: str, extra: str = "", sender: str = "16315551
 
 
 T0 = 1750000000
+
+
+def earlier_today(seconds: int) -> int:
+    """A unix time `seconds` ago, but not before today's midnight (UTC): what "today"
+    counts, whenever the test runs (a minute after midnight too)."""
+    now = int(time.time())
+    return max(now - seconds, now - now % 86_400)
