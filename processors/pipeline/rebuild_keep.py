@@ -3,7 +3,7 @@
 Those rows cannot be derived again, so the rebuild starts from them: before any stored
 event is projected aside, the live rows that came from a deleted event (the tables that
 name their event, raw_event_id) are copied there, and so are the merged rows (a message's
-delivery, a contact, a number, an identity link, a history message) of every channel
+delivery, a contact, a number, an identity link, a history message or chunk) of every channel
 retention has deleted from. The stored events are then projected onto them: merges are
 commutative and idempotent, so an event both in a kept row and still stored counts once.
 
