@@ -120,8 +120,10 @@ def _close_gate(holder: draining.Connection) -> None:
     try:
         with holder.transaction():
             holder.execute(query("local_lock_timeout"), {"timeout": f"{GATE_SECONDS:g}s"})
+            # The pool's statement_timeout may be shorter: the lock's wait is the limit.
+            holder.execute(query("local_statement_timeout"), {"timeout": f"{GATE_SECONDS + 5:g}s"})
             holder.execute(query("rebuild_gate_close"))
-    except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled):
+    except psycopg.errors.LockNotAvailable:
         raise RebuildError("another rebuild is under way; run it again once it has ended") from None
 
 

@@ -47,18 +47,18 @@ def expired(db: Database, cutoff: datetime) -> list[Month]:
         for row in conn.execute(query("raw_event_partitions")).fetchall():
             if row["upper_bound"] > cutoff:
                 continue
-            events, held = _counts(conn, row["name"], row["lower_bound"], row["upper_bound"])
+            events, held = _counts(conn, row["name"], row["lower_bound"], row["upper_bound"], True)
             months.append(Month(row["name"], row["lower_bound"], row["upper_bound"], events, held))
     return months
 
 
 def _counts(
-    conn: psycopg.Connection[DictRow], name: str, lower: datetime, upper: datetime
+    conn: psycopg.Connection[DictRow], name: str, lower: datetime, upper: datetime, every: bool
 ) -> tuple[int, int]:
-    """(events, held) of the month named."""
+    """(events, held) of the month named; events 0 unless `every`."""
     counts = conn.execute(
         query("partition_counts").format(partition=sql.Identifier("wabahook", name)),
-        {"lower": lower, "upper": upper},
+        {"lower": lower, "upper": upper, "all": every},
     ).fetchone()
     assert counts is not None
     return int(counts["events"]), int(counts["held"])
@@ -101,8 +101,9 @@ def _drop_partition(
 
 def _try_drop(db: Database, month: Month, force: bool) -> bool:
     """Detach and drop in one transaction if its locks come within LOCK_WAIT; else False.
-    Detached, the month is counted again (a replay may have queued one of its events
-    since it was first counted), and kept unless `force`."""
+    Detached, its held events are counted again (a replay may have queued one since) and
+    it is kept if any, unless `force`: a count of the few rows that can hold one, since
+    intake waits on raw_events' lock meanwhile."""
     partition = sql.Identifier("wabahook", month.name)
     with db.connection(timeout=MAINTENANCE_SECONDS) as conn:
         try:
@@ -110,8 +111,9 @@ def _try_drop(db: Database, month: Month, force: bool) -> bool:
                 pass_gate(conn)
                 conn.execute(query("local_lock_timeout"), {"timeout": LOCK_WAIT})
                 conn.execute(query("detach_partition").format(partition=partition))
-                _, held = _counts(conn, month.name, month.lower_bound, month.upper_bound)
-                check([replace(month, held=held)], force)
+                if not force:
+                    _, held = _counts(conn, month.name, month.lower_bound, month.upper_bound, False)
+                    check([replace(month, held=held)])
                 conn.execute(query("drop_partition").format(partition=partition))
         except errors.LockNotAvailable:
             return False

@@ -117,26 +117,33 @@ DROP SCHEMA {schema} CASCADE;
 DROP SCHEMA {schema};
 
 -- name: partition_counts
--- A month's events, and those of them held back: retention_held's rule for a whole
--- month at once, from the few rows that can hold one (its time's queue rows and
--- deliveries still to make, its events above a raw destination's horizon) rather than
--- by looking each event up.
-SELECT (SELECT count(*) FROM {partition}) AS events,
-       (SELECT count(*) FROM (
-            SELECT q.raw_event_id FROM wabahook.event_queue q
-            WHERE q.received_at >= %(lower)s AND q.received_at < %(upper)s
-            UNION
-            SELECT d.raw_event_id FROM wabahook.relay_deliveries d
-            JOIN wabahook.destinations t ON t.id = d.destination_id
-            WHERE d.stored_at >= %(lower)s AND d.stored_at < %(upper)s AND d.fact_key = ''
-              AND d.state IN ('pending', 'retrying') AND d.age_from > now() - t.max_age
-            UNION
-            SELECT e.id FROM {partition} e
-            JOIN wabahook.destinations t
-              ON t.format = 'raw' AND e.stored_xid >= t.horizon
-             AND e.received_at > now() - t.max_age
-             AND (cardinality(t.channels) = 0 OR e.channel = ANY (t.channels))
-        ) held) AS held;
+-- A month's events (if %(all)s: not while it is detached, under raw_events' lock), and
+-- those of them held back: retention_held's rule for a whole month at once, from the few
+-- rows that can hold one (its time's queue rows and deliveries still to make, its events
+-- above a raw destination's horizon), each an event of the month still there.
+WITH holding (id, received_at) AS (
+    SELECT q.raw_event_id, q.received_at FROM wabahook.event_queue q
+    WHERE q.received_at >= %(lower)s AND q.received_at < %(upper)s
+    UNION
+    SELECT d.raw_event_id, d.stored_at FROM wabahook.relay_deliveries d
+    JOIN wabahook.destinations t ON t.id = d.destination_id
+    WHERE d.stored_at >= %(lower)s AND d.stored_at < %(upper)s AND d.fact_key = ''
+      AND d.state IN ('pending', 'retrying') AND d.age_from > now() - t.max_age
+    UNION
+    SELECT e.id, e.received_at FROM {partition} e
+    JOIN wabahook.destinations t
+      ON t.format = 'raw' AND e.stored_xid >= t.horizon
+     AND e.received_at > now() - t.max_age
+     AND (cardinality(t.channels) = 0 OR e.channel = ANY (t.channels))
+)
+SELECT (SELECT count(*) FROM {partition} WHERE %(all)s) AS events,
+       (SELECT count(*) FROM holding h
+        WHERE EXISTS (SELECT FROM {partition} e
+                      WHERE e.id = h.id AND e.received_at = h.received_at)) AS held;
+
+-- name: local_statement_timeout
+-- SET LOCAL with a parameter: the longest each statement of this transaction may run.
+SELECT set_config('statement_timeout', %(timeout)s, true);
 
 -- name: local_lock_timeout
 -- SET LOCAL with a parameter: the longest this transaction waits for each lock.

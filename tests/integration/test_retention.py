@@ -241,3 +241,28 @@ def test_a_month_with_deliveries_still_to_make_waits_unless_forced(
     assert forced.exit_code == 0
     assert f"dropped {old}: 1 events (1 held)" in forced.stdout
     assert old not in partitions(database_url)
+
+
+def test_a_month_is_held_by_a_destination_behind_it_not_by_deliveries_of_events_gone(
+    cli: Callable[..., Result], database_url: str
+) -> None:
+    old = processed_month(database_url, "2025-01-01")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO wabahook.destinations (name, url, format, max_age, horizon)"
+            " VALUES ('crm', 'http://127.0.0.1:9/', 'raw', '1000 days', 0)"  # far behind
+        )
+        # A delivery revived for an event another retention already deleted: no hold.
+        conn.execute(
+            "INSERT INTO wabahook.relay_deliveries (destination_id, raw_event_id, channel,"
+            " stored_at, age_from) SELECT id, 999999, 'acme', '2025-01-05', now()"
+            " FROM wabahook.destinations"
+        )
+    planned = json.loads(cli("retention", "--older-than", "150d", "--dry-run", "--json").stdout)
+    assert [(m["partition"], m["events"], m["held"]) for m in planned["months"]] == [(old, 1, 1)]
+    with psycopg.connect(database_url, autocommit=True) as conn:  # the relay caught up
+        conn.execute("UPDATE wabahook.destinations SET horizon = 9223372036854775807")
+    planned = json.loads(cli("retention", "--older-than", "150d", "--dry-run", "--json").stdout)
+    assert [(m["partition"], m["events"], m["held"]) for m in planned["months"]] == [(old, 1, 0)]
+    assert cli("retention", "--older-than", "150d").exit_code == 0
+    assert old not in partitions(database_url)
