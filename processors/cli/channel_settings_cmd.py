@@ -46,8 +46,8 @@ def channels_set(name: str, max_body: str | None, retention: str | None, as_json
     --retention: the cron deletes the channel's stored bodies past it every
     hour (or run wabahook retention). Messages, statuses and every other
     projected row stay, and so do the processing results and deduplication
-    keys: a rebuild keeps the rows whose bodies are gone. Bodies still queued
-    or still to be relayed wait until they are done.
+    keys: a rebuild keeps the rows whose bodies are gone. Bodies a drain or
+    the relay has yet to read wait until it has.
 
     \b
     Examples:

@@ -57,14 +57,12 @@ def retention_command(
     cutoff = None if age is None else datetime.now(UTC) - age
     with cli.database() as db, cli.errors_as_messages():
         months = [] if cutoff is None else months_module.expired(db, cutoff)
-        if not dry_run:
-            months_module.check(months, force)  # before anything is deleted
         if dry_run:
             channels = [Outcome(d.channel, d.cutoff, d.due, d.held, 0)
                         for d in channel_retention.status(db) if d.due and d.cutoff]  # fmt: skip
         else:
+            months_module.check(months, force)  # before anything is deleted
             channels = _delete(db, quiet or as_json)
-        if not dry_run:
             months_module.drop(db, months, force=force)
     if as_json:
         cli.emit_json(_as_json(dry_run, channels, months))

@@ -1,4 +1,5 @@
-"""Retention: drop whole months of raw events; deduplication keys and projections stay."""
+"""Retention: drop whole months of raw events (deduplication keys and projections stay),
+and the gate that keeps any retention from deleting while a rebuild runs."""
 
 from __future__ import annotations
 

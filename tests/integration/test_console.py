@@ -477,6 +477,17 @@ def browser() -> Iterator[Any]:
         driver.quit()
 
 
+def menu_table(driver: Any, console_url: str, link: str, table_id: str) -> dict[str, str]:
+    """Open the console, follow the menu's `link`, and read table `table_id`: each row's
+    text by its first cell."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(console_url + "/")
+    driver.find_element(By.LINK_TEXT, link).click()
+    rows = driver.find_elements(By.CSS_SELECTOR, f"#{table_id} tr")[1:]
+    return {row.find_elements(By.TAG_NAME, "td")[0].text: row.text for row in rows}
+
+
 def screenshot(driver: Any, name: str, folder: Path) -> None:
     """Keep what the page looked like (CONSOLE_SCREENSHOTS: where; else the test's folder)."""
     target = Path(os.environ.get("CONSOLE_SCREENSHOTS") or folder)

@@ -16,6 +16,7 @@ from tests.integration.test_console import (  # noqa: F401 (fixtures)
     browser,
     console_app,
     console_url,
+    menu_table,
     screenshot,
 )
 from tests.support.bodies import PN, cloud
@@ -49,12 +50,9 @@ def test_the_history_page_in_chromium(
 ) -> None:
     from selenium.webdriver.common.by import By
 
-    browser.get(console_url + "/")
-    browser.find_element(By.LINK_TEXT, "History").click()
+    cells = menu_table(browser, console_url, "History", "syncs")
     assert browser.find_element(By.TAG_NAME, "h1").text == "History syncs"
-    rows = browser.find_elements(By.CSS_SELECTOR, "#syncs tr")[1:]
-    assert len(rows) == 2
-    cells = {r.find_elements(By.TAG_NAME, "td")[0].text: r.text for r in rows}
+    assert len(cells) == 2
     assert "55%" in cells[PN]
     assert "declined (2593109)" in cells[OTHER_PN]
     screenshot(browser, "history", tmp_path)

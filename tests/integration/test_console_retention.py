@@ -18,6 +18,7 @@ from tests.integration.test_console import (  # noqa: F401 (fixtures)
     browser,
     console_app,
     console_url,
+    menu_table,
     screenshot,
 )
 
@@ -56,11 +57,8 @@ def test_the_retention_page_in_chromium(
 ) -> None:
     from selenium.webdriver.common.by import By
 
-    browser.get(console_url + "/")
-    browser.find_element(By.LINK_TEXT, "Retention").click()
+    cells = menu_table(browser, console_url, "Retention", "retention")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Retention"
-    rows = browser.find_elements(By.CSS_SELECTOR, "#retention tr")[1:]
-    cells = {r.find_elements(By.TAG_NAME, "td")[0].text: r.text for r in rows}
     assert set(cells) == {"acme", "other"}
     assert "30d 2 1 held 1" in cells["acme"]
     assert "kept" in cells["other"]
