@@ -52,7 +52,9 @@ def project_isolated(
 ) -> None:
     """Project the parsed events of a batch; a failing one gets its `failure` set."""
     ensure_stage_tables(conn)
-    conn.execute(all_stage_tables("clear_stage_tables"))
+    conn.execute(
+        sql.SQL("; ").join([query("clear_batch_stage"), stage_statement("clear_item_stage")])
+    )
     good = [e for e in events if e.parsed is not None and e.failure is None]
     if not good:
         return
