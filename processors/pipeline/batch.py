@@ -75,9 +75,10 @@ def stage(conn: Connection, events: Sequence[Claimed]) -> None:
     then read each item's JSON out of its document: what every group's projections and
     the relay's facts of the batch read."""
     parsed = [(e.raw_event_id, e.channel, e.parsed) for e in events if e.parsed is not None]
+    present = kinds_in(events)
     with conn.cursor() as cur:
         for projection in REGISTRY:
-            rows = projection.staged_rows(parsed)
+            rows = projection.staged_rows(parsed) if projection.name in present else None
             if rows:  # an empty COPY is still a round trip
                 with cur.copy(copy_statement(projection)) as copy:
                     for row in rows:
@@ -128,11 +129,12 @@ def project(
 def stage_payloads(conn: Connection, events: Sequence[Claimed]) -> None:
     """Read every staged item of `events` out of its document, each document opened once
     (replacing what an earlier staging read)."""
+    present = kinds_in(events)
     staged = tuple(
         projection
         for projection in REGISTRY
-        if any(column in projection.columns for column in PATH_COLUMNS)
-        and any(e.parsed is not None and e.parsed.of(projection.name) for e in events)
+        if projection.name in present
+        and any(column in projection.columns for column in PATH_COLUMNS)
     )
     conn.execute(query("clear_stage_payload"))
     if staged:
@@ -155,12 +157,21 @@ def payloads_statement(staged: tuple[Projection, ...]) -> sql.Composed:
 
 def projections_for(events: Sequence[Claimed]) -> tuple[str, ...]:
     """The projection queries that have items to write for `events`."""
+    present = kinds_in(events)
     return tuple(
-        name
-        for projection in REGISTRY
-        if any(e.parsed is not None and e.parsed.of(projection.name) for e in events)
-        for name in projection.queries
+        name for projection in REGISTRY if projection.name in present for name in projection.queries
     )
+
+
+def kinds_in(events: Sequence[Claimed]) -> set[str]:
+    """The names of the projections that have items of `events` (a look at each event once)."""
+    return {
+        name
+        for e in events
+        if e.parsed is not None
+        for name, listed in e.parsed.items.items()
+        if listed
+    }
 
 
 @functools.cache

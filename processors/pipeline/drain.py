@@ -165,6 +165,8 @@ def redact_redeliveries(conn: Connection, rows: Sequence[DictRow]) -> list[dict[
             "since": min(r["received_at"] for r in stored),
             "until": max(r["received_at"] for r in stored)}).fetchall()
     }  # fmt: skip
+    if not rewritten:
+        return list(rows)
     return [{**r, **rewritten.get(r["raw_event_id"], {})} for r in rows]
 
 

@@ -48,8 +48,8 @@ class DrainResult:
                 rejections[rejection_kind(event.rejection)] += 1
             else:
                 counts["processed"] += 1
-                for projection in REGISTRY:
-                    items[projection.name] += len(event.parsed.of(projection.name))
+                for name, listed in event.parsed.items.items():
+                    items[name] += len(listed)
                 notes.add_all(event.parsed.notes)
         return cls(
             batches=1,

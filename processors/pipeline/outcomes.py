@@ -35,7 +35,7 @@ def record_results(conn: Connection, events: Sequence[Claimed], schema: str = LI
     if not events:
         return
     with conn.cursor() as cur:
-        cur.execute("TRUNCATE stage_result")
+        cur.execute("DELETE FROM stage_result")  # not TRUNCATE: see clear_stage_payload
         with cur.copy(
             "COPY stage_result (raw_event_id, channel, received_at, state, error, format,"
             " attempts, notes) FROM STDIN"

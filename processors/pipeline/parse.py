@@ -21,7 +21,7 @@ from itertools import accumulate
 from typing import Any, NoReturn
 
 from processors.pipeline.model import Change, ParsedEvent
-from processors.pipeline.projections import REGISTRY
+from processors.pipeline.projections import readers_of
 from processors.pipeline.reading import label_of, shown, text_of, time_of
 from processors.pipeline.values import TimeWindow, json_int
 from receiver.errors import WabahookError
@@ -52,7 +52,7 @@ class Rejected(WabahookError):
 
 def _take(event: ParsedEvent, change: Change) -> None:
     """Read `change` into `event` with each projection of its field; a field none reads is noted."""
-    readers = [p for p in REGISTRY if change.field in p.fields]
+    readers = readers_of(change.field)
     if not readers:
         event.notes.add(f"ignored_change:{shown(change.field)}")
     for projection in readers:
@@ -90,7 +90,7 @@ def _document(body: bytes) -> dict[str, Any]:
     if too_deep(text_bytes):
         raise Rejected(f"invalid JSON: nested deeper than {MAX_DEPTH} levels")
     try:
-        document = json.loads(text, parse_int=json_int, parse_constant=_refuse_constant)
+        document = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise Rejected(f"invalid JSON: {exc.msg}") from None
     if not isinstance(document, dict):
@@ -193,6 +193,8 @@ def _parse_partner(document: dict[str, Any], window: TimeWindow) -> ParsedEvent:
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Made once: json.loads with these arguments would build a decoder for every body.
+_DECODER = json.JSONDecoder(parse_int=json_int, parse_constant=_refuse_constant)
 
 
 def _has_unstorable_text(value: Any) -> bool:

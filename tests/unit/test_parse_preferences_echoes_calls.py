@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from processors.pipeline import parse as parsing
+from processors.pipeline.model import Projection
 from processors.pipeline.parse import parse
-from processors.pipeline.projections import REGISTRY
+from processors.pipeline.projections import readers_of
 from processors.pipeline.projections.calls import CallEvent
 from processors.pipeline.projections.echoes import MessageEcho
 from processors.pipeline.projections.preferences import PreferenceChange
@@ -158,8 +159,11 @@ def test_reading_opt_outs_adds_no_note_to_those_of_the_statuses(
 ) -> None:
     _, notes = opt_outs(item)
     assert notes  # each of these is noted once, by the statuses projection
-    others = tuple(p for p in REGISTRY if p.name != "preferences")
-    monkeypatch.setattr(parsing, "REGISTRY", others)  # the parser reads its own global
+
+    def others(field: str) -> tuple[Projection, ...]:
+        return tuple(p for p in readers_of(field) if p.name != "preferences")
+
+    monkeypatch.setattr(parsing, "readers_of", others)  # the parser's own name for it
     assert opt_outs(item) == ([], notes)
 
 

@@ -77,4 +77,16 @@ def read_fields() -> frozenset[str]:
     return frozenset(field for projection in REGISTRY for field in projection.fields)
 
 
-__all__ = ["REGISTRY", "projection_tables", "read_fields"]
+# Looked up for every change a body holds (a dict, not a cache: fields are the sender's).
+_READERS = {
+    field: tuple(projection for projection in REGISTRY if field in projection.fields)
+    for field in read_fields()
+}
+
+
+def readers_of(field: str) -> tuple[Projection, ...]:
+    """The projections that read changes of `field`, in registry order."""
+    return _READERS.get(field, ())
+
+
+__all__ = ["REGISTRY", "projection_tables", "read_fields", "readers_of"]

@@ -66,6 +66,16 @@ class Link:
         return any((self.wa_id, self.user_id, self.previous_wa_id, self.previous_user_id))
 
 
+class _Discarded(Notes):
+    """Notes nobody reads: adding to them does nothing."""
+
+    def add(self, key: str, count: int = 1) -> None:
+        """Forget `key`."""
+
+
+_DISCARDED = _Discarded()
+
+
 @dataclass(slots=True)
 class _Quiet:
     """A reading whose notes on an item's values are thrown away (each item's own
@@ -73,7 +83,7 @@ class _Quiet:
 
     window: TimeWindow
     said: Notes
-    notes: Notes = field(default_factory=Notes)
+    notes: Notes = field(default_factory=lambda: _DISCARDED)
 
 
 def read_links(event: Reading, change: Change) -> Iterator[Link]:
