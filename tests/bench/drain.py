@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import platform
+import re
 import secrets
 import statistics
 import sys
@@ -44,11 +45,18 @@ PROJECTIONS = ", ".join(f"wabahook.{table}" for table in (*projection_tables(), 
 _BASELINE_DB: Database | None = None
 
 
+# An entry's id (its WABA): `{"id":"…","changes"` or `,"time"` after it.
+_ENTRY_ID = re.compile(rb'(\{"id":")\d+-([^"]*"\s*,\s*"(?:changes|time)")')
+
+
 def corpus(events: int, offset: int = 0) -> Iterator[bytes]:
-    """`events` bodies cycling through the corpus, ids made unique per event."""
+    """`events` bodies cycling through the corpus, ids (of messages, statuses, calls,
+    conversations...) made unique per event; WABA ids are left as they are, as a store
+    serves a few business accounts."""
     bodies = [case.body for case in CASES]
     for i in range(events):
-        yield bodies[i % len(bodies)].replace(b'"id":"', b'"id":"%d-' % (offset + i))
+        unique = bodies[i % len(bodies)].replace(b'"id":"', b'"id":"%d-' % (offset + i))
+        yield _ENTRY_ID.sub(rb"\1\2", unique)
 
 
 def load(url: str, events: int, offset: int = 0, *, queued: bool = True) -> float:
