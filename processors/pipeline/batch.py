@@ -12,6 +12,7 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -30,6 +31,7 @@ SERVER_IDS = sql.SQL("$1::bigint[]")
 PATH_COLUMNS = ("path", "errors_path")
 
 Connection = psycopg.Connection[DictRow]
+BY_NAME = {projection.name: projection for projection in REGISTRY}
 _staged: weakref.WeakSet[Connection] = weakref.WeakSet()
 
 
@@ -74,16 +76,29 @@ def stage(conn: Connection, events: Sequence[Claimed]) -> None:
     """COPY the parsed items of `events` into the staging tables (documents are staged),
     then read each item's JSON out of its document: what every group's projections and
     the relay's facts of the batch read."""
-    parsed = [(e.raw_event_id, e.channel, e.parsed) for e in events if e.parsed is not None]
-    present = kinds_in(events)
+    staged = staged_rows(events)
     with conn.cursor() as cur:
         for projection in REGISTRY:
-            rows = projection.staged_rows(parsed) if projection.name in present else None
+            rows = staged.get(projection.name)
             if rows:  # an empty COPY is still a round trip
                 with cur.copy(copy_statement(projection)) as copy:
                     for row in rows:
                         copy.write_row(row)
     stage_payloads(conn, events)
+
+
+def staged_rows(events: Sequence[Claimed]) -> dict[str, list[tuple[Any, ...]]]:
+    """The staging rows of `events` by projection name, in one pass over their items."""
+    rows: dict[str, list[tuple[Any, ...]]] = {}
+    for e in events:
+        if e.parsed is None:
+            continue
+        for name, listed in e.parsed.items.items():
+            if listed:
+                row = BY_NAME[name].row
+                key, channel = e.raw_event_id, e.channel
+                rows.setdefault(name, []).extend((key, channel, *row(item)) for item in listed)
+    return rows
 
 
 @functools.cache

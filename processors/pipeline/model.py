@@ -64,14 +64,6 @@ class Projection:
     queries: tuple[str, ...]  # the named queries that write its tables, in this order
     tables: Mapping[str, tuple[str, ...]]  # each table it writes, with its natural key
 
-    def staged_rows(
-        self, events: Iterable[tuple[int, str | None, ParsedEvent]]
-    ) -> list[tuple[Any, ...]]:
-        """The staging rows of (raw event id, channel, parsed event) triples."""
-        return [(event_id, channel, *self.row(item))
-                for event_id, channel, parsed in events
-                for item in parsed.of(self.name)]  # fmt: skip
-
 
 def comma_path(path: Sequence[str]) -> str:
     """An item's path in its document, as the projection queries split it (on commas)."""
