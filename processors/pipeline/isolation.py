@@ -26,6 +26,7 @@ from processors.pipeline.batch import (
     Connection,
     Failure,
     all_stage_tables,
+    clear_statement,
     ensure_stage_tables,
     project,
     projections_for,
@@ -52,9 +53,7 @@ def project_isolated(
 ) -> None:
     """Project the parsed events of a batch; a failing one gets its `failure` set."""
     ensure_stage_tables(conn)
-    conn.execute(
-        sql.SQL("; ").join([query("clear_batch_stage"), stage_statement("clear_item_stage")])
-    )
+    conn.execute(clear_statement())
     good = [e for e in events if e.parsed is not None and e.failure is None]
     if not good:
         return
