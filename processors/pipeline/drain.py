@@ -156,8 +156,8 @@ def redact_redeliveries(conn: Connection, rows: Sequence[DictRow]) -> list[dict[
     """`rows`, a sender's retry of an erased delivery rewritten (stored and here) to what
     the erasure made of those bytes, before anything reads it."""
     stored = [r for r in rows if r["body"] is not None]
-    if not stored:
-        return [dict(r) for r in rows]
+    if not stored or not _any_erasure(conn):
+        return list(rows)
     rewritten = {
         row["raw_event_id"]: row
         for row in conn.execute(query("redact_redeliveries"), {
@@ -168,6 +168,11 @@ def redact_redeliveries(conn: Connection, rows: Sequence[DictRow]) -> list[dict[
     if not rewritten:
         return list(rows)
     return [{**r, **rewritten.get(r["raw_event_id"], {})} for r in rows]
+
+
+def _any_erasure(conn: Connection) -> bool:
+    row = conn.execute(query("any_erasure")).fetchone()
+    return row is not None and bool(row["found"])
 
 
 def queue_facts(conn: Connection, ids: list[int]) -> None:

@@ -13,6 +13,10 @@ FROM claimed c
 LEFT JOIN wabahook.raw_events r ON r.id = c.raw_event_id AND r.received_at = c.received_at
 ORDER BY c.raw_event_id;
 
+-- name: any_erasure
+-- Whether redact_redeliveries can find anything: planning it costs ten times this.
+SELECT EXISTS (SELECT FROM wabahook.erasure_event WHERE redacted_sha256 <> original_sha256) AS found;
+
 -- name: redact_redeliveries
 -- A sender's retry of a delivery an erasure rewrote: the same bytes again, stored as
 -- they came. Rewritten to what the erasure made of them before anything reads them.
