@@ -201,6 +201,11 @@ class Database:
         return f"Database(application_name={self._application_name!r})"
 
     @property
+    def url(self) -> Secret:
+        """Where it connects (for a process of its own to connect there too)."""
+        return self._url
+
+    @property
     def pool(self) -> ConnectionPool[psycopg.Connection[DictRow]]:
         """This process's pool, opened on first use (after any fork)."""
         if self._pool is None or self._pid != os.getpid():

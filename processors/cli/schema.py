@@ -67,8 +67,14 @@ def migrate_command(roles: bool, as_json: bool) -> None:
 @cli.main.command("rebuild")
 @click.option("--dry-run", is_flag=True, help="Only estimate the work.")
 @cli.batch_size_option
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    help="Processes projecting at once [default: one per core from"
+    f" {rebuild_module.PROCESS_EVENTS:,} stored events on, else 1].",
+)
 @cli.json_option
-def rebuild_command(dry_run: bool, batch_size: int, as_json: bool) -> None:
+def rebuild_command(dry_run: bool, batch_size: int, processes: int | None, as_json: bool) -> None:
     """Rebuild every projection from the stored raw events, without downtime.
 
     The new tables are built aside while intake and workers keep running and
@@ -94,7 +100,10 @@ def rebuild_command(dry_run: bool, batch_size: int, as_json: bool) -> None:
         with cli.progress(work["events"], "rebuilding", quiet=as_json) as reach:
             try:
                 stats = rebuild_module.rebuild(
-                    db, batch_size=batch_size, on_progress=lambda s: reach(s.totals.events)
+                    db,
+                    batch_size=batch_size,
+                    on_progress=lambda s: reach(s.totals.events),
+                    processes=processes,
                 )
             except rebuild_module.RebuildError as exc:
                 cli.fail(str(exc))

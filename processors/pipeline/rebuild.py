@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from psycopg.rows import DictRow
 
 from processors.migrate import apply_roles
 from processors.pipeline import drain as draining
+from processors.pipeline import rebuild_lanes
 from processors.pipeline.people import PEOPLE_TABLES, link_people
 from processors.pipeline.projections import projection_tables
 from processors.pipeline.rebuild_keep import Forget, keep_dropped
@@ -35,6 +37,9 @@ WINDOW_ATTEMPTS = 3
 # retention holds it a batch at a time, another rebuild all along.
 HOLD_SECONDS = 7 * 86_400.0
 GATE_SECONDS = 30.0
+# From this many stored events on, a rebuild projects in a process per core: below,
+# starting them (about a second) would cost more than they save.
+PROCESS_EVENTS = 50_000
 # What a rebuild builds aside and swaps in: every projection's tables, people, the results.
 TABLES = (*projection_tables(), *PEOPLE_TABLES, "event_results")
 
@@ -86,13 +91,15 @@ def rebuild(
     on_progress: Callable[[RebuildStats], None] | None = None,
     lanes: int = draining.LANES,
     forget: Forget | None = None,
+    processes: int | None = None,
 ) -> RebuildStats:
     """Project every raw event into fresh tables aside, then swap them in atomically.
 
     Intake and workers keep running: until the swap, analysts read the old tables;
     events that arrive meanwhile are caught up inside the swap transaction. The rows of
     raw events retention deleted are kept, but for those holding a value of `forget`
-    (processors.pipeline.rebuild_keep).
+    (processors.pipeline.rebuild_keep). `processes` > 1 projects in that many child
+    processes, a lane each (default: one per core, for PROCESS_EVENTS events or more).
     """
     stats = RebuildStats()
     # One connection holds the gate all along (retention stops, a second rebuild waits);
@@ -103,7 +110,7 @@ def rebuild(
             _prepare(db)
             try:
                 stats.kept = keep_dropped(holder, TABLES, LIVE, ASIDE, forget or Forget())
-                _build_and_swap(db, batch_size, stats, on_progress, lanes)
+                _build_and_swap(db, batch_size, stats, on_progress, lanes, processes)
             except BaseException:
                 _drop_aside(db)  # a rebuild that stopped leaves nothing behind
                 raise
@@ -133,10 +140,27 @@ def _build_and_swap(
     stats: RebuildStats,
     on_progress: Callable[[RebuildStats], None] | None,
     lanes: int,
+    processes: int | None,
 ) -> None:
     with db.connection() as conn:
         before_oldest, until = _event_bounds(conn)
-    _project_all(db, before_oldest, until, batch_size, stats, on_progress, lanes)
+    if processes is None:
+        processes = (os.cpu_count() or 1) if until - before_oldest >= PROCESS_EVENTS else 1
+    if processes > 1:
+
+        def counted(totals: draining.DrainResult, first_failure: rebuild_lanes.Failure) -> bool:
+            stats.add(RebuildStats(totals=totals, first_failure=first_failure))
+            if on_progress is not None:
+                on_progress(stats)
+            return stats.first_failure is None  # the others stop after their window
+
+        windows = range(before_oldest, until, batch_size)
+        try:
+            rebuild_lanes.project_in_processes(db, windows, processes, _project_window, counted)
+        except rebuild_lanes.LaneError as exc:
+            raise RebuildError(f"rebuild stopped, the live tables unchanged: {exc}") from None
+    else:
+        _project_all(db, before_oldest, until, batch_size, stats, on_progress, lanes)
     stats.check()
     last = until
     with db.transaction(timeout=MAINTENANCE_SECONDS) as conn:
