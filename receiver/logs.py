@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -88,8 +89,11 @@ def write_access_line(log_format: str, fields: Mapping[str, object]) -> None:
     else:
         line = escape_controls(f"{asctime} INFO {ACCESS_LOGGER} request {_key_values(fields)}")
     stream = sys.stderr  # whatever it is now, as for every other line
-    stream.write(line + "\n")
-    stream.flush()
+    # A line that cannot be written is lost, as logging loses it: never the answer of a
+    # request whose body is stored (a 500 would have the sender deliver it again).
+    with contextlib.suppress(OSError, ValueError):
+        stream.write(line + "\n")
+        stream.flush()
 
 
 def configure(log_format: str) -> None:

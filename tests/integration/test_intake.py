@@ -327,6 +327,28 @@ def test_one_log_line_per_request_without_secrets(
     assert "whatsapp_business_account" not in text  # never the body
 
 
+class _GoneStderr:
+    """A stderr whose reader has gone."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self) -> None:
+        raise ValueError("I/O operation on closed file.")
+
+
+def test_a_log_line_that_cannot_be_written_leaves_the_answer_as_it_was(
+    client: FlaskClient,
+    channel: channels.IssuedCredential,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("sys.stderr", _GoneStderr())
+    response = post(client, BODY, basic(channel.username, channel.password))
+    assert response.status_code == 200  # stored: a 500 would have it delivered again
+    assert len(stored_events(database_url)) == 1
+
+
 def test_health_and_readiness(client: FlaskClient) -> None:
     assert client.get("/healthz").json == {"status": "ok"}
     assert client.get("/readyz").json == {"status": "ready"}
