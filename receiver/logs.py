@@ -85,10 +85,12 @@ def write_access_line(log_format: str, fields: Mapping[str, object]) -> None:
     )
     if log_format == "json":
         head = {"time": asctime, "level": "INFO", "logger": ACCESS_LOGGER, "message": "request"}
-        line = json.dumps({**head, **fields})
+        line = json.dumps({**head, **fields}, default=str)  # as the JSON formatter does
     else:
         line = escape_controls(f"{asctime} INFO {ACCESS_LOGGER} request {_key_values(fields)}")
     stream = sys.stderr  # whatever it is now, as for every other line
+    if stream is None:  # started without one
+        return
     # A line that cannot be written is lost, as logging loses it: never the answer of a
     # request whose body is stored (a 500 would have the sender deliver it again).
     with contextlib.suppress(OSError, ValueError):

@@ -70,7 +70,7 @@ def migrate_command(roles: bool, as_json: bool) -> None:
 @click.option(
     "--processes",
     type=click.IntRange(1, 64),
-    help="Processes projecting at once [default: one per core from"
+    help="Processes projecting at once [default: one per core, at most 4, from"
     f" {rebuild_module.PROCESS_EVENTS:,} stored events on, else 1].",
 )
 @cli.json_option

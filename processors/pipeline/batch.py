@@ -130,6 +130,12 @@ def stage_statement(name: str) -> sql.Composed:
     return sql.SQL("; ").join(statements)
 
 
+def truncate_stage_tables(conn: Connection) -> None:
+    """Empty the staging tables for another batch in the same transaction."""
+    ensure_stage_tables(conn)
+    conn.execute(all_stage_tables("truncate_stage_tables"))
+
+
 def all_stage_tables(name: str) -> sql.Composed:
     """The named statement over every projection's staging table ({tables})."""
     tables = sql.SQL(", ").join(sql.Identifier(p.stage_table) for p in REGISTRY)

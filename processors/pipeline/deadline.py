@@ -185,7 +185,7 @@ def _run_child(child: Callable[[], int], parent: int) -> None:
         # Its own process group, so that a terminal's Ctrl-C reaches it once, through the
         # parent; and it ends with its parent, killed or not.
         os.setpgid(0, 0)
-        _die_with(parent)
+        die_with(parent)
         code = child()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
@@ -199,7 +199,7 @@ def _run_child(child: Callable[[], int], parent: int) -> None:
         os._exit(code)
 
 
-def _die_with(parent: int) -> None:
+def die_with(parent: int) -> None:
     """Ask Linux to kill this process when `parent` dies (elsewhere: nothing)."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)

@@ -89,6 +89,8 @@ def _document(body: bytes) -> dict[str, Any]:
         raise Rejected(f"invalid UTF-8 at byte {exc.start}") from None
     if too_deep(text_bytes):
         raise Rejected(f"invalid JSON: nested deeper than {MAX_DEPTH} levels")
+    if text.startswith("\ufeff"):  # a second mark: refused as json.loads refuses it
+        raise Rejected("invalid JSON: Unexpected UTF-8 BOM (decode using utf-8-sig)")
     try:
         document = _DECODER.decode(text)
     except json.JSONDecodeError as exc:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from psycopg.rows import DictRow
 from processors.migrate import apply_roles
 from processors.pipeline import drain as draining
 from processors.pipeline import rebuild_lanes
+from processors.pipeline.batch import truncate_stage_tables
 from processors.pipeline.people import PEOPLE_TABLES, link_people
 from processors.pipeline.projections import projection_tables
 from processors.pipeline.rebuild_keep import Forget, keep_dropped
@@ -99,7 +99,7 @@ def rebuild(
     events that arrive meanwhile are caught up inside the swap transaction. The rows of
     raw events retention deleted are kept, but for those holding a value of `forget`
     (processors.pipeline.rebuild_keep). `processes` > 1 projects in that many child
-    processes, a lane each (default: one per core, for PROCESS_EVENTS events or more).
+    processes, a lane each (default: one per core, at most 4, from PROCESS_EVENTS events on).
     """
     stats = RebuildStats()
     # One connection holds the gate all along (retention stops, a second rebuild waits);
@@ -145,7 +145,7 @@ def _build_and_swap(
     with db.connection() as conn:
         before_oldest, until = _event_bounds(conn)
     if processes is None:
-        processes = (os.cpu_count() or 1) if until - before_oldest >= PROCESS_EVENTS else 1
+        processes = rebuild_lanes.cores() if until - before_oldest >= PROCESS_EVENTS else 1
     if processes > 1:
 
         def counted(totals: draining.DrainResult, first_failure: rebuild_lanes.Failure) -> bool:
@@ -175,6 +175,7 @@ def _build_and_swap(
         before, until = stats.totals.events, _newest_event(conn)
         while last < until:
             last = _project_range(conn, last, until, batch_size, stats)
+            truncate_stage_tables(conn)  # the next batch scans none of this one's rows
         missed = query("rebuild_missed_events").format(
             live=sql.Identifier(LIVE), aside=sql.Identifier(ASIDE)
         )

@@ -2,7 +2,7 @@
 
 Threads share one interpreter lock: two thread lanes overlap Python with PostgreSQL,
 but never Python with Python, and parsing is most of a rebuild's Python. A process per
-lane does, and a large rebuild is 1.4 times as fast on two cores (docs/benchmarks.md).
+lane does: a large rebuild is 1.4 times as fast on two cores (docs/design/performance.md).
 The parent holds the rebuild's gate and swaps; its children only project windows into
 the tables aside, each window in its own transaction, and report what each did.
 """
@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import queue
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from multiprocessing.context import SpawnProcess
 from multiprocessing.queues import Queue
@@ -20,6 +21,7 @@ from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event
 from typing import Any
 
+from processors.pipeline.deadline import die_with
 from processors.pipeline.drain_result import DrainResult
 from receiver.config import Secret
 from receiver.db import Database, first_line
@@ -34,6 +36,9 @@ ProjectWindow = Callable[[Database, int, int, int], Any]  # -> RebuildStats
 POLL_SECONDS = 1.0
 # Once stopped, a child ends its window; past this it is terminated.
 STOP_SECONDS = 30.0
+# At most this many by default: each holds a connection, and a host's cores may be many
+# more than this process may use.
+MAX_PROCESSES = 4
 
 
 class LaneError(WabahookError):
@@ -62,15 +67,16 @@ def project_in_processes(
     stop = context.Event()
     args = (db.url.reveal(), db.timeout, starts, project_window, next_start, reports, stop)
     children = [
-        # daemon: never outlives this process
         context.Process(target=_lane, args=args, name=f"rebuild-lane-{n}", daemon=True)
         for n in range(processes)
     ]
     error: str | None = None
     try:
-        for child in children:
-            child.start()
+        _start(children)
         for kind, payload in _reports(children, reports):
+            if kind == "died":
+                error = error or "a rebuild lane ended without a word (was it killed?)"
+                break  # the others are stopped below
             if kind == "error":
                 error = error or payload
                 stop.set()
@@ -79,24 +85,54 @@ def project_in_processes(
     finally:
         stop.set()
         for child in children:
+            if child.pid is None:
+                continue  # never started
             child.join(STOP_SECONDS)
-            if child.is_alive():
+            if child.is_alive():  # stuck, maybe on a lock a dead lane held
                 child.terminate()  # its transaction is rolled back as its connection goes
                 child.join()
-    if error is None and any(child.exitcode for child in children):
-        error = "a rebuild lane ended without a word (was it killed?)"
     if error is not None:
         raise LaneError(error)
 
 
+def cores() -> int:
+    """The processes a rebuild starts by default: the cores this process may run on."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        usable = os.cpu_count() or 1
+    return min(usable, MAX_PROCESSES)
+
+
+def _start(children: list[SpawnProcess]) -> None:
+    """Start the children with Ctrl-C ignored, as they keep it (it is the parent's)."""
+    if threading.current_thread() is not threading.main_thread():
+        for child in children:  # only the main thread may change a signal's handling
+            child.start()
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        for child in children:
+            child.start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _reports(children: list[SpawnProcess], reports: Queue[tuple[str, Any]]) -> Iterator[Any]:
-    """What the children report, until every one has ended and all it sent is read."""
+    """What the children report, until every one has ended and all it sent is read; a
+    child that ended on a signal or an exit status of its own is ("died", None)."""
     while True:
         try:
-            yield reports.get(timeout=POLL_SECONDS)
+            report = reports.get(timeout=POLL_SECONDS)
         except queue.Empty:
-            if any(child.exitcode is None for child in children):
-                continue
+            report = None
+        codes = [child.exitcode for child in children]
+        if any(code not in (None, 0) for code in codes):
+            yield "died", None
+            return
+        if report is not None:
+            yield report
+        elif None not in codes:
             break
     # A child sends before it ends: whatever it sent is in the pipe by now.
     while True:
@@ -116,8 +152,8 @@ def _lane(
     stop: Event,
 ) -> None:
     """A child: project windows until none is left, or the parent says stop or is gone."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     parent = os.getppid()
+    die_with(parent)  # killed, the parent leaves no lane behind
     db = Database(Secret(url), application_name="wabahook-rebuild", timeout=timeout)
     try:
         while not stop.is_set() and os.getppid() == parent:

@@ -131,6 +131,11 @@ DROP INDEX IF EXISTS {index};
 -- Before staging one event again (its document stays staged).
 DELETE FROM {table};
 
+-- name: truncate_stage_tables
+-- Between batches staged in one transaction (a rebuild's catch-up): DELETE would leave
+-- each batch's rows, dead, for every later batch to scan.
+TRUNCATE stage_doc, stage_result, stage_payload, {tables};
+
 -- name: clear_batch_stage
 -- The staging tables not of a projection (with clear_item_stage for those).
 DELETE FROM stage_doc; DELETE FROM stage_result; DELETE FROM stage_payload;

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Callable
 from typing import NoReturn
 
@@ -15,6 +16,7 @@ from click.testing import CliRunner, Result
 from processors.cli import main
 from processors.pipeline import rebuild_lanes
 from processors.pipeline.drain import DrainResult, drain
+from processors.pipeline.rebuild import RebuildStats
 from receiver.db import Database
 from tests.corpus import CASES
 from tests.integration.processing_helpers import snapshot, store
@@ -70,6 +72,25 @@ def lane_that_dies(db: Database, after: int, until: int, batch_size: int) -> NoR
 
 def lane_that_raises(db: Database, after: int, until: int, batch_size: int) -> NoReturn:
     raise ValueError(f"no window from {after}")
+
+
+def first_lane_dies(db: Database, after: int, until: int, batch_size: int) -> RebuildStats:
+    if after == 0:
+        os._exit(9)
+    time.sleep(0.05)
+    return RebuildStats()
+
+
+def test_a_lane_that_dies_stops_the_others_at_once(db: Database) -> None:
+    windows: list[DrainResult] = []
+
+    def on_window(totals: DrainResult, first_failure: rebuild_lanes.Failure) -> bool:
+        windows.append(totals)
+        return True
+
+    with pytest.raises(rebuild_lanes.LaneError, match="ended without a word"):
+        rebuild_lanes.project_in_processes(db, range(0, 2000, 10), 2, first_lane_dies, on_window)
+    assert len(windows) < 100  # of 200: the other lane did not go on to the end
 
 
 @pytest.mark.parametrize(

@@ -134,3 +134,13 @@ def test_arbitrary_shapes_under_known_keys_never_crash(document: dict[str, Any])
     except Rejected:
         return
     assert event.format == "onprem"
+
+
+@pytest.mark.parametrize("body", [b"\xef\xbb\xbf\xef\xbb\xbf{}", b"\xef\xbb\xbf\xef\xbb\xbf[1]"])
+def test_a_second_byte_order_mark_is_refused_with_the_reason_json_gives(body: bytes) -> None:
+    """One mark is skipped, as PostgreSQL skips it; a second is not JSON."""
+    with pytest.raises(Rejected) as caught:
+        parse(body)
+    with pytest.raises(json.JSONDecodeError) as plain:
+        json.loads(body[3:].decode())
+    assert str(caught.value) == f"invalid JSON: {plain.value.msg}"
