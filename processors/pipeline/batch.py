@@ -119,10 +119,10 @@ def copy_statement(projection: Projection) -> bytes:
     )
 
 
-def stage_statement(name: str) -> sql.Composed:
+def stage_statement(name: str, projections: Sequence[Projection] = REGISTRY) -> sql.Composed:
     """The named statement run once for each projection's staging table, as one."""
     statements = []
-    for projection in REGISTRY:
+    for projection in projections:
         table = projection.stage_table
         statements.append(
             query(name).format(table=sql.Identifier(table), index=sql.Identifier(f"{table}_event"))
@@ -136,9 +136,9 @@ def truncate_stage_tables(conn: Connection) -> None:
     conn.execute(all_stage_tables("truncate_stage_tables"))
 
 
-def all_stage_tables(name: str) -> sql.Composed:
+def all_stage_tables(name: str, projections: Sequence[Projection] = REGISTRY) -> sql.Composed:
     """The named statement over every projection's staging table ({tables})."""
-    tables = sql.SQL(", ").join(sql.Identifier(p.stage_table) for p in REGISTRY)
+    tables = sql.SQL(", ").join(sql.Identifier(p.stage_table) for p in projections)
     return query(name).format(tables=tables)
 
 

@@ -13,8 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from processors import channels
-from processors.pipeline.drain import DrainResult, drain, drain_batch
+from processors.pipeline.drain import DrainResult, drain, drain_batch, process
 from receiver.db import Database
+from receiver.queries import query
 from tests.corpus import BASE_CASES, CASES, PN
 from tests.integration.processing_helpers import (
     PROJECTIONS,
@@ -274,6 +275,29 @@ def test_phone_number_id_is_kept_for_cloud_and_null_for_on_premise(
     cloud = view(database_url, "messages_inbound", "message_id = 'wamid.T1'")[0]
     onprem = view(database_url, "messages_inbound", "message_id = 'ABGGV01'")[0]
     assert (cloud["phone_number_id"], onprem["phone_number_id"]) == (PN, None)
+
+
+def test_isolation_on_a_connection_an_aborted_batch_left_its_statement_on(
+    db: Database, database_url: str
+) -> None:
+    """Isolation plans its statement once per batch as a prepared statement, which lives
+    as long as the connection: one that a failed batch left behind is made anew."""
+    bodies = [status_body(f"p{i}", "sent", 1750000000 + i) for i in range(40)]
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE FUNCTION wabahook.test_poison() RETURNS trigger LANGUAGE plpgsql AS $$"
+            " BEGIN RAISE EXCEPTION 'poisoned row %', NEW.message_id; END $$;"
+            "CREATE TRIGGER test_poison BEFORE INSERT ON wabahook.status_event FOR EACH ROW"
+            " WHEN (NEW.message_id = 'p17') EXECUTE FUNCTION wabahook.test_poison()"
+        )
+    store(db, bodies)
+    with db.connection() as conn:
+        conn.execute("PREPARE wabahook_isolate(bigint[]) AS SELECT 1")  # left behind
+        with conn.transaction():
+            rows = conn.execute(query("claim_events"), {"limit": 100}).fetchall()
+            events = process(conn, rows)
+    assert [e.raw_event_id for e in events if e.failure is not None] == [18]  # p17's
+    assert all("poisoned row p17" in (e.failure.error if e.failure else "") for e in events[17:18])
 
 
 def test_several_failing_events_fail_alone_are_parked_and_retried_alone(
