@@ -69,9 +69,9 @@ CREATE TEMP TABLE IF NOT EXISTS stage_result (
     raw_event_id bigint, channel text, received_at timestamptz, state text, error text,
     format text, attempts integer, notes jsonb
 ) ON COMMIT DELETE ROWS;
--- Tries one statement (a format() template: isolation_statement, given a group's event
--- ids as its literal) for each group in its own subtransaction; returns the groups that failed, and why. One call
--- per level of failure isolation instead of a round trip per group.
+-- Tries one statement (a format() template, isolation_statement, given a group's event
+-- ids as its literal) for each group in its own subtransaction; returns the groups that
+-- failed, and why. One call per level of failure isolation, not a round trip per group.
 CREATE OR REPLACE FUNCTION pg_temp.wabahook_try_groups(statement text, groups jsonb)
 RETURNS TABLE (group_no integer, error_state text, error_message text)
 LANGUAGE plpgsql AS $fn$

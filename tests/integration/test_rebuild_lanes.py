@@ -1,68 +1,21 @@
-"""A rebuild projecting in processes of its own: the same tables, and every failure told."""
+"""Rebuild lanes in processes of their own: every way one stops is told, and stops the others.
+
+(A rebuild in processes gives the tables one in threads gives: test_replay_rebuild.)
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
-from collections.abc import Callable
 from typing import NoReturn
 
-import psycopg
 import pytest
-from click.testing import CliRunner, Result
 
-from processors.cli import main
 from processors.pipeline import rebuild_lanes
-from processors.pipeline.drain import DrainResult, drain
+from processors.pipeline.drain import DrainResult
 from processors.pipeline.rebuild import RebuildStats
 from receiver.db import Database
-from tests.corpus import CASES
-from tests.integration.processing_helpers import snapshot, store
-from tests.integration.test_replay_rebuild import fail_in_rebuild
-
-
-@pytest.fixture
-def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    runner = CliRunner()
-    return lambda *args: runner.invoke(main, list(args), catch_exceptions=False)
-
-
-def schemas(database_url: str) -> list[tuple[str]]:
-    with psycopg.connect(database_url) as conn:
-        return conn.execute(
-            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'wabahook%' ORDER BY 1"
-        ).fetchall()
-
-
-def test_a_rebuild_in_processes_yields_identical_tables(
-    cli: Callable[..., Result], db: Database, database_url: str
-) -> None:
-    store(db, [case.body for case in CASES])
-    drain(db)
-    before = snapshot(database_url)
-    result = json.loads(cli("rebuild", "--json", "--batch-size", "10", "--processes", "2").stdout)
-    assert result["events"] == len(CASES)
-    assert result["rejected"] == sum(case.state == "rejected" for case in CASES)
-    assert snapshot(database_url) == before
-    assert schemas(database_url) == [("wabahook",)]
-
-
-def test_an_event_that_keeps_failing_in_a_lane_swaps_nothing_in(
-    cli: Callable[..., Result], db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store(db, [case.body for case in CASES])
-    drain(db)
-    before = snapshot(database_url)
-    fail_in_rebuild(monkeypatch, database_url, "RAISE EXCEPTION 'always refused';")
-    result = cli("rebuild", "--batch-size", "4", "--processes", "2")
-    assert result.exit_code == 1
-    assert "rebuild stopped, the live tables unchanged: 1 event failed" in result.output
-    assert "always refused" in result.output
-    assert snapshot(database_url) == before
-    assert schemas(database_url) == [("wabahook",)]
 
 
 # Run in the lanes' processes, which import them by name.

@@ -174,15 +174,18 @@ def test_replaying_everything_changes_nothing(db: Database, database_url: str) -
     assert snapshot(database_url) == before
 
 
+@pytest.mark.parametrize("processes", ["1", "2"])  # 2: lanes in processes of their own
 def test_rebuild_yields_identical_tables(
-    cli: Callable[..., Result], db: Database, database_url: str
+    cli: Callable[..., Result], db: Database, database_url: str, processes: str
 ) -> None:
     store(db, [case.body for case in CASES])
     drain(db)
     before = snapshot(database_url)
     dry = json.loads(cli("rebuild", "--dry-run", "--json").stdout)
     assert dry["events"] == len(CASES)
-    result = json.loads(cli("rebuild", "--json", "--batch-size", "10").stdout)
+    result = json.loads(
+        cli("rebuild", "--json", "--batch-size", "10", "--processes", processes).stdout
+    )
     assert result["events"] == len(CASES)
     assert result["rejected"] == sum(case.state == "rejected" for case in CASES)
     assert snapshot(database_url) == before
@@ -234,8 +237,13 @@ def test_a_rebuild_window_whose_event_fails_once_is_projected_again(
     assert snapshot(database_url) == before  # wamid.T1 included
 
 
+@pytest.mark.parametrize("processes", ["1", "2"])
 def test_a_rebuild_with_an_event_that_keeps_failing_swaps_nothing_in(
-    cli: Callable[..., Result], db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+    cli: Callable[..., Result],
+    db: Database,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    processes: str,
 ) -> None:
     """A failed event is never queued again by a rebuild: swapping its window in would
     make its facts vanish. The rebuild stops instead, and the live tables stay."""
@@ -243,7 +251,7 @@ def test_a_rebuild_with_an_event_that_keeps_failing_swaps_nothing_in(
     drain(db)
     before = snapshot(database_url)
     fail_in_rebuild(monkeypatch, database_url, "RAISE EXCEPTION 'always refused';")
-    result = cli("rebuild", "--batch-size", "4")
+    result = cli("rebuild", "--batch-size", "4", "--processes", processes)
     assert result.exit_code == 1
     assert "rebuild stopped, the live tables unchanged: 1 event failed" in result.output
     assert "always refused" in result.output
